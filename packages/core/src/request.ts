@@ -130,14 +130,14 @@ const requestSchema = z.strictObject({
       if (entries.length > MAX_FILE_COUNT) ctx.addIssue({ code: 'custom', message: `must hold at most ${MAX_FILE_COUNT} files` });
       for (const path of entries) {
         const problem = relativePathProblem(path);
-        if (problem) ctx.addIssue({ code: 'custom', path: [path], message: `path ${problem}`, input: path });
+        if (problem) ctx.addIssue({ code: 'custom', path: [path], message: `path ${problem}`, params: { value: path } });
       }
     })
     .default({}),
   collectFiles: z
     .array(z.string().superRefine((pattern, ctx) => {
       const problem = relativePathProblem(pattern);
-      if (problem) ctx.addIssue({ code: 'custom', message: `pattern ${problem}`, input: pattern });
+      if (problem) ctx.addIssue({ code: 'custom', message: `pattern ${problem}` });
     }))
     .max(MAX_COLLECT_PATTERNS)
     .default([]),
@@ -208,7 +208,9 @@ export function toInvalidRequestError(error: z.ZodError, input: unknown, prefix 
     path = [...path, key];
     reason = 'is not a known field';
   }
-  const value = 'input' in issue && issue.input !== undefined ? issue.input : valueAt(input, path);
+  // zod 4 leaves `input` out of issues; a bad record key names the key itself as the value.
+  const keyValue = issue.code === 'invalid_key' ? path.at(-1) : (issue.code === 'custom' ? (issue.params as { value?: unknown } | undefined)?.value : undefined);
+  const value = keyValue ?? valueAt(input, path);
   const field = [prefix, ...path].filter(Boolean).join('.') || 'request';
   return new InvalidRequestError(field, value, reason);
 }

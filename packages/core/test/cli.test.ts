@@ -1,0 +1,76 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const fixture = fileURLToPath(new URL('./fixtures/third-party-backend.mjs', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'cordon-cli-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function program(name: string, code: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, code);
+  return path;
+}
+
+// The fixture enforces no limits (it runs on the host), so tests waive them explicitly.
+const WAIVE_LIMITS = ['--accept-unenforced', 'memoryBytes,cpus,pids,diskBytes'];
+
+function cordon(...args: string[]) {
+  const result = spawnSync(process.execPath, [cli, ...(args[0] === 'run' ? ['run', ...WAIVE_LIMITS, ...args.slice(1)] : args)], { encoding: 'utf8', timeout: 30_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('cordon run', () => {
+  it('streams output and exits with the program exit code', () => {
+    const run = cordon('run', '--backend', fixture, '--network', 'open', program('three.js', 'console.log("hi"); console.error("warn"); process.exit(3)'));
+    expect(run).toMatchObject({ code: 3, stdout: 'hi\n' });
+    expect(run.stderr).toContain('warn');
+  });
+
+  it('infers the language from the extension and passes --env', () => {
+    const run = cordon('run', '--backend', fixture, '--network', 'open', '--env', 'GREETING=hello', program('env.py', 'import os; print(os.environ["GREETING"])'));
+    expect(run).toMatchObject({ code: 0, stdout: 'hello\n' });
+  });
+
+  it('prints exactly one JSON result with --json and exits 0', () => {
+    const run = cordon('run', '--backend', fixture, '--network', 'open', '--json', program('json.js', 'console.log(1); process.exit(5)'));
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout) as { status: string; exitCode: number; stdout: string; id: string };
+    expect(result).toMatchObject({ status: 'error', exitCode: 5, stdout: '1\n' });
+    expect(run.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('exits 124 on timeout', () => {
+    const run = cordon('run', '--backend', fixture, '--network', 'open', '--timeout', '300', program('loop.js', 'for (;;) {}'));
+    expect(run.code).toBe(124);
+    expect(run.stderr).toMatch(/timed out/);
+  });
+
+  it('exits 128+n when the program dies of signal n', () => {
+    const run = cordon('run', '--backend', fixture, '--network', 'open', '--language', 'bash', program('kill.txt', 'kill -TERM $$'));
+    expect(run.code).toBe(143);
+  });
+
+  it('names the bad field of an invalid request and exits 2', () => {
+    const run = cordon('run', '--backend', fixture, '--timeout', '-5', program('ok.js', ''));
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('invalid timeoutMs');
+  });
+
+  it('refuses advisory isolation for network none (fail closed) and exits 3', () => {
+    const run = cordon('run', '--backend', fixture, program('ok2.js', 'console.log(1)'));
+    expect(run.code).toBe(3);
+    expect(run.stderr).toMatch(/refused to run/);
+    expect(run.stdout).toBe('');
+  });
+
+  it('names the package to install for an unknown backend', () => {
+    const run = cordon('run', '--backend', 'nope-not-a-backend', '--json', program('ok3.js', ''));
+    expect(run.code).toBe(3);
+    expect(JSON.parse(run.stdout)).toMatchObject({ error: { name: 'BackendUnavailableError', code: 'BACKEND_UNAVAILABLE' } });
+  });
+});
