@@ -1,0 +1,88 @@
+// `npm test`: installs, builds, lints, then runs every test tier this machine can run.
+// A tier that cannot run here is skipped LOUDLY with why and how to enable it;
+// with CORDON_REQUIRE_TIERS=all (as in CI) a skipped tier is a failure.
+// Ends with a table of tiers and a plain "N passed, N failed" line.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { root, run, setup, step } from './setup.mjs';
+import { tiers } from './tiers.mjs';
+
+const required = new Set((process.env.CORDON_REQUIRE_TIERS ?? '').split(',').map((name) => name.trim()).filter(Boolean));
+const requireAll = required.has('all');
+const only = process.argv.slice(2);
+const resultsDir = join(root, '.cache', 'test-results');
+rmSync(resultsDir, { recursive: true, force: true });
+mkdirSync(resultsDir, { recursive: true });
+
+const pnpm = setup();
+const [pnpmBin, ...pnpmPrefix] = pnpm;
+const counts = { passed: 0, failed: 0, skipped: 0 };
+const summary = [];
+
+if (only.length === 0 || only.includes('static')) {
+  for (const task of ['lint', 'typecheck']) {
+    step(`static: ${task}`);
+    const code = run(pnpmBin, [...pnpmPrefix, 'run', '-s', task, '--output-logs=errors-only']);
+    record('static', task, code === 0);
+  }
+}
+
+for (const tier of tiers) {
+  if (only.length > 0 && !only.includes(tier.name)) continue;
+  if (!tier.present()) continue; // the tier's package has not landed in this checkout
+  const availability = tier.detect();
+  if (!availability.ok) {
+    const mustRun = requireAll || required.has(tier.name);
+    banner(tier, availability, mustRun);
+    summary.push({ tier: tier.name, step: '(tier)', outcome: mustRun ? 'FAILED (skipped but required)' : 'SKIPPED', detail: availability.why });
+    if (mustRun) counts.failed++;
+    else counts.skipped++;
+    continue;
+  }
+  for (const tierStep of tier.steps) {
+    step(`${tier.name}: ${tierStep.title}`);
+    const started = Date.now();
+    const outcome = runStep(tier, tierStep);
+    summary.push({ tier: tier.name, step: tierStep.title, outcome: outcome.ok ? 'passed' : 'FAILED', detail: `${outcome.detail} (${((Date.now() - started) / 1000).toFixed(1)} s)` });
+  }
+}
+
+process.stderr.write('\n');
+console.log('tier      step                                              outcome');
+for (const row of summary) console.log(`${row.tier.padEnd(9)} ${row.step.slice(0, 48).padEnd(49)} ${row.outcome}  ${row.detail ?? ''}`);
+console.log(`\ntests: ${counts.passed} passed, ${counts.failed} failed${counts.skipped > 0 ? `, ${counts.skipped} skipped` : ''}`);
+process.exit(counts.failed > 0 ? 1 : 0);
+
+function record(tier, title, ok, detail = '') {
+  if (ok) counts.passed++;
+  else counts.failed++;
+  if (tier === 'static') summary.push({ tier, step: title, outcome: ok ? 'passed' : 'FAILED', detail });
+}
+
+function runStep(tier, tierStep) {
+  const env = { ...process.env, ...tier.env?.(), ...tierStep.env };
+  if (tierStep.vitest) {
+    const outputFile = join(resultsDir, `${tier.name}-${tierStep.vitest.replace(/\W+/g, '-')}.json`);
+    const code = run(pnpmBin, [...pnpmPrefix, '-C', join('packages', tierStep.vitest), 'exec', 'vitest', 'run', ...(tierStep.args ?? []), '--reporter=default', '--reporter=json', `--outputFile=${outputFile}`], { env });
+    const report = existsSync(outputFile) ? JSON.parse(readFileSync(outputFile, 'utf8')) : undefined;
+    const passed = report?.numPassedTests ?? 0;
+    const failed = (report?.numFailedTests ?? 0) + (code !== 0 && !(report?.numFailedTests > 0) ? 1 : 0);
+    counts.passed += passed;
+    counts.failed += failed;
+    return { ok: code === 0, detail: `${passed} passed, ${failed} failed, ${report?.numPendingTests ?? 0} skipped` };
+  }
+  const [command, ...args] = tierStep.command;
+  const result = spawnSync(command, args, { cwd: root, env, stdio: tierStep.check ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (tierStep.check) process.stdout.write(result.stdout ?? '');
+  const verdict = tierStep.check ? tierStep.check(result) : { ok: result.status === 0, detail: `exit ${result.status}` };
+  record(tier.name, tierStep.title, verdict.ok);
+  return verdict;
+}
+
+function banner(tier, availability, mustRun) {
+  const line = '!'.repeat(78);
+  process.stderr.write(`\n\x1b[1;${mustRun ? 31 : 33}m${line}\n`);
+  process.stderr.write(`!! TIER "${tier.name}" ${mustRun ? 'IS REQUIRED BUT CANNOT RUN' : 'SKIPPED'}: ${availability.why}\n`);
+  process.stderr.write(`!! to enable it: ${availability.enable}\n${line}\x1b[0m\n`);
+}

@@ -1,0 +1,96 @@
+// The test tiers `npm test` knows. A tier is present when its package is in the
+// checkout, runs when `detect()` says this machine can run it, and is a list of steps
+// (a package's vitest suite, or a command whose outcome `check` judges).
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { root } from './setup.mjs';
+
+const cordon = (...args) => [process.execPath, join(root, 'packages/core/dist/cli.js'), ...args];
+const has = (path) => () => existsSync(join(root, path));
+const ok = (command, args) => spawnSync(command, args, { stdio: 'ignore', timeout: 20_000 }).status === 0;
+
+/** Judges `cordon conformance --json`: the run must be clean (exit 0, every probe blocked or holding). */
+function strictConformance(result) {
+  const report = parseJson(result.stdout);
+  if (!report) return { ok: false, detail: `no JSON report (exit ${result.status})` };
+  const tally = tallyVerdicts(report);
+  return { ok: result.status === 0, detail: formatTally(tally) };
+}
+
+/**
+ * Judges the advisory tier: it must run and be honest — probes patching cannot stop
+ * are `not-enforced` (so the CLI exits non-zero), and nothing is `LEAK` or `invalid`.
+ */
+function advisoryConformance(result) {
+  const report = parseJson(result.stdout);
+  if (!report) return { ok: false, detail: `no JSON report (exit ${result.status})` };
+  const tally = tallyVerdicts(report);
+  const honest = (tally['not-enforced'] ?? 0) > 0 && !tally.LEAK && !tally.invalid && result.status !== 0;
+  return { ok: honest, detail: `${formatTally(tally)}; expected some not-enforced, no LEAK/invalid, non-zero exit` };
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function tallyVerdicts(report) {
+  const tally = {};
+  for (const { verdict } of report.results ?? []) tally[verdict] = (tally[verdict] ?? 0) + 1;
+  return tally;
+}
+
+const formatTally = (tally) => Object.entries(tally).map(([verdict, count]) => `${count} ${verdict}`).join(', ');
+
+export const tiers = [
+  {
+    name: 'core',
+    present: has('packages/core'),
+    detect: () => ({ ok: true }),
+    steps: [{ title: 'vitest @cordon/core (contract, CLI, suite self-test)', vitest: 'core' }],
+  },
+  {
+    name: 'spawn',
+    present: has('packages/backend-spawn'),
+    detect: () => {
+      if (!ok('bwrap', ['--version'])) return { ok: false, why: 'bubblewrap (bwrap) is not installed', enable: 'apt-get install bubblewrap (Debian/Ubuntu) or dnf install bubblewrap (Fedora)' };
+      if (!ok('bwrap', ['--unshare-all', '--ro-bind', '/', '/', 'true'])) return { ok: false, why: 'bwrap cannot create namespaces here', enable: 'sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0' };
+      return { ok: true };
+    },
+    steps: [
+      { title: 'vitest @cordon/backend-spawn', vitest: 'backend-spawn' },
+      { title: 'cordon conformance --backend spawn', command: cordon('conformance', '--backend', 'spawn', '--json'), check: strictConformance },
+      { title: 'cordon conformance --backend spawn (advisory tier)', command: cordon('conformance', '--backend', 'spawn', '--option', 'tier=advisory', '--json'), check: advisoryConformance },
+    ],
+  },
+  {
+    name: 'docker',
+    present: has('packages/backend-docker'),
+    detect: () => {
+      if (!ok('docker', ['info'])) return { ok: false, why: 'no Docker daemon is reachable', enable: 'bash scripts/docker-up.sh (installs docker.io and runsc, starts dockerd)' };
+      if (!ok('bash', [join(root, 'images/runtime/build-offline.sh'), '--check'])) return { ok: false, why: 'the cordon runtime image is not built', enable: 'bash images/runtime/build-offline.sh' };
+      return { ok: true };
+    },
+    steps: [
+      { title: 'vitest @cordon/backend-docker', vitest: 'backend-docker' },
+      { title: 'cordon conformance --backend docker', command: cordon('conformance', '--backend', 'docker', '--json'), check: strictConformance },
+    ],
+  },
+  {
+    name: 'gvisor',
+    present: has('packages/backend-docker'),
+    detect: () => {
+      const info = spawnSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8', timeout: 20_000 });
+      if (info.status !== 0) return { ok: false, why: 'no Docker daemon is reachable', enable: 'bash scripts/docker-up.sh' };
+      if (!info.stdout.includes('runsc')) return { ok: false, why: 'Docker has no runsc runtime configured', enable: 'bash scripts/docker-up.sh (configures runsc in /etc/docker/daemon.json)' };
+      return { ok: true };
+    },
+    steps: [
+      { title: 'cordon conformance --backend docker --option runtime=runsc', command: cordon('conformance', '--backend', 'docker', '--option', 'runtime=runsc', '--json'), check: strictConformance },
+    ],
+  },
+];
