@@ -1,0 +1,57 @@
+import { BackendUnavailableError } from '@cordon/core';
+import type Docker from 'dockerode';
+import { BACKEND_NAME, dockerCall, messageOf, statusCodeOf } from './docker-client.js';
+import type { ResolvedDockerOptions } from './options.js';
+import { BUILD_REMEDY, DAEMON_REMEDY, RUNNER_PROTOCOL, RUNNER_PROTOCOL_LABEL } from './runtime-image.js';
+
+/** What was found about the daemon and the image; shown by `probe()` and `capabilities().notes`. */
+export interface DaemonFacts {
+  serverVersion: string;
+  /** The OCI runtime executions use (the option, or the daemon's default). */
+  runtime: string;
+  runtimes: string[];
+  imageId: string;
+  imageLabels: Record<string, string>;
+}
+
+/**
+ * Checks that executions can run at all: daemon reachable, runtime configured,
+ * image present and speaking this package's runner protocol. Fails closed with
+ * a `BackendUnavailableError` that says what to do.
+ */
+export async function checkDaemon(docker: Docker, options: ResolvedDockerOptions, timeoutMs = options.apiTimeoutMs): Promise<DaemonFacts> {
+  await dockerCall('reach the daemon', timeoutMs, () => docker.ping() as Promise<unknown>);
+  const info = (await dockerCall('read daemon info', timeoutMs, () => docker.info() as Promise<unknown>)) as {
+    ServerVersion?: string;
+    Runtimes?: Record<string, unknown>;
+    DefaultRuntime?: string;
+  };
+  const runtimes = Object.keys(info.Runtimes ?? {});
+  const runtime = options.runtime ?? info.DefaultRuntime ?? 'runc';
+  if (!runtimes.includes(runtime)) {
+    throw new BackendUnavailableError(
+      BACKEND_NAME,
+      `the OCI runtime "${runtime}" is not configured in dockerd (it knows ${runtimes.join(', ') || 'none'})`,
+      `Add it under "runtimes" in /etc/docker/daemon.json and reload dockerd; ${DAEMON_REMEDY}`,
+    );
+  }
+  let image: Docker.ImageInspectInfo;
+  try {
+    image = await dockerCall('inspect the runtime image', timeoutMs, () => docker.getImage(options.image).inspect());
+  } catch (error) {
+    if (error instanceof BackendUnavailableError) throw error;
+    if (statusCodeOf((error as { cause?: unknown }).cause) === 404) {
+      throw new BackendUnavailableError(BACKEND_NAME, `the runtime image ${options.image} is not present`, BUILD_REMEDY, { cause: error });
+    }
+    throw new BackendUnavailableError(BACKEND_NAME, `could not inspect the image ${options.image} (${messageOf((error as { cause?: unknown }).cause ?? error)})`, DAEMON_REMEDY, { cause: error });
+  }
+  const imageLabels = image.Config?.Labels ?? {};
+  if (imageLabels[RUNNER_PROTOCOL_LABEL] !== RUNNER_PROTOCOL) {
+    throw new BackendUnavailableError(
+      BACKEND_NAME,
+      `the image ${options.image} does not carry cordon's runner (label ${RUNNER_PROTOCOL_LABEL}=${RUNNER_PROTOCOL} missing)`,
+      BUILD_REMEDY,
+    );
+  }
+  return { serverVersion: info.ServerVersion ?? 'unknown', runtime, runtimes, imageId: image.Id, imageLabels };
+}

@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import {
+  BaseExecutor,
+  DEFAULT_LIMITS,
+  LANGUAGES,
+  LIMIT_NAMES,
+  type BackendCapabilities,
+  type ExecutionLimits,
+  type Language,
+  type RunContext,
+  type RunOutcome,
+} from '@cordon/core';
+import type Docker from 'dockerode';
+import type { SandboxSpec } from './container-spec.js';
+import { checkDaemon, type DaemonFacts } from './daemon-check.js';
+import { BACKEND_NAME, connectDocker } from './docker-client.js';
+import { resolveDockerOptions, type DockerBackendOptions, type ResolvedDockerOptions } from './options.js';
+import { DOCKER_LABELS } from './container-spec.js';
+import { listCordonContainers, reapDeadSessions, removeContainers } from './reaper.js';
+import type { RunnerKind } from './runtime-image.js';
+import { SandboxContainer } from './sandbox-container.js';
+import { WarmPool } from './warm-pool.js';
+
+/** Pooled containers are made with the default limits; a request with other limits gets a cold one. */
+const POOL_LIMITS: ExecutionLimits = { ...DEFAULT_LIMITS };
+
+export function runnerKindFor(language: Language): RunnerKind {
+  return language === 'python' ? 'python' : 'node';
+}
+
+/**
+ * Every execution in a fresh, hardened, single-use container (runc, or any OCI
+ * runtime such as gVisor's runsc), taken from a warm pool of pre-booted runtimes
+ * when the request matches the pool, else started cold. Containers are removed in
+ * the background after the result is returned; `close()` waits for that.
+ */
+export class DockerBackendExecutor extends BaseExecutor {
+  readonly name = BACKEND_NAME;
+  readonly options: ResolvedDockerOptions;
+  readonly facts: DaemonFacts;
+  /** On every container this executor makes (label `cordon.dev/executor`). */
+  readonly executorId = randomBytes(6).toString('hex');
+  readonly #docker: Docker;
+  readonly #pool: WarmPool | undefined;
+  readonly #pooledKinds: ReadonlySet<RunnerKind>;
+  readonly #removals = new Set<Promise<void>>();
+  #lastPoolError: unknown;
+
+  private constructor(docker: Docker, options: ResolvedDockerOptions, facts: DaemonFacts) {
+    super(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency });
+    this.#docker = docker;
+    this.options = options;
+    this.facts = facts;
+    this.#pooledKinds = new Set(options.poolLanguages.map(runnerKindFor));
+    this.#pool = options.poolSize > 0 && this.#pooledKinds.size > 0
+      ? new WarmPool({
+          size: options.poolSize,
+          kinds: [...this.#pooledKinds],
+          start: (kind) => SandboxContainer.start(this.#docker, this.#spec(kind, POOL_LIMITS, 'none'), this.options.apiTimeoutMs),
+          discard: (container) => this.#removeLater(container),
+          onError: (error) => {
+            this.#lastPoolError = error;
+          },
+        })
+      : undefined;
+  }
+
+  /**
+   * Checks the daemon, runtime and image (fail closed), reaps what dead sessions
+   * left behind, and starts filling the warm pool.
+   * @throws BackendUnavailableError when Docker, the runtime or the image is missing.
+   */
+  static async create(options: DockerBackendOptions | Record<string, unknown> = {}): Promise<DockerBackendExecutor> {
+    const resolved = resolveDockerOptions(options);
+    const docker = connectDocker(resolved.dockerHost);
+    const facts = await checkDaemon(docker, resolved);
+    // Best effort: a failed reap must not stop this session from working.
+    await reapDeadSessions(docker, resolved.apiTimeoutMs).catch(() => undefined);
+    const executor = new DockerBackendExecutor(docker, resolved, facts);
+    executor.#pool?.fill();
+    return executor;
+  }
+
+  capabilities(): BackendCapabilities {
+    return {
+      name: this.name,
+      languages: LANGUAGES,
+      network: 'kernel',
+      limits: { memoryBytes: 'container', cpus: 'container', pids: 'container', outputBytes: 'streaming', diskBytes: 'tmpfs' },
+      notes: [
+        `Docker ${this.facts.serverVersion}, OCI runtime ${this.facts.runtime}`,
+        `image ${this.options.image} (node ${this.facts.imageLabels['dev.cordon.node-version'] ?? '?'})`,
+        this.#pool ? `warm pool: ${this.options.poolSize} per runner (${[...this.#pooledKinds].join(', ')})` : 'warm pool disabled',
+        'network none: no interface but loopback; read-only root, tmpfs workdir and /tmp, non-root, no capabilities, no-new-privileges',
+      ],
+    };
+  }
+
+  /** Ids of containers idling in the warm pool: held capacity, not leftovers. */
+  idleContainerIds(): Set<string> {
+    return this.#pool?.idleIds() ?? new Set();
+  }
+
+  /** The last error a pool refill hit, for diagnostics. */
+  get lastPoolError(): unknown {
+    return this.#lastPoolError;
+  }
+
+  protected async run(context: RunContext): Promise<RunOutcome> {
+    const { request } = context;
+    const kind = runnerKindFor(request.language);
+    const poolable = request.network.mode === 'none' && this.#pooledKinds.has(kind) && sameLimits(request.limits, POOL_LIMITS);
+    let container = poolable ? this.#pool?.take(kind) : undefined;
+    if (!container) {
+      const starting = SandboxContainer.start(this.#docker, this.#spec(kind, request.limits, request.network.mode, context.id), this.options.apiTimeoutMs);
+      const started = await Promise.race([starting, abortedPromise(context.signal)]);
+      if (started === 'aborted') {
+        // Still being created: remove it once it exists, without holding up the caller.
+        this.#track(starting.then((late) => late.remove(), () => undefined));
+        return { exitCode: null, signal: null, oomKilled: false };
+      }
+      container = started;
+    }
+    try {
+      return await container.run(context);
+    } finally {
+      this.#removeLater(container);
+    }
+  }
+
+  protected async dispose(): Promise<void> {
+    await this.#pool?.drain();
+    await Promise.allSettled([...this.#removals]);
+    // Anything still labelled as ours (a removal that failed, a start that raced close).
+    try {
+      const rest = await listCordonContainers(this.#docker, this.options.apiTimeoutMs, { [DOCKER_LABELS.executor]: this.executorId });
+      await removeContainers(this.#docker, this.options.apiTimeoutMs, rest.map((info) => info.Id));
+    } catch {
+      // The daemon is gone: the next session's reaper removes what is left.
+    }
+  }
+
+  #spec(kind: RunnerKind, limits: ExecutionLimits, network: 'none' | 'open', executionId?: string): SandboxSpec {
+    return {
+      image: this.options.image,
+      runtime: this.options.runtime,
+      kind,
+      limits,
+      network,
+      openNetwork: this.options.openNetwork,
+      executorId: this.executorId,
+      ...(executionId ? { executionId } : {}),
+    };
+  }
+
+  #removeLater(container: SandboxContainer): void {
+    this.#track(container.remove());
+  }
+
+  #track(task: Promise<unknown>): void {
+    const settled = task.then(() => undefined, () => undefined);
+    this.#removals.add(settled);
+    void settled.then(() => this.#removals.delete(settled));
+  }
+}
+
+function sameLimits(a: ExecutionLimits, b: ExecutionLimits): boolean {
+  return LIMIT_NAMES.every((name) => name === 'outputBytes' || a[name] === b[name]);
+}
+
+function abortedPromise(signal: AbortSignal): Promise<'aborted'> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve('aborted');
+    signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+  });
+}

@@ -1,0 +1,148 @@
+import { exitCodeFor, InvalidRequestError, type ExecutionResult } from '@cordon/core';
+import { DockerBackendExecutor } from './docker-backend-executor.js';
+import { probeDocker } from './probe.js';
+import { DEFAULT_IMAGE } from './runtime-image.js';
+
+/** The original design's options, unchanged; see the README for what each maps to. */
+export interface DockerExecutorOptions {
+  /** @default cordon's runtime image, `cordon-runtime:<version>` */
+  image?: string;
+  /** `bridge` gives the code the network (`network: 'open'`). @default 'none' */
+  networkMode?: 'none' | 'bridge';
+  /** Bytes. @default 512 MiB */
+  memoryLimit?: number;
+  /** NanoCpus (1e9 = one CPU). @default 1e9 */
+  cpuLimit?: number;
+  /** Milliseconds. @default 30000 */
+  timeout?: number;
+  /** Accepted and ignored: code and files travel over stdin, no host directory is mounted. */
+  tempDir?: string;
+  /** Accepted; the root filesystem is always read-only (the working directory and /tmp are writable tmpfs). @default true */
+  readonlyRootfs?: boolean;
+  /** Accepted and ignored: every container is removed after its run, without AutoRemove's race with reading output. @default true */
+  autoRemove?: boolean;
+}
+
+/** What `executeCode` resolves to, as in the original design. */
+export interface DockerExecutionResult {
+  success: boolean;
+  /** Standard output. */
+  output: string;
+  /** Standard error, or why the run failed (timeout, memory). */
+  error: string;
+  /** The program's exit code; 124 for a timeout, 137 for the memory limit, 128+n for signal n. */
+  exitCode: number;
+  /** Milliseconds. */
+  executionTime: number;
+}
+
+export interface DockerExecutorInfo {
+  backend: 'docker';
+  available: boolean;
+  image: string;
+  networkMode: 'none' | 'bridge';
+  memoryLimit: number;
+  cpuLimit: number;
+  timeout: number;
+  /** What the daemon check found, or why it failed. */
+  detail: string;
+}
+
+const MiB = 1024 * 1024;
+
+/**
+ * Drop-in for the original `DockerExecutor`: same options, same `executeCode`
+ * result, now over cordon's hardened single-use containers and warm pool. Runs
+ * JavaScript on Node. Close it (or `await using`) to remove its pool.
+ */
+export class DockerExecutor implements AsyncDisposable {
+  readonly #options: Required<Pick<DockerExecutorOptions, 'image' | 'networkMode' | 'memoryLimit' | 'cpuLimit' | 'timeout'>>;
+  #executor: Promise<DockerBackendExecutor> | undefined;
+
+  constructor(options: DockerExecutorOptions = {}) {
+    const networkMode = options.networkMode ?? 'none';
+    if (networkMode !== 'none' && networkMode !== 'bridge') {
+      throw new InvalidRequestError('networkMode', networkMode, "must be 'none' or 'bridge'");
+    }
+    this.#options = {
+      image: options.image ?? DEFAULT_IMAGE,
+      networkMode,
+      memoryLimit: options.memoryLimit ?? 512 * MiB,
+      cpuLimit: options.cpuLimit ?? 1e9,
+      timeout: options.timeout ?? 30_000,
+    };
+  }
+
+  /** Runs JavaScript; `env` is the only environment the code sees (besides PATH and HOME). */
+  async executeCode(code: string, env: Record<string, string> = {}): Promise<DockerExecutionResult> {
+    const started = performance.now();
+    let result: ExecutionResult;
+    try {
+      const executor = await this.#backend();
+      result = await executor.execute({
+        language: 'node',
+        code,
+        env,
+        timeoutMs: this.#options.timeout,
+        network: this.#options.networkMode === 'bridge' ? 'open' : 'none',
+        limits: { memoryBytes: this.#options.memoryLimit, cpus: this.#options.cpuLimit / 1e9 },
+      });
+    } catch (error) {
+      this.#executor = undefined;
+      return { success: false, output: '', error: error instanceof Error ? error.message : String(error), exitCode: 1, executionTime: Math.round(performance.now() - started) };
+    }
+    return {
+      success: result.status === 'ok',
+      output: result.stdout,
+      error: describeFailure(result),
+      exitCode: exitCodeFor(result),
+      executionTime: Math.round(performance.now() - started),
+    };
+  }
+
+  /** True when the daemon answers and the image is present. */
+  async isAvailable(): Promise<boolean> {
+    return (await probeDocker({ image: this.#options.image })).usable;
+  }
+
+  async getInfo(): Promise<DockerExecutorInfo> {
+    const probe = await probeDocker({ image: this.#options.image });
+    return { backend: 'docker', available: probe.usable, ...this.#options, detail: probe.usable ? probe.detail : `${probe.detail}. ${probe.remedy ?? ''}`.trim() };
+  }
+
+  /** Removes the warm pool and every container this executor made. */
+  async close(): Promise<void> {
+    const executor = this.#executor;
+    this.#executor = undefined;
+    if (executor) await (await executor.catch(() => undefined))?.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #backend(): Promise<DockerBackendExecutor> {
+    // Pool only when the limits match the pool's (the defaults); otherwise every run is cold anyway.
+    const pooled = this.#options.memoryLimit === 512 * MiB && this.#options.cpuLimit === 1e9 && this.#options.networkMode === 'none';
+    this.#executor ??= DockerBackendExecutor.create({ image: this.#options.image, poolLanguages: 'node', poolSize: pooled ? 2 : 0 });
+    return this.#executor;
+  }
+}
+
+function describeFailure(result: ExecutionResult): string {
+  switch (result.status) {
+    case 'ok':
+    case 'error':
+      return result.stderr;
+    case 'timeout':
+      return joinLines(result.stderr, 'Execution timed out');
+    case 'oom':
+      return joinLines(result.stderr, 'Execution exceeded the memory limit');
+    case 'aborted':
+      return joinLines(result.stderr, 'Execution was aborted');
+  }
+}
+
+function joinLines(first: string, second: string): string {
+  return first === '' ? second : `${first.replace(/\n$/, '')}\n${second}`;
+}

@@ -1,0 +1,48 @@
+import { LANGUAGES, parseBackendOptions, type Language } from '@cordon/core';
+import { z } from 'zod';
+import { DEFAULT_IMAGE } from './runtime-image.js';
+
+const languageList = z.preprocess(
+  (value) => (typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter(Boolean) : value),
+  z.array(z.enum(LANGUAGES)),
+);
+
+const optionsSchema = z.strictObject({
+  image: z.string().min(1).default(DEFAULT_IMAGE),
+  runtime: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be an OCI runtime name known to dockerd, e.g. runsc').optional(),
+  poolSize: z.coerce.number().int().min(0).max(64).default(2),
+  poolLanguages: languageList.default([...LANGUAGES]),
+  maxConcurrency: z.coerce.number().int().min(1).max(1024).optional(),
+  dockerHost: z.string().regex(/^(unix|tcp|http|https):\/\//, 'must look like unix:///var/run/docker.sock or tcp://host:2375').optional(),
+  apiTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(15_000),
+  openNetwork: z.string().min(1).default('bridge'),
+  controlRuntime: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).default('runc'),
+});
+
+/** Options of the docker backend; every one also reads from `CORDON_DOCKER_<KEY>`. */
+export interface DockerBackendOptions {
+  /** Runtime image (see images/runtime). @default `cordon-runtime:<version>` */
+  image?: string;
+  /** OCI runtime name configured in dockerd, e.g. `runsc` for gVisor. @default the daemon's default (runc) */
+  runtime?: string;
+  /** Pre-booted containers kept ready per runner (node, which also serves bash; python). 0 disables the pool. @default 2 */
+  poolSize?: number;
+  /** Languages whose runner is kept warm. @default ['node', 'python', 'bash'] */
+  poolLanguages?: readonly Language[] | string;
+  /** Executions running at once. @default 4 */
+  maxConcurrency?: number;
+  /** Daemon address. @default DOCKER_HOST, else unix:///var/run/docker.sock */
+  dockerHost?: string;
+  /** Limit on each Docker API call (not on the program, see `timeoutMs`). @default 15000 */
+  apiTimeoutMs?: number;
+  /** Docker network for requests with `network: 'open'`. @default 'bridge' */
+  openNetwork?: string;
+  /** Runtime for the conformance suite's control runs when `runtime` is not runc. @default 'runc' */
+  controlRuntime?: string;
+}
+
+export type ResolvedDockerOptions = z.output<typeof optionsSchema>;
+
+export function resolveDockerOptions(options: Record<string, unknown> | DockerBackendOptions): ResolvedDockerOptions {
+  return parseBackendOptions(optionsSchema, options as Record<string, unknown>);
+}

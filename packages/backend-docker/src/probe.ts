@@ -1,0 +1,29 @@
+import type { BackendProbe } from '@cordon/core';
+import { checkDaemon } from './daemon-check.js';
+import { connectDocker } from './docker-client.js';
+import { resolveDockerOptions } from './options.js';
+
+/** Short timeout: `auto` selection and `cordon doctor` must not wait on a dead daemon. */
+const PROBE_TIMEOUT_MS = 2_000;
+
+/** Daemon reachable, runtime configured and runtime image present; never throws. */
+export async function probeDocker(options: Record<string, unknown> = {}): Promise<BackendProbe> {
+  try {
+    const resolved = resolveDockerOptions(options);
+    const facts = await checkDaemon(connectDocker(resolved.dockerHost), resolved, Math.min(PROBE_TIMEOUT_MS, resolved.apiTimeoutMs));
+    return {
+      usable: true,
+      detail: `Docker ${facts.serverVersion}, runtime ${facts.runtime}, image ${resolved.image}`,
+      network: 'kernel',
+    };
+  } catch (error) {
+    const remedy = (error as { remedy?: unknown }).remedy;
+    const reason = (error as { context?: { reason?: unknown } }).context?.reason;
+    return {
+      usable: false,
+      detail: typeof reason === 'string' ? reason : error instanceof Error ? error.message : String(error),
+      ...(typeof remedy === 'string' ? { remedy } : {}),
+      network: 'kernel',
+    };
+  }
+}

@@ -1,0 +1,221 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
+import { Writable } from 'node:stream';
+import { BackendUnavailableError, type RunContext, type RunOutcome } from '@cordon/core';
+import type Docker from 'dockerode';
+import { containerCreateOptions, type SandboxSpec } from './container-spec.js';
+import { BACKEND_NAME, dockerCall, messageOf, statusCodeOf, toCordonError } from './docker-client.js';
+import { decodeTrailer, encodePayload, type RunnerTrailer } from './runner-payload.js';
+import { BUILD_REMEDY, DAEMON_REMEDY } from './runtime-image.js';
+import { TrailerScanner } from './trailer-scanner.js';
+
+/** Output a runner may print before its payload (only when it fails to boot), kept for the report. */
+const EARLY_OUTPUT_CAP = 64 * 1024;
+
+type Sink = (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+
+/**
+ * One started, attached, single-use sandbox container whose runner is booted and
+ * waiting for its payload on stdin. `run` may be called once; the owner removes it.
+ */
+export class SandboxContainer {
+  readonly id: string;
+  readonly spec: SandboxSpec;
+  readonly #docker: Docker;
+  readonly #container: Docker.Container;
+  readonly #stream: NodeJS.ReadWriteStream;
+  readonly #apiTimeoutMs: number;
+  readonly #ended: Promise<void>;
+  #isEnded = false;
+  #used = false;
+  #sink: Sink | undefined;
+  #early: { stream: 'stdout' | 'stderr'; chunk: Buffer }[] = [];
+  #earlyBytes = 0;
+
+  private constructor(docker: Docker, container: Docker.Container, stream: NodeJS.ReadWriteStream, spec: SandboxSpec, apiTimeoutMs: number) {
+    this.#docker = docker;
+    this.#container = container;
+    this.id = container.id;
+    this.#stream = stream;
+    this.spec = spec;
+    this.#apiTimeoutMs = apiTimeoutMs;
+    this.#ended = new Promise((resolve) => {
+      const done = () => {
+        this.#isEnded = true;
+        resolve();
+      };
+      stream.once('end', done);
+      stream.once('close', done);
+      // `on`, not `once`: a second error on a dead socket must not become an uncaught exception.
+      stream.on('error', done);
+    });
+    docker.modem.demuxStream(stream, this.#writable('stdout'), this.#writable('stderr'));
+  }
+
+  /** Creates, attaches (before start, so no output is missed) and starts a container. */
+  static async start(docker: Docker, spec: SandboxSpec, apiTimeoutMs: number): Promise<SandboxContainer> {
+    const container = await dockerCall('create a container', apiTimeoutMs, () => docker.createContainer(containerCreateOptions(spec))).catch((error: unknown) => {
+      throw createError(error, spec);
+    });
+    try {
+      const stream = await dockerCall('attach to the container', apiTimeoutMs, () =>
+        container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
+      );
+      const sandbox = new SandboxContainer(docker, container, stream, spec, apiTimeoutMs);
+      try {
+        await dockerCall('start the container', apiTimeoutMs, () => container.start() as Promise<unknown>);
+      } catch (error) {
+        stream.end();
+        throw error;
+      }
+      return sandbox;
+    } catch (error) {
+      await removeContainer(container, apiTimeoutMs).catch(() => undefined);
+      throw createError(error, spec);
+    }
+  }
+
+  /** Still waiting for its payload: the attach stream is open and nobody used it. */
+  get ready(): boolean {
+    return !this.#used && !this.#isEnded;
+  }
+
+  /** Resolves when the container's output streams close (it exited, or the daemon went away). */
+  get ended(): Promise<void> {
+    return this.#ended;
+  }
+
+  /** Sends the program in, streams its output to the context, and returns at the runner's trailer. */
+  async run(context: RunContext): Promise<RunOutcome> {
+    if (this.#used) throw new Error('a sandbox container runs one execution only');
+    this.#used = true;
+    const nonce = randomBytes(8).toString('hex');
+    const stdout = new TrailerScanner(nonce, (chunk) => context.stdout.write(chunk));
+    const stderr = new TrailerScanner(nonce, (chunk) => context.stderr.write(chunk));
+    const bothDone = new Promise<void>((resolve) => {
+      this.#sink = (stream, chunk) => {
+        (stream === 'stdout' ? stdout : stderr).push(chunk);
+        if (stdout.done && stderr.done) resolve();
+      };
+    });
+    for (const { stream, chunk } of this.#early) this.#sink?.(stream, chunk);
+    this.#early = [];
+
+    const aborted = new Promise<'aborted'>((resolve) => {
+      if (context.signal.aborted) resolve('aborted');
+      context.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+    });
+
+    this.#stream.write(encodePayload(context.request, nonce));
+    if (context.request.stdin && context.request.stdin.byteLength > 0) this.#stream.write(context.request.stdin);
+    this.#stream.end();
+
+    const first = await Promise.race([bothDone.then(() => 'trailer' as const), this.#ended.then(() => 'ended' as const), aborted]);
+    if (first === 'aborted') {
+      await this.kill();
+      return { exitCode: null, signal: 'SIGKILL', oomKilled: false };
+    }
+    if (first === 'ended') {
+      stdout.end();
+      stderr.end();
+    }
+    const body = stderr.body;
+    const trailer = body ? decodeTrailer(body) : undefined;
+    if (trailer && trailer.signal !== 'SIGKILL') return outcomeOf(trailer, false);
+    // No trailer (the program was killed, or the runner never finished), or a child died of
+    // SIGKILL (perhaps the OOM killer): the daemon knows the exit status and OOMKilled.
+    return this.#outcomeFromDaemon(context.signal, trailer);
+  }
+
+  async #outcomeFromDaemon(signal: AbortSignal, trailer: RunnerTrailer | undefined): Promise<RunOutcome> {
+    if (trailer) await this.kill();
+    const exited = await Promise.race([
+      this.#container.wait().then(() => true, (error: unknown) => {
+        throw toCordonError('wait for the container', error, { containerId: this.id });
+      }),
+      new Promise<false>((resolve) => {
+        if (signal.aborted) resolve(false);
+        signal.addEventListener('abort', () => resolve(false), { once: true });
+      }),
+    ]);
+    if (!exited) {
+      await this.kill();
+      return { exitCode: null, signal: 'SIGKILL', oomKilled: false };
+    }
+    const info = await dockerCall('inspect the container', this.#apiTimeoutMs, () => this.#container.inspect(), { containerId: this.id });
+    const oomKilled = info.State.OOMKilled === true;
+    if (trailer) return outcomeOf(trailer, oomKilled);
+    if (oomKilled) return { exitCode: null, signal: 'SIGKILL', oomKilled: true };
+    return { ...exitStatusOf(info.State.ExitCode), oomKilled: false };
+  }
+
+  /** SIGKILL to every process in the container; a container already gone is fine. */
+  async kill(): Promise<void> {
+    try {
+      await dockerCall('kill the container', this.#apiTimeoutMs, () => this.#container.kill({ signal: 'SIGKILL' }) as Promise<unknown>);
+    } catch (error) {
+      const status = statusCodeOf((error as { cause?: unknown }).cause);
+      if (status === 404 || status === 409) return;
+      if (error instanceof BackendUnavailableError) return;
+      throw error;
+    }
+  }
+
+  /** Kills and deletes the container (and its tmpfs); safe to call more than once. */
+  async remove(): Promise<void> {
+    this.#stream.end();
+    await removeContainer(this.#container, this.#apiTimeoutMs);
+  }
+
+  #writable(stream: 'stdout' | 'stderr'): Writable {
+    return new Writable({
+      write: (chunk: Buffer, _encoding, callback) => {
+        if (this.#sink) {
+          this.#sink(stream, chunk);
+        } else if (this.#earlyBytes < EARLY_OUTPUT_CAP) {
+          this.#early.push({ stream, chunk });
+          this.#earlyBytes += chunk.length;
+        }
+        callback();
+      },
+    });
+  }
+}
+
+async function removeContainer(container: Docker.Container, apiTimeoutMs: number): Promise<void> {
+  try {
+    await dockerCall('remove the container', apiTimeoutMs, () => container.remove({ force: true, v: true }) as Promise<unknown>);
+  } catch (error) {
+    // Already gone (or being removed by another call): nothing left to do.
+    const status = statusCodeOf((error as { cause?: unknown }).cause);
+    if (status === 404 || status === 409) return;
+    throw error;
+  }
+}
+
+function outcomeOf(trailer: RunnerTrailer, oomKilled: boolean): RunOutcome {
+  return { exitCode: trailer.exitCode, signal: trailer.signal, oomKilled, files: trailer.files, filesTruncated: trailer.filesTruncated };
+}
+
+const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, number]) => [number, name]));
+
+/** tini exits 128+N when the program died of signal N. */
+function exitStatusOf(exitCode: number): { exitCode: number | null; signal: string | null } {
+  if (exitCode > 128 && exitCode <= 128 + 64) {
+    const name = SIGNAL_NAMES.get(exitCode - 128);
+    if (name) return { exitCode: null, signal: name };
+  }
+  return { exitCode, signal: null };
+}
+
+function createError(error: unknown, spec: SandboxSpec): Error {
+  const message = messageOf((error as { cause?: unknown }).cause ?? error);
+  const status = statusCodeOf((error as { cause?: unknown }).cause);
+  if (status === 404 && /no such image/i.test(message)) {
+    return new BackendUnavailableError(BACKEND_NAME, `the runtime image ${spec.image} is not present`, BUILD_REMEDY, { cause: error });
+  }
+  if (/runtime/i.test(message) && /unknown|invalid/i.test(message)) {
+    return new BackendUnavailableError(BACKEND_NAME, `the OCI runtime "${spec.runtime ?? ''}" is not configured in dockerd (${message})`, `Configure it in /etc/docker/daemon.json: ${DAEMON_REMEDY}`, { cause: error });
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
