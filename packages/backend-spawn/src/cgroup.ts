@@ -1,0 +1,209 @@
+import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ExecutionLimits } from '@cordon/core';
+
+const ROOT = '/sys/fs/cgroup';
+/** Every cgroup cordon makes lives under `<controller>/cordon/<session>/<execution>`. */
+const PARENT = 'cordon';
+const CPU_PERIOD_US = 100_000;
+
+/** One execution's cgroup(s): created before the program starts, removed after. */
+export interface ExecutionCgroup {
+  /** `cgroup.procs` files a wrapper writes its own pid into before exec'ing the sandbox. */
+  readonly procsFiles: readonly string[];
+  oomKilled(): Promise<boolean>;
+  /** SIGKILLs every task until the cgroup is empty. */
+  killAll(): Promise<void>;
+  /** Kills what is left and removes the directories. */
+  remove(): Promise<void>;
+}
+
+export interface CgroupDriver {
+  readonly version: 'v1' | 'v2';
+  /** Creates the session's parent directories (once per executor). */
+  prepareSession(session: string): Promise<void>;
+  create(session: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup>;
+  /** Directories of this session (for leftovers and reaping). */
+  sessionDirs(session: string): string[];
+}
+
+async function writable(path: string): Promise<boolean> {
+  try {
+    await access(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** v1 with memory, pids and cpu mounted and writable, else v2 with those controllers, else none. */
+export async function detectCgroups(): Promise<CgroupDriver | undefined> {
+  const v1 = ['memory', 'pids', 'cpu'].map((controller) => join(ROOT, controller));
+  if ((await Promise.all(v1.map((dir) => writable(join(dir, 'cgroup.procs'))))).every(Boolean)) return new CgroupV1(v1);
+  try {
+    const controllers = (await readFile(join(ROOT, 'cgroup.controllers'), 'utf8')).split(/\s+/);
+    if (['memory', 'pids', 'cpu'].every((name) => controllers.includes(name)) && (await writable(join(ROOT, 'cgroup.subtree_control')))) {
+      return new CgroupV2();
+    }
+  } catch {
+    // No unified hierarchy at the root.
+  }
+  return undefined;
+}
+
+async function killTasks(procsFile: string): Promise<boolean> {
+  let pids: string[];
+  try {
+    pids = (await readFile(procsFile, 'utf8')).split('\n').filter(Boolean);
+  } catch {
+    return true;
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+  return pids.length === 0;
+}
+
+/** Kills and removes, retrying while exiting tasks still pin the cgroup (EBUSY). */
+async function killAndRemove(dirs: readonly string[], procsFile: string): Promise<void> {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    await killTasks(procsFile);
+    const results = await Promise.allSettled(dirs.map((dir) => rmdir(dir)));
+    const busy = results.some((result) => result.status === 'rejected' && (result.reason as NodeJS.ErrnoException).code !== 'ENOENT');
+    if (!busy) return;
+    await sleep(attempt < 20 ? 2 : 20);
+  }
+  throw new Error(`could not remove cgroup ${dirs.join(', ')}: tasks would not exit`);
+}
+
+async function writeOptional(path: string, value: string): Promise<void> {
+  try {
+    await writeFile(path, value);
+  } catch (error) {
+    // Swap accounting may be off (memsw, swap.max absent).
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+}
+
+class CgroupV1 implements CgroupDriver {
+  readonly version = 'v1';
+  readonly #controllers: readonly string[];
+
+  constructor(controllers: readonly string[]) {
+    this.#controllers = controllers;
+  }
+
+  sessionDirs(session: string): string[] {
+    return this.#controllers.map((dir) => join(dir, PARENT, session));
+  }
+
+  async prepareSession(session: string): Promise<void> {
+    await Promise.all(this.sessionDirs(session).map((dir) => mkdir(dir, { recursive: true })));
+  }
+
+  async create(session: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup> {
+    const [memory, pids, cpu] = this.sessionDirs(session).map((dir) => join(dir, execution)) as [string, string, string];
+    const dirs = [memory, pids, cpu];
+    await Promise.all(dirs.map((dir) => mkdir(dir)));
+    const group: ExecutionCgroup = {
+      procsFiles: dirs.map((dir) => join(dir, 'cgroup.procs')),
+      oomKilled: async () => {
+        const control = await readFile(join(memory, 'memory.oom_control'), 'utf8').catch(() => '');
+        const kills = /oom_kill (\d+)/.exec(control);
+        if (kills) return Number(kills[1]) > 0;
+        return Number(await readFile(join(memory, 'memory.failcnt'), 'utf8').catch(() => '0')) > 0;
+      },
+      killAll: async () => {
+        for (let attempt = 0; attempt < 100 && !(await killTasks(join(pids, 'cgroup.procs'))); attempt++) await sleep(2);
+      },
+      remove: () => killAndRemove(dirs, join(pids, 'cgroup.procs')),
+    };
+    try {
+      const bytes = String(limits.memoryBytes);
+      await Promise.all([
+        writeFile(join(memory, 'memory.limit_in_bytes'), bytes).then(() => writeOptional(join(memory, 'memory.memsw.limit_in_bytes'), bytes)),
+        writeFile(join(pids, 'pids.max'), String(limits.pids)),
+        writeFile(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US)).then(() => writeFile(join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US))))),
+      ]);
+    } catch (error) {
+      await group.remove().catch(() => undefined);
+      throw error;
+    }
+    return group;
+  }
+}
+
+/** cgroup v2 (unified). Not exercised on the cgroup-v1 machine this was written on; see README. */
+class CgroupV2 implements CgroupDriver {
+  readonly version = 'v2';
+
+  sessionDirs(session: string): string[] {
+    return [join(ROOT, PARENT, session)];
+  }
+
+  async prepareSession(session: string): Promise<void> {
+    const parent = join(ROOT, PARENT);
+    const sessionDir = join(parent, session);
+    await mkdir(sessionDir, { recursive: true });
+    // Controllers must be enabled on each level above the leaf.
+    for (const dir of [ROOT, parent, sessionDir]) await writeFile(join(dir, 'cgroup.subtree_control'), '+memory +pids +cpu');
+  }
+
+  async create(session: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup> {
+    const dir = join(ROOT, PARENT, session, execution);
+    await mkdir(dir);
+    const procs = join(dir, 'cgroup.procs');
+    const killAll = async () => {
+      await writeOptional(join(dir, 'cgroup.kill'), '1');
+      for (let attempt = 0; attempt < 100 && !(await killTasks(procs)); attempt++) await sleep(2);
+    };
+    const group: ExecutionCgroup = {
+      procsFiles: [procs],
+      oomKilled: async () => {
+        const events = await readFile(join(dir, 'memory.events'), 'utf8').catch(() => '');
+        return Number(/oom_kill (\d+)/.exec(events)?.[1] ?? 0) > 0;
+      },
+      killAll,
+      remove: async () => {
+        await killAll();
+        await killAndRemove([dir], procs);
+      },
+    };
+    try {
+      await Promise.all([
+        writeFile(join(dir, 'memory.max'), String(limits.memoryBytes)),
+        writeOptional(join(dir, 'memory.swap.max'), '0'),
+        writeFile(join(dir, 'pids.max'), String(limits.pids)),
+        writeFile(join(dir, 'cpu.max'), `${Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US))} ${CPU_PERIOD_US}`),
+      ]);
+    } catch (error) {
+      await group.remove().catch(() => undefined);
+      throw error;
+    }
+    return group;
+  }
+}
+
+/** Execution cgroups of a session that still exist. */
+export async function listSessionCgroups(driver: CgroupDriver, session: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const dir of driver.sessionDirs(session)) {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) if (entry.isDirectory()) found.push(join(dir, entry.name));
+  }
+  return found;
+}
+
+/**
+ * Removes the session's parent directories when an executor closes. Only empty
+ * ones go: another executor of the same process may still be running in them.
+ */
+export async function removeSessionDirs(driver: CgroupDriver, session: string): Promise<void> {
+  await Promise.allSettled(driver.sessionDirs(session).map((dir) => rmdir(dir)));
+}

@@ -1,0 +1,56 @@
+import { parseBackendOptions, parseBooleanOption } from '@cordon/core';
+import { z } from 'zod';
+
+/** `auto`: kernel isolation where this host allows it, else advisory. */
+export const TIERS = ['auto', 'kernel', 'advisory'] as const;
+export type TierChoice = (typeof TIERS)[number];
+
+/** Options of the spawn backend; each is also read from `CORDON_SPAWN_<KEY>` (see README). */
+export interface SpawnExecutorOptions {
+  /** Executions running at once. @default 4 */
+  maxConcurrency?: number;
+  /** `kernel` refuses to start without namespaces; `advisory` forces the patching-only tier (tests). @default 'auto' */
+  tier?: TierChoice;
+  /** Accept the advisory tier's network isolation for every run (adds `network` to each request's `acceptUnenforced`). @default false */
+  allowAdvisoryIsolation?: boolean;
+  /** Read-only directories the code may import from (a `node_modules`, a Python site-packages); on NODE_PATH and PYTHONPATH. */
+  packageDirs?: readonly string[] | string;
+  /** The unprivileged uid/gid the sandbox runs as when the host process is root. @default 65534 */
+  sandboxUid?: number;
+  sandboxGid?: number;
+  /** Node.js binary offered to `node` code. @default process.execPath */
+  nodePath?: string;
+  /** Python binary offered to `python` code. @default the first of /usr/bin/python3, /usr/local/bin/python3 */
+  pythonPath?: string;
+  /** bubblewrap binary. @default the first `bwrap` on /usr/bin, /usr/local/bin, /bin */
+  bwrapPath?: string;
+}
+
+const numberOption = z.coerce.number().int();
+
+/** `a,b` or `a:b` from CLI/env, or an array from code. */
+const pathListOption = z.preprocess(
+  (value) => (typeof value === 'string' ? value.split(/[,:]/).map((part) => part.trim()).filter(Boolean) : value),
+  z.array(z.string().min(1).refine((path) => path.startsWith('/'), 'must be an absolute path')),
+);
+
+const absolutePath = z.string().refine((path) => path.startsWith('/'), 'must be an absolute path');
+
+const optionsSchema = z.strictObject({
+  maxConcurrency: numberOption.min(1).optional(),
+  tier: z.enum(TIERS).default('auto'),
+  allowAdvisoryIsolation: z.preprocess(parseBooleanOption, z.boolean()).default(false),
+  packageDirs: pathListOption.default([]),
+  sandboxUid: numberOption.min(1).max(2 ** 31).default(65534),
+  sandboxGid: numberOption.min(1).max(2 ** 31).default(65534),
+  nodePath: absolutePath.optional(),
+  pythonPath: absolutePath.optional(),
+  bwrapPath: absolutePath.optional(),
+});
+
+export type ParsedSpawnOptions = z.output<typeof optionsSchema>;
+
+/** @throws InvalidRequestError naming `options.<key>`. */
+export function parseSpawnOptions(options: Record<string, unknown>): ParsedSpawnOptions {
+  return parseBackendOptions(optionsSchema, options);
+}
