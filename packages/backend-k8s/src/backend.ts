@@ -1,0 +1,40 @@
+import type { BackendProbe, CordonBackend } from '@cordon/core';
+import { CordonError } from '@cordon/core';
+import { conformanceAdapter } from './conformance.js';
+import { K8sExecutor } from './k8s-executor.js';
+import { KubeApi } from './kube-api.js';
+import { BACKEND_NAME } from './manifests.js';
+import { parseK8sOptions } from './options.js';
+
+/** Options only the conformance adapter reads; `create` must not reject them. */
+const CONFORMANCE_ONLY = ['conformanceReachIPv4'];
+
+function executorOptions(options: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(options).filter(([key]) => !CONFORMANCE_ONLY.includes(key)));
+}
+
+async function probe(options: Record<string, unknown> = {}): Promise<BackendProbe> {
+  try {
+    const parsed = parseK8sOptions(executorOptions(options));
+    const api = KubeApi.load({ ...parsed, apiTimeoutMs: Math.min(parsed.apiTimeoutMs, 3000) });
+    const version = await api.call('get version', async (callOptions) => {
+      const response = await api.core.getAPIResources(callOptions);
+      return response.groupVersion;
+    });
+    return { usable: true, detail: `API server ${api.server} (${version}), namespace ${parsed.namespace}, image ${parsed.image}`, network: 'kernel' };
+  } catch (error) {
+    if (error instanceof CordonError) {
+      const remedy = typeof error.context.remedy === 'string' ? error.context.remedy : undefined;
+      return { usable: false, detail: error.message, network: 'kernel', ...(remedy ? { remedy } : {}) };
+    }
+    return { usable: false, detail: error instanceof Error ? error.message : String(error), network: 'kernel' };
+  }
+}
+
+/** The `@cordon/backend-k8s` module shape (see `CordonBackend` in @cordon/core). */
+export const backend: CordonBackend = {
+  name: BACKEND_NAME,
+  create: (options) => Promise.resolve(K8sExecutor.create(executorOptions(options))),
+  probe,
+  conformance: (executor, options) => conformanceAdapter(executor, options),
+};

@@ -1,0 +1,320 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  BackendFailureError,
+  BaseExecutor,
+  DEFAULT_LIMITS,
+  DEFAULT_TIMEOUT_MS,
+  LABELS,
+  MAX_FILES_BYTES,
+  SESSION_ID,
+  type BackendCapabilities,
+  type NormalizedRequest,
+  type RunContext,
+  type RunOutcome,
+} from '@cordon/core';
+import { verifyIsolation } from './isolation-check.js';
+import { KubeApi } from './kube-api.js';
+import { BACKEND_NAME, cordonSelector, deadlineSeconds, DENY_ALL_POLICY_NAME, hardenedPodManifest, POOL_LABEL } from './manifests.js';
+import { parseK8sOptions, type K8sOptions } from './options.js';
+import { attachAndRun } from './pod-attach.js';
+import { createPod, deletePod, waitForRunning, waitForTermination } from './pod-lifecycle.js';
+import { reapDeadSessions, sessionPods } from './reaper.js';
+import { encodePayload, newNonce, RUNNER_COMMANDS, runnerKindFor, type RunnerKind } from './runner-protocol.js';
+import { ensureDenyAllPolicy, ensureNamespace } from './tenant-guard.js';
+import { WarmPool, type WarmPod } from './warm-pool.js';
+
+/** How long `close()` waits for this session's pods to be gone from the API. */
+const DISPOSE_WAIT_MS = 30_000;
+
+interface PodRef {
+  namespace: string;
+  name: string;
+}
+
+/**
+ * Runs each execution in a single-use hardened pod. Before the first pod, the tenant
+ * namespace gets a deny-all NetworkPolicy that is checked as created and proven
+ * enforced by a probe (fail closed). A small pool of pre-started pods keeps
+ * scheduling and container start off the request path.
+ */
+export class K8sExecutor extends BaseExecutor {
+  readonly name = BACKEND_NAME;
+  readonly options: K8sOptions;
+  readonly api: KubeApi;
+  /** One pool per booted runner (node also serves bash; python has its own). */
+  readonly #pools = new Map<RunnerKind, WarmPool>();
+  /** Pods this executor made and has not seen deleted yet. */
+  readonly #pods = new Map<string, PodRef>();
+  readonly #deletions = new Set<Promise<void>>();
+  #guard: Promise<void> | undefined;
+  #reapTimer: NodeJS.Timeout | undefined;
+  #poolError: unknown;
+
+  private constructor(options: K8sOptions, api: KubeApi) {
+    super(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency });
+    this.options = options;
+    this.api = api;
+    if (options.poolSize > 0) {
+      for (const kind of ['node', 'python'] as const) {
+        this.#pools.set(kind, new WarmPool({
+          size: options.poolSize,
+          maxAgeMs: options.warmPodMaxAgeMs,
+          limits: { ...DEFAULT_LIMITS },
+          start: (name) => this.#startWarmPod(name, kind),
+          remove: (pod) => this.#removePod(pod),
+          onError: (error) => {
+            this.#poolError = error;
+          },
+        }));
+      }
+    }
+  }
+
+  /**
+   * Validates options and connects. The tenant guard (namespaces, policy, isolation
+   * check) runs on `ready()` or before the first execution.
+   */
+  static create(options: Record<string, unknown> = {}): K8sExecutor {
+    const parsed = parseK8sOptions(options);
+    const api = KubeApi.load(parsed);
+    return new K8sExecutor(parsed, api);
+  }
+
+  capabilities(): BackendCapabilities {
+    return {
+      name: BACKEND_NAME,
+      languages: ['node', 'python', 'bash'],
+      network: 'kernel',
+      limits: { memoryBytes: 'pod', cpus: 'pod', pids: 'node-wide', outputBytes: 'streaming', diskBytes: 'tmpfs' },
+      notes: [
+        `pods in namespace ${this.options.namespace} behind NetworkPolicy ${DENY_ALL_POLICY_NAME} (ingress and egress, DNS included)${this.options.verifyIsolation ? ', enforcement proven by a probe pod once per tenant' : ' (enforcement probe disabled)'}`,
+        'the PID limit is the kubelet\'s podPidsLimit (node-wide setting), not limits.pids',
+        `image ${this.options.image} (imagePullPolicy ${this.options.imagePullPolicy})${this.options.runtimeClassName ? `, runtimeClassName ${this.options.runtimeClassName}` : ''}`,
+        `warm pool: ${this.options.poolSize} pod(s)`,
+      ],
+    };
+  }
+
+  protected override networkRemedy(): string {
+    return 'Use a cluster whose network plugin enforces NetworkPolicy (GKE Dataplane V2).';
+  }
+
+  /**
+   * Sets up the tenant (namespaces, deny-all policy, isolation check), reaps dead
+   * sessions' pods and fills the pool. Runs once; a failure is thrown to every
+   * caller and retried on the next call.
+   */
+  ready(signal?: AbortSignal): Promise<void> {
+    this.#guard ??= this.#setUp(signal).catch((error: unknown) => {
+      this.#guard = undefined;
+      throw error;
+    });
+    return this.#guard;
+  }
+
+  /** Resolves when the warm pool has finished its current refill; for tests and benchmarks. */
+  async poolSettled(): Promise<void> {
+    await Promise.all([...this.#pools.values()].map((pool) => pool.settled()));
+  }
+
+  /** Ready pool pods, all runners together. */
+  get warmPods(): number {
+    return [...this.#pools.values()].reduce((sum, pool) => sum + pool.readyCount, 0);
+  }
+
+  /** The last error seen while refilling the pool (e.g. a missing image), if any. */
+  get poolError(): unknown {
+    return this.#poolError;
+  }
+
+  async #setUp(signal?: AbortSignal): Promise<void> {
+    const { namespace, controlNamespace, createNamespaces } = this.options;
+    await ensureNamespace(this.api, namespace, 'tenant', createNamespaces, signal);
+    await ensureNamespace(this.api, controlNamespace, 'control', createNamespaces, signal);
+    await ensureDenyAllPolicy(this.api, namespace, signal);
+    if (this.options.verifyIsolation) await verifyIsolation(this.api, this.options, signal);
+    await reapDeadSessions(this.api, [namespace, controlNamespace]);
+    if (this.options.reapIntervalMs > 0) {
+      this.#reapTimer = setInterval(() => void reapDeadSessions(this.api, [namespace, controlNamespace]), this.options.reapIntervalMs);
+      this.#reapTimer.unref();
+    }
+    for (const pool of this.#pools.values()) pool.fill();
+  }
+
+  protected async run(context: RunContext): Promise<RunOutcome> {
+    const { request, signal } = context;
+    await this.ready(signal);
+    // Re-check the policy object before every pod (cheap: one list), so a policy deleted
+    // or loosened after setup stops new runs instead of letting them out.
+    await ensureDenyAllPolicy(this.api, this.options.namespace, signal);
+    if (signal.aborted) return stopped();
+
+    const warm = this.#pools.get(runnerKindFor(request.language))?.take(request);
+    let pod: PodRef;
+    if (warm) {
+      pod = warm;
+      this.#labelExecution(warm, context.id);
+    } else {
+      const cold = await this.#startColdPod(context);
+      if (!cold) return stopped();
+      pod = cold;
+    }
+
+    try {
+      const nonce = newNonce();
+      const payload = encodePayload(request, nonce, Math.min(MAX_FILES_BYTES, request.limits.diskBytes));
+      const outcome = await attachAndRun(this.api, pod.namespace, pod.name, { payload, stdin: request.stdin, nonce }, {
+        stdout: (chunk) => context.stdout.write(chunk),
+        stderr: (chunk) => context.stderr.write(chunk),
+      }, this.options.apiTimeoutMs, signal);
+      switch (outcome.kind) {
+        case 'result': {
+          const { exitCode, signal: exitSignal, files, filesTruncated } = outcome.result;
+          // A child killed by SIGKILL may be the memory limit at work: the kubelet reports it.
+          const oomKilled = exitSignal === 'SIGKILL' && (await waitForTermination(this.api, pod.namespace, pod.name, 5_000))?.reason === 'OOMKilled';
+          return { exitCode, signal: exitSignal, oomKilled, files, filesTruncated };
+        }
+        case 'stopped':
+          return stopped();
+        case 'closed': {
+          if (signal.aborted) return stopped();
+          // The runner died without a result: the memory limit killed it, or the pod went away.
+          const terminated = await waitForTermination(this.api, pod.namespace, pod.name, 5_000);
+          if (terminated?.reason === 'OOMKilled') return { exitCode: null, signal: 'SIGKILL', oomKilled: true };
+          const detail = [
+            terminated ? `container ${terminated.reason ?? 'terminated'} with exit code ${terminated.exitCode}` : 'no container state',
+            outcome.status?.message,
+            outcome.diagnostics.trim(),
+          ].filter(Boolean).join('; ');
+          throw new BackendFailureError(BACKEND_NAME, `the stream from pod ${pod.namespace}/${pod.name} ended without a result (${detail})`, { executionId: context.id, pod: pod.name });
+        }
+      }
+    } finally {
+      this.#forget(pod);
+    }
+  }
+
+  /** Creates a pod for this request and waits until its runner runs; undefined when stopped first. */
+  async #startColdPod(context: RunContext): Promise<PodRef | undefined> {
+    const { request, signal } = context;
+    const open = request.network.mode === 'open';
+    const pod: PodRef = {
+      namespace: open ? this.options.controlNamespace : this.options.namespace,
+      name: `cordon-${context.id}`,
+    };
+    const manifest = this.#sandboxManifest(pod, runnerKindFor(request.language), request.limits, deadlineSeconds(this.options.podStartTimeoutMs, request.timeoutMs), !open, {
+      [LABELS.execution]: context.id,
+      [POOL_LABEL]: 'cold',
+    });
+    this.#pods.set(key(pod), pod);
+    try {
+      await createPod(this.api, manifest, signal);
+      await waitForRunning(this.api, pod.namespace, pod.name, this.options.image, this.options.podStartTimeoutMs, signal);
+      return pod;
+    } catch (error) {
+      this.#forget(pod);
+      if (signal.aborted) return undefined;
+      throw error;
+    }
+  }
+
+  async #startWarmPod(name: string, kind: RunnerKind): Promise<WarmPod> {
+    const pod: PodRef = { namespace: this.options.namespace, name };
+    const activeDeadlineSeconds = deadlineSeconds(this.options.warmPodMaxAgeMs, DEFAULT_TIMEOUT_MS);
+    const manifest = this.#sandboxManifest(pod, kind, DEFAULT_LIMITS, activeDeadlineSeconds, true, { [POOL_LABEL]: 'warm' });
+    this.#pods.set(key(pod), pod);
+    const createdAt = performance.now();
+    try {
+      await createPod(this.api, manifest);
+      await waitForRunning(this.api, pod.namespace, pod.name, this.options.image, this.options.podStartTimeoutMs);
+      return { ...pod, createdAt, activeDeadlineSeconds };
+    } catch (error) {
+      this.#forget(pod);
+      throw error;
+    }
+  }
+
+  #sandboxManifest(pod: PodRef, kind: RunnerKind, limits: NormalizedRequest['limits'] | typeof DEFAULT_LIMITS, deadline: number, noNetwork: boolean, labels: Record<string, string>) {
+    return hardenedPodManifest({
+      name: pod.name,
+      namespace: pod.namespace,
+      role: 'sandbox',
+      options: this.options,
+      labels,
+      command: [...RUNNER_COMMANDS[kind]],
+      stdin: true,
+      limits,
+      activeDeadlineSeconds: deadline,
+      noNetwork,
+    });
+  }
+
+  /** Puts the execution id on a pool pod's labels; best effort, off the request path. */
+  #labelExecution(pod: PodRef, executionId: string): void {
+    void this.api.call(
+      `patch pods in namespace ${pod.namespace}`,
+      (options) => this.api.core.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { metadata: { labels: { [LABELS.execution]: executionId } } } }, options),
+      { contentType: 'application/merge-patch+json', allow: [404, 409, 422] },
+    ).catch(() => undefined);
+  }
+
+  /** Deletes a pod in the background; `close()` waits for every such deletion. */
+  #forget(pod: PodRef): void {
+    const deletion = this.#removePod(pod);
+    this.#deletions.add(deletion);
+    void deletion.finally(() => this.#deletions.delete(deletion));
+  }
+
+  async #removePod(pod: PodRef): Promise<void> {
+    try {
+      await deletePod(this.api, pod.namespace, pod.name);
+      this.#pods.delete(key(pod));
+    } catch {
+      // Kept in #pods: dispose() tries again, and the reaper of a later session would find it.
+    }
+  }
+
+  /** Deletes every pod with this session's label that is not already being deleted. */
+  async #deleteSessionPods(): Promise<void> {
+    for (const namespace of [this.options.namespace, this.options.controlNamespace]) {
+      const list = await this.api.call(`list pods in namespace ${namespace}`, (options) => this.api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(SESSION_ID) }, options)).catch(() => undefined);
+      for (const pod of list?.items ?? []) {
+        if (pod.metadata?.name && !pod.metadata.deletionTimestamp) await this.#removePod({ namespace, name: pod.metadata.name });
+      }
+    }
+  }
+
+  /** What this session still has in the cluster, by session label (for leak checks). */
+  async leftovers(): Promise<string[]> {
+    return sessionPods(this.api, [this.options.namespace, this.options.controlNamespace]);
+  }
+
+  protected async dispose(): Promise<void> {
+    if (this.#reapTimer) clearInterval(this.#reapTimer);
+    await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
+    await Promise.allSettled([...this.#deletions]);
+    await Promise.allSettled([...this.#pods.values()].map((pod) => this.#removePod(pod)));
+    // Deletion is asynchronous in Kubernetes: wait until the pods are really gone, so
+    // nothing this session made outlives close().
+    const deadline = performance.now() + DISPOSE_WAIT_MS;
+    for (;;) {
+      let remaining: string[];
+      try {
+        remaining = await this.leftovers();
+      } catch {
+        return;
+      }
+      if (remaining.length === 0 || performance.now() > deadline) return;
+      await this.#deleteSessionPods();
+      await sleep(250);
+    }
+  }
+}
+
+function stopped(): RunOutcome {
+  return { exitCode: null, signal: 'SIGKILL', oomKilled: false };
+}
+
+function key(pod: PodRef): string {
+  return `${pod.namespace}/${pod.name}`;
+}

@@ -1,0 +1,201 @@
+import { LABELS, MANAGED_BY, SESSION_ID, type ExecutionLimits } from '@cordon/core';
+import type { V1Namespace, V1NetworkPolicy, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
+import { toTolerations, type K8sOptions } from './options.js';
+import { WORK_DIR } from './runner-protocol.js';
+
+export const BACKEND_NAME = 'k8s';
+export const SANDBOX_CONTAINER = 'sandbox';
+export const DENY_ALL_POLICY_NAME = 'cordon-deny-all';
+
+/** What a cordon pod is for; reaping and leak checks select on it. */
+export const ROLE_LABEL = 'cordon.dev/role';
+export type PodRole = 'sandbox' | 'canary' | 'control' | 'isolation-probe';
+/** `warm` for pool pods, `cold` for pods made for one request. */
+export const POOL_LABEL = 'cordon.dev/pool';
+/** When the pod is past its useful life (ISO time), for the reaper of a later session. */
+export const EXPIRES_ANNOTATION = 'cordon.dev/expires-at';
+
+/** Added to `activeDeadlineSeconds` so the kubelet's own deadline never beats ours. */
+export const DEADLINE_GRACE_SECONDS = 30;
+
+export function cordonLabels(extra: Record<string, string> = {}): Record<string, string> {
+  return { [LABELS.managedBy]: MANAGED_BY, [LABELS.backend]: BACKEND_NAME, [LABELS.session]: SESSION_ID, ...extra };
+}
+
+/** Selects everything cordon's k8s backend made, or (with `session`) one session's. */
+export function cordonSelector(session?: string): string {
+  const parts = [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.backend}=${BACKEND_NAME}`];
+  if (session !== undefined) parts.push(`${LABELS.session}=${session}`);
+  return parts.join(',');
+}
+
+export function namespaceManifest(name: string, role: 'tenant' | 'control'): V1Namespace {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: {
+      name,
+      // No session label: a namespace is shared by every session and outlives them.
+      labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.backend]: BACKEND_NAME, 'cordon.dev/namespace-role': role },
+    },
+  };
+}
+
+/**
+ * Deny all ingress and all egress for every pod in the namespace, DNS included: no
+ * rule means nothing is allowed, and open DNS would be an exfiltration channel.
+ */
+export function denyAllPolicyManifest(namespace: string): V1NetworkPolicy {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'NetworkPolicy',
+    metadata: {
+      name: DENY_ALL_POLICY_NAME,
+      namespace,
+      labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.backend]: BACKEND_NAME },
+    },
+    spec: {
+      podSelector: {},
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: [],
+      egress: [],
+    },
+  };
+}
+
+/**
+ * Why a policy found in the tenant namespace does not keep pods off the network, or
+ * undefined when it is ours as created. Policies are additive, so any other policy
+ * with an allow rule would open a hole next to ours.
+ */
+export function policyProblem(policy: V1NetworkPolicy): string | undefined {
+  const name = policy.metadata?.name ?? '(unnamed)';
+  const spec = policy.spec;
+  if (name === DENY_ALL_POLICY_NAME) {
+    if (!spec) return `${name} has no spec`;
+    const selector = spec.podSelector ?? {};
+    const selectsAll = (selector.matchLabels === undefined || Object.keys(selector.matchLabels).length === 0) && (selector.matchExpressions === undefined || selector.matchExpressions.length === 0);
+    if (!selectsAll) return `${name} no longer selects every pod`;
+    const types = new Set(spec.policyTypes ?? []);
+    if (!types.has('Ingress') || !types.has('Egress')) return `${name} does not cover both Ingress and Egress`;
+    if ((spec.ingress?.length ?? 0) > 0) return `${name} has ingress allow rules`;
+    if ((spec.egress?.length ?? 0) > 0) return `${name} has egress allow rules`;
+    return undefined;
+  }
+  if ((spec?.egress?.length ?? 0) > 0) return `another NetworkPolicy "${name}" allows egress in the namespace`;
+  if ((spec?.ingress?.length ?? 0) > 0) return `another NetworkPolicy "${name}" allows ingress in the namespace`;
+  return undefined;
+}
+
+export interface HardenedPodSpec {
+  name: string;
+  namespace: string;
+  role: PodRole;
+  options: K8sOptions;
+  labels?: Record<string, string>;
+  command: string[];
+  /** Keep stdin open for one attach (the runner reads its request there). */
+  stdin: boolean;
+  limits: Pick<ExecutionLimits, 'memoryBytes' | 'cpus' | 'diskBytes'>;
+  activeDeadlineSeconds: number;
+  /** True for pods behind the deny-all policy: no resolver configured at all. */
+  noNetwork: boolean;
+}
+
+/** Every pod cordon makes: non-root, read-only root, no capabilities, no token, no host anything. */
+export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
+  const { options } = spec;
+  const uid = options.runAsUser;
+  const expiresAt = new Date(Date.now() + spec.activeDeadlineSeconds * 1000).toISOString();
+  const pod: V1Pod = {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: spec.name,
+      namespace: spec.namespace,
+      labels: cordonLabels({ [ROLE_LABEL]: spec.role, ...spec.labels }),
+      annotations: { [EXPIRES_ANNOTATION]: expiresAt },
+    },
+    spec: {
+      restartPolicy: 'Never',
+      activeDeadlineSeconds: spec.activeDeadlineSeconds,
+      // Not 0: a zero-grace delete removes the pod object before its containers are
+      // dead, and a policy plugin that matches pods by IP would stop guarding them.
+      terminationGracePeriodSeconds: 1,
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      hostNetwork: false,
+      hostPID: false,
+      hostIPC: false,
+      shareProcessNamespace: false,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: uid,
+        runAsGroup: uid,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [
+        {
+          name: SANDBOX_CONTAINER,
+          image: options.image,
+          imagePullPolicy: options.imagePullPolicy,
+          command: spec.command,
+          workingDir: WORK_DIR,
+          env: [
+            { name: 'HOME', value: WORK_DIR },
+            { name: 'PATH', value: '/usr/local/bin:/usr/bin:/bin' },
+          ],
+          stdin: spec.stdin,
+          stdinOnce: spec.stdin,
+          tty: false,
+          securityContext: {
+            runAsNonRoot: true,
+            runAsUser: uid,
+            runAsGroup: uid,
+            privileged: false,
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            capabilities: { drop: ['ALL'] },
+            seccompProfile: { type: 'RuntimeDefault' },
+          },
+          resources: resourcesFor(spec.limits, options.cpuRequestFraction),
+          volumeMounts: [
+            { name: 'tmp', mountPath: '/tmp' },
+            { name: 'work', mountPath: WORK_DIR },
+          ],
+        },
+      ],
+      // Memory-backed and size-limited: a hard cap (tmpfs size), nothing left on the node's disk.
+      volumes: [
+        { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: String(spec.limits.diskBytes) } },
+        { name: 'work', emptyDir: { medium: 'Memory', sizeLimit: String(spec.limits.diskBytes) } },
+      ],
+    },
+  };
+  const podSpec = pod.spec!;
+  if (spec.noNetwork) {
+    // Even the cluster resolver is out of reach; say so in resolv.conf instead of timing out.
+    podSpec.dnsPolicy = 'None';
+    podSpec.dnsConfig = { nameservers: ['127.0.0.1'] };
+  }
+  if (options.runtimeClassName !== undefined) podSpec.runtimeClassName = options.runtimeClassName;
+  if (Object.keys(options.nodeSelector).length > 0) podSpec.nodeSelector = { ...options.nodeSelector };
+  if (options.tolerations.length > 0) podSpec.tolerations = toTolerations(options);
+  if (options.imagePullSecrets.length > 0) podSpec.imagePullSecrets = options.imagePullSecrets.map((name) => ({ name }));
+  return pod;
+}
+
+export function resourcesFor(limits: Pick<ExecutionLimits, 'memoryBytes' | 'cpus'>, cpuRequestFraction: number): V1ResourceRequirements {
+  const cpuMillis = Math.max(1, Math.round(limits.cpus * 1000));
+  const requestMillis = Math.max(1, Math.round(cpuMillis * cpuRequestFraction));
+  return {
+    limits: { cpu: `${cpuMillis}m`, memory: String(limits.memoryBytes) },
+    requests: { cpu: `${requestMillis}m`, memory: String(limits.memoryBytes) },
+  };
+}
+
+/** Seconds for `activeDeadlineSeconds`: the run's own budget plus pod start plus grace. */
+export function deadlineSeconds(...budgetsMs: number[]): number {
+  const total = budgetsMs.reduce((sum, ms) => sum + ms, 0);
+  return Math.ceil(total / 1000) + DEADLINE_GRACE_SECONDS;
+}

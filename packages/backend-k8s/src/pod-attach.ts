@@ -1,0 +1,172 @@
+import { PassThrough } from 'node:stream';
+import { BackendFailureError } from '@cordon/core';
+import type { V1Status } from '@kubernetes/client-node';
+// Not in the package's index; the package has no exports map, so the file is importable.
+import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
+import type { KubeApi } from './kube-api.js';
+import { BACKEND_NAME, SANDBOX_CONTAINER } from './manifests.js';
+import { decodeTrailer, TrailerScanner, type RunnerTrailer } from './runner-protocol.js';
+
+/** The part of the `ws` socket used here (the client's own type comes from a package it does not expose). */
+interface Socket {
+  readonly protocol: string;
+  send(data: Buffer): void;
+  close(): void;
+  on(event: 'close' | 'error', listener: () => void): unknown;
+}
+
+/** Bigger websocket messages than this are split; the request frame may be tens of MiB. */
+const STDIN_MESSAGE_BYTES = 1024 * 1024;
+const DIAGNOSTIC_BYTES = 4096;
+
+export interface AttachSinks {
+  stdout(chunk: Uint8Array): void;
+  stderr(chunk: Uint8Array): void;
+}
+
+/** How an attach session ended. */
+export type AttachOutcome =
+  /** The runner sent its trailers. */
+  | { kind: 'result'; result: RunnerTrailer }
+  /** The stream closed without a result (the runner died, the pod was deleted). */
+  | { kind: 'closed'; status: V1Status | undefined; diagnostics: string }
+  /** `signal` fired; the socket was closed. */
+  | { kind: 'stopped' };
+
+export interface AttachInput {
+  /** The payload header (see runner-protocol.ts). */
+  payload: Buffer;
+  /** The program's stdin, sent after the payload, then closed. */
+  stdin: Uint8Array | undefined;
+  nonce: string;
+}
+
+/**
+ * Attaches to the pod's booted runner, sends the payload and the program's stdin,
+ * closes stdin, and streams the program's output into `sinks` until the runner's
+ * trailers arrive. The client's connect resolves when the websocket opens, not when
+ * anything ends, so the end is taken from the trailers, or the socket closing.
+ */
+export async function attachAndRun(api: KubeApi, namespace: string, pod: string, input: AttachInput, sinks: AttachSinks, connectTimeoutMs: number, signal: AbortSignal): Promise<AttachOutcome> {
+  if (signal.aborted) return { kind: 'stopped' };
+  // Own inert streams: the client's default handler would act on process.stdin/stdout on a CLOSE frame.
+  const handler = new WebSocketHandler(api.config, undefined, { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() });
+  const stdout = new TrailerScanner(input.nonce, (chunk) => sinks.stdout(chunk));
+  const stderr = new TrailerScanner(input.nonce, (chunk) => sinks.stderr(chunk));
+  let diagnostics = '';
+  let status: V1Status | undefined;
+  let settle: ((outcome: AttachOutcome) => void) | undefined;
+  const done = new Promise<AttachOutcome>((resolve) => {
+    settle = resolve;
+  });
+  let finished = false;
+  const finish = (outcome: AttachOutcome) => {
+    if (finished) return;
+    finished = true;
+    settle?.(outcome);
+  };
+
+  const onFrame = (channel: number, data: Buffer): boolean => {
+    if (finished) return false;
+    switch (channel) {
+      case WebSocketHandler.StdoutStream:
+        stdout.push(data);
+        break;
+      case WebSocketHandler.StderrStream:
+        stderr.push(data);
+        // Before the program runs, stderr carries the runner's own errors: keep some for diagnostics.
+        if (diagnostics.length < DIAGNOSTIC_BYTES) diagnostics += data.toString('utf8').slice(0, DIAGNOSTIC_BYTES - diagnostics.length);
+        break;
+      case WebSocketHandler.StatusStream:
+        status = parseStatus(data);
+        return true;
+      default:
+        return true;
+    }
+    if (stdout.done && stderr.done) {
+      const trailer = decodeTrailer(stderr.body ?? Buffer.alloc(0));
+      if (trailer) finish({ kind: 'result', result: trailer });
+      else {
+        finish({ kind: 'closed', status, diagnostics: 'the runner sent a malformed trailer' });
+      }
+      return false;
+    }
+    return true;
+  };
+
+  const connectDeadline = AbortSignal.timeout(connectTimeoutMs);
+  const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods/${encodeURIComponent(pod)}/attach?container=${SANDBOX_CONTAINER}&stdin=true&stdout=true&stderr=true&tty=false`;
+  let socket: Socket;
+  try {
+    const connecting = handler.connect(path, null, onFrame) as Promise<unknown> as Promise<Socket>;
+    socket = await raceAbort(connecting, AbortSignal.any([signal, connectDeadline]), (late) => late.close());
+  } catch (error) {
+    if (signal.aborted) return { kind: 'stopped' };
+    if (connectDeadline.aborted) throw new BackendFailureError(BACKEND_NAME, `attaching to pod ${namespace}/${pod} did not complete within ${connectTimeoutMs} ms`, { pod });
+    throw api.translate(`create pods/attach in namespace ${namespace}`, error);
+  }
+
+  const onAbort = () => finish({ kind: 'stopped' });
+  signal.addEventListener('abort', onAbort, { once: true });
+  const ended = () => {
+    stdout.end();
+    stderr.end();
+    finish({ kind: 'closed', status, diagnostics });
+  };
+  socket.on('close', ended);
+  socket.on('error', ended);
+  try {
+    const stdinBytes = input.stdin ? Buffer.from(input.stdin.buffer, input.stdin.byteOffset, input.stdin.byteLength) : Buffer.alloc(0);
+    for (const data of [input.payload, stdinBytes]) {
+      for (let offset = 0; offset < data.byteLength; offset += STDIN_MESSAGE_BYTES) {
+        const part = data.subarray(offset, offset + STDIN_MESSAGE_BYTES);
+        const message = Buffer.alloc(part.byteLength + 1);
+        message.writeUInt8(WebSocketHandler.StdinStream, 0);
+        part.copy(message, 1);
+        socket.send(message);
+      }
+    }
+    // The program reads its stdin to EOF. Only protocol v5 can close stdin and keep
+    // the output streams; on older servers stdin stays open (a program that reads
+    // it waits until its timeout).
+    if (WebSocketHandler.supportsClose(socket.protocol)) socket.send(Buffer.from([WebSocketHandler.CloseStream, WebSocketHandler.StdinStream]));
+    return await done;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    socket.close();
+  }
+}
+
+function parseStatus(data: Buffer): V1Status | undefined {
+  try {
+    return JSON.parse(data.toString('utf8')) as V1Status;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Resolves with `promise` unless `signal` fires first; a value that arrives late is handed to `discard`. */
+async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, discard: (late: T) => void): Promise<T> {
+  if (signal.aborted) {
+    promise.then(discard, () => undefined);
+    throw signal.reason;
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      promise.then(discard, () => undefined);
+      reject(signal.reason as Error);
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) discard(value);
+        else resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
+}

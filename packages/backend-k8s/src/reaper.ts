@@ -1,0 +1,57 @@
+import { LABELS, SESSION_ID } from '@cordon/core';
+import type { V1Pod } from '@kubernetes/client-node';
+import type { KubeApi } from './kube-api.js';
+import { cordonSelector, EXPIRES_ANNOTATION } from './manifests.js';
+import { deletePod } from './pod-lifecycle.js';
+
+/** A finished pod of another session is left this long for its owner to read its status. */
+const FINISHED_GRACE_MS = 60_000;
+
+/**
+ * Whether a pod left by another session is dead weight: its session cannot still
+ * need it. A pod past its `expires-at` (its `activeDeadlineSeconds` has passed) or
+ * finished for a minute qualifies; a live session's running pods never do.
+ */
+export function isReapable(pod: V1Pod, now: number, ownSession = SESSION_ID): boolean {
+  if (pod.metadata?.labels?.[LABELS.session] === ownSession) return false;
+  if (pod.metadata?.deletionTimestamp) return false;
+  const expiresAt = Date.parse(pod.metadata?.annotations?.[EXPIRES_ANNOTATION] ?? '');
+  if (Number.isFinite(expiresAt) && expiresAt < now) return true;
+  const phase = pod.status?.phase;
+  if (phase !== 'Succeeded' && phase !== 'Failed') return false;
+  const finishedAt = pod.status?.containerStatuses
+    ?.map((status) => status.state?.terminated?.finishedAt)
+    .find((value) => value !== undefined);
+  const finished = finishedAt ? new Date(finishedAt).getTime() : 0;
+  return now - finished > FINISHED_GRACE_MS;
+}
+
+/** Deletes what dead sessions left in `namespaces`; returns the names removed. Never throws. */
+export async function reapDeadSessions(api: KubeApi, namespaces: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
+  for (const namespace of namespaces) {
+    try {
+      const list = await api.call(`list pods in namespace ${namespace}`, (options) => api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector() }, options));
+      const now = Date.now();
+      for (const pod of list.items) {
+        const name = pod.metadata?.name;
+        if (!name || !isReapable(pod, now)) continue;
+        await deletePod(api, namespace, name);
+        removed.push(`${namespace}/${name}`);
+      }
+    } catch {
+      // Reaping is housekeeping: a failure here must not fail executions.
+    }
+  }
+  return removed;
+}
+
+/** This session's pods in `namespaces`, as `namespace/name (phase)`. */
+export async function sessionPods(api: KubeApi, namespaces: readonly string[], session = SESSION_ID): Promise<string[]> {
+  const found: string[] = [];
+  for (const namespace of namespaces) {
+    const list = await api.call(`list pods in namespace ${namespace}`, (options) => api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(session) }, options));
+    for (const pod of list.items) found.push(`pod ${namespace}/${pod.metadata?.name ?? '?'} (${pod.status?.phase ?? 'unknown'})`);
+  }
+  return found;
+}

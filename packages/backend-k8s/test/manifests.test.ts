@@ -1,0 +1,171 @@
+import { DEFAULT_LIMITS, LABELS, SESSION_ID } from '@cordon/core';
+import { describe, expect, it } from 'vitest';
+import {
+  cordonSelector,
+  deadlineSeconds,
+  denyAllPolicyManifest,
+  DENY_ALL_POLICY_NAME,
+  hardenedPodManifest,
+  policyProblem,
+  resourcesFor,
+  type HardenedPodSpec,
+} from '../src/manifests.js';
+import { parseK8sOptions } from '../src/options.js';
+import { RUNNER_COMMANDS, WORK_DIR } from '../src/runner-protocol.js';
+
+const MiB = 1024 * 1024;
+
+function spec(overrides: Partial<HardenedPodSpec> = {}, options: Record<string, unknown> = {}): HardenedPodSpec {
+  return {
+    name: 'cordon-abc',
+    namespace: 'cordon-sandbox',
+    role: 'sandbox',
+    options: parseK8sOptions(options),
+    command: [...RUNNER_COMMANDS.node],
+    stdin: true,
+    limits: { memoryBytes: 256 * MiB, cpus: 0.5, diskBytes: 32 * MiB },
+    activeDeadlineSeconds: 90,
+    noNetwork: true,
+    ...overrides,
+  };
+}
+
+describe('hardenedPodManifest', () => {
+  it('sets every hardening field the issue lists', () => {
+    const pod = hardenedPodManifest(spec());
+    const podSpec = pod.spec!;
+    const container = podSpec.containers[0]!;
+    expect(podSpec.restartPolicy).toBe('Never');
+    expect(podSpec.activeDeadlineSeconds).toBe(90);
+    expect(podSpec.automountServiceAccountToken).toBe(false);
+    expect(podSpec.enableServiceLinks).toBe(false);
+    expect(podSpec.hostNetwork).toBe(false);
+    expect(podSpec.hostPID).toBe(false);
+    expect(podSpec.hostIPC).toBe(false);
+    expect(podSpec.shareProcessNamespace).toBe(false);
+    expect(podSpec.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.stdin).toBe(true);
+    expect(container.stdinOnce).toBe(true);
+    expect(container.tty).toBe(false);
+    expect(container.imagePullPolicy).toBe('Never');
+    expect(container.image).toBe('cordon-runtime:0.1.0');
+    expect(container.workingDir).toBe(WORK_DIR);
+  });
+
+  it('derives requests and limits from the request limits', () => {
+    const container = hardenedPodManifest(spec()).spec!.containers[0]!;
+    expect(container.resources).toEqual({
+      limits: { cpu: '500m', memory: String(256 * MiB) },
+      requests: { cpu: '50m', memory: String(256 * MiB) },
+    });
+    expect(resourcesFor({ memoryBytes: DEFAULT_LIMITS.memoryBytes, cpus: 2 }, 1).requests).toEqual({ cpu: '2000m', memory: String(512 * MiB) });
+  });
+
+  it('mounts size-limited memory-backed emptyDirs on /tmp and the working directory', () => {
+    const pod = hardenedPodManifest(spec());
+    expect(pod.spec!.volumes).toEqual([
+      { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: String(32 * MiB) } },
+      { name: 'work', emptyDir: { medium: 'Memory', sizeLimit: String(32 * MiB) } },
+    ]);
+    expect(pod.spec!.containers[0]!.volumeMounts).toEqual([
+      { name: 'tmp', mountPath: '/tmp' },
+      { name: 'work', mountPath: WORK_DIR },
+    ]);
+  });
+
+  it('labels the pod with the session and role, and stamps an expiry for the reaper', () => {
+    const pod = hardenedPodManifest(spec({ labels: { [LABELS.execution]: 'e1' } }));
+    expect(pod.metadata!.labels).toEqual({
+      [LABELS.managedBy]: 'cordon',
+      [LABELS.backend]: 'k8s',
+      [LABELS.session]: SESSION_ID,
+      [LABELS.execution]: 'e1',
+      'cordon.dev/role': 'sandbox',
+    });
+    const expires = Date.parse(pod.metadata!.annotations!['cordon.dev/expires-at']!);
+    expect(expires - Date.now()).toBeGreaterThan(85_000);
+    expect(expires - Date.now()).toBeLessThan(95_000);
+    expect(cordonSelector(SESSION_ID)).toBe(`cordon.dev/managed-by=cordon,cordon.dev/backend=k8s,cordon.dev/session=${SESSION_ID}`);
+  });
+
+  it('gives no-network pods no resolver and open pods the cluster one', () => {
+    expect(hardenedPodManifest(spec()).spec!.dnsConfig).toEqual({ nameservers: ['127.0.0.1'] });
+    expect(hardenedPodManifest(spec()).spec!.dnsPolicy).toBe('None');
+    expect(hardenedPodManifest(spec({ noNetwork: false })).spec!.dnsPolicy).toBeUndefined();
+  });
+
+  it('applies runtimeClassName, node selector, tolerations, pull secrets and image options', () => {
+    const pod = hardenedPodManifest(spec({}, {
+      runtimeClassName: 'gvisor',
+      nodeSelector: 'sandbox.gke.io/runtime=gvisor,pool=sandbox',
+      tolerations: '[{"key":"sandbox.gke.io/runtime","operator":"Equal","value":"gvisor","effect":"NoSchedule"}]',
+      imagePullSecrets: 'regcred, other',
+      image: 'europe-docker.pkg.dev/p/r/cordon-runtime:0.1.0',
+      imagePullPolicy: 'IfNotPresent',
+      runAsUser: '2000',
+    }));
+    const podSpec = pod.spec!;
+    expect(podSpec.runtimeClassName).toBe('gvisor');
+    expect(podSpec.nodeSelector).toEqual({ 'sandbox.gke.io/runtime': 'gvisor', pool: 'sandbox' });
+    expect(podSpec.tolerations).toEqual([{ key: 'sandbox.gke.io/runtime', operator: 'Equal', value: 'gvisor', effect: 'NoSchedule' }]);
+    expect(podSpec.imagePullSecrets).toEqual([{ name: 'regcred' }, { name: 'other' }]);
+    expect(podSpec.containers[0]!.image).toBe('europe-docker.pkg.dev/p/r/cordon-runtime:0.1.0');
+    expect(podSpec.containers[0]!.imagePullPolicy).toBe('IfNotPresent');
+    expect(podSpec.securityContext!.runAsUser).toBe(2000);
+  });
+
+  it('leaves optional scheduling fields out when unset', () => {
+    const podSpec = hardenedPodManifest(spec()).spec!;
+    expect(podSpec.runtimeClassName).toBeUndefined();
+    expect(podSpec.nodeSelector).toBeUndefined();
+    expect(podSpec.tolerations).toBeUndefined();
+    expect(podSpec.imagePullSecrets).toBeUndefined();
+  });
+
+  it('computes activeDeadlineSeconds as budget plus grace', () => {
+    expect(deadlineSeconds(120_000, 30_000)).toBe(180);
+    expect(deadlineSeconds(1)).toBe(31);
+  });
+});
+
+describe('deny-all NetworkPolicy', () => {
+  it('selects every pod and denies all ingress and egress, DNS included', () => {
+    const policy = denyAllPolicyManifest('tenant-a');
+    expect(policy.metadata).toMatchObject({ name: DENY_ALL_POLICY_NAME, namespace: 'tenant-a' });
+    expect(policy.spec).toEqual({ podSelector: {}, policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [] });
+    expect(policyProblem(policy)).toBeUndefined();
+  });
+
+  it('accepts the policy as the API server returns it (empty rule lists omitted)', () => {
+    const returned = denyAllPolicyManifest('t');
+    delete returned.spec!.ingress;
+    delete returned.spec!.egress;
+    expect(policyProblem(returned)).toBeUndefined();
+  });
+
+  it('rejects a loosened policy, and any other policy that allows traffic', () => {
+    const dns = denyAllPolicyManifest('t');
+    dns.spec!.egress = [{ ports: [{ port: 53, protocol: 'UDP' }] }];
+    expect(policyProblem(dns)).toMatch(/egress allow rules/);
+    const narrowed = denyAllPolicyManifest('t');
+    narrowed.spec!.podSelector = { matchLabels: { app: 'x' } };
+    expect(policyProblem(narrowed)).toMatch(/no longer selects every pod/);
+    const ingressOnly = denyAllPolicyManifest('t');
+    ingressOnly.spec!.policyTypes = ['Ingress'];
+    expect(policyProblem(ingressOnly)).toMatch(/Ingress and Egress/);
+    const other = { metadata: { name: 'allow-dns' }, spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{}] } };
+    expect(policyProblem(other)).toMatch(/another NetworkPolicy "allow-dns" allows egress/);
+    const harmless = { metadata: { name: 'deny-more' }, spec: { podSelector: {}, policyTypes: ['Egress'] } };
+    expect(policyProblem(harmless)).toBeUndefined();
+  });
+});
