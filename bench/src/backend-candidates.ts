@@ -1,0 +1,148 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { backendOptionsFromEnv, InvalidRequestError, loadBackend, packageNameFor, type CordonBackend, type Executor } from '@cordon/core';
+import type { Mode, Skipped } from './results.js';
+import { checkOutput, type Participant, type Sample } from './sample.js';
+import type { Scenario } from './scenarios.js';
+
+export const BENCH_BACKENDS = ['spawn', 'docker', 'k8s'] as const;
+export type BenchBackend = (typeof BENCH_BACKENDS)[number];
+
+/** How each backend is driven; everything else goes through its public `create(options)`. */
+interface BackendPlan {
+  /** Pause after a pooled sample before the next starts, on top of waiting for a quiet machine. */
+  pooledSettleMs: number;
+  /** Slow backends take a latency sample only every N-th round, and fewer throughput runs. */
+  sampleEvery: number;
+  /** Extra options, e.g. the image the Docker baselines use, so both compare the same image. */
+  options(context: PlanContext): Record<string, unknown>;
+}
+
+export interface PlanContext {
+  image: string;
+  /** Pool size of the `pooled` mode. */
+  poolSize: number;
+  maxConcurrency: number;
+}
+
+const PLANS: Record<BenchBackend, BackendPlan> = {
+  spawn: { pooledSettleMs: 100, sampleEvery: 1, options: () => ({}) },
+  docker: { pooledSettleMs: 300, sampleEvery: 1, options: (context) => ({ image: context.image }) },
+  // Pods schedule in seconds; keep the run within its time budget.
+  k8s: { pooledSettleMs: 1_500, sampleEvery: 3, options: () => ({}) },
+};
+
+export interface PreparedBackend {
+  backend: BenchBackend;
+  candidates: BackendCandidate[];
+  skipped: Skipped[];
+}
+
+export interface BackendCandidate extends Participant {
+  readonly backend: BenchBackend;
+  readonly mode: Mode;
+  readonly executor: Executor;
+  /** The options it was created with (the memory phase re-creates it in a child process). */
+  readonly options: Record<string, unknown>;
+}
+
+/**
+ * Loads a backend through the public API, probes it, and creates a cold executor
+ * (pool size 0, or no pool at all) and, when the backend has a pool, a pooled one.
+ * Anything missing becomes a plain "skipped" line, never a crash.
+ */
+export async function prepareBackend(name: BenchBackend, context: PlanContext, quick: boolean): Promise<PreparedBackend> {
+  const plan = PLANS[name];
+  const skipped: Skipped[] = [];
+  let backend: CordonBackend;
+  try {
+    backend = await loadBackend(name);
+  } catch (error) {
+    return { backend: name, candidates: [], skipped: [{ backend: name, reason: notBuiltReason(name) ?? describeError(error) }] };
+  }
+  const base = { ...backendOptionsFromEnv(name), ...plan.options(context), maxConcurrency: context.maxConcurrency };
+  const probe = await backend.probe(base);
+  if (!probe.usable) {
+    return { backend: name, candidates: [], skipped: [{ backend: name, reason: `${probe.detail}${probe.remedy ? ` (${probe.remedy})` : ''}` }] };
+  }
+
+  const candidates: BackendCandidate[] = [];
+  let coldOptions: Record<string, unknown> = { ...base, poolSize: 0 };
+  let hasPool = true;
+  let cold: Executor | undefined;
+  try {
+    cold = await backend.create(coldOptions);
+  } catch (error) {
+    if (error instanceof InvalidRequestError && error.field === 'options.poolSize') {
+      // No pool option: every execution is cold already.
+      hasPool = false;
+      coldOptions = base;
+      try {
+        cold = await backend.create(coldOptions);
+      } catch (retryError) {
+        skipped.push({ backend: name, mode: 'cold', reason: describeError(retryError) });
+      }
+    } else {
+      skipped.push({ backend: name, mode: 'cold', reason: describeError(error) });
+    }
+  }
+  if (cold) candidates.push(candidate(name, 'cold', cold, coldOptions, 0, plan.sampleEvery));
+
+  if (!hasPool) {
+    skipped.push({ backend: name, mode: 'pooled', reason: 'the backend has no poolSize option (every execution is cold)' });
+  } else {
+    const pooledOptions = { ...base, poolSize: context.poolSize };
+    try {
+      const pooled = await backend.create(pooledOptions);
+      candidates.push(candidate(name, 'pooled', pooled, pooledOptions, quick ? 50 : plan.pooledSettleMs, plan.sampleEvery));
+    } catch (error) {
+      skipped.push({ backend: name, mode: 'pooled', reason: describeError(error) });
+    }
+  }
+  return { backend: name, candidates, skipped };
+}
+
+/** In this workspace a backend package is always linked; what is missing is its build. */
+function notBuiltReason(name: BenchBackend): string | undefined {
+  const packageName = packageNameFor(name);
+  try {
+    const manifest = createRequire(import.meta.url).resolve(`${packageName}/package.json`);
+    if (!existsSync(join(dirname(manifest), 'dist'))) return `package ${packageName} is not built (run pnpm build, or node scripts/setup.mjs)`;
+  } catch {
+    // Not linked at all: loadBackend's own message says what to install.
+  }
+  return undefined;
+}
+
+function candidate(backend: BenchBackend, mode: Mode, executor: Executor, options: Record<string, unknown>, settleMs: number, sampleEvery: number): BackendCandidate {
+  return {
+    key: `${backend}/${mode}`,
+    role: 'candidate',
+    backend,
+    mode,
+    executor,
+    options,
+    settleMs,
+    sampleEvery,
+    supports: (scenario) => executor.capabilities().languages.includes(scenario.language),
+    runOnce: (scenario) => executeOnce(executor, scenario),
+  };
+}
+
+/** One `execute` timed from the call to the resolved result, as an SDK user sees it. */
+export async function executeOnce(executor: Executor, scenario: Scenario): Promise<Sample> {
+  const started = performance.now();
+  try {
+    const result = await executor.execute({ language: scenario.language, code: scenario.code, timeoutMs: 60_000 });
+    const ms = performance.now() - started;
+    const problem = result.status === 'ok' ? checkOutput(scenario, result.stdout, result.stderr.trim()) : `status ${result.status} (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 200)}`;
+    return problem === undefined ? { ms, ok: true } : { ms, ok: false, problem };
+  } catch (error) {
+    return { ms: performance.now() - started, ok: false, problem: describeError(error) };
+  }
+}
+
+export function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

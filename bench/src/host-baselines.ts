@@ -1,0 +1,43 @@
+import { existsSync } from 'node:fs';
+import type { BaselineName } from './results.js';
+import { runCommand } from './run-command.js';
+import { checkOutput, type Participant, type Sample } from './sample.js';
+import type { Scenario } from './scenarios.js';
+
+type HostBaseline = Extract<BaselineName, 'host-node' | 'host-python' | 'host-bash'>;
+
+/** The interpreter and flag each host baseline spawns; the same binaries a bare spawn would use. */
+function hostCommand(baseline: HostBaseline): [string, string] {
+  switch (baseline) {
+    case 'host-node':
+      return [process.execPath, '-e'];
+    case 'host-python':
+      return [existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3', '-c'];
+    case 'host-bash':
+      return [existsSync('/bin/bash') ? '/bin/bash' : 'bash', '-c'];
+  }
+}
+
+export function describeHostBaseline(baseline: HostBaseline, scenario: Scenario): string {
+  const [command, flag] = hostCommand(baseline);
+  return `${command} ${flag} '${scenario.name === 'node-json' ? '<node-json program>' : scenario.code}'`;
+}
+
+/** Spawns the interpreter bare on the host: no sandbox, the floor every backend is compared with. */
+export function hostBaseline(baseline: HostBaseline): Participant {
+  const [command, flag] = hostCommand(baseline);
+  return {
+    key: baseline,
+    role: 'baseline',
+    settleMs: 0,
+    sampleEvery: 1,
+    supports: (scenario) => scenario.hostBaseline === baseline,
+    async runOnce(scenario): Promise<Sample> {
+      const outcome = await runCommand(command, [flag, scenario.code]);
+      const problem = outcome.error ?? (outcome.exitCode === 0 ? checkOutput(scenario, outcome.stdout, outcome.stderr.trim()) : `exit ${outcome.exitCode}: ${outcome.stderr.trim().slice(0, 200)}`);
+      return problem === undefined ? { ms: outcome.ms, ok: true } : { ms: outcome.ms, ok: false, problem };
+    },
+  };
+}
+
+export const HOST_BASELINES: readonly HostBaseline[] = ['host-node', 'host-python', 'host-bash'];

@@ -1,0 +1,96 @@
+// A child process per backend for the host-memory figures, so the RSS measured is
+// that of a process driving one executor, not the harness holding every backend.
+// Input: one JSON argument (MemoryProbeInput). Output: one JSON line (MemoryRow) on
+// stdout; "progress <done> <total>" lines on stderr.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadBackend } from '@cordon/core';
+import { executeOnce } from './backend-candidates.js';
+import { waitForQuiet } from './quiet.js';
+import type { MemoryRow } from './results.js';
+import { scenario } from './scenarios.js';
+import { percentile, round } from './stats.js';
+
+export interface MemoryProbeInput {
+  backend: string;
+  options: Record<string, unknown>;
+  poolSize: number;
+  executions: number;
+  concurrency: number;
+  /** How long to wait for the pool to fill (the machine going quiet) at most. */
+  fillTimeoutMs: number;
+  quietThreshold: number;
+}
+
+const MiB = 1024 * 1024;
+
+function settledRss(): { rss: number; heapUsed: number } {
+  // --expose-gc: collect first so the figure is what is retained, not garbage not yet swept.
+  (globalThis as { gc?: () => void }).gc?.();
+  const usage = process.memoryUsage();
+  return { rss: usage.rss / MiB, heapUsed: usage.heapUsed / MiB };
+}
+
+async function main(): Promise<void> {
+  const input = JSON.parse(process.argv[2] ?? '{}') as MemoryProbeInput;
+  const node = scenario('node-hello');
+  const rssBefore = settledRss().rss;
+  const backend = await loadBackend(input.backend);
+  const executor = await backend.create(input.options);
+  try {
+    // Filling the pool is background work; it is done when the machine is quiet again.
+    await sleep(Math.min(1_000, input.fillTimeoutMs));
+    await waitForQuiet({ threshold: input.quietThreshold, windowMs: 200, maxWaitMs: input.fillTimeoutMs });
+    const rssWarmPool = settledRss().rss;
+
+    const early = Math.max(1, Math.floor(input.executions / 10));
+    let rssEarly = rssWarmPool;
+    let next = 0;
+    let done = 0;
+    let failures = 0;
+    let firstProblem: string | undefined;
+    const samplesMs: number[] = [];
+    const started = performance.now();
+    const worker = async () => {
+      while (next < input.executions) {
+        next++;
+        const sample = await executeOnce(executor, node);
+        if (sample.ok) samplesMs.push(sample.ms);
+        else {
+          failures++;
+          firstProblem ??= sample.problem;
+        }
+        done++;
+        if (done === early) rssEarly = settledRss().rss;
+        if (done % 10 === 0 || done === input.executions) process.stderr.write(`progress ${done} ${input.executions}\n`);
+      }
+    };
+    await Promise.all(Array.from({ length: input.concurrency }, worker));
+    const wallMs = performance.now() - started;
+    const after = settledRss();
+    const row: MemoryRow = {
+      backend: input.backend,
+      poolSize: input.poolSize,
+      rssBeforeMiB: round(rssBefore),
+      rssWarmPoolMiB: round(rssWarmPool),
+      rssEarlyMiB: round(rssEarly),
+      rssAfterMiB: round(after.rss),
+      heapUsedAfterMiB: round(after.heapUsed),
+      growthMiB: round(after.rss - rssEarly),
+      executions: input.executions,
+      failures,
+      concurrency: input.concurrency,
+      throughputPerSec: round((input.executions - failures) / (wallMs / 1000), 2),
+      p50Ms: samplesMs.length > 0 ? round(percentile(samplesMs, 0.5)) : 0,
+      p95Ms: samplesMs.length > 0 ? round(percentile(samplesMs, 0.95)) : 0,
+    };
+    if (firstProblem) process.stderr.write(`problem ${firstProblem}\n`);
+    process.stdout.write(`${JSON.stringify(row)}\n`);
+  } finally {
+    await executor.close();
+  }
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`problem ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exitCode = 1;
+});

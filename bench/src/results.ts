@@ -1,0 +1,128 @@
+import { z } from 'zod';
+
+export const SCENARIOS = ['node-hello', 'python-hello', 'bash-hello', 'node-json'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export const BASELINES = ['host-node', 'host-python', 'host-bash', 'docker-run', 'original-api'] as const;
+export type BaselineName = (typeof BASELINES)[number];
+
+export const MODES = ['cold', 'pooled'] as const;
+export type Mode = (typeof MODES)[number];
+
+/**
+ * `latency`: calls spaced out, each on a quiet machine (a pooled backend's pool is
+ * full); `throughput`: back-to-back at `concurrency`, the pool refilling as it can;
+ * `sustained`: the same over the memory phase's long run (1 000 executions).
+ */
+export const KINDS = ['latency', 'throughput', 'sustained'] as const;
+export type Kind = (typeof KINDS)[number];
+
+const ms = z.number().nonnegative();
+
+export const resultRowSchema = z.object({
+  backend: z.string().min(1),
+  mode: z.enum(MODES),
+  scenario: z.enum(SCENARIOS),
+  concurrency: z.number().int().positive(),
+  p50Ms: ms,
+  p95Ms: ms,
+  /** Executions per second; null for spaced latency runs, where it would mean nothing. */
+  throughputPerSec: z.number().nonnegative().nullable(),
+  /** What `ratio` divides by, measured in the same run. */
+  baseline: z.enum(BASELINES),
+  /** p50Ms / the baseline's p50 (same scenario and concurrency); null if the baseline could not run. */
+  ratio: z.number().nonnegative().nullable(),
+  kind: z.enum(KINDS),
+  runs: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+  /** The same p50 against every other baseline measured for this scenario. */
+  ratios: z.partialRecord(z.enum(BASELINES), z.number().nonnegative()).optional(),
+});
+export type ResultRow = z.infer<typeof resultRowSchema>;
+
+export const baselineRowSchema = z.object({
+  baseline: z.enum(BASELINES),
+  scenario: z.enum(SCENARIOS),
+  concurrency: z.number().int().positive(),
+  kind: z.enum(KINDS),
+  p50Ms: ms,
+  p95Ms: ms,
+  throughputPerSec: z.number().nonnegative().nullable(),
+  runs: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+  command: z.string(),
+});
+export type BaselineRow = z.infer<typeof baselineRowSchema>;
+
+export const memoryRowSchema = z.object({
+  backend: z.string().min(1),
+  poolSize: z.number().int().nonnegative(),
+  /** RSS of a fresh driving process (Node plus the SDK) before creating the executor. */
+  rssBeforeMiB: z.number().nonnegative(),
+  /** With the executor created and its pool full. */
+  rssWarmPoolMiB: z.number().nonnegative(),
+  /** After the first tenth of the executions (JIT and caches settled). */
+  rssEarlyMiB: z.number().nonnegative(),
+  rssAfterMiB: z.number().nonnegative(),
+  heapUsedAfterMiB: z.number().nonnegative(),
+  /** rssAfter − rssEarly: what a leak would show. */
+  growthMiB: z.number(),
+  executions: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+  concurrency: z.number().int().positive(),
+  throughputPerSec: z.number().nonnegative(),
+  /** Per-execution latency over the long run. */
+  p50Ms: ms,
+  p95Ms: ms,
+});
+export type MemoryRow = z.infer<typeof memoryRowSchema>;
+
+export const TARGET_VERDICTS = ['PASS', 'MISS', 'INFO', 'SKIP'] as const;
+
+export const targetSchema = z.object({
+  name: z.string(),
+  verdict: z.enum(TARGET_VERDICTS),
+  /** The measured ratio, or null if it could not be measured. */
+  measured: z.number().nullable(),
+  /** The ratio the measure must stay at or under; null for information-only rows. */
+  limit: z.number().nullable(),
+  detail: z.string(),
+});
+export type Target = z.infer<typeof targetSchema>;
+
+export const machineSchema = z.object({
+  date: z.string(),
+  hostname: z.string(),
+  cpus: z.number().int().positive(),
+  cpuModel: z.string(),
+  memoryGiB: z.number().positive(),
+  kernel: z.string(),
+  os: z.string(),
+  node: z.string(),
+  docker: z.string().nullable(),
+  loadAverage: z.tuple([z.number(), z.number(), z.number()]),
+});
+export type Machine = z.infer<typeof machineSchema>;
+
+export const skippedSchema = z.object({ backend: z.string(), mode: z.enum(MODES).optional(), reason: z.string() });
+export type Skipped = z.infer<typeof skippedSchema>;
+
+export const resultsFileSchema = z.object({
+  machine: machineSchema,
+  settings: z.object({
+    quick: z.boolean(),
+    runs: z.number().int().positive(),
+    warmupRuns: z.number().int().nonnegative(),
+    memoryExecutions: z.number().int().nonnegative(),
+    only: z.array(z.string()).nullable(),
+    /** Samples that started while the machine was still busy (quiet-wait gave up). */
+    busySamples: z.number().int().nonnegative(),
+    durationSec: z.number().nonnegative(),
+  }),
+  results: z.array(resultRowSchema),
+  baselines: z.array(baselineRowSchema),
+  memory: z.array(memoryRowSchema),
+  targets: z.array(targetSchema),
+  skipped: z.array(skippedSchema),
+});
+export type ResultsFile = z.infer<typeof resultsFileSchema>;

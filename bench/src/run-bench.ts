@@ -1,0 +1,247 @@
+import Docker from 'dockerode';
+import { prepareBackend, type BackendCandidate } from './backend-candidates.js';
+import { describeDockerRun, describeOriginalApi, detectDocker, dockerRunBaseline, originalApiBaseline, removeBaselineContainers } from './docker-baselines.js';
+import { describeHostBaseline, HOST_BASELINES, hostBaseline } from './host-baselines.js';
+import { describeMachine } from './machine.js';
+import { measureLatency, measureThroughput, type SampleSet, type ThroughputSet } from './measure.js';
+import { measureMemory } from './memory.js';
+import type { Progress } from './progress.js';
+import { busyFraction, waitForQuiet, type QuietOptions } from './quiet.js';
+import { resultsFileSchema, type BaselineName, type BaselineRow, type Kind, type MemoryRow, type ResultRow, type ResultsFile, type ScenarioName, type Skipped } from './results.js';
+import type { Participant } from './sample.js';
+import { scenario, SCENARIO_LIST, type Scenario } from './scenarios.js';
+import type { BenchSettings } from './settings.js';
+import { ratio, round, summarize } from './stats.js';
+import { evaluateTargets } from './targets.js';
+
+/** setup, one latency phase per scenario, throughput, memory, report. */
+export const PHASE_COUNT = 4 + SCENARIO_LIST.length;
+
+/** Everything the run made that must go away, even on Ctrl-C. */
+export interface Cleanup {
+  executors: BackendCandidate[];
+  docker: Docker | undefined;
+}
+
+interface Measured {
+  participant: Participant;
+  scenario: ScenarioName;
+  kind: Kind;
+  concurrency: number;
+  set: SampleSet | ThroughputSet;
+}
+
+/** The whole benchmark: setup, latency per scenario, throughput, memory, then the results file. */
+export async function runBench(settings: BenchSettings, progress: Progress, cleanup: Cleanup): Promise<ResultsFile> {
+  const started = performance.now();
+  const skipped: Skipped[] = [];
+  const skip = (entry: Skipped) => {
+    skipped.push(entry);
+    progress.note(`skipped: ${entry.backend}${entry.mode ? ` ${entry.mode}` : ''}: ${entry.reason}`);
+  };
+  let busySamples = 0;
+
+  progress.phase('setup: baselines, backends, pools');
+  // What "quiet" means here: a little above the machine's own idle load, measured before anything starts.
+  const idle = settings.quietMaxWaitMs > 0 ? ((await busyFraction(500)) ?? 0) : 0;
+  const quiet: QuietOptions = { threshold: Math.max(0.2, idle + 0.1), windowMs: 100, maxWaitMs: settings.quietMaxWaitMs };
+
+  const baselines: Participant[] = HOST_BASELINES.map(hostBaseline);
+  const commands = new Map<BaselineName, string>();
+  for (const name of HOST_BASELINES) commands.set(name, describeHostBaseline(name, SCENARIO_LIST.find((candidate) => candidate.hostBaseline === name) ?? scenario('node-hello')));
+  let dockerVersion: string | null = null;
+  if (settings.backends.includes('docker') || settings.backends.includes('k8s')) {
+    const docker = await detectDocker(settings.image);
+    dockerVersion = docker.serverVersion;
+    if (docker.ok) {
+      const client = new Docker();
+      cleanup.docker = client;
+      baselines.push(dockerRunBaseline(settings.image), originalApiBaseline(client, settings.image));
+      commands.set('docker-run', describeDockerRun(settings.image));
+      commands.set('original-api', describeOriginalApi(settings.image));
+    } else {
+      skip({ backend: 'docker-run, original-api (baselines)', reason: docker.reason });
+    }
+  }
+  const machine = describeMachine(dockerVersion);
+  if (!settings.quick && machine.loadAverage[0] > machine.cpus * 0.5) {
+    progress.note(`warning: load average ${machine.loadAverage[0]} on ${machine.cpus} cores; other work skews the ratios, run the benchmark alone`);
+  }
+
+  const candidates: BackendCandidate[] = [];
+  for (const name of settings.backends) {
+    progress.update(0, 1, `creating ${name} executors`);
+    const prepared = await prepareBackend(name, { image: settings.image, poolSize: settings.poolSize, maxConcurrency: 8 }, settings.quick);
+    prepared.skipped.forEach(skip);
+    candidates.push(...prepared.candidates);
+    cleanup.executors.push(...prepared.candidates);
+  }
+  // Pools fill in the background; start measuring once they are done.
+  if (!(await waitForQuiet({ ...quiet, windowMs: 250, maxWaitMs: settings.quick ? 0 : 30_000 }))) busySamples++;
+
+  const measured: Measured[] = [];
+  const onBusy = () => busySamples++;
+  for (const current of SCENARIO_LIST) {
+    progress.phase(`latency: ${current.name}`);
+    const participants = [...baselines, ...candidates].filter((participant) => participant.supports(current));
+    const runs = current.name === 'node-hello' ? settings.runs : Math.max(1, Math.ceil((settings.runs * 2) / 3));
+    const sets = await measureLatency(participants, current, { runs, warmupRuns: settings.warmupRuns, quiet, progress, onBusy });
+    for (const participant of participants) measured.push({ participant, scenario: current.name, kind: 'latency', concurrency: 1, set: sets.get(participant.key) as SampleSet });
+  }
+
+  progress.phase('throughput: console.log(1), back to back, pools refilling');
+  const hostNode = baselines.find((participant) => participant.key === 'host-node');
+  const node = scenario('node-hello');
+  for (const [concurrency, count] of settings.throughputCounts) {
+    for (const participant of [hostNode, ...candidates]) {
+      if (!participant) continue;
+      // Each level starts with full pools and a quiet machine.
+      if (!(await waitForQuiet({ ...quiet, maxWaitMs: settings.quick ? 0 : 10_000 }))) busySamples++;
+      const scaled = Math.max(concurrency, Math.ceil(count / participant.sampleEvery));
+      const set = await measureThroughput(participant, node, concurrency, scaled, progress);
+      measured.push({ participant, scenario: 'node-hello', kind: 'throughput', concurrency, set });
+    }
+  }
+
+  // The memory phase runs each backend in a process of its own: close ours first so they do not compete.
+  await Promise.allSettled(candidates.map((candidate) => candidate.executor.close()));
+  cleanup.executors.length = 0;
+
+  progress.phase(`memory: RSS with a warm pool of ${settings.poolSize}, then after ${settings.memoryExecutions} executions`);
+  const memory: MemoryRow[] = [];
+  for (const candidate of candidates) {
+    if (candidate.mode !== 'pooled' || candidate.backend === 'k8s') continue;
+    const outcome = await measureMemory({
+      backend: candidate.backend,
+      options: { ...candidate.options, poolSize: settings.poolSize },
+      poolSize: settings.poolSize,
+      executions: settings.memoryExecutions,
+      concurrency: 8,
+      fillTimeoutMs: settings.quick ? 2_000 : 30_000,
+      quietThreshold: quiet.threshold,
+    }, progress);
+    if (outcome.ok) memory.push(outcome.row);
+    else skip({ backend: candidate.backend, mode: 'pooled', reason: `memory phase failed: ${outcome.reason}` });
+  }
+
+  progress.phase('report');
+  if (cleanup.docker) await removeBaselineContainers(cleanup.docker).catch(() => 0);
+  const baselineRows = toBaselineRows(measured, commands);
+  const results = toResultRows(measured, baselineRows, memory, skip);
+  const file: ResultsFile = {
+    machine,
+    settings: {
+      quick: settings.quick,
+      runs: settings.runs,
+      warmupRuns: settings.warmupRuns,
+      memoryExecutions: settings.memoryExecutions,
+      only: settings.only,
+      busySamples,
+      durationSec: round((performance.now() - started) / 1000),
+    },
+    results,
+    baselines: baselineRows,
+    memory,
+    targets: evaluateTargets(results, skipped),
+    skipped,
+  };
+  return resultsFileSchema.parse(file);
+}
+
+function throughputOf(set: SampleSet | ThroughputSet): number | null {
+  return 'throughputPerSec' in set ? round(set.throughputPerSec, 2) : null;
+}
+
+function toBaselineRows(measured: readonly Measured[], commands: ReadonlyMap<BaselineName, string>): BaselineRow[] {
+  const rows: BaselineRow[] = [];
+  for (const entry of measured) {
+    if (entry.participant.role !== 'baseline' || entry.set.samplesMs.length === 0) continue;
+    const summary = summarize(entry.set.samplesMs);
+    const baseline = entry.participant.key as BaselineName;
+    rows.push({
+      baseline,
+      scenario: entry.scenario,
+      concurrency: entry.concurrency,
+      kind: entry.kind,
+      p50Ms: summary.p50Ms,
+      p95Ms: summary.p95Ms,
+      throughputPerSec: throughputOf(entry.set),
+      runs: summary.runs,
+      failures: entry.set.failures,
+      command: commands.get(baseline) ?? baseline,
+    });
+  }
+  return rows;
+}
+
+/**
+ * The baseline a backend's figure divides by: bare host interpreters for spawn and
+ * pooled runs; `docker run` for cold container and pod runs of node-hello, where
+ * it is the fair comparison; host-node at the same concurrency for throughput.
+ */
+function primaryBaseline(candidate: BackendCandidate, current: Scenario, kind: Kind, available: ReadonlySet<BaselineName>): BaselineName {
+  if (kind !== 'latency') return 'host-node';
+  if (current.name === 'node-hello' && candidate.mode === 'cold' && candidate.backend !== 'spawn' && available.has('docker-run')) return 'docker-run';
+  return current.hostBaseline;
+}
+
+function toResultRows(measured: readonly Measured[], baselines: readonly BaselineRow[], memory: readonly MemoryRow[], skip: (entry: Skipped) => void): ResultRow[] {
+  const rows: ResultRow[] = [];
+  const baselineP50 = (name: BaselineName, scenarioName: ScenarioName, kind: Kind, concurrency: number) =>
+    baselines.find((row) => row.baseline === name && row.scenario === scenarioName && row.kind === kind && row.concurrency === concurrency)?.p50Ms;
+
+  for (const entry of measured) {
+    if (entry.participant.role !== 'candidate') continue;
+    const candidate = entry.participant as BackendCandidate;
+    const { set } = entry;
+    if (set.samplesMs.length === 0) {
+      skip({ backend: candidate.backend, mode: candidate.mode, reason: `${entry.scenario} ${entry.kind} ×${entry.concurrency}: all ${set.failures} runs failed: ${set.problems[0] ?? 'no detail'}` });
+      continue;
+    }
+    if (set.failures > 0) skip({ backend: candidate.backend, mode: candidate.mode, reason: `${entry.scenario} ${entry.kind} ×${entry.concurrency}: ${set.failures} of ${set.failures + set.samplesMs.length} runs failed (excluded): ${set.problems.join(' | ')}` });
+    const summary = summarize(set.samplesMs);
+    const current = scenario(entry.scenario);
+    const available = new Set(baselines.filter((row) => row.scenario === entry.scenario && row.kind === entry.kind && row.concurrency === entry.concurrency).map((row) => row.baseline));
+    const baseline = primaryBaseline(candidate, current, entry.kind, available);
+    const ratios: Partial<Record<BaselineName, number>> = {};
+    for (const name of available) {
+      const value = ratio(summary.p50Ms, baselineP50(name, entry.scenario, entry.kind, entry.concurrency));
+      if (value !== null) ratios[name] = value;
+    }
+    rows.push({
+      backend: candidate.backend,
+      mode: candidate.mode,
+      scenario: entry.scenario,
+      concurrency: entry.concurrency,
+      p50Ms: summary.p50Ms,
+      p95Ms: summary.p95Ms,
+      throughputPerSec: throughputOf(set),
+      baseline,
+      ratio: ratio(summary.p50Ms, baselineP50(baseline, entry.scenario, entry.kind, entry.concurrency)),
+      kind: entry.kind,
+      runs: summary.runs,
+      failures: set.failures,
+      ratios,
+    });
+  }
+
+  // The long run of the memory phase doubles as sustained pooled throughput.
+  for (const row of memory) {
+    const baseline = baselineP50('host-node', 'node-hello', 'throughput', row.concurrency);
+    rows.push({
+      backend: row.backend,
+      mode: 'pooled',
+      scenario: 'node-hello',
+      concurrency: row.concurrency,
+      p50Ms: row.p50Ms,
+      p95Ms: row.p95Ms,
+      throughputPerSec: row.throughputPerSec,
+      baseline: 'host-node',
+      ratio: ratio(row.p50Ms, baseline),
+      kind: 'sustained',
+      runs: row.executions - row.failures,
+      failures: row.failures,
+    });
+  }
+  return rows;
+}

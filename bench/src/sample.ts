@@ -1,0 +1,27 @@
+import type { Scenario } from './scenarios.js';
+
+/** One timed run: wall milliseconds, and whether it did what the scenario expects. */
+export interface Sample {
+  ms: number;
+  ok: boolean;
+  /** Why a failed sample failed (status, stderr, error message). */
+  problem?: string;
+}
+
+/** Anything the harness can time: a bare host command, a Docker baseline, or a backend in one mode. */
+export interface Participant {
+  /** `host-node`, `docker-run`, `spawn/cold`, `docker/pooled`, ... */
+  readonly key: string;
+  readonly role: 'baseline' | 'candidate';
+  /** Least pause after a sample before the next one starts (e.g. a pool refilling). */
+  readonly settleMs: number;
+  /** Takes a sample only every N-th round (slow backends such as k8s keep the run short). */
+  readonly sampleEvery: number;
+  supports(scenario: Scenario): boolean;
+  runOnce(scenario: Scenario): Promise<Sample>;
+}
+
+export function checkOutput(scenario: Scenario, stdout: string, detail: string): Sample['problem'] {
+  if (stdout === scenario.expectedStdout) return undefined;
+  return `unexpected stdout ${JSON.stringify(stdout.slice(0, 120))} (${detail})`;
+}

@@ -1,0 +1,108 @@
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { BENCH_BACKENDS, type BenchBackend } from './backend-candidates.js';
+import { defaultRuntimeImage } from './docker-baselines.js';
+
+export const benchDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+export const repoRoot = join(benchDir, '..');
+
+export interface BenchSettings {
+  quick: boolean;
+  backends: readonly BenchBackend[];
+  /** `--only` as given, for the record. */
+  only: string[] | null;
+  /** Measured latency rounds for node-hello; the other scenarios take two thirds. */
+  runs: number;
+  warmupRuns: number;
+  /** Executions per concurrency level of the throughput phase. */
+  throughputCounts: ReadonlyMap<number, number>;
+  memoryExecutions: number;
+  /** Pool size of every `pooled` executor (and of the memory phase). */
+  poolSize: number;
+  image: string;
+  /** Longest wait for a quiet machine before a sample; 0 disables waiting (quick). */
+  quietMaxWaitMs: number;
+  resultsPath: string;
+  chartPath: string;
+}
+
+export const USAGE = `usage: pnpm bench [--quick] [--only spawn,docker,k8s] [--runs N] [--warmup N]
+                  [--memory-executions N] [--image NAME] [--out FILE] [--chart FILE]
+
+  --quick                smoke pass (CI): few runs, every code path; writes
+                         bench/results.quick.json and bench/bench.quick.svg
+  --only LIST            backends to measure (default: all of ${BENCH_BACKENDS.join(', ')})
+  --runs N               measured latency runs of console.log(1) per participant (default 30;
+                         the other scenarios take 2/3 of it, k8s a third)
+  --warmup N             warm-up runs excluded from the figures (default 3)
+  --memory-executions N  executions of the host-memory run (default 1000)
+  --image NAME           runtime image for docker and the docker baselines
+                         (default CORDON_DOCKER_IMAGE or ${defaultRuntimeImage()})
+  --out FILE             results JSON (default bench/results.json)
+  --chart FILE           SVG chart (default docs/bench.svg)`;
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+function positiveInteger(flag: string, value: string | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < min) throw new UsageError(`--${flag} must be an integer ≥ ${min} (got ${JSON.stringify(value)})`);
+  return number;
+}
+
+export function parseSettings(argv: readonly string[]): BenchSettings | 'help' {
+  // `pnpm bench -- --quick` passes the `--` through; it means nothing here.
+  const args = argv.filter((arg) => arg !== '--');
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        quick: { type: 'boolean', default: false },
+        only: { type: 'string' },
+        runs: { type: 'string' },
+        warmup: { type: 'string' },
+        'memory-executions': { type: 'string' },
+        image: { type: 'string' },
+        out: { type: 'string' },
+        chart: { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error));
+  }
+  const { values } = parsed;
+  if (values.help) return 'help';
+  const quick = values.quick;
+
+  let backends: BenchBackend[] = [...BENCH_BACKENDS];
+  let only: string[] | null = null;
+  if (values.only !== undefined) {
+    only = values.only.split(',').map((name) => name.trim()).filter(Boolean);
+    const unknown = only.filter((name) => !(BENCH_BACKENDS as readonly string[]).includes(name));
+    if (unknown.length > 0 || only.length === 0) throw new UsageError(`--only takes a comma-separated list of ${BENCH_BACKENDS.join(', ')} (got ${JSON.stringify(values.only)})`);
+    backends = BENCH_BACKENDS.filter((name) => only?.includes(name));
+  }
+
+  const fromCwd = (path: string) => (isAbsolute(path) ? path : resolve(process.cwd(), path));
+  return {
+    quick,
+    backends,
+    only,
+    runs: positiveInteger('runs', values.runs, quick ? 3 : 30),
+    warmupRuns: positiveInteger('warmup', values.warmup, quick ? 1 : 3, 0),
+    throughputCounts: new Map(quick ? [[1, 3], [4, 4], [8, 8]] : [[1, 16], [4, 32], [8, 48]]),
+    memoryExecutions: positiveInteger('memory-executions', values['memory-executions'], quick ? 16 : 1000),
+    poolSize: 8,
+    image: values.image ?? process.env.CORDON_DOCKER_IMAGE ?? defaultRuntimeImage(),
+    quietMaxWaitMs: quick ? 0 : 2_000,
+    resultsPath: values.out ? fromCwd(values.out) : join(benchDir, quick ? 'results.quick.json' : 'results.json'),
+    chartPath: values.chart ? fromCwd(values.chart) : quick ? join(benchDir, 'bench.quick.svg') : join(repoRoot, 'docs', 'bench.svg'),
+  };
+}

@@ -1,0 +1,52 @@
+import type { BaselineName, Mode, ResultRow, Skipped, Target } from './results.js';
+import { ratio } from './stats.js';
+
+interface TargetSpec {
+  backend: string;
+  mode: Mode;
+  baseline: BaselineName;
+  limit: number;
+  text: string;
+}
+
+/** The speed targets the backend issues quote, all on spaced `node-hello` latency (p50). */
+const TARGETS: readonly TargetSpec[] = [
+  { backend: 'spawn', mode: 'cold', baseline: 'host-node', limit: 1.15, text: 'spawn cold p50 ≤ 1.15× bare node' },
+  { backend: 'docker', mode: 'pooled', baseline: 'host-node', limit: 0.5, text: 'docker pooled p50 ≤ 0.5× bare node' },
+  { backend: 'docker', mode: 'cold', baseline: 'docker-run', limit: 0.8, text: 'docker cold p50 ≤ 0.8× docker run' },
+];
+
+export function evaluateTargets(rows: readonly ResultRow[], skipped: readonly Skipped[]): Target[] {
+  const latency = (backend: string, mode: Mode) => rows.find((row) => row.kind === 'latency' && row.scenario === 'node-hello' && row.backend === backend && row.mode === mode);
+  const skipReason = (backend: string, mode: Mode) => skipped.find((skip) => skip.backend === backend && (skip.mode === undefined || skip.mode === mode))?.reason;
+
+  const targets: Target[] = TARGETS.map((spec) => {
+    const row = latency(spec.backend, spec.mode);
+    const measured = row ? (row.baseline === spec.baseline ? row.ratio : (row.ratios?.[spec.baseline] ?? null)) : null;
+    if (!row) return { name: spec.text, verdict: 'SKIP', measured: null, limit: spec.limit, detail: `not measured: ${skipReason(spec.backend, spec.mode) ?? 'not selected'}` };
+    if (measured === null) return { name: spec.text, verdict: 'SKIP', measured: null, limit: spec.limit, detail: `baseline ${spec.baseline} could not run` };
+    const pass = measured <= spec.limit;
+    const by = pass ? '' : `, ${Math.round((measured / spec.limit - 1) * 100)}% over`;
+    return { name: spec.text, verdict: pass ? 'PASS' : 'MISS', measured, limit: spec.limit, detail: `${row.p50Ms} ms, ${measured}× ${spec.baseline}${by}` };
+  });
+
+  // k8s has no target of its own: it is shown beside docker, mode for mode.
+  for (const mode of ['pooled', 'cold'] as const) {
+    const k8s = latency('k8s', mode);
+    const docker = latency('docker', mode);
+    const name = `k8s ${mode === 'pooled' ? 'warm' : 'cold'} p50 beside docker ${mode}`;
+    if (!k8s) {
+      targets.push({ name, verdict: 'SKIP', measured: null, limit: null, detail: `not measured: ${skipReason('k8s', mode) ?? 'not selected'}` });
+      continue;
+    }
+    const versusDocker = ratio(k8s.p50Ms, docker?.p50Ms);
+    targets.push({
+      name,
+      verdict: 'INFO',
+      measured: versusDocker,
+      limit: null,
+      detail: `${k8s.p50Ms} ms vs docker ${docker ? `${docker.p50Ms} ms (${versusDocker}×)` : 'not measured'}; ${k8s.ratio ?? '–'}× ${k8s.baseline}`,
+    });
+  }
+  return targets;
+}

@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { renderChart } from '../src/chart.js';
+import { renderReport } from '../src/report-table.js';
+import { resultsFileSchema, type ResultsFile } from '../src/results.js';
+import { evaluateTargets } from '../src/targets.js';
+
+function sampleFile(): ResultsFile {
+  const results: ResultsFile['results'] = [
+    { backend: 'spawn', mode: 'cold', scenario: 'node-hello', concurrency: 1, p50Ms: 150, p95Ms: 170, throughputPerSec: null, baseline: 'host-node', ratio: 1.071, kind: 'latency', runs: 30, failures: 0, ratios: { 'host-node': 1.071 } },
+    { backend: 'docker', mode: 'pooled', scenario: 'node-hello', concurrency: 1, p50Ms: 84, p95Ms: 95, throughputPerSec: null, baseline: 'host-node', ratio: 0.6, kind: 'latency', runs: 30, failures: 0, ratios: { 'host-node': 0.6, 'docker-run': 0.1 } },
+    { backend: 'docker', mode: 'cold', scenario: 'node-hello', concurrency: 1, p50Ms: 500, p95Ms: 600, throughputPerSec: null, baseline: 'docker-run', ratio: 0.595, kind: 'latency', runs: 30, failures: 0, ratios: { 'host-node': 3.571, 'docker-run': 0.595 } },
+    { backend: 'docker', mode: 'pooled', scenario: 'node-hello', concurrency: 8, p50Ms: 300, p95Ms: 500, throughputPerSec: 20.5, baseline: 'host-node', ratio: 0.5, kind: 'throughput', runs: 48, failures: 0 },
+  ];
+  const skipped: ResultsFile['skipped'] = [{ backend: 'k8s', reason: 'no cluster (set KUBECONFIG)' }];
+  return {
+    machine: { date: '2026-11-26T12:00:00.000Z', hostname: 'h', cpus: 2, cpuModel: 'AMD EPYC', memoryGiB: 23.5, kernel: 'Linux 6.1', os: 'Debian GNU/Linux 12 (bookworm)', node: 'v20.20.2', docker: '20.10.24', loadAverage: [0.1, 0.2, 0.3] },
+    settings: { quick: false, runs: 30, warmupRuns: 3, memoryExecutions: 1000, only: null, busySamples: 0, durationSec: 420 },
+    results,
+    baselines: [{ baseline: 'host-node', scenario: 'node-hello', concurrency: 1, kind: 'latency', p50Ms: 140, p95Ms: 160, throughputPerSec: null, runs: 30, failures: 0, command: 'node -e' }],
+    memory: [{ backend: 'docker', poolSize: 8, rssBeforeMiB: 60, rssWarmPoolMiB: 80, rssEarlyMiB: 82, rssAfterMiB: 83, heapUsedAfterMiB: 14, growthMiB: 1, executions: 1000, failures: 0, concurrency: 8, throughputPerSec: 12, p50Ms: 400, p95Ms: 700 }],
+    targets: evaluateTargets(results, skipped),
+    skipped,
+  };
+}
+
+describe('results.json schema', () => {
+  it('accepts a complete file', () => {
+    expect(resultsFileSchema.safeParse(sampleFile()).success).toBe(true);
+  });
+
+  it('rejects an unknown scenario, mode or baseline', () => {
+    for (const patch of [{ scenario: 'ruby-hello' }, { mode: 'warm' }, { baseline: 'host-ruby' }]) {
+      const file = sampleFile();
+      file.results[0] = { ...file.results[0], ...patch } as ResultsFile['results'][number];
+      expect(resultsFileSchema.safeParse(file).success, JSON.stringify(patch)).toBe(false);
+    }
+  });
+
+  it('rejects a row without p50, or with a negative latency', () => {
+    const file = sampleFile();
+    const { p50Ms: _dropped, ...withoutP50 } = file.results[0] as ResultsFile['results'][number];
+    file.results[0] = withoutP50 as ResultsFile['results'][number];
+    expect(resultsFileSchema.safeParse(file).success).toBe(false);
+    const negative = sampleFile();
+    (negative.results[1] as ResultsFile['results'][number]).p95Ms = -1;
+    expect(resultsFileSchema.safeParse(negative).success).toBe(false);
+  });
+
+  it('requires the machine record', () => {
+    const { machine: _machine, ...rest } = sampleFile();
+    expect(resultsFileSchema.safeParse(rest).success).toBe(false);
+  });
+});
+
+describe('targets', () => {
+  it('passes, misses (saying by how much) and skips (saying why)', () => {
+    const targets = sampleFile().targets;
+    const byName = (prefix: string) => targets.find((target) => target.name.startsWith(prefix));
+    expect(byName('spawn cold')).toMatchObject({ verdict: 'PASS', measured: 1.071, limit: 1.15 });
+    expect(byName('docker pooled')).toMatchObject({ verdict: 'MISS', measured: 0.6, limit: 0.5 });
+    expect(byName('docker pooled')?.detail).toContain('20% over');
+    expect(byName('docker cold')).toMatchObject({ verdict: 'PASS', measured: 0.595, limit: 0.8 });
+    expect(byName('k8s warm')).toMatchObject({ verdict: 'SKIP' });
+    expect(byName('k8s warm')?.detail).toContain('no cluster');
+  });
+});
+
+describe('report and chart', () => {
+  it('print every row and draw a bar per node-hello latency figure', () => {
+    const file = sampleFile();
+    const report = renderReport(file);
+    expect(report).toContain('PASS');
+    expect(report).toContain('MISS');
+    expect(report).toContain('skipped: k8s: no cluster');
+    const svg = renderChart(file);
+    expect(svg.startsWith('<svg')).toBe(true);
+    // host-node, spawn cold, docker pooled, docker cold: four bars (plus the background rect).
+    expect(svg.match(/<rect /g)?.length).toBe(5);
+    expect(svg).toContain('bare node 140 ms');
+  });
+});
