@@ -1,0 +1,131 @@
+// The original design's five cases, each run twice on the default backend: in the
+// sandbox (network none) and as its positive control (the same code with the network
+// open, pointed at a canary on this machine). A case counts as blocked only when its
+// control reached the canary. `--json` prints the results for programs.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname } from 'node:path';
+import { backendOptionsFromEnv, detectBackend, loadBackend } from '@cordon/core';
+import { startDemoCanary } from './demo-canary.mjs';
+
+const json = process.argv.includes('--json');
+
+const cases = [
+  {
+    title: 'ordinary code',
+    language: 'node',
+    code: () => `const data = [3, 1, 2].sort(); console.log(JSON.stringify({ sorted: data, sum: data.reduce((a, b) => a + b) }));`,
+    expectsNetwork: false,
+  },
+  {
+    title: 'Node https.request',
+    language: 'node',
+    code: ({ host, port, nonce }) => `
+const https = require('node:https');
+const request = https.request({ host: '${host}', port: ${port}, path: '/${nonce}', servername: '${nonce}.canary.test', rejectUnauthorized: false }, (response) => console.log('status', response.statusCode));
+request.on('error', (error) => { console.log('error:', error.message); process.exitCode = 1; });
+request.end();`,
+  },
+  {
+    title: 'Python via child_process.exec',
+    language: 'node',
+    code: ({ host, port, nonce }) => `
+const { exec } = require('node:child_process');
+exec(\`python3 -c "import urllib.request; print(urllib.request.urlopen('http://${host}:${port}/${nonce}', timeout=5).status)"\`, (error, stdout, stderr) => {
+  if (error) { console.log('error:', (stderr.trim().split('\\n').pop() || error.message)); process.exitCode = 1; } else console.log('status', stdout.trim());
+});`,
+  },
+  {
+    title: 'curl',
+    language: 'bash',
+    code: ({ host, port, nonce }) => `command -v curl >/dev/null || { echo "error: curl is not installed"; exit 127; }
+curl -sS --max-time 5 -o /dev/null -w 'status %{http_code}\\n' http://${host}:${port}/${nonce} 2>&1`,
+  },
+  {
+    title: 'Stripe SDK',
+    language: 'node',
+    code: ({ host, port, nonce }) => `
+const Stripe = require('stripe');
+const stripe = new Stripe(process.env.STRIPE_SECRET_KEY, { host: '${host}', port: ${port}, protocol: 'http', maxNetworkRetries: 0, timeout: 5000 });
+stripe.customers.create({ description: '${nonce}' })
+  .then((customer) => console.log('created', customer.id))
+  .catch((error) => { console.log('error:', error.message); process.exitCode = 1; });`,
+    env: { STRIPE_SECRET_KEY: 'sk_test_cordon_demo_key' },
+  },
+];
+
+// The default backend, exactly as createExecutor() would choose it.
+const detected = process.env.CORDON_BACKEND && process.env.CORDON_BACKEND !== 'auto'
+  ? { backend: await loadBackend(process.env.CORDON_BACKEND), reason: 'CORDON_BACKEND' }
+  : await detectBackend();
+const backend = detected.backend;
+const options = { ...backendOptionsFromEnv(backend.name), ...demoOptions(backend.name) };
+const executor = await backend.create(options);
+const adapter = await backend.conformance(executor, options);
+const canary = await startDemoCanary(adapter.canaryNetwork.bindIPv4);
+const host = adapter.canaryNetwork.reachIPv4;
+
+if (!json) process.stderr.write(`cordon demo on backend "${backend.name}" (${detected.reason}); canary at ${host}:${canary.port}\n\n`);
+const rows = [];
+try {
+  for (const [index, demoCase] of cases.entries()) {
+    if (!json) process.stderr.write(`[${index + 1}/${cases.length}] ${demoCase.title}...\n`);
+    const nonce = canary.newNonce();
+    const request = { language: demoCase.language, code: demoCase.code({ host, port: canary.port, nonce }), env: demoCase.env ?? {}, timeoutMs: 20_000 };
+    const sandbox = await executor.execute({ ...request, network: 'none' });
+    const sandboxReached = canary.saw(nonce);
+    const control = await (adapter.control ? adapter.control(request) : executor.execute({ ...request, network: 'open' }));
+    await canary.settle();
+    const controlReached = canary.saw(nonce);
+    rows.push({
+      case: demoCase.title,
+      sandbox: { status: sandbox.status, output: firstLine(sandbox), reachedCanary: sandboxReached },
+      control: { status: control.status, output: firstLine(control), reachedCanary: controlReached },
+      verdict: verdictFor(demoCase, sandbox, control, sandboxReached, controlReached),
+    });
+  }
+} finally {
+  await canary.close();
+  await executor.close();
+}
+
+if (json) {
+  process.stdout.write(`${JSON.stringify({ backend: backend.name, results: rows }, null, 2)}\n`);
+} else {
+  printTable(rows);
+}
+process.exit(rows.every((row) => row.verdict === 'blocked' || row.verdict === 'runs') ? 0 : 1);
+
+function demoOptions(name) {
+  if (name !== 'spawn') return {};
+  // The spawn backend sees only what it is given: offer the Stripe SDK read-only.
+  // pnpm keeps each package in its own store folder; mount that folder, which holds only stripe.
+  return { packageDirs: [dirname(realpathSync(fileURLToPath(new URL('../node_modules/stripe', import.meta.url))))] };
+}
+
+function verdictFor(demoCase, sandbox, control, sandboxReached, controlReached) {
+  if (demoCase.expectsNetwork === false) return sandbox.status === 'ok' && control.status === 'ok' ? 'runs' : 'FAILED';
+  if (sandboxReached) return 'LEAK';
+  if (!controlReached) return 'invalid (control did not reach the canary)';
+  return 'blocked';
+}
+
+function firstLine(result) {
+  const text = `${result.stdout}\n${result.stderr}`.trim().split('\n').find((line) => line.trim() !== '') ?? '';
+  return text;
+}
+
+function printTable(rows) {
+  const cell = (part, width) => clip(`${part.reachedCanary ? 'REACHED canary' : 'no contact'}: ${part.output}`, width);
+  const widths = [29, 52, 40, 8];
+  const line = (columns) => columns.map((column, index) => String(column).padEnd(widths[index] ?? 10)).join(' | ');
+  console.log(line(['case', 'sandbox (network none)', 'control (network open, same code)', 'verdict']));
+  console.log(widths.map((width) => '-'.repeat(width)).join('-|-'));
+  for (const row of rows) console.log(line([row.case, cell(row.sandbox, widths[1]), cell(row.control, widths[2]), row.verdict]));
+  console.log('\nWhat the sandboxed code saw (the error tells which layer stopped it):');
+  for (const row of rows) console.log(`  ${row.case}: ${row.sandbox.output}`);
+}
+
+function clip(text, width) {
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}
