@@ -7,8 +7,9 @@
 # $CORDON_CACHE_DIR (default /var/cache/cordon/runtime), outside the repo; when an
 # image tagged with this definition's content hash exists, nothing is rebuilt.
 #
-# Usage: images/runtime/build-offline.sh [--image NAME:TAG] [--force]
-# Prints the image reference it produced on stdout.
+# Usage: images/runtime/build-offline.sh [--image NAME:TAG] [--force | --check]
+# Prints the image reference it produced on stdout. --check builds nothing and
+# exits 0 only when the image for this exact definition is present.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -17,10 +18,12 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 image="cordon-runtime:${CORDON_RUNTIME_VERSION}"
 force=0
+check=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --image) image="$2"; shift 2 ;;
     --force) force=1; shift ;;
+    --check) check=1; shift ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -37,6 +40,15 @@ content_hash="$(
   cd "$here" && cat versions.env Dockerfile build-offline.sh runner/* | sha256sum | cut -c1-16
 )"
 content_tag="${repo_name}:content-${content_hash}"
+
+if [ "$check" -eq 1 ]; then
+  if docker image inspect "$content_tag" >/dev/null 2>&1 && [ "$(docker image inspect -f '{{.Id}}' "$image" 2>/dev/null)" = "$(docker image inspect -f '{{.Id}}' "$content_tag")" ]; then
+    echo "$image"
+    exit 0
+  fi
+  log "$image is not built from this definition (expected $content_tag)"
+  exit 1
+fi
 
 if [ "$force" -eq 0 ] && docker image inspect "$content_tag" >/dev/null 2>&1; then
   docker tag "$content_tag" "$image"

@@ -150,6 +150,13 @@ function main() {
   process.argv = [process.execPath, script];
   // 'exit' fires on a drained event loop, process.exit() and uncaught errors alike.
   process.on('exit', (code) => finish(payload, code, null));
+  // Node prints an uncaught error only after 'exit' (after the trailer), so print it
+  // here as node would and exit 1 — unless the program handles such errors itself.
+  process.on('uncaughtException', (error) => {
+    if (process.listenerCount('uncaughtException') > 1) return;
+    writeFully(2, `${require('node:util').inspect(error)}\n\nNode.js ${process.version}\n`);
+    process.exit(1);
+  });
   return script;
 }
 

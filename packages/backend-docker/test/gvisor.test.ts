@@ -1,0 +1,51 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DockerBackendExecutor } from '../src/docker-backend-executor.js';
+import { sessionContainers } from './support/containers.js';
+import { dockerTier } from './support/docker-tier.js';
+
+const available = await dockerTier('gvisor', { runtime: 'runsc' });
+
+describe.runIf(available)('docker backend under gVisor (runtime runsc)', () => {
+  let executor: DockerBackendExecutor;
+
+  beforeAll(async () => {
+    executor = await DockerBackendExecutor.create({ runtime: 'runsc', poolSize: 1, poolLanguages: 'node' });
+  });
+
+  afterAll(async () => {
+    await executor?.close();
+    expect(await sessionContainers()).toEqual([]);
+  });
+
+  it('runs inside the gVisor kernel, in all three languages', async () => {
+    const node = await executor.execute({ language: 'bash', code: 'dmesg 2>/dev/null | head -1; uname -r' });
+    expect(node.status).toBe('ok');
+    expect(node.stdout).toMatch(/gVisor|4\.4\.0/);
+    for (const language of ['node', 'python'] as const) {
+      const result = await executor.execute({ language, code: language === 'node' ? 'console.log(6*7)' : 'print(6*7)' });
+      expect(result).toMatchObject({ status: 'ok', stdout: '42\n' });
+    }
+  });
+
+  it('keeps the hardening, the limits and the timeout', async () => {
+    const hardened = await executor.execute({ language: 'bash', code: 'id -u; ls /sys/class/net 2>/dev/null | tr "\\n" " "; touch /etc/x 2>/dev/null && echo rw || echo ro' });
+    expect(hardened.stdout.split('\n').slice(0, 1)).toEqual(['10001']);
+    expect(hardened.stdout).toContain('ro');
+    const timeout = await executor.execute({ language: 'node', code: 'setInterval(() => {}, 1000)', timeoutMs: 1500 });
+    expect(timeout.status).toBe('timeout');
+    const oom = await executor.execute({ language: 'node', code: 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))', limits: { memoryBytes: 64 * 1024 * 1024 }, timeoutMs: 30_000 });
+    expect(['oom', 'error']).toContain(oom.status);
+    expect(oom.exitCode === null || oom.exitCode !== 0).toBe(true);
+  });
+
+  it('contains a fork bomb with the PID limit', async () => {
+    const result = await executor.execute({
+      language: 'bash',
+      code: 'for i in $(seq 1 200); do sleep 30 & done 2>/dev/null; sleep 0.5; ps -e --no-headers | wc -l',
+      limits: { pids: 32 },
+      timeoutMs: 15_000,
+    });
+    const processes = Number(result.stdout.trim().split('\n').pop());
+    expect(processes).toBeLessThanOrEqual(32);
+  });
+});
