@@ -110,7 +110,8 @@ class CgroupV1 implements CgroupDriver {
   async create(session: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup> {
     const [memory, pids, cpu] = this.sessionDirs(session).map((dir) => join(dir, execution)) as [string, string, string];
     const dirs = [memory, pids, cpu];
-    await Promise.all(dirs.map((dir) => mkdir(dir)));
+    // Recursive: another executor of this session may have removed the session directory on close.
+    await Promise.all(dirs.map((dir) => mkdir(dir, { recursive: true })));
     const group: ExecutionCgroup = {
       procsFiles: dirs.map((dir) => join(dir, 'cgroup.procs')),
       oomKilled: async () => {
@@ -157,7 +158,14 @@ class CgroupV2 implements CgroupDriver {
 
   async create(session: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup> {
     const dir = join(ROOT, PARENT, session, execution);
-    await mkdir(dir);
+    try {
+      await mkdir(dir);
+    } catch (error) {
+      // Another executor of this session removed the session directory on close.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await this.prepareSession(session);
+      await mkdir(dir);
+    }
     const procs = join(dir, 'cgroup.procs');
     const killAll = async () => {
       await writeOptional(join(dir, 'cgroup.kill'), '1');

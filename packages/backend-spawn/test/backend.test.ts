@@ -1,0 +1,51 @@
+import { InvalidRequestError } from '@cordon/core';
+import { describe, expect, it } from 'vitest';
+import { backend, SpawnExecutor } from '../dist/index.js';
+import defaultExport from '../dist/index.js';
+
+describe('spawn backend module', () => {
+  it('exports the backend as `backend` and as default', () => {
+    expect(defaultExport).toBe(backend);
+    expect(backend.name).toBe('spawn');
+  });
+
+  it('probe reports the kernel tier on this machine', async () => {
+    const probe = await backend.probe({});
+    expect(probe).toMatchObject({ usable: true, network: 'kernel' });
+    expect(probe.detail).toMatch(/bubblewrap/);
+  });
+
+  it('probe reports the advisory tier with a remedy when forced', async () => {
+    const probe = await backend.probe({ tier: 'advisory' });
+    expect(probe).toMatchObject({ usable: true, network: 'advisory' });
+    expect(probe.remedy).toMatch(/bubblewrap/);
+  });
+
+  it('rejects bad options naming the option', async () => {
+    await expect(SpawnExecutor.create({ tier: 'sideways' })).rejects.toBeInstanceOf(InvalidRequestError);
+    await expect(SpawnExecutor.create({ tier: 'sideways' })).rejects.toThrow(/options\.tier/);
+    await expect(SpawnExecutor.create({ packageDirs: 'relative/dir' })).rejects.toThrow(/options\.packageDirs/);
+    await expect(SpawnExecutor.create({ bogus: 1 })).rejects.toThrow(/options\.bogus/);
+  });
+
+  it('creates through backend.create with string options (CLI, env)', async () => {
+    const executor = await backend.create({ maxConcurrency: '2', allowAdvisoryIsolation: 'false' });
+    try {
+      const result = await executor.execute({ language: 'bash', code: 'echo hi' });
+      expect(result.stdout).toBe('hi\n');
+    } finally {
+      await executor.close();
+    }
+  });
+
+  it('conformance adapter aims canaries at host loopback', async () => {
+    const executor = await SpawnExecutor.create({});
+    try {
+      const adapter = await backend.conformance(executor, {});
+      expect(adapter.canaryNetwork).toEqual({ bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', bindIPv6: '::1', reachIPv6: '::1', sharesHostLoopback: true });
+      expect(await adapter.leftovers()).toEqual([]);
+    } finally {
+      await executor.close();
+    }
+  });
+});
