@@ -18,7 +18,7 @@ import { BACKEND_NAME, cordonSelector, deadlineSeconds, DENY_ALL_POLICY_NAME, ha
 import { parseK8sOptions, type K8sOptions } from './options.js';
 import { attachAndRun } from './pod-attach.js';
 import { createPod, deletePod, waitForRunning, waitForTermination } from './pod-lifecycle.js';
-import { reapDeadSessions, sessionPods } from './reaper.js';
+import { reapDeadSessions, sessionPods, type SessionPod } from './reaper.js';
 import { encodePayload, newNonce, RUNNER_COMMANDS, runnerKindFor, type RunnerKind } from './runner-protocol.js';
 import { ensureDenyAllPolicy, ensureNamespace } from './tenant-guard.js';
 import { WarmPool, type WarmPod } from './warm-pool.js';
@@ -284,9 +284,15 @@ export class K8sExecutor extends BaseExecutor {
     }
   }
 
-  /** What this session still has in the cluster, by session label (for leak checks). */
+  /**
+   * What this session still has in the cluster, by session label (for leak checks).
+   * Idle pool pods are expected while the executor is open and are not listed.
+   */
   async leftovers(): Promise<string[]> {
-    return sessionPods(this.api, [this.options.namespace, this.options.controlNamespace]);
+    const found = await sessionPods(this.api, [this.options.namespace, this.options.controlNamespace]);
+    if (this.closed) return found.map(describePod);
+    const pools = [...this.#pools.values()];
+    return found.filter((pod) => !pools.some((pool) => pool.owns(pod.name))).map(describePod);
   }
 
   protected async dispose(): Promise<void> {
@@ -309,6 +315,10 @@ export class K8sExecutor extends BaseExecutor {
       await sleep(250);
     }
   }
+}
+
+function describePod(pod: SessionPod): string {
+  return `pod ${pod.namespace}/${pod.name} (${pod.phase})`;
 }
 
 function stopped(): RunOutcome {

@@ -1,5 +1,5 @@
 import { BackendFailureError, BackendUnavailableError, CordonError } from '@cordon/core';
-import { ApiException, CoreV1Api, KubeConfig, NetworkingV1Api, type ConfigurationOptions, type Middleware as PromiseMiddleware } from '@kubernetes/client-node';
+import { ApiException, CoreV1Api, KubeConfig, NetworkingV1Api, Observable, type ConfigurationOptions, type ObservableMiddleware } from '@kubernetes/client-node';
 import { BACKEND_NAME } from './manifests.js';
 
 const RBAC_REMEDY = 'Grant the backend\'s service account the rights in packages/backend-k8s/deploy/rbac.yaml (kubectl apply -f it), or run with a kubeconfig that has them.';
@@ -76,17 +76,17 @@ export class KubeApi {
   async call<T>(action: string, request: (options: ConfigurationOptions) => Promise<T>, options: CallOptions = {}): Promise<T | undefined> {
     const deadline = AbortSignal.timeout(this.#timeoutMs);
     const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
-    const middleware: PromiseMiddleware = {
+    // The object-parameter API passes per-call options to the Observable layer as is.
+    const middleware: ObservableMiddleware = {
       pre: (context) => {
         context.setSignal(signal);
         if (options.contentType !== undefined) context.setHeaderParam('Content-Type', options.contentType);
-        return Promise.resolve(context);
+        return new Observable(Promise.resolve(context));
       },
-      post: (context) => Promise.resolve(context),
+      post: (context) => new Observable(Promise.resolve(context)),
     };
     try {
-      // The client's types want its own Observable-based middleware here, yet its Promise API wraps promise middleware.
-      return await request({ middleware: [middleware], middlewareMergeStrategy: 'append' } as unknown as ConfigurationOptions);
+      return await request({ middleware: [middleware], middlewareMergeStrategy: 'append' });
     } catch (error) {
       if (error instanceof ApiException && options.allow?.includes(error.code)) return undefined;
       throw this.translate(action, error, deadline.aborted && !options.signal?.aborted);

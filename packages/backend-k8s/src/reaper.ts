@@ -46,12 +46,18 @@ export async function reapDeadSessions(api: KubeApi, namespaces: readonly string
   return removed;
 }
 
-/** This session's pods in `namespaces`, as `namespace/name (phase)`. */
-export async function sessionPods(api: KubeApi, namespaces: readonly string[], session = SESSION_ID): Promise<string[]> {
-  const found: string[] = [];
+export interface SessionPod {
+  namespace: string;
+  name: string;
+  phase: string;
+}
+
+/** This session's pods in `namespaces`. */
+export async function sessionPods(api: KubeApi, namespaces: readonly string[], session = SESSION_ID): Promise<SessionPod[]> {
+  const found: SessionPod[] = [];
   for (const namespace of namespaces) {
     const list = await api.call(`list pods in namespace ${namespace}`, (options) => api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(session) }, options));
-    for (const pod of list.items) found.push(`pod ${namespace}/${pod.metadata?.name ?? '?'} (${pod.status?.phase ?? 'unknown'})`);
+    for (const pod of list.items) found.push({ namespace, name: pod.metadata?.name ?? '?', phase: pod.metadata?.deletionTimestamp ? 'Terminating' : pod.status?.phase ?? 'Unknown' });
   }
   return found;
 }

@@ -34,6 +34,8 @@ export class WarmPool {
   readonly #deps: WarmPoolDeps;
   readonly #ready: WarmPod[] = [];
   readonly #starting = new Set<Promise<void>>();
+  /** Names of pods the pool holds (starting or ready), not yet handed to a request. */
+  readonly #owned = new Set<string>();
   readonly #maintenance: NodeJS.Timeout;
   #closed = false;
   #backoffUntil = 0;
@@ -66,6 +68,7 @@ export class WarmPool {
       const pod = this.#ready.shift()!;
       const ageMs = performance.now() - pod.createdAt;
       const neededSeconds = (ageMs + request.timeoutMs) / 1000 + DEADLINE_GRACE_SECONDS / 2;
+      this.#owned.delete(pod.name);
       if (ageMs < this.#deps.maxAgeMs && neededSeconds < pod.activeDeadlineSeconds) taken = pod;
       else void this.#deps.remove(pod);
     }
@@ -78,6 +81,7 @@ export class WarmPool {
     if (this.#closed || performance.now() < this.#backoffUntil) return;
     while (this.#ready.length + this.#starting.size < this.#deps.size) {
       const name = `cordon-warm-${randomBytes(6).toString('hex')}`;
+      this.#owned.add(name);
       const starting = this.#deps.start(name).then(
         (pod) => {
           this.#failures = 0;
@@ -85,6 +89,7 @@ export class WarmPool {
           else this.#ready.push(pod);
         },
         (error: unknown) => {
+          this.#owned.delete(name);
           this.#failures += 1;
           this.#backoffUntil = performance.now() + Math.min(60_000, 1000 * 2 ** Math.min(this.#failures, 6));
           if (!this.#closed) this.#deps.onError(error);
@@ -93,6 +98,11 @@ export class WarmPool {
       const tracked = starting.finally(() => this.#starting.delete(tracked));
       this.#starting.add(tracked);
     }
+  }
+
+  /** Whether the pool holds this pod (idle or starting): not a leftover while the pool is open. */
+  owns(name: string): boolean {
+    return this.#owned.has(name);
   }
 
   /** Resolves when the pool is full (or a start failed); for tests and benchmarks. */
@@ -106,6 +116,7 @@ export class WarmPool {
     clearInterval(this.#maintenance);
     await Promise.allSettled([...this.#starting]);
     const pods = this.#ready.splice(0);
+    this.#owned.clear();
     await Promise.allSettled(pods.map((pod) => this.#deps.remove(pod)));
   }
 
@@ -115,6 +126,7 @@ export class WarmPool {
       const pod = this.#ready[i]!;
       if (now - pod.createdAt >= this.#deps.maxAgeMs) {
         this.#ready.splice(i, 1);
+        this.#owned.delete(pod.name);
         void this.#deps.remove(pod);
       }
     }

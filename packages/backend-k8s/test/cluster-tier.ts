@@ -1,0 +1,18 @@
+import { existsSync } from 'node:fs';
+
+/**
+ * The cluster tier runs when KUBECONFIG names a kubeconfig of the test cluster
+ * (`pnpm cluster:up` prints its path). Without one it is skipped loudly, or fails
+ * when CORDON_REQUIRE_TIERS asks for it (`all` or a list containing `k8s`).
+ */
+export function clusterTier(): { kubeconfig: string | undefined; required: boolean; why: string } {
+  const kubeconfig = process.env.KUBECONFIG;
+  const required = (process.env.CORDON_REQUIRE_TIERS ?? '').split(',').map((name) => name.trim()).some((name) => name === 'all' || name === 'k8s');
+  if (!kubeconfig) return { kubeconfig: undefined, required, why: 'KUBECONFIG is not set' };
+  if (!existsSync(kubeconfig)) return { kubeconfig: undefined, required, why: `KUBECONFIG=${kubeconfig} does not exist` };
+  return { kubeconfig, required, why: '' };
+}
+
+export function announceSkip(why: string): void {
+  process.stderr.write(`\n*** SKIPPED: @cordon/backend-k8s cluster tests: ${why}.\n*** Enable: KUBECONFIG=$(pnpm -s cluster:up | tail -1) pnpm --filter @cordon/backend-k8s test\n\n`);
+}
