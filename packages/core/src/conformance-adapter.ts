@@ -40,4 +40,11 @@ export interface CanaryNetwork {
    * aimed at 127.0.0.1 and ::1 are decisive; false for containers and pods.
    */
   readonly sharesHostLoopback: boolean;
+  /**
+   * Fixed port for the DNS canary (e.g. 53), for a backend that points its
+   * sandboxes' system resolver at `reachIPv4`: then a plain `getaddrinfo` of a
+   * nonce name reaches the canary and probe D2 is decisive. Without it D2 is
+   * `not-applicable` (D1 still sends queries straight to the canary).
+   */
+  readonly dnsPort?: number;
 }

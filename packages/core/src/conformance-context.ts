@@ -1,0 +1,146 @@
+import { randomBytes } from 'node:crypto';
+import type { BackendCapabilities, NetworkEnforcement } from './capabilities.js';
+import { isWeakEnforcement } from './capabilities.js';
+import type { CanarySet } from './canary-set.js';
+import type { ConformanceAdapter } from './conformance-adapter.js';
+import { runOnHost } from './conformance-host-runner.js';
+import type { CanaryEndpoints, RunRecord } from './conformance-types.js';
+import type { Executor } from './executor.js';
+import { LIMIT_NAMES, type LimitName } from './limits.js';
+import { parseProbeOutput, type ProbeOutput } from './probe-output.js';
+import type { ExecutionRequest, Language, WaivableGuarantee } from './request.js';
+import type { ExecutionResult } from './result.js';
+
+/** A secret planted in the host for one suite run: in this process's env, the host process canary, and fake key files. */
+export interface PlantedSecret {
+  readonly name: string;
+  readonly value: string;
+  /** In the host process canary's command line, so a probe can recognise it. */
+  readonly marker: string;
+  /** Fake private keys on the host that an unisolated sandbox would be able to read. */
+  readonly keyFiles: readonly string[];
+}
+
+/** One execution's outcome as probes need it: the result (if any), its parsed output and its report record. */
+export interface RunOutput {
+  readonly result: ExecutionResult | undefined;
+  readonly output: ProbeOutput;
+  readonly record: RunRecord;
+}
+
+export type RunWhere = 'sandbox' | 'control' | 'host';
+
+/** Default wall-clock limit for a probe's execution; probes time out their own steps well before. */
+export const PROBE_TIMEOUT_MS = 20_000;
+
+/** Everything a probe needs during one suite run. */
+export class SuiteContext {
+  readonly executor: Executor;
+  readonly capabilities: BackendCapabilities;
+  readonly tier: NetworkEnforcement;
+  /** Every nonce handed out; the final leftover scan looks for processes carrying any of them. */
+  readonly nonces = new Set<string>();
+  /** Host paths probes may have created (only if unisolated); removed at the end. */
+  readonly hostPathsToRemove = new Set<string>();
+
+  constructor(
+    readonly adapter: ConformanceAdapter,
+    readonly canaries: CanarySet,
+    readonly secret: PlantedSecret,
+    readonly signal: AbortSignal | undefined,
+  ) {
+    this.executor = adapter.executor;
+    this.capabilities = adapter.executor.capabilities();
+    this.tier = this.capabilities.network;
+  }
+
+  get endpoints(): CanaryEndpoints {
+    return this.canaries.endpoints;
+  }
+
+  offers(language: Language): boolean {
+    return this.capabilities.languages.includes(language);
+  }
+
+  /** A fresh nonce: 12 lowercase hex characters (fits a ping pattern and a DNS label). */
+  nonce(): string {
+    const nonce = randomBytes(6).toString('hex');
+    this.nonces.add(nonce);
+    return nonce;
+  }
+
+  /** Why the backend enforces `limit` only weakly, or undefined when it enforces it. */
+  weakLimit(limit: LimitName): string | undefined {
+    const enforcement = this.capabilities.limits[limit];
+    return isWeakEnforcement(limit, enforcement) ? `the backend declares limits.${limit} as "${enforcement}"` : undefined;
+  }
+
+  /**
+   * Guarantees every probe run waives: the network on an advisory tier (else the
+   * executor refuses the run) and every limit the backend declares weak, so that a
+   * network probe is not refused for an unrelated limit.
+   */
+  acceptUnenforced(): WaivableGuarantee[] {
+    const accepted: WaivableGuarantee[] = LIMIT_NAMES.filter((limit) => this.weakLimit(limit) !== undefined);
+    if (this.tier !== 'kernel') accepted.push('network');
+    return accepted;
+  }
+
+  /** Runs in the sandbox (network `none`), or as the adapter's control (network open). */
+  async run(where: 'sandbox' | 'control', request: Omit<ExecutionRequest, 'network'>, nonce?: string): Promise<RunOutput> {
+    const full: ExecutionRequest = {
+      timeoutMs: PROBE_TIMEOUT_MS,
+      acceptUnenforced: this.acceptUnenforced(),
+      ...request,
+      network: where === 'sandbox' ? 'none' : 'open',
+      ...(this.signal ? { signal: this.signal } : {}),
+      tags: { 'cordon.conformance': nonce ?? 'property', ...request.tags },
+    };
+    const started = performance.now();
+    try {
+      const result = where === 'control' && this.adapter.control ? await this.adapter.control(full) : await this.executor.execute(full);
+      return toRunOutput(where, nonce, result);
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      return {
+        result: undefined,
+        output: parseProbeOutput(''),
+        record: { where, ...(nonce ? { nonce } : {}), status: 'threw', exitCode: null, signal: null, durationMs: Math.round(performance.now() - started), steps: [], missingTools: [], error: message },
+      };
+    }
+  }
+
+  /** Runs on the host itself, unisolated: only for controls no sandbox can make (see `runOnHost`). */
+  async runHost(language: Language, code: string, nonce: string): Promise<RunOutput> {
+    const host = await runOnHost(language, code);
+    const output = parseProbeOutput(host.stdout);
+    const status = host.timedOut ? 'timeout' : host.exitCode === 0 ? 'ok' : 'error';
+    return {
+      result: undefined,
+      output,
+      record: {
+        where: 'host', nonce, status, exitCode: host.exitCode, signal: host.signal, durationMs: Math.round(host.durationMs),
+        steps: output.steps, missingTools: output.missingTools, ...(output.unsupported ? { unsupported: output.unsupported } : {}),
+        ...(host.exitCode !== 0 ? { stderrTail: tail(host.stderr) } : {}),
+      },
+    };
+  }
+}
+
+function toRunOutput(where: RunWhere, nonce: string | undefined, result: ExecutionResult): RunOutput {
+  const output = parseProbeOutput(result.stdout);
+  return {
+    result,
+    output,
+    record: {
+      where, ...(nonce ? { nonce } : {}), status: result.status, exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs,
+      steps: output.steps, missingTools: output.missingTools, ...(output.unsupported ? { unsupported: output.unsupported } : {}),
+      ...(result.status !== 'ok' || output.steps.length === 0 ? { stderrTail: tail(result.stderr) } : {}),
+    },
+  };
+}
+
+export function tail(text: string, chars = 300): string {
+  const trimmed = text.trim();
+  return trimmed.length > chars ? `...${trimmed.slice(-chars)}` : trimmed;
+}

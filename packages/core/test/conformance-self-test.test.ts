@@ -1,0 +1,93 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { formatConformanceTable } from '../src/conformance-report.js';
+import { runConformance } from '../src/conformance-runner.js';
+import type { ConformanceReport } from '../src/conformance-types.js';
+import { NETWORK_PROBES } from '../src/conformance-network.js';
+import { findHostProcesses } from '../src/conformance-host-processes.js';
+import { UnisolatedExecutor, unisolatedAdapter } from './support/unisolated-executor.js';
+
+/**
+ * Proof the suite can fail: against an executor with no isolation at all that
+ * claims kernel isolation, every network probe must be a LEAK (each control
+ * valid), and the isolation properties must FAIL.
+ */
+
+/** Network probes that are legitimately not decisive on a plain host runner, and why. */
+const NOT_APPLICABLE_ON_HOST: Record<string, RegExp> = {
+  // No control can observe a system-resolver lookup unless the resolver is the canary (adapter.dnsPort).
+  'D2:node-lookup': /system resolver is not the DNS canary/,
+  'D2:python-getaddrinfo': /system resolver is not the DNS canary/,
+  'D2:getent': /system resolver is not the DNS canary/,
+  // Node 20 has no global WebSocket without a flag: the vector does not exist in this runtime.
+  ...(typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function' ? {} : { 'N3:WebSocket': /no global WebSocket/ }),
+  // Unprivileged ICMP sockets exist only for groups in net.ipv4.ping_group_range ("1 0" = nobody, the kernel default).
+  ...(pingGroupAllows(process.getgid?.() ?? 0) ? {} : { 'R1:dgram-icmp': /unprivileged ICMP sockets are off/ }),
+};
+
+function pingGroupAllows(gid: number): boolean {
+  try {
+    const [low = 1, high = 0] = readFileSync('/proc/sys/net/ipv4/ping_group_range', 'utf8').trim().split(/\s+/).map(Number);
+    return gid >= low && gid <= high;
+  } catch {
+    return false;
+  }
+}
+
+/** Properties an unisolated runner must fail; the rest (output cap, exit codes) the base class provides. */
+const MUST_FAIL = [
+  'env-secrets:node', 'env-secrets:python', 'env-secrets:bash', 'host-files', 'write-outside', 'tmp-private',
+  'pid-isolation', 'fork-bomb', 'memory-oom', 'timeout-tree', 'no-state', 'leftovers',
+];
+const MUST_HOLD = ['output-cap', 'exit-code', 'signal:SIGKILL', 'signal:SIGTERM', 'no-state:node-globals'];
+
+describe('conformance self-test on a deliberately unisolated executor', () => {
+  const executor = new UnisolatedExecutor();
+  let report: ConformanceReport;
+
+  beforeAll(async () => {
+    report = await runConformance(unisolatedAdapter(executor));
+    console.log(formatConformanceTable(report, { width: 180 }));
+  }, 300_000);
+
+  afterAll(async () => {
+    await executor.close();
+  });
+
+  it('reports every network probe as LEAK, except the justified not-applicable ones', () => {
+    const network = report.results.filter((result) => result.kind === 'network');
+    expect(network.map((result) => result.id).sort()).toEqual(NETWORK_PROBES.map((probe) => probe.id).sort());
+    for (const result of network) {
+      const allowed = NOT_APPLICABLE_ON_HOST[result.id];
+      if (allowed && result.verdict === 'not-applicable') {
+        expect(result.detail, result.id).toMatch(allowed);
+        continue;
+      }
+      expect(result.verdict, `${result.id}: ${result.detail}`).toBe('LEAK');
+    }
+  });
+
+  it('has a valid positive control for every probe that has one', () => {
+    for (const result of report.results.filter((r) => r.kind === 'network' && r.control && r.verdict !== 'not-applicable')) {
+      expect(result.control?.delivered, `${result.id} control: ${JSON.stringify(result.control)}`).toBe(true);
+    }
+  });
+
+  it('fails the isolation properties', () => {
+    for (const id of MUST_FAIL) {
+      const result = report.results.find((r) => r.id === id);
+      expect(result?.verdict, `${id}: ${result?.detail}`).toBe('FAILS');
+    }
+  });
+
+  it('holds the properties the base executor provides even here', () => {
+    for (const id of MUST_HOLD) {
+      const result = report.results.find((r) => r.id === id);
+      expect(result?.verdict, `${id}: ${result?.detail}`).toBe('holds');
+    }
+  });
+
+  it('cleans up: no process of the run survives the suite', () => {
+    expect(findHostProcesses(report.results.flatMap((r) => [r.probe?.nonce, r.control?.nonce]).filter((n): n is string => n !== undefined))).toEqual([]);
+  });
+});
