@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { backendOptionsFromEnv, InvalidRequestError, loadBackend, packageNameFor, type CordonBackend, type Executor } from '@cordon/core';
+import { backendOptionsFromEnv, InvalidRequestError, loadBackend, packageNameFor, type BackendProbe, type CordonBackend, type Executor } from '@cordon/core';
 import type { Mode, Skipped } from './results.js';
 import { checkOutput, type Participant, type Sample } from './sample.js';
 import type { Scenario } from './scenarios.js';
@@ -62,7 +62,13 @@ export async function prepareBackend(name: BenchBackend, context: PlanContext, q
     return { backend: name, candidates: [], skipped: [{ backend: name, reason: notBuiltReason(name) ?? describeError(error) }] };
   }
   const base = { ...backendOptionsFromEnv(name), ...plan.options(context), maxConcurrency: context.maxConcurrency };
-  const probe = await backend.probe(base);
+  let probe: BackendProbe;
+  try {
+    probe = await backend.probe(base);
+  } catch (error) {
+    // probe() must not throw; if it does, the backend is not usable here either.
+    probe = { usable: false, detail: `probe failed: ${describeError(error)}` };
+  }
   if (!probe.usable) {
     return { backend: name, candidates: [], skipped: [{ backend: name, reason: `${probe.detail}${probe.remedy ? ` (${probe.remedy})` : ''}` }] };
   }

@@ -1,10 +1,23 @@
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
 import type { BaselineName } from './results.js';
 import { runCommand } from './run-command.js';
 import { checkOutput, type Participant, type Sample } from './sample.js';
 import type { Scenario } from './scenarios.js';
 
 type HostBaseline = Extract<BaselineName, 'host-node' | 'host-python' | 'host-bash'>;
+
+/**
+ * The environment of a bare baseline: what a sandbox gets, not the harness's own.
+ * Variables such as NODE_EXTRA_CA_CERTS or NODE_OPTIONS slow every Node start
+ * (NODE_EXTRA_CA_CERTS alone about doubled `node -e` here), which would flatter
+ * every backend that clears the environment.
+ */
+export const BARE_ENV: NodeJS.ProcessEnv = {
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  HOME: homedir(),
+  LANG: 'C.UTF-8',
+};
 
 /** The interpreter and flag each host baseline spawns; the same binaries a bare spawn would use. */
 function hostCommand(baseline: HostBaseline): [string, string] {
@@ -33,7 +46,7 @@ export function hostBaseline(baseline: HostBaseline): Participant {
     sampleEvery: 1,
     supports: (scenario) => scenario.hostBaseline === baseline,
     async runOnce(scenario): Promise<Sample> {
-      const outcome = await runCommand(command, [flag, scenario.code]);
+      const outcome = await runCommand(command, [flag, scenario.code], 60_000, BARE_ENV);
       const problem = outcome.error ?? (outcome.exitCode === 0 ? checkOutput(scenario, outcome.stdout, outcome.stderr.trim()) : `exit ${outcome.exitCode}: ${outcome.stderr.trim().slice(0, 200)}`);
       return problem === undefined ? { ms: outcome.ms, ok: true } : { ms: outcome.ms, ok: false, problem };
     },

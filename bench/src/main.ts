@@ -1,10 +1,11 @@
 #!/usr/bin/env node
 // `pnpm bench`: latency, throughput and host memory of every usable backend, as
 // ratios against bare baselines measured in the same run. See docs/benchmarks.md.
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { removeBaselineContainers } from './docker-baselines.js';
 import { renderChart } from './chart.js';
+import { renderMarkdownResults, replaceResultsSection } from './markdown-report.js';
 import { Progress } from './progress.js';
 import { renderReport } from './report-table.js';
 import { PHASE_COUNT, runBench, type Cleanup } from './run-bench.js';
@@ -51,9 +52,12 @@ async function main(): Promise<number> {
     const file = await runBench(settings, progress, cleanup);
     writeAtomically(settings.resultsPath, `${JSON.stringify(file, null, 2)}\n`);
     writeAtomically(settings.chartPath, renderChart(file));
+    if (settings.docsPath && existsSync(settings.docsPath)) {
+      writeAtomically(settings.docsPath, replaceResultsSection(readFileSync(settings.docsPath, 'utf8'), renderMarkdownResults(file)));
+    }
     progress.finish();
     process.stdout.write(renderReport(file));
-    process.stdout.write(`\nresults: ${settings.resultsPath}\nchart:   ${settings.chartPath}\n`);
+    process.stdout.write(`\nresults: ${settings.resultsPath}\nchart:   ${settings.chartPath}\n${settings.docsPath ? `docs:    ${settings.docsPath}\n` : ''}`);
     return 0;
   } finally {
     await cleanUp(cleanup);

@@ -23,9 +23,9 @@ export function renderReport(file: ResultsFile): string {
   parts.push(
     `cordon bench${settings.quick ? ' --quick (smoke pass: numbers mean nothing)' : ''} · ${machine.date}`,
     `machine: ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.kernel}, ${machine.os}, Node ${machine.node}, Docker ${machine.docker ?? 'none'}, load ${machine.loadAverage.join(' ')}`,
-    `runs: ${settings.runs} per latency figure (+${settings.warmupRuns} warm-up), ${settings.memoryExecutions} for memory; ${settings.busySamples} samples started on a busy machine; ${settings.durationSec} s`,
+    `runs: ${settings.runs} per latency figure (+${settings.warmupRuns} warm-up), ${settings.memoryExecutions} for memory; CPU ${Math.round(settings.busyBeforeStart * 100)}% busy before start; ${settings.busySamples} samples started on a busy machine; ${settings.durationSec} s`,
   );
-  if (settings.busySamples > 0 && !settings.quick) parts.push('WARNING: the machine was busy during the run; ratios are less trustworthy. Run it alone.');
+  if ((settings.busySamples > 0 || settings.busyBeforeStart > 0.25) && !settings.quick) parts.push('WARNING: the machine was busy during the run; ratios are less trustworthy. Run it alone.');
 
   parts.push('', 'Baselines (bare, measured in this run)');
   parts.push(table(

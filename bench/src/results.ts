@@ -117,6 +117,10 @@ export const resultsFileSchema = z.object({
     only: z.array(z.string()).nullable(),
     /** Samples that started while the machine was still busy (quiet-wait gave up). */
     busySamples: z.number().int().nonnegative(),
+    /** Fraction of all cores busy in the half second before anything started. */
+    busyBeforeStart: z.number().nonnegative(),
+    /** Busy fraction under which the machine counted as quiet before a sample. */
+    quietThreshold: z.number().nonnegative(),
     durationSec: z.number().nonnegative(),
   }),
   results: z.array(resultRowSchema),

@@ -43,7 +43,7 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
 
   progress.phase('setup: baselines, backends, pools');
   // What "quiet" means here: a little above the machine's own idle load, measured before anything starts.
-  const idle = settings.quietMaxWaitMs > 0 ? ((await busyFraction(500)) ?? 0) : 0;
+  const idle = (await busyFraction(500)) ?? 0;
   const quiet: QuietOptions = { threshold: Math.max(0.2, idle + 0.1), windowMs: 100, maxWaitMs: settings.quietMaxWaitMs };
 
   const baselines: Participant[] = HOST_BASELINES.map(hostBaseline);
@@ -77,7 +77,7 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
     cleanup.executors.push(...prepared.candidates);
   }
   // Pools fill in the background; start measuring once they are done.
-  if (!(await waitForQuiet({ ...quiet, windowMs: 250, maxWaitMs: settings.quick ? 0 : 30_000 }))) busySamples++;
+  if (!(await waitForQuiet({ ...quiet, windowMs: 250, maxWaitMs: settings.quick ? 1_000 : 30_000 }))) busySamples++;
 
   const measured: Measured[] = [];
   const onBusy = () => busySamples++;
@@ -96,7 +96,7 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
     for (const participant of [hostNode, ...candidates]) {
       if (!participant) continue;
       // Each level starts with full pools and a quiet machine.
-      if (!(await waitForQuiet({ ...quiet, maxWaitMs: settings.quick ? 0 : 10_000 }))) busySamples++;
+      if (!(await waitForQuiet({ ...quiet, maxWaitMs: settings.quick ? 500 : 10_000 }))) busySamples++;
       const scaled = Math.max(concurrency, Math.ceil(count / participant.sampleEvery));
       const set = await measureThroughput(participant, node, concurrency, scaled, progress);
       measured.push({ participant, scenario: 'node-hello', kind: 'throughput', concurrency, set });
@@ -137,6 +137,8 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
       memoryExecutions: settings.memoryExecutions,
       only: settings.only,
       busySamples,
+      busyBeforeStart: round(idle, 3),
+      quietThreshold: round(quiet.threshold, 3),
       durationSec: round((performance.now() - started) / 1000),
     },
     results,

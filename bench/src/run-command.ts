@@ -13,13 +13,13 @@ export interface CommandOutcome {
  * Spawns a command, collects its output and times it from spawn to exit, the way
  * a backend that starts a bare process would see it.
  */
-export function runCommand(command: string, args: readonly string[], timeoutMs = 60_000): Promise<CommandOutcome> {
+export function runCommand(command: string, args: readonly string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = process.env): Promise<CommandOutcome> {
   return new Promise((resolve) => {
     const started = performance.now();
     const stdout: Buffer[] = [];
     const stderr: Buffer[] = [];
     let error: string | undefined;
-    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
     const timer = setTimeout(() => {
       error = `timed out after ${timeoutMs} ms`;
       child.kill('SIGKILL');

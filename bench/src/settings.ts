@@ -21,10 +21,12 @@ export interface BenchSettings {
   /** Pool size of every `pooled` executor (and of the memory phase). */
   poolSize: number;
   image: string;
-  /** Longest wait for a quiet machine before a sample; 0 disables waiting (quick). */
+  /** Longest wait for a quiet machine before a sample. */
   quietMaxWaitMs: number;
   resultsPath: string;
   chartPath: string;
+  /** The doc whose results section a real run (default paths) rewrites; null for quick or custom runs. */
+  docsPath: string | null;
 }
 
 export const USAGE = `usage: pnpm bench [--quick] [--only spawn,docker,k8s] [--runs N] [--warmup N]
@@ -39,8 +41,10 @@ export const USAGE = `usage: pnpm bench [--quick] [--only spawn,docker,k8s] [--r
   --memory-executions N  executions of the host-memory run (default 1000)
   --image NAME           runtime image for docker and the docker baselines
                          (default CORDON_DOCKER_IMAGE or ${defaultRuntimeImage()})
-  --out FILE             results JSON (default bench/results.json)
-  --chart FILE           SVG chart (default docs/bench.svg)`;
+  --out FILE             results JSON (default bench/results.json; a run with the
+                         default also rewrites the results section of docs/benchmarks.md)
+  --chart FILE           SVG chart (default docs/bench.svg)
+  Relative paths are relative to bench/.`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
@@ -101,8 +105,10 @@ export function parseSettings(argv: readonly string[]): BenchSettings | 'help' {
     memoryExecutions: positiveInteger('memory-executions', values['memory-executions'], quick ? 16 : 1000),
     poolSize: 8,
     image: values.image ?? process.env.CORDON_DOCKER_IMAGE ?? defaultRuntimeImage(),
-    quietMaxWaitMs: quick ? 0 : 2_000,
+    // Quick still waits a little, so CI exercises the quiet-wait path.
+    quietMaxWaitMs: quick ? 200 : 2_000,
     resultsPath: values.out ? fromCwd(values.out) : join(benchDir, quick ? 'results.quick.json' : 'results.json'),
     chartPath: values.chart ? fromCwd(values.chart) : quick ? join(benchDir, 'bench.quick.svg') : join(repoRoot, 'docs', 'bench.svg'),
+    docsPath: quick || values.out !== undefined ? null : join(repoRoot, 'docs', 'benchmarks.md'),
   };
 }

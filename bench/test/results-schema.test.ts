@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderChart } from '../src/chart.js';
+import { renderMarkdownResults } from '../src/markdown-report.js';
 import { renderReport } from '../src/report-table.js';
 import { resultsFileSchema, type ResultsFile } from '../src/results.js';
 import { evaluateTargets } from '../src/targets.js';
@@ -14,7 +15,7 @@ function sampleFile(): ResultsFile {
   const skipped: ResultsFile['skipped'] = [{ backend: 'k8s', reason: 'no cluster (set KUBECONFIG)' }];
   return {
     machine: { date: '2026-11-26T12:00:00.000Z', hostname: 'h', cpus: 2, cpuModel: 'AMD EPYC', memoryGiB: 23.5, kernel: 'Linux 6.1', os: 'Debian GNU/Linux 12 (bookworm)', node: 'v20.20.2', docker: '20.10.24', loadAverage: [0.1, 0.2, 0.3] },
-    settings: { quick: false, runs: 30, warmupRuns: 3, memoryExecutions: 1000, only: null, busySamples: 0, durationSec: 420 },
+    settings: { quick: false, runs: 30, warmupRuns: 3, memoryExecutions: 1000, only: null, busySamples: 0, busyBeforeStart: 0.02, quietThreshold: 0.2, durationSec: 420 },
     results,
     baselines: [{ baseline: 'host-node', scenario: 'node-hello', concurrency: 1, kind: 'latency', p50Ms: 140, p95Ms: 160, throughputPerSec: null, runs: 30, failures: 0, command: 'node -e' }],
     memory: [{ backend: 'docker', poolSize: 8, rssBeforeMiB: 60, rssWarmPoolMiB: 80, rssEarlyMiB: 82, rssAfterMiB: 83, heapUsedAfterMiB: 14, growthMiB: 1, executions: 1000, failures: 0, concurrency: 8, throughputPerSec: 12, p50Ms: 400, p95Ms: 700 }],
@@ -77,5 +78,9 @@ describe('report and chart', () => {
     // host-node, spawn cold, docker pooled, docker cold: four bars (plus the background rect).
     expect(svg.match(/<rect /g)?.length).toBe(5);
     expect(svg).toContain('bare node 140 ms');
+    const markdown = renderMarkdownResults(file);
+    expect(markdown).toContain('| MISS | docker pooled p50 ≤ 0.5× bare node |');
+    expect(markdown).toContain('| node-hello | docker cold | 500 | 600 | 0.595× | docker-run |');
+    expect(markdown).toContain('- skipped: k8s: no cluster');
   });
 });

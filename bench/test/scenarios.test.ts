@@ -17,4 +17,17 @@ describe('scenarios', () => {
     expect(sample.ok).toBe(false);
     expect(sample.problem).toContain('unexpected stdout');
   });
+
+  it('runs baselines in a bare environment, not the harness own (NODE_EXTRA_CA_CERTS, NODE_OPTIONS)', async () => {
+    process.env.NODE_EXTRA_CA_CERTS = '/nonexistent/ca.pem';
+    process.env.NODE_OPTIONS = '--max-old-space-size=64';
+    try {
+      const probe = { ...SCENARIO_LIST[0]!, code: 'console.log(process.env.NODE_EXTRA_CA_CERTS === undefined && process.env.NODE_OPTIONS === undefined ? 1 : 2)' };
+      const sample = await hostBaseline('host-node').runOnce(probe);
+      expect(sample.problem).toBeUndefined();
+    } finally {
+      delete process.env.NODE_EXTRA_CA_CERTS;
+      delete process.env.NODE_OPTIONS;
+    }
+  });
 });
