@@ -7,7 +7,7 @@ import { BACKEND_NAME } from './manifests.js';
 import { parseK8sOptions } from './options.js';
 
 /** Options only the conformance adapter reads; `create` must not reject them. */
-const CONFORMANCE_ONLY = ['conformanceReachIPv4'];
+const CONFORMANCE_ONLY = ['conformanceReachIpv4'];
 
 function executorOptions(options: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(options).filter(([key]) => !CONFORMANCE_ONLY.includes(key)));

@@ -6,14 +6,14 @@ import { K8sExecutor } from './k8s-executor.js';
 /**
  * The conformance suite's view of this backend. Its canaries run on the machine
  * that runs the suite, which must be a node of the cluster (or reachable from the
- * pod network at `conformanceReachIPv4`). Control runs are the same execution with
+ * pod network at `conformanceReachIpv4`). Control runs are the same execution with
  * `network: 'open'`: a pod in the unrestricted control namespace, same image and
  * runtime. Pods never share the host's loopback.
  */
 export async function conformanceAdapter(executor: Executor, options: Record<string, unknown>): Promise<ConformanceAdapter> {
   if (!(executor instanceof K8sExecutor)) throw new InvalidRequestError('executor', executor.name, 'must be a K8sExecutor');
   await executor.ready();
-  const reachIPv4 = typeof options.conformanceReachIPv4 === 'string' ? options.conformanceReachIPv4 : await nodeInternalIPv4(executor);
+  const reachIPv4 = typeof options.conformanceReachIpv4 === 'string' ? options.conformanceReachIpv4 : await nodeInternalIPv4(executor);
   return {
     executor,
     canaryNetwork: { bindIPv4: '0.0.0.0', reachIPv4, sharesHostLoopback: false },
@@ -28,6 +28,6 @@ async function nodeInternalIPv4(executor: K8sExecutor): Promise<string> {
   const address = nodes.items
     .flatMap((node: V1Node) => node.status?.addresses ?? [])
     .find((entry) => entry.type === 'InternalIP' && /^\d+\.\d+\.\d+\.\d+$/.test(entry.address));
-  if (!address) throw new InvalidRequestError('options.conformanceReachIPv4', undefined, 'is needed: no node has an IPv4 InternalIP');
+  if (!address) throw new InvalidRequestError('options.conformanceReachIpv4', undefined, 'is needed: no node has an IPv4 InternalIP');
   return address.address;
 }

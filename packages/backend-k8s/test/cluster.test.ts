@@ -1,5 +1,5 @@
 import { BackendUnavailableError, IsolationRefusedError, SESSION_ID, type Executor } from '@cordon/core';
-import { CoreV1Api, KubeConfig, NetworkingV1Api, RbacAuthorizationV1Api, type V1Namespace, type V1NetworkPolicy, type V1Role, type V1RoleBinding, type V1ServiceAccount } from '@kubernetes/client-node';
+import { CoreV1Api, KubeConfig, NetworkingV1Api, RbacAuthorizationV1Api, type V1Namespace, type V1NetworkPolicy, type V1RoleBinding } from '@kubernetes/client-node';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
