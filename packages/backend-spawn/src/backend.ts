@@ -7,6 +7,13 @@ import { parseSpawnOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
 import { SpawnExecutor } from './spawn-executor.js';
 
+/**
+ * Raw sockets need CAP_NET_RAW in the host's network namespace. No spawn sandbox has
+ * it, not even a network-open control (it runs as an unprivileged uid with every
+ * capability dropped), so no control can deliver and the probe cannot be judged.
+ */
+const RAW_SOCKETS_HAVE_NO_CONTROL = 'raw sockets need CAP_NET_RAW in the host network namespace, which no spawn sandbox has, not even a network-open control (unprivileged uid, all capabilities dropped)';
+
 async function probe(options: Record<string, unknown> = {}): Promise<BackendProbe> {
   try {
     const parsed = parseSpawnOptions(options);
@@ -40,6 +47,10 @@ export const backend: CordonBackend = {
       // Sandboxes with network 'open' share the host's network namespace, so host loopback canaries are decisive.
       canaryNetwork: { bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', bindIPv6: '::1', reachIPv6: '::1', sharesHostLoopback: true },
       leftovers: () => findLeftovers(SESSION_ID, executor.cgroupDriver),
+      notApplicable: {
+        'R1:raw-icmp': RAW_SOCKETS_HAVE_NO_CONTROL,
+        'R1:ping': RAW_SOCKETS_HAVE_NO_CONTROL,
+      },
     });
   },
 };
