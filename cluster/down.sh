@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Stops everything up.sh started and removes the cluster's state: pods,
+# containerd and its shims, control plane, network namespaces, the bridge,
+# iptables chains and ipsets, cgroups. Build caches ($CACHE) stay. Never touches
+# the Docker engine or its containerd. Safe to run when nothing is up.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[[ $(id -u) == 0 ]] || die "must run as root"
+started_at=$SECONDS
+PATH=$BIN:$PATH
+
+running_tasks() { ctr_k8s tasks ls 2>/dev/null | awk 'NR > 1 && $3 == "RUNNING"' | grep -q .; }
+
+# Let kubelet tear pods down properly (CNI DEL releases IPs and veths).
+delete_pods() {
+  [[ -f $KUBECONFIG_ADMIN ]] && pid_alive kube-apiserver && pid_alive kubelet || return 0
+  log "deleting all pods"
+  kubectl_admin delete pods --all --all-namespaces --grace-period=0 --force --wait=false >/dev/null 2>&1 || true
+  local start=$SECONDS
+  while running_tasks && ((SECONDS - start < 60)); do sleep 1; done
+  # Sandboxes are removed shortly after their containers stop.
+  while ctr_k8s containers ls -q 2>/dev/null | grep -q . && ((SECONDS - start < 60)); do sleep 1; done
+}
+
+# Whatever kubelet did not remove: kill tasks and delete containers directly.
+force_remove_containers() {
+  [[ -S $CONTAINERD_SOCK ]] && pid_alive containerd || return 0
+  local id
+  for id in $(ctr_k8s containers ls -q 2>/dev/null); do
+    ctr_k8s tasks kill -a -s SIGKILL "$id" >/dev/null 2>&1 || true
+  done
+  sleep 1
+  for id in $(ctr_k8s containers ls -q 2>/dev/null); do
+    ctr_k8s tasks delete -f "$id" >/dev/null 2>&1 || true
+    ctr_k8s containers delete "$id" >/dev/null 2>&1 && log "container $id: force-removed"
+  done
+}
+
+# Shims outlive containerd by design; ours are the ones serving our socket.
+kill_our_shims() {
+  local p cmd
+  for p in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    if [[ $cmd == *containerd-shim* && $cmd == *"-address $CONTAINERD_SOCK "* ]]; then
+      log "shim ${p#/proc/}: killing"
+      kill -KILL "${p#/proc/}" 2>/dev/null || true
+    fi
+  done
+}
+
+unmount_under() {
+  local dir=$1 target
+  [[ -d $dir ]] || return 0
+  # Deepest first.
+  findmnt -rn -o TARGET | grep -E "^$dir(/|$)" | sort -r | while read -r target; do
+    umount -l "$target" 2>/dev/null || true
+  done
+}
+
+# delete_chains IPTABLES TABLE REGEX: drop every rule jumping to, then every chain
+# named like, REGEX.
+delete_chains() {
+  local ipt=$1 table=$2 regex=$3 rule chain
+  "$ipt" -t "$table" -S >/dev/null 2>&1 || return 0
+  "$ipt" -t "$table" -S | grep -E -- "^-A .* -j ($regex)" | while read -r rule; do
+    eval "$ipt -t $table -D ${rule#-A }" 2>/dev/null || true
+  done
+  for chain in $("$ipt" -t "$table" -S | awk -v re="^($regex)" '$1 == "-N" && $2 ~ re { print $2 }'); do
+    "$ipt" -t "$table" -F "$chain" 2>/dev/null || true
+  done
+  for chain in $("$ipt" -t "$table" -S | awk -v re="^($regex)" '$1 == "-N" && $2 ~ re { print $2 }'); do
+    "$ipt" -t "$table" -X "$chain" 2>/dev/null || true
+  done
+}
+
+cleanup_network() {
+  # kube-proxy removes its own rules; the rest are Kubernetes' (KUBE-*: kubelet,
+  # kube-proxy, kube-router) and ours. Docker's chains are named DOCKER*.
+  [[ -x $BIN/kube-proxy ]] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  local ipt table
+  for ipt in iptables ip6tables; do
+    command -v "$ipt" >/dev/null || continue
+    for table in filter nat mangle raw; do
+      delete_chains "$ipt" "$table" "KUBE-|$FORWARD_CHAIN"
+    done
+  done
+  local set
+  for set in $(ipset list -n 2>/dev/null | grep -E '^(inet6:)?(KUBE-|kube-router)' || true); do
+    ipset destroy "$set" 2>/dev/null || true
+  done
+  ip link del "$BRIDGE" 2>/dev/null && log "bridge $BRIDGE: deleted" || true
+}
+
+# Pod cgroups (cgroupfs driver, cgroup v1): remove the kubepods trees, leaves first.
+cleanup_cgroups() {
+  local root dir
+  for root in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/kubepods.slice; do
+    [[ -d $root ]] || continue
+    find "$root" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+    [[ -d $root ]] && log "WARNING: $root could not be removed (processes still in it?)"
+  done
+  return 0
+}
+
+delete_pods
+for c in kube-router kube-proxy kubelet kube-scheduler kube-controller-manager; do stop_proc "$c"; done
+force_remove_containers
+for c in kube-apiserver etcd containerd; do stop_proc "$c"; done
+kill_our_shims
+unmount_under "$STATE"
+unmount_under "$RUN_DIR"
+cleanup_network
+cleanup_cgroups
+# kubelet links pod logs here even when podLogsDir is elsewhere.
+find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null || true
+rm -rf "$STATE" "$RUN_DIR"
+log "cluster down in $((SECONDS - started_at))s (build cache kept in $CACHE)"
