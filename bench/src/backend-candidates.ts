@@ -17,6 +17,8 @@ interface BackendPlan {
   sampleEvery: number;
   /** Extra options, e.g. the image the Docker baselines use, so both compare the same image. */
   options(context: PlanContext): Record<string, unknown>;
+  /** What to add to a failed probe's message when the usual cause is plain. */
+  hint?(): string | undefined;
 }
 
 export interface PlanContext {
@@ -30,7 +32,12 @@ const PLANS: Record<BenchBackend, BackendPlan> = {
   spawn: { pooledSettleMs: 100, sampleEvery: 1, options: () => ({}) },
   docker: { pooledSettleMs: 300, sampleEvery: 1, options: (context) => ({ image: context.image }) },
   // Pods schedule in seconds; keep the run within its time budget.
-  k8s: { pooledSettleMs: 1_500, sampleEvery: 3, options: () => ({}) },
+  k8s: {
+    pooledSettleMs: 1_500,
+    sampleEvery: 3,
+    options: () => ({}),
+    hint: () => (process.env.KUBECONFIG || process.env.CORDON_K8S_KUBECONFIG ? undefined : 'KUBECONFIG is not set; for the test cluster, bash cluster/up.sh prints the kubeconfig to use'),
+  },
 };
 
 export interface PreparedBackend {
@@ -70,7 +77,8 @@ export async function prepareBackend(name: BenchBackend, context: PlanContext, q
     probe = { usable: false, detail: `probe failed: ${describeError(error)}` };
   }
   if (!probe.usable) {
-    return { backend: name, candidates: [], skipped: [{ backend: name, reason: `${probe.detail}${probe.remedy ? ` (${probe.remedy})` : ''}` }] };
+    const hint = plan.hint?.();
+    return { backend: name, candidates: [], skipped: [{ backend: name, reason: `${probe.detail}${probe.remedy ? ` (${probe.remedy})` : ''}${hint ? ` [${hint}]` : ''}` }] };
   }
 
   const candidates: BackendCandidate[] = [];

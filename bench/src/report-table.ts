@@ -48,7 +48,7 @@ export function renderReport(file: ResultsFile): string {
   }
 
   parts.push('', 'Targets');
-  parts.push(table(['verdict', 'target', 'measured'], file.targets.map((target) => [target.verdict, target.name, target.detail])));
+  parts.push(table(['verdict', 'target', 'measured'], file.targets.map((target) => [target.verdict, target.name, target.detail.length > 150 ? `${target.detail.slice(0, 149)}…` : target.detail])));
 
   if (file.skipped.length > 0) {
     parts.push('', 'Skipped');

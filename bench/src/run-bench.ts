@@ -81,25 +81,40 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
 
   const measured: Measured[] = [];
   const onBusy = () => busySamples++;
+  // A candidate whose every run of a phase failed is dropped for the rest of the run, once, with the reason.
+  const broken = new Set<string>();
+  const working = () => candidates.filter((candidate) => !broken.has(candidate.key));
+  const dropIfBroken = (candidate: BackendCandidate, set: SampleSet, what: string) => {
+    if (set.samplesMs.length > 0 || set.failures === 0) return;
+    broken.add(candidate.key);
+    skip({ backend: candidate.backend, mode: candidate.mode, reason: `every run of ${what} failed, dropped from the rest of the run: ${set.problems[0] ?? 'no detail'}` });
+  };
+
   for (const current of SCENARIO_LIST) {
     progress.phase(`latency: ${current.name}`);
-    const participants = [...baselines, ...candidates].filter((participant) => participant.supports(current));
-    const runs = current.name === 'node-hello' ? settings.runs : Math.max(1, Math.ceil((settings.runs * 2) / 3));
+    const participants = [...baselines, ...working()].filter((participant) => participant.supports(current));
+    // console.log(1) carries the targets; the other scenarios take half the runs to keep a full run near 10 minutes.
+    const runs = current.name === 'node-hello' ? settings.runs : Math.max(1, Math.ceil(settings.runs / 2));
     const sets = await measureLatency(participants, current, { runs, warmupRuns: settings.warmupRuns, quiet, progress, onBusy });
-    for (const participant of participants) measured.push({ participant, scenario: current.name, kind: 'latency', concurrency: 1, set: sets.get(participant.key) as SampleSet });
+    for (const participant of participants) {
+      const set = sets.get(participant.key) as SampleSet;
+      measured.push({ participant, scenario: current.name, kind: 'latency', concurrency: 1, set });
+      if (participant.role === 'candidate') dropIfBroken(participant as BackendCandidate, set, `${current.name} latency`);
+    }
   }
 
   progress.phase('throughput: console.log(1), back to back, pools refilling');
   const hostNode = baselines.find((participant) => participant.key === 'host-node');
   const node = scenario('node-hello');
   for (const [concurrency, count] of settings.throughputCounts) {
-    for (const participant of [hostNode, ...candidates]) {
+    for (const participant of [hostNode, ...working()]) {
       if (!participant) continue;
       // Each level starts with full pools and a quiet machine.
       if (!(await waitForQuiet({ ...quiet, maxWaitMs: settings.quick ? 500 : 10_000 }))) busySamples++;
       const scaled = Math.max(concurrency, Math.ceil(count / participant.sampleEvery));
       const set = await measureThroughput(participant, node, concurrency, scaled, progress);
       measured.push({ participant, scenario: 'node-hello', kind: 'throughput', concurrency, set });
+      if (participant.role === 'candidate') dropIfBroken(participant as BackendCandidate, set, `node-hello throughput ×${concurrency}`);
     }
   }
 
@@ -109,7 +124,8 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
 
   progress.phase(`memory: RSS with a warm pool of ${settings.poolSize}, then after ${settings.memoryExecutions} executions`);
   const memory: MemoryRow[] = [];
-  for (const candidate of candidates) {
+  for (const candidate of working()) {
+    // k8s is left out: its warm pods live in the cluster, and 1 000 pods would not fit the run's time.
     if (candidate.mode !== 'pooled' || candidate.backend === 'k8s') continue;
     const outcome = await measureMemory({
       backend: candidate.backend,
@@ -196,10 +212,8 @@ function toResultRows(measured: readonly Measured[], baselines: readonly Baselin
     if (entry.participant.role !== 'candidate') continue;
     const candidate = entry.participant as BackendCandidate;
     const { set } = entry;
-    if (set.samplesMs.length === 0) {
-      skip({ backend: candidate.backend, mode: candidate.mode, reason: `${entry.scenario} ${entry.kind} ×${entry.concurrency}: all ${set.failures} runs failed: ${set.problems[0] ?? 'no detail'}` });
-      continue;
-    }
+    // All runs failed: already reported when the candidate was dropped.
+    if (set.samplesMs.length === 0) continue;
     if (set.failures > 0) skip({ backend: candidate.backend, mode: candidate.mode, reason: `${entry.scenario} ${entry.kind} ×${entry.concurrency}: ${set.failures} of ${set.failures + set.samplesMs.length} runs failed (excluded): ${set.problems.join(' | ')}` });
     const summary = summarize(set.samplesMs);
     const current = scenario(entry.scenario);

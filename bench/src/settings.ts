@@ -12,7 +12,7 @@ export interface BenchSettings {
   backends: readonly BenchBackend[];
   /** `--only` as given, for the record. */
   only: string[] | null;
-  /** Measured latency rounds for node-hello; the other scenarios take two thirds. */
+  /** Measured latency rounds for node-hello; the other scenarios take half. */
   runs: number;
   warmupRuns: number;
   /** Executions per concurrency level of the throughput phase. */
@@ -36,7 +36,7 @@ export const USAGE = `usage: pnpm bench [--quick] [--only spawn,docker,k8s] [--r
                          bench/results.quick.json and bench/bench.quick.svg
   --only LIST            backends to measure (default: all of ${BENCH_BACKENDS.join(', ')})
   --runs N               measured latency runs of console.log(1) per participant (default 30;
-                         the other scenarios take 2/3 of it, k8s a third)
+                         the other scenarios take half of it, k8s a third of that)
   --warmup N             warm-up runs excluded from the figures (default 3)
   --memory-executions N  executions of the host-memory run (default 1000)
   --image NAME           runtime image for docker and the docker baselines
