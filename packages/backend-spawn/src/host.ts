@@ -84,7 +84,9 @@ function probeUserNamespaces(bwrapPath: string, drop: { setpriv: string; uid: nu
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', (error) => resolve(`bubblewrap could not start: ${error.message}`));
     child.on('close', (code) => {
-      resolve(code === 0 ? undefined : `bubblewrap cannot create user namespaces here (${stderr.trim() || `exit ${code}`})`);
+      if (code === 0) resolve(undefined);
+      else if (/unknown option|unrecognized option/i.test(stderr)) resolve(`bubblewrap at ${bwrapPath} is too old (0.8 or newer is needed for --disable-userns and --size): ${stderr.trim()}`);
+      else resolve(`bubblewrap cannot create user namespaces here (${stderr.trim() || `exit ${code}`})`);
     });
   });
 }

@@ -122,7 +122,8 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; collect: bool
   const args = [
     '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', ...(none ? ['--unshare-net'] : []),
     '--disable-userns', '--uid', INSIDE_ID, '--gid', INSIDE_ID, '--hostname', 'cordon',
-    '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
+    // The runner is the namespace's init: one fork less, and code inside cannot signal it.
+    '--as-pid-1', '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
     '--ro-bind', '/usr', '/usr', ...rootLinks(),
     '--proc', '/proc', '--dev', '/dev',
     '--dir', '/etc',
