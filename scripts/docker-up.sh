@@ -3,6 +3,10 @@
 # Idempotent: installs what is missing, rewrites daemon.json only when it
 # differs (then restarts dockerd), starts dockerd if it is not running, and
 # waits until `docker info` answers. Needs root.
+# runsc flag --network=none: no netstack at all for network-none sandboxes (what was
+# seen to work with Docker here). Not --oci-seccomp: with Docker 20.10's default
+# profile inside Debian's 2022 runsc, node cannot create threads (uv_thread_create
+# fails); the Sentry itself still runs under gVisor's own host seccomp filter.
 set -euo pipefail
 
 log() { printf 'docker-up: %s\n' "$*" >&2; }

@@ -120,4 +120,12 @@ DOCKER_BUILDKIT=0 docker build --quiet \
   --label "dev.cordon.content-hash=$content_hash" \
   -t "$content_tag" -t "$image" "$ctx" >/dev/null
 log "built $image ($content_tag)"
+
+# Untag older builds of this definition and older rootfs imports, so rebuilds do not pile up.
+docker images --format '{{.Repository}}:{{.Tag}}' | while read -r ref; do
+  case "$ref" in
+    "${repo_name}:content-"*) [ "$ref" != "$content_tag" ] && docker rmi "$ref" >/dev/null 2>&1 || true ;;
+    cordon-rootfs:*) [ "$ref" != "$base_image" ] && docker rmi "$ref" >/dev/null 2>&1 || true ;;
+  esac
+done
 echo "$image"

@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import { SESSION_ID, LABELS, InvalidRequestError, type ConformanceAdapter, type ExecutionRequest, type ExecutionResult, type Executor } from '@cordon/core';
 import { connectDocker, dockerCall } from './docker-client.js';
 import { DockerBackendExecutor } from './docker-backend-executor.js';
@@ -15,31 +16,33 @@ export async function dockerConformance(executor: Executor, _options: Record<str
   }
   const { options } = executor;
   const docker = connectDocker(options.dockerHost);
-  const network = await dockerCall(`inspect the "${options.openNetwork}" network`, options.apiTimeoutMs, () => docker.getNetwork(options.openNetwork).inspect() as Promise<unknown>) as {
-    IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] };
-  };
-  const gateway = network.IPAM?.Config?.find((config) => config.Gateway && !config.Gateway.includes(':'))?.Gateway;
+  const network = await dockerCall(`inspect the "${options.openNetwork}" network`, options.apiTimeoutMs, () => docker.getNetwork(options.openNetwork).inspect() as Promise<unknown>) as BridgeNetwork;
+  const gateway = bridgeGateway(network);
   if (!gateway) {
     throw new InvalidRequestError('options.openNetwork', options.openNetwork, 'has no IPv4 gateway for the canaries to bind');
   }
 
-  const needsOtherControl = executor.facts.runtime !== options.controlRuntime && options.runtime !== undefined;
-  const control = needsOtherControl
-    ? async (request: ExecutionRequest): Promise<ExecutionResult> => {
-        // A short-lived runc executor per control run: nothing to keep alive or forget to close.
-        const controlExecutor = await DockerBackendExecutor.create({ ...options, runtime: options.controlRuntime, poolSize: 0 });
-        try {
-          return await controlExecutor.execute({ ...request, network: 'open' });
-        } finally {
-          await controlExecutor.close();
-        }
-      }
-    : undefined;
+  // Controls run under `controlRuntime` (runc) with the same image and code: for a gVisor tier
+  // the control proves the canary and the tool, the probe proves the runtime. Control
+  // containers also get CAP_NET_RAW so the raw-socket probe has a valid control.
+  const controlOptions = { ...options, runtime: options.controlRuntime };
+  const control = async (request: ExecutionRequest): Promise<ExecutionResult> => {
+    // A short-lived executor per control run: nothing to keep alive or forget to close.
+    const controlExecutor = await DockerBackendExecutor.createConformanceControl(controlOptions);
+    try {
+      return await controlExecutor.execute({ ...request, network: 'open' });
+    } finally {
+      await controlExecutor.close();
+    }
+  };
 
   return {
     executor,
     canaryNetwork: { bindIPv4: gateway, reachIPv4: gateway, sharesHostLoopback: false },
-    ...(control ? { control } : {}),
+    control,
+    ...(executor.facts.gvisor
+      ? { notApplicable: { 'NL1:python-change': "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); NL1's interface listings still show only lo" } }
+      : {}),
     async leftovers(): Promise<string[]> {
       const idle = executor.closed ? new Set<string>() : executor.idleContainerIds();
       const found = await listCordonContainers(docker, options.apiTimeoutMs, { [LABELS.session]: SESSION_ID });
@@ -48,4 +51,28 @@ export async function dockerConformance(executor: Executor, _options: Record<str
         .map((info) => `container ${info.Id.slice(0, 12)} ${info.Names?.[0] ?? ''} (${info.State}; execution ${info.Labels?.[LABELS.execution] ?? 'pooled'})`);
     },
   };
+}
+
+interface BridgeNetwork {
+  IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] };
+  Options?: Record<string, string>;
+}
+
+/**
+ * The host's address on the bridge. Docker 20.10 leaves `Gateway` out for the
+ * default bridge: then the bridge interface's own address (docker0), else the
+ * subnet's first address, which Docker gives the gateway.
+ */
+function bridgeGateway(network: BridgeNetwork): string | undefined {
+  const configs = (network.IPAM?.Config ?? []).filter((config) => config.Subnet && !config.Subnet.includes(':'));
+  const explicit = configs.find((config) => config.Gateway)?.Gateway;
+  if (explicit) return explicit;
+  const bridgeName = network.Options?.['com.docker.network.bridge.name'];
+  const onInterface = bridgeName ? networkInterfaces()[bridgeName]?.find((address) => address.family === 'IPv4')?.address : undefined;
+  if (onInterface) return onInterface;
+  const subnet = configs[0]?.Subnet;
+  if (!subnet) return undefined;
+  const octets = subnet.split('/')[0]?.split('.').map(Number);
+  if (!octets || octets.length !== 4) return undefined;
+  return [octets[0], octets[1], octets[2], (octets[3] ?? 0) + 1].join('.');
 }

@@ -17,21 +17,37 @@ export interface SandboxSpec {
   image: string;
   runtime: string | undefined;
   kind: RunnerKind;
+  /**
+   * gVisor: the host pids cgroup counts the Sentry's own threads (a low limit kills
+   * the sandbox at start, a fork bomb crashes it), while its kernel enforces
+   * RLIMIT_NPROC per sandbox. So `pids` becomes RLIMIT_NPROC, and the cgroup limit a
+   * host-side backstop above it.
+   */
+  gvisor: boolean;
   limits: ExecutionLimits;
   network: 'none' | 'open';
   openNetwork: string;
   executorId: string;
   /** Set for cold containers; pooled ones are made before their execution exists. */
   executionId?: string;
+  /**
+   * Conformance control runs only: root with CAP_NET_RAW, so the raw-socket probe's
+   * positive control can reach its canary. Never used for a caller's execution.
+   */
+  conformanceControl?: boolean;
 }
 
 /** Open files per process inside the sandbox. */
 const NOFILE = 1024;
+/** Host threads gVisor's Sentry and gofer may need on top of the sandbox's own limit. */
+const GVISOR_PIDS_HEADROOM = 512;
 
 /** The hardened, single-use container for one execution. */
 export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreateOptions {
   const { limits } = spec;
   const disk = Math.floor(limits.diskBytes);
+  const control = spec.conformanceControl === true;
+  const owner = control ? 'uid=0,gid=0' : 'uid=10001,gid=10001';
   const labels: Record<string, string> = {
     [LABELS.managedBy]: MANAGED_BY,
     [LABELS.session]: SESSION_ID,
@@ -46,7 +62,7 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
   return {
     Image: spec.image,
     Cmd: [...RUNNER_COMMANDS[spec.kind]],
-    User: SANDBOX_USER,
+    User: control ? '0:0' : SANDBOX_USER,
     WorkingDir: WORKDIR,
     Hostname: 'sandbox',
     Labels: labels,
@@ -63,13 +79,14 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
       ReadonlyRootfs: true,
       // Docker's archive upload cannot write into a tmpfs or a read-only root: the runner unpacks files here itself.
       Tmpfs: {
-        [WORKDIR]: `rw,nosuid,nodev,noexec,size=${disk},uid=10001,gid=10001,mode=0700`,
+        [WORKDIR]: `rw,nosuid,nodev,noexec,size=${disk},${owner},mode=0700`,
         '/tmp': `rw,nosuid,nodev,noexec,size=${disk},mode=1777`,
       },
       ShmSize: Math.min(disk, 64 * 1024 * 1024),
       CapDrop: ['ALL'],
+      ...(control ? { CapAdd: ['NET_RAW'] } : {}),
       SecurityOpt: ['no-new-privileges'],
-      PidsLimit: limits.pids,
+      PidsLimit: spec.gvisor ? limits.pids + GVISOR_PIDS_HEADROOM : limits.pids,
       Memory: limits.memoryBytes,
       // Equal to Memory: no swap on top of the limit.
       MemorySwap: limits.memoryBytes,
@@ -77,6 +94,8 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
       Ulimits: [
         { Name: 'nofile', Soft: NOFILE, Hard: NOFILE },
         { Name: 'fsize', Soft: disk, Hard: disk },
+        // Under runc RLIMIT_NPROC would count every container's uid-10001 processes together; the pids cgroup is per container.
+        ...(spec.gvisor ? [{ Name: 'nproc', Soft: limits.pids, Hard: limits.pids }] : []),
       ],
       // Output goes only over the attach stream (capped by the host): no log files on the daemon's disk.
       LogConfig: { Type: 'none', Config: {} },

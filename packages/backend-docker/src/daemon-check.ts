@@ -10,6 +10,8 @@ export interface DaemonFacts {
   /** The OCI runtime executions use (the option, or the daemon's default). */
   runtime: string;
   runtimes: string[];
+  /** The runtime is gVisor (runsc): its own kernel, so some limits are enforced differently. */
+  gvisor: boolean;
   imageId: string;
   imageLabels: Record<string, string>;
 }
@@ -23,7 +25,7 @@ export async function checkDaemon(docker: Docker, options: ResolvedDockerOptions
   await dockerCall('reach the daemon', timeoutMs, () => docker.ping() as Promise<unknown>);
   const info = (await dockerCall('read daemon info', timeoutMs, () => docker.info() as Promise<unknown>)) as {
     ServerVersion?: string;
-    Runtimes?: Record<string, unknown>;
+    Runtimes?: Record<string, { path?: string } | undefined>;
     DefaultRuntime?: string;
   };
   const runtimes = Object.keys(info.Runtimes ?? {});
@@ -53,5 +55,6 @@ export async function checkDaemon(docker: Docker, options: ResolvedDockerOptions
       BUILD_REMEDY,
     );
   }
-  return { serverVersion: info.ServerVersion ?? 'unknown', runtime, runtimes, imageId: image.Id, imageLabels };
+  const gvisor = /runsc|gvisor/i.test(`${runtime} ${info.Runtimes?.[runtime]?.path ?? ''}`);
+  return { serverVersion: info.ServerVersion ?? 'unknown', runtime, runtimes, gvisor, imageId: image.Id, imageLabels };
 }

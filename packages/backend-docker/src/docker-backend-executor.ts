@@ -44,13 +44,15 @@ export class DockerBackendExecutor extends BaseExecutor {
   readonly #pool: WarmPool | undefined;
   readonly #pooledKinds: ReadonlySet<RunnerKind>;
   readonly #removals = new Set<Promise<void>>();
+  readonly #conformanceControl: boolean;
   #lastPoolError: unknown;
 
-  private constructor(docker: Docker, options: ResolvedDockerOptions, facts: DaemonFacts) {
+  private constructor(docker: Docker, options: ResolvedDockerOptions, facts: DaemonFacts, conformanceControl: boolean) {
     super(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency });
     this.#docker = docker;
     this.options = options;
     this.facts = facts;
+    this.#conformanceControl = conformanceControl;
     this.#pooledKinds = new Set(options.poolLanguages.map(runnerKindFor));
     this.#pool = options.poolSize > 0 && this.#pooledKinds.size > 0
       ? new WarmPool({
@@ -71,12 +73,25 @@ export class DockerBackendExecutor extends BaseExecutor {
    * @throws BackendUnavailableError when Docker, the runtime or the image is missing.
    */
   static async create(options: DockerBackendOptions | Record<string, unknown> = {}): Promise<DockerBackendExecutor> {
+    return DockerBackendExecutor.#create(options, false);
+  }
+
+  /**
+   * An executor for the conformance suite's positive controls only: its containers
+   * run as root with CAP_NET_RAW (no pool), so even the raw-socket probe's control
+   * can reach its canary. Never hand it untrusted work.
+   */
+  static async createConformanceControl(options: DockerBackendOptions | Record<string, unknown>): Promise<DockerBackendExecutor> {
+    return DockerBackendExecutor.#create({ ...options, poolSize: 0 }, true);
+  }
+
+  static async #create(options: DockerBackendOptions | Record<string, unknown>, conformanceControl: boolean): Promise<DockerBackendExecutor> {
     const resolved = resolveDockerOptions(options);
     const docker = connectDocker(resolved.dockerHost);
     const facts = await checkDaemon(docker, resolved);
     // Best effort: a failed reap must not stop this session from working.
     await reapDeadSessions(docker, resolved.apiTimeoutMs).catch(() => undefined);
-    const executor = new DockerBackendExecutor(docker, resolved, facts);
+    const executor = new DockerBackendExecutor(docker, resolved, facts, conformanceControl);
     executor.#pool?.fill();
     return executor;
   }
@@ -86,7 +101,8 @@ export class DockerBackendExecutor extends BaseExecutor {
       name: this.name,
       languages: LANGUAGES,
       network: 'kernel',
-      limits: { memoryBytes: 'container', cpus: 'container', pids: 'container', outputBytes: 'streaming', diskBytes: 'tmpfs' },
+      // Under gVisor `pids` is RLIMIT_NPROC in the sandbox's own kernel (see SandboxSpec.gvisor).
+      limits: { memoryBytes: 'container', cpus: 'container', pids: this.facts.gvisor ? 'rlimit' : 'container', outputBytes: 'streaming', diskBytes: 'tmpfs' },
       notes: [
         `Docker ${this.facts.serverVersion}, OCI runtime ${this.facts.runtime}`,
         `image ${this.options.image} (node ${this.facts.imageLabels['dev.cordon.node-version'] ?? '?'})`,
@@ -144,12 +160,14 @@ export class DockerBackendExecutor extends BaseExecutor {
     return {
       image: this.options.image,
       runtime: this.options.runtime,
+      gvisor: this.facts.gvisor,
       kind,
       limits,
       network,
       openNetwork: this.options.openNetwork,
       executorId: this.executorId,
       ...(executionId ? { executionId } : {}),
+      ...(this.#conformanceControl ? { conformanceControl: true } : {}),
     };
   }
 

@@ -76,9 +76,19 @@ export class DockerExecutor implements AsyncDisposable {
   /** Runs JavaScript; `env` is the only environment the code sees (besides PATH and HOME). */
   async executeCode(code: string, env: Record<string, string> = {}): Promise<DockerExecutionResult> {
     const started = performance.now();
+    const failed = (error: unknown): DockerExecutionResult => ({
+      success: false, output: '', error: error instanceof Error ? error.message : String(error), exitCode: 1, executionTime: Math.round(performance.now() - started),
+    });
+    let executor: DockerBackendExecutor;
+    try {
+      executor = await this.#backend();
+    } catch (error) {
+      // Not created (no daemon, no image): try again on the next call.
+      this.#executor = undefined;
+      return failed(error);
+    }
     let result: ExecutionResult;
     try {
-      const executor = await this.#backend();
       result = await executor.execute({
         language: 'node',
         code,
@@ -88,8 +98,7 @@ export class DockerExecutor implements AsyncDisposable {
         limits: { memoryBytes: this.#options.memoryLimit, cpus: this.#options.cpuLimit / 1e9 },
       });
     } catch (error) {
-      this.#executor = undefined;
-      return { success: false, output: '', error: error instanceof Error ? error.message : String(error), exitCode: 1, executionTime: Math.round(performance.now() - started) };
+      return failed(error);
     }
     return {
       success: result.status === 'ok',

@@ -49,12 +49,14 @@ describe.runIf(available)('docker backend: warm pool', () => {
       await waitForPool(executor, 2);
       const second = await executor.execute({
         language: 'bash',
-        code: 'ls -A /workspace /tmp; ps -eo comm= | sort | tr "\\n" " "',
+        // /proc directly, not ps: a missing tool must not make this pass.
+        code: 'ls -A /workspace /tmp; for p in /proc/[0-9]*; do cat "$p/comm"; done 2>/dev/null | sort | tr "\\n" " "',
       });
       expect(second.status).toBe('ok');
       expect(second.stdout).not.toContain('left');
       expect(second.stdout).not.toContain('sleep');
       expect(second.stdout).toContain('main.sh');
+      expect(second.stdout).toContain('bash');
       const node = await executor.execute({ language: 'node', code: 'console.log(typeof globalThis.leftover)' });
       expect(node.stdout).toBe('undefined\n');
     }
