@@ -4,7 +4,8 @@ import { CordonError, IsolationRefusedError } from '@cordon/core';
 import type { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, deadlineSeconds, hardenedPodManifest, type PodRole } from './manifests.js';
 import type { K8sOptions } from './options.js';
-import { createPod, deletePod, readPod, waitForRunning } from './pod-lifecycle.js';
+import { gatedCommand } from './network-gate.js';
+import { createPod, deletePod, waitForRunning } from './pod-lifecycle.js';
 
 export const CANARY_TCP_PORT = 8080;
 export const CANARY_UDP_PORT = 8053;
@@ -53,7 +54,8 @@ export async function verifyIsolation(api: KubeApi, options: K8sOptions, signal?
   const pod = async (namespace: string, role: PodRole, source: string, noNetwork: boolean) => {
     const name = `cordon-${role}-${nonce}`;
     const manifest = hardenedPodManifest({
-      name, namespace, role, options, command: ['node', '-e', source], stdin: false, noNetwork,
+      // The probe goes through the same gate as sandbox pods: what is verified is the state they run in.
+      name, namespace, role, options, command: noNetwork ? gatedCommand(['node', '-e', source], options.networkGateTimeoutMs) : ['node', '-e', source], stdin: false, noNetwork,
       limits: { memoryBytes: 128 * 1024 * 1024, cpus: 0.5, diskBytes: 1024 * 1024 },
       activeDeadlineSeconds: deadlineSeconds(options.podStartTimeoutMs, 60_000),
     });
@@ -68,9 +70,9 @@ export async function verifyIsolation(api: KubeApi, options: K8sOptions, signal?
     if (!canaryIp) throw refusal('the canary pod has no IP address');
     const control = await pod(options.controlNamespace, 'control', senderSource(canaryIp, controlNonce, true), false);
     const probe = await pod(options.namespace, 'isolation-probe', senderSource(canaryIp, probeNonce, false), true);
-    await Promise.all([
+    const [, probeDone] = await Promise.all([
       waitForRunning(api, options.controlNamespace, control, options.image, options.podStartTimeoutMs + 40_000, signal, 'completed'),
-      waitForRunning(api, options.namespace, probe, options.image, options.podStartTimeoutMs + 40_000, signal, 'completed'),
+      waitForRunning(api, options.namespace, probe, options.image, options.podStartTimeoutMs + options.networkGateTimeoutMs + 40_000, signal, 'completed'),
     ]);
     await sleep(300, undefined, { signal });
     const log = await api.call(`get pods/log in namespace ${options.controlNamespace}`, (callOptions) => api.core.readNamespacedPodLog({ name: canary, namespace: options.controlNamespace, container: 'sandbox' }, callOptions), { signal });
@@ -84,8 +86,10 @@ export async function verifyIsolation(api: KubeApi, options: K8sOptions, signal?
     if (leaked.length > 0) {
       throw refusal(`a pod in namespace ${options.namespace} reached the canary (${leaked.map((line) => line.split(' ')[0]).join(', ')}) despite the deny-all NetworkPolicy: the cluster's network plugin does not enforce NetworkPolicy`);
     }
-    const probePod = await readPod(api, options.namespace, probe, signal);
-    if (probePod?.status?.phase !== 'Succeeded') throw refusal(`the isolation probe pod did not complete (${probePod?.status?.phase ?? 'gone'})`);
+    const terminated = probeDone.status?.containerStatuses?.[0]?.state?.terminated;
+    if (terminated?.exitCode !== 0 && probeDone.status?.phase !== 'Succeeded') {
+      throw refusal(`the isolation probe pod did not complete (${terminated ? `exit ${terminated.exitCode}` : probeDone.status?.phase ?? 'gone'}${terminated?.message ? `: ${terminated.message}` : ''})`);
+    }
   } catch (error) {
     if (error instanceof IsolationRefusedError) throw error;
     if (signal?.aborted) throw error;

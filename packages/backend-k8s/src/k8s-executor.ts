@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BackendFailureError,
   BaseExecutor,
+  IsolationRefusedError,
   DEFAULT_LIMITS,
   DEFAULT_TIMEOUT_MS,
   LABELS,
@@ -13,6 +14,7 @@ import {
   type RunOutcome,
 } from '@cordon/core';
 import { verifyIsolation } from './isolation-check.js';
+import { GATE_EXIT_CODE, GATE_MESSAGE_PREFIX, gatedCommand } from './network-gate.js';
 import { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, cordonSelector, deadlineSeconds, DENY_ALL_POLICY_NAME, hardenedPodManifest, POOL_LABEL } from './manifests.js';
 import { parseK8sOptions, type K8sOptions } from './options.js';
@@ -105,11 +107,20 @@ export class K8sExecutor extends BaseExecutor {
    * caller and retried on the next call.
    */
   ready(signal?: AbortSignal): Promise<void> {
-    this.#guard ??= this.#setUp(signal).catch((error: unknown) => {
+    // Shared by every caller, so it never runs under one caller's signal: one aborted
+    // execution must not fail the setup for the others (API deadlines bound it).
+    this.#guard ??= this.#setUp().catch((error: unknown) => {
       this.#guard = undefined;
       throw error;
     });
-    return this.#guard;
+    if (!signal) return this.#guard;
+    const guard = this.#guard;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      guard.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
   }
 
   /** Resolves when the warm pool has finished its current refill; for tests and benchmarks. */
@@ -127,12 +138,12 @@ export class K8sExecutor extends BaseExecutor {
     return this.#poolError;
   }
 
-  async #setUp(signal?: AbortSignal): Promise<void> {
+  async #setUp(): Promise<void> {
     const { namespace, controlNamespace, createNamespaces } = this.options;
-    await ensureNamespace(this.api, namespace, 'tenant', createNamespaces, signal);
-    await ensureNamespace(this.api, controlNamespace, 'control', createNamespaces, signal);
-    await ensureDenyAllPolicy(this.api, namespace, signal);
-    if (this.options.verifyIsolation) await verifyIsolation(this.api, this.options, signal);
+    await ensureNamespace(this.api, namespace, 'tenant', createNamespaces);
+    await ensureNamespace(this.api, controlNamespace, 'control', createNamespaces);
+    await ensureDenyAllPolicy(this.api, namespace);
+    if (this.options.verifyIsolation) await verifyIsolation(this.api, this.options);
     await reapDeadSessions(this.api, [namespace, controlNamespace]);
     if (this.options.reapIntervalMs > 0) {
       this.#reapTimer = setInterval(() => void reapDeadSessions(this.api, [namespace, controlNamespace]), this.options.reapIntervalMs);
@@ -143,7 +154,12 @@ export class K8sExecutor extends BaseExecutor {
 
   protected async run(context: RunContext): Promise<RunOutcome> {
     const { request, signal } = context;
-    await this.ready(signal);
+    try {
+      await this.ready(signal);
+    } catch (error) {
+      if (signal.aborted) return stopped();
+      throw error;
+    }
     // Re-check the policy object before every pod (cheap: one list), so a policy deleted
     // or loosened after setup stops new runs instead of letting them out.
     await ensureDenyAllPolicy(this.api, this.options.namespace, signal);
@@ -181,6 +197,9 @@ export class K8sExecutor extends BaseExecutor {
           // The runner died without a result: the memory limit killed it, or the pod went away.
           const terminated = await waitForTermination(this.api, pod.namespace, pod.name, 5_000);
           if (terminated?.reason === 'OOMKilled') return { exitCode: null, signal: 'SIGKILL', oomKilled: true };
+          if (terminated?.exitCode === GATE_EXIT_CODE && terminated.message?.startsWith(GATE_MESSAGE_PREFIX)) {
+            throw new IsolationRefusedError(BACKEND_NAME, 'network', `is not enforced for pod ${pod.namespace}/${pod.name}: ${terminated.message}`, 'Check the network plugin (it enforced the policy for the isolation check, but not for this pod in time), or raise networkGateTimeoutMs.');
+          }
           const detail = [
             terminated ? `container ${terminated.reason ?? 'terminated'} with exit code ${terminated.exitCode}` : 'no container state',
             outcome.status?.message,
@@ -241,7 +260,8 @@ export class K8sExecutor extends BaseExecutor {
       role: 'sandbox',
       options: this.options,
       labels,
-      command: [...RUNNER_COMMANDS[kind]],
+      // Pods behind the policy wait until it holds for them before the runner takes code.
+      command: noNetwork ? gatedCommand(RUNNER_COMMANDS[kind], this.options.networkGateTimeoutMs) : [...RUNNER_COMMANDS[kind]],
       stdin: true,
       limits,
       activeDeadlineSeconds: deadline,

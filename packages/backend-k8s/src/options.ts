@@ -80,6 +80,8 @@ export const k8sOptionsSchema = z.strictObject({
   apiTimeoutMs: positiveInt(15_000),
   /** Scheduling plus container start; a pod not running by then is deleted and the run fails. */
   podStartTimeoutMs: positiveInt(120_000),
+  /** How long a new pod waits for the policy to cover it before it refuses to run anything. */
+  networkGateTimeoutMs: positiveInt(30_000),
   /** CPU request as a fraction of the CPU limit, so small nodes can pack pods (memory request = limit). */
   cpuRequestFraction: z.coerce.number().positive().max(1).default(0.1),
   /** How often leftovers of dead sessions are looked for; 0 disables the periodic reaper. */

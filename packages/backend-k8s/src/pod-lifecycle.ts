@@ -61,7 +61,8 @@ export async function waitForRunning(api: KubeApi, namespace: string, name: stri
     else if (scheduled?.status === 'True') lastReason = 'scheduled, container starting';
     const elapsed = performance.now() - started;
     if (elapsed > timeoutMs) {
-      throw new BackendFailureError(BACKEND_NAME, `pod ${namespace}/${name} was not running after ${timeoutMs} ms (${lastReason})`, { pod: name });
+      const warning = await lastWarning(api, namespace, name);
+      throw new BackendFailureError(BACKEND_NAME, `pod ${namespace}/${name} was not running after ${timeoutMs} ms (${lastReason}${warning ? `; last event: ${warning}` : ''})`, { pod: name });
     }
     await sleep(Math.min(delayMs, Math.max(1, timeoutMs - elapsed)), undefined, { signal });
     delayMs = Math.min(delayMs * 2, 250);
@@ -84,6 +85,17 @@ export async function waitForTermination(api: KubeApi, namespace: string, name: 
     delayMs = Math.min(delayMs * 2, 250);
   }
   return undefined;
+}
+
+/** The pod's latest warning event (e.g. FailedCreatePodSandBox), when events may be read. */
+async function lastWarning(api: KubeApi, namespace: string, name: string): Promise<string | undefined> {
+  try {
+    const events = await api.call(`list events in namespace ${namespace}`, (options) => api.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},type=Warning` }, options), { allow: [403] });
+    const last = events?.items.at(-1);
+    return last ? `${last.reason ?? 'Warning'}: ${last.message ?? ''}`.slice(0, 500) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function imageRemedy(image: string): string {

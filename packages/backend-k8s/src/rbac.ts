@@ -21,6 +21,8 @@ const TENANT_RULES: V1PolicyRule[] = [
   // Websocket attach is a GET upgraded; recent API servers also check `create`.
   { apiGroups: [''], resources: ['pods/attach'], verbs: ['create', 'get'] },
   { apiGroups: ['networking.k8s.io'], resources: ['networkpolicies'], verbs: ['create', 'get', 'list'] },
+  // Only to quote the kubelet's reason when a pod never starts.
+  { apiGroups: [''], resources: ['events'], verbs: ['list'] },
 ];
 
 /** Rights in the control namespace: the isolation check's canary and control pods, and `network: 'open'` runs. */
@@ -28,6 +30,7 @@ const CONTROL_RULES: V1PolicyRule[] = [
   { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'delete', 'patch'] },
   { apiGroups: [''], resources: ['pods/attach'], verbs: ['create', 'get'] },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
+  { apiGroups: [''], resources: ['events'], verbs: ['list'] },
 ];
 
 /**

@@ -14,7 +14,7 @@ describe('rbac', () => {
     expect(kinds).not.toContain('ClusterRole');
     expect(kinds).not.toContain('ClusterRoleBinding');
     const resources = manifests.flatMap((manifest) => ('rules' in manifest ? manifest.rules ?? [] : [])).flatMap((rule) => rule.resources ?? []);
-    expect(new Set(resources)).toEqual(new Set(['pods', 'pods/attach', 'pods/log', 'networkpolicies']));
+    expect(new Set(resources)).toEqual(new Set(['pods', 'pods/attach', 'pods/log', 'networkpolicies', 'events']));
     for (const manifest of manifests) {
       if ('rules' in manifest) for (const rule of manifest.rules ?? []) expect(rule.verbs).not.toContain('*');
     }
