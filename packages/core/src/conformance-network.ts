@@ -38,18 +38,22 @@ export async function runNetworkProbe(context: SuiteContext, probe: NetworkProbe
     return { ...base, verdict: 'not-applicable', detail: notApplicable };
   }
 
+  const prepared = probe.files ? await probe.files() : { files: {} };
+  if ('unavailable' in prepared) return { ...base, verdict: 'not-applicable', detail: prepared.unavailable };
+  const files = prepared.files;
+
   const controlOn = notApplicable !== undefined ? 'none' : (probe.controlOn ?? 'sandbox');
   let control: RunOutput | undefined;
   let controlDeliveries: string[] = [];
   if (controlOn !== 'none') {
     const nonce = context.nonce();
     const code = probe.code(context.endpoints, nonce);
-    control = controlOn === 'host' ? await context.runHost(probe.language, code, nonce) : await context.run('control', { language: probe.language, code }, nonce);
+    control = controlOn === 'host' ? await context.runHost(probe.language, code, nonce) : await context.run('control', { language: probe.language, code, files }, nonce);
     controlDeliveries = await deliveries(context, probe, control, nonce, CONTROL_GRACE_MS);
   }
 
   const nonce = context.nonce();
-  const probeRun = await context.run('sandbox', { language: probe.language, code: probe.code(context.endpoints, nonce) }, nonce);
+  const probeRun = await context.run('sandbox', { language: probe.language, code: probe.code(context.endpoints, nonce), files }, nonce);
   const probeDeliveries = await deliveries(context, probe, probeRun, nonce, PROBE_GRACE_MS);
 
   const judgement = networkVerdict({

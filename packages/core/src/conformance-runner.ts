@@ -14,9 +14,6 @@ import { PROPERTY_PROBES, fakeKey } from './probe-properties.js';
 import { runPropertyProbe } from './probe-property.js';
 import { SESSION_ID } from './session.js';
 
-/** Results per property task (most yield one). */
-const expectedResults = new Map(PROPERTY_PROBES.map((property) => [property.id, 1 + (property.yields?.length ?? 0)]));
-
 /** The environment variable planted in this process for the run (its value is random per run). */
 export const PLANTED_SECRET_NAME = 'CORDON_CONFORMANCE_SECRET';
 
@@ -56,12 +53,12 @@ export async function runConformance(adapter: ConformanceAdapter, options: RunCo
     context = new SuiteContext(adapter, canaries, planted, options.signal);
     const suite = context;
 
-    const tasks: Task[] = [
-      ...NETWORK_PROBES.filter((probe) => selected([probe.id, probe.group])).map((probe): Task => ({ id: probe.id, run: async () => [await runNetworkProbe(suite, probe)] })),
-      ...PROPERTY_PROBES.filter((property) => selected([property.id, ...(property.yields ?? [])])).map((property): Task => ({ id: property.id, run: () => runPropertyProbe(suite, property) })),
-    ];
+    const networkTasks = NETWORK_PROBES.filter((probe) => selected([probe.id, probe.group])).map((probe): Task => ({ id: probe.id, run: async () => [await runNetworkProbe(suite, probe)] }));
+    const properties = PROPERTY_PROBES.filter((property) => selected([property.id, ...(property.yields ?? [])]));
+    const propertyResults = properties.flatMap((property) => [property.id, ...(property.yields ?? [])].filter((id) => selected([id, property.id])));
+    const tasks: Task[] = [...networkTasks, ...properties.map((property): Task => ({ id: property.id, run: () => runPropertyProbe(suite, property) }))];
     const checkLeftovers = selected(['leftovers']);
-    const total = tasks.reduce((sum, task) => sum + (expectedResults.get(task.id) ?? 1), 0) + (checkLeftovers ? 1 : 0);
+    const total = networkTasks.length + propertyResults.length + (checkLeftovers ? 1 : 0);
     const results: ConformanceResult[] = [];
     let done = 0;
     const starting = (id: string) => options.onProgress?.({ id, done, total });
@@ -69,8 +66,9 @@ export async function runConformance(adapter: ConformanceAdapter, options: RunCo
       done++;
       options.onProgress?.({ id: result.id, verdict: result.verdict, result, done, total });
     };
-    const ordered = await runPool(tasks, options.concurrency ?? 2, options.signal, starting, (batch) => batch.forEach(report));
-    for (const batch of ordered) results.push(...batch);
+    const ordered = await runPool(tasks, options.concurrency ?? 2, options.signal, starting, (batch) => batch.filter((result) => selected([result.id, result.group])).forEach(report));
+    // A property may yield several results; keep only the ones asked for.
+    for (const batch of ordered) results.push(...batch.filter((result) => selected([result.id, result.group])));
     if (checkLeftovers) {
       starting('leftovers');
       const leftover = await leftoversResult(suite);

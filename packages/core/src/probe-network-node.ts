@@ -1,5 +1,6 @@
 import type { CanaryEndpoints } from './conformance-types.js';
 import { needsHostLoopback, needsHostLoopback6, needsIPv6, type NetworkProbe } from './probe-network.js';
+import { nativeProbeLibrary } from './probe-native-library.js';
 import { nodeProbe } from './probe-prelude.js';
 
 const node = (body: (endpoints: CanaryEndpoints, nonce: string) => string) => (endpoints: CanaryEndpoints, nonce: string) => nodeProbe(endpoints, nonce, body(endpoints, nonce));
@@ -125,6 +126,26 @@ ${childStep('spawn python3', `'python3', ['-c', ${JSON.stringify(child)}], { env
     s.once('connect', () => s.end('esm ' + NONCE, () => { s.destroy(); resolve({}); }));
   });
 });`),
+  },
+  {
+    id: 'N11:dlopen', group: 'N11', title: 'process.dlopen of a native library that connects from its constructor', language: 'node',
+    files: async () => {
+      const library = await nativeProbeLibrary();
+      return 'bytes' in library ? { files: { 'cordon-probe.so': library.bytes } } : { unavailable: library.unavailable };
+    },
+    code: node(() => `const fs = $r('node:fs'), path = $r('node:path'), os = $r('node:os');
+process.env.CORDON_PROBE_HOST = E.tcp.host; process.env.CORDON_PROBE_PORT = String(E.tcp.port); process.env.CORDON_PROBE_NONCE = NONCE;
+const load = (file) => { try { process.dlopen({ exports: {} }, file); return 'loaded'; } catch (e) { return /self-register|not a valid|napi_register/i.test(String(e.message)) ? 'loaded' : String(e.message); } };
+let outcome = load(path.resolve('cordon-probe.so'));
+if (outcome !== 'loaded') {
+  // The working directory may be mounted noexec; try the temp dir too.
+  const copy = path.join(os.tmpdir(), 'cordon-probe-' + NONCE + '.so');
+  try { fs.copyFileSync('cordon-probe.so', copy); outcome = load(copy); } catch (e) { outcome = outcome + '; ' + e.message; }
+}
+if (outcome !== 'loaded') {
+  if (/failed to map segment|operation not permitted/i.test(outcome)) process.stdout.write('CORDON-UNSUPPORTED native code cannot be loaded here (noexec): ' + outcome.slice(0, 120) + '\\n');
+  emit({ step: 'process.dlopen', ok: false, code: 'EDLOPEN', message: outcome.slice(0, 200) });
+}`),
   },
   {
     id: 'V6:node-tcp', group: 'V6', title: 'net.connect to the IPv6 canary', language: 'node', patchable: true, notApplicable: needsIPv6,

@@ -29,6 +29,8 @@ def echo(kind):
     try:
         s = socket.socket(socket.AF_INET, kind, socket.IPPROTO_ICMP)
     except PermissionError:
+        if kind == socket.SOCK_RAW:
+            print('CORDON-UNSUPPORTED raw sockets need CAP_NET_RAW, which this sandbox lacks whatever its network (socket() EPERM)', flush=True)
         if kind == socket.SOCK_DGRAM:
             # The kernel offers unprivileged ICMP only to groups in this range; outside it the vector does not exist.
             with open('/proc/sys/net/ipv4/ping_group_range') as f:

@@ -51,7 +51,10 @@ export const SHELL_NETWORK_PROBES: readonly NetworkProbe[] = [
     id: 'R1:ping', group: 'R1', title: 'ping with the nonce as payload pattern', language: 'bash',
     notApplicable: (context) => context.icmpUnavailable,
     ...bash(['ping', 'od'], `PATTERN=$(printf '%s' "$NONCE" | od -An -tx1 | tr -d ' \\n')
-step ping ping -n -c 1 -W 2 -p "$PATTERN" "$TCP_HOST"`),
+err=$(ping -n -c 1 -W 2 -p "$PATTERN" "$TCP_HOST" 2>&1 >/dev/null); rc=$?
+# Without CAP_NET_RAW and outside ping_group_range, ping cannot even open its socket: the vector does not exist here.
+[ $rc -ne 0 ] && [[ "$err" == *"socket: Operation not permitted"* || "$err" == *"socket: Permission denied"* ]] && echo 'CORDON-UNSUPPORTED ping cannot open an ICMP socket here (no CAP_NET_RAW, gid outside net.ipv4.ping_group_range)'
+if [ $rc -eq 0 ]; then emit ping true "" ""; else emit ping false "exit $rc" "$(printf '%s' "$err" | tr -d '"\\\\' | tr '\\n' ' ' | cut -c1-200)"; fi`),
   },
   {
     id: 'U1:nc', group: 'U1', title: 'nc -U to a host Unix socket path', language: 'bash', controlOn: 'host',

@@ -46,6 +46,8 @@ export interface NetworkProbe {
   /** Run the probe even when not applicable: its target exists, so a leak is still decisive. */
   readonly runWhenNotApplicable?: boolean;
   code(endpoints: CanaryEndpoints, nonce: string): string;
+  /** Files the probe needs in its working directory (built once on the host), or why they cannot be made (⇒ `not-applicable`). */
+  files?(): Promise<{ files: Record<string, Uint8Array> } | { unavailable: string }>;
 }
 
 export function needsIPv6(context: ProbeApplicability): string | undefined {
