@@ -6,6 +6,7 @@ import { dirname } from 'node:path';
 import { removeBaselineContainers } from './docker-baselines.js';
 import { renderChart } from './chart.js';
 import { renderMarkdownResults, replaceResultsSection } from './markdown-report.js';
+import { stopMemoryProbes } from './memory.js';
 import { Progress } from './progress.js';
 import { renderReport } from './report-table.js';
 import { PHASE_COUNT, runBench, type Cleanup } from './run-bench.js';
@@ -18,7 +19,7 @@ function writeAtomically(path: string, text: string): void {
 }
 
 async function cleanUp(cleanup: Cleanup): Promise<void> {
-  await Promise.allSettled(cleanup.executors.map((candidate) => candidate.executor.close()));
+  await Promise.allSettled([...cleanup.executors.map((candidate) => candidate.executor.close()), stopMemoryProbes()]);
   if (cleanup.docker) await removeBaselineContainers(cleanup.docker).catch(() => 0);
 }
 
@@ -50,6 +51,8 @@ async function main(): Promise<number> {
   const progress = new Progress(process.stderr, PHASE_COUNT);
   try {
     const file = await runBench(settings, progress, cleanup);
+    // An interrupted run finishes with what it has; it must not overwrite the results of a real one.
+    if (interrupted) return 130;
     writeAtomically(settings.resultsPath, `${JSON.stringify(file, null, 2)}\n`);
     writeAtomically(settings.chartPath, renderChart(file));
     if (settings.docsPath && existsSync(settings.docsPath)) {

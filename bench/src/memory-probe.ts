@@ -36,6 +36,15 @@ async function main(): Promise<void> {
   const rssBefore = settledRss().rss;
   const backend = await loadBackend(input.backend);
   const executor = await backend.create(input.options);
+  // Ctrl-C reaches this process too, and the harness sends SIGTERM: remove the pool before going.
+  let stopping = false;
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    void executor.close().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
   try {
     // Filling the pool is background work; it is done when the machine is quiet again.
     await sleep(Math.min(1_000, input.fillTimeoutMs));
