@@ -44,6 +44,8 @@ export async function dockerConformance(executor: Executor, _options: Record<str
       ? { notApplicable: { 'NL1:python-change': "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); NL1's interface listings still show only lo" } }
       : {}),
     async leftovers(): Promise<string[]> {
+      // While open, refills and background removals are work in progress, not leftovers.
+      if (!executor.closed) await executor.settled();
       const idle = executor.closed ? new Set<string>() : executor.idleContainerIds();
       const found = await listCordonContainers(docker, options.apiTimeoutMs, { [LABELS.session]: SESSION_ID });
       return found

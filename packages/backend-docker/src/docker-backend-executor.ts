@@ -117,6 +117,17 @@ export class DockerBackendExecutor extends BaseExecutor {
     return this.#pool?.idleIds() ?? new Set();
   }
 
+  /**
+   * Resolves once no pool refill and no background removal is in progress, so a
+   * listing of this session's containers shows only idle pool capacity and leaks.
+   */
+  async settled(): Promise<void> {
+    do {
+      await this.#pool?.settled();
+      await Promise.allSettled([...this.#removals]);
+    } while (this.#removals.size > 0);
+  }
+
   /** The last error a pool refill hit, for diagnostics. */
   get lastPoolError(): unknown {
     return this.#lastPoolError;

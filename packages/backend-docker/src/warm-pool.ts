@@ -60,6 +60,11 @@ export class WarmPool {
     return new Set([...this.#ready.values()].flat().map((container) => container.id));
   }
 
+  /** Resolves once no container is being started (the pool is full, or failing and backing off). */
+  async settled(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+  }
+
   /** Stops refilling, waits for starts in progress, and discards every idle container. */
   async drain(): Promise<void> {
     this.#draining = true;
