@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
-// Idles, and reports every SIGUSR2 it receives on stdout.
-const HELPER = `process.on('SIGUSR2', () => process.stdout.write('SIGUSR2\\n')); setInterval(() => {}, 1 << 30); process.stdout.write('READY\\n');`;
+// Idles, reports every SIGUSR2 it receives on stdout, and exits when the suite's end of its stdin closes (the suite died).
+const HELPER = `process.on('SIGUSR2', () => process.stdout.write('SIGUSR2\\n')); process.stdin.on('end', () => process.exit(0)).resume(); process.stdout.write('READY\\n');`;
 
 /**
  * A host process the sandbox must not see, signal or trace. Its command line and
@@ -20,7 +20,7 @@ export class HostProcessCanary {
   static async start(marker: string, secretName: string, secretValue: string): Promise<HostProcessCanary> {
     const child = spawn(process.execPath, ['-e', HELPER, marker, secretValue], {
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', [secretName]: secretValue },
-      stdio: ['ignore', 'pipe', 'ignore'],
+      stdio: ['pipe', 'pipe', 'ignore'],
     });
     const canary = new HostProcessCanary(child);
     const lines = createInterface({ input: child.stdout });

@@ -5,7 +5,8 @@ import { hostPython } from './conformance-host-runner.js';
 
 // Node cannot open raw sockets, so a tiny Python helper reads ICMP and prints each packet as hex.
 const LISTENER = `
-import socket, sys, binascii
+import binascii, ctypes, socket
+ctypes.CDLL(None).prctl(1, 9)  # PR_SET_PDEATHSIG: die with the suite, never linger
 s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
 print("READY", flush=True)
 while True:

@@ -23,7 +23,10 @@ export interface ConformanceAdapter {
    * session label, never to the whole machine.
    */
   leftovers(): Promise<string[]>;
-  /** Probe id → why no control is possible on this backend. Must be rare. */
+  /**
+   * Probe id (`R1:ping`) or group (`R1`) → why no control is possible on this
+   * backend. Must be rare; shown in the table. Such probes are not run.
+   */
   readonly notApplicable?: Readonly<Record<string, string>>;
 }
 

@@ -30,10 +30,13 @@ const PROBE_GRACE_MS = 300;
 export async function runNetworkProbe(context: SuiteContext, probe: NetworkProbe): Promise<ConformanceResult> {
   const base = { id: probe.id, group: probe.group, kind: 'network' as const, title: probe.title, language: probe.language };
   const applicability = { endpoints: context.endpoints, network: context.adapter.canaryNetwork, icmpUnavailable: context.canaries.icmpUnavailable };
-  const notApplicable = context.adapter.notApplicable?.[probe.id] ?? context.adapter.notApplicable?.[probe.group] ?? probe.notApplicable?.(applicability);
   if (!context.offers(probe.language)) {
     return { ...base, verdict: 'not-applicable', detail: `the backend does not offer ${probe.language}` };
   }
+  const declared = context.adapter.notApplicable?.[probe.id] ?? context.adapter.notApplicable?.[probe.group];
+  if (declared !== undefined) return { ...base, verdict: 'not-applicable', detail: `declared by the backend: ${declared}` };
+  // The probe's own rule; when its target exists anyway (host loopback, system resolver) it still runs, so a leak is reported.
+  const notApplicable = probe.notApplicable?.(applicability);
   if (notApplicable !== undefined && !probe.runWhenNotApplicable) {
     return { ...base, verdict: 'not-applicable', detail: notApplicable };
   }

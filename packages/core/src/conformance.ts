@@ -1,8 +1,27 @@
 /**
- * `@cordon/core/conformance`: the suite that proves a backend holds. Canaries on
- * the host, every escape probe with a positive control, the non-network
- * properties, and the report. See `runConformance`, and
- * `@cordon/core/conformance/vitest` for the one-call test-file adapter.
+ * `@cordon/core/conformance`: the suite that proves a backend holds.
+ *
+ * - Canaries on the host for the run (TCP/HTTP speaking enough HTTP/1.1, HTTP/2
+ *   and TLS-ClientHello for clients to deliver a payload; UDP; DNS on UDP and TCP
+ *   answering A; a Unix socket at a path and an abstract one; ICMP when root; a
+ *   host process), bound where `adapter.canaryNetwork` says.
+ * - Network probes (escape-probes.md N1..PT1, plus U1/U2 for Unix sockets), each
+ *   in node, python and bash where it makes sense. Each runs twice with its own
+ *   nonce: as the probe (network `none`) and as its positive control (network
+ *   open, through `adapter.control` or the executor). The verdict comes from the
+ *   canaries' log, never an exit code; see `networkVerdict` for the rules.
+ *   Unix socket controls run on the host itself (`runOnHost`): a working sandbox
+ *   never sees the host path, even with its network open.
+ * - Property checks (env secrets, host files, writes, /tmp, privileges, PID
+ *   isolation, fork bomb, memory, timeout of a whole tree, output cap, exit codes
+ *   and signals, no state between runs, leftovers); see `propertyVerdict`.
+ * - `formatConformanceTable`, `conformanceToJson`, `conformanceExitCode`.
+ *
+ * While it runs, this process's env carries `PLANTED_SECRET_NAME`, and fake keys
+ * sit under the real HOME and the temp dir; everything is removed at the end.
+ * Host-side process checks read this machine's /proc, so they see sandboxes that
+ * share this kernel (spawn, docker with runc); remote sandboxes (k8s) are covered
+ * by `adapter.leftovers()`.
  */
 export type { CanaryNetwork, ConformanceAdapter } from './conformance-adapter.js';
 export { runConformance, PLANTED_SECRET_NAME } from './conformance-runner.js';

@@ -5,6 +5,7 @@ import { runConformance } from '../src/conformance-runner.js';
 import type { ConformanceReport } from '../src/conformance-types.js';
 import { NETWORK_PROBES } from '../src/conformance-network.js';
 import { findHostProcesses } from '../src/conformance-host-processes.js';
+import { findOnPath } from '../src/conformance-host-runner.js';
 import { UnisolatedExecutor, unisolatedAdapter } from './support/unisolated-executor.js';
 
 /**
@@ -34,6 +35,16 @@ function pingGroupAllows(gid: number): boolean {
   }
 }
 
+/**
+ * The self-test is meant to run as root (as CI does). Without root these probes
+ * cannot get out even unisolated (no ICMP canary, no CAP_NET_ADMIN, Yama blocks
+ * ptrace of a non-descendant), so they are exempt, loudly.
+ */
+const NEEDS_ROOT = ['R1:raw-icmp', 'R1:dgram-icmp', 'R1:ping', 'NL1:python-change', 'PT1:ptrace'];
+const isRoot = process.getuid?.() === 0;
+/** Host tools the shell probes use; a missing one makes its probe `invalid`, which here is the host's gap, not the suite's. */
+const missingHostTools = ['curl', 'wget', 'nc', 'ping', 'getent'].filter((tool) => findOnPath(tool) === undefined);
+
 /** Properties an unisolated runner must fail; the rest (output cap, exit codes) the base class provides. */
 const MUST_FAIL = [
   'env-secrets:node', 'env-secrets:python', 'env-secrets:bash', 'host-files', 'write-outside', 'tmp-private',
@@ -57,7 +68,11 @@ describe('conformance self-test on a deliberately unisolated executor', () => {
   it('reports every network probe as LEAK, except the justified not-applicable ones', () => {
     const network = report.results.filter((result) => result.kind === 'network');
     expect(network.map((result) => result.id).sort()).toEqual(NETWORK_PROBES.map((probe) => probe.id).sort());
+    if (!isRoot) console.warn(`NOT ROOT: ${NEEDS_ROOT.join(', ')} are not checked; run the self-test as root to check them`);
+    if (missingHostTools.length > 0) console.warn(`MISSING HOST TOOLS: ${missingHostTools.join(', ')}; their probes are not checked (apt-get install -y curl wget netcat-openbsd iputils-ping)`);
     for (const result of network) {
+      if (!isRoot && NEEDS_ROOT.includes(result.id)) continue;
+      if (missingHostTools.some((tool) => result.detail.includes(`tool missing: ${tool}`))) continue;
       const allowed = NOT_APPLICABLE_ON_HOST[result.id];
       if (allowed && result.verdict === 'not-applicable') {
         expect(result.detail, result.id).toMatch(allowed);
@@ -69,6 +84,7 @@ describe('conformance self-test on a deliberately unisolated executor', () => {
 
   it('has a valid positive control for every probe that has one', () => {
     for (const result of report.results.filter((r) => r.kind === 'network' && r.control && r.verdict !== 'not-applicable')) {
+      if (missingHostTools.some((tool) => result.detail.includes(`tool missing: ${tool}`))) continue;
       expect(result.control?.delivered, `${result.id} control: ${JSON.stringify(result.control)}`).toBe(true);
     }
   });
