@@ -46,7 +46,7 @@ attempt();
  * plugin that ignores NetworkPolicy, or a network that blocks everything anyway,
  * both fail this check, and then nothing runs (fail closed).
  */
-export async function verifyIsolation(api: KubeApi, options: K8sOptions, signal?: AbortSignal): Promise<void> {
+export async function verifyIsolation(api: KubeApi, options: K8sOptions, labels: Record<string, string>, signal?: AbortSignal): Promise<void> {
   const nonce = randomBytes(6).toString('hex');
   const controlNonce = `cordon-control-${nonce}`;
   const probeNonce = `cordon-probe-${nonce}`;
@@ -55,7 +55,7 @@ export async function verifyIsolation(api: KubeApi, options: K8sOptions, signal?
     const name = `cordon-${role}-${nonce}`;
     const manifest = hardenedPodManifest({
       // The probe goes through the same gate as sandbox pods: what is verified is the state they run in.
-      name, namespace, role, options, command: noNetwork ? gatedCommand(['node', '-e', source], options.networkGateTimeoutMs) : ['node', '-e', source], stdin: false, noNetwork,
+      name, namespace, role, options, labels, command: noNetwork ? gatedCommand(['node', '-e', source], options.networkGateTimeoutMs) : ['node', '-e', source], stdin: false, noNetwork,
       limits: { memoryBytes: 128 * 1024 * 1024, cpus: 0.5, diskBytes: 1024 * 1024 },
       activeDeadlineSeconds: deadlineSeconds(options.podStartTimeoutMs, 60_000),
     });

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   BackendFailureError,
@@ -16,7 +17,7 @@ import {
 import { verifyIsolation } from './isolation-check.js';
 import { GATE_EXIT_CODE, GATE_MESSAGE_PREFIX, gatedCommand } from './network-gate.js';
 import { KubeApi } from './kube-api.js';
-import { BACKEND_NAME, cordonSelector, deadlineSeconds, DENY_ALL_POLICY_NAME, hardenedPodManifest, POOL_LABEL } from './manifests.js';
+import { BACKEND_NAME, cordonSelector, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, hardenedPodManifest, POOL_LABEL } from './manifests.js';
 import { parseK8sOptions, type K8sOptions } from './options.js';
 import { attachAndRun } from './pod-attach.js';
 import { createPod, deletePod, waitForRunning, waitForTermination } from './pod-lifecycle.js';
@@ -43,6 +44,8 @@ export class K8sExecutor extends BaseExecutor {
   readonly name = BACKEND_NAME;
   readonly options: K8sOptions;
   readonly api: KubeApi;
+  /** Labels this instance's pods, so close() and leftovers() never touch another executor's. */
+  readonly instanceId = randomBytes(4).toString('hex');
   /** One pool per booted runner (node also serves bash; python has its own). */
   readonly #pools = new Map<RunnerKind, WarmPool>();
   /** Pods this executor made and has not seen deleted yet. */
@@ -143,7 +146,7 @@ export class K8sExecutor extends BaseExecutor {
     await ensureNamespace(this.api, namespace, 'tenant', createNamespaces);
     await ensureNamespace(this.api, controlNamespace, 'control', createNamespaces);
     await ensureDenyAllPolicy(this.api, namespace);
-    if (this.options.verifyIsolation) await verifyIsolation(this.api, this.options);
+    if (this.options.verifyIsolation) await verifyIsolation(this.api, this.options, { [EXECUTOR_LABEL]: this.instanceId });
     await reapDeadSessions(this.api, [namespace, controlNamespace]);
     if (this.options.reapIntervalMs > 0) {
       this.#reapTimer = setInterval(() => void reapDeadSessions(this.api, [namespace, controlNamespace]), this.options.reapIntervalMs);
@@ -259,7 +262,7 @@ export class K8sExecutor extends BaseExecutor {
       namespace: pod.namespace,
       role: 'sandbox',
       options: this.options,
-      labels,
+      labels: { ...labels, [EXECUTOR_LABEL]: this.instanceId },
       // Pods behind the policy wait until it holds for them before the runner takes code.
       command: noNetwork ? gatedCommand(RUNNER_COMMANDS[kind], this.options.networkGateTimeoutMs) : [...RUNNER_COMMANDS[kind]],
       stdin: true,
@@ -297,7 +300,7 @@ export class K8sExecutor extends BaseExecutor {
   /** Deletes every pod with this session's label that is not already being deleted. */
   async #deleteSessionPods(): Promise<void> {
     for (const namespace of [this.options.namespace, this.options.controlNamespace]) {
-      const list = await this.api.call(`list pods in namespace ${namespace}`, (options) => this.api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(SESSION_ID) }, options)).catch(() => undefined);
+      const list = await this.api.call(`list pods in namespace ${namespace}`, (options) => this.api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(SESSION_ID, this.instanceId) }, options)).catch(() => undefined);
       for (const pod of list?.items ?? []) {
         if (pod.metadata?.name && !pod.metadata.deletionTimestamp) await this.#removePod({ namespace, name: pod.metadata.name });
       }
@@ -305,11 +308,11 @@ export class K8sExecutor extends BaseExecutor {
   }
 
   /**
-   * What this session still has in the cluster, by session label (for leak checks).
-   * Idle pool pods are expected while the executor is open and are not listed.
+   * What this executor still has in the cluster, by its session and instance labels
+   * (for leak checks). Idle pool pods are expected while it is open and are not listed.
    */
   async leftovers(): Promise<string[]> {
-    const found = await sessionPods(this.api, [this.options.namespace, this.options.controlNamespace]);
+    const found = await sessionPods(this.api, [this.options.namespace, this.options.controlNamespace], this.instanceId);
     if (this.closed) return found.map(describePod);
     const pools = [...this.#pools.values()];
     return found.filter((pod) => !pools.some((pool) => pool.owns(pod.name))).map(describePod);

@@ -141,5 +141,8 @@ function isNetworkError(error: unknown): boolean {
 }
 
 export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  if (error instanceof Error) return error.message;
+  // The websocket library rejects with an ErrorEvent-like object, not an Error.
+  if (error !== null && typeof error === 'object' && 'message' in error && typeof error.message === 'string') return error.message;
+  return String(error);
 }

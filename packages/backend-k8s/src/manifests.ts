@@ -10,6 +10,8 @@ export const DENY_ALL_POLICY_NAME = 'cordon-deny-all';
 /** What a cordon pod is for; reaping and leak checks select on it. */
 export const ROLE_LABEL = 'cordon.dev/role';
 export type PodRole = 'sandbox' | 'canary' | 'control' | 'isolation-probe';
+/** One executor instance: two executors in one process share the session, not their pods. */
+export const EXECUTOR_LABEL = 'cordon.dev/executor';
 /** `warm` for pool pods, `cold` for pods made for one request. */
 export const POOL_LABEL = 'cordon.dev/pool';
 /** When the pod is past its useful life (ISO time), for the reaper of a later session. */
@@ -22,10 +24,11 @@ export function cordonLabels(extra: Record<string, string> = {}): Record<string,
   return { [LABELS.managedBy]: MANAGED_BY, [LABELS.backend]: BACKEND_NAME, [LABELS.session]: SESSION_ID, ...extra };
 }
 
-/** Selects everything cordon's k8s backend made, or (with `session`) one session's. */
-export function cordonSelector(session?: string): string {
+/** Selects everything cordon's k8s backend made, or (with `session`) one session's, or one executor's. */
+export function cordonSelector(session?: string, executor?: string): string {
   const parts = [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.backend}=${BACKEND_NAME}`];
   if (session !== undefined) parts.push(`${LABELS.session}=${session}`);
+  if (executor !== undefined) parts.push(`${EXECUTOR_LABEL}=${executor}`);
   return parts.join(',');
 }
 

@@ -3,7 +3,7 @@ import { BackendFailureError } from '@cordon/core';
 import type { V1Status } from '@kubernetes/client-node';
 // Not in the package's index; the package has no exports map, so the file is importable.
 import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
-import type { KubeApi } from './kube-api.js';
+import { messageOf, type KubeApi } from './kube-api.js';
 import { BACKEND_NAME, SANDBOX_CONTAINER } from './manifests.js';
 import { decodeTrailer, TrailerScanner, type RunnerTrailer } from './runner-protocol.js';
 
@@ -165,7 +165,7 @@ async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, discard: (
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(error instanceof Error ? error : new Error(String(error)));
+        reject(error instanceof Error ? error : new Error(messageOf(error), { cause: error }));
       },
     );
   });

@@ -52,11 +52,11 @@ export interface SessionPod {
   phase: string;
 }
 
-/** This session's pods in `namespaces`. */
-export async function sessionPods(api: KubeApi, namespaces: readonly string[], session = SESSION_ID): Promise<SessionPod[]> {
+/** This session's pods in `namespaces`, or only one executor's. */
+export async function sessionPods(api: KubeApi, namespaces: readonly string[], executor?: string, session = SESSION_ID): Promise<SessionPod[]> {
   const found: SessionPod[] = [];
   for (const namespace of namespaces) {
-    const list = await api.call(`list pods in namespace ${namespace}`, (options) => api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(session) }, options));
+    const list = await api.call(`list pods in namespace ${namespace}`, (options) => api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(session, executor) }, options));
     for (const pod of list.items) found.push({ namespace, name: pod.metadata?.name ?? '?', phase: pod.metadata?.deletionTimestamp ? 'Terminating' : pod.status?.phase ?? 'Unknown' });
   }
   return found;

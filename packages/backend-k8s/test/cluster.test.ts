@@ -181,12 +181,24 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     }
   });
 
-  it('leaves nothing of this session behind after close()', async () => {
+  it('leaves nothing behind after close(), and leaves other executors\' pods alone', async () => {
+    await executor.poolSettled();
+    const before = executor.warmPods;
+    expect(before).toBeGreaterThan(0);
     const own = K8sExecutor.create({ kubeconfig: tier.kubeconfig, namespace: tenant, controlNamespace: control, poolSize: 2, verifyIsolation: false });
     await own.ready();
     await Promise.all([1, 2, 3].map((n) => own.execute({ language: 'node', code: `console.log(${n})` })));
     await own.poolSettled();
     await own.close();
     expect(await own.leftovers()).toEqual([]);
+    // The other executor's warm pods survived and still serve.
+    expect((await executor.execute({ language: 'node', code: 'console.log("still here")' })).stdout).toBe('still here\n');
+  });
+
+  it('leaves no pod of this session once every executor is closed', async () => {
+    await executor.close();
+    const pods = await core.listNamespacedPod({ namespace: tenant, labelSelector: `cordon.dev/session=${SESSION_ID}` });
+    const controlPods = await core.listNamespacedPod({ namespace: control, labelSelector: `cordon.dev/session=${SESSION_ID}` });
+    expect([...pods.items, ...controlPods.items].map((pod) => pod.metadata?.name)).toEqual([]);
   });
 });
