@@ -1,4 +1,4 @@
-import type { ResultsFile } from './results.js';
+import type { BaselineName, ResultsFile } from './results.js';
 
 interface Bar {
   label: string;
@@ -7,6 +7,14 @@ interface Bar {
   note: string;
   color: string;
 }
+
+const BASELINE_SHORT: Record<BaselineName, string> = {
+  'host-node': 'bare node',
+  'host-python': 'bare python',
+  'host-bash': 'bare bash',
+  'docker-run': 'docker run',
+  'original-api': 'original API',
+};
 
 const COLORS: Record<string, string> = { baseline: '#9aa0a6', spawn: '#1a73e8', docker: '#0b8043', k8s: '#e37400' };
 
@@ -26,12 +34,12 @@ export function renderChart(file: ResultsFile): string {
   }
   for (const row of file.results) {
     if (row.scenario !== 'node-hello' || row.kind !== 'latency') continue;
-    const versusNode = row.baseline === 'host-node' ? row.ratio : row.ratios?.['host-node'];
+    // The ratio its target is stated in: bare node, or `docker run` for cold containers and pods.
     bars.push({
       label: `${row.backend} ${row.mode === 'pooled' ? 'pooled' : 'cold'}`,
       p50Ms: row.p50Ms,
       p95Ms: row.p95Ms,
-      note: versusNode === undefined || versusNode === null ? '' : ` (${versusNode}× node)`,
+      note: row.ratio === null ? '' : ` (${row.ratio}× ${BASELINE_SHORT[row.baseline]})`,
       color: COLORS[row.backend] ?? '#5f6368',
     });
   }
@@ -42,7 +50,7 @@ export function renderChart(file: ResultsFile): string {
   const top = 58;
   const rowHeight = 28;
   const plotWidth = width - left - right;
-  const height = top + Math.max(1, bars.length) * rowHeight + 40;
+  const height = top + Math.max(1, bars.length) * rowHeight + 52;
   const maxMs = Math.max(1, ...bars.map((bar) => bar.p95Ms));
   const scale = (ms: number) => (ms / maxMs) * plotWidth;
   const { machine } = file;
@@ -70,6 +78,7 @@ export function renderChart(file: ResultsFile): string {
     out.push(`<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${top}" y2="${bottom}" stroke="#d93025" stroke-dasharray="4 3"/>`);
     out.push(`<text x="${x.toFixed(1)}" y="${bottom + 16}" text-anchor="middle" fill="#d93025">bare node ${Math.round(hostNode.p50Ms)} ms</text>`);
   }
+  out.push(`<text x="16" y="${height - 8}" fill="#5f6368">grey: baselines from the same run · ${file.settings.runs} runs each, interleaved · see docs/benchmarks.md</text>`);
   if (bars.length === 0) out.push(`<text x="${left}" y="${top + 18}">no node-hello measurements in this run</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;

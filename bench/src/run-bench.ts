@@ -160,7 +160,7 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
     results,
     baselines: baselineRows,
     memory,
-    targets: evaluateTargets(results, skipped),
+    targets: evaluateTargets(results, skipped, memory),
     skipped,
   };
   return resultsFileSchema.parse(file);

@@ -1,4 +1,4 @@
-import type { BaselineName, Mode, ResultRow, Skipped, Target } from './results.js';
+import type { BaselineName, MemoryRow, Mode, ResultRow, Skipped, Target } from './results.js';
 import { ratio } from './stats.js';
 
 interface TargetSpec {
@@ -16,7 +16,10 @@ const TARGETS: readonly TargetSpec[] = [
   { backend: 'docker', mode: 'cold', baseline: 'docker-run', limit: 0.8, text: 'docker cold p50 ≤ 0.8× docker run' },
 ];
 
-export function evaluateTargets(rows: readonly ResultRow[], skipped: readonly Skipped[]): Target[] {
+/** RSS growth over the long run that still counts as "no growth" (allocator noise, lazily loaded code). */
+export const RSS_GROWTH_LIMIT_MIB = 10;
+
+export function evaluateTargets(rows: readonly ResultRow[], skipped: readonly Skipped[], memory: readonly MemoryRow[] = []): Target[] {
   const latency = (backend: string, mode: Mode) => rows.find((row) => row.kind === 'latency' && row.scenario === 'node-hello' && row.backend === backend && row.mode === mode);
   const skipReason = (backend: string, mode: Mode) => skipped.find((skip) => skip.backend === backend && (skip.mode === undefined || skip.mode === mode))?.reason;
 
@@ -46,6 +49,16 @@ export function evaluateTargets(rows: readonly ResultRow[], skipped: readonly Sk
       measured: versusDocker,
       limit: null,
       detail: `${k8s.p50Ms} ms vs docker ${docker ? `${docker.p50Ms} ms (${versusDocker}×)` : 'not measured'}; ${k8s.ratio ?? '–'}× ${k8s.baseline}`,
+    });
+  }
+  for (const row of memory) {
+    const pass = row.growthMiB <= RSS_GROWTH_LIMIT_MIB;
+    targets.push({
+      name: `${row.backend} host RSS does not grow over ${row.executions} executions`,
+      verdict: pass ? 'PASS' : 'MISS',
+      measured: row.growthMiB,
+      limit: RSS_GROWTH_LIMIT_MIB,
+      detail: `${row.rssEarlyMiB} → ${row.rssAfterMiB} MiB (${row.growthMiB >= 0 ? '+' : ''}${row.growthMiB} MiB, limit +${RSS_GROWTH_LIMIT_MIB}); ${row.rssWarmPoolMiB} MiB with a warm pool of ${row.poolSize}`,
     });
   }
   return targets;

@@ -13,13 +13,14 @@ function sampleFile(): ResultsFile {
     { backend: 'docker', mode: 'pooled', scenario: 'node-hello', concurrency: 8, p50Ms: 300, p95Ms: 500, throughputPerSec: 20.5, baseline: 'host-node', ratio: 0.5, kind: 'throughput', runs: 48, failures: 0 },
   ];
   const skipped: ResultsFile['skipped'] = [{ backend: 'k8s', reason: 'no cluster (set KUBECONFIG)' }];
+  const memory: ResultsFile['memory'] = [{ backend: 'docker', poolSize: 8, rssBeforeMiB: 60, rssWarmPoolMiB: 80, rssEarlyMiB: 82, rssAfterMiB: 83, heapUsedAfterMiB: 14, growthMiB: 1, executions: 1000, failures: 0, concurrency: 8, throughputPerSec: 12, p50Ms: 400, p95Ms: 700 }];
   return {
     machine: { date: '2026-11-26T12:00:00.000Z', hostname: 'h', cpus: 2, cpuModel: 'AMD EPYC', memoryGiB: 23.5, kernel: 'Linux 6.1', os: 'Debian GNU/Linux 12 (bookworm)', node: 'v20.20.2', docker: '20.10.24', loadAverage: [0.1, 0.2, 0.3] },
     settings: { quick: false, runs: 30, warmupRuns: 3, memoryExecutions: 1000, only: null, busySamples: 0, busyBeforeStart: 0.02, quietThreshold: 0.2, durationSec: 420 },
     results,
     baselines: [{ baseline: 'host-node', scenario: 'node-hello', concurrency: 1, kind: 'latency', p50Ms: 140, p95Ms: 160, throughputPerSec: null, runs: 30, failures: 0, command: 'node -e' }],
-    memory: [{ backend: 'docker', poolSize: 8, rssBeforeMiB: 60, rssWarmPoolMiB: 80, rssEarlyMiB: 82, rssAfterMiB: 83, heapUsedAfterMiB: 14, growthMiB: 1, executions: 1000, failures: 0, concurrency: 8, throughputPerSec: 12, p50Ms: 400, p95Ms: 700 }],
-    targets: evaluateTargets(results, skipped),
+    memory,
+    targets: evaluateTargets(results, skipped, memory),
     skipped,
   };
 }
@@ -63,6 +64,14 @@ describe('targets', () => {
     expect(byName('docker cold')).toMatchObject({ verdict: 'PASS', measured: 0.595, limit: 0.8 });
     expect(byName('k8s warm')).toMatchObject({ verdict: 'SKIP' });
     expect(byName('k8s warm')?.detail).toContain('no cluster');
+    expect(byName('docker host RSS')).toMatchObject({ verdict: 'PASS', measured: 1 });
+  });
+
+  it('calls RSS growth over the limit a miss', () => {
+    const file = sampleFile();
+    const leaking = { ...file.memory[0]!, rssAfterMiB: 140, growthMiB: 58 };
+    const target = evaluateTargets(file.results, file.skipped, [leaking]).find((candidate) => candidate.name.startsWith('docker host RSS'));
+    expect(target).toMatchObject({ verdict: 'MISS', measured: 58 });
   });
 });
 
