@@ -46,7 +46,7 @@ export const backend: CordonBackend = {
       executor,
       // Sandboxes with network 'open' share the host's network namespace, so host loopback canaries are decisive.
       canaryNetwork: { bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', bindIPv6: '::1', reachIPv6: '::1', sharesHostLoopback: true },
-      leftovers: () => findLeftovers(SESSION_ID, executor.cgroupDriver),
+      leftovers: () => findLeftovers(SESSION_ID, executor.cgroupDriver, executor.idleSandboxIds),
       notApplicable: {
         'R1:raw-icmp': RAW_SOCKETS_HAVE_NO_CONTROL,
         'R1:ping': RAW_SOCKETS_HAVE_NO_CONTROL,

@@ -22,6 +22,8 @@ export interface SpawnExecutorOptions {
   nodePath?: string;
   /** Python binary offered to `python` code. @default the first of /usr/bin/python3, /usr/local/bin/python3 */
   pythonPath?: string;
+  /** Kernel-tier sandboxes started ahead, each used once, for network-none runs with the default limits. @default 0 */
+  poolSize?: number;
   /** bubblewrap binary. @default the first `bwrap` on /usr/bin, /usr/local/bin, /bin */
   bwrapPath?: string;
 }
@@ -46,6 +48,7 @@ const optionsSchema = z.strictObject({
   nodePath: absolutePath.optional(),
   pythonPath: absolutePath.optional(),
   bwrapPath: absolutePath.optional(),
+  poolSize: numberOption.min(0).max(64).default(0),
 });
 
 export type ParsedSpawnOptions = z.output<typeof optionsSchema>;

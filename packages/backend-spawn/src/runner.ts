@@ -4,37 +4,82 @@ import { constants } from 'node:os';
 export const CONTROL_FD = 3;
 
 /**
- * The sandbox's first process: a few lines of Perl (part of every Debian/Ubuntu
- * base system, ~1 ms to start). It exists because bubblewrap's init reports a
- * signal death as exit 128+n, which is indistinguishable from a real exit code;
- * the runner reports the raw wait status on the control socket instead. With
- * `hold` it then waits for the host to finish reading collected files, so the
- * sandbox's tmpfs stays mounted until then. The program never inherits the socket.
+ * The sandbox's first process (its PID-namespace init in the kernel tier): a few
+ * lines of Perl, part of every Debian/Ubuntu base system and ~1 ms to start.
+ *
+ * It says `W` and waits for its job on the control socket, as records: `D` make a
+ * directory, `F` open a file and `C` append a chunk to it, `E` one environment
+ * variable, `A` the program's argv, `H` hold after the program exits, `G` go. So
+ * the request's files, code and environment never sit in an argv or a host-side
+ * process's environment, and a sandbox can be started before its job is known (the
+ * pool). It then says `R`, runs the program, and reports its raw wait status as
+ * `S <status>`: bubblewrap alone reports a signal death as exit 128+n, the same
+ * as a real exit code. With `H` it waits for the host to finish reading collected
+ * files, so the sandbox's tmpfs stays mounted until then. The program never
+ * inherits the socket. Exit 124/125 before `R` means the job could not be set up.
  */
 export const RUNNER_SOURCE = [
-  'my $hold = shift @ARGV;',
   `open(my $c, "+<&=", ${CONTROL_FD}) or exit 125;`,
-  // The program's environment arrives on the socket (NUL-separated, ended by two NULs),
-  // so it never sits in an argv or in the host-side wrappers' environment.
-  'my $e = ""; while ($e !~ /\\0\\0\\z/) { sysread($c, $e, 65536, length $e) or exit 125 }',
-  '%ENV = (); for (split /\\0/, substr($e, 0, -2)) { my ($k, $v) = split /=/, $_, 2; $ENV{$k} = $v }',
+  'sub rd { my $n = shift; my $b = ""; while (length($b) < $n) { sysread($c, $b, $n - length($b), length($b)) or exit 125 } $b }',
+  'syswrite($c, "W\\n");',
+  'my (%env, @argv, $hold, $f);',
+  'while (1) {',
+  '  my ($t, $n) = unpack("aN", rd(5)); my $p = $n ? rd($n) : "";',
+  '  if ($t eq "C") { print $f $p or exit 124; next }',
+  '  if ($f) { close($f) or exit 124; undef $f }',
+  '  last if $t eq "G";',
+  '  if ($t eq "E") { my ($k, $v) = split(/=/, $p, 2); $env{$k} = $v }',
+  '  elsif ($t eq "A") { @argv = split(/\\0/, $p, -1) }',
+  '  elsif ($t eq "H") { $hold = 1 }',
+  '  elsif ($t eq "D") { mkdir($p) or exit 124 }',
+  '  elsif ($t eq "F") { open($f, ">", $p) or exit 124; binmode($f) }',
+  '  else { exit 124 }',
+  '}',
+  '%ENV = %env;',
   'syswrite($c, "R\\n");',
   'my $p = fork;',
   'defined $p or exit 125;',
-  'if (!$p) { close $c; exec { $ARGV[0] } @ARGV; print STDERR "cordon: cannot run $ARGV[0]: $!\\n"; exit 127 }',
+  'if (!$p) { close $c; exec { $argv[0] } @argv; print STDERR "cordon: cannot run $argv[0]: $!\\n"; exit 127 }',
   'waitpid($p, 0);',
   'syswrite($c, "S $?\\n");',
   'sysread($c, my $done, 1) if $hold;',
 ].join(' ');
 
-/** The environment block the runner reads before starting the program. */
-export function encodeEnv(env: Record<string, string>): Buffer {
-  const pairs = Object.entries(env).map(([key, value]) => `${key}=${value}`);
-  return Buffer.from(`${pairs.join('\0')}\0\0`, 'utf8');
+export function runnerArgs(perlPath: string): string[] {
+  return [perlPath, '-e', RUNNER_SOURCE];
 }
 
-export function runnerArgs(perlPath: string, hold: boolean): string[] {
-  return [perlPath, '-e', RUNNER_SOURCE, hold ? '1' : '0'];
+const CHUNK_BYTES = 64 * 1024;
+
+function record(type: string, payload: Uint8Array | string): Buffer {
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const header = Buffer.alloc(5);
+  header.write(type, 0, 'latin1');
+  header.writeUInt32BE(body.byteLength, 1);
+  return Buffer.concat([header, body]);
+}
+
+/** What the runner is told to do; paths are inside the sandbox. */
+export interface RunnerJob {
+  dirs: readonly string[];
+  files: ReadonlyMap<string, Uint8Array>;
+  env: Record<string, string>;
+  argv: readonly string[];
+  hold: boolean;
+}
+
+/** Encodes a job as the runner's records (files in chunks, so the runner's memory stays small). */
+export function encodeJob(job: RunnerJob): Buffer[] {
+  const records: Buffer[] = job.dirs.map((dir) => record('D', dir));
+  for (const [path, content] of job.files) {
+    records.push(record('F', path));
+    for (let offset = 0; offset < content.byteLength; offset += CHUNK_BYTES) records.push(record('C', content.subarray(offset, offset + CHUNK_BYTES)));
+  }
+  for (const [key, value] of Object.entries(job.env)) records.push(record('E', `${key}=${value}`));
+  records.push(record('A', job.argv.join('\0')));
+  if (job.hold) records.push(record('H', ''));
+  records.push(record('G', ''));
+  return records;
 }
 
 export interface ProgramStatus {
@@ -51,15 +96,22 @@ export function decodeWaitStatus(status: number): ProgramStatus {
   return { exitCode: null, signal: SIGNAL_NAMES.get(signal) ?? `SIG${signal}` };
 }
 
-/** Reads the runner's control lines: `R` when it started, `S <status>` when the program exited. */
+/** Reads the runner's control lines: `W` waiting for its job, `R` program started, `S <status>` program exited. */
 export class ControlChannel {
+  waiting = false;
   started = false;
   status: ProgramStatus | undefined;
   #buffer = '';
-  readonly #onStatus: () => void;
+  readonly #listeners: { waiting?: () => void; status?: () => void } = {};
 
-  constructor(onStatus: () => void) {
-    this.#onStatus = onStatus;
+  onWaiting(listener: () => void): void {
+    if (this.waiting) listener();
+    else this.#listeners.waiting = listener;
+  }
+
+  onStatus(listener: () => void): void {
+    if (this.status) listener();
+    else this.#listeners.status = listener;
   }
 
   push(chunk: Buffer): void {
@@ -68,10 +120,14 @@ export class ControlChannel {
     while ((newline = this.#buffer.indexOf('\n')) >= 0) {
       const line = this.#buffer.slice(0, newline);
       this.#buffer = this.#buffer.slice(newline + 1);
-      if (line === 'R') this.started = true;
-      else if (line.startsWith('S ') && this.status === undefined) {
+      if (line === 'W') {
+        this.waiting = true;
+        this.#listeners.waiting?.();
+      } else if (line === 'R') {
+        this.started = true;
+      } else if (line.startsWith('S ') && this.status === undefined) {
         this.status = decodeWaitStatus(Number(line.slice(2)));
-        this.#onStatus();
+        this.#listeners.status?.();
       }
     }
   }

@@ -2,7 +2,7 @@ import { lstatSync, readlinkSync } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Language, NormalizedRequest } from '@cordon/core';
-import { runnerArgs } from './runner.js';
+import { runnerArgs, type RunnerJob } from './runner.js';
 
 /** Inside the kernel tier's sandbox. */
 export const SANDBOX_ROOT = '/sandbox';
@@ -24,22 +24,17 @@ const ETC_FROM_HOST = ['/etc/ld.so.cache', '/etc/alternatives', '/etc/localtime'
 /** Only for `network: 'open'`, where names must resolve. */
 const ETC_FOR_OPEN_NETWORK = ['/etc/resolv.conf', '/etc/gai.conf'];
 
-/** Everything about how one execution is started. */
+/** How one sandbox process is started; what it runs comes later as a `RunnerJob`. */
 export interface SandboxPlan {
   command: string;
   args: string[];
   /** Environment of the host-side wrapper processes; the program's own comes over the control socket. */
   env: Record<string, string>;
   cwd: string | undefined;
-  /** Written, in order, to stdio fds `firstDataFd`, `firstDataFd + 1`, ... */
-  dataFds: Uint8Array[];
-  firstDataFd: number;
   /** bubblewrap reports the sandbox init's host pid on this fd. */
   statusFd: number | undefined;
   /** Own process group, so the advisory tier can kill it as a whole. */
   detached: boolean;
-  /** What the program sees. */
-  programEnv: Record<string, string>;
 }
 
 export interface Interpreters {
@@ -49,12 +44,18 @@ export interface Interpreters {
   perl: string;
 }
 
+/** What a kernel-tier sandbox is fixed to when it starts; everything else is per job. */
+export interface SandboxShape {
+  network: 'none' | 'open';
+  diskBytes: number;
+}
+
 export interface PlanInput {
-  request: NormalizedRequest;
   interpreters: Interpreters;
   packageDirs: readonly string[];
   /** Prefix run as root before the sandbox: cgroup attach, privilege drop, rlimits. */
   wrapper: string[];
+  /** `<session>/<id>`, in the wrapper processes' environment, for leak checks. */
   marker: string;
 }
 
@@ -111,14 +112,22 @@ function interpreterBinds(paths: readonly (string | undefined)[]): string[] {
   return args;
 }
 
-/** The kernel tier: bubblewrap with new user, pid, ipc, uts, cgroup (and net) namespaces. */
-export function kernelPlan(input: PlanInput & { bwrapPath: string; collect: boolean }): SandboxPlan {
-  const { request, interpreters } = input;
-  const none = request.network.mode === 'none';
-  const firstDataFd = input.collect ? 5 : 4;
-  const dataFds: Uint8Array[] = [];
-  const nextFd = (data: Uint8Array) => String(firstDataFd + dataFds.push(data) - 1);
+const PACKAGES_DIR = '/packages';
+const GUARD_IN_SANDBOX = `${CORDON_DIR}/network-guard.cjs`;
 
+/** Mount points of the package directories inside the kernel tier's sandbox. */
+export function packageTargets(packageDirs: readonly string[]): string[] {
+  return packageDirs.map((_, index) => `${PACKAGES_DIR}/${index}`);
+}
+
+/**
+ * The kernel tier: bubblewrap with new user, pid, ipc, uts, cgroup (and net)
+ * namespaces, a read-only minimal root, and one sized tmpfs holding the working
+ * directory, /tmp and the program. The runner is the namespace's init.
+ */
+export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: SandboxShape }): SandboxPlan {
+  const { interpreters, shape } = input;
+  const none = shape.network === 'none';
   const args = [
     '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', ...(none ? ['--unshare-net'] : []),
     '--disable-userns', '--uid', INSIDE_ID, '--gid', INSIDE_ID, '--hostname', 'cordon',
@@ -130,68 +139,72 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; collect: bool
     ...['passwd', 'group', 'hosts', 'nsswitch.conf'].flatMap((name) => ['--ro-bind', ETC_DIR + name, `/etc/${name}`]),
     ...[...ETC_FROM_HOST, ...(none ? [] : ETC_FOR_OPEN_NETWORK)].flatMap((path) => ['--ro-bind-try', path, path]),
     ...interpreterBinds([interpreters.node, interpreters.python]),
-    '--size', String(request.limits.diskBytes), '--tmpfs', SANDBOX_ROOT,
+    '--size', String(shape.diskBytes), '--tmpfs', SANDBOX_ROOT,
     '--dir', SANDBOX_WORKDIR, '--dir', SANDBOX_TMP, '--symlink', SANDBOX_TMP, '/tmp',
   ];
-  const dirs = new Set<string>();
-  for (const path of request.files.keys()) {
-    for (let dir = posix.dirname(path); dir !== '.' && !dirs.has(dir); dir = posix.dirname(dir)) dirs.add(dir);
-  }
-  for (const dir of [...dirs].sort()) args.push('--dir', `${SANDBOX_WORKDIR}/${dir}`);
-  for (const [path, content] of request.files) args.push('--perms', '0644', '--file', nextFd(content), `${SANDBOX_WORKDIR}/${path}`);
-
-  const packages: string[] = [];
+  const targets = packageTargets(input.packageDirs);
   let nodeModulesBound = false;
   input.packageDirs.forEach((dir, index) => {
-    const target = `/packages/${index}`;
-    args.push('--ro-bind', dir, target);
-    packages.push(target);
-    // ESM `import` ignores NODE_PATH but walks up from the program file: /cordon/node_modules.
+    args.push('--ro-bind', dir, targets[index]!);
+    // ESM `import` ignores NODE_PATH but walks up from the program file (/sandbox/main.js).
     if (!nodeModulesBound && basename(dir) === 'node_modules') {
-      args.push('--ro-bind', dir, `${CORDON_DIR}/node_modules`);
+      args.push('--ro-bind', dir, `${SANDBOX_ROOT}/node_modules`);
       nodeModulesBound = true;
     }
   });
-
-  const guard = none ? `${CORDON_DIR}/network-guard.cjs` : undefined;
-  const program = `${CORDON_DIR}/${PROGRAM_FILE[request.language]}`;
-  args.push('--dir', CORDON_DIR);
-  if (guard) args.push('--ro-bind', GUARD_FILE, guard);
-  args.push('--perms', '0444', '--file', nextFd(Buffer.from(request.code, 'utf8')), program);
-  args.push('--remount-ro', '/', '--chdir', SANDBOX_WORKDIR);
-  if (input.collect) args.push('--json-status-fd', '4');
-  args.push('--', ...runnerArgs(interpreters.perl, input.collect), interpreterFor(request.language, interpreters), program);
+  if (none) args.push('--dir', CORDON_DIR, '--ro-bind', GUARD_FILE, GUARD_IN_SANDBOX);
+  args.push('--remount-ro', '/', '--chdir', SANDBOX_WORKDIR, '--json-status-fd', '4');
+  args.push('--', ...runnerArgs(interpreters.perl));
 
   return {
     command: input.wrapper[0] ?? input.bwrapPath,
     args: [...input.wrapper.slice(1), ...(input.wrapper.length > 0 ? [input.bwrapPath] : []), ...args],
     env: { PATH: SANDBOX_PATH, CORDON_SPAWN_SESSION: input.marker },
     cwd: '/',
-    dataFds,
-    firstDataFd,
-    statusFd: input.collect ? 4 : undefined,
+    statusFd: 4,
     detached: false,
-    programEnv: programEnv(request, { home: SANDBOX_WORKDIR, tmp: undefined, guard, packages }),
+  };
+}
+
+/** The job for a kernel-tier sandbox: the request's files, the program, its env and argv. */
+export function kernelJob(request: NormalizedRequest, interpreters: Interpreters, packageDirs: readonly string[]): RunnerJob {
+  const dirs = new Set<string>();
+  for (const path of request.files.keys()) {
+    for (let dir = posix.dirname(path); dir !== '.' && !dirs.has(dir); dir = posix.dirname(dir)) dirs.add(dir);
+  }
+  const program = `${SANDBOX_ROOT}/${PROGRAM_FILE[request.language]}`;
+  const files = new Map<string, Uint8Array>([[program, Buffer.from(request.code, 'utf8')]]);
+  for (const [path, content] of request.files) files.set(`${SANDBOX_WORKDIR}/${path}`, content);
+  return {
+    dirs: [...dirs].sort().map((dir) => `${SANDBOX_WORKDIR}/${dir}`),
+    files,
+    env: programEnv(request, { home: SANDBOX_WORKDIR, tmp: undefined, guard: request.network.mode === 'none' ? GUARD_IN_SANDBOX : undefined, packages: packageTargets(packageDirs) }),
+    argv: [interpreterFor(request.language, interpreters), program],
+    hold: request.collectFiles.length > 0,
   };
 }
 
 /** The advisory tier: no namespaces; a private directory, a dropped uid, the guard. */
-export function advisoryPlan(input: PlanInput & { dir: string; guardCopy: string }): SandboxPlan {
-  const { request, interpreters } = input;
-  const none = request.network.mode === 'none';
-  const program = `${input.dir}/${PROGRAM_FILE[request.language]}`;
-  const runner = [...runnerArgs(interpreters.perl, false), interpreterFor(request.language, interpreters), program];
-  const [command, ...args] = [...input.wrapper, ...runner] as [string, ...string[]];
+export function advisoryPlan(input: PlanInput & { dir: string }): SandboxPlan {
+  const [command, ...args] = [...input.wrapper, ...runnerArgs(input.interpreters.perl)] as [string, ...string[]];
   return {
     command,
     args,
     env: { PATH: SANDBOX_PATH, CORDON_SPAWN_SESSION: input.marker },
     cwd: `${input.dir}/work`,
-    dataFds: [],
-    firstDataFd: 4,
     statusFd: undefined,
     detached: true,
-    programEnv: programEnv(request, { home: `${input.dir}/work`, tmp: `${input.dir}/tmp`, guard: none ? input.guardCopy : undefined, packages: input.packageDirs }),
+  };
+}
+
+/** The advisory job: files are already in the host directory; only env and argv travel. */
+export function advisoryJob(request: NormalizedRequest, interpreters: Interpreters, packageDirs: readonly string[], dir: string, guardCopy: string): RunnerJob {
+  return {
+    dirs: [],
+    files: new Map(),
+    env: programEnv(request, { home: `${dir}/work`, tmp: `${dir}/tmp`, guard: request.network.mode === 'none' ? guardCopy : undefined, packages: packageDirs }),
+    argv: [interpreterFor(request.language, interpreters), `${dir}/${PROGRAM_FILE[request.language]}`],
+    hold: false,
   };
 }
 

@@ -1,13 +1,13 @@
-import { spawn, type StdioPipe } from 'node:child_process';
 import { realpathSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
 import {
-  BackendFailureError,
   BackendUnavailableError,
   BaseExecutor,
+  DEFAULT_LIMITS,
   LANGUAGES,
+  newExecutionId,
   SESSION_ID,
+  type ExecutionLimits,
+  type NormalizedRequest,
   type BackendCapabilities,
   type ExecutionRequest,
   type ExecutionResult,
@@ -19,18 +19,17 @@ import {
 import { createAdvisoryDir, type AdvisoryDir } from './advisory-dir.js';
 import type { CgroupDriver, ExecutionCgroup } from './cgroup.js';
 import { removeSessionDirs } from './cgroup.js';
-import { collectFiles, type Collected } from './collect-files.js';
 import { defaultPythonPath, detectHost, type HostFacts } from './host.js';
 import { parseSpawnOptions, type ParsedSpawnOptions, type SpawnExecutorOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
-import { ControlChannel, encodeEnv, type ProgramStatus } from './runner.js';
-import { advisoryPlan, kernelPlan, SANDBOX_WORKDIR, type Interpreters, type SandboxPlan } from './sandbox-plan.js';
+import { advisoryJob, advisoryPlan, kernelJob, kernelPlan, type Interpreters, type SandboxShape } from './sandbox-plan.js';
+import { SandboxPool } from './sandbox-pool.js';
+import { SandboxProcess } from './sandbox-process.js';
 
 export type Tier = 'kernel' | 'advisory';
 
 /** Writes its own pid into each cgroup, then becomes the sandbox: nothing runs before it is placed. */
 const ATTACH_SCRIPT = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
-const SETUP_FAILURE_STDERR_BYTES = 4096;
 
 /**
  * Runs each execution in a fresh bubblewrap sandbox (kernel tier), or, where the
@@ -44,6 +43,7 @@ export class SpawnExecutor extends BaseExecutor {
   readonly #host: HostFacts;
   readonly #interpreters: Interpreters;
   readonly #capabilities: BackendCapabilities;
+  readonly #pool: SandboxPool | undefined;
 
   private constructor(options: ParsedSpawnOptions, host: HostFacts, tier: Tier, interpreters: Interpreters) {
     super({ maxConcurrency: options.maxConcurrency });
@@ -52,6 +52,16 @@ export class SpawnExecutor extends BaseExecutor {
     this.tier = tier;
     this.#interpreters = interpreters;
     this.#capabilities = this.#describe();
+    if (tier === 'kernel' && options.poolSize > 0) {
+      this.#pool = new SandboxPool(
+        options.poolSize,
+        () => this.#startKernel(newExecutionId(), { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes }, DEFAULT_LIMITS),
+        async (sandbox) => {
+          await sandbox.discard();
+          await sandbox.cgroup?.remove();
+        },
+      );
+    }
   }
 
   /**
@@ -126,132 +136,77 @@ export class SpawnExecutor extends BaseExecutor {
   protected async run(context: RunContext): Promise<RunOutcome> {
     const { request, id } = context;
     if (context.signal.aborted) return { exitCode: null, signal: null, oomKilled: false };
+    if (this.tier === 'kernel') {
+      const pooled = this.#pool && isPoolable(request) ? this.#pool.take() : undefined;
+      const sandbox = pooled ?? (await this.#startKernel(id, { network: request.network.mode, diskBytes: request.limits.diskBytes }, request.limits));
+      try {
+        return await sandbox.run(context, kernelJob(request, this.#interpreters, this.#options.packageDirs), { kind: 'sandbox' });
+      } finally {
+        sandbox.kill();
+        await sandbox.cgroup?.remove();
+      }
+    }
     const cgroup = await this.#host.cgroups?.create(SESSION_ID, id, request.limits);
     let dir: AdvisoryDir | undefined;
     try {
-      const wrapper = this.#wrapper(cgroup, request.limits.memoryBytes, request.limits.pids);
-      const marker = `${SESSION_ID}/${id}`;
-      const collect = request.collectFiles.length > 0;
-      let plan: SandboxPlan;
-      if (this.tier === 'kernel') {
-        plan = kernelPlan({ request, interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper, marker, bwrapPath: this.#host.bwrapPath!, collect });
-      } else {
-        dir = await createAdvisoryDir({
-          session: SESSION_ID,
-          execution: id,
-          request,
-          owner: this.#host.isRoot ? { uid: this.#options.sandboxUid, gid: this.#options.sandboxGid } : undefined,
-          mountPath: this.#host.isRoot ? this.#host.mountPath : undefined,
-        });
-        plan = advisoryPlan({ request, interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper, marker, dir: dir.path, guardCopy: dir.guardCopy });
-      }
-      const advisoryRoot = dir ? `${dir.path}/work` : undefined;
-      return await this.#spawn(context, plan, cgroup, collect, advisoryRoot);
+      dir = await createAdvisoryDir({
+        session: SESSION_ID,
+        execution: id,
+        request,
+        owner: this.#host.isRoot ? { uid: this.#options.sandboxUid, gid: this.#options.sandboxGid } : undefined,
+        mountPath: this.#host.isRoot ? this.#host.mountPath : undefined,
+      });
+      const plan = advisoryPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(cgroup, request.limits), marker: `${SESSION_ID}/${id}`, dir: dir.path });
+      const sandbox = new SandboxProcess(id, plan, cgroup);
+      return await sandbox.run(context, advisoryJob(request, this.#interpreters, this.#options.packageDirs, dir.path, dir.guardCopy), { kind: 'host', root: `${dir.path}/work` });
     } finally {
       await cgroup?.remove();
       await dir?.[Symbol.asyncDispose]();
     }
   }
 
+  /** Starts a kernel-tier sandbox in its own cgroup; its runner then waits for a job. */
+  async #startKernel(id: string, shape: SandboxShape, limits: ExecutionLimits): Promise<SandboxProcess> {
+    const cgroup = await this.#host.cgroups?.create(SESSION_ID, id, limits);
+    try {
+      const plan = kernelPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(cgroup, limits), marker: `${SESSION_ID}/${id}`, bwrapPath: this.#host.bwrapPath!, shape });
+      return new SandboxProcess(id, plan, cgroup);
+    } catch (error) {
+      await cgroup?.remove();
+      throw error;
+    }
+  }
+
   /** Host-side prefix: cgroup attach (root), privilege drop (root), rlimits (no cgroups). */
-  #wrapper(cgroup: ExecutionCgroup | undefined, memoryBytes: number, pids: number): string[] {
+  #wrapper(cgroup: ExecutionCgroup | undefined, limits: ExecutionLimits): string[] {
     const wrapper: string[] = [];
     if (cgroup) wrapper.push('/bin/sh', '-c', ATTACH_SCRIPT, 'cordon-attach', String(cgroup.procsFiles.length), ...cgroup.procsFiles);
     if (this.#host.isRoot) {
       wrapper.push(this.#host.setprivPath!, `--reuid=${this.#options.sandboxUid}`, `--regid=${this.#options.sandboxGid}`, '--clear-groups', '--no-new-privs');
     }
-    if (!cgroup && this.#host.prlimitPath) wrapper.push(this.#host.prlimitPath, `--as=${memoryBytes}`, `--nproc=${pids}`, '--');
+    if (!cgroup && this.#host.prlimitPath) wrapper.push(this.#host.prlimitPath, `--as=${limits.memoryBytes}`, `--nproc=${limits.pids}`, '--');
     return wrapper;
   }
 
-  #spawn(context: RunContext, plan: SandboxPlan, cgroup: ExecutionCgroup | undefined, collect: boolean, advisoryRoot: string | undefined): Promise<RunOutcome> {
-    const { request, signal } = context;
-    const extraFds = (plan.statusFd !== undefined ? 1 : 0) + plan.dataFds.length;
-    const stdio: StdioPipe[] = Array.from({ length: 4 + extraFds }, () => 'pipe');
-    const child = spawn(plan.command, plan.args, { stdio, env: plan.env, cwd: plan.cwd, detached: plan.detached });
-    const streams = child.stdio as unknown as (Readable & Writable)[];
-    const control = streams[3]!;
-
-    return new Promise<RunOutcome>((resolve, reject) => {
-      let setupStderr = '';
-      let statusJson = '';
-      let collected: Collected | undefined;
-      let collecting: Promise<void> | undefined;
-      let spawnError: Error | undefined;
-
-      const killTree = () => {
-        try {
-          if (plan.detached && child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-        } catch {
-          // Group already gone.
-        }
-        child.kill('SIGKILL');
-        void cgroup?.killAll();
-      };
-      const onAbort = () => killTree();
-      signal.addEventListener('abort', onAbort, { once: true });
-
-      const channel = new ControlChannel(() => {
-        if (this.tier === 'advisory') {
-          // The program exited; background children it left must not hold the streams open.
-          killTree();
-          return;
-        }
-        if (!collect) return;
-        collecting = this.#collectFromSandbox(statusJson, child.pid, request.collectFiles, request.limits.diskBytes)
-          .then((result) => {
-            collected = result;
-          })
-          .finally(() => control.end());
-      });
-
-      for (const stream of streams) stream?.on('error', () => undefined);
-      child.stdout.on('data', (chunk: Buffer) => context.stdout.write(chunk));
-      child.stderr.on('data', (chunk: Buffer) => {
-        if (!channel.started && setupStderr.length < SETUP_FAILURE_STDERR_BYTES) setupStderr += chunk.toString('utf8');
-        context.stderr.write(chunk);
-      });
-      control.on('data', (chunk: Buffer) => channel.push(chunk));
-      control.write(encodeEnv(plan.programEnv));
-      if (plan.statusFd !== undefined) streams[plan.statusFd]!.on('data', (chunk: Buffer) => (statusJson += chunk.toString('utf8')));
-      plan.dataFds.forEach((data, index) => streams[plan.firstDataFd + index]!.end(data));
-      child.stdin.end(request.stdin ?? Buffer.alloc(0));
-
-      child.on('error', (error) => {
-        spawnError = error;
-      });
-      child.on('exit', () => {
-        // The runner is gone; nothing of this execution may outlive it.
-        if (plan.detached) killTree();
-      });
-      child.on('close', (code, closeSignal) => {
-        signal.removeEventListener('abort', onAbort);
-        void (async () => {
-          await collecting;
-          if (spawnError) throw new BackendFailureError('spawn', `could not start the sandbox: ${spawnError.message}`, { executionId: context.id }, { cause: spawnError });
-          if (!channel.started && !signal.aborted) {
-            throw new BackendFailureError('spawn', `the sandbox could not be set up (exit ${code ?? closeSignal}): ${setupStderr.trim() || 'no message'}`, { executionId: context.id });
-          }
-          const status: ProgramStatus = channel.status ?? { exitCode: signal.aborted ? null : code, signal: signal.aborted ? 'SIGKILL' : closeSignal };
-          if (advisoryRoot && collect && !signal.aborted) collected = await collectFiles(advisoryRoot, request.collectFiles, request.limits.diskBytes);
-          const oomKilled = (await cgroup?.oomKilled()) ?? false;
-          return { ...status, oomKilled, files: collected?.files ?? [], filesTruncated: collected?.truncated ?? false };
-        })().then(resolve, reject);
-      });
-    });
+  /** Idle pool members: held on purpose while the executor is open, so not leftovers. */
+  get idleSandboxIds(): ReadonlySet<string> {
+    return this.#pool?.idleIds ?? new Set();
   }
 
-  /** Reads collected files through the sandbox init's view of its own tmpfs while the runner holds it open. */
-  async #collectFromSandbox(statusJson: string, bwrapPid: number | undefined, patterns: readonly string[], capBytes: number): Promise<Collected> {
-    // bubblewrap reports its init's host pid on the status fd; its children file is the fallback.
-    const pid = /"child-pid":\s*(\d+)/.exec(statusJson)?.[1] ?? (bwrapPid === undefined ? undefined : (await readFile(`/proc/${bwrapPid}/task/${bwrapPid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/)[0]);
-    if (!pid) return { files: [], truncated: false };
-    return collectFiles(`/proc/${pid}/root${SANDBOX_WORKDIR}`, patterns, capBytes).catch(() => ({ files: [], truncated: false }));
+  /** Resolves once the pool (if any) is full; for benchmarks and tests. */
+  async warm(): Promise<void> {
+    await this.#pool?.filled();
   }
 
   protected async dispose(): Promise<void> {
+    await this.#pool?.close();
     if (this.#host.cgroups) await removeSessionDirs(this.#host.cgroups, SESSION_ID);
   }
+}
+
+/** The pool holds sandboxes for the common case: network none and the default limits. */
+function isPoolable(request: NormalizedRequest): boolean {
+  return request.network.mode === 'none' && (Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[]).every((name) => request.limits[name] === DEFAULT_LIMITS[name]);
 }
 
 function chooseTier(options: ParsedSpawnOptions, host: HostFacts): Tier {

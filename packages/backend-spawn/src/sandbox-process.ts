@@ -1,0 +1,144 @@
+import { spawn, type ChildProcess, type StdioPipe } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { BackendFailureError, type RunContext, type RunOutcome } from '@cordon/core';
+import type { ExecutionCgroup } from './cgroup.js';
+import { collectFiles, type Collected } from './collect-files.js';
+import { ControlChannel, encodeJob, type ProgramStatus, type RunnerJob } from './runner.js';
+import { SANDBOX_WORKDIR, type SandboxPlan } from './sandbox-plan.js';
+
+const SETUP_FAILURE_STDERR_BYTES = 4096;
+
+/** Where collected files are read from after the program exits. */
+export type CollectFrom = { kind: 'sandbox' } | { kind: 'host'; root: string };
+
+/**
+ * One started sandbox: the wrapper chain, bubblewrap (or not) and the runner,
+ * waiting for its job on the control socket. Used exactly once.
+ */
+export class SandboxProcess {
+  readonly id: string;
+  readonly cgroup: ExecutionCgroup | undefined;
+  readonly #plan: SandboxPlan;
+  readonly #child: ChildProcess;
+  readonly #streams: (Readable & Writable)[];
+  readonly #channel = new ControlChannel();
+  readonly #closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  #statusJson = '';
+  #setupStderr = '';
+  #spawnError: Error | undefined;
+  #onStdout: ((chunk: Buffer) => void) | undefined;
+  #onStderr: ((chunk: Buffer) => void) | undefined;
+  #used = false;
+  #exited = false;
+
+  constructor(id: string, plan: SandboxPlan, cgroup: ExecutionCgroup | undefined) {
+    this.id = id;
+    this.#plan = plan;
+    this.cgroup = cgroup;
+    const stdio: StdioPipe[] = Array.from({ length: plan.statusFd !== undefined ? 5 : 4 }, () => 'pipe');
+    this.#child = spawn(plan.command, plan.args, { stdio, env: plan.env, cwd: plan.cwd, detached: plan.detached });
+    this.#streams = this.#child.stdio as unknown as (Readable & Writable)[];
+    for (const stream of this.#streams) stream?.on('error', () => undefined);
+    this.#child.on('error', (error) => {
+      this.#spawnError = error;
+    });
+    this.#child.stdout!.on('data', (chunk: Buffer) => this.#onStdout?.(chunk));
+    this.#child.stderr!.on('data', (chunk: Buffer) => {
+      if (!this.#channel.started && this.#setupStderr.length < SETUP_FAILURE_STDERR_BYTES) this.#setupStderr += chunk.toString('utf8');
+      this.#onStderr?.(chunk);
+    });
+    this.#streams[3]!.on('data', (chunk: Buffer) => this.#channel.push(chunk));
+    if (plan.statusFd !== undefined) this.#streams[plan.statusFd]!.on('data', (chunk: Buffer) => (this.#statusJson += chunk.toString('utf8')));
+    this.#child.on('exit', () => {
+      this.#exited = true;
+      // The runner is gone; in the advisory tier nothing it started may outlive it.
+      if (plan.detached) this.kill();
+    });
+    this.#closed = new Promise((resolve) => this.#child.on('close', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Resolves true once the runner waits for its job, false if the sandbox died first. */
+  ready(): Promise<boolean> {
+    return new Promise((resolve) => {
+      this.#channel.onWaiting(() => resolve(true));
+      void this.#closed.then(() => resolve(false));
+    });
+  }
+
+  get alive(): boolean {
+    return !this.#exited && this.#spawnError === undefined;
+  }
+
+  /** Kills the whole sandbox: the process group (advisory), bubblewrap (whose init dies with it), the cgroup's tasks. */
+  kill(): void {
+    try {
+      if (this.#plan.detached && this.#child.pid !== undefined) process.kill(-this.#child.pid, 'SIGKILL');
+    } catch {
+      // Group already gone.
+    }
+    this.#child.kill('SIGKILL');
+    void this.cgroup?.killAll();
+  }
+
+  /** Kills it and waits until its streams are closed (for pool members never used). */
+  async discard(): Promise<void> {
+    this.kill();
+    await this.#closed;
+  }
+
+  /** Runs one job to completion; honours `context.signal`. */
+  async run(context: RunContext, job: RunnerJob, collectFrom: CollectFrom): Promise<RunOutcome> {
+    if (this.#used) throw new Error('a sandbox is used once');
+    this.#used = true;
+    const { request, signal } = context;
+    const control = this.#streams[3]!;
+    let collected: Collected | undefined;
+    let collecting: Promise<void> | undefined;
+
+    this.#onStdout = (chunk) => context.stdout.write(chunk);
+    this.#onStderr = (chunk) => context.stderr.write(chunk);
+    const onAbort = () => this.kill();
+    signal.addEventListener('abort', onAbort, { once: true });
+    if (signal.aborted) this.kill();
+
+    this.#channel.onStatus(() => {
+      if (this.#plan.detached) {
+        // The program exited; background children it left must not hold the streams open.
+        this.kill();
+        return;
+      }
+      if (!job.hold || collectFrom.kind !== 'sandbox') return;
+      collecting = this.#collectFromSandbox(request.collectFiles, request.limits.diskBytes)
+        .then((result) => {
+          collected = result;
+        })
+        .finally(() => control.end());
+    });
+    for (const record of encodeJob(job)) control.write(record);
+    this.#child.stdin!.end(request.stdin ?? Buffer.alloc(0));
+
+    const { code, signal: closeSignal } = await this.#closed;
+    signal.removeEventListener('abort', onAbort);
+    await collecting;
+    if (this.#spawnError) throw new BackendFailureError('spawn', `could not start the sandbox: ${this.#spawnError.message}`, { executionId: context.id }, { cause: this.#spawnError });
+    if (!this.#channel.started && !signal.aborted) {
+      throw new BackendFailureError('spawn', `the sandbox could not be set up (exit ${code ?? closeSignal}): ${this.#setupStderr.trim() || 'no message'}`, { executionId: context.id });
+    }
+    const status: ProgramStatus = this.#channel.status ?? { exitCode: signal.aborted ? null : code, signal: signal.aborted ? 'SIGKILL' : closeSignal };
+    if (collectFrom.kind === 'host' && request.collectFiles.length > 0 && !signal.aborted) {
+      collected = await collectFiles(collectFrom.root, request.collectFiles, request.limits.diskBytes);
+    }
+    const oomKilled = (await this.cgroup?.oomKilled()) ?? false;
+    return { ...status, oomKilled, files: collected?.files ?? [], filesTruncated: collected?.truncated ?? false };
+  }
+
+  /** Reads collected files through the sandbox init's view of its own tmpfs while the runner holds it open. */
+  async #collectFromSandbox(patterns: readonly string[], capBytes: number): Promise<Collected> {
+    // bubblewrap reports the runner's host pid on the status fd; its children file is the fallback.
+    const bwrapPid = this.#child.pid;
+    const pid = /"child-pid":\s*(\d+)/.exec(this.#statusJson)?.[1] ?? (bwrapPid === undefined ? undefined : (await readFile(`/proc/${bwrapPid}/task/${bwrapPid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/)[0]);
+    if (!pid) return { files: [], truncated: false };
+    return collectFiles(`/proc/${pid}/root${SANDBOX_WORKDIR}`, patterns, capBytes).catch(() => ({ files: [], truncated: false }));
+  }
+}

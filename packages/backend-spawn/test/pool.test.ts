@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { SpawnExecutor } from '../dist/index.js';
+import { leftoversOf } from './helpers.js';
+
+describe('spawn backend, pool of pre-started sandboxes', () => {
+  it('uses each pre-started sandbox once, refills, and leaves nothing after close', async () => {
+    const executor = await SpawnExecutor.create({ poolSize: '2' });
+    try {
+      await executor.warm();
+      expect(executor.idleSandboxIds.size).toBe(2);
+      // Idle members are held on purpose, not leaked.
+      expect(await leftoversOf(executor)).toEqual([]);
+
+      const first = await executor.execute({ language: 'bash', code: 'echo secret > /tmp/state; echo one > out.txt; cat in.txt', files: { 'in.txt': 'input' }, collectFiles: ['out.txt'] });
+      expect([first.status, first.stdout]).toEqual(['ok', 'input']);
+      expect(first.files.map((file) => Buffer.from(file.content).toString())).toEqual(['one\n']);
+      await executor.warm();
+      const second = await executor.execute({ language: 'bash', code: 'cat /tmp/state 2>/dev/null || echo fresh; ls' });
+      expect(second.stdout).toBe('fresh\n');
+      const node = await executor.execute({ language: 'node', code: 'console.log(process.env.GREETING)', env: { GREETING: 'pooled' } });
+      expect(node.stdout).toBe('pooled\n');
+      // Not the pool's shape: started cold, same result.
+      const cold = await executor.execute({ language: 'python', code: 'print("cold")', limits: { memoryBytes: 128 * 1024 * 1024 } });
+      expect(cold.stdout).toBe('cold\n');
+      const timedOut = await executor.execute({ language: 'bash', code: 'sleep 30', timeoutMs: 300 });
+      expect(timedOut.status).toBe('timeout');
+      await executor.warm();
+      expect(await leftoversOf(executor)).toEqual([]);
+    } finally {
+      await executor.close();
+    }
+    expect(executor.idleSandboxIds.size).toBe(0);
+    expect(await leftoversOf(executor)).toEqual([]);
+  });
+});
