@@ -22,10 +22,20 @@ export async function dockerConformance(executor: Executor, _options: Record<str
     throw new InvalidRequestError('options.openNetwork', options.openNetwork, 'has no IPv4 gateway for the canaries to bind');
   }
 
+  // Probe D2 needs the sandboxes' system resolver to be the DNS canary: then a leak
+  // of a plain getaddrinfo would show in the canary's log. Probes run on a sibling
+  // of the given executor that differs only in /etc/resolv.conf (closed with it).
+  const resolverOptions = { ...options, dns: [gateway] };
+  let underTest = executor;
+  if (!(options.dns?.length === 1 && options.dns[0] === gateway)) {
+    underTest = await DockerBackendExecutor.create(resolverOptions);
+    executor.closeWith(underTest);
+  }
+
   // Controls run under `controlRuntime` (runc) with the same image and code: for a gVisor tier
   // the control proves the canary and the tool, the probe proves the runtime. Control
   // containers also get CAP_NET_RAW so the raw-socket probe has a valid control.
-  const controlOptions = { ...options, runtime: options.controlRuntime };
+  const controlOptions = { ...resolverOptions, runtime: options.controlRuntime };
   const control = async (request: ExecutionRequest): Promise<ExecutionResult> => {
     // A short-lived executor per control run: nothing to keep alive or forget to close.
     const controlExecutor = await DockerBackendExecutor.createConformanceControl(controlOptions);
@@ -37,16 +47,16 @@ export async function dockerConformance(executor: Executor, _options: Record<str
   };
 
   return {
-    executor,
-    canaryNetwork: { bindIPv4: gateway, reachIPv4: gateway, sharesHostLoopback: false },
+    executor: underTest,
+    canaryNetwork: { bindIPv4: gateway, reachIPv4: gateway, sharesHostLoopback: false, dnsPort: 53 },
     control,
     ...(executor.facts.gvisor
       ? { notApplicable: { 'NL1:python-change': "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); NL1's interface listings still show only lo" } }
       : {}),
     async leftovers(): Promise<string[]> {
       // While open, refills and background removals are work in progress, not leftovers.
-      if (!executor.closed) await executor.settled();
-      const idle = executor.closed ? new Set<string>() : executor.idleContainerIds();
+      if (!executor.closed) await Promise.all([executor.settled(), underTest.settled()]);
+      const idle = executor.closed ? new Set<string>() : new Set([...executor.idleContainerIds(), ...underTest.idleContainerIds()]);
       const found = await listCordonContainers(docker, options.apiTimeoutMs, { [LABELS.session]: SESSION_ID });
       return found
         .filter((info) => !idle.has(info.Id))

@@ -27,6 +27,7 @@ export interface SandboxSpec {
   limits: ExecutionLimits;
   network: 'none' | 'open';
   openNetwork: string;
+  dns: readonly string[] | undefined;
   executorId: string;
   /** Set for cold containers; pooled ones are made before their execution exists. */
   executionId?: string;
@@ -102,6 +103,7 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
       AutoRemove: false,
       Privileged: false,
       ...(spec.runtime ? { Runtime: spec.runtime } : {}),
+      ...(spec.dns ? { Dns: [...spec.dns] } : {}),
     },
   };
 }

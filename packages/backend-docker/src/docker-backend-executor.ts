@@ -5,6 +5,7 @@ import {
   LANGUAGES,
   LIMIT_NAMES,
   type BackendCapabilities,
+  type Executor,
   type ExecutionLimits,
   type Language,
   type RunContext,
@@ -45,6 +46,7 @@ export class DockerBackendExecutor extends BaseExecutor {
   readonly #pooledKinds: ReadonlySet<RunnerKind>;
   readonly #removals = new Set<Promise<void>>();
   readonly #conformanceControl: boolean;
+  readonly #owned: Executor[] = [];
   #lastPoolError: unknown;
 
   private constructor(docker: Docker, options: ResolvedDockerOptions, facts: DaemonFacts, conformanceControl: boolean) {
@@ -155,7 +157,13 @@ export class DockerBackendExecutor extends BaseExecutor {
     }
   }
 
+  /** Closes `executor` when this one closes (e.g. a conformance sibling with other settings). */
+  closeWith(executor: Executor): void {
+    this.#owned.push(executor);
+  }
+
   protected async dispose(): Promise<void> {
+    await Promise.allSettled(this.#owned.map((owned) => owned.close()));
     await this.#pool?.drain();
     await Promise.allSettled([...this.#removals]);
     // Anything still labelled as ours (a removal that failed, a start that raced close).
@@ -176,6 +184,7 @@ export class DockerBackendExecutor extends BaseExecutor {
       limits,
       network,
       openNetwork: this.options.openNetwork,
+      dns: this.options.dns,
       executorId: this.executorId,
       ...(executionId ? { executionId } : {}),
       ...(this.#conformanceControl ? { conformanceControl: true } : {}),

@@ -7,6 +7,11 @@ const languageList = z.preprocess(
   z.array(z.enum(LANGUAGES)),
 );
 
+const addressList = z.preprocess(
+  (value) => (typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter(Boolean) : value),
+  z.array(z.union([z.ipv4(), z.ipv6()])),
+);
+
 const optionsSchema = z.strictObject({
   image: z.string().min(1).default(DEFAULT_IMAGE),
   runtime: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be an OCI runtime name known to dockerd, e.g. runsc').optional(),
@@ -16,6 +21,7 @@ const optionsSchema = z.strictObject({
   dockerHost: z.string().regex(/^(unix|tcp|http|https):\/\//, 'must look like unix:///var/run/docker.sock or tcp://host:2375').optional(),
   apiTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(15_000),
   openNetwork: z.string().min(1).default('bridge'),
+  dns: addressList.optional(),
   controlRuntime: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).default('runc'),
 });
 
@@ -37,6 +43,8 @@ export interface DockerBackendOptions {
   apiTimeoutMs?: number;
   /** Docker network for requests with `network: 'open'`. @default 'bridge' */
   openNetwork?: string;
+  /** Resolvers written to the containers' /etc/resolv.conf (only reachable with `network: 'open'`). @default the daemon's choice */
+  dns?: readonly string[] | string;
   /** Runtime for the conformance suite's control runs when `runtime` is not runc. @default 'runc' */
   controlRuntime?: string;
 }

@@ -10,12 +10,12 @@ describe('docker options', () => {
   });
 
   it('coerces strings from the CLI and CORDON_DOCKER_* variables', () => {
-    expect(resolveDockerOptions({ poolSize: '5', poolLanguages: 'python, bash', apiTimeoutMs: '2000', runtime: 'runsc' }))
-      .toMatchObject({ poolSize: 5, poolLanguages: ['python', 'bash'], apiTimeoutMs: 2000, runtime: 'runsc' });
+    expect(resolveDockerOptions({ poolSize: '5', poolLanguages: 'python, bash', apiTimeoutMs: '2000', runtime: 'runsc', dns: '172.17.0.1,fd00::1' }))
+      .toMatchObject({ poolSize: 5, poolLanguages: ['python', 'bash'], apiTimeoutMs: 2000, runtime: 'runsc', dns: ['172.17.0.1', 'fd00::1'] });
   });
 
   it('names the bad option', () => {
-    for (const [options, field] of [[{ poolSize: 'many' }, 'options.poolSize'], [{ poolLanguages: 'node,ruby' }, 'options.poolLanguages.1'], [{ colour: 'red' }, 'options.colour'], [{ dockerHost: '/var/run/docker.sock' }, 'options.dockerHost']] as const) {
+    for (const [options, field] of [[{ poolSize: 'many' }, 'options.poolSize'], [{ poolLanguages: 'node,ruby' }, 'options.poolLanguages.1'], [{ colour: 'red' }, 'options.colour'], [{ dockerHost: '/var/run/docker.sock' }, 'options.dockerHost'], [{ dns: '8.8.8.8,example.com' }, 'options.dns.1']] as const) {
       let caught: unknown;
       try {
         resolveDockerOptions(options);
