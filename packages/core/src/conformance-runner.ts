@@ -8,6 +8,7 @@ import { SuiteContext, type PlantedSecret } from './conformance-context.js';
 import { findHostProcesses, killHostProcesses } from './conformance-host-processes.js';
 import { NETWORK_PROBES, runNetworkProbe } from './conformance-network.js';
 import { summarize } from './conformance-report.js';
+import { BackendUnavailableError } from './errors.js';
 import type { ConformanceReport, ConformanceResult, RunConformanceOptions } from './conformance-types.js';
 import { propertyVerdict } from './conformance-verdict.js';
 import { PROPERTY_PROBES, fakeKey } from './probe-properties.js';
@@ -47,7 +48,7 @@ export async function runConformance(adapter: ConformanceAdapter, options: RunCo
   let canaries: CanarySet | undefined;
   let context: SuiteContext | undefined;
   try {
-    canaries = await CanarySet.start(adapter.canaryNetwork, secret);
+    canaries = await startCanaries(executor.name, adapter, secret);
     const keyFiles = await plantKeys(canaries, homePlant, secret.value);
     const planted: PlantedSecret = { ...secret, keyFiles };
     context = new SuiteContext(adapter, canaries, planted, options.signal);
@@ -86,6 +87,20 @@ export async function runConformance(adapter: ConformanceAdapter, options: RunCo
     await rm(homePlant, { recursive: true, force: true });
     if (previousEnv === undefined) delete process.env[secret.name];
     else process.env[secret.name] = previousEnv;
+  }
+}
+
+async function startCanaries(backend: string, adapter: ConformanceAdapter, secret: { marker: string; name: string; value: string }): Promise<CanarySet> {
+  try {
+    return await CanarySet.start(adapter.canaryNetwork, secret);
+  } catch (error) {
+    const { bindIPv4, bindIPv6 } = adapter.canaryNetwork;
+    throw new BackendUnavailableError(
+      backend,
+      `the conformance canaries could not listen on ${bindIPv4}${bindIPv6 ? ` / ${bindIPv6}` : ''}: ${error instanceof Error ? error.message : String(error)}`,
+      "Check that the adapter's canaryNetwork.bindIPv4/bindIPv6 are addresses of this host (for docker, the bridge gateway) and that its dnsPort is free.",
+      { cause: error },
+    );
   }
 }
 

@@ -51,6 +51,16 @@ describe('canaries', () => {
 });
 
 describe('runConformance', () => {
+  it('refuses with a typed error when the canaries cannot listen where the adapter says', async () => {
+    const executor = new UnisolatedExecutor();
+    try {
+      const adapter = { ...unisolatedAdapter(executor), canaryNetwork: { bindIPv4: '203.0.113.254', reachIPv4: '203.0.113.254', sharesHostLoopback: false } };
+      await expect(runConformance(adapter)).rejects.toMatchObject({ name: 'BackendUnavailableError', message: expect.stringMatching(/canaries could not listen on 192\.0\.2\.254/) as unknown });
+    } finally {
+      await executor.close();
+    }
+  });
+
   it('stops on abort, cleans up, and restores the environment', async () => {
     const executor = new UnisolatedExecutor();
     const controller = new AbortController();
