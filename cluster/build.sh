@@ -21,7 +21,10 @@ build_module() {
     binaries+=("${pair%%=*}")
     packages+=("${pair#*=}")
   done
-  stamp=$(cat "$dir/go.mod" "$dir/go.sum" "${BASH_SOURCE[0]}" <(go version) <(echo "$ldflags $*") | sha256sum | cut -d' ' -f1)
+  # GO_MODFILE: an alternate go.mod (go build -modfile), e.g. with a patched replace.
+  local modfile_flag=()
+  if [[ -n ${GO_MODFILE:-} ]]; then modfile_flag=(-modfile "$GO_MODFILE"); fi
+  stamp=$(cat "$dir/go.mod" "$dir/go.sum" <(go version) <(echo "$ldflags $*") ${GO_MODFILE:+"$GO_MODFILE"} | sha256sum | cut -d' ' -f1)
   local missing=0 b
   for b in "${binaries[@]}"; do [[ -x $BIN/$b ]] || missing=1; done
   if ((missing == 0)) && [[ -f $stamp_file && $(<"$stamp_file") == "$stamp" ]]; then
@@ -32,14 +35,15 @@ build_module() {
   local start=$SECONDS out
   out=$(mktemp -d "$BIN/.build-$name.XXXXXX")
   # nice: other work shares these cores.
-  if ! (cd "$dir" && nice -n 10 go build -ldflags "$ldflags" -o "$out/" "${packages[@]}") >"$CACHE/logs/build-$name.log" 2>&1; then
+  if ! (cd "$dir" && nice -n 10 go build "${modfile_flag[@]}" -ldflags "$ldflags" -o "$out/" "${packages[@]}") >"$CACHE/logs/build-$name.log" 2>&1; then
     tail -30 "$CACHE/logs/build-$name.log" >&2
     rm -rf "$out"
     die "$name: go build failed (full log: $CACHE/logs/build-$name.log)"
   fi
-  for b in "${binaries[@]}"; do
+  local i
+  for i in "${!binaries[@]}"; do
     # go build names a binary after its package's last path element.
-    mv -f "$out/${b}" "$BIN/$b"
+    mv -f "$out/${packages[i]##*/}" "$BIN/${binaries[i]}"
   done
   rm -rf "$out"
   echo "$stamp" >"$stamp_file"
@@ -60,6 +64,39 @@ build_module etcd etcd "-s -w" etcd=cordon.local/cluster/etcd
 build_module kube-router kube-router \
   "-s -w -X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version=$KUBE_ROUTER_VERSION" \
   kube-router=github.com/cloudnativelabs/kube-router/v2/cmd/kube-router
+
+# gVisor for the runsc RuntimeClass: Debian's runsc has no containerd shim, and a
+# shim and runsc from the same source are known to agree on flags.
+# One upstream line is changed at build time, in a copy of the module under
+# $CACHE/src (nothing vendored into the repo): the shim sets its own
+# oom_score_adj to -999, which needs CAP_SYS_RESOURCE; where that capability is
+# missing (these VMs) it now keeps its score instead of failing every sandbox,
+# as containerd's own shims do. Prints the alternate go.mod to build with.
+gvisor_patched_modfile() {
+  local wrapper=$CLUSTER_DIR/build/gvisor version upstream src
+  version=$(cd "$wrapper" && go list -m -f '{{.Version}}' gvisor.dev/gvisor)
+  upstream=$(cd "$wrapper" && go mod download -json "gvisor.dev/gvisor@$version" | jq -r .Dir)
+  src=$CACHE/src/gvisor@$version-cordon
+  if [[ ! -f $src/.patched ]]; then
+    rm -rf "$src"
+    mkdir -p "$CACHE/src"
+    cp -r "$upstream" "$src"
+    chmod -R u+w "$src"
+    sed -i 's/if err := sys.SetOOMScore(cmd.Process.Pid, oomScoreMax); err != nil {/if err := sys.SetOOMScore(cmd.Process.Pid, oomScoreMax); err != nil \&\& !os.IsPermission(err) {/' \
+      "$src/pkg/shim/v1/manager.go"
+    grep -q '!os.IsPermission(err)' "$src/pkg/shim/v1/manager.go" || die "gVisor shim patch no longer applies to $upstream"
+    touch "$src/.patched"
+  fi
+  { cat "$wrapper/go.mod"; echo "replace gvisor.dev/gvisor => $src"; } >"$CACHE/src/gvisor.mod"
+  cp "$wrapper/go.sum" "$CACHE/src/gvisor.sum"
+  echo "$CACHE/src/gvisor.mod"
+}
+if [[ ${CORDON_K8S_GVISOR:-1} != 0 ]]; then
+  GO_MODFILE=$(gvisor_patched_modfile) build_module gvisor gvisor "-s -w" \
+    runsc=gvisor.dev/gvisor/runsc \
+    containerd-shim-runsc-v1.real=gvisor.dev/gvisor/shim
+  install -m 0755 "$CLUSTER_DIR/runsc-shim-bridge.sh" "$BIN/containerd-shim-runsc-v1"
+fi
 
 # The sandbox ("pause") image, from the pause.c shipped in the Kubernetes module.
 build_pause_image() {

@@ -180,6 +180,8 @@ async function cleanup() {
 async function main() {
   say(`run ${RUN_ID}; kubeconfig ${KUBECONFIG}`);
   await kubectl(['get', 'nodes', '-o', 'wide']).then((o) => console.log(o.trimEnd()));
+  const runtimeClasses = await kubectl(['get', 'runtimeclass', '-o', 'name']).catch(() => '');
+  const haveGvisor = runtimeClasses.includes('runtimeclass.node.k8s.io/runsc');
 
   for (const ns of Object.values(NS)) await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: meta(ns) });
   await apply(pod('canary', NS.canary, CANARY_SCRIPT, { app: 'canary' }));
@@ -189,23 +191,42 @@ async function main() {
     metadata: meta('canary', NS.canary),
     spec: { selector: { app: 'canary' }, ports: [{ port: CANARY_PORT, targetPort: CANARY_PORT }] },
   });
+  // The probes whose egress the policy must stop: a runc pod, and a gVisor pod when
+  // the runsc RuntimeClass exists (its netstack still leaves through the pod's veth).
+  const probes = ['probe'];
   await apply(pod('probe', NS.probe, 'exec sleep 3600'));
-  await apply(pod('control', NS.control, 'exec sleep 3600'));
-  for (const [ns, name] of [[NS.canary, 'canary'], [NS.probe, 'probe'], [NS.control, 'control']]) {
-    await waitReady(ns, name);
+  if (haveGvisor) {
+    const gvisor = pod('probe-gvisor', NS.probe, 'dmesg | head -1; exec sleep 3600');
+    gvisor.spec.runtimeClassName = 'runsc';
+    await apply(gvisor);
+    probes.push('probe-gvisor');
+  } else {
+    findings.push('no runsc RuntimeClass in this cluster: gVisor not tested');
   }
+  await apply(pod('control', NS.control, 'exec sleep 3600'));
+  await waitReady(NS.canary, 'canary');
+  await waitReady(NS.control, 'control');
+  for (const name of probes) await waitReady(NS.probe, name);
   const canaryIP = (await kubectl(['get', 'pod', '-n', NS.canary, 'canary', '-o', 'jsonpath={.status.podIP}'])).trim();
   const serviceIP = (await kubectl(['get', 'service', '-n', NS.canary, 'canary', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
-  say(`pods ready; canary pod ${canaryIP}, service ${serviceIP}`);
+  say(`pods ready; canary pod ${canaryIP}, service ${serviceIP}; probes: ${probes.join(', ')}`);
+
+  if (haveGvisor) {
+    await step('0 the gVisor probe runs under gVisor', async () => {
+      const log = await kubectl(['logs', '-n', NS.probe, 'probe-gvisor']);
+      if (!/gVisor/i.test(log)) throw new Error(`dmesg in the runsc pod does not show gVisor: ${log.trim()}`);
+      return `dmesg says: ${log.trim()}`;
+    });
+  }
 
   const step1 = await step('1 pods reach the canary without a policy', async () => {
-    for (const [ns, name] of [[NS.control, 'control'], [NS.probe, 'probe']]) {
+    for (const [ns, name] of [[NS.control, 'control'], ...probes.map((p) => [NS.probe, p])]) {
       const r = await reachesCanary(ns, name, canaryIP, `s1-${name}`);
       if (!r.delivered) throw new Error(`${name} -> ${canaryIP}: nonce ${r.payload} not seen (${r.result.output})`);
     }
     const viaService = await reachesCanary(NS.control, 'control', serviceIP, 's1-svc');
     if (!viaService.delivered) throw new Error(`control -> service ${serviceIP}: nonce not seen (${viaService.result.output})`);
-    return 'control and probe pods delivered nonces, directly and through the Service';
+    return `${['control', ...probes].join(', ')} delivered nonces directly; control also through the Service`;
   });
   if (!step1) return;
 
@@ -213,85 +234,78 @@ async function main() {
   const nodeIP = nodeAddress();
   const listeners = {};
   for (const addr of [nodeIP, '10.244.0.1']) listeners[addr] = await hostListener(addr);
-  const hostReach = async (ns, name, addr) => {
+  const hostReach = async (name, addr) => {
     const l = listeners[addr];
     const payload = nonce(`host-${name}`);
-    const r = await probe(ns, name, addr, l.port, payload);
+    const r = await probe(NS.probe, name, addr, l.port, payload);
     await sleep(300);
     return r.connected && l.received.includes(payload);
   };
-  const kubeletReach = async (ns, name) => (await probe(ns, name, nodeIP, 10250, 'x')).connected;
-  const baseline = {
-    kubelet: await kubeletReach(NS.probe, 'probe'),
-    hostNodeIP: await hostReach(NS.probe, 'probe', nodeIP),
-    hostGateway: await hostReach(NS.probe, 'probe', '10.244.0.1'),
-  };
-  say(`baseline (no policy): kubelet ${nodeIP}:10250 ${baseline.kubelet}, host listener ${nodeIP} ${baseline.hostNodeIP}, host listener 10.244.0.1 ${baseline.hostGateway}`);
+  const nodeReach = async (name) => ({
+    kubelet: (await probe(NS.probe, name, nodeIP, 10250, 'x')).connected,
+    hostNodeIP: await hostReach(name, nodeIP),
+    hostGateway: await hostReach(name, '10.244.0.1'),
+  });
+  const baseline = {};
+  for (const name of probes) baseline[name] = await nodeReach(name);
+  say(`baseline (no policy): ${JSON.stringify(baseline)}`);
 
-  const denyAll = {
+  await apply({
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
     metadata: meta('deny-all-egress', NS.probe),
     spec: { podSelector: {}, policyTypes: ['Egress'], egress: [] },
-  };
-  await apply(denyAll);
+  });
   const appliedAt = Date.now();
 
-  await step('2 deny-all egress stops the probe; the control pod still gets through', async () => {
-    // kube-router applies policies asynchronously: poll, then require 3 blocked probes in a row.
-    let blockedInRow = 0;
-    let lastOutput = '';
-    while (blockedInRow < 3) {
-      if (Date.now() - appliedAt > ENFORCE_TIMEOUT_MS) throw new Error(`policy not enforced after ${ENFORCE_TIMEOUT_MS} ms (last probe: ${lastOutput})`);
-      const r = await reachesCanary(NS.probe, 'probe', canaryIP, 's2-probe');
-      lastOutput = r.result.output;
-      if (r.delivered || (await canarySaw(r.payload, 1_000))) blockedInRow = 0;
-      else blockedInRow++;
+  await step('2 deny-all egress stops the probes; the control pod still gets through', async () => {
+    const details = [];
+    for (const name of probes) {
+      // kube-router applies policies asynchronously: poll, then require 3 blocked probes in a row.
+      let blockedInRow = 0;
+      let lastOutput = '';
+      while (blockedInRow < 3) {
+        if (Date.now() - appliedAt > ENFORCE_TIMEOUT_MS) throw new Error(`${name}: policy not enforced after ${ENFORCE_TIMEOUT_MS} ms (last probe: ${lastOutput})`);
+        const r = await reachesCanary(NS.probe, name, canaryIP, `s2-${name}`);
+        lastOutput = r.result.output.replace(/\s+/g, ' ');
+        if (r.delivered || (await canarySaw(r.payload, 1_000))) blockedInRow = 0;
+        else blockedInRow++;
+      }
+      const viaService = await reachesCanary(NS.probe, name, serviceIP, `s2-${name}-svc`);
+      if (viaService.delivered) throw new Error(`${name} still reaches the canary through its Service`);
+      details.push(`${name} blocked by ${Date.now() - appliedAt} ms (direct and via Service; probe said: ${lastOutput})`);
     }
-    const enforcedMs = Date.now() - appliedAt;
-    const viaService = await reachesCanary(NS.probe, 'probe', serviceIP, 's2-probe-svc');
-    if (viaService.delivered) throw new Error('probe still reaches the canary through its Service');
     const control = await reachesCanary(NS.control, 'control', canaryIP, 's2-control');
     if (!control.delivered) throw new Error(`control pod lost the canary too (${control.result.output}): the block is not the policy's doing`);
-    return `blocked within ${enforcedMs} ms (direct and via Service; probe said: ${lastOutput.replace(/\s+/g, ' ')}); control still delivered`;
+    return `${details.join('; ')}; control still delivered`;
   });
 
-  const denied = {
-    kubelet: await kubeletReach(NS.probe, 'probe'),
-    hostNodeIP: await hostReach(NS.probe, 'probe', nodeIP),
-    hostGateway: await hostReach(NS.probe, 'probe', '10.244.0.1'),
-  };
-  findings.push(
-    `kubelet ${nodeIP}:10250 from a deny-all-egress pod: ${denied.kubelet ? 'REACHABLE' : 'blocked'} (without policy: ${baseline.kubelet ? 'reachable' : 'blocked'})`,
-    `host listener on node IP ${nodeIP} from a deny-all-egress pod: ${denied.hostNodeIP ? 'REACHABLE' : 'blocked'} (without policy: ${baseline.hostNodeIP ? 'reachable' : 'blocked'})`,
-    `host listener on bridge gateway 10.244.0.1 from a deny-all-egress pod: ${denied.hostGateway ? 'REACHABLE' : 'blocked'} (without policy: ${baseline.hostGateway ? 'reachable' : 'blocked'})`,
-  );
+  for (const name of probes) {
+    const denied = await nodeReach(name);
+    const b = baseline[name];
+    const word = (v) => (v ? 'REACHABLE' : 'blocked');
+    findings.push(
+      `${name}: kubelet ${nodeIP}:10250 under deny-all egress: ${word(denied.kubelet)} (without policy: ${word(b.kubelet)})`,
+      `${name}: host listener on node IP ${nodeIP} under deny-all egress: ${word(denied.hostNodeIP)} (without policy: ${word(b.hostNodeIP)})`,
+      `${name}: host listener on bridge gateway 10.244.0.1 under deny-all egress: ${word(denied.hostGateway)} (without policy: ${word(b.hostGateway)})`,
+    );
+  }
   for (const l of Object.values(listeners)) l.server.close();
 
   await kubectl(['delete', 'networkpolicy', '-n', NS.probe, 'deny-all-egress']);
   const removedAt = Date.now();
-  await step('3 removing the policy lets the probe through again', async () => {
-    for (;;) {
-      const r = await reachesCanary(NS.probe, 'probe', canaryIP, 's3-probe');
-      if (r.delivered) return `delivered ${Date.now() - removedAt} ms after the policy was deleted`;
-      if (Date.now() - removedAt > ENFORCE_TIMEOUT_MS) throw new Error(`still blocked ${ENFORCE_TIMEOUT_MS} ms after deleting the policy (${r.result.output})`);
+  await step('3 removing the policy lets the probes through again', async () => {
+    const details = [];
+    for (const name of probes) {
+      for (;;) {
+        const r = await reachesCanary(NS.probe, name, canaryIP, `s3-${name}`);
+        if (r.delivered) break;
+        if (Date.now() - removedAt > ENFORCE_TIMEOUT_MS) throw new Error(`${name} still blocked ${ENFORCE_TIMEOUT_MS} ms after deleting the policy (${r.result.output})`);
+      }
+      details.push(`${name} delivered ${Date.now() - removedAt} ms after the policy was deleted`);
     }
+    return details.join('; ');
   });
-
-  const runtimeClasses = await kubectl(['get', 'runtimeclass', '-o', 'name']).catch(() => '');
-  if (runtimeClasses.includes('runtimeclass.node.k8s.io/runsc')) {
-    await step('4 a pod runs under the runsc RuntimeClass (gVisor)', async () => {
-      const p = pod('gvisor', NS.control, 'dmesg | head -3; exec sleep 3600');
-      p.spec.runtimeClassName = 'runsc';
-      await apply(p);
-      await waitReady(NS.control, 'gvisor');
-      const log = await kubectl(['logs', '-n', NS.control, 'gvisor']);
-      if (!/gVisor/i.test(log)) throw new Error(`pod runs but dmesg does not show gVisor: ${log.trim()}`);
-      return 'dmesg inside the pod shows the gVisor kernel';
-    });
-  } else {
-    findings.push('no runsc RuntimeClass in this cluster: gVisor not tested');
-  }
 }
 
 let crashed;
