@@ -55,7 +55,7 @@ describe('runConformance', () => {
     const executor = new UnisolatedExecutor();
     try {
       const adapter = { ...unisolatedAdapter(executor), canaryNetwork: { bindIPv4: '203.0.113.254', reachIPv4: '203.0.113.254', sharesHostLoopback: false } };
-      await expect(runConformance(adapter)).rejects.toMatchObject({ name: 'BackendUnavailableError', message: expect.stringMatching(/canaries could not listen on 192\.0\.2\.254/) as unknown });
+      await expect(runConformance(adapter)).rejects.toMatchObject({ name: 'BackendUnavailableError', message: expect.stringMatching(/canaries could not listen on 203\.0\.113\.254/) as unknown });
     } finally {
       await executor.close();
     }
