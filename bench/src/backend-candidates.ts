@@ -64,7 +64,7 @@ export async function prepareBackend(name: BenchBackend, context: PlanContext, q
   const skipped: Skipped[] = [];
   let backend: CordonBackend;
   try {
-    backend = await loadBackend(name);
+    backend = await loadBenchBackend(name);
   } catch (error) {
     return { backend: name, candidates: [], skipped: [{ backend: name, reason: notBuiltReason(name) ?? describeError(error) }] };
   }
@@ -115,6 +115,21 @@ export async function prepareBackend(name: BenchBackend, context: PlanContext, q
     }
   }
   return { backend: name, candidates, skipped };
+}
+
+/**
+ * `loadBackend` by the entry file of the package linked into bench/, so the
+ * harness finds its backends whatever the working directory (loadBackend resolves
+ * package names from the current directory's project first).
+ */
+export function loadBenchBackend(name: string): Promise<CordonBackend> {
+  let entry: string | undefined;
+  try {
+    entry = createRequire(import.meta.url).resolve(packageNameFor(name));
+  } catch {
+    entry = undefined;
+  }
+  return loadBackend(entry ?? name);
 }
 
 /** In this workspace a backend package is always linked; what is missing is its build. */

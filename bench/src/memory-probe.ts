@@ -3,8 +3,7 @@
 // Input: one JSON argument (MemoryProbeInput). Output: one JSON line (MemoryRow) on
 // stdout; "progress <done> <total>" lines on stderr.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadBackend } from '@cordon/core';
-import { executeOnce } from './backend-candidates.js';
+import { executeOnce, loadBenchBackend } from './backend-candidates.js';
 import { waitForQuiet } from './quiet.js';
 import type { MemoryRow } from './results.js';
 import { scenario } from './scenarios.js';
@@ -34,7 +33,7 @@ async function main(): Promise<void> {
   const input = JSON.parse(process.argv[2] ?? '{}') as MemoryProbeInput;
   const node = scenario('node-hello');
   const rssBefore = settledRss().rss;
-  const backend = await loadBackend(input.backend);
+  const backend = await loadBenchBackend(input.backend);
   const executor = await backend.create(input.options);
   // Ctrl-C reaches this process too, and the harness sends SIGTERM: remove the pool before going.
   let stopping = false;

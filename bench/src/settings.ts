@@ -44,7 +44,7 @@ export const USAGE = `usage: pnpm bench [--quick] [--only spawn,docker,k8s] [--r
   --out FILE             results JSON (default bench/results.json; a run with the
                          default also rewrites the results section of docs/benchmarks.md)
   --chart FILE           SVG chart (default docs/bench.svg)
-  Relative paths are relative to bench/.`;
+  Relative paths are relative to the current directory.`;
 
 export class UsageError extends Error {
   override name = 'UsageError';
