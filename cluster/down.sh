@@ -36,13 +36,21 @@ force_remove_containers() {
   done
 }
 
-# Shims outlive containerd by design; ours are the ones serving our socket.
+# Shims outlive containerd by design; ours are the ones serving our socket. gVisor
+# sandboxes left behind are the ones whose runsc state is under our run dir.
 kill_our_shims() {
-  local p cmd
+  local p cmd id root
+  # The shim keeps runsc state per containerd namespace: $RUN_DIR/runsc/<namespace>.
+  for root in "$RUN_DIR"/runsc/*/; do
+    [[ -x $BIN/runsc && -d $root ]] || continue
+    for id in $("$BIN/runsc" --root "$root" list -quiet 2>/dev/null); do
+      "$BIN/runsc" --root "$root" delete -force "$id" >/dev/null 2>&1 && log "gVisor sandbox $id: force-deleted"
+    done
+  done
   for p in /proc/[0-9]*; do
     cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
-    if [[ $cmd == *containerd-shim* && $cmd == *"-address $CONTAINERD_SOCK "* ]]; then
-      log "shim ${p#/proc/}: killing"
+    if [[ ($cmd == *containerd-shim* && $cmd == *"-address $CONTAINERD_SOCK "*) || $cmd == *"--root=$RUN_DIR/runsc/"* ]]; then
+      log "process ${p#/proc/} (${cmd%% *}): killing"
       kill -KILL "${p#/proc/}" 2>/dev/null || true
     fi
   done

@@ -87,7 +87,16 @@ write_containerd_config() {
   if command -v containerd-shim-runsc-v1 >/dev/null && command -v runsc >/dev/null; then
     runsc_runtime="
 [plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runsc]
-  runtime_type = \"io.containerd.runsc.v1\""
+  runtime_type = \"io.containerd.runsc.v1\"
+
+[plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runsc.options]
+  TypeUrl = \"io.containerd.runsc.v1.options\"
+  ConfigPath = \"$STATE/containerd/runsc.toml\""
+    # runsc's state under our run dir, so down.sh can find every sandbox it left.
+    write_file "$STATE/containerd/runsc.toml" <<EOF
+binary_name = "$(command -v runsc)"
+root = "$RUN_DIR/runsc"
+EOF
   fi
   write_file "$STATE/containerd/config.toml" <<EOF
 # Our own containerd: own root, state and socket, so the Docker engine's
