@@ -21,6 +21,14 @@ export const CONTROL_FD = 3;
 export const RUNNER_SOURCE = [
   `open(my $c, "+<&=", ${CONTROL_FD}) or exit 125;`,
   'sub rd { my $n = shift; my $b = ""; while (length($b) < $n) { sysread($c, $b, $n - length($b), length($b)) or exit 125 } $b }',
+  // Pool: pre-boot Node (argv: node, boot script, NODE_OPTIONS) on a job pipe that only it holds.
+  'my ($jr, $jw, $pre);',
+  'if (@ARGV) {',
+  '  { local $^F = 1023; pipe($jr, $jw) or exit 125 }',
+  '  $pre = fork; defined $pre or exit 125;',
+  '  if (!$pre) { close $c; close $jw; %ENV = (PATH => $ENV{PATH}, NODE_OPTIONS => $ARGV[2], CORDON_JOB_FD => fileno($jr)); exec { $ARGV[0] } @ARGV[0, 1]; exit 127 }',
+  '  close $jr;',
+  '}',
   'syswrite($c, "W\\n");',
   'my (%env, @argv, $hold, $f);',
   'while (1) {',
@@ -35,18 +43,27 @@ export const RUNNER_SOURCE = [
   '  elsif ($t eq "F") { open($f, ">", $p) or exit 124; binmode($f) }',
   '  else { exit 124 }',
   '}',
-  '%ENV = %env;',
-  'syswrite($c, "R\\n");',
-  'my $p = fork;',
-  'defined $p or exit 125;',
-  'if (!$p) { close $c; exec { $argv[0] } @argv; print STDERR "cordon: cannot run $argv[0]: $!\\n"; exit 127 }',
+  'my $p;',
+  'if ($pre && @argv == 2 && $argv[0] eq $ARGV[0]) {',
+  '  my $job = join("\\0", $argv[1], map { "$_=$env{$_}" } sort keys %env);',
+  '  while (length $job) { my $w = syswrite($jw, $job); defined $w or exit 125; substr($job, 0, $w) = "" }',
+  '  close $jw; $p = $pre; syswrite($c, "R\\n");',
+  '} else {',
+  '  if ($pre) { kill("KILL", $pre); waitpid($pre, 0); close $jw }',
+  '  %ENV = %env;',
+  '  syswrite($c, "R\\n");',
+  '  $p = fork;',
+  '  defined $p or exit 125;',
+  '  if (!$p) { close $c; exec { $argv[0] } @argv; print STDERR "cordon: cannot run $argv[0]: $!\\n"; exit 127 }',
+  '}',
   'waitpid($p, 0);',
   'syswrite($c, "S $?\\n");',
   'sysread($c, my $done, 1) if $hold;',
 ].join(' ');
 
-export function runnerArgs(perlPath: string): string[] {
-  return [perlPath, '-e', RUNNER_SOURCE];
+/** With `preboot`, the runner starts Node on the boot script at once, for a node job to come. */
+export function runnerArgs(perlPath: string, preboot?: { node: string; bootScript: string; nodeOptions: string }): string[] {
+  return [perlPath, '-e', RUNNER_SOURCE, ...(preboot ? [preboot.node, preboot.bootScript, preboot.nodeOptions] : [])];
 }
 
 const CHUNK_BYTES = 64 * 1024;

@@ -48,6 +48,8 @@ export interface Interpreters {
 export interface SandboxShape {
   network: 'none' | 'open';
   diskBytes: number;
+  /** Start Node at once on the boot script, waiting for a node job (the pool). */
+  prebootNode?: boolean;
 }
 
 export interface PlanInput {
@@ -114,6 +116,8 @@ function interpreterBinds(paths: readonly (string | undefined)[]): string[] {
 
 const PACKAGES_DIR = '/packages';
 const GUARD_IN_SANDBOX = `${CORDON_DIR}/network-guard.cjs`;
+const BOOT_FILE = fileURLToPath(new URL('./node-boot.cjs', import.meta.url));
+const BOOT_IN_SANDBOX = `${CORDON_DIR}/node-boot.cjs`;
 
 /** Mount points of the package directories inside the kernel tier's sandbox. */
 export function packageTargets(packageDirs: readonly string[]): string[] {
@@ -152,9 +156,12 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
       nodeModulesBound = true;
     }
   });
-  if (none) args.push('--dir', CORDON_DIR, '--ro-bind', GUARD_FILE, GUARD_IN_SANDBOX);
+  if (none || shape.prebootNode) args.push('--dir', CORDON_DIR);
+  if (none) args.push('--ro-bind', GUARD_FILE, GUARD_IN_SANDBOX);
+  if (shape.prebootNode) args.push('--ro-bind', BOOT_FILE, BOOT_IN_SANDBOX);
   args.push('--remount-ro', '/', '--chdir', SANDBOX_WORKDIR, '--json-status-fd', '4');
-  args.push('--', ...runnerArgs(interpreters.perl));
+  const preboot = shape.prebootNode ? { node: interpreters.node, bootScript: BOOT_IN_SANDBOX, nodeOptions: none ? `--require ${GUARD_IN_SANDBOX}` : '' } : undefined;
+  args.push('--', ...runnerArgs(interpreters.perl, preboot));
 
   return {
     command: input.wrapper[0] ?? input.bwrapPath,

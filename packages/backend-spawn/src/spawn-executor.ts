@@ -55,7 +55,7 @@ export class SpawnExecutor extends BaseExecutor {
     if (tier === 'kernel' && options.poolSize > 0) {
       this.#pool = new SandboxPool(
         options.poolSize,
-        () => this.#startKernel(newExecutionId(), { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes }, DEFAULT_LIMITS),
+        () => this.#startKernel(newExecutionId(), { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true }, DEFAULT_LIMITS),
         async (sandbox) => {
           await sandbox.discard();
           await sandbox.cgroup?.remove();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SpawnExecutor } from '../dist/index.js';
-import { leftoversOf } from './helpers.js';
+import { leftoversOf, sleep } from './helpers.js';
 
 describe('spawn backend, pool of pre-started sandboxes', () => {
   it('uses each pre-started sandbox once, refills, and leaves nothing after close', async () => {
@@ -30,6 +30,32 @@ describe('spawn backend, pool of pre-started sandboxes', () => {
       await executor.close();
     }
     expect(executor.idleSandboxIds.size).toBe(0);
+    expect(await leftoversOf(executor)).toEqual([]);
+  });
+
+  it('runs node programs on the pre-booted Node exactly as a cold start would', async () => {
+    const executor = await SpawnExecutor.create({ poolSize: 1 });
+    try {
+      await executor.warm();
+      await sleep(400);
+      // The pre-booted Node has been up since before the request.
+      const booted = await executor.execute({ language: 'node', code: 'console.log(process.uptime() > 0.3, require.main === module, process.argv.length, Object.keys(process.env).sort().join(","))', env: { ONLY: 'this' } });
+      expect(booted.stdout).toBe('true true 2 HOME,NODE_OPTIONS,ONLY,PATH\n');
+      await executor.warm();
+      const esm = await executor.execute({ language: 'node', code: "import { readFileSync } from 'node:fs';\nconst input = readFileSync(0, 'utf8');\nawait Promise.resolve();\nconsole.log(input.toUpperCase());\nprocess.exitCode = 4;", stdin: 'piped' });
+      expect([esm.stdout, esm.exitCode]).toEqual(['PIPED\n', 4]);
+      await executor.warm();
+      const killed = await executor.execute({ language: 'node', code: "process.kill(process.pid, 'SIGTERM')" });
+      expect([killed.exitCode, killed.signal]).toEqual([null, 'SIGTERM']);
+      await executor.warm();
+      const guarded = await executor.execute({ language: 'node', code: "require('http').get('http://127.0.0.1:9/').on('error', (e) => console.log(e.code))" });
+      expect(guarded.stdout).toBe('ERR_CORDON_NETWORK_BLOCKED\n');
+      await executor.warm();
+      const python = await executor.execute({ language: 'python', code: 'print("not node")' });
+      expect(python.stdout).toBe('not node\n');
+    } finally {
+      await executor.close();
+    }
     expect(await leftoversOf(executor)).toEqual([]);
   });
 });
