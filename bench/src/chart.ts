@@ -18,6 +18,11 @@ const BASELINE_SHORT: Record<BaselineName, string> = {
 
 const COLORS: Record<string, string> = { baseline: '#9aa0a6', spawn: '#1a73e8', docker: '#0b8043', k8s: '#e37400' };
 
+/** The run shared the machine with other work (see settings.busy*). */
+export function busyRun(file: ResultsFile): boolean {
+  return file.settings.busySamples > 0 || file.settings.busyBeforeStart > 0.25;
+}
+
 function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -59,7 +64,7 @@ export function renderChart(file: ResultsFile): string {
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`);
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
   out.push(`<text x="16" y="22" font-size="15" font-weight="600">console.log(1): p50 latency per execution (bar), p95 (whisker), lower is better</text>`);
-  out.push(`<text x="16" y="40" fill="#5f6368">${escapeXml(`${machine.cpus}× ${machine.cpuModel}, Node ${machine.node}, Docker ${machine.docker ?? 'none'}, ${machine.date.slice(0, 10)}${file.settings.quick ? ' — QUICK SMOKE PASS, not a measurement' : ''}`)}</text>`);
+  out.push(`<text x="16" y="40" fill="#5f6368">${escapeXml(`${machine.cpus}× ${machine.cpuModel}, Node ${machine.node}, Docker ${machine.docker ?? 'none'}, ${machine.date.slice(0, 10)}${file.settings.quick ? ' — QUICK SMOKE PASS, not a measurement' : busyRun(file) ? ' — MACHINE WAS BUSY, ratios unreliable' : ''}`)}</text>`);
 
   const hostNode = bars.find((bar) => bar.label === 'host-node');
   bars.forEach((bar, index) => {

@@ -1,3 +1,4 @@
+import { busyRun } from './chart.js';
 import type { ResultsFile } from './results.js';
 
 export const RESULTS_START = '<!-- bench:results:start -->';
@@ -21,6 +22,7 @@ export function renderMarkdownResults(file: ResultsFile): string {
       `${settings.runs} measured runs per \`console.log(1)\` figure after ${settings.warmupRuns} warm-up, CPU ${Math.round(settings.busyBeforeStart * 100)}% busy before start, ` +
       `${settings.busySamples} samples started on a busy machine, ${Math.round(settings.durationSec)} s in all. Full data: \`bench/results.json\`.`,
   );
+  if (busyRun(file)) parts.push('', '**The machine was busy during this run (other work, or refills that never settled): the ratios are less trustworthy. Run it alone.**');
   if (file.skipped.length > 0) parts.push('', ...file.skipped.map((skip) => `- skipped: ${skip.backend}${skip.mode ? ` ${skip.mode}` : ''}: ${skip.reason}`));
 
   parts.push('', '**Targets**', '', markdownTable(['verdict', 'target', 'measured'], file.targets.map((target) => [target.verdict, target.name, target.detail])));

@@ -1,3 +1,4 @@
+import { busyRun } from './chart.js';
 import type { ResultsFile } from './results.js';
 
 type Cell = string | number | null | undefined;
@@ -25,7 +26,7 @@ export function renderReport(file: ResultsFile): string {
     `machine: ${machine.cpus}× ${machine.cpuModel}, ${machine.memoryGiB} GiB, ${machine.kernel}, ${machine.os}, Node ${machine.node}, Docker ${machine.docker ?? 'none'}, load ${machine.loadAverage.join(' ')}`,
     `runs: ${settings.runs} per latency figure (+${settings.warmupRuns} warm-up), ${settings.memoryExecutions} for memory; CPU ${Math.round(settings.busyBeforeStart * 100)}% busy before start; ${settings.busySamples} samples started on a busy machine; ${settings.durationSec} s`,
   );
-  if ((settings.busySamples > 0 || settings.busyBeforeStart > 0.25) && !settings.quick) parts.push('WARNING: the machine was busy during the run; ratios are less trustworthy. Run it alone.');
+  if (busyRun(file) && !settings.quick) parts.push('WARNING: the machine was busy during the run; ratios are less trustworthy. Run it alone.');
 
   parts.push('', 'Baselines (bare, measured in this run)');
   parts.push(table(
