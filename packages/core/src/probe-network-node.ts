@@ -103,6 +103,17 @@ await step('WebSocket', () => new Promise((resolve, reject) => {
 }));`),
   },
   {
+    id: 'N8:worker', group: 'N8', title: 'worker_threads Worker (fresh module instances, no main-thread patches)', language: 'node',
+    code: node((endpoints, nonce) => {
+      const worker = `const s=require('net').connect(${endpoints.tcp.port},${JSON.stringify(endpoints.tcp.host)});s.on('error',(e)=>require('worker_threads').parentPort.postMessage(e.code||String(e)));s.on('connect',()=>s.end(${JSON.stringify(`worker ${nonce}`)},()=>require('worker_threads').parentPort.postMessage('ok')))`;
+      return `await step('new Worker(eval)', () => new Promise((resolve, reject) => {
+  const worker = new ($r('node:worker_threads').Worker)(${JSON.stringify(worker)}, { eval: true });
+  worker.once('message', (m) => { worker.terminate(); if (m === 'ok') resolve({}); else reject(Object.assign(new Error(m), { code: m })); });
+  worker.once('error', reject);
+}));`;
+    }),
+  },
+  {
     id: 'N9:node-child', group: 'N9', title: 'child node process with env {} (NODE_OPTIONS dropped)', language: 'node',
     code: node((endpoints, nonce) => {
       const child = `const s=require('net').connect(${endpoints.tcp.port},${JSON.stringify(endpoints.tcp.host)});s.on('error',(e)=>{console.error(e.code);process.exit(3)});s.on('connect',()=>s.end(${JSON.stringify(`node-child ${nonce}`)},()=>process.exit(0)))`;
@@ -165,6 +176,11 @@ if (outcome !== 'loaded') {
   {
     id: 'L1:node-v6', group: 'L1', title: "net.connect to the host's ::1", language: 'node', patchable: true, notApplicable: needsHostLoopback6, runWhenNotApplicable: true,
     code: node(() => `if (!E.loopbackTcp6) return;\n${tcpTo('E.loopbackTcp6', 'loopback6')}`),
+  },
+  {
+    id: 'L1:node-v4mapped', group: 'L1', title: "net.connect to ::ffff:127.0.0.1 (IPv4-mapped, slips past address filters)", language: 'node', patchable: true,
+    notApplicable: needsHostLoopback, runWhenNotApplicable: true,
+    code: node(() => `await step('net.connect ::ffff:127.0.0.1', () => sendTcp({ host: '::ffff:' + E.loopbackTcp.host, port: E.loopbackTcp.port }, 'v4mapped ' + NONCE));`),
   },
   {
     id: 'D2:node-lookup', group: 'D2', title: 'dns.lookup (system resolver) of <nonce>.<zone>', language: 'node', patchable: true,

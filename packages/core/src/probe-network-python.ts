@@ -1,9 +1,22 @@
+import { accessSync, constants } from 'node:fs';
 import type { CanaryEndpoints } from './conformance-types.js';
 import { needsSystemResolver } from './probe-network-node.js';
 import { needsHostLoopback, needsIPv6, type NetworkProbe } from './probe-network.js';
 import { pythonProbe } from './probe-prelude.js';
 
 const python = (body: string) => (endpoints: CanaryEndpoints, nonce: string) => pythonProbe(endpoints, nonce, body);
+
+/** Sockets that hand out the host: whoever connects can start a privileged container. */
+const DAEMON_SOCKETS = ['/var/run/docker.sock', '/run/docker.sock', '/run/containerd/containerd.sock', '/run/podman/podman.sock', '/run/crio/crio.sock'];
+
+function writable(path: string): boolean {
+  try {
+    accessSync(path, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // A DNS query for <nonce>.<zone>, built by hand so no resolver library is involved.
 const DNS_QUERY = `
@@ -135,6 +148,21 @@ step('libc connect', native)`),
     except ConnectionRefusedError:
         send_tcp(name, None, 'abstract-python ' + NONCE, socket.AF_UNIX)
 step('abstract connect', abstract)`),
+  },
+  {
+    id: 'U3:daemon-sockets', group: 'U3', title: "host daemon sockets (docker, containerd, podman) not connectable", language: 'python', judge: 'output', controlOn: 'host',
+    // The host-run control must be able to connect to one, or it would prove nothing.
+    notApplicable: () => (DAEMON_SOCKETS.some(writable) ? undefined : 'no container daemon socket on this host that this user can connect to, so no control is possible'),
+    // Connect and close at once: reaching the socket is the escape (it starts privileged containers); nothing is sent.
+    code: python(`import stat
+for path in ${JSON.stringify(DAEMON_SOCKETS)}:
+    def reach(path=path):
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            raise FileNotFoundError(2, 'not a socket')
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.connect(path)
+        return {'reached': True}
+    step('connect ' + path, reach)`),
   },
   {
     id: 'R1:raw-icmp', group: 'R1', title: 'SOCK_RAW ICMP echo with the nonce as payload', language: 'python',

@@ -18,7 +18,7 @@ export interface ProbeApplicability {
 export interface NetworkProbe {
   /** `<group>:<variant>`, e.g. `N2:net.connect`. */
   readonly id: string;
-  /** The escape-probes.md id: N1..N11, P1, S1, R1, V6, D1, D2, L1, NL1, E1, PT1, or U1/U2 (Unix sockets). */
+  /** The escape-probes.md id (N1..N11, P1, S1, R1, V6, D1, D2, L1, NL1, E1, PT1), or one added here: N8 (worker threads), U1/U2 (host Unix sockets, path and abstract), U3 (container daemon sockets). */
   readonly group: string;
   readonly title: string;
   readonly language: Language;
