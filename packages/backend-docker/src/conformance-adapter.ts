@@ -2,11 +2,13 @@ import { networkInterfaces } from 'node:os';
 import { SESSION_ID, LABELS, InvalidRequestError, type ConformanceAdapter, type ExecutionRequest, type ExecutionResult, type Executor } from '@cordon/core';
 import { connectDocker, dockerCall } from './docker-client.js';
 import { DockerBackendExecutor } from './docker-backend-executor.js';
+import { createDualStackNetwork } from './conformance-network.js';
 import { listCordonContainers } from './reaper.js';
 
 /**
- * Canaries listen on the Docker bridge gateway, which open-network control
- * containers reach and `network: 'none'` containers must not. With a non-runc
+ * Canaries listen on a bridge gateway (IPv4 and IPv6 of a network made for the
+ * run, else the default bridge's IPv4), which open-network control containers
+ * reach and `network: 'none'` containers must not. With a non-runc
  * runtime (gVisor), control runs use `controlRuntime` with the same image and
  * code: the control proves the canary and the tool, the probe proves the runtime.
  */
@@ -16,8 +18,20 @@ export async function dockerConformance(executor: Executor, _options: Record<str
   }
   const { options } = executor;
   const docker = connectDocker(options.dockerHost);
-  const network = await dockerCall(`inspect the "${options.openNetwork}" network`, options.apiTimeoutMs, () => docker.getNetwork(options.openNetwork).inspect() as Promise<unknown>) as BridgeNetwork;
-  const gateway = bridgeGateway(network);
+  // A dual-stack network of our own for the controls, so the IPv6 probes have a control
+  // too; the default bridge (IPv4 only) when that is not possible (remote daemon, not root).
+  const local = (options.dockerHost ?? process.env.DOCKER_HOST ?? 'unix://').startsWith('unix://');
+  const dualStack = local ? await createDualStackNetwork(docker, options.apiTimeoutMs) : undefined;
+  let gateway: string | undefined;
+  let controlNetwork = options.openNetwork;
+  if (dualStack) {
+    executor.closeWith(dualStack);
+    gateway = dualStack.gatewayIPv4;
+    controlNetwork = dualStack.name;
+  } else {
+    const network = await dockerCall(`inspect the "${options.openNetwork}" network`, options.apiTimeoutMs, () => docker.getNetwork(options.openNetwork).inspect() as Promise<unknown>) as BridgeNetwork;
+    gateway = bridgeGateway(network);
+  }
   if (!gateway) {
     throw new InvalidRequestError('options.openNetwork', options.openNetwork, 'has no IPv4 gateway for the canaries to bind');
   }
@@ -35,7 +49,7 @@ export async function dockerConformance(executor: Executor, _options: Record<str
   // Controls run under `controlRuntime` (runc) with the same image and code: for a gVisor tier
   // the control proves the canary and the tool, the probe proves the runtime. Control
   // containers also get CAP_NET_RAW so the raw-socket probe has a valid control.
-  const controlOptions = { ...resolverOptions, runtime: options.controlRuntime };
+  const controlOptions = { ...resolverOptions, runtime: options.controlRuntime, openNetwork: controlNetwork };
   const control = async (request: ExecutionRequest): Promise<ExecutionResult> => {
     // A short-lived executor per control run: nothing to keep alive or forget to close.
     const controlExecutor = await DockerBackendExecutor.createConformanceControl(controlOptions);
@@ -48,7 +62,13 @@ export async function dockerConformance(executor: Executor, _options: Record<str
 
   return {
     executor: underTest,
-    canaryNetwork: { bindIPv4: gateway, reachIPv4: gateway, sharesHostLoopback: false, dnsPort: 53 },
+    canaryNetwork: {
+      bindIPv4: gateway,
+      reachIPv4: gateway,
+      ...(dualStack ? { bindIPv6: dualStack.gatewayIPv6, reachIPv6: dualStack.gatewayIPv6 } : {}),
+      sharesHostLoopback: false,
+      dnsPort: 53,
+    },
     control,
     ...(executor.facts.gvisor
       ? { notApplicable: { 'NL1:python-change': "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); NL1's interface listings still show only lo" } }

@@ -5,7 +5,6 @@ import {
   LANGUAGES,
   LIMIT_NAMES,
   type BackendCapabilities,
-  type Executor,
   type ExecutionLimits,
   type Language,
   type RunContext,
@@ -46,7 +45,7 @@ export class DockerBackendExecutor extends BaseExecutor {
   readonly #pooledKinds: ReadonlySet<RunnerKind>;
   readonly #removals = new Set<Promise<void>>();
   readonly #conformanceControl: boolean;
-  readonly #owned: Executor[] = [];
+  readonly #owned: { close(): Promise<void> }[] = [];
   #lastPoolError: unknown;
 
   private constructor(docker: Docker, options: ResolvedDockerOptions, facts: DaemonFacts, conformanceControl: boolean) {
@@ -157,9 +156,9 @@ export class DockerBackendExecutor extends BaseExecutor {
     }
   }
 
-  /** Closes `executor` when this one closes (e.g. a conformance sibling with other settings). */
-  closeWith(executor: Executor): void {
-    this.#owned.push(executor);
+  /** Closes `resource` when this one closes (e.g. a conformance sibling executor, a network). */
+  closeWith(resource: { close(): Promise<void> }): void {
+    this.#owned.push(resource);
   }
 
   protected async dispose(): Promise<void> {

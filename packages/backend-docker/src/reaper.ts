@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core';
+import { LABELS, MANAGED_BY } from '@cordon/core';
 import type Docker from 'dockerode';
 import { DOCKER_LABELS } from './container-spec.js';
 import { BACKEND_NAME, dockerCall, statusCodeOf } from './docker-client.js';
@@ -24,20 +24,24 @@ export async function removeContainers(docker: Docker, apiTimeoutMs: number, ids
 
 /**
  * Removes what dead sessions on this host left behind (their process crashed or
- * was killed before `close()`): containers whose owner pid no longer runs.
+ * was killed before `close()`): containers and networks whose owner pid no longer runs.
  * Containers made from other hosts (a shared remote daemon) are left alone.
  */
 export async function reapDeadSessions(docker: Docker, apiTimeoutMs: number): Promise<string[]> {
   const host = hostname();
-  const dead = (await listCordonContainers(docker, apiTimeoutMs)).filter((info) => {
-    const labels = info.Labels ?? {};
-    if (labels[LABELS.session] === SESSION_ID && labels[DOCKER_LABELS.ownerPid] === String(process.pid)) return false;
-    if (labels[DOCKER_LABELS.ownerHost] !== host) return false;
-    const pid = Number(labels[DOCKER_LABELS.ownerPid]);
-    return Number.isInteger(pid) && pid > 0 && !isAlive(pid);
-  });
+  const dead = (await listCordonContainers(docker, apiTimeoutMs)).filter((info) => isDeadOwner(info.Labels ?? {}, host));
   await removeContainers(docker, apiTimeoutMs, dead.map((info) => info.Id));
-  return dead.map((info) => info.Id);
+  // Networks made for conformance control runs by sessions that died before closing.
+  const networks = await dockerCall('list networks', apiTimeoutMs, () => docker.listNetworks({ filters: { label: [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.backend}=${BACKEND_NAME}`] } }));
+  const deadNetworks = networks.filter((info) => isDeadOwner(info.Labels ?? {}, host));
+  await Promise.all(deadNetworks.map((info) => dockerCall('remove a network', apiTimeoutMs, () => docker.getNetwork(info.Id).remove() as Promise<unknown>).catch(() => undefined)));
+  return [...dead.map((info) => info.Id), ...deadNetworks.map((info) => info.Id)];
+}
+
+function isDeadOwner(labels: Record<string, string>, host: string): boolean {
+  if (labels[DOCKER_LABELS.ownerHost] !== host) return false;
+  const pid = Number(labels[DOCKER_LABELS.ownerPid]);
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isAlive(pid);
 }
 
 function isAlive(pid: number): boolean {

@@ -1,0 +1,73 @@
+import { randomBytes, randomInt } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core';
+import type Docker from 'dockerode';
+import { DOCKER_LABELS } from './container-spec.js';
+import { BACKEND_NAME, dockerCall } from './docker-client.js';
+
+export interface DualStackNetwork {
+  name: string;
+  gatewayIPv4: string;
+  gatewayIPv6: string;
+  close(): Promise<void>;
+}
+
+const ACCEPT_DAD = '/proc/sys/net/ipv6/conf/default/accept_dad';
+
+/**
+ * A dual-stack bridge network for conformance control runs, so the IPv6 probes get
+ * a positive control (Docker's default bridge has no IPv6). Only possible against
+ * a local daemon, as root. The bridge is made without duplicate address detection:
+ * otherwise its gateway address stays "tentative" until a container joins, and the
+ * host canaries could not bind it. Undefined when any of that is not possible.
+ */
+export async function createDualStackNetwork(docker: Docker, apiTimeoutMs: number): Promise<DualStackNetwork | undefined> {
+  let previousDad: string;
+  try {
+    previousDad = readFileSync(ACCEPT_DAD, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const third = randomInt(0, 256);
+    const v6 = randomBytes(2).toString('hex');
+    const name = `cordon-conformance-${SESSION_ID}-${randomBytes(3).toString('hex')}`;
+    const gatewayIPv4 = `172.31.${third}.1`;
+    const gatewayIPv6 = `fd00:c0d0:${v6}::1`;
+    try {
+      writeFileSync(ACCEPT_DAD, '0');
+      const network = await dockerCall('create a dual-stack network', apiTimeoutMs, () => docker.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        EnableIPv6: true,
+        CheckDuplicate: true,
+        Labels: {
+          [LABELS.managedBy]: MANAGED_BY,
+          [LABELS.session]: SESSION_ID,
+          [LABELS.backend]: BACKEND_NAME,
+          [DOCKER_LABELS.ownerPid]: String(process.pid),
+          [DOCKER_LABELS.ownerHost]: hostname(),
+        },
+        IPAM: { Driver: 'default', Config: [{ Subnet: `172.31.${third}.0/24`, Gateway: gatewayIPv4 }, { Subnet: `fd00:c0d0:${v6}::/64`, Gateway: gatewayIPv6 }] },
+      }));
+      return {
+        name,
+        gatewayIPv4,
+        gatewayIPv6,
+        close: async () => {
+          await dockerCall('remove the dual-stack network', apiTimeoutMs, () => network.remove() as Promise<unknown>).catch(() => undefined);
+        },
+      };
+    } catch {
+      // Most likely the random subnet overlaps an existing network: try another.
+    } finally {
+      try {
+        writeFileSync(ACCEPT_DAD, previousDad);
+      } catch {
+        // Restoring a sysctl we just wrote cannot fail short of losing root mid-run.
+      }
+    }
+  }
+  return undefined;
+}
