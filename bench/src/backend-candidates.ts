@@ -15,6 +15,8 @@ interface BackendPlan {
   pooledSettleMs: number;
   /** Slow backends take a latency sample only every N-th round, and fewer throughput runs. */
   sampleEvery: number;
+  /** Pool size of the `pooled` mode when not the harness-wide one. */
+  poolSize?: number;
   /** Extra options, e.g. the image the Docker baselines use, so both compare the same image. */
   options(context: PlanContext): Record<string, unknown>;
   /** What to add to a failed probe's message when the usual cause is plain. */
@@ -33,8 +35,11 @@ const PLANS: Record<BenchBackend, BackendPlan> = {
   docker: { pooledSettleMs: 300, sampleEvery: 1, options: (context) => ({ image: context.image }) },
   // Pods schedule in seconds; keep the run within its time budget.
   k8s: {
-    pooledSettleMs: 1_500,
+    // A warm pod is replaced through the scheduler and kubelet, whose loops leave the CPU idle in between.
+    pooledSettleMs: 2_500,
     sampleEvery: 3,
+    // Its own default: eight pods at once would crowd a 2-core test node.
+    poolSize: 2,
     options: () => ({}),
     hint: () => (process.env.KUBECONFIG || process.env.CORDON_K8S_KUBECONFIG ? undefined : 'KUBECONFIG is not set; for the test cluster, bash cluster/up.sh prints the kubeconfig to use'),
   },
@@ -106,7 +111,7 @@ export async function prepareBackend(name: BenchBackend, context: PlanContext, q
   if (!hasPool) {
     skipped.push({ backend: name, mode: 'pooled', reason: 'the backend has no poolSize option (every execution is cold)' });
   } else {
-    const pooledOptions = { ...base, poolSize: context.poolSize };
+    const pooledOptions = { ...base, poolSize: plan.poolSize ?? context.poolSize };
     try {
       const pooled = await backend.create(pooledOptions);
       candidates.push(candidate(name, 'pooled', pooled, pooledOptions, quick ? 50 : plan.pooledSettleMs, plan.sampleEvery));
