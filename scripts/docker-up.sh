@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bring up a local Docker engine with the gVisor (runsc) runtime configured.
-# Idempotent: installs what is missing, rewrites daemon.json only when it
-# differs (then restarts dockerd), starts dockerd if it is not running, and
+# Idempotent: installs what is missing, sets runtimes.runsc in daemon.json (merged:
+# other settings kept) and reloads dockerd with SIGHUP only when that changed it,
+# starts dockerd if it is not running, and
 # waits until `docker info` answers. Needs root.
 # runsc flag --network=none: no netstack at all for network-none sandboxes (what was
 # seen to work with Docker here). Not --oci-seccomp: with Docker 20.10's default
@@ -26,27 +27,26 @@ fi
 
 RUNSC_PATH="$(command -v runsc)"
 DAEMON_JSON=/etc/docker/daemon.json
-want="$(cat <<JSON
-{
-  "runtimes": {
-    "runsc": {
-      "path": "${RUNSC_PATH}",
-      "runtimeArgs": ["--network=none"]
-    }
-  }
-}
-JSON
-)"
-
 mkdir -p /etc/docker
+
+# Merge, never overwrite: other settings in daemon.json (someone else's) are kept;
+# only runtimes.runsc is set. Prints "changed" when the file had to be rewritten.
 config_changed=0
-if [ ! -f "$DAEMON_JSON" ] || [ "$(cat "$DAEMON_JSON")" != "$want" ]; then
-  if [ -f "$DAEMON_JSON" ]; then
-    cp "$DAEMON_JSON" "$DAEMON_JSON.bak.$(date +%s)"
-  fi
-  printf '%s\n' "$want" > "$DAEMON_JSON"
+merge_result="$(RUNSC_PATH="$RUNSC_PATH" DAEMON_JSON="$DAEMON_JSON" node --input-type=module -e '
+import { existsSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
+const path = process.env.DAEMON_JSON;
+const before = existsSync(path) ? readFileSync(path, "utf8") : "";
+const config = before.trim() === "" ? {} : JSON.parse(before);
+const want = { path: process.env.RUNSC_PATH, runtimeArgs: ["--network=none"] };
+if (JSON.stringify(config.runtimes?.runsc) === JSON.stringify(want)) { console.log("same"); process.exit(0); }
+config.runtimes = { ...(config.runtimes ?? {}), runsc: want };
+if (before !== "") copyFileSync(path, `${path}.bak.${Date.now()}`);
+writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`);
+console.log("changed");
+')"
+if [ "$merge_result" = "changed" ]; then
   config_changed=1
-  log "wrote $DAEMON_JSON"
+  log "set runtimes.runsc in $DAEMON_JSON"
 fi
 
 dockerd_pid() { pgrep -x dockerd | head -n1 || true; }
