@@ -9,17 +9,19 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 started_at=$SECONDS
 PATH=$BIN:$PATH
 
-running_tasks() { ctr_k8s tasks ls 2>/dev/null | awk 'NR > 1 && $3 == "RUNNING"' | grep -q .; }
+running_tasks() { [[ -n $(ctr_k8s tasks ls 2>/dev/null | awk 'NR > 1 && $3 == "RUNNING"') ]]; }
 
-# Let kubelet tear pods down properly (CNI DEL releases IPs and veths).
+# Let kubelet tear pods down properly (CNI DEL releases IPs and veths). The
+# scheduler and controllers are stopped first, so nothing new gets placed.
 delete_pods() {
   [[ -f $KUBECONFIG_ADMIN ]] && pid_alive kube-apiserver && pid_alive kubelet || return 0
   log "deleting all pods"
-  kubectl_admin delete pods --all --all-namespaces --grace-period=0 --force --wait=false >/dev/null 2>&1 || true
+  # Not --force: kubelet kills them (1 s grace) and only then are they gone from the API.
+  kubectl_admin delete pods --all --all-namespaces --grace-period=1 --wait=false >/dev/null 2>&1 || true
   local start=$SECONDS
   while running_tasks && ((SECONDS - start < 60)); do sleep 1; done
   # Sandboxes are removed shortly after their containers stop.
-  while ctr_k8s containers ls -q 2>/dev/null | grep -q . && ((SECONDS - start < 60)); do sleep 1; done
+  while [[ -n $(ctr_k8s containers ls -q 2>/dev/null) ]] && ((SECONDS - start < 60)); do sleep 1; done
 }
 
 # Whatever kubelet did not remove: kill tasks and delete containers directly.
@@ -48,7 +50,7 @@ kill_our_shims() {
     done
   done
   for p in /proc/[0-9]*; do
-    cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+    cmd=$(tr '\0' ' ' 2>/dev/null <"$p/cmdline") || continue
     if [[ ($cmd == *containerd-shim* && $cmd == *"-address $CONTAINERD_SOCK "*) || $cmd == *"--root=$RUN_DIR/runsc/"* ]]; then
       log "process ${p#/proc/} (${cmd%% *}): killing"
       kill -KILL "${p#/proc/}" 2>/dev/null || true
@@ -60,7 +62,7 @@ unmount_under() {
   local dir=$1 target
   [[ -d $dir ]] || return 0
   # Deepest first.
-  findmnt -rn -o TARGET | grep -E "^$dir(/|$)" | sort -r | while read -r target; do
+  findmnt -rn -o TARGET | { grep -E "^$dir(/|$)" || true; } | sort -r | while read -r target; do
     umount -l "$target" 2>/dev/null || true
   done
 }
@@ -70,7 +72,7 @@ unmount_under() {
 delete_chains() {
   local ipt=$1 table=$2 regex=$3 rule chain
   "$ipt" -t "$table" -S >/dev/null 2>&1 || return 0
-  "$ipt" -t "$table" -S | grep -E -- "^-A .* -j ($regex)" | while read -r rule; do
+  "$ipt" -t "$table" -S | { grep -E -- "^-A .* -j ($regex)" || true; } | while read -r rule; do
     eval "$ipt -t $table -D ${rule#-A }" 2>/dev/null || true
   done
   for chain in $("$ipt" -t "$table" -S | awk -v re="^($regex)" '$1 == "-N" && $2 ~ re { print $2 }'); do
@@ -110,8 +112,9 @@ cleanup_cgroups() {
   return 0
 }
 
+for c in kube-scheduler kube-controller-manager; do stop_proc "$c"; done
 delete_pods
-for c in kube-router kube-proxy kubelet kube-scheduler kube-controller-manager; do stop_proc "$c"; done
+for c in kube-router kube-proxy kubelet; do stop_proc "$c"; done
 force_remove_containers
 for c in kube-apiserver etcd containerd; do stop_proc "$c"; done
 kill_our_shims

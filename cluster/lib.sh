@@ -66,7 +66,7 @@ pid_alive() {
   pid=$(<"$pidfile")
   proc_running "$pid" || return 1
   # Guard against PID reuse: the recorded command must still be the one we started.
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$(<"$STATE/pids/$1.cmd")"
+  [[ $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") == *"$(<"$STATE/pids/$1.cmd")"* ]]
 }
 
 # proc_running PID: the process exists and is not a zombie.

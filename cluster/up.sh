@@ -23,7 +23,7 @@ preflight() {
     die "CNI plugins missing in /usr/lib/cni (apt-get install -y containernetworking-plugins)"
   [[ -d /sys/fs/cgroup/pids ]] || die "cgroup v1 pids controller not found; this recipe targets cgroup v1 with cgroupDriver cgroupfs"
   # A Kubernetes control plane run by something else would fight over ports and iptables.
-  if ss -ltnH "sport = :$APISERVER_PORT" | grep -q . && ! pid_alive kube-apiserver; then
+  if [[ -n $(ss -ltnH "sport = :$APISERVER_PORT") ]] && ! pid_alive kube-apiserver; then
     die "port $APISERVER_PORT is taken by a process this tool did not start"
   fi
 }
@@ -237,14 +237,18 @@ conntrack:
 EOF
 }
 
+# has_image NAME: containerd's k8s.io namespace has the image. (No `grep -q` on a
+# pipe: with pipefail, its early exit fails the producer with SIGPIPE.)
+has_image() { ctr_k8s images ls -q | grep -Fx -- "$1" >/dev/null; }
+
 import_oci_image() {
   local name=$1 archive=$2
-  if ctr_k8s images ls -q | grep -Fxq "$name"; then
+  if has_image "$name"; then
     log "image $name: present"
     return
   fi
   ctr_k8s images import --all-platforms "$archive" >/dev/null
-  ctr_k8s images ls -q | grep -Fxq "$name" || die "importing $archive did not produce image $name"
+  has_image "$name" || die "importing $archive did not produce image $name"
   log "image $name: imported"
 }
 
@@ -268,7 +272,7 @@ import_docker_images() {
     [[ ${normalized%%/*} == *.* || ${normalized%%/*} == localhost* ]] || normalized=docker.io/$normalized
     stamp=$STATE/images/$(echo "$ref" | tr '/:' '__').id
     id=$(docker image inspect --format '{{.Id}}' "$ref") || die "Docker has no image $ref"
-    if [[ -f $stamp && $(<"$stamp") == "$id" ]] && ctr_k8s images ls -q | grep -Fxq "$normalized"; then
+    if [[ -f $stamp && $(<"$stamp") == "$id" ]] && has_image "$normalized"; then
       log "image $ref: present"
       continue
     fi
@@ -280,7 +284,7 @@ import_docker_images() {
   docker save "${pending[@]}" | ctr_k8s images import - >/dev/null
   local i
   for i in "${!pending[@]}"; do
-    ctr_k8s images ls -q | grep -Fxq "${names[i]}" || die "importing ${pending[i]} from Docker did not produce image ${names[i]}"
+    has_image "${names[i]}" || die "importing ${pending[i]} from Docker did not produce image ${names[i]}"
     docker image inspect --format '{{.Id}}' "${pending[i]}" >"$STATE/images/$(echo "${pending[i]}" | tr '/:' '__').id"
     log "image ${pending[i]}: imported as ${names[i]}"
   done
@@ -288,7 +292,7 @@ import_docker_images() {
 
 apiserver_ready() {
   curl -fsS --max-time 3 --cacert "$STATE/pki/ca.crt" --cert "$STATE/pki/admin.crt" --key "$STATE/pki/admin.key" \
-    "https://127.0.0.1:$APISERVER_PORT/readyz" | grep -qx ok
+    "https://127.0.0.1:$APISERVER_PORT/readyz" | grep -x ok >/dev/null
 }
 
 node_ready() {
