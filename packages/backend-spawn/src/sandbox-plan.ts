@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Language, NormalizedRequest } from '@cordon/core';
@@ -14,7 +14,13 @@ const INSIDE_ID = '65534';
 
 export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';
 
-export const GUARD_FILE = fileURLToPath(new URL('./network-guard.cjs', import.meta.url));
+/** A CommonJS file built next to this module; from source (vitest), the built copy in dist. */
+function builtFile(name: string): string {
+  const here = fileURLToPath(new URL(`./${name}`, import.meta.url));
+  return existsSync(here) ? here : fileURLToPath(new URL(`../dist/${name}`, import.meta.url));
+}
+
+export const GUARD_FILE = builtFile('network-guard.cjs');
 const ETC_DIR = fileURLToPath(new URL('../etc/', import.meta.url));
 
 const PROGRAM_FILE: Record<Language, string> = { node: 'main.js', python: 'main.py', bash: 'main.sh' };
@@ -116,7 +122,7 @@ function interpreterBinds(paths: readonly (string | undefined)[]): string[] {
 
 const PACKAGES_DIR = '/packages';
 const GUARD_IN_SANDBOX = `${CORDON_DIR}/network-guard.cjs`;
-const BOOT_FILE = fileURLToPath(new URL('./node-boot.cjs', import.meta.url));
+const BOOT_FILE = builtFile('node-boot.cjs');
 const BOOT_IN_SANDBOX = `${CORDON_DIR}/node-boot.cjs`;
 
 /** Mount points of the package directories inside the kernel tier's sandbox. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IsolationRefusedError } from '@cordon/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SpawnExecutor } from '../dist/index.js';
+import { SpawnExecutor } from '../src/index.js';
 import { leftoversOf, sleep, startCanary } from './helpers.js';
 
 let executor: SpawnExecutor;

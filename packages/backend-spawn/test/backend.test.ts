@@ -1,7 +1,7 @@
 import { InvalidRequestError } from '@cordon/core';
 import { describe, expect, it } from 'vitest';
-import { backend, SpawnExecutor } from '../dist/index.js';
-import defaultExport from '../dist/index.js';
+import { backend, SpawnExecutor } from '../src/index.js';
+import defaultExport from '../src/index.js';
 
 describe('spawn backend module', () => {
   it('exports the backend as `backend` and as default', () => {

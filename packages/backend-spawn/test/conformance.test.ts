@@ -1,5 +1,5 @@
 import { describeConformance } from '@cordon/core/conformance/vitest';
-import { backend } from '../dist/index.js';
+import { backend } from '../src/index.js';
 
 // The kernel tier must block every probe and hold every property; the advisory
 // tier's honest `not-enforced` report is checked by `cordon conformance --option tier=advisory`.

@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { backend } from '../dist/index.js';
-import type { SpawnExecutor } from '../dist/index.js';
+import { backend } from '../src/index.js';
+import type { SpawnExecutor } from '../src/index.js';
 
 /** A TCP listener on host loopback that records every connection (the canary). */
 export interface Canary extends AsyncDisposable {

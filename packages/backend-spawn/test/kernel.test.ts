@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SpawnExecutor } from '../dist/index.js';
+import { SpawnExecutor } from '../src/index.js';
 import { leftoversOf, sleep, startCanary } from './helpers.js';
 
 const MiB = 1024 * 1024;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SpawnExecutor } from '../dist/index.js';
+import { SpawnExecutor } from '../src/index.js';
 import { leftoversOf, sleep } from './helpers.js';
 
 describe('spawn backend, pool of pre-started sandboxes', () => {
