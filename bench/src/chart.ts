@@ -1,4 +1,4 @@
-import type { BaselineName, ResultsFile } from './results.js';
+import type { MeasuredBaseline, ResultsFile } from './results.js';
 
 interface Bar {
   label: string;
@@ -8,8 +8,9 @@ interface Bar {
   color: string;
 }
 
-const BASELINE_SHORT: Record<BaselineName, string> = {
+const BASELINE_SHORT: Record<MeasuredBaseline, string> = {
   'host-node': 'bare node',
+  'bwrap-node': 'node in bwrap',
   'host-python': 'bare python',
   'host-bash': 'bare bash',
   'docker-run': 'docker run',

@@ -54,3 +54,43 @@ export function hostBaseline(baseline: HostBaseline): Participant {
 }
 
 export const HOST_BASELINES: readonly HostBaseline[] = ['host-node', 'host-python', 'host-bash'];
+
+const BWRAP_ARGS = ['--unshare-all', '--die-with-parent', '--new-session', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
+
+function bwrapPath(): string | undefined {
+  return ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap'].find((path) => existsSync(path));
+}
+
+export function describeBwrapNode(): string {
+  return `bwrap ${BWRAP_ARGS.join(' ')} node -e 'console.log(1)'`;
+}
+
+/** Can bubblewrap create namespaces here? Says why not, plainly. */
+export async function detectBwrap(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  const bwrap = bwrapPath();
+  if (!bwrap) return { ok: false, reason: 'bubblewrap is not installed (apt-get install bubblewrap)' };
+  const outcome = await runCommand(bwrap, [...BWRAP_ARGS, 'true'], 15_000, BARE_ENV);
+  if (outcome.exitCode !== 0) return { ok: false, reason: `bwrap cannot create namespaces here: ${outcome.stderr.trim().slice(0, 200)}` };
+  return { ok: true };
+}
+
+/**
+ * Reference, not a baseline: bare node inside bubblewrap's namespaces (new user,
+ * network, PID, IPC, UTS, mount; read-only root). What kernel isolation alone
+ * costs, so a spawn figure splits into namespaces and everything else.
+ */
+export function bwrapNodeReference(): Participant {
+  const bwrap = bwrapPath() ?? 'bwrap';
+  return {
+    key: 'bwrap-node',
+    role: 'baseline',
+    settleMs: 0,
+    sampleEvery: 1,
+    supports: (scenario) => scenario.name === 'node-hello',
+    async runOnce(scenario): Promise<Sample> {
+      const outcome = await runCommand(bwrap, [...BWRAP_ARGS, process.execPath, '-e', scenario.code], 60_000, BARE_ENV);
+      const problem = outcome.error ?? (outcome.exitCode === 0 ? checkOutput(scenario, outcome.stdout, outcome.stderr.trim()) : `exit ${outcome.exitCode}: ${outcome.stderr.trim().slice(0, 200)}`);
+      return problem === undefined ? { ms: outcome.ms, ok: true } : { ms: outcome.ms, ok: false, problem };
+    },
+  };
+}

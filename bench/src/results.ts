@@ -6,6 +6,15 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 export const BASELINES = ['host-node', 'host-python', 'host-bash', 'docker-run', 'original-api'] as const;
 export type BaselineName = (typeof BASELINES)[number];
 
+/**
+ * Reference points measured beside the baselines but never a figure's divisor:
+ * `bwrap-node` is bare node inside bubblewrap's namespaces, what kernel isolation
+ * alone costs, so a spawn figure can be split into namespaces and the rest.
+ */
+export const REFERENCES = ['bwrap-node'] as const;
+export const MEASURED_BASELINES = [...BASELINES, ...REFERENCES] as const;
+export type MeasuredBaseline = (typeof MEASURED_BASELINES)[number];
+
 export const MODES = ['cold', 'pooled'] as const;
 export type Mode = (typeof MODES)[number];
 
@@ -36,12 +45,12 @@ export const resultRowSchema = z.object({
   runs: z.number().int().nonnegative(),
   failures: z.number().int().nonnegative(),
   /** The same p50 against every other baseline measured for this scenario. */
-  ratios: z.partialRecord(z.enum(BASELINES), z.number().nonnegative()).optional(),
+  ratios: z.partialRecord(z.enum(MEASURED_BASELINES), z.number().nonnegative()).optional(),
 });
 export type ResultRow = z.infer<typeof resultRowSchema>;
 
 export const baselineRowSchema = z.object({
-  baseline: z.enum(BASELINES),
+  baseline: z.enum(MEASURED_BASELINES),
   scenario: z.enum(SCENARIOS),
   concurrency: z.number().int().positive(),
   kind: z.enum(KINDS),

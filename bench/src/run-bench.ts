@@ -1,13 +1,13 @@
 import Docker from 'dockerode';
 import { prepareBackend, type BackendCandidate } from './backend-candidates.js';
 import { describeDockerRun, describeOriginalApi, detectDocker, dockerRunBaseline, originalApiBaseline, removeBaselineContainers } from './docker-baselines.js';
-import { describeHostBaseline, HOST_BASELINES, hostBaseline } from './host-baselines.js';
+import { bwrapNodeReference, describeBwrapNode, describeHostBaseline, detectBwrap, HOST_BASELINES, hostBaseline } from './host-baselines.js';
 import { describeMachine } from './machine.js';
 import { measureLatency, measureThroughput, type SampleSet, type ThroughputSet } from './measure.js';
 import { measureMemory } from './memory.js';
 import type { Progress } from './progress.js';
 import { busyFraction, waitForQuiet, type QuietOptions } from './quiet.js';
-import { resultsFileSchema, type BaselineName, type BaselineRow, type Kind, type MemoryRow, type ResultRow, type ResultsFile, type ScenarioName, type Skipped } from './results.js';
+import { resultsFileSchema, type BaselineName, type BaselineRow, type MeasuredBaseline, type Kind, type MemoryRow, type ResultRow, type ResultsFile, type ScenarioName, type Skipped } from './results.js';
 import type { Participant } from './sample.js';
 import { scenario, SCENARIO_LIST, type Scenario } from './scenarios.js';
 import type { BenchSettings } from './settings.js';
@@ -47,8 +47,17 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
   const quiet: QuietOptions = { threshold: Math.max(0.2, idle + 0.1), windowMs: 100, maxWaitMs: settings.quietMaxWaitMs };
 
   const baselines: Participant[] = HOST_BASELINES.map(hostBaseline);
-  const commands = new Map<BaselineName, string>();
+  const commands = new Map<MeasuredBaseline, string>();
   for (const name of HOST_BASELINES) commands.set(name, describeHostBaseline(name, SCENARIO_LIST.find((candidate) => candidate.hostBaseline === name) ?? scenario('node-hello')));
+  if (settings.backends.includes('spawn')) {
+    const bwrap = await detectBwrap();
+    if (bwrap.ok) {
+      baselines.push(bwrapNodeReference());
+      commands.set('bwrap-node', describeBwrapNode());
+    } else {
+      skip({ backend: 'bwrap-node (reference)', reason: bwrap.reason });
+    }
+  }
   let dockerVersion: string | null = null;
   if (settings.backends.includes('docker') || settings.backends.includes('k8s')) {
     const docker = await detectDocker(settings.image);
@@ -170,12 +179,12 @@ function throughputOf(set: SampleSet | ThroughputSet): number | null {
   return 'throughputPerSec' in set ? round(set.throughputPerSec, 2) : null;
 }
 
-function toBaselineRows(measured: readonly Measured[], commands: ReadonlyMap<BaselineName, string>): BaselineRow[] {
+function toBaselineRows(measured: readonly Measured[], commands: ReadonlyMap<MeasuredBaseline, string>): BaselineRow[] {
   const rows: BaselineRow[] = [];
   for (const entry of measured) {
     if (entry.participant.role !== 'baseline' || entry.set.samplesMs.length === 0) continue;
     const summary = summarize(entry.set.samplesMs);
-    const baseline = entry.participant.key as BaselineName;
+    const baseline = entry.participant.key as MeasuredBaseline;
     rows.push({
       baseline,
       scenario: entry.scenario,
@@ -197,7 +206,7 @@ function toBaselineRows(measured: readonly Measured[], commands: ReadonlyMap<Bas
  * pooled runs; `docker run` for cold container and pod runs of node-hello, where
  * it is the fair comparison; host-node at the same concurrency for throughput.
  */
-function primaryBaseline(candidate: BackendCandidate, current: Scenario, kind: Kind, available: ReadonlySet<BaselineName>): BaselineName {
+function primaryBaseline(candidate: BackendCandidate, current: Scenario, kind: Kind, available: ReadonlySet<MeasuredBaseline>): BaselineName {
   if (kind !== 'latency') return 'host-node';
   if (current.name === 'node-hello' && candidate.mode === 'cold' && candidate.backend !== 'spawn' && available.has('docker-run')) return 'docker-run';
   return current.hostBaseline;
@@ -205,7 +214,7 @@ function primaryBaseline(candidate: BackendCandidate, current: Scenario, kind: K
 
 function toResultRows(measured: readonly Measured[], baselines: readonly BaselineRow[], memory: readonly MemoryRow[], skip: (entry: Skipped) => void): ResultRow[] {
   const rows: ResultRow[] = [];
-  const baselineP50 = (name: BaselineName, scenarioName: ScenarioName, kind: Kind, concurrency: number) =>
+  const baselineP50 = (name: MeasuredBaseline, scenarioName: ScenarioName, kind: Kind, concurrency: number) =>
     baselines.find((row) => row.baseline === name && row.scenario === scenarioName && row.kind === kind && row.concurrency === concurrency)?.p50Ms;
 
   for (const entry of measured) {
@@ -219,7 +228,7 @@ function toResultRows(measured: readonly Measured[], baselines: readonly Baselin
     const current = scenario(entry.scenario);
     const available = new Set(baselines.filter((row) => row.scenario === entry.scenario && row.kind === entry.kind && row.concurrency === entry.concurrency).map((row) => row.baseline));
     const baseline = primaryBaseline(candidate, current, entry.kind, available);
-    const ratios: Partial<Record<BaselineName, number>> = {};
+    const ratios: Partial<Record<MeasuredBaseline, number>> = {};
     for (const name of available) {
       const value = ratio(summary.p50Ms, baselineP50(name, entry.scenario, entry.kind, entry.concurrency));
       if (value !== null) ratios[name] = value;

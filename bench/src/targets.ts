@@ -30,7 +30,7 @@ export function evaluateTargets(rows: readonly ResultRow[], skipped: readonly Sk
     if (measured === null) return { name: spec.text, verdict: 'SKIP', measured: null, limit: spec.limit, detail: `baseline ${spec.baseline} could not run` };
     const pass = measured <= spec.limit;
     const by = pass ? '' : `, ${Math.round((measured / spec.limit - 1) * 100)}% over`;
-    return { name: spec.text, verdict: pass ? 'PASS' : 'MISS', measured, limit: spec.limit, detail: `${row.p50Ms} ms, ${measured}× ${spec.baseline}${by}` };
+    return { name: spec.text, verdict: pass ? 'PASS' : 'MISS', measured, limit: spec.limit, detail: `${row.p50Ms} ms, ${measured}× ${spec.baseline}${by}${floorNote(row, spec)}` };
   });
 
   // k8s has no target of its own: it is shown beside docker, mode for mode.
@@ -62,4 +62,12 @@ export function evaluateTargets(rows: readonly ResultRow[], skipped: readonly Sk
     });
   }
   return targets;
+}
+
+/** For spawn: how much of the bound the namespaces alone take (bare node in bwrap against bare node). */
+function floorNote(row: ResultRow, spec: TargetSpec): string {
+  const versusHost = row.ratios?.['host-node'];
+  const versusBwrap = row.ratios?.['bwrap-node'];
+  if (spec.backend !== 'spawn' || !versusHost || !versusBwrap) return '';
+  return `; bare node in bwrap alone: ${Math.round((versusHost / versusBwrap) * 100) / 100}× host-node`;
 }
