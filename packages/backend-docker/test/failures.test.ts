@@ -7,6 +7,7 @@ import { BackendUnavailableError, CordonError, LABELS, MANAGED_BY, SESSION_ID } 
 import { afterAll, describe, expect, it } from 'vitest';
 import { DOCKER_LABELS } from '../src/container-spec.js';
 import { DockerBackendExecutor } from '../src/docker-backend-executor.js';
+import { DEFAULT_IMAGE } from '../src/runtime-image.js';
 import { probeDocker } from '../src/probe.js';
 import { docker, sessionContainers } from './support/containers.js';
 import { dockerTier } from './support/docker-tier.js';
@@ -118,7 +119,7 @@ describe('docker backend: failures', () => {
     const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
     const deadPid = dead.stdout.trim();
     const orphan = await docker.createContainer({
-      Image: 'cordon-runtime:0.1.0',
+      Image: DEFAULT_IMAGE,
       Cmd: ['sleep', '600'],
       Labels: {
         [LABELS.managedBy]: MANAGED_BY,
@@ -131,7 +132,7 @@ describe('docker backend: failures', () => {
     });
     // Same labels, but owned by a live process (this one): must be left alone.
     const alive = await docker.createContainer({
-      Image: 'cordon-runtime:0.1.0',
+      Image: DEFAULT_IMAGE,
       Cmd: ['sleep', '600'],
       Labels: {
         [LABELS.managedBy]: MANAGED_BY,
