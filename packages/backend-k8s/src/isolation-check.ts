@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CordonError, IsolationRefusedError } from '@cordon/core';
 import type { KubeApi } from './kube-api.js';
-import { BACKEND_NAME, deadlineSeconds, hardenedPodManifest, type PodRole } from './manifests.js';
+import { BACKEND_NAME, deadlineSeconds, hardenedPodManifest, podCommand, type PodRole } from './manifests.js';
 import type { K8sOptions } from './options.js';
-import { gatedCommand } from './network-gate.js';
+import { gateSource } from './network-gate.js';
 import { createPod, deletePod, waitForRunning } from './pod-lifecycle.js';
 
 export const CANARY_TCP_PORT = 8080;
@@ -55,7 +55,7 @@ export async function verifyIsolation(api: KubeApi, options: K8sOptions, labels:
     const name = `cordon-${role}-${nonce}`;
     const manifest = hardenedPodManifest({
       // The probe goes through the same gate as sandbox pods: what is verified is the state they run in.
-      name, namespace, role, options, labels, command: noNetwork ? gatedCommand(['node', '-e', source], options.networkGateTimeoutMs) : ['node', '-e', source], stdin: false, noNetwork,
+      name, namespace, role, options, labels, command: noNetwork ? podCommand(['node', '-e', source], undefined, gateSource(options.networkGateTimeoutMs)) : ['node', '-e', source], stdin: false, noNetwork,
       limits: { memoryBytes: 128 * 1024 * 1024, cpus: 0.5, diskBytes: 1024 * 1024 },
       activeDeadlineSeconds: deadlineSeconds(options.podStartTimeoutMs, 60_000),
     });

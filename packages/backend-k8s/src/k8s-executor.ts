@@ -15,9 +15,9 @@ import {
   type RunOutcome,
 } from '@cordon/core';
 import { verifyIsolation } from './isolation-check.js';
-import { GATE_EXIT_CODE, GATE_MESSAGE_PREFIX, gatedCommand } from './network-gate.js';
+import { GATE_EXIT_CODE, GATE_MESSAGE_PREFIX, gateSource } from './network-gate.js';
 import { KubeApi } from './kube-api.js';
-import { BACKEND_NAME, cordonSelector, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, hardenedPodManifest, POOL_LABEL } from './manifests.js';
+import { BACKEND_NAME, cordonSelector, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, hardenedPodManifest, podCommand, podUid, POOL_LABEL } from './manifests.js';
 import { parseK8sOptions, type K8sOptions } from './options.js';
 import { attachAndRun } from './pod-attach.js';
 import { createPod, deletePod, waitForRunning, waitForTermination } from './pod-lifecycle.js';
@@ -52,6 +52,10 @@ export class K8sExecutor extends BaseExecutor {
   readonly #pods = new Map<string, PodRef>();
   readonly #deletions = new Set<Promise<void>>();
   #guard: Promise<void> | undefined;
+  /** limits.pids is applied per pod only when each pod has a uid of its own. */
+  get #perPodPids(): boolean {
+    return this.options.runAsUser === 'per-pod';
+  }
   #reapTimer: NodeJS.Timeout | undefined;
   #poolError: unknown;
 
@@ -66,7 +70,7 @@ export class K8sExecutor extends BaseExecutor {
           maxAgeMs: options.warmPodMaxAgeMs,
           limits: { ...DEFAULT_LIMITS },
           start: (name) => this.#startWarmPod(name, kind),
-          remove: (pod) => this.#removePod(pod),
+          remove: (pod) => this.#forget(pod),
           onError: (error) => {
             this.#poolError = error;
           },
@@ -90,10 +94,12 @@ export class K8sExecutor extends BaseExecutor {
       name: BACKEND_NAME,
       languages: ['node', 'python', 'bash'],
       network: 'kernel',
-      limits: { memoryBytes: 'pod', cpus: 'pod', pids: 'node-wide', outputBytes: 'streaming', diskBytes: 'tmpfs' },
+      limits: { memoryBytes: 'pod', cpus: 'pod', pids: this.#perPodPids ? 'rlimit' : 'node-wide', outputBytes: 'streaming', diskBytes: 'tmpfs' },
       notes: [
         `pods in namespace ${this.options.namespace} behind NetworkPolicy ${DENY_ALL_POLICY_NAME} (ingress and egress, DNS included)${this.options.verifyIsolation ? ', enforcement proven by a probe pod once per tenant' : ' (enforcement probe disabled)'}`,
-        'the PID limit is the kubelet\'s podPidsLimit (node-wide setting), not limits.pids',
+        this.#perPodPids
+          ? 'limits.pids is RLIMIT_NPROC for a uid of the pod\'s own (processes and threads); the kubelet\'s podPidsLimit (a node-wide setting) is the cgroup backstop'
+          : 'limits.pids is not applied: with a fixed runAsUser the PID limit is the kubelet\'s podPidsLimit (a node-wide setting)',
         `image ${this.options.image} (imagePullPolicy ${this.options.imagePullPolicy})${this.options.runtimeClassName ? `, runtimeClassName ${this.options.runtimeClassName}` : ''}`,
         `warm pool: ${this.options.poolSize} pod(s)`,
       ],
@@ -212,7 +218,7 @@ export class K8sExecutor extends BaseExecutor {
         }
       }
     } finally {
-      this.#forget(pod);
+      void this.#forget(pod);
     }
   }
 
@@ -234,7 +240,7 @@ export class K8sExecutor extends BaseExecutor {
       await waitForRunning(this.api, pod.namespace, pod.name, this.options.image, this.options.podStartTimeoutMs, signal);
       return pod;
     } catch (error) {
-      this.#forget(pod);
+      void this.#forget(pod);
       if (signal.aborted) return undefined;
       throw error;
     }
@@ -251,7 +257,7 @@ export class K8sExecutor extends BaseExecutor {
       await waitForRunning(this.api, pod.namespace, pod.name, this.options.image, this.options.podStartTimeoutMs);
       return { ...pod, createdAt, activeDeadlineSeconds };
     } catch (error) {
-      this.#forget(pod);
+      void this.#forget(pod);
       throw error;
     }
   }
@@ -263,8 +269,9 @@ export class K8sExecutor extends BaseExecutor {
       role: 'sandbox',
       options: this.options,
       labels: { ...labels, [EXECUTOR_LABEL]: this.instanceId },
+      uid: podUid(this.options),
       // Pods behind the policy wait until it holds for them before the runner takes code.
-      command: noNetwork ? gatedCommand(RUNNER_COMMANDS[kind], this.options.networkGateTimeoutMs) : [...RUNNER_COMMANDS[kind]],
+      command: podCommand(RUNNER_COMMANDS[kind], this.#perPodPids ? limits.pids : undefined, noNetwork ? gateSource(this.options.networkGateTimeoutMs) : undefined),
       stdin: true,
       limits,
       activeDeadlineSeconds: deadline,
@@ -281,11 +288,27 @@ export class K8sExecutor extends BaseExecutor {
     ).catch(() => undefined);
   }
 
-  /** Deletes a pod in the background; `close()` waits for every such deletion. */
-  #forget(pod: PodRef): void {
+  /** Deletes a pod in the background; `close()` and `settled()` wait for every such deletion. */
+  #forget(pod: PodRef): Promise<void> {
     const deletion = this.#removePod(pod);
     this.#deletions.add(deletion);
     void deletion.finally(() => this.#deletions.delete(deletion));
+    return deletion;
+  }
+
+  /**
+   * Resolves once background work is done: pool refills, deletions, and deleted pods
+   * actually gone from the API (bounded). For leak checks while the executor is open.
+   */
+  async settled(): Promise<void> {
+    await this.poolSettled();
+    while (this.#deletions.size > 0) await Promise.allSettled([...this.#deletions]);
+    const deadline = performance.now() + DISPOSE_WAIT_MS;
+    while (performance.now() < deadline) {
+      const found = await sessionPods(this.api, [this.options.namespace, this.options.controlNamespace], this.instanceId).catch(() => []);
+      if (!found.some((pod) => pod.phase === 'Terminating')) return;
+      await sleep(250);
+    }
   }
 
   async #removePod(pod: PodRef): Promise<void> {
@@ -312,6 +335,7 @@ export class K8sExecutor extends BaseExecutor {
    * (for leak checks). Idle pool pods are expected while it is open and are not listed.
    */
   async leftovers(): Promise<string[]> {
+    if (!this.closed) await this.settled();
     const found = await sessionPods(this.api, [this.options.namespace, this.options.controlNamespace], this.instanceId);
     if (this.closed) return found.map(describePod);
     const pools = [...this.#pools.values()];

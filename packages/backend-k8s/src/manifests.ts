@@ -1,6 +1,7 @@
+import { randomInt } from 'node:crypto';
 import { LABELS, MANAGED_BY, SESSION_ID, type ExecutionLimits } from '@cordon/core';
 import type { V1Namespace, V1NetworkPolicy, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
-import { toTolerations, type K8sOptions } from './options.js';
+import { DEFAULT_RUN_AS_USER, PER_POD_UID_COUNT, PER_POD_UID_MIN, toTolerations, type K8sOptions } from './options.js';
 import { WORK_DIR } from './runner-protocol.js';
 
 export const BACKEND_NAME = 'k8s';
@@ -100,6 +101,8 @@ export interface HardenedPodSpec {
   /** Keep stdin open for one attach (the runner reads its request there). */
   stdin: boolean;
   limits: Pick<ExecutionLimits, 'memoryBytes' | 'cpus' | 'diskBytes'>;
+  /** The pod's uid (see `runAsUser`); default: the option's fixed uid or the image's. */
+  uid?: number;
   activeDeadlineSeconds: number;
   /** True for pods behind the deny-all policy: no resolver configured at all. */
   noNetwork: boolean;
@@ -108,7 +111,7 @@ export interface HardenedPodSpec {
 /** Every pod cordon makes: non-root, read-only root, no capabilities, no token, no host anything. */
 export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
   const { options } = spec;
-  const uid = options.runAsUser;
+  const uid = spec.uid ?? (options.runAsUser === 'per-pod' ? DEFAULT_RUN_AS_USER : options.runAsUser);
   const expiresAt = new Date(Date.now() + spec.activeDeadlineSeconds * 1000).toISOString();
   const pod: V1Pod = {
     apiVersion: 'v1',
@@ -186,6 +189,26 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
   if (options.tolerations.length > 0) podSpec.tolerations = toTolerations(options);
   if (options.imagePullSecrets.length > 0) podSpec.imagePullSecrets = options.imagePullSecrets.map((name) => ({ name }));
   return pod;
+}
+
+/** The uid for a new pod: its own when `runAsUser` is `per-pod`, else the fixed one. */
+export function podUid(options: K8sOptions): number {
+  if (options.runAsUser !== 'per-pod') return options.runAsUser;
+  return PER_POD_UID_MIN + randomInt(PER_POD_UID_COUNT);
+}
+
+/**
+ * The pod's command: a shell that caps processes (RLIMIT_NPROC, per pod when the uid
+ * is the pod's own), optionally runs the network gate, then execs the runner.
+ */
+export function podCommand(command: readonly string[], pids: number | undefined, gateSource: string | undefined): string[] {
+  const steps = [
+    ...(pids !== undefined ? [`ulimit -u ${Math.floor(pids)}`] : []),
+    ...(gateSource !== undefined ? ['node -e "$0" </dev/null'] : []),
+    'exec "$@"',
+  ];
+  // bash (dash has no ulimit -u) -c SCRIPT $0 $@: $0 carries the gate's source, "$@" the runner, exec'd to become PID 1.
+  return ['/bin/bash', '-c', steps.join(' && '), gateSource ?? 'cordon', ...command];
 }
 
 export function resourcesFor(limits: Pick<ExecutionLimits, 'memoryBytes' | 'cpus'>, cpuRequestFraction: number): V1ResourceRequirements {

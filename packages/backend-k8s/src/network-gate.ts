@@ -10,7 +10,7 @@
 export const GATE_EXIT_CODE = 86;
 export const GATE_MESSAGE_PREFIX = 'cordon network gate:';
 
-function gateSource(timeoutMs: number): string {
+export function gateSource(timeoutMs: number): string {
   return `
 const net = require('node:net');
 const fs = require('node:fs');
@@ -38,10 +38,4 @@ function attempt() {
 }
 attempt();
 `;
-}
-
-/** Wraps a command so the gate runs first in the same container (and network namespace). */
-export function gatedCommand(command: readonly string[], timeoutMs: number): string[] {
-  // sh -c SCRIPT $0 $@: $0 is the gate's source, "$@" the real command, exec'd so it becomes PID 1.
-  return ['/bin/sh', '-c', 'node -e "$0" </dev/null && exec "$@"', gateSource(timeoutMs), ...command];
 }

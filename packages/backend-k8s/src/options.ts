@@ -6,6 +6,13 @@ import { z } from 'zod';
 export const DEFAULT_IMAGE = 'cordon-runtime:0.1.0';
 /** The non-root uid the runtime image runs as. */
 export const DEFAULT_RUN_AS_USER = 10001;
+/**
+ * `runAsUser: 'per-pod'` (the default) draws each pod's uid from this range. The
+ * kernel counts RLIMIT_NPROC per uid across the node, so a uid of its own is what
+ * makes `ulimit -u` a per-pod limit on processes (limits.pids).
+ */
+export const PER_POD_UID_MIN = 200_000;
+export const PER_POD_UID_COUNT = 1_000_000;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const namespaceName = z.string().max(63).regex(DNS_LABEL, 'must be a DNS-1123 label (lowercase letters, digits, "-")');
@@ -67,7 +74,12 @@ export const k8sOptionsSchema = z.strictObject({
   runtimeClassName: z.string().min(1).optional(),
   nodeSelector: stringMap.default({}),
   tolerations: tolerations.default([]),
-  runAsUser: z.coerce.number().int().min(1, 'must be a non-root uid').default(DEFAULT_RUN_AS_USER),
+  /**
+   * `per-pod`: a non-root uid of its own for each pod, so limits.pids is enforced per
+   * pod (RLIMIT_NPROC). A number: that uid for every pod; then limits.pids falls back
+   * to the kubelet's node-wide podPidsLimit.
+   */
+  runAsUser: z.union([z.literal('per-pod'), z.coerce.number().int().min(1, 'must be a non-root uid')]).default('per-pod'),
   /** Path of a kubeconfig file; default: `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
   kubeconfig: z.string().min(1).optional(),
   /** Kubeconfig context; default: its current context. */

@@ -57,7 +57,8 @@ export class WarmPool {
     return request.network.mode === 'none'
       && request.limits.memoryBytes === limits.memoryBytes
       && request.limits.cpus === limits.cpus
-      && request.limits.diskBytes === limits.diskBytes;
+      && request.limits.diskBytes === limits.diskBytes
+      && request.limits.pids === limits.pids;
   }
 
   /** Takes a ready pod for `request`, or undefined (then use a cold pod). Starts a refill either way. */

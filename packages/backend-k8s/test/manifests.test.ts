@@ -6,6 +6,8 @@ import {
   denyAllPolicyManifest,
   DENY_ALL_POLICY_NAME,
   hardenedPodManifest,
+  podCommand,
+  podUid,
   policyProblem,
   resourcesFor,
   type HardenedPodSpec,
@@ -130,6 +132,22 @@ describe('hardenedPodManifest', () => {
     expect(podSpec.nodeSelector).toBeUndefined();
     expect(podSpec.tolerations).toBeUndefined();
     expect(podSpec.imagePullSecrets).toBeUndefined();
+  });
+
+  it('gives each pod a non-root uid of its own by default, or the fixed one', () => {
+    const options = parseK8sOptions({});
+    const uids = new Set(Array.from({ length: 20 }, () => podUid(options)));
+    expect(uids.size).toBeGreaterThan(15);
+    for (const uid of uids) expect(uid).toBeGreaterThanOrEqual(200_000);
+    expect(podUid(parseK8sOptions({ runAsUser: '4242' }))).toBe(4242);
+    const pod = hardenedPodManifest(spec({ uid: 123456 }));
+    expect(pod.spec!.securityContext!.runAsUser).toBe(123456);
+    expect(pod.spec!.containers[0]!.securityContext!.runAsUser).toBe(123456);
+  });
+
+  it('caps processes, runs the gate, then execs the runner as PID 1', () => {
+    expect(podCommand(['node', 'r.cjs'], 32, 'GATE')).toEqual(['/bin/bash', '-c', 'ulimit -u 32 && node -e "$0" </dev/null && exec "$@"', 'GATE', 'node', 'r.cjs']);
+    expect(podCommand(['node', 'r.cjs'], undefined, undefined)).toEqual(['/bin/bash', '-c', 'exec "$@"', 'cordon', 'node', 'r.cjs']);
   });
 
   it('computes activeDeadlineSeconds as budget plus grace', () => {

@@ -13,7 +13,7 @@ describe('parseK8sOptions', () => {
       image: 'cordon-runtime:0.1.0',
       imagePullPolicy: 'Never',
       poolSize: 2,
-      runAsUser: 10001,
+      runAsUser: 'per-pod',
     });
   });
 
