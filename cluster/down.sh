@@ -41,7 +41,12 @@ force_remove_containers() {
 # Shims outlive containerd by design; ours are the ones serving our socket. gVisor
 # sandboxes left behind are the ones whose runsc state is under our run dir.
 kill_our_shims() {
-  local p cmd id root
+  local p cmd id root addr sockets=()
+  # Shim sockets live in a fixed directory (/run/containerd/s) whatever the state
+  # dir; ours are named in the task bundles under our state dir.
+  for addr in "$RUN_DIR"/containerd/state/io.containerd.runtime.v2.task/*/*/address; do
+    [[ -f $addr ]] && sockets+=("$(sed 's|^unix://||' "$addr")")
+  done
   # The shim keeps runsc state per containerd namespace: $RUN_DIR/runsc/<namespace>.
   for root in "$RUN_DIR"/runsc/*/; do
     [[ -x $BIN/runsc && -d $root ]] || continue
@@ -56,6 +61,11 @@ kill_our_shims() {
       kill -KILL "${p#/proc/}" 2>/dev/null || true
     fi
   done
+  local sock
+  for sock in "${sockets[@]}"; do
+    [[ -S $sock ]] && rm -f "$sock" && log "stale shim socket $sock: removed"
+  done
+  return 0
 }
 
 unmount_under() {
@@ -122,7 +132,15 @@ unmount_under "$STATE"
 unmount_under "$RUN_DIR"
 cleanup_network
 cleanup_cgroups
-# kubelet links pod logs here even when podLogsDir is elsewhere.
-find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null || true
 rm -rf "$STATE" "$RUN_DIR"
+# Host paths kubelet uses whatever its root dir: pod log links, the device-plugin
+# socket, the volume-plugin and CNI-result directories. Removed when ours and empty.
+find /var/log/containers -maxdepth 1 -type l -lname "$STATE/*" -delete 2>/dev/null || true
+[[ -S /var/lib/kubelet/device-plugins/kubelet.sock ]] && rm -f /var/lib/kubelet/device-plugins/kubelet.sock
+for d in /var/log/containers /var/lib/kubelet/device-plugins /var/lib/kubelet \
+  /usr/libexec/kubernetes/kubelet-plugins/volume/exec /usr/libexec/kubernetes/kubelet-plugins/volume \
+  /usr/libexec/kubernetes/kubelet-plugins /usr/libexec/kubernetes /var/lib/cni/results /var/lib/cni \
+  /run/containerd/s /run/containerd; do
+  rmdir "$d" 2>/dev/null || true
+done
 log "cluster down in $((SECONDS - started_at))s (build cache kept in $CACHE)"

@@ -378,7 +378,8 @@ main() {
     --service-account-private-key-file "$pki/service-account.key" --root-ca-file "$pki/ca.crt" \
     --cluster-signing-cert-file "$pki/ca.crt" --cluster-signing-key-file "$pki/ca.key" \
     --allocate-node-cidrs=true --cluster-cidr "$POD_CIDR" --node-cidr-mask-size 24 \
-    --service-cluster-ip-range "$SERVICE_CIDR" --profiling=false
+    --service-cluster-ip-range "$SERVICE_CIDR" --profiling=false \
+    --flex-volume-plugin-dir "$STATE/controller-manager/volume-plugins"
   start_proc kube-scheduler "$BIN/kube-scheduler" \
     --kubeconfig "$STATE/kubeconfig/scheduler.kubeconfig" \
     --authentication-kubeconfig "$STATE/kubeconfig/scheduler.kubeconfig" \
