@@ -90,9 +90,16 @@ const hostFiles: PropertyProbe = {
   id: 'host-files',
   title: 'planted host files (~/.../id_rsa, $TMPDIR/.../id_rsa) and /etc/shadow not readable',
   language: 'python',
-  async check(context) {
-    const code = (paths: readonly string[]) => pythonProbe(context.endpoints, '', `import hashlib
-S = ${JSON.stringify(reversed(context.secret.value))}[::-1]
+  fallbacks: ['node'],
+  async check(context, language) {
+    const secret = JSON.stringify(reversed(context.secret.value));
+    const code = (paths: readonly string[]) => language === 'node'
+      ? nodeProbe(context.endpoints, '', `const S = [...${secret}].reverse().join(''); const fs = $r('node:fs'); const found = [];
+for (const path of ${JSON.stringify(paths)}) { try { if (fs.readFileSync(path, 'latin1').includes(S)) found.push(path); } catch (e) { emit({ step: 'read ' + path, ok: false, code: errCode(e) }); } }
+try { process.stdout.write('CORDON-FACT shadow=' + $r('node:crypto').createHash('sha256').update(fs.readFileSync('/etc/shadow')).digest('hex') + '\\n'); } catch (e) { emit({ step: 'read /etc/shadow', ok: false, code: errCode(e) }); }
+process.stdout.write('CORDON-FACT found=' + (found.join(',') || 'nowhere') + '\\n');`)
+      : pythonProbe(context.endpoints, '', `import hashlib
+S = ${secret}[::-1]
 found = []
 for path in ${JSON.stringify(paths)}:
     try:
@@ -107,8 +114,8 @@ try:
 except OSError as e:
     emit(step='read /etc/shadow', ok=False, code=err_code(e))
 print('CORDON-FACT found=' + (','.join(found) or 'nowhere'), flush=True)`);
-    const control = await context.run('control', { language: 'python', code: code(['id_rsa']), files: { id_rsa: fakeKey(context.secret.value) } });
-    const probe = await context.run('sandbox', { language: 'python', code: code(context.secret.keyFiles) });
+    const control = await context.run('control', { language, code: code(['id_rsa']), files: { id_rsa: fakeKey(context.secret.value) } });
+    const probe = await context.run('sandbox', { language, code: code(context.secret.keyFiles) });
     const found = probe.output.facts.found ?? '';
     const hostShadow = sha256File('/etc/shadow');
     const shadowLeak = hostShadow !== undefined && probe.output.facts.shadow === hostShadow;
@@ -127,6 +134,10 @@ print('CORDON-FACT found=' + (','.join(found) or 'nowhere'), flush=True)`);
     }];
   },
 };
+
+function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", "'\\''")}'`;
+}
 
 function shortList(list: string, max = 6): string {
   const items = list.split(',');
@@ -149,8 +160,9 @@ const writeOutside: PropertyProbe = {
   id: 'write-outside',
   title: 'writes outside the working directory fail and leave nothing on the host',
   language: 'python',
+  fallbacks: ['node'],
   yields: ['rootfs-readonly'],
-  async check(context) {
+  async check(context, language) {
     const nonce = context.nonce();
     const hostTargets = [
       ...context.secret.keyFiles.map((key) => join(dirname(key), `written-${nonce}`)),
@@ -158,14 +170,19 @@ const writeOutside: PropertyProbe = {
     ];
     const rootTargets = [`/etc/cordon-written-${nonce}`, `/usr/cordon-written-${nonce}`, `/cordon-written-${nonce}`];
     for (const path of [...hostTargets, ...rootTargets]) context.hostPathsToRemove.add(path);
-    const code = pythonProbe(context.endpoints, nonce, `def write(path):
+    const targets = JSON.stringify([...hostTargets, ...rootTargets]);
+    const code = language === 'node'
+      ? nodeProbe(context.endpoints, nonce, `const fs = $r('node:fs');
+const write = (name, path) => { try { fs.writeFileSync(path, 'cordon ' + NONCE); emit({ step: name, ok: true }); } catch (e) { emit({ step: name, ok: false, code: errCode(e) }); } };
+write('write ./inside', 'cordon-inside-' + NONCE);
+for (const path of ${targets}) write('write ' + path, path);`)
+      : pythonProbe(context.endpoints, nonce, `def write(path):
     with open(path, 'w') as f:
         f.write('cordon ' + NONCE)
-    return {'reached': True}
 step('write ./inside', lambda: write('cordon-inside-' + NONCE))
-for path in ${JSON.stringify([...hostTargets, ...rootTargets])}:
+for path in ${targets}:
     step('write ' + path, lambda path=path: write(path))`);
-    const probe = await context.run('sandbox', { language: 'python', code }, nonce);
+    const probe = await context.run('sandbox', { language, code }, nonce);
     const error = unusable(probe);
     const onHost = [...hostTargets, ...rootTargets].filter((path) => existsSync(path));
     const insideOk = probe.output.steps.some((step) => step.startsWith('write ./inside: ok'));
@@ -337,12 +354,17 @@ const memoryOom: PropertyProbe = {
   id: 'memory-oom',
   title: 'memory limit (64 MiB) kills an allocation of 512 MiB, reported as oom',
   language: 'python',
-  async check(context) {
+  fallbacks: ['node'],
+  async check(context, language) {
     const probe = await context.run('sandbox', {
-      language: 'python',
+      language,
       timeoutMs: 20_000,
       limits: { memoryBytes: 64 * MiB },
-      code: pythonProbe(context.endpoints, '', `chunks = []
+      code: language === 'node'
+        ? nodeProbe(context.endpoints, '', `const chunks = [];
+for (let i = 0; i < 32; i++) chunks.push(Buffer.alloc(16 << 20, 1));
+process.stdout.write('CORDON-FACT allocatedMiB=' + chunks.length * 16 + '\\n');`)
+        : pythonProbe(context.endpoints, '', `chunks = []
 for i in range(32):
     chunks.append(b'\\x01' * (16 << 20))
 print('CORDON-FACT allocatedMiB=%d' % (len(chunks) * 16), flush=True)`),
@@ -369,7 +391,8 @@ const timeoutTree: PropertyProbe = {
   id: 'timeout-tree',
   title: 'timeout kills the whole tree (a detached grandchild too) and returns promptly',
   language: 'python',
-  async check(context) {
+  fallbacks: ['bash'],
+  async check(context, language) {
     const nonce = context.nonce();
     const marker = `cordon-tree-${nonce}`;
     const plantDir = dirname(context.secret.keyFiles[context.secret.keyFiles.length - 1] ?? '/tmp/x');
@@ -377,9 +400,14 @@ const timeoutTree: PropertyProbe = {
     for (const path of markers) context.hostPathsToRemove.add(path);
     const late = `sleep ${TREE_LATE_MS / 1000}; ${markers.map((path) => `echo late > ${path}`).join('; ')}`;
     const probe = await context.run('sandbox', {
-      language: 'python',
+      language,
       timeoutMs: TREE_TIMEOUT_MS,
-      code: pythonProbe(context.endpoints, nonce, `import time
+      code: language === 'bash'
+        ? `LATE=${shellQuote(late)}
+if command -v setsid >/dev/null 2>&1; then setsid bash -c "exec -a ${marker} sh -c '$LATE'" </dev/null >/dev/null 2>&1 &
+else (exec -a ${marker} sh -c "$LATE") </dev/null >/dev/null 2>&1 & fi
+sleep 60`
+        : pythonProbe(context.endpoints, nonce, `import time
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:

@@ -23,20 +23,25 @@ export interface PropertyOutcome {
 export interface PropertyProbe {
   readonly id: string;
   readonly title: string;
+  /** The runtime it is written in by preference. */
   readonly language: Language;
+  /** Runtimes it can also be written in, used when the backend does not offer `language`. */
+  readonly fallbacks?: readonly Language[];
   /** Ids of the extra results it yields, for `only` filtering and documentation. */
   readonly yields?: readonly string[];
-  check(context: SuiteContext): Promise<PropertyOutcome[]>;
+  check(context: SuiteContext, language: Language): Promise<PropertyOutcome[]>;
 }
 
 export async function runPropertyProbe(context: SuiteContext, property: PropertyProbe): Promise<ConformanceResult[]> {
-  const base = { group: property.id, kind: 'property' as const, language: property.language };
-  if (!context.offers(property.language)) {
-    return [{ ...base, id: property.id, title: property.title, verdict: 'not-applicable', detail: `the backend does not offer ${property.language}` }];
+  const candidates = [property.language, ...(property.fallbacks ?? [])];
+  const language = candidates.find((candidate) => context.offers(candidate));
+  const base = { group: property.id, kind: 'property' as const, language: language ?? property.language };
+  if (language === undefined) {
+    return [property.id, ...(property.yields ?? [])].map((id) => ({ ...base, id, title: property.title, verdict: 'not-applicable' as const, detail: `the backend offers none of ${candidates.join(', ')}` }));
   }
   let outcomes: PropertyOutcome[];
   try {
-    outcomes = await property.check(context);
+    outcomes = await property.check(context, language);
   } catch (error) {
     outcomes = [{ observation: { holds: false, reason: '', error: `the check itself failed: ${error instanceof Error ? error.message : String(error)}` } }];
   }
@@ -46,7 +51,7 @@ export async function runPropertyProbe(context: SuiteContext, property: Property
       ...base,
       id: outcome.id ?? property.id,
       title: outcome.title ?? property.title,
-      language: outcome.language ?? property.language,
+      language: outcome.language ?? language,
       verdict: judgement.verdict,
       detail: judgement.reason,
       ...(outcome.probe ? { probe: outcome.probe } : {}),

@@ -109,3 +109,26 @@ describe('conformance self-test on a deliberately unisolated executor', () => {
     expect(findHostProcesses(report.results.flatMap((r) => [r.probe?.nonce, r.control?.nonce]).filter((n): n is string => n !== undefined))).toEqual([]);
   });
 });
+
+describe('conformance self-test without python (the properties fall back to node or bash)', () => {
+  const executor = new UnisolatedExecutor(['node', 'bash']);
+  let report: ConformanceReport;
+
+  beforeAll(async () => {
+    report = await runConformance(unisolatedAdapter(executor), { only: ['host-files', 'write-outside', 'memory-oom', 'timeout-tree', 'P1'] });
+    console.log(formatConformanceTable(report, { width: 180 }));
+  }, 120_000);
+
+  afterAll(async () => {
+    await executor.close();
+  });
+
+  it('still fails the isolation properties, in the fallback runtimes', () => {
+    const byId = new Map(report.results.map((result) => [result.id, result]));
+    expect(byId.get('host-files')).toMatchObject({ verdict: 'FAILS', language: 'node' });
+    expect(byId.get('write-outside')).toMatchObject({ verdict: 'FAILS', language: 'node' });
+    expect(byId.get('memory-oom')).toMatchObject({ verdict: 'FAILS', language: 'node' });
+    expect(byId.get('timeout-tree')).toMatchObject({ verdict: 'FAILS', language: 'bash' });
+    expect(byId.get('P1:tcp')).toMatchObject({ verdict: 'not-applicable', detail: 'the backend does not offer python' });
+  });
+});

@@ -7,6 +7,7 @@ import { BaseExecutor, type RunContext, type RunOutcome } from '../../src/base-e
 import type { BackendCapabilities } from '../../src/capabilities.js';
 import type { ConformanceAdapter } from '../../src/conformance-adapter.js';
 import { hostCommand } from '../../src/conformance-host-runner.js';
+import type { Language } from '../../src/request.js';
 
 /**
  * DELIBERATELY UNISOLATED. Runs code straight on the host (`node -e`,
@@ -19,14 +20,17 @@ export class UnisolatedExecutor extends BaseExecutor {
   readonly name = 'unisolated-test';
   readonly #workdirs = new Set<string>();
 
-  constructor() {
+  readonly #languages: readonly Language[];
+
+  constructor(languages: readonly Language[] = ['node', 'python', 'bash']) {
     super({ maxConcurrency: 4 });
+    this.#languages = languages;
   }
 
   capabilities(): BackendCapabilities {
     return {
       name: this.name,
-      languages: ['node', 'python', 'bash'],
+      languages: this.#languages,
       network: 'kernel',
       limits: { memoryBytes: 'cgroup', cpus: 'cgroup', pids: 'cgroup', outputBytes: 'streaming', diskBytes: 'cgroup' },
       notes: ['test only: no isolation at all'],
