@@ -32,8 +32,9 @@ export interface SandboxSpec {
   /** Set for cold containers; pooled ones are made before their execution exists. */
   executionId?: string;
   /**
-   * Conformance control runs only: root with CAP_NET_RAW, so the raw-socket probe's
-   * positive control can reach its canary. Never used for a caller's execution.
+   * Conformance control runs only: root with CAP_NET_RAW and exec-able tmpfs, so the
+   * raw-socket and native-code probes have positive controls. Never used for a
+   * caller's execution.
    */
   conformanceControl?: boolean;
 }
@@ -49,6 +50,8 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
   const disk = Math.floor(limits.diskBytes);
   const control = spec.conformanceControl === true;
   const owner = control ? 'uid=0,gid=0' : 'uid=10001,gid=10001';
+  // Controls may load native code (the dlopen probe's control); sandboxes may not.
+  const exec = control ? 'exec' : 'noexec';
   const labels: Record<string, string> = {
     [LABELS.managedBy]: MANAGED_BY,
     [LABELS.session]: SESSION_ID,
@@ -80,8 +83,8 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
       ReadonlyRootfs: true,
       // Docker's archive upload cannot write into a tmpfs or a read-only root: the runner unpacks files here itself.
       Tmpfs: {
-        [WORKDIR]: `rw,nosuid,nodev,noexec,size=${disk},${owner},mode=0700`,
-        '/tmp': `rw,nosuid,nodev,noexec,size=${disk},mode=1777`,
+        [WORKDIR]: `rw,nosuid,nodev,${exec},size=${disk},${owner},mode=0700`,
+        '/tmp': `rw,nosuid,nodev,${exec},size=${disk},mode=1777`,
       },
       ShmSize: Math.min(disk, 64 * 1024 * 1024),
       CapDrop: ['ALL'],
