@@ -84,16 +84,19 @@ const CANARY_SCRIPT = [
   `exec nc -ll -p ${CANARY_PORT} -e /tmp/handler`,
 ].join(' && ');
 
-/** Sends a nonce from a pod to ip:port; resolves with whether the connection delivered it. */
+/**
+ * Sends a nonce from a pod to ip:port. `ran` is false when the probe itself could
+ * not run (exec failed): such a probe proves nothing either way.
+ */
 async function probe(namespace, podName, ip, port, payload) {
   try {
     const out = await kubectl(
       ['exec', '-n', namespace, podName, '--', 'sh', '-c', `echo ${payload} | nc -w 3 ${ip} ${port}; echo "rc=$?"`],
       { timeoutMs: 20_000 },
     );
-    return { connected: /rc=0\s*$/.test(out), output: out.trim() };
+    return { ran: /rc=\d+\s*$/.test(out), connected: /rc=0\s*$/.test(out), output: out.trim() };
   } catch (error) {
-    return { connected: false, output: String(error.message) };
+    return { ran: false, connected: false, output: String(error.message) };
   }
 }
 
@@ -238,11 +241,17 @@ async function main() {
     const l = listeners[addr];
     const payload = nonce(`host-${name}`);
     const r = await probe(NS.probe, name, addr, l.port, payload);
+    if (!r.ran) throw new Error(`${name} -> ${addr}: the probe did not run (${r.output})`);
     await sleep(300);
     return r.connected && l.received.includes(payload);
   };
+  const kubeletReach = async (name) => {
+    const r = await probe(NS.probe, name, nodeIP, 10250, 'x');
+    if (!r.ran) throw new Error(`${name} -> kubelet: the probe did not run (${r.output})`);
+    return r.connected;
+  };
   const nodeReach = async (name) => ({
-    kubelet: (await probe(NS.probe, name, nodeIP, 10250, 'x')).connected,
+    kubelet: await kubeletReach(name),
     hostNodeIP: await hostReach(name, nodeIP),
     hostGateway: await hostReach(name, '10.244.0.1'),
   });
@@ -268,11 +277,13 @@ async function main() {
         if (Date.now() - appliedAt > ENFORCE_TIMEOUT_MS) throw new Error(`${name}: policy not enforced after ${ENFORCE_TIMEOUT_MS} ms (last probe: ${lastOutput})`);
         const r = await reachesCanary(NS.probe, name, canaryIP, `s2-${name}`);
         lastOutput = r.result.output.replace(/\s+/g, ' ');
+        if (!r.result.ran) continue; // exec trouble is not a blocked connection
         if (r.delivered || (await canarySaw(r.payload, 1_000))) blockedInRow = 0;
         else blockedInRow++;
       }
       const viaService = await reachesCanary(NS.probe, name, serviceIP, `s2-${name}-svc`);
       if (viaService.delivered) throw new Error(`${name} still reaches the canary through its Service`);
+      if (!viaService.result.ran) throw new Error(`${name}: the probe through the Service did not run (${viaService.result.output})`);
       details.push(`${name} blocked by ${Date.now() - appliedAt} ms (direct and via Service; probe said: ${lastOutput})`);
     }
     const control = await reachesCanary(NS.control, 'control', canaryIP, 's2-control');
