@@ -10,7 +10,10 @@ export GOMODCACHE=$CACHE/gomod GOCACHE=$CACHE/gocache
 export GOFLAGS="-trimpath -buildvcs=false" CGO_ENABLED=0
 mkdir -p "$BIN" "$IMAGES" "$CACHE/logs" "$GOMODCACHE" "$GOCACHE"
 
-command -v go >/dev/null || die "go is not on PATH (Go >= 1.24 is needed to build Kubernetes $K8S_VERSION)"
+command -v go >/dev/null || die "go is not on PATH (Go >= 1.24 is needed to build Kubernetes $K8S_VERSION; older ones fetch a newer toolchain from the Go proxy)"
+for c in jq gcc strip apt-get dpkg-deb; do
+  command -v "$c" >/dev/null || die "'$c' is missing (Debian: apt-get install -y jq gcc libc6-dev binutils)"
+done
 
 # build_module NAME MODULE_DIR LDFLAGS BINARY=PACKAGE...
 build_module() {
@@ -104,7 +107,6 @@ build_pause_image() {
   [[ -s $out ]] && { log "pause image: up to date"; return; }
   local k8s_dir rootfs
   k8s_dir=$(cd "$CLUSTER_DIR/build/kubernetes" && go mod download -json "k8s.io/kubernetes@$K8S_VERSION" | jq -r .Dir)
-  command -v gcc >/dev/null || die "gcc is needed to build the pause image (apt-get install -y gcc libc6-dev)"
   rootfs=$(mktemp -d)
   gcc -Os -static -Wall -Werror -DVERSION="v$PAUSE_VERSION-cordon" -o "$rootfs/pause" "$k8s_dir/build/pause/linux/pause.c"
   strip "$rootfs/pause"

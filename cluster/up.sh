@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the single-node test cluster (building it first if needed). Idempotent:
-# components already running are left alone. Progress goes to stderr; the last
+# components already running as configured are left alone; changed ones restart. Progress goes to stderr; the last
 # line on stdout is the admin kubeconfig path.
 #
 # Environment:
@@ -30,18 +30,21 @@ preflight() {
 
 # start_proc NAME BINARY ARGS...: run BINARY detached, logging to $STATE/logs/NAME.log.
 # A running instance started with the same command line is kept; one started
-# with a different one (flags changed since) is restarted.
+# with a different one (flags changed since), or whose binary was rebuilt, is restarted.
 start_proc() {
   local name=$1 binary=$2
   shift 2
   if pid_alive "$name"; then
     local pid
     pid=$(<"$STATE/pids/$name.pid")
-    if cmp -s "/proc/$pid/cmdline" <(printf '%s\0' "$binary" "$@"); then
+    if [[ $(readlink "/proc/$pid/exe") == *" (deleted)" ]]; then
+      log "$name: binary was rebuilt, restarting"
+    elif cmp -s "/proc/$pid/cmdline" <(printf '%s\0' "$binary" "$@"); then
       log "$name: already running (pid $pid)"
       return
+    else
+      log "$name: command line changed, restarting"
     fi
-    log "$name: command line changed, restarting"
     stop_proc "$name"
   fi
   log "$name: starting"
