@@ -45,7 +45,9 @@ build_module() {
   fi
   local i
   for i in "${!binaries[@]}"; do
-    # go build names a binary after its package's last path element.
+    # go build names a binary after its package's last path element. An identical
+    # binary is left in place, so running components are not restarted for nothing.
+    if cmp -s "$out/${packages[i]##*/}" "$BIN/${binaries[i]}"; then continue; fi
     mv -f "$out/${packages[i]##*/}" "$BIN/${binaries[i]}"
   done
   rm -rf "$out"

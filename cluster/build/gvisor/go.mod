@@ -5,7 +5,7 @@ module cordon.local/cluster/gvisor
 
 go 1.26.3
 
-require gvisor.dev/gvisor v0.0.0-20260905035102-160fafc42237
+require gvisor.dev/gvisor v0.0.0-20260905035102-160fafc42237 // indirect
 
 require (
 	github.com/BurntSushi/toml v1.4.1-0.20240526193622-a339e1f7089c // indirect
@@ -60,4 +60,9 @@ require (
 	google.golang.org/genproto/googleapis/rpc v0.0.0-20260401024825-9d38bb4040a9 // indirect
 	google.golang.org/grpc v1.80.0 // indirect
 	google.golang.org/protobuf v1.36.11 // indirect
+)
+
+tool (
+	gvisor.dev/gvisor/runsc
+	gvisor.dev/gvisor/shim
 )
