@@ -14,10 +14,20 @@ export async function conformanceAdapter(executor: Executor, options: Record<str
   if (!(executor instanceof K8sExecutor)) throw new InvalidRequestError('executor', executor.name, 'must be a K8sExecutor');
   await executor.ready();
   const reachIPv4 = typeof options.conformanceReachIpv4 === 'string' ? options.conformanceReachIpv4 : await nodeInternalIPv4(executor);
+  // Probe D2 needs the pods' system resolver to be the DNS canary, so a leaking
+  // getaddrinfo would show in its log: probes (and their open-network controls) run
+  // on a sibling executor that differs only in resolv.conf, closed with the given one.
+  let underTest = executor;
+  const dns = executor.options.dns;
+  if (!(dns?.length === 1 && dns[0] === reachIPv4)) {
+    underTest = K8sExecutor.create({ ...executor.createOptions, dns: [reachIPv4] });
+    executor.closeWith(underTest);
+    await underTest.ready();
+  }
   return {
-    executor,
-    canaryNetwork: { bindIPv4: '0.0.0.0', reachIPv4, sharesHostLoopback: false },
-    leftovers: () => executor.leftovers(),
+    executor: underTest,
+    canaryNetwork: { bindIPv4: '0.0.0.0', reachIPv4, sharesHostLoopback: false, dnsPort: 53 },
+    leftovers: async () => [...await executor.leftovers(), ...(underTest === executor ? [] : await underTest.leftovers())],
     notApplicable: {
       'NL1:node-interfaces': NL1_REASON,
       'NL1:python-ifaces': NL1_REASON,

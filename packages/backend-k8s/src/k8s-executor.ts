@@ -52,6 +52,7 @@ export class K8sExecutor extends BaseExecutor {
   readonly #pods = new Map<string, PodRef>();
   readonly #deletions = new Set<Promise<void>>();
   #guard: Promise<void> | undefined;
+  readonly #closeWith: K8sExecutor[] = [];
   /** limits.pids is applied per pod only when each pod has a uid of its own. */
   get #perPodPids(): boolean {
     return this.options.runAsUser === 'per-pod';
@@ -59,10 +60,14 @@ export class K8sExecutor extends BaseExecutor {
   #reapTimer: NodeJS.Timeout | undefined;
   #poolError: unknown;
 
-  private constructor(options: K8sOptions, api: KubeApi) {
+  /** The options as given to `create`, for making a sibling executor. */
+  readonly createOptions: Record<string, unknown>;
+
+  private constructor(options: K8sOptions, api: KubeApi, createOptions: Record<string, unknown>) {
     super(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency });
     this.options = options;
     this.api = api;
+    this.createOptions = createOptions;
     if (options.poolSize > 0) {
       for (const kind of ['node', 'python'] as const) {
         this.#pools.set(kind, new WarmPool({
@@ -86,7 +91,7 @@ export class K8sExecutor extends BaseExecutor {
   static create(options: Record<string, unknown> = {}): K8sExecutor {
     const parsed = parseK8sOptions(options);
     const api = KubeApi.load(parsed);
-    return new K8sExecutor(parsed, api);
+    return new K8sExecutor(parsed, api, { ...options });
   }
 
   capabilities(): BackendCapabilities {
@@ -342,7 +347,13 @@ export class K8sExecutor extends BaseExecutor {
     return found.filter((pod) => !pools.some((pool) => pool.owns(pod.name))).map(describePod);
   }
 
+  /** Closes `other` when this executor closes (the conformance adapter's sibling). */
+  closeWith(other: K8sExecutor): void {
+    this.#closeWith.push(other);
+  }
+
   protected async dispose(): Promise<void> {
+    await Promise.allSettled(this.#closeWith.map((other) => other.close()));
     if (this.#reapTimer) clearInterval(this.#reapTimer);
     await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
     await Promise.allSettled([...this.#deletions]);

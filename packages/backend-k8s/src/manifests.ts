@@ -179,7 +179,10 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
     },
   };
   const podSpec = pod.spec!;
-  if (spec.noNetwork) {
+  if (options.dns !== undefined && options.dns.length > 0) {
+    podSpec.dnsPolicy = 'None';
+    podSpec.dnsConfig = { nameservers: [...options.dns] };
+  } else if (spec.noNetwork) {
     // Even the cluster resolver is out of reach; say so in resolv.conf instead of timing out.
     podSpec.dnsPolicy = 'None';
     podSpec.dnsConfig = { nameservers: ['127.0.0.1'] };

@@ -79,6 +79,12 @@ export const k8sOptionsSchema = z.strictObject({
    * pod (RLIMIT_NPROC). A number: that uid for every pod; then limits.pids falls back
    * to the kubelet's node-wide podPidsLimit.
    */
+  /**
+   * Nameservers for the sandbox pods' /etc/resolv.conf (default: none reachable, 127.0.0.1
+   * behind the policy; the cluster's resolver for `network: 'open'`). The conformance
+   * adapter points it at its DNS canary so a leaking system lookup would show.
+   */
+  dns: stringList.pipe(z.array(z.ipv4())).optional(),
   runAsUser: z.union([z.literal('per-pod'), z.coerce.number().int().min(1, 'must be a non-root uid')]).default('per-pod'),
   /** Path of a kubeconfig file; default: `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
   kubeconfig: z.string().min(1).optional(),

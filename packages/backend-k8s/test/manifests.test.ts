@@ -106,6 +106,13 @@ describe('hardenedPodManifest', () => {
     expect(hardenedPodManifest(spec({ noNetwork: false })).spec!.dnsPolicy).toBeUndefined();
   });
 
+  it('points resolv.conf at the dns option when set', () => {
+    const pod = hardenedPodManifest(spec({ noNetwork: false }, { dns: '192.0.2.2' }));
+    expect(pod.spec!.dnsPolicy).toBe('None');
+    expect(pod.spec!.dnsConfig).toEqual({ nameservers: ['192.0.2.2'] });
+    expect(() => parseK8sOptions({ dns: 'not-an-ip' })).toThrow(/options\.dns/);
+  });
+
   it('applies runtimeClassName, node selector, tolerations, pull secrets and image options', () => {
     const pod = hardenedPodManifest(spec({}, {
       runtimeClassName: 'gvisor',
