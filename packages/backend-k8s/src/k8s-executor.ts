@@ -26,6 +26,9 @@ import { encodePayload, newNonce, RUNNER_COMMANDS, runnerKindFor, type RunnerKin
 import { ensureDenyAllPolicy, ensureNamespace } from './tenant-guard.js';
 import { WarmPool, type WarmPod } from './warm-pool.js';
 
+/** Passed (or running) isolation checks, per cluster and tenant; see #verifyOncePerTenant. */
+const VERIFIED_TENANTS = new Map<string, Promise<void>>();
+
 /** How long `close()` waits for this session's pods to be gone from the API. */
 const DISPOSE_WAIT_MS = 30_000;
 
@@ -157,13 +160,30 @@ export class K8sExecutor extends BaseExecutor {
     await ensureNamespace(this.api, namespace, 'tenant', createNamespaces);
     await ensureNamespace(this.api, controlNamespace, 'control', createNamespaces);
     await ensureDenyAllPolicy(this.api, namespace);
-    if (this.options.verifyIsolation) await verifyIsolation(this.api, this.options, { [EXECUTOR_LABEL]: this.instanceId });
+    if (this.options.verifyIsolation) await this.#verifyOncePerTenant();
     await reapDeadSessions(this.api, [namespace, controlNamespace]);
     if (this.options.reapIntervalMs > 0) {
       this.#reapTimer = setInterval(() => void reapDeadSessions(this.api, [namespace, controlNamespace]), this.options.reapIntervalMs);
       this.#reapTimer.unref();
     }
     for (const pool of this.#pools.values()) pool.fill();
+  }
+
+  /**
+   * The enforcement probe runs once per tenant per process: executors of the same
+   * cluster, tenant, control namespace and image share a passed check. A failed one
+   * is not kept, so the next setup tries again.
+   */
+  async #verifyOncePerTenant(): Promise<void> {
+    const { namespace, controlNamespace, image, runtimeClassName } = this.options;
+    const key = JSON.stringify([this.api.server, namespace, controlNamespace, image, runtimeClassName ?? '']);
+    let check = VERIFIED_TENANTS.get(key);
+    if (!check) {
+      check = verifyIsolation(this.api, this.options, { [EXECUTOR_LABEL]: this.instanceId });
+      VERIFIED_TENANTS.set(key, check);
+      check.catch(() => VERIFIED_TENANTS.delete(key));
+    }
+    await check;
   }
 
   protected async run(context: RunContext): Promise<RunOutcome> {
