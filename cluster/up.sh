@@ -255,41 +255,61 @@ import_oci_image() {
   log "image $name: imported"
 }
 
+# docker_name REF: the name `docker save` gives REF in an archive (Docker's normalization).
+docker_name() {
+  local n=$1
+  [[ $n == */* ]] || n=library/$n
+  [[ ${n%%/*} == *.* || ${n%%/*} == localhost* ]] || n=docker.io/$n
+  echo "$n"
+}
+
 # Images from the local Docker engine (the cordon runtime image), when present.
+# The last archive taken from Docker is kept in the cache, so a cluster:up while
+# Docker is down (or restarting) still gets the images it had.
 import_docker_images() {
-  local refs=${CORDON_K8S_IMAGES-}
-  if [[ -z ${CORDON_K8S_IMAGES+set} ]]; then
-    if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
-      log "docker not reachable: no cordon-runtime image to import (set CORDON_K8S_IMAGES to name images)"
-      return
+  local refs=${CORDON_K8S_IMAGES-} saved=$IMAGES/docker-last.tar ref
+  if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
+    if [[ -s $saved && -s $saved.refs ]]; then
+      local missing=0
+      for ref in $(<"$saved.refs"); do has_image "$(docker_name "$ref")" || missing=1; done
+      if ((missing)); then
+        log "docker not reachable: importing the images last saved from it ($(tr '\n' ' ' <"$saved.refs"), saved $(date -r "$saved" '+%F %T'))"
+        ctr_k8s images import "$saved" >/dev/null
+      else
+        log "docker not reachable; images last saved from it are present: $(tr '\n' ' ' <"$saved.refs")"
+      fi
+    else
+      log "docker not reachable and no saved images: no cordon-runtime image imported (set CORDON_K8S_IMAGES to name images)"
     fi
+    return 0
+  fi
+  if [[ -z ${CORDON_K8S_IMAGES+set} ]]; then
     refs=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^cordon-runtime:' | grep -v '<none>' || true)
     [[ -n $refs ]] || { log "no cordon-runtime:* image in Docker yet (images/runtime/build-offline.sh builds it); skipping"; return; }
   fi
-  # Only what changed since the last import; one `docker save` shares the layers.
-  local ref normalized id stamp pending=() names=()
+  # Import only when something changed since the last import.
+  local id stamp all=() changed=0
   for ref in $refs; do
-    # docker save writes names as Docker normalizes them.
-    normalized=$ref
-    [[ $ref == */* ]] || normalized=library/$ref
-    [[ ${normalized%%/*} == *.* || ${normalized%%/*} == localhost* ]] || normalized=docker.io/$normalized
+    all+=("$ref")
     stamp=$STATE/images/$(echo "$ref" | tr '/:' '__').id
     id=$(docker image inspect --format '{{.Id}}' "$ref") || die "Docker has no image $ref"
-    if [[ -f $stamp && $(<"$stamp") == "$id" ]] && has_image "$normalized"; then
+    if [[ -f $stamp && $(<"$stamp") == "$id" ]] && has_image "$(docker_name "$ref")"; then
       log "image $ref: present"
-      continue
+    else
+      changed=1
     fi
-    pending+=("$ref")
-    names+=("$normalized")
   done
-  ((${#pending[@]})) || return 0
-  log "importing from Docker: ${pending[*]}"
-  docker save "${pending[@]}" | ctr_k8s images import - >/dev/null
-  local i
-  for i in "${!pending[@]}"; do
-    has_image "${names[i]}" || die "importing ${pending[i]} from Docker did not produce image ${names[i]}"
-    docker image inspect --format '{{.Id}}' "${pending[i]}" >"$STATE/images/$(echo "${pending[i]}" | tr '/:' '__').id"
-    log "image ${pending[i]}: imported as ${names[i]}"
+  ((changed)) || return 0
+  log "importing from Docker: ${all[*]}"
+  # One `docker save` shares the layers; the archive is kept (see above).
+  docker save -o "$saved.tmp" "${all[@]}"
+  mv -f "$saved.tmp" "$saved"
+  printf '%s\n' "${all[@]}" >"$saved.refs"
+  ctr_k8s images import "$saved" >/dev/null
+  for ref in "${all[@]}"; do
+    has_image "$(docker_name "$ref")" || die "importing $ref from Docker did not produce image $(docker_name "$ref")"
+    docker image inspect --format '{{.Id}}' "$ref" >"$STATE/images/$(echo "$ref" | tr '/:' '__').id"
+    log "image $ref: imported as $(docker_name "$ref")"
   done
 }
 
