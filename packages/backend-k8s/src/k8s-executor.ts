@@ -23,7 +23,7 @@ import { attachAndRun } from './pod-attach.js';
 import { createPod, deletePod, waitForRunning, waitForTermination } from './pod-lifecycle.js';
 import { reapDeadSessions, sessionPods, type SessionPod } from './reaper.js';
 import { encodePayload, newNonce, RUNNER_COMMANDS, runnerKindFor, type RunnerKind } from './runner-protocol.js';
-import { ensureDenyAllPolicy, ensureNamespace } from './tenant-guard.js';
+import { checkPolicies, ensureDenyAllPolicy, ensureNamespace } from './tenant-guard.js';
 import { WarmPool, type WarmPod } from './warm-pool.js';
 
 /** Passed (or running) isolation checks, per cluster and tenant; see #verifyOncePerTenant. */
@@ -196,7 +196,7 @@ export class K8sExecutor extends BaseExecutor {
     }
     // Re-check the policy object before every pod (cheap: one list), so a policy deleted
     // or loosened after setup stops new runs instead of letting them out.
-    await ensureDenyAllPolicy(this.api, this.options.namespace, signal);
+    await checkPolicies(this.api, this.options.namespace, signal);
     if (signal.aborted) return stopped();
 
     const warm = this.#pools.get(runnerKindFor(request.language))?.take(request);

@@ -19,19 +19,31 @@ export async function ensureNamespace(api: KubeApi, name: string, role: 'tenant'
 }
 
 /**
- * Creates the deny-all ingress+egress policy if missing, then checks that every
- * policy in the namespace is as expected: ours exactly as created, and no other one
- * adding allow rules next to it (policies are additive). Fails closed: any failure is
- * an IsolationRefusedError and no sandbox pod may run.
+ * Creates the deny-all ingress+egress policy if missing, then checks every policy in
+ * the namespace (see checkPolicies). Fails closed: any failure is an
+ * IsolationRefusedError and no sandbox pod may run.
  */
 export async function ensureDenyAllPolicy(api: KubeApi, namespace: string, signal?: AbortSignal): Promise<void> {
   try {
-    const created = await api.call(
+    await api.call(
       `create networkpolicies in namespace ${namespace}`,
       (options) => api.networking.createNamespacedNetworkPolicy({ namespace, body: denyAllPolicyManifest(namespace) }, options),
       { signal, allow: [409] },
     );
-    void created;
+  } catch (error) {
+    throw asRefusal(error, namespace);
+  }
+  await checkPolicies(api, namespace, signal);
+}
+
+/**
+ * Checks every NetworkPolicy in the namespace: ours present exactly as created, and
+ * no other one adding allow rules next to it (policies are additive). One list call;
+ * runs before every pod.
+ * @throws IsolationRefusedError (fail closed).
+ */
+export async function checkPolicies(api: KubeApi, namespace: string, signal?: AbortSignal): Promise<void> {
+  try {
     const list = await api.call(`list networkpolicies in namespace ${namespace}`, (options) => api.networking.listNamespacedNetworkPolicy({ namespace }, options), { signal });
     const policies: V1NetworkPolicy[] = list.items;
     if (!policies.some((policy) => policy.metadata?.name === DENY_ALL_POLICY_NAME)) {
@@ -44,11 +56,16 @@ export async function ensureDenyAllPolicy(api: KubeApi, namespace: string, signa
       }
     }
   } catch (error) {
-    if (error instanceof IsolationRefusedError) throw error;
-    if (error instanceof KubeForbiddenError) {
-      throw new IsolationRefusedError(BACKEND_NAME, 'network', `cannot be set up: ${error.message}`, error.remedy, { cause: error });
-    }
-    if (error instanceof CordonError && error.code === 'BACKEND_UNAVAILABLE') throw error;
-    throw new IsolationRefusedError(BACKEND_NAME, 'network', `cannot be set up: the deny-all NetworkPolicy in ${namespace} could not be created or verified (${error instanceof Error ? error.message : String(error)})`, 'Check the API server and the rights in packages/backend-k8s/deploy/rbac.yaml.', { cause: error });
+    throw asRefusal(error, namespace);
   }
+}
+
+/** Any failure around the policy means no pod may run: refuse, keeping unreachable-API errors as they are. */
+function asRefusal(error: unknown, namespace: string): CordonError {
+  if (error instanceof IsolationRefusedError) return error;
+  if (error instanceof KubeForbiddenError) {
+    return new IsolationRefusedError(BACKEND_NAME, 'network', `cannot be set up: ${error.message}`, error.remedy, { cause: error });
+  }
+  if (error instanceof CordonError && error.code === 'BACKEND_UNAVAILABLE') return error;
+  return new IsolationRefusedError(BACKEND_NAME, 'network', `cannot be set up: the deny-all NetworkPolicy in ${namespace} could not be created or verified (${error instanceof Error ? error.message : String(error)})`, 'Check the API server and the rights in packages/backend-k8s/deploy/rbac.yaml.', { cause: error });
 }
