@@ -11,8 +11,10 @@ const CPU_PERIOD_US = 100_000;
 
 /** One execution's cgroup(s): created before the program starts, removed after. */
 export interface ExecutionCgroup {
-  /** `cgroup.procs` files a wrapper writes its own pid into before exec'ing the sandbox. */
+  /** `cgroup.procs` files (one per v1 controller). */
   readonly procsFiles: readonly string[];
+  /** Moves processes in; done before the sandbox's runner starts any code of the request. */
+  attach(pids: readonly number[]): Promise<void>;
   oomKilled(): Promise<boolean>;
   /** SIGKILLs every task until the cgroup is empty. */
   killAll(): Promise<void>;
@@ -70,6 +72,12 @@ async function killTasks(procsFile: string): Promise<boolean> {
   return pids.length === 0;
 }
 
+async function attachAll(procsFiles: readonly string[], pids: readonly number[]): Promise<void> {
+  await Promise.all(procsFiles.map(async (file) => {
+    for (const pid of pids) await writeFile(file, String(pid));
+  }));
+}
+
 /** Kills and removes, retrying while exiting tasks still pin the cgroup (EBUSY). */
 async function killAndRemove(dirs: readonly string[], procsFile: string): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt++) {
@@ -112,8 +120,10 @@ class CgroupV1 implements CgroupDriver {
     const dirs = [memory, pids, cpu];
     // Recursive: another executor of this session may have removed the session directory on close.
     await Promise.all(dirs.map((dir) => mkdir(dir, { recursive: true })));
+    const procsFiles = dirs.map((dir) => join(dir, 'cgroup.procs'));
     const group: ExecutionCgroup = {
-      procsFiles: dirs.map((dir) => join(dir, 'cgroup.procs')),
+      procsFiles,
+      attach: (pids) => attachAll(procsFiles, pids),
       oomKilled: async () => {
         const control = await readFile(join(memory, 'memory.oom_control'), 'utf8').catch(() => '');
         const kills = /oom_kill (\d+)/.exec(control);
@@ -130,7 +140,8 @@ class CgroupV1 implements CgroupDriver {
       await Promise.all([
         writeFile(join(memory, 'memory.limit_in_bytes'), bytes).then(() => writeOptional(join(memory, 'memory.memsw.limit_in_bytes'), bytes)),
         writeFile(join(pids, 'pids.max'), String(limits.pids)),
-        writeFile(join(cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US)).then(() => writeFile(join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US))))),
+        // New cgroups start with the default 100 ms period.
+        writeFile(join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US)))),
       ]);
     } catch (error) {
       await group.remove().catch(() => undefined);
@@ -173,6 +184,7 @@ class CgroupV2 implements CgroupDriver {
     };
     const group: ExecutionCgroup = {
       procsFiles: [procs],
+      attach: (pids) => attachAll([procs], pids),
       oomKilled: async () => {
         const events = await readFile(join(dir, 'memory.events'), 'utf8').catch(() => '');
         return Number(/oom_kill (\d+)/.exec(events)?.[1] ?? 0) > 0;

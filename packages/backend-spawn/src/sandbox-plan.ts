@@ -41,6 +41,8 @@ export interface SandboxPlan {
   statusFd: number | undefined;
   /** Own process group, so the advisory tier can kill it as a whole. */
   detached: boolean;
+  /** Drop root to this user at spawn (libuv clears supplementary groups too); bubblewrap then sets no-new-privileges. */
+  user?: { uid: number; gid: number };
 }
 
 export interface Interpreters {
@@ -61,8 +63,10 @@ export interface SandboxShape {
 export interface PlanInput {
   interpreters: Interpreters;
   packageDirs: readonly string[];
-  /** Prefix run as root before the sandbox: cgroup attach, privilege drop, rlimits. */
+  /** Prefix run before the sandbox: privilege drop (advisory), rlimits (no cgroups). */
   wrapper: string[];
+  /** The sandbox user when the host process is root. */
+  user: { uid: number; gid: number } | undefined;
   /** `<session>/<id>`, in the wrapper processes' environment, for leak checks. */
   marker: string;
 }
@@ -176,6 +180,7 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
     cwd: '/',
     statusFd: 4,
     detached: false,
+    ...(input.user ? { user: input.user } : {}),
   };
 }
 

@@ -13,12 +13,19 @@ const SETUP_FAILURE_STDERR_BYTES = 4096;
 export type CollectFrom = { kind: 'sandbox' } | { kind: 'host'; root: string };
 
 /**
- * One started sandbox: the wrapper chain, bubblewrap (or not) and the runner,
+ * One started sandbox: bubblewrap (or the advisory wrappers) and the runner,
  * waiting for its job on the control socket. Used exactly once.
+ *
+ * Its cgroup is made while bubblewrap sets up (they overlap), and the runner,
+ * with anything it started, is moved in once it waits for its job: nothing of
+ * the request runs before that, so the placement is race-free without a
+ * wrapper process on the hot path.
  */
 export class SandboxProcess {
   readonly id: string;
-  readonly cgroup: ExecutionCgroup | undefined;
+  readonly #cgroupPromise: Promise<ExecutionCgroup | undefined>;
+  #cgroup: ExecutionCgroup | undefined;
+  readonly #prepared: Promise<void>;
   readonly #plan: SandboxPlan;
   readonly #child: ChildProcess;
   readonly #streams: (Readable & Writable)[];
@@ -32,12 +39,12 @@ export class SandboxProcess {
   #used = false;
   #exited = false;
 
-  constructor(id: string, plan: SandboxPlan, cgroup: ExecutionCgroup | undefined) {
+  constructor(id: string, plan: SandboxPlan, cgroup: Promise<ExecutionCgroup | undefined>) {
     this.id = id;
     this.#plan = plan;
-    this.cgroup = cgroup;
+    this.#cgroupPromise = cgroup;
     const stdio: StdioPipe[] = Array.from({ length: plan.statusFd !== undefined ? 5 : 4 }, () => 'pipe');
-    this.#child = spawn(plan.command, plan.args, { stdio, env: plan.env, cwd: plan.cwd, detached: plan.detached });
+    this.#child = spawn(plan.command, plan.args, { stdio, env: plan.env, cwd: plan.cwd, detached: plan.detached, ...(plan.user ?? {}) });
     this.#streams = this.#child.stdio as unknown as (Readable & Writable)[];
     for (const stream of this.#streams) stream?.on('error', () => undefined);
     this.#child.on('error', (error) => {
@@ -56,14 +63,52 @@ export class SandboxProcess {
       if (plan.detached) this.kill();
     });
     this.#closed = new Promise((resolve) => this.#child.on('close', (code, signal) => resolve({ code, signal })));
+    this.#prepared = this.#prepare();
+    this.#prepared.catch(() => undefined);
   }
 
-  /** Resolves true once the runner waits for its job, false if the sandbox died first. */
+  get cgroup(): ExecutionCgroup | undefined {
+    return this.#cgroup;
+  }
+
+  /** Resolves true once the runner waits for its job inside its cgroup, false if that failed. */
   ready(): Promise<boolean> {
-    return new Promise((resolve) => {
+    return this.#prepared.then(() => true, () => false);
+  }
+
+  async #prepare(): Promise<void> {
+    const cgroup = await this.#cgroupPromise;
+    this.#cgroup = cgroup;
+    const waiting = await new Promise<boolean>((resolve) => {
       this.#channel.onWaiting(() => resolve(true));
       void this.#closed.then(() => resolve(false));
     });
+    if (!waiting) throw new Error('the sandbox exited before its runner started');
+    if (!cgroup) return;
+    const runner = this.#plan.statusFd !== undefined ? await this.#sandboxInitPid() : this.#child.pid;
+    if (runner === undefined) throw new Error('the sandbox runner has no pid');
+    // The runner, and a pre-booted Node it started (the pool); nothing else exists yet.
+    const children = (await readFile(`/proc/${runner}/task/${runner}/children`, 'utf8').catch(() => '')).split(/\s+/).filter(Boolean).map(Number);
+    await cgroup.attach([runner, ...children]);
+  }
+
+  /** The runner's host pid, as bubblewrap reports it on the status fd. */
+  async #sandboxInitPid(): Promise<number | undefined> {
+    const stream = this.#streams[this.#plan.statusFd!]!;
+    for (;;) {
+      const pid = /"child-pid":\s*(\d+)/.exec(this.#statusJson)?.[1];
+      if (pid) return Number(pid);
+      const more = await Promise.race([new Promise<boolean>((resolve) => stream.once('data', () => resolve(true))), this.#closed.then(() => false)]);
+      if (!more) return undefined;
+    }
+  }
+
+  /** Kills it, waits for its streams to close, and removes its cgroup. */
+  async release(): Promise<void> {
+    this.kill();
+    await this.#closed;
+    const cgroup = await this.#cgroupPromise.catch(() => undefined);
+    await cgroup?.remove();
   }
 
   get alive(): boolean {
@@ -78,13 +123,9 @@ export class SandboxProcess {
       // Group already gone.
     }
     this.#child.kill('SIGKILL');
-    void this.cgroup?.killAll();
-  }
-
-  /** Kills it and waits until its streams are closed (for pool members never used). */
-  async discard(): Promise<void> {
-    this.kill();
-    await this.#closed;
+    // A runner orphaned before bubblewrap armed its parent-death signal sees EOF and exits.
+    this.#streams[3]?.destroy();
+    void this.#cgroup?.killAll();
   }
 
   /** Runs one job to completion; honours `context.signal`. */
@@ -101,6 +142,18 @@ export class SandboxProcess {
     const onAbort = () => this.kill();
     signal.addEventListener('abort', onAbort, { once: true });
     if (signal.aborted) this.kill();
+    try {
+      await this.#prepared;
+    } catch (error) {
+      this.kill();
+      await this.#closed;
+      signal.removeEventListener('abort', onAbort);
+      if (signal.aborted) return { exitCode: null, signal: 'SIGKILL', oomKilled: false };
+      if (this.#spawnError) throw new BackendFailureError('spawn', `could not start the sandbox: ${this.#spawnError.message}`, { executionId: context.id }, { cause: this.#spawnError });
+      // Fail closed: without its cgroup the sandbox never runs the request.
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new BackendFailureError('spawn', `the sandbox could not be set up: ${reason}${this.#setupStderr.trim() ? ` (${this.#setupStderr.trim()})` : ''}`, { executionId: context.id }, { cause: error });
+    }
 
     this.#channel.onStatus(() => {
       if (this.#plan.detached) {
@@ -129,7 +182,7 @@ export class SandboxProcess {
     if (collectFrom.kind === 'host' && request.collectFiles.length > 0 && !signal.aborted) {
       collected = await collectFiles(collectFrom.root, request.collectFiles, request.limits.diskBytes);
     }
-    const oomKilled = (await this.cgroup?.oomKilled()) ?? false;
+    const oomKilled = (await this.#cgroup?.oomKilled()) ?? false;
     return { ...status, oomKilled, files: collected?.files ?? [], filesTruncated: collected?.truncated ?? false };
   }
 

@@ -28,8 +28,6 @@ import { SandboxProcess } from './sandbox-process.js';
 
 export type Tier = 'kernel' | 'advisory';
 
-/** Writes its own pid into each cgroup, then becomes the sandbox: nothing runs before it is placed. */
-const ATTACH_SCRIPT = 'n=$1; shift; while [ "$n" -gt 0 ]; do echo $$ > "$1" || exit 125; shift; n=$((n-1)); done; exec "$@"';
 
 /**
  * Runs each execution in a fresh bubblewrap sandbox (kernel tier), or, where the
@@ -55,11 +53,8 @@ export class SpawnExecutor extends BaseExecutor {
     if (tier === 'kernel' && options.poolSize > 0) {
       this.#pool = new SandboxPool(
         options.poolSize,
-        () => this.#startKernel(newExecutionId(), { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true }, DEFAULT_LIMITS),
-        async (sandbox) => {
-          await sandbox.discard();
-          await sandbox.cgroup?.remove();
-        },
+        () => Promise.resolve(this.#startKernel(newExecutionId(), { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true }, DEFAULT_LIMITS)),
+        (sandbox) => sandbox.release(),
       );
     }
   }
@@ -138,16 +133,15 @@ export class SpawnExecutor extends BaseExecutor {
     if (context.signal.aborted) return { exitCode: null, signal: null, oomKilled: false };
     if (this.tier === 'kernel') {
       const pooled = this.#pool && isPoolable(request) ? this.#pool.take() : undefined;
-      const sandbox = pooled ?? (await this.#startKernel(id, { network: request.network.mode, diskBytes: request.limits.diskBytes }, request.limits));
+      const sandbox = pooled ?? this.#startKernel(id, { network: request.network.mode, diskBytes: request.limits.diskBytes }, request.limits);
       try {
         return await sandbox.run(context, kernelJob(request, this.#interpreters, this.#options.packageDirs), { kind: 'sandbox' });
       } finally {
-        sandbox.kill();
-        await sandbox.cgroup?.remove();
+        await sandbox.release();
       }
     }
-    const cgroup = await this.#host.cgroups?.create(SESSION_ID, id, request.limits);
     let dir: AdvisoryDir | undefined;
+    let sandbox: SandboxProcess | undefined;
     try {
       dir = await createAdvisoryDir({
         session: SESSION_ID,
@@ -156,35 +150,39 @@ export class SpawnExecutor extends BaseExecutor {
         owner: this.#host.isRoot ? { uid: this.#options.sandboxUid, gid: this.#options.sandboxGid } : undefined,
         mountPath: this.#host.isRoot ? this.#host.mountPath : undefined,
       });
-      const plan = advisoryPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(cgroup, request.limits), marker: `${SESSION_ID}/${id}`, dir: dir.path });
-      const sandbox = new SandboxProcess(id, plan, cgroup);
+      const plan = advisoryPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(request.limits, true), user: undefined, marker: `${SESSION_ID}/${id}`, dir: dir.path });
+      sandbox = new SandboxProcess(id, plan, this.#createCgroup(id, request.limits));
       return await sandbox.run(context, advisoryJob(request, this.#interpreters, this.#options.packageDirs, dir.path, dir.guardCopy), { kind: 'host', root: `${dir.path}/work` });
     } finally {
-      await cgroup?.remove();
+      await sandbox?.release();
       await dir?.[Symbol.asyncDispose]();
     }
   }
 
-  /** Starts a kernel-tier sandbox in its own cgroup; its runner then waits for a job. */
-  async #startKernel(id: string, shape: SandboxShape, limits: ExecutionLimits): Promise<SandboxProcess> {
-    const cgroup = await this.#host.cgroups?.create(SESSION_ID, id, limits);
-    try {
-      const plan = kernelPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(cgroup, limits), marker: `${SESSION_ID}/${id}`, bwrapPath: this.#host.bwrapPath!, shape });
-      return new SandboxProcess(id, plan, cgroup);
-    } catch (error) {
-      await cgroup?.remove();
-      throw error;
-    }
+  #createCgroup(id: string, limits: ExecutionLimits): Promise<ExecutionCgroup | undefined> {
+    return this.#host.cgroups ? this.#host.cgroups.create(SESSION_ID, id, limits) : Promise.resolve(undefined);
   }
 
-  /** Host-side prefix: cgroup attach (root), privilege drop (root), rlimits (no cgroups). */
-  #wrapper(cgroup: ExecutionCgroup | undefined, limits: ExecutionLimits): string[] {
+  /**
+   * Starts a kernel-tier sandbox: bubblewrap is spawned as the sandbox user at once,
+   * while its cgroup is made; the runner is moved in before it gets its job.
+   */
+  #startKernel(id: string, shape: SandboxShape, limits: ExecutionLimits): SandboxProcess {
+    const user = this.#host.isRoot ? { uid: this.#options.sandboxUid, gid: this.#options.sandboxGid } : undefined;
+    const plan = kernelPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(limits, false), user, marker: `${SESSION_ID}/${id}`, bwrapPath: this.#host.bwrapPath!, shape });
+    return new SandboxProcess(id, plan, this.#createCgroup(id, limits));
+  }
+
+  /**
+   * Host-side prefix: in the advisory tier, setpriv drops root with no-new-privileges
+   * (no bubblewrap sets it there); without cgroups, prlimit sets rlimits.
+   */
+  #wrapper(limits: ExecutionLimits, dropRoot: boolean): string[] {
     const wrapper: string[] = [];
-    if (cgroup) wrapper.push('/bin/sh', '-c', ATTACH_SCRIPT, 'cordon-attach', String(cgroup.procsFiles.length), ...cgroup.procsFiles);
-    if (this.#host.isRoot) {
+    if (dropRoot && this.#host.isRoot) {
       wrapper.push(this.#host.setprivPath!, `--reuid=${this.#options.sandboxUid}`, `--regid=${this.#options.sandboxGid}`, '--clear-groups', '--no-new-privs');
     }
-    if (!cgroup && this.#host.prlimitPath) wrapper.push(this.#host.prlimitPath, `--as=${limits.memoryBytes}`, `--nproc=${limits.pids}`, '--');
+    if (!this.#host.cgroups && this.#host.prlimitPath) wrapper.push(this.#host.prlimitPath, `--as=${limits.memoryBytes}`, `--nproc=${limits.pids}`, '--');
     return wrapper;
   }
 
