@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { backendOptionsFromEnv, InvalidRequestError, loadBackend, packageNameFor, type BackendProbe, type CordonBackend, type Executor } from '@cordon/core';
 import type { Mode, Skipped } from './results.js';
+import { MISSED, withDeadline } from './deadline.js';
 import { checkOutput, type Participant, type Sample } from './sample.js';
 import type { Scenario } from './scenarios.js';
 
@@ -150,7 +151,7 @@ function notBuiltReason(name: BenchBackend): string | undefined {
 }
 
 function candidate(backend: BenchBackend, mode: Mode, executor: Executor, options: Record<string, unknown>, settleMs: number, sampleEvery: number): BackendCandidate {
-  return {
+  const entry: BackendCandidate & { broken?: string } = {
     key: `${backend}/${mode}`,
     role: 'candidate',
     backend,
@@ -160,16 +161,30 @@ function candidate(backend: BenchBackend, mode: Mode, executor: Executor, option
     settleMs,
     sampleEvery,
     supports: (scenario) => executor.capabilities().languages.includes(scenario.language),
-    runOnce: (scenario) => executeOnce(executor, scenario),
+    runOnce: async (scenario) => {
+      const sample = await executeOnce(executor, scenario);
+      // An execution that never returned leaves the executor in an unknown state: stop measuring it.
+      if (sample.hung) entry.broken = sample.problem;
+      return sample;
+    },
   };
+  return entry;
 }
 
+/** Wall-clock limit of every benchmark execution; nothing here should come near it. */
+export const EXECUTION_TIMEOUT_MS = 60_000;
+/** How long past its own timeout an `execute()` may take to return before it counts as hung. */
+const HANG_GRACE_MS = 30_000;
+
 /** One `execute` timed from the call to the resolved result, as an SDK user sees it. */
-export async function executeOnce(executor: Executor, scenario: Scenario): Promise<Sample> {
+export async function executeOnce(executor: Pick<Executor, 'execute'>, scenario: Scenario, limits = { timeoutMs: EXECUTION_TIMEOUT_MS, graceMs: HANG_GRACE_MS }): Promise<Sample & { hung?: boolean }> {
   const started = performance.now();
   try {
-    const result = await executor.execute({ language: scenario.language, code: scenario.code, timeoutMs: 60_000 });
+    const result = await withDeadline(executor.execute({ language: scenario.language, code: scenario.code, timeoutMs: limits.timeoutMs }), limits.timeoutMs + limits.graceMs);
     const ms = performance.now() - started;
+    if (result === MISSED) {
+      return { ms, ok: false, hung: true, problem: `execute() did not return ${limits.graceMs / 1000} s after its ${limits.timeoutMs / 1000} s timeout (a backend bug)` };
+    }
     const problem = result.status === 'ok' ? checkOutput(scenario, result.stdout, result.stderr.trim()) : `status ${result.status} (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 200)}`;
     return problem === undefined ? { ms, ok: true } : { ms, ok: false, problem };
   } catch (error) {

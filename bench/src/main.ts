@@ -9,7 +9,9 @@ import { renderMarkdownResults, replaceResultsSection } from './markdown-report.
 import { stopMemoryProbes } from './memory.js';
 import { Progress } from './progress.js';
 import { renderReport } from './report-table.js';
-import { PHASE_COUNT, runBench, type Cleanup } from './run-bench.js';
+import { requirementProblems } from './requirements.js';
+import { CLOSE_DEADLINE_MS, PHASE_COUNT, runBench, type Cleanup } from './run-bench.js';
+import { closeWithin } from './deadline.js';
 import { parseSettings, UsageError, USAGE } from './settings.js';
 
 function writeAtomically(path: string, text: string): void {
@@ -19,7 +21,9 @@ function writeAtomically(path: string, text: string): void {
 }
 
 async function cleanUp(cleanup: Cleanup): Promise<void> {
-  await Promise.allSettled([...cleanup.executors.map((candidate) => candidate.executor.close()), stopMemoryProbes()]);
+  const problems = await Promise.all(cleanup.executors.map((candidate) => closeWithin(candidate.executor, CLOSE_DEADLINE_MS)));
+  await stopMemoryProbes();
+  for (const problem of problems) if (problem) process.stderr.write(`bench: ${problem}\n`);
   if (cleanup.docker) await removeBaselineContainers(cleanup.docker).catch(() => 0);
 }
 
@@ -61,6 +65,11 @@ async function main(): Promise<number> {
     progress.finish();
     process.stdout.write(renderReport(file));
     process.stdout.write(`\nresults: ${settings.resultsPath}\nchart:   ${settings.chartPath}\n${settings.docsPath ? `docs:    ${settings.docsPath}\n` : ''}`);
+    const problems = requirementProblems(file, settings.required);
+    if (problems.length > 0) {
+      process.stderr.write(`bench: FAILED: required backends did not run cleanly:\n${problems.map((problem) => `  - ${problem}`).join('\n')}\n`);
+      return 1;
+    }
     return 0;
   } finally {
     await cleanUp(cleanup);

@@ -34,6 +34,7 @@ export async function measureLatency(participants: readonly Participant[], scena
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? participants : [...participants].reverse();
     for (const participant of order) {
+      if (participant.broken !== undefined) continue;
       if (round >= options.warmupRuns && (round - options.warmupRuns) % participant.sampleEvery !== 0) continue;
       if (round < options.warmupRuns && round > 0 && participant.sampleEvery > 1) continue;
       if (!(await waitForQuiet(options.quiet))) options.onBusy();
@@ -68,7 +69,7 @@ export async function measureThroughput(participant: Participant, scenario: Scen
   let done = 0;
   const started = performance.now();
   const worker = async () => {
-    while (next < count) {
+    while (next < count && participant.broken === undefined) {
       next++;
       const sample = await participant.runOnce(scenario);
       record(set, sample);
@@ -78,7 +79,7 @@ export async function measureThroughput(participant: Participant, scenario: Scen
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
   const wallMs = performance.now() - started;
-  return { ...set, wallMs, throughputPerSec: (count - set.failures) / (wallMs / 1000) };
+  return { ...set, wallMs, throughputPerSec: set.samplesMs.length / (wallMs / 1000) };
 }
 
 function emptySet(): SampleSet {

@@ -4,6 +4,7 @@
 // stdout; "progress <done> <total>" lines on stderr.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { executeOnce, loadBenchBackend } from './backend-candidates.js';
+import { closeWithin } from './deadline.js';
 import { waitForQuiet } from './quiet.js';
 import type { MemoryRow } from './results.js';
 import { scenario } from './scenarios.js';
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
       while (next < input.executions) {
         next++;
         const sample = await executeOnce(executor, node);
+        // A hung execution means a broken executor: stop, and let the parent report it.
+        if (sample.hung) throw new Error(sample.problem);
         if (sample.ok) samplesMs.push(sample.ms);
         else {
           failures++;
@@ -94,11 +97,16 @@ async function main(): Promise<void> {
     if (firstProblem) process.stderr.write(`problem ${firstProblem}\n`);
     process.stdout.write(`${JSON.stringify(row)}\n`);
   } finally {
-    await executor.close();
+    const problem = await closeWithin(executor, 60_000);
+    if (problem) process.stderr.write(`problem ${problem}\n`);
   }
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`problem ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
-});
+// Exit explicitly: a handle a backend forgot to release must not keep the parent waiting.
+main().then(
+  () => process.exit(process.exitCode ?? 0),
+  (error: unknown) => {
+    process.stderr.write(`problem ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

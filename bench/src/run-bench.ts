@@ -1,5 +1,6 @@
 import Docker from 'dockerode';
 import { prepareBackend, type BackendCandidate } from './backend-candidates.js';
+import { closeWithin } from './deadline.js';
 import { describeDockerRun, describeOriginalApi, detectDocker, dockerRunBaseline, originalApiBaseline, removeBaselineContainers } from './docker-baselines.js';
 import { bwrapNodeReference, describeBwrapNode, describeHostBaseline, detectBwrap, HOST_BASELINES, hostBaseline } from './host-baselines.js';
 import { describeMachine } from './machine.js';
@@ -16,6 +17,9 @@ import { evaluateTargets } from './targets.js';
 
 /** setup, one latency phase per scenario, throughput, memory, report. */
 export const PHASE_COUNT = 4 + SCENARIO_LIST.length;
+
+/** How long `close()` may take (it aborts what runs and removes pools) before the run goes on without it. */
+export const CLOSE_DEADLINE_MS = 60_000;
 
 /** Everything the run made that must go away, even on Ctrl-C. */
 export interface Cleanup {
@@ -94,6 +98,12 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
   const broken = new Set<string>();
   const working = () => candidates.filter((candidate) => !broken.has(candidate.key));
   const dropIfBroken = (candidate: BackendCandidate, set: SampleSet, what: string) => {
+    if (broken.has(candidate.key)) return;
+    if (candidate.broken !== undefined) {
+      broken.add(candidate.key);
+      skip({ backend: candidate.backend, mode: candidate.mode, reason: `dropped from the rest of the run during ${what}: ${candidate.broken}` });
+      return;
+    }
     if (set.samplesMs.length > 0 || set.failures === 0) return;
     broken.add(candidate.key);
     skip({ backend: candidate.backend, mode: candidate.mode, reason: `every run of ${what} failed, dropped from the rest of the run: ${set.problems[0] ?? 'no detail'}` });
@@ -128,7 +138,11 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
   }
 
   // The memory phase runs each backend in a process of its own: close ours first so they do not compete.
-  await Promise.allSettled(candidates.map((candidate) => candidate.executor.close()));
+  const closeProblems = await Promise.all(candidates.map((candidate) => closeWithin(candidate.executor, CLOSE_DEADLINE_MS)));
+  for (const [index, problem] of closeProblems.entries()) {
+    const candidate = candidates[index];
+    if (problem && candidate) skip({ backend: candidate.backend, mode: candidate.mode, reason: problem });
+  }
   cleanup.executors.length = 0;
 
   progress.phase(`memory: RSS with a warm pool of ${settings.poolSize}, then after ${settings.memoryExecutions} executions`);

@@ -19,6 +19,8 @@ export interface Participant {
   readonly sampleEvery: number;
   supports(scenario: Scenario): boolean;
   runOnce(scenario: Scenario): Promise<Sample>;
+  /** Set once the participant cannot be measured any more (e.g. an execution never returned); it is then left out. */
+  readonly broken?: string | undefined;
 }
 
 export function checkOutput(scenario: Scenario, stdout: string, detail: string): Sample['problem'] {

@@ -12,6 +12,8 @@ export interface BenchSettings {
   backends: readonly BenchBackend[];
   /** `--only` as given, for the record. */
   only: string[] | null;
+  /** Backends that must be measured cleanly (no skip, no failed run), else the run exits 1: CI's smoke pass. */
+  required: readonly BenchBackend[];
   /** Measured latency rounds for node-hello; the other scenarios take half. */
   runs: number;
   warmupRuns: number;
@@ -29,12 +31,14 @@ export interface BenchSettings {
   docsPath: string | null;
 }
 
-export const USAGE = `usage: pnpm bench [--quick] [--only spawn,docker,k8s] [--runs N] [--warmup N]
-                  [--memory-executions N] [--image NAME] [--out FILE] [--chart FILE]
+export const USAGE = `usage: pnpm bench [--quick] [--only spawn,docker,k8s] [--require spawn,docker] [--runs N]
+                  [--warmup N] [--memory-executions N] [--image NAME] [--out FILE] [--chart FILE]
 
   --quick                smoke pass (CI): few runs, every code path; writes
                          bench/results.quick.json and bench/bench.quick.svg
   --only LIST            backends to measure (default: all of ${BENCH_BACKENDS.join(', ')})
+  --require LIST         exit 1 unless these backends ran every mode and scenario with no
+                         skip and no failed run (CI: the smoke pass must really run them)
   --runs N               measured latency runs of console.log(1) per participant (default 30;
                          the other scenarios take half of it, k8s a third of that)
   --warmup N             warm-up runs excluded from the figures (default 3)
@@ -48,6 +52,13 @@ export const USAGE = `usage: pnpm bench [--quick] [--only spawn,docker,k8s] [--r
 
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+function backendList(flag: string, value: string): BenchBackend[] {
+  const names = value.split(',').map((name) => name.trim()).filter(Boolean);
+  const unknown = names.filter((name) => !(BENCH_BACKENDS as readonly string[]).includes(name));
+  if (unknown.length > 0 || names.length === 0) throw new UsageError(`--${flag} takes a comma-separated list of ${BENCH_BACKENDS.join(', ')} (got ${JSON.stringify(value)})`);
+  return names as BenchBackend[];
 }
 
 function positiveInteger(flag: string, value: string | undefined, fallback: number, min = 1): number {
@@ -67,6 +78,7 @@ export function parseSettings(argv: readonly string[]): BenchSettings | 'help' {
       options: {
         quick: { type: 'boolean', default: false },
         only: { type: 'string' },
+        require: { type: 'string' },
         runs: { type: 'string' },
         warmup: { type: 'string' },
         'memory-executions': { type: 'string' },
@@ -86,19 +98,18 @@ export function parseSettings(argv: readonly string[]): BenchSettings | 'help' {
   const quick = values.quick;
 
   let backends: BenchBackend[] = [...BENCH_BACKENDS];
-  let only: string[] | null = null;
-  if (values.only !== undefined) {
-    only = values.only.split(',').map((name) => name.trim()).filter(Boolean);
-    const unknown = only.filter((name) => !(BENCH_BACKENDS as readonly string[]).includes(name));
-    if (unknown.length > 0 || only.length === 0) throw new UsageError(`--only takes a comma-separated list of ${BENCH_BACKENDS.join(', ')} (got ${JSON.stringify(values.only)})`);
-    backends = BENCH_BACKENDS.filter((name) => only?.includes(name));
-  }
+  const only = values.only === undefined ? null : backendList('only', values.only);
+  if (only) backends = BENCH_BACKENDS.filter((name) => only.includes(name));
+  const required = values.require === undefined ? [] : backendList('require', values.require);
+  const unmeasured = required.filter((name) => !backends.includes(name));
+  if (unmeasured.length > 0) throw new UsageError(`--require names ${unmeasured.join(', ')}, which --only leaves out`);
 
   const fromCwd = (path: string) => (isAbsolute(path) ? path : resolve(process.cwd(), path));
   return {
     quick,
     backends,
     only,
+    required,
     runs: positiveInteger('runs', values.runs, quick ? 3 : 30),
     warmupRuns: positiveInteger('warmup', values.warmup, quick ? 1 : 3, 0),
     throughputCounts: new Map(quick ? [[1, 3], [4, 4], [8, 8]] : [[1, 16], [4, 32], [8, 48]]),

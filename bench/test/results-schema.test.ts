@@ -3,6 +3,7 @@ import { renderChart } from '../src/chart.js';
 import { renderMarkdownResults } from '../src/markdown-report.js';
 import { renderReport } from '../src/report-table.js';
 import { resultsFileSchema, type ResultsFile } from '../src/results.js';
+import { requirementProblems } from '../src/requirements.js';
 import { evaluateTargets } from '../src/targets.js';
 
 function sampleFile(): ResultsFile {
@@ -91,5 +92,23 @@ describe('report and chart', () => {
     expect(markdown).toContain('| MISS | docker pooled p50 ≤ 0.5× bare node |');
     expect(markdown).toContain('| node-hello | docker cold | 500 | 600 | 0.595× | docker-run |');
     expect(markdown).toContain('- skipped: k8s: no cluster');
+  });
+});
+
+describe('--require', () => {
+  it('is satisfied by a backend with every scenario measured and no failure', () => {
+    const file = sampleFile();
+    const scenarios = ['python-hello', 'bash-hello', 'node-json'] as const;
+    for (const scenario of scenarios) file.results.push({ ...file.results[0]!, scenario });
+    expect(requirementProblems(file, ['spawn'])).toEqual([]);
+  });
+
+  it('names a skipped backend, failed runs and missing scenarios', () => {
+    const file = sampleFile();
+    expect(requirementProblems(file, ['k8s'])).toEqual(['k8s was skipped: no cluster (set KUBECONFIG)']);
+    file.results[3] = { ...file.results[3]!, failures: 2 };
+    const problems = requirementProblems(file, ['docker']);
+    expect(problems).toContain('docker pooled node-hello throughput ×8: 2 failed runs');
+    expect(problems).toContain('docker pooled has no latency figure for python-hello, bash-hello, node-json');
   });
 });
