@@ -77,7 +77,8 @@ export async function prepareBackend(name: BenchBackend, context: PlanContext, q
   const base = { ...backendOptionsFromEnv(name), ...plan.options(context), maxConcurrency: context.maxConcurrency };
   let probe: BackendProbe;
   try {
-    probe = await backend.probe(base);
+    const outcome = await withDeadline(backend.probe(base), SETUP_DEADLINE_MS);
+    probe = outcome === MISSED ? { usable: false, detail: `probe() did not return within ${SETUP_DEADLINE_MS / 1000} s` } : outcome;
   } catch (error) {
     // probe() must not throw; if it does, the backend is not usable here either.
     probe = { usable: false, detail: `probe failed: ${describeError(error)}` };
@@ -92,14 +93,14 @@ export async function prepareBackend(name: BenchBackend, context: PlanContext, q
   let hasPool = true;
   let cold: Executor | undefined;
   try {
-    cold = await backend.create(coldOptions);
+    cold = await createWithin(backend, coldOptions);
   } catch (error) {
     if (error instanceof InvalidRequestError && error.field === 'options.poolSize') {
       // No pool option: every execution is cold already.
       hasPool = false;
       coldOptions = base;
       try {
-        cold = await backend.create(coldOptions);
+        cold = await createWithin(backend, coldOptions);
       } catch (retryError) {
         skipped.push({ backend: name, mode: 'cold', reason: describeError(retryError) });
       }
@@ -114,7 +115,7 @@ export async function prepareBackend(name: BenchBackend, context: PlanContext, q
   } else {
     const pooledOptions = { ...base, poolSize: plan.poolSize ?? context.poolSize };
     try {
-      const pooled = await backend.create(pooledOptions);
+      const pooled = await createWithin(backend, pooledOptions);
       candidates.push(candidate(name, 'pooled', pooled, pooledOptions, quick ? 50 : plan.pooledSettleMs, plan.sampleEvery));
     } catch (error) {
       skipped.push({ backend: name, mode: 'pooled', reason: describeError(error) });
@@ -136,6 +137,15 @@ export function loadBenchBackend(name: string): Promise<CordonBackend> {
     entry = undefined;
   }
   return loadBackend(entry ?? name);
+}
+
+/** probe() and create() (which may verify isolation, e.g. k8s's canary pods) get this long. */
+const SETUP_DEADLINE_MS = 180_000;
+
+async function createWithin(backend: CordonBackend, options: Record<string, unknown>): Promise<Executor> {
+  const outcome = await withDeadline(backend.create(options), SETUP_DEADLINE_MS);
+  if (outcome === MISSED) throw new Error(`create() did not return within ${SETUP_DEADLINE_MS / 1000} s`);
+  return outcome;
 }
 
 /** In this workspace a backend package is always linked; what is missing is its build. */

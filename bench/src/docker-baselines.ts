@@ -4,7 +4,9 @@ import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
 import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core';
 import { runCommand } from './run-command.js';
+import { MISSED, withDeadline } from './deadline.js';
 import { checkOutput, type Participant, type Sample } from './sample.js';
+import type { Scenario } from './scenarios.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -78,31 +80,38 @@ export function originalApiBaseline(docker: Docker, image: string): Participant 
     supports: (scenario) => scenario.name === 'node-hello',
     async runOnce(scenario): Promise<Sample> {
       const started = performance.now();
-      let container: Docker.Container | undefined;
-      try {
-        container = await docker.createContainer({
-          Image: image,
-          Cmd: ['node', '-e', scenario.code],
-          Labels: BASELINE_LABELS,
-          NetworkDisabled: true,
-          HostConfig: { NetworkMode: 'none' },
-        });
-        await container.start();
-        const exit = (await container.wait()) as { StatusCode: number };
-        const logs = await container.logs({ stdout: true, stderr: true, follow: false });
-        const { stdout, stderr } = demultiplex(logs);
-        await container.remove({ force: true });
-        container = undefined;
-        const ms = performance.now() - started;
-        const problem = exit.StatusCode === 0 ? checkOutput(scenario, stdout, stderr.trim()) : `exit ${exit.StatusCode}: ${stderr.trim().slice(0, 200)}`;
-        return problem === undefined ? { ms, ok: true } : { ms, ok: false, problem };
-      } catch (error) {
-        return { ms: performance.now() - started, ok: false, problem: error instanceof Error ? error.message : String(error) };
-      } finally {
-        if (container) await container.remove({ force: true }).catch(() => undefined);
-      }
+      // A stuck daemon must not hang the run; a container left by a missed deadline carries the session label.
+      const outcome = await withDeadline(originalApiCall(docker, image, scenario, started), 60_000);
+      return outcome === MISSED ? { ms: performance.now() - started, ok: false, problem: 'the Docker API did not answer within 60 s' } : outcome;
     },
   };
+}
+
+/** create → start → wait → logs → remove, timed from the first call to the removal. */
+async function originalApiCall(docker: Docker, image: string, scenario: Scenario, started: number): Promise<Sample> {
+  let container: Docker.Container | undefined;
+  try {
+    container = await docker.createContainer({
+      Image: image,
+      Cmd: ['node', '-e', scenario.code],
+      Labels: BASELINE_LABELS,
+      NetworkDisabled: true,
+      HostConfig: { NetworkMode: 'none' },
+    });
+    await container.start();
+    const exit = (await container.wait()) as { StatusCode: number };
+    const logs = await container.logs({ stdout: true, stderr: true, follow: false });
+    const { stdout, stderr } = demultiplex(logs);
+    await container.remove({ force: true });
+    container = undefined;
+    const ms = performance.now() - started;
+    const problem = exit.StatusCode === 0 ? checkOutput(scenario, stdout, stderr.trim()) : `exit ${exit.StatusCode}: ${stderr.trim().slice(0, 200)}`;
+    return problem === undefined ? { ms, ok: true } : { ms, ok: false, problem };
+  } catch (error) {
+    return { ms: performance.now() - started, ok: false, problem: error instanceof Error ? error.message : String(error) };
+  } finally {
+    if (container) await container.remove({ force: true }).catch(() => undefined);
+  }
 }
 
 /** Docker's multiplexed log format: 8-byte frame headers (stream type, 0, 0, 0, big-endian size). */
