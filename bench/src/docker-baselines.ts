@@ -27,6 +27,12 @@ export function defaultRuntimeImage(): string {
 
 export type DockerAvailability = { ok: true; serverVersion: string } | { ok: false; serverVersion: string | null; reason: string };
 
+/** The daemon's version, for the machine record; null without a CLI or a daemon. */
+export async function dockerServerVersion(): Promise<string | null> {
+  const version = await runCommand('docker', ['version', '--format', '{{.Server.Version}}'], 15_000);
+  return version.exitCode === 0 && version.stdout.trim() !== '' ? version.stdout.trim() : null;
+}
+
 /** Is there a daemon, and does it hold the image? Says plainly what to run when not. */
 export async function detectDocker(image: string): Promise<DockerAvailability> {
   const version = await runCommand('docker', ['version', '--format', '{{.Server.Version}}'], 15_000);

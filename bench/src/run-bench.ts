@@ -1,7 +1,7 @@
 import Docker from 'dockerode';
 import { prepareBackend, type BackendCandidate } from './backend-candidates.js';
 import { closeWithin } from './deadline.js';
-import { describeDockerRun, describeOriginalApi, detectDocker, dockerRunBaseline, originalApiBaseline, removeBaselineContainers } from './docker-baselines.js';
+import { describeDockerRun, describeOriginalApi, detectDocker, dockerServerVersion, dockerRunBaseline, originalApiBaseline, removeBaselineContainers } from './docker-baselines.js';
 import { bwrapNodeReference, describeBwrapNode, describeHostBaseline, detectBwrap, HOST_BASELINES, hostBaseline } from './host-baselines.js';
 import { describeMachine } from './machine.js';
 import { measureLatency, measureThroughput, type SampleSet, type ThroughputSet } from './measure.js';
@@ -76,7 +76,7 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
       skip({ backend: 'docker-run, original-api (baselines)', reason: docker.reason });
     }
   }
-  const machine = describeMachine(dockerVersion);
+  const machine = describeMachine(dockerVersion ?? (await dockerServerVersion()));
   if (!settings.quick && machine.loadAverage[0] > machine.cpus * 0.5) {
     progress.note(`warning: load average ${machine.loadAverage[0]} on ${machine.cpus} cores; other work skews the ratios, run the benchmark alone`);
   }
