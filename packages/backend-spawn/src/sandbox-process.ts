@@ -79,10 +79,14 @@ export class SandboxProcess {
   async #prepare(): Promise<void> {
     const cgroup = await this.#cgroupPromise;
     this.#cgroup = cgroup;
+    // Moving bubblewrap itself (trusted, not the sandbox) right away pays the kernel's
+    // grace period for cgroup migration while it sets up, so moving the runner later is quick.
+    const early = cgroup && this.#child.pid !== undefined ? cgroup.attach([this.#child.pid]).catch(() => undefined) : undefined;
     const waiting = await new Promise<boolean>((resolve) => {
       this.#channel.onWaiting(() => resolve(true));
       void this.#closed.then(() => resolve(false));
     });
+    await early;
     if (!waiting) throw new Error('the sandbox exited before its runner started');
     if (!cgroup) return;
     const runner = this.#plan.statusFd !== undefined ? await this.#sandboxInitPid() : this.#child.pid;

@@ -133,7 +133,8 @@ export class SpawnExecutor extends BaseExecutor {
     if (context.signal.aborted) return { exitCode: null, signal: null, oomKilled: false };
     if (this.tier === 'kernel') {
       const pooled = this.#pool && isPoolable(request) ? this.#pool.take() : undefined;
-      const sandbox = pooled ?? this.#startKernel(id, { network: request.network.mode, diskBytes: request.limits.diskBytes }, request.limits);
+      // Node boots (trusted boot script only) while the runner is moved into its cgroup and the job is sent.
+      const sandbox = pooled ?? this.#startKernel(id, { network: request.network.mode, diskBytes: request.limits.diskBytes, prebootNode: request.language === 'node' }, request.limits);
       try {
         return await sandbox.run(context, kernelJob(request, this.#interpreters, this.#options.packageDirs), { kind: 'sandbox' });
       } finally {
