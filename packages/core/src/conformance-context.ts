@@ -32,6 +32,8 @@ export type RunWhere = 'sandbox' | 'control' | 'host';
 
 /** Default wall-clock limit for a probe's execution; probes time out their own steps well before. */
 export const PROBE_TIMEOUT_MS = 20_000;
+/** How long past its timeout an execution may take to return before the suite gives up on it. */
+export const RETURN_GRACE_MS = 15_000;
 
 /** Everything a probe needs during one suite run. */
 export class SuiteContext {
@@ -97,8 +99,16 @@ export class SuiteContext {
       tags: { 'cordon.conformance': nonce ?? 'property', ...request.tags },
     };
     const started = performance.now();
+    let watchdog: NodeJS.Timeout | undefined;
     try {
-      const result = where === 'control' && this.adapter.control ? await this.adapter.control(full) : await this.executor.execute(full);
+      const execution = where === 'control' && this.adapter.control ? this.adapter.control(full) : this.executor.execute(full);
+      // A backend that never returns after its own timeout must not hang the suite; it shows up as invalid instead.
+      const overdue = new Promise<never>((_, reject) => {
+        const limitMs = (full.timeoutMs ?? PROBE_TIMEOUT_MS) + RETURN_GRACE_MS;
+        watchdog = setTimeout(() => reject(new Error(`the backend did not return within ${limitMs} ms (timeoutMs ${full.timeoutMs ?? PROBE_TIMEOUT_MS} + ${RETURN_GRACE_MS} ms grace)`)), limitMs);
+      });
+      execution.catch(() => undefined);
+      const result = await Promise.race([execution, overdue]);
       return toRunOutput(where, nonce, result);
     } catch (error) {
       const message = error instanceof Error ? error.message : String(error);
@@ -107,6 +117,8 @@ export class SuiteContext {
         output: parseProbeOutput(''),
         record: { where, ...(nonce ? { nonce } : {}), status: 'threw', exitCode: null, signal: null, durationMs: Math.round(performance.now() - started), steps: [], missingTools: [], error: message },
       };
+    } finally {
+      clearTimeout(watchdog);
     }
   }
 

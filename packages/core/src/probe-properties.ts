@@ -68,7 +68,8 @@ for p in sorted(pids):
 print('CORDON-FACT envCount=%d' % len(os.environ))
 print('CORDON-FACT found=' + (','.join(found) or 'nowhere'))`);
     case 'bash':
-      return bashProbe(context.endpoints, '', [], `R='${secret}'; S=''
+      // Without tr/wc the scan would silently see nothing: require them (missing ⇒ invalid).
+      return bashProbe(context.endpoints, '', ['tr', 'wc'], `R='${secret}'; S=''
 for ((i=\${#R}-1; i>=0; i--)); do S+="\${R:i:1}"; done
 found=()
 [[ "$(declare -px)" == *"$S"* ]] && found+=(env)
@@ -275,7 +276,7 @@ const pidIsolation: PropertyProbe = {
     const marker = context.secret.marker;
     const probe = await context.run('sandbox', {
       language: 'bash',
-      code: bashProbe(context.endpoints, '', [], `P=${pid}
+      code: bashProbe(context.endpoints, '', ['tr', 'ls', 'wc'], `P=${pid}
 if [ -r /proc/$P/cmdline ] && [[ "$(tr '\\0' ' ' < /proc/$P/cmdline 2>/dev/null)" == *'${marker}'* ]]; then echo 'CORDON-FACT visible=yes'; else echo 'CORDON-FACT visible=no'; fi
 echo "CORDON-FACT processes=$(ls -d /proc/[0-9]* 2>/dev/null | wc -l)"
 step 'kill -USR2 host pid' kill -USR2 $P`),
@@ -512,7 +513,7 @@ const noState: PropertyProbe = {
     }, nonce);
     const second = await context.run('sandbox', {
       language: 'bash',
-      code: bashProbe(context.endpoints, nonce, [], `M='${marker}'; found=()
+      code: bashProbe(context.endpoints, nonce, ['tr', 'head'], `M='${marker}'; found=()
 [ -e "/tmp/$M" ] && found+=(/tmp)
 [ -e "$HOME/.$M" ] && found+=(HOME)
 [ -e "./$M" ] && found+=(workdir)

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { CanarySet } from '../src/canary-set.js';
 import { runConformance } from '../src/conformance-runner.js';
 import { PLANTED_SECRET_NAME } from '../src/conformance-runner.js';
+import type { RunOutcome } from '../src/base-executor.js';
 import { UnisolatedExecutor, unisolatedAdapter } from './support/unisolated-executor.js';
 
 const network = { bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', sharesHostLoopback: true };
@@ -50,7 +51,21 @@ describe('canaries', () => {
   });
 });
 
+/** Never returns from a run, even after its timeout: the suite must not hang on it. */
+class HangingExecutor extends UnisolatedExecutor {
+  protected override run(): Promise<RunOutcome> {
+    return new Promise<RunOutcome>(() => undefined);
+  }
+}
+
 describe('runConformance', () => {
+  it('gives up on an execution that never returns, and reports it invalid', async () => {
+    // Not closed: close() would wait for the run that never ends.
+    const report = await runConformance(unisolatedAdapter(new HangingExecutor()), { only: ['timeout-tree'] });
+    expect(report.results).toHaveLength(1);
+    expect(report.results[0]).toMatchObject({ id: 'timeout-tree', verdict: 'invalid', detail: expect.stringMatching(/did not return within 16500 ms/) as unknown });
+  }, 40_000);
+
   it('refuses with a typed error when the canaries cannot listen where the adapter says', async () => {
     const executor = new UnisolatedExecutor();
     try {
