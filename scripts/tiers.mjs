@@ -93,4 +93,20 @@ export const tiers = [
       { title: 'cordon conformance --backend docker --option runtime=runsc', command: cordon('conformance', '--backend', 'docker', '--option', 'runtime=runsc', '--json'), check: strictConformance },
     ],
   },
+  {
+    name: 'k8s',
+    present: has('packages/backend-k8s'),
+    detect: () => {
+      const kubeconfig = process.env.KUBECONFIG;
+      const enable = 'export KUBECONFIG=$(pnpm -s cluster:up | tail -1)   (builds and starts the test cluster; see docs/test-cluster.md)';
+      if (!kubeconfig) return { ok: false, why: 'KUBECONFIG is not set (no test cluster)', enable };
+      if (!existsSync(kubeconfig)) return { ok: false, why: `KUBECONFIG=${kubeconfig} does not exist`, enable };
+      return { ok: true };
+    },
+    steps: [
+      { title: 'cluster enforces NetworkPolicy (control, deny-all, restore)', command: [process.execPath, join(root, 'cluster/test/network-policy.mjs')] },
+      { title: 'vitest @cordon/backend-k8s', vitest: 'backend-k8s' },
+      { title: 'cordon conformance --backend k8s', command: cordon('conformance', '--backend', 'k8s', '--json'), check: strictConformance },
+    ],
+  },
 ];
