@@ -19,6 +19,9 @@ export const CONTROL_FD = 3;
  * inherits the socket. Exit 124/125 before `R` means the job could not be set up.
  */
 export const RUNNER_SOURCE = [
+  // Descriptors the host process inherited without close-on-exec (from its own parent) must not reach the sandbox.
+  `opendir(my $d, "/proc/self/fd") or exit 125; my @stray = grep { /^\\d+$/ && $_ > ${CONTROL_FD} } readdir($d); closedir($d);`,
+  'for (@stray) { if (open(my $h, "<&=", $_)) { close($h) } }',
   `open(my $c, "+<&=", ${CONTROL_FD}) or exit 125;`,
   'sub rd { my $n = shift; my $b = ""; while (length($b) < $n) { sysread($c, $b, $n - length($b), length($b)) or exit 125 } $b }',
   // Pool: pre-boot Node (argv: node, boot script, NODE_OPTIONS) on a job pipe that only it holds.
