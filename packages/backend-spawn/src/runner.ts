@@ -47,7 +47,10 @@ export const RUNNER_SOURCE = [
   '  else { exit 124 }',
   '}',
   'my $p;',
-  'if ($pre && @argv == 2 && $argv[0] eq $ARGV[0]) {',
+  // The booted Node fits only a job whose start-up settings it already has: the same NODE_OPTIONS, no other NODE_*/UV_* (NODE_PATH is re-read).
+  'my $fits = !grep { /^(NODE_|UV_)/ && $_ ne "NODE_OPTIONS" && $_ ne "NODE_PATH" } keys %env;',
+  '$fits &&= ($env{NODE_OPTIONS} // "") eq ($ARGV[2] // "");',
+  'if ($pre && $fits && @argv == 2 && $argv[0] eq $ARGV[0]) {',
   '  my $job = join("\\0", $argv[1], map { "$_=$env{$_}" } sort keys %env);',
   '  while (length $job) { my $w = syswrite($jw, $job); defined $w or exit 125; substr($job, 0, $w) = "" }',
   '  close $jw; $p = $pre; syswrite($c, "R\\n");',

@@ -100,6 +100,15 @@ describe('spawn backend, kernel tier', () => {
     expect(result.stderr).toMatch(/No space left on device/);
   });
 
+  it("honours the caller's Node start-up settings (NODE_OPTIONS) and every package directory on NODE_PATH", async () => {
+    const result = await executor.execute({
+      language: 'node',
+      code: "console.log(Math.round(require('v8').getHeapStatistics().heap_size_limit / 1048576) < 200, require('module')._nodeModulePaths && require.resolve.paths('x').includes('/extra'))",
+      env: { NODE_OPTIONS: '--max-old-space-size=100', NODE_PATH: '/extra' },
+    });
+    expect(result.stdout).toBe('true true\n');
+  });
+
   it('passes exit codes and signals through faithfully', async () => {
     const exit3 = await executor.execute({ language: 'bash', code: 'exit 3' });
     const exit143 = await executor.execute({ language: 'bash', code: 'exit 143' });
