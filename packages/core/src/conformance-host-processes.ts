@@ -47,3 +47,15 @@ export function killHostProcesses(processes: readonly HostProcess[]): void {
     }
   }
 }
+
+/** Kills what `findHostProcesses(markers)` finds and waits (up to `timeoutMs`) until none is left; returns the ones that survived. */
+export async function reapHostProcesses(markers: Iterable<string>, timeoutMs = 3_000): Promise<HostProcess[]> {
+  const list = [...markers];
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const found = findHostProcesses(list);
+    if (found.length === 0 || Date.now() >= deadline) return found;
+    killHostProcesses(found);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

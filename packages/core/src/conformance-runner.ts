@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { CanarySet } from './canary-set.js';
 import type { ConformanceAdapter } from './conformance-adapter.js';
 import { SuiteContext, type PlantedSecret } from './conformance-context.js';
-import { findHostProcesses, killHostProcesses } from './conformance-host-processes.js';
+import { findHostProcesses, reapHostProcesses } from './conformance-host-processes.js';
 import { NETWORK_PROBES, runNetworkProbe } from './conformance-network.js';
 import { summarize } from './conformance-report.js';
 import { BackendUnavailableError } from './errors.js';
@@ -80,7 +80,7 @@ export async function runConformance(adapter: ConformanceAdapter, options: RunCo
     return { backend: executor.name, tier, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - started), results, summary: summarize(results) };
   } finally {
     if (context) {
-      killHostProcesses(findHostProcesses(context.nonces));
+      await reapHostProcesses(context.nonces);
       await Promise.allSettled([...context.hostPathsToRemove].map((path) => rm(path, { force: true })));
     }
     await canaries?.close();

@@ -36,7 +36,8 @@ export interface VerdictWithReason {
  * 1. The probe delivered its nonce: `LEAK`; on an advisory tier, `not-enforced`
  *    unless the probe is one in-process patching claims to stop (then still `LEAK`).
  * 2. The backend or the probe says no control is possible: `not-applicable`.
- * 3. The runtime lacks the API in both runs: `not-applicable` (the vector does not exist there).
+ * 3. The vector does not exist where the control runs (the runtime lacks the API,
+ *    nothing listens), or in both runs: `not-applicable`, with the reason.
  * 4. A tool is missing (probe or control), or the probe could not run: `invalid`.
  * 5. The control did not deliver its nonce: `invalid`, never `blocked`.
  *    For probes without a control (changing interfaces, tracing), the probe must
@@ -55,6 +56,8 @@ export function networkVerdict(observation: NetworkObservation): VerdictWithReas
   if (probe.unsupported !== undefined && (control === undefined || control.unsupported !== undefined)) {
     return { verdict: 'not-applicable', reason: probe.unsupported };
   }
+  // The vector does not exist where the control runs (e.g. no daemon listening): nothing can prove the probe, and it did not get out.
+  if (control?.unsupported !== undefined) return { verdict: 'not-applicable', reason: `no control possible: ${control.unsupported}` };
   const missing = [...probe.missingTools.map((tool) => `${tool} (sandbox)`), ...(control?.missingTools ?? []).map((tool) => `${tool} (control)`)];
   if (missing.length > 0) return { verdict: 'invalid', reason: `tool missing: ${missing.join(', ')}` };
   if (probe.error !== undefined) return { verdict: 'invalid', reason: `the probe could not run: ${probe.error}` };
@@ -63,7 +66,6 @@ export function networkVerdict(observation: NetworkObservation): VerdictWithReas
     return { verdict: 'invalid', reason: 'the probe neither got through nor saw a kernel denial' };
   }
   if (control.error !== undefined) return { verdict: 'invalid', reason: `the control could not run: ${control.error}` };
-  if (control.unsupported !== undefined) return { verdict: 'invalid', reason: `the control lacks the API: ${control.unsupported}` };
   if (!control.delivered) return { verdict: 'invalid', reason: 'the control did not deliver its nonce, so a refusal proves nothing' };
   return { verdict: 'blocked', reason: 'control delivered, probe did not' };
 }

@@ -22,8 +22,8 @@ const NOT_APPLICABLE_ON_HOST: Record<string, RegExp> = {
   'D2:getent': /system resolver is not the DNS canary/,
   // Node 20 has no global WebSocket without a flag: the vector does not exist in this runtime.
   ...(typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function' ? {} : { 'N3:WebSocket': /no global WebSocket/ }),
-  // Only when this host runs no container daemon this user can reach (no docker here: nothing to aim at).
-  'U3:daemon-sockets': /no container daemon socket/,
+  // Only when no container daemon this user can reach is listening on this host: nothing to aim at.
+  'U3:daemon-sockets': /no container daemon/,
   // Unprivileged ICMP sockets exist only for groups in net.ipv4.ping_group_range ("1 0" = nobody, the kernel default).
   ...(pingGroupAllows(process.getgid?.() ?? 0) ? {} : { 'R1:dgram-icmp': /unprivileged ICMP sockets are off/ }),
 };

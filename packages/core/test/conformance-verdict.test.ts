@@ -40,6 +40,7 @@ describe('networkVerdict', () => {
   it('is not-applicable when the backend says so, or the runtime lacks the API on both sides', () => {
     expect(networkVerdict(observe({ notApplicable: 'no IPv6' }))).toEqual({ verdict: 'not-applicable', reason: 'no IPv6' });
     expect(networkVerdict(observe({ probe: side({ unsupported: 'no WebSocket' }), control: side({ unsupported: 'no WebSocket' }) })).verdict).toBe('not-applicable');
+    expect(networkVerdict(observe({ control: side({ unsupported: 'no daemon listens' }) }))).toEqual({ verdict: 'not-applicable', reason: 'no control possible: no daemon listens' });
     // Only the sandbox lacks it while the control delivered: the sandbox blocked it.
     expect(networkVerdict(observe({ probe: side({ unsupported: 'EACCES' }) })).verdict).toBe('blocked');
   });
