@@ -51,7 +51,10 @@ export const tiers = [
     name: 'core',
     present: has('packages/core'),
     detect: () => ({ ok: true }),
-    steps: [{ title: 'vitest @cordon/core (contract, CLI, suite self-test)', vitest: 'core' }],
+    steps: [
+      { title: 'vitest @cordon/core (contract, CLI, suite self-test)', vitest: 'core' },
+      { title: 'vitest @cordon/bench (statistics, results schema)', vitest: '../bench' },
+    ],
   },
   {
     name: 'spawn',
