@@ -31,6 +31,7 @@ export async function conformanceAdapter(executor: Executor, options: Record<str
     notApplicable: {
       'NL1:node-interfaces': NL1_REASON,
       'NL1:python-ifaces': NL1_REASON,
+      ...(isGvisor(executor.options.runtimeClassName) ? { 'NL1:python-change': NL1_GVISOR_REASON } : {}),
     },
   };
 }
@@ -39,6 +40,13 @@ export async function conformanceAdapter(executor: Executor, options: Record<str
 // NetworkPolicy, which every other network probe tests (and NL1:python-change still
 // proves the interfaces cannot be changed).
 const NL1_REASON = 'a pod always has eth0 on the pod network: isolation is the deny-all NetworkPolicy (tested by every network probe), not the absence of interfaces; changing an interface is still tested (NL1:python-change)';
+
+const NL1_GVISOR_REASON = "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); the sandbox has no CAP_NET_ADMIN either way";
+
+/** GKE Sandbox's RuntimeClass is `gvisor`; a self-managed one is usually named after its handler, `runsc`. */
+function isGvisor(runtimeClassName: string | undefined): boolean {
+  return runtimeClassName !== undefined && /gvisor|runsc/i.test(runtimeClassName);
+}
 
 /** The InternalIP of the first node (the test cluster is a single node: this machine). */
 async function nodeInternalIPv4(executor: K8sExecutor): Promise<string> {
