@@ -200,18 +200,26 @@ export function podUid(options: K8sOptions): number {
   return PER_POD_UID_MIN + randomInt(PER_POD_UID_COUNT);
 }
 
+/** How long the container outlives its runner, so the attach stream drains before the container exits. */
+export const DRAIN_HOLD_SECONDS = 2;
+
 /**
  * The pod's command: a shell that caps processes (RLIMIT_NPROC, per pod when the uid
- * is the pod's own), optionally runs the network gate, then execs the runner.
+ * is the pod's own), optionally runs the network gate, then runs the runner. When
+ * the runner exits, the container stays up for DRAIN_HOLD_SECONDS (or until SIGTERM):
+ * the kubelet closes an attach stream when the container exits and was seen to drop
+ * the runner's last bytes (its trailer) about once in a hundred runs. The backend
+ * returns on the trailer and deletes the pod, so the hold costs a request nothing.
  */
 export function podCommand(command: readonly string[], pids: number | undefined, gateSource: string | undefined): string[] {
   const steps = [
     ...(pids !== undefined ? [`ulimit -u ${Math.floor(pids)}`] : []),
     ...(gateSource !== undefined ? ['node -e "$0" </dev/null'] : []),
-    'exec "$@"',
+    '"$@"',
   ];
-  // bash (dash has no ulimit -u) -c SCRIPT $0 $@: $0 carries the gate's source, "$@" the runner, exec'd to become PID 1.
-  return ['/bin/bash', '-c', steps.join(' && '), gateSource ?? 'cordon', ...command];
+  const hold = `code=$?; trap 'exit $code' TERM; sleep ${DRAIN_HOLD_SECONDS} & wait $!; exit $code`;
+  // bash (dash has no ulimit -u) -c SCRIPT $0 $@: $0 carries the gate's source, "$@" the runner.
+  return ['/bin/bash', '-c', `${steps.join(' && ')}; ${hold}`, gateSource ?? 'cordon', ...command];
 }
 
 export function resourcesFor(limits: Pick<ExecutionLimits, 'memoryBytes' | 'cpus'>, cpuRequestFraction: number): V1ResourceRequirements {

@@ -152,9 +152,10 @@ describe('hardenedPodManifest', () => {
     expect(pod.spec!.containers[0]!.securityContext!.runAsUser).toBe(123456);
   });
 
-  it('caps processes, runs the gate, then execs the runner as PID 1', () => {
-    expect(podCommand(['node', 'r.cjs'], 32, 'GATE')).toEqual(['/bin/bash', '-c', 'ulimit -u 32 && node -e "$0" </dev/null && exec "$@"', 'GATE', 'node', 'r.cjs']);
-    expect(podCommand(['node', 'r.cjs'], undefined, undefined)).toEqual(['/bin/bash', '-c', 'exec "$@"', 'cordon', 'node', 'r.cjs']);
+  it('caps processes, runs the gate, then the runner, and holds the container for the stream to drain', () => {
+    const hold = "code=$?; trap 'exit $code' TERM; sleep 2 & wait $!; exit $code";
+    expect(podCommand(['node', 'r.cjs'], 32, 'GATE')).toEqual(['/bin/bash', '-c', `ulimit -u 32 && node -e "$0" </dev/null && "$@"; ${hold}`, 'GATE', 'node', 'r.cjs']);
+    expect(podCommand(['node', 'r.cjs'], undefined, undefined)).toEqual(['/bin/bash', '-c', `"$@"; ${hold}`, 'cordon', 'node', 'r.cjs']);
   });
 
   it('computes activeDeadlineSeconds as budget plus grace', () => {
