@@ -1,4 +1,7 @@
 import { execFile } from 'node:child_process';
+import { createSocket } from 'node:dgram';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { SESSION_ID, type BackendProbe, type ConformanceAdapter, type CordonBackend, type Executor } from '@cordon/core';
 import { detectHost } from './host.js';
@@ -13,6 +16,28 @@ import { SpawnExecutor } from './spawn-executor.js';
  * capability dropped), so no control can deliver and the probe cannot be judged.
  */
 const RAW_SOCKETS_HAVE_NO_CONTROL = 'raw sockets need CAP_NET_RAW in the host network namespace, which no spawn sandbox has, not even a network-open control (unprivileged uid, all capabilities dropped)';
+
+const resolverSiblings = new WeakMap<SpawnExecutor, SpawnExecutor>();
+
+const CANARY_RESOLV_CONF = fileURLToPath(new URL('../etc/resolv.conf.canary', import.meta.url));
+
+/** Whether UDP and TCP `port` can be bound on `address` here (binding 53 needs root). */
+async function portIsFree(address: string, port: number): Promise<boolean> {
+  const tcp = await new Promise<boolean>((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, address, () => server.close(() => resolve(true)));
+  });
+  if (!tcp) return false;
+  return new Promise<boolean>((resolve) => {
+    const socket = createSocket('udp4');
+    socket.once('error', () => {
+      socket.close();
+      resolve(false);
+    });
+    socket.bind(port, address, () => socket.close(() => resolve(true)));
+  });
+}
 
 async function probe(options: Record<string, unknown> = {}): Promise<BackendProbe> {
   try {
@@ -40,17 +65,36 @@ export const backend: CordonBackend = {
   name: 'spawn',
   create: (options) => SpawnExecutor.create(options),
   probe,
-  conformance: (executor: Executor): Promise<ConformanceAdapter> => {
+  conformance: async (executor: Executor): Promise<ConformanceAdapter> => {
     if (!(executor instanceof SpawnExecutor)) throw new TypeError('the spawn backend conformance adapter needs a SpawnExecutor');
-    return Promise.resolve({
-      executor,
+    // Probe D2 needs the sandboxes' system resolver to be the DNS canary, so a plain getaddrinfo
+    // that leaked would show in its log: probes and controls run on a sibling executor whose
+    // resolv.conf names 127.0.0.1, where the canary then listens on port 53 (root only, port free).
+    const resolverIsCanary = executor.tier === 'kernel' && !executor.closed && (await portIsFree('127.0.0.1', 53));
+    let underTest = executor;
+    if (resolverIsCanary) {
+      // One sibling per executor, however often the adapter is asked for.
+      const sibling = resolverSiblings.get(executor) ?? (await SpawnExecutor.create({ ...executor.options, resolvConf: CANARY_RESOLV_CONF }));
+      if (!resolverSiblings.has(executor)) {
+        resolverSiblings.set(executor, sibling);
+        executor.closeWith(sibling);
+      }
+      underTest = sibling;
+    }
+    return {
+      executor: underTest,
       // Sandboxes with network 'open' share the host's network namespace, so host loopback canaries are decisive.
-      canaryNetwork: { bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', bindIPv6: '::1', reachIPv6: '::1', sharesHostLoopback: true },
-      leftovers: () => findLeftovers(SESSION_ID, executor.cgroupDriver, executor.idleSandboxIds),
+      canaryNetwork: { bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', bindIPv6: '::1', reachIPv6: '::1', sharesHostLoopback: true, ...(resolverIsCanary ? { dnsPort: 53 } : {}) },
+      // Both executors share the session: idle pool members of either are held on purpose, not leaked.
+      leftovers: async () => {
+        // A pool still filling is work in progress, not a leak: let both settle first.
+        await Promise.all([executor, underTest].filter((one) => !one.closed).map((one) => one.warm()));
+        return findLeftovers(SESSION_ID, executor.cgroupDriver, new Set([...executor.idleSandboxIds, ...underTest.idleSandboxIds]));
+      },
       notApplicable: {
         'R1:raw-icmp': RAW_SOCKETS_HAVE_NO_CONTROL,
         'R1:ping': RAW_SOCKETS_HAVE_NO_CONTROL,
       },
-    });
+    };
   },
 };

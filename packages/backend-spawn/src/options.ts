@@ -26,6 +26,8 @@ export interface SpawnExecutorOptions {
   poolSize?: number;
   /** bubblewrap binary. @default the first `bwrap` on /usr/bin, /usr/local/bin, /bin */
   bwrapPath?: string;
+  /** A file mounted as the kernel tier's /etc/resolv.conf, for both network modes. @default the host's, for network 'open' only */
+  resolvConf?: string;
 }
 
 const numberOption = z.coerce.number().int();
@@ -49,6 +51,7 @@ const optionsSchema = z.strictObject({
   pythonPath: absolutePath.optional(),
   bwrapPath: absolutePath.optional(),
   poolSize: numberOption.min(0).max(64).default(0),
+  resolvConf: absolutePath.optional(),
 });
 
 export type ParsedSpawnOptions = z.output<typeof optionsSchema>;

@@ -69,6 +69,8 @@ export interface PlanInput {
   user: { uid: number; gid: number } | undefined;
   /** `<session>/<id>`, in the wrapper processes' environment, for leak checks. */
   marker: string;
+  /** Mounted as /etc/resolv.conf in place of the host's (kernel tier). */
+  resolvConf?: string | undefined;
 }
 
 function interpreterFor(language: Language, interpreters: Interpreters): string {
@@ -151,7 +153,8 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
     '--proc', '/proc', '--dev', '/dev',
     '--dir', '/etc',
     ...['passwd', 'group', 'hosts', 'nsswitch.conf'].flatMap((name) => ['--ro-bind', ETC_DIR + name, `/etc/${name}`]),
-    ...[...ETC_FROM_HOST, ...(none ? [] : ETC_FOR_OPEN_NETWORK)].flatMap((path) => ['--ro-bind-try', path, path]),
+    ...[...ETC_FROM_HOST, ...(none ? [] : ETC_FOR_OPEN_NETWORK)].filter((path) => !(input.resolvConf && path === '/etc/resolv.conf')).flatMap((path) => ['--ro-bind-try', path, path]),
+    ...(input.resolvConf ? ['--ro-bind', input.resolvConf, '/etc/resolv.conf'] : []),
     ...interpreterBinds([interpreters.node, interpreters.python]),
     '--size', String(shape.diskBytes), '--tmpfs', SANDBOX_ROOT,
     '--dir', SANDBOX_WORKDIR, '--dir', SANDBOX_TMP, '--symlink', SANDBOX_TMP, '/tmp',

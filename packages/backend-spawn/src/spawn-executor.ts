@@ -170,7 +170,7 @@ export class SpawnExecutor extends BaseExecutor {
    */
   #startKernel(id: string, shape: SandboxShape, limits: ExecutionLimits): SandboxProcess {
     const user = this.#host.isRoot ? { uid: this.#options.sandboxUid, gid: this.#options.sandboxGid } : undefined;
-    const plan = kernelPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(limits, false), user, marker: `${SESSION_ID}/${id}`, bwrapPath: this.#host.bwrapPath!, shape });
+    const plan = kernelPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(limits, false), user, marker: `${SESSION_ID}/${id}`, bwrapPath: this.#host.bwrapPath!, shape, resolvConf: this.#options.resolvConf });
     return new SandboxProcess(id, plan, this.#createCgroup(id, limits));
   }
 
@@ -197,7 +197,21 @@ export class SpawnExecutor extends BaseExecutor {
     await this.#pool?.filled();
   }
 
+  /** The validated options this executor was made with (to make a sibling that differs in one). */
+  get options(): ParsedSpawnOptions {
+    return this.#options;
+  }
+
+  /** Executors closed together with this one (the conformance adapter's sibling). */
+  readonly #companions = new Set<SpawnExecutor>();
+
+  closeWith(companion: SpawnExecutor): void {
+    if (this.closed) void companion.close();
+    else this.#companions.add(companion);
+  }
+
   protected async dispose(): Promise<void> {
+    await Promise.all([...this.#companions].map((companion) => companion.close()));
     await this.#pool?.close();
     if (this.#host.cgroups) await removeSessionDirs(this.#host.cgroups, SESSION_ID);
   }

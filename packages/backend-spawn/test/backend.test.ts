@@ -42,7 +42,15 @@ describe('spawn backend module', () => {
     const executor = await SpawnExecutor.create({});
     try {
       const adapter = await backend.conformance(executor, {});
-      expect(adapter.canaryNetwork).toEqual({ bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', bindIPv6: '::1', reachIPv6: '::1', sharesHostLoopback: true });
+      expect(adapter.canaryNetwork).toMatchObject({ bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', bindIPv6: '::1', reachIPv6: '::1', sharesHostLoopback: true });
+      // As root with port 53 free, probes run on a sibling whose resolver is the DNS canary (D2 decisive).
+      if (adapter.canaryNetwork.dnsPort === 53) {
+        expect(adapter.executor).not.toBe(executor);
+        const resolver = await adapter.executor.execute({ language: 'bash', code: 'cat /etc/resolv.conf' });
+        expect(resolver.stdout).toContain('nameserver 127.0.0.1');
+      } else {
+        expect(adapter.executor).toBe(executor);
+      }
       expect(await adapter.leftovers()).toEqual([]);
     } finally {
       await executor.close();

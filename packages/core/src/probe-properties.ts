@@ -245,7 +245,9 @@ const identity: PropertyProbe = {
   async check(context) {
     const probe = await context.run('sandbox', {
       language: 'bash',
-      code: bashProbe(context.endpoints, '', [], `while read -r key value; do case "$key" in Uid:|CapEff:|NoNewPrivs:|Seccomp:) echo "CORDON-FACT \${key%:}=$value";; esac; done < /proc/self/status`),
+      // gVisor's /proc/self/status has no NoNewPrivs line; ask the kernel (prctl PR_GET_NO_NEW_PRIVS = 39) instead.
+      code: bashProbe(context.endpoints, '', [], `nnp=; while read -r key value; do case "$key" in Uid:|CapEff:|NoNewPrivs:|Seccomp:) echo "CORDON-FACT \${key%:}=$value"; [ "$key" = NoNewPrivs: ] && nnp=1;; esac; done < /proc/self/status
+if [ -z "$nnp" ]; then v=$(python3 -c 'import ctypes; print(ctypes.CDLL(None).prctl(39, 0, 0, 0, 0))' 2>/dev/null) && echo "CORDON-FACT NoNewPrivs=$v" && echo "CORDON-FACT NoNewPrivsSource=prctl"; fi`),
     });
     const facts = probe.output.facts;
     const capEff = facts.CapEff ?? '?';
@@ -256,7 +258,7 @@ const identity: PropertyProbe = {
     return [{
       observation: {
         holds,
-        reason: `uid ${uid}${uid === '0' ? ' (root)' : ''}, CapEff ${capEff}, NoNewPrivs ${noNewPrivs}, seccomp ${seccomp}`,
+        reason: `uid ${uid}${uid === '0' ? ' (root)' : ''}, CapEff ${capEff}, NoNewPrivs ${noNewPrivs}${facts.NoNewPrivsSource ? ` (from ${facts.NoNewPrivsSource})` : ''}, seccomp ${seccomp}`,
         ...(unusable(probe, 'CapEff') ? { error: unusable(probe, 'CapEff') } : {}),
       },
       probe: probe.record,
