@@ -74,7 +74,6 @@ function runStep(tier, tierStep) {
   }
   const [command, ...args] = tierStep.command;
   const result = spawnSync(command, args, { cwd: root, env, stdio: tierStep.check ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (tierStep.check) process.stdout.write(result.stdout ?? '');
   const verdict = tierStep.check ? tierStep.check(result) : { ok: result.status === 0, detail: `exit ${result.status}` };
   record(tier.name, tierStep.title, verdict.ok);
   return verdict;

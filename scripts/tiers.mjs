@@ -13,7 +13,8 @@ const ok = (command, args) => spawnSync(command, args, { stdio: 'ignore', timeou
 /** Judges `cordon conformance --json`: the run must be clean (exit 0, every probe blocked or holding). */
 function strictConformance(result) {
   const report = parseJson(result.stdout);
-  if (!report) return { ok: false, detail: `no JSON report (exit ${result.status})` };
+  if (!report) return noReport(result);
+  printReport(report);
   const tally = tallyVerdicts(report);
   return { ok: result.status === 0, detail: formatTally(tally) };
 }
@@ -24,7 +25,8 @@ function strictConformance(result) {
  */
 function advisoryConformance(result) {
   const report = parseJson(result.stdout);
-  if (!report) return { ok: false, detail: `no JSON report (exit ${result.status})` };
+  if (!report) return noReport(result);
+  printReport(report);
   const tally = tallyVerdicts(report);
   const honest = (tally['not-enforced'] ?? 0) > 0 && !tally.LEAK && !tally.invalid && result.status !== 0;
   return { ok: honest, detail: `${formatTally(tally)}; expected some not-enforced, no LEAK/invalid, non-zero exit` };
@@ -35,6 +37,18 @@ function parseJson(text) {
     return JSON.parse(text);
   } catch {
     return undefined;
+  }
+}
+
+function noReport(result) {
+  process.stdout.write(result.stdout ?? '');
+  return { ok: false, detail: `no JSON report (exit ${result.status})` };
+}
+
+/** The report as a compact table (the CLI's --json carries every probe and control in full). */
+function printReport(report) {
+  for (const { id, verdict, detail } of report.results ?? []) {
+    console.log(`  ${String(id).padEnd(24)} ${String(verdict).padEnd(15)} ${String(detail ?? '').replace(/\s+/g, ' ').slice(0, 110)}`);
   }
 }
 
