@@ -1,13 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import { Writable } from 'node:stream';
 import { BackendUnavailableError, type RunContext, type RunOutcome } from '@cordon/core';
 import type Docker from 'dockerode';
 import { containerCreateOptions, type SandboxSpec } from './container-spec.js';
 import { BACKEND_NAME, dockerCall, messageOf, statusCodeOf, toCordonError } from './docker-client.js';
-import { decodeTrailer, encodePayload, type RunnerTrailer } from './runner-payload.js';
+import { decodeTrailer, encodePayload, newRunnerNonce, TrailerScanner, type RunnerTrailer } from '@cordon/core/runner-protocol';
 import { BUILD_REMEDY, DAEMON_REMEDY } from './runtime-image.js';
-import { TrailerScanner } from './trailer-scanner.js';
 
 /** Output a runner may print before its payload (only when it fails to boot), kept for the report. */
 const EARLY_OUTPUT_CAP = 64 * 1024;
@@ -89,7 +87,7 @@ export class SandboxContainer {
   async run(context: RunContext): Promise<RunOutcome> {
     if (this.#used) throw new Error('a sandbox container runs one execution only');
     this.#used = true;
-    const nonce = randomBytes(8).toString('hex');
+    const nonce = newRunnerNonce();
     const stdout = new TrailerScanner(nonce, (chunk) => context.stdout.write(chunk));
     const stderr = new TrailerScanner(nonce, (chunk) => context.stderr.write(chunk));
     const bothDone = new Promise<void>((resolve) => {

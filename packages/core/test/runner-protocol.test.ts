@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TrailerScanner } from '../src/trailer-scanner.js';
+import { TrailerScanner } from '../src/runner-protocol.js';
 
 function scan(chunks: string[], nonce = 'n1'): { passed: string; done: boolean; body: string | undefined } {
   const passed: Buffer[] = [];
