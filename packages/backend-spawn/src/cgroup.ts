@@ -1,6 +1,6 @@
-import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionLimits } from '@cordon/core';
 
@@ -226,4 +226,34 @@ export async function listSessionCgroups(driver: CgroupDriver, session: string):
  */
 export async function removeSessionDirs(driver: CgroupDriver, session: string): Promise<void> {
   await Promise.allSettled(driver.sessionDirs(session).map((dir) => rmdir(dir)));
+}
+
+/**
+ * Reaps what dead sessions left: a process that crashed or was killed cannot remove its
+ * cgroups (its sandboxes die with it through --die-with-parent, leaving them empty).
+ * Only cgroups with no task go (rmdir refuses a busy one), and only once older than
+ * `minAgeMs`, so a live executor's cgroup that is about to receive its process is safe.
+ */
+export async function reapStaleSessions(driver: CgroupDriver, ownSession: string, minAgeMs = 60_000): Promise<string[]> {
+  const reaped: string[] = [];
+  const now = Date.now();
+  // cgroupfs timestamps come from a coarse kernel clock and can sit a tick past Date.now().
+  const oldEnough = (age: number) => minAgeMs <= 0 || age >= minAgeMs;
+  for (const parent of new Set(driver.sessionDirs(ownSession).map((dir) => dirname(dir)))) {
+    const sessions = await readdir(parent, { withFileTypes: true }).catch(() => []);
+    for (const session of sessions) {
+      if (!session.isDirectory() || session.name === ownSession) continue;
+      const sessionDir = join(parent, session.name);
+      const executions = await readdir(sessionDir, { withFileTypes: true }).catch(() => []);
+      for (const execution of executions) {
+        if (!execution.isDirectory()) continue;
+        const dir = join(sessionDir, execution.name);
+        const age = await stat(dir).then((info) => now - info.mtimeMs, () => 0);
+        if (oldEnough(age) && (await rmdir(dir).then(() => true, () => false))) reaped.push(dir);
+      }
+      const age = await stat(sessionDir).then((info) => now - info.mtimeMs, () => 0);
+      if (oldEnough(age) && (await rmdir(sessionDir).then(() => true, () => false))) reaped.push(sessionDir);
+    }
+  }
+  return reaped;
 }

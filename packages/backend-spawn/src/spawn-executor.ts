@@ -18,7 +18,7 @@ import {
 } from '@cordon/core';
 import { createAdvisoryDir, type AdvisoryDir } from './advisory-dir.js';
 import type { CgroupDriver, ExecutionCgroup } from './cgroup.js';
-import { removeSessionDirs } from './cgroup.js';
+import { reapStaleSessions, removeSessionDirs } from './cgroup.js';
 import { defaultPythonPath, detectHost, type HostFacts } from './host.js';
 import { parseSpawnOptions, type ParsedSpawnOptions, type SpawnExecutorOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
@@ -80,6 +80,7 @@ export class SpawnExecutor extends BaseExecutor {
       perl: host.perlPath,
     };
     await host.cgroups?.prepareSession(SESSION_ID);
+    if (host.cgroups) await reapStaleSessions(host.cgroups, SESSION_ID);
     return new SpawnExecutor(parsed, host, tier, interpreters);
   }
 
