@@ -5,7 +5,7 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
-import { backendOptionsFromEnv, detectBackend, loadBackend } from '@cordon/core';
+import { backendOptionsFromEnv, CordonError, detectBackend, loadBackend } from '@cordon/core';
 import { startDemoCanary } from './demo-canary.mjs';
 
 const json = process.argv.includes('--json');
@@ -84,10 +84,16 @@ try {
       verdict: verdictFor(demoCase, sandbox, control, sandboxReached, controlReached),
     });
   }
+} catch (error) {
+  // Fail closed is the product working: say why nothing ran and how to get isolation.
+  if (!(error instanceof CordonError)) throw error;
+  process.stderr.write(`\ncordon demo: ${error.message}\n`);
+  process.exitCode = 1;
 } finally {
   await canary.close();
   await executor.close();
 }
+if (process.exitCode === 1) process.exit(1);
 
 if (json) {
   process.stdout.write(`${JSON.stringify({ backend: backend.name, results: rows }, null, 2)}\n`);
