@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core';
 import { runCommand } from './run-command.js';
 import { MISSED, withDeadline } from './deadline.js';
-import { checkOutput, type Participant, type Sample } from './sample.js';
+import { checkOutput, commandSample, type Participant, type Sample } from './sample.js';
 import type { Scenario } from './scenarios.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -63,8 +63,7 @@ export function dockerRunBaseline(image: string): Participant {
     supports: (scenario) => scenario.name === 'node-hello',
     async runOnce(scenario): Promise<Sample> {
       const outcome = await runCommand('docker', dockerRunArgs(image, scenario.code));
-      const problem = outcome.error ?? (outcome.exitCode === 0 ? checkOutput(scenario, outcome.stdout, outcome.stderr.trim()) : `exit ${outcome.exitCode}: ${outcome.stderr.trim().slice(0, 200)}`);
-      return problem === undefined ? { ms: outcome.ms, ok: true } : { ms: outcome.ms, ok: false, problem };
+      return commandSample(scenario, outcome);
     },
   };
 }

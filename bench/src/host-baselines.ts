@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { BaselineName } from './results.js';
 import { runCommand } from './run-command.js';
-import { checkOutput, type Participant, type Sample } from './sample.js';
+import { commandSample, type Participant, type Sample } from './sample.js';
 import type { Scenario } from './scenarios.js';
 
 type HostBaseline = Extract<BaselineName, 'host-node' | 'host-python' | 'host-bash'>;
@@ -47,8 +47,7 @@ export function hostBaseline(baseline: HostBaseline): Participant {
     supports: (scenario) => scenario.hostBaseline === baseline,
     async runOnce(scenario): Promise<Sample> {
       const outcome = await runCommand(command, [flag, scenario.code], 60_000, BARE_ENV);
-      const problem = outcome.error ?? (outcome.exitCode === 0 ? checkOutput(scenario, outcome.stdout, outcome.stderr.trim()) : `exit ${outcome.exitCode}: ${outcome.stderr.trim().slice(0, 200)}`);
-      return problem === undefined ? { ms: outcome.ms, ok: true } : { ms: outcome.ms, ok: false, problem };
+      return commandSample(scenario, outcome);
     },
   };
 }
@@ -89,8 +88,7 @@ export function bwrapNodeReference(): Participant {
     supports: (scenario) => scenario.name === 'node-hello',
     async runOnce(scenario): Promise<Sample> {
       const outcome = await runCommand(bwrap, [...BWRAP_ARGS, process.execPath, '-e', scenario.code], 60_000, BARE_ENV);
-      const problem = outcome.error ?? (outcome.exitCode === 0 ? checkOutput(scenario, outcome.stdout, outcome.stderr.trim()) : `exit ${outcome.exitCode}: ${outcome.stderr.trim().slice(0, 200)}`);
-      return problem === undefined ? { ms: outcome.ms, ok: true } : { ms: outcome.ms, ok: false, problem };
+      return commandSample(scenario, outcome);
     },
   };
 }

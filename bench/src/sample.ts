@@ -1,3 +1,4 @@
+import type { CommandOutcome } from './run-command.js';
 import type { Scenario } from './scenarios.js';
 
 /** One timed run: wall milliseconds, and whether it did what the scenario expects. */
@@ -26,4 +27,10 @@ export interface Participant {
 export function checkOutput(scenario: Scenario, stdout: string, detail: string): Sample['problem'] {
   if (stdout === scenario.expectedStdout) return undefined;
   return `unexpected stdout ${JSON.stringify(stdout.slice(0, 120))} (${detail})`;
+}
+
+/** A bare command's run as a sample: it must exit 0 and print what the scenario expects. */
+export function commandSample(scenario: Scenario, outcome: CommandOutcome): Sample {
+  const problem = outcome.error ?? (outcome.exitCode === 0 ? checkOutput(scenario, outcome.stdout, outcome.stderr.trim()) : `exit ${outcome.exitCode}: ${outcome.stderr.trim().slice(0, 200)}`);
+  return problem === undefined ? { ms: outcome.ms, ok: true } : { ms: outcome.ms, ok: false, problem };
 }
