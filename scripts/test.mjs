@@ -70,7 +70,10 @@ function runStep(tier, tierStep) {
     const failed = (report?.numFailedTests ?? 0) + (code !== 0 && !(report?.numFailedTests > 0) ? 1 : 0);
     counts.passed += passed;
     counts.failed += failed;
-    return { ok: code === 0, detail: `${passed} passed, ${failed} failed, ${report?.numPendingTests ?? 0} skipped` };
+    // Failing tests are named in the summary line: CI logs keep the summary when they cut the middle.
+    const failedTitles = (report?.testResults ?? []).flatMap((file) => (file.assertionResults ?? []).filter((test) => test.status === 'failed').map((test) => test.fullName ?? test.title));
+    const named = failedTitles.length > 0 ? `: ${failedTitles.slice(0, 5).join(' | ').slice(0, 400)}` : '';
+    return { ok: code === 0, detail: `${passed} passed, ${failed} failed, ${report?.numPendingTests ?? 0} skipped${named}` };
   }
   const [command, ...args] = tierStep.command;
   const result = spawnSync(command, args, { cwd: root, env, stdio: tierStep.check ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });

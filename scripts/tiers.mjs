@@ -16,7 +16,7 @@ function strictConformance(result) {
   if (!report) return noReport(result);
   printReport(report);
   const tally = tallyVerdicts(report);
-  return { ok: result.status === 0, detail: formatTally(tally) };
+  return { ok: result.status === 0, detail: `${formatTally(tally)}${failures(report, ['LEAK', 'FAILS', 'invalid', 'not-enforced'])}` };
 }
 
 /**
@@ -29,7 +29,7 @@ function advisoryConformance(result) {
   printReport(report);
   const tally = tallyVerdicts(report);
   const honest = (tally['not-enforced'] ?? 0) > 0 && !tally.LEAK && !tally.invalid && result.status !== 0;
-  return { ok: honest, detail: `${formatTally(tally)}; expected some not-enforced, no LEAK/invalid, non-zero exit` };
+  return { ok: honest, detail: `${formatTally(tally)}; expected some not-enforced, no LEAK/invalid, non-zero exit${honest ? '' : failures(report, ['LEAK', 'invalid'])}` };
 }
 
 function parseJson(text) {
@@ -56,6 +56,12 @@ function tallyVerdicts(report) {
   const tally = {};
   for (const { verdict } of report.results ?? []) tally[verdict] = (tally[verdict] ?? 0) + 1;
   return tally;
+}
+
+/** The failing rows, named in the summary line: CI logs keep the summary when they cut the middle. */
+function failures(report, verdicts) {
+  const rows = (report.results ?? []).filter(({ verdict }) => verdicts.includes(verdict));
+  return rows.map(({ id, verdict, detail }) => `; ${verdict} ${id}: ${String(detail ?? '').replace(/\s+/g, ' ').slice(0, 200)}`).join('');
 }
 
 const formatTally = (tally) => Object.entries(tally).map(([verdict, count]) => `${count} ${verdict}`).join(', ');

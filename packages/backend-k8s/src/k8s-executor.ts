@@ -31,6 +31,8 @@ const VERIFIED_TENANTS = new Map<string, Promise<void>>();
 
 /** How long `close()` waits for this session's pods to be gone from the API. */
 const DISPOSE_WAIT_MS = 30_000;
+/** How long to wait for the kubelet to report why a container died (only read when the runner died by SIGKILL). */
+const TERMINATION_STATUS_WAIT_MS = 10_000;
 
 interface PodRef {
   namespace: string;
@@ -221,7 +223,7 @@ export class K8sExecutor extends BaseExecutor {
         case 'result': {
           const { exitCode, signal: exitSignal, files, filesTruncated } = outcome.result;
           // A child killed by SIGKILL may be the memory limit at work: the kubelet reports it.
-          const oomKilled = exitSignal === 'SIGKILL' && (await waitForTermination(this.api, pod.namespace, pod.name, 5_000))?.reason === 'OOMKilled';
+          const oomKilled = exitSignal === 'SIGKILL' && (await waitForTermination(this.api, pod.namespace, pod.name, TERMINATION_STATUS_WAIT_MS))?.reason === 'OOMKilled';
           return { exitCode, signal: exitSignal, oomKilled, files, filesTruncated };
         }
         case 'stopped':
@@ -229,7 +231,7 @@ export class K8sExecutor extends BaseExecutor {
         case 'closed': {
           if (signal.aborted) return stopped();
           // The runner died without a result: the memory limit killed it, or the pod went away.
-          const terminated = await waitForTermination(this.api, pod.namespace, pod.name, 5_000);
+          const terminated = await waitForTermination(this.api, pod.namespace, pod.name, TERMINATION_STATUS_WAIT_MS);
           if (terminated?.reason === 'OOMKilled') return { exitCode: null, signal: 'SIGKILL', oomKilled: true };
           if (terminated?.exitCode === GATE_EXIT_CODE && terminated.message?.startsWith(GATE_MESSAGE_PREFIX)) {
             throw new IsolationRefusedError(BACKEND_NAME, 'network', `is not enforced for pod ${pod.namespace}/${pod.name}: ${terminated.message}`, 'Check the network plugin (it enforced the policy for the isolation check, but not for this pod in time), or raise networkGateTimeoutMs.');

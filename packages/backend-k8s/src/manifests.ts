@@ -205,11 +205,20 @@ export const DRAIN_HOLD_SECONDS = 2;
 
 /**
  * The pod's command: a shell that caps processes (RLIMIT_NPROC, per pod when the uid
- * is the pod's own), optionally runs the network gate, then runs the runner. When
- * the runner exits, the container stays up for DRAIN_HOLD_SECONDS (or until SIGTERM):
- * the kubelet closes an attach stream when the container exits and was seen to drop
- * the runner's last bytes (its trailer) about once in a hundred runs. The backend
- * returns on the trailer and deletes the pod, so the hold costs a request nothing.
+ * is the pod's own), optionally runs the network gate, then runs the runner.
+ *
+ * The shell is the container's PID 1, so it can end the whole run at once:
+ * - when the runner exits, it SIGKILLs every other process in the pod (`kill -1`
+ *   cannot reach PID 1 itself), so a program's orphans and detached grandchildren die
+ *   with the run, not whenever the kubelet gets to the pod's deletion;
+ * - on SIGTERM (the pod is being deleted: a timeout, an abort) it does the same at
+ *   once instead of waiting out the grace period. The runner runs in the background
+ *   (`wait` is interruptible, a foreground child is not) with its stdin given explicitly
+ *   (bash gives a background job /dev/null otherwise).
+ * Afterwards the container stays up for DRAIN_HOLD_SECONDS (or until SIGTERM): the
+ * kubelet closes an attach stream when the container exits and was seen to drop the
+ * runner's last bytes (its trailer) about once in a hundred runs. The backend returns
+ * on the trailer and deletes the pod, so the hold costs a request nothing.
  */
 export function podCommand(command: readonly string[], pids: number | undefined, gateSource: string | undefined): string[] {
   const steps = [
@@ -217,9 +226,11 @@ export function podCommand(command: readonly string[], pids: number | undefined,
     ...(gateSource !== undefined ? ['node -e "$0" </dev/null'] : []),
     '"$@"',
   ];
-  const hold = `code=$?; trap 'exit $code' TERM; sleep ${DRAIN_HOLD_SECONDS} & wait $!; exit $code`;
+  const killRest = 'kill -KILL -1 2>/dev/null';
+  const run = `trap '${killRest}; exit 143' TERM; { ${steps.join(' && ')}; } 0<&0 & wait $!`;
+  const hold = `code=$?; ${killRest}; trap 'exit $code' TERM; sleep ${DRAIN_HOLD_SECONDS} & wait $!; exit $code`;
   // bash (dash has no ulimit -u) -c SCRIPT $0 $@: $0 carries the gate's source, "$@" the runner.
-  return ['/bin/bash', '-c', `${steps.join(' && ')}; ${hold}`, gateSource ?? 'cordon', ...command];
+  return ['/bin/bash', '-c', `${run}; ${hold}`, gateSource ?? 'cordon', ...command];
 }
 
 export function resourcesFor(limits: Pick<ExecutionLimits, 'memoryBytes' | 'cpus'>, cpuRequestFraction: number): V1ResourceRequirements {

@@ -153,9 +153,15 @@ describe('hardenedPodManifest', () => {
   });
 
   it('caps processes, runs the gate, then the runner, and holds the container for the stream to drain', () => {
-    const hold = "code=$?; trap 'exit $code' TERM; sleep 2 & wait $!; exit $code";
-    expect(podCommand(['node', 'r.cjs'], 32, 'GATE')).toEqual(['/bin/bash', '-c', `ulimit -u 32 && node -e "$0" </dev/null && "$@"; ${hold}`, 'GATE', 'node', 'r.cjs']);
-    expect(podCommand(['node', 'r.cjs'], undefined, undefined)).toEqual(['/bin/bash', '-c', `"$@"; ${hold}`, 'cordon', 'node', 'r.cjs']);
+    const [shell, dashC, script, zero, ...rest] = podCommand(['node', 'r.cjs'], 32, 'GATE');
+    expect([shell, dashC]).toEqual(['/bin/bash', '-c']);
+    expect(script).toContain('{ ulimit -u 32 && node -e "$0" </dev/null && "$@"; } 0<&0 & wait $!');
+    expect(script).toContain('sleep 2 & wait $!; exit $code');
+    expect([zero, ...rest]).toEqual(['GATE', 'node', 'r.cjs']);
+    const [, , plain, plainZero] = podCommand(['node', 'r.cjs'], undefined, undefined);
+    expect(plain).toContain('{ "$@"; } 0<&0 & wait $!');
+    expect(plain).not.toContain('ulimit');
+    expect(plainZero).toBe('cordon');
   });
 
   it('computes activeDeadlineSeconds as budget plus grace', () => {
