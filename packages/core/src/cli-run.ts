@@ -15,6 +15,7 @@ interface RunFlags {
   network: 'none' | 'open';
   option?: Record<string, string>;
   json?: boolean;
+  stdin?: string;
   acceptUnenforced?: WaivableGuarantee[];
 }
 
@@ -32,6 +33,7 @@ export function runCommand(): Command {
     .addOption(new Option('-n, --network <mode>', 'network policy').choices(['none', 'open']).default('none'))
     .option('-o, --option <KEY=VALUE>', 'backend option (repeatable); see the backend README', collectKeyValue('--option'))
     .option('--accept-unenforced <guarantees>', `run even where these cannot be enforced: all, or a comma list of ${WAIVABLE_GUARANTEES.join(', ')}`, parseGuarantees)
+    .option('-i, --stdin <file>', "the program's standard input: a file, or - for this command's own standard input (default: none)")
     .option('--json', 'print exactly one JSON ExecutionResult and exit 0 when a result was produced')
     .action(async (file: string, flags: RunFlags) => {
       process.exitCode = await run(file, flags);
@@ -47,6 +49,19 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     process.stderr.write(`cordon: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}\n`);
     return 2;
   }
+  let stdin: Buffer | undefined;
+  if (flags.stdin !== undefined) {
+    if (flags.stdin === '-' && file === '-') {
+      process.stderr.write('cordon: --stdin - and program file - both want standard input; give one of them as a file\n');
+      return 2;
+    }
+    try {
+      stdin = readFileSync(flags.stdin === '-' ? 0 : flags.stdin);
+    } catch (error) {
+      process.stderr.write(`cordon: cannot read --stdin ${flags.stdin}: ${error instanceof Error ? error.message : String(error)}\n`);
+      return 2;
+    }
+  }
   const language = flags.language ?? EXTENSION_LANGUAGES[extname(file)] ?? 'node';
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));
@@ -59,6 +74,7 @@ async function run(file: string, flags: RunFlags): Promise<number> {
       code,
       env: flags.env ?? {},
       network: flags.network,
+      ...(stdin ? { stdin } : {}),
       ...(flags.acceptUnenforced ? { acceptUnenforced: flags.acceptUnenforced } : {}),
       ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
       ...(flags.memory !== undefined ? { limits: { memoryBytes: flags.memory * 1024 * 1024 } } : {}),

@@ -20,7 +20,11 @@ function program(name: string, code: string): string {
 const WAIVE_LIMITS = ['--accept-unenforced', 'memoryBytes,cpus,pids,diskBytes'];
 
 function cordon(...args: string[]) {
-  const result = spawnSync(process.execPath, [cli, ...(args[0] === 'run' ? ['run', ...WAIVE_LIMITS, ...args.slice(1)] : args)], { encoding: 'utf8', timeout: 30_000 });
+  return cordonWithInput(undefined, ...args);
+}
+
+function cordonWithInput(input: string | undefined, ...args: string[]) {
+  const result = spawnSync(process.execPath, [cli, ...(args[0] === 'run' ? ['run', ...WAIVE_LIMITS, ...args.slice(1)] : args)], { encoding: 'utf8', timeout: 30_000, ...(input !== undefined ? { input } : {}) });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
@@ -42,6 +46,17 @@ describe('cordon run', () => {
     const result = JSON.parse(run.stdout) as { status: string; exitCode: number; stdout: string; id: string };
     expect(result).toMatchObject({ status: 'error', exitCode: 5, stdout: '1\n' });
     expect(run.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('passes --stdin (a file, or - for its own standard input) to the program', () => {
+    const echo = program('echo.js', "process.stdin.pipe(process.stdout)");
+    expect(cordonWithInput('from the pipe', 'run', '--backend', fixture, '--network', 'open', '--stdin', '-', echo)).toMatchObject({ code: 0, stdout: 'from the pipe' });
+    expect(cordon('run', '--backend', fixture, '--network', 'open', '--stdin', program('input.txt', 'from a file'), echo)).toMatchObject({ code: 0, stdout: 'from a file' });
+    // Without --stdin the program's standard input is empty, whatever this command's is.
+    expect(cordonWithInput('ignored', 'run', '--backend', fixture, '--network', 'open', echo)).toMatchObject({ code: 0, stdout: '' });
+    const both = cordonWithInput('x', 'run', '--backend', fixture, '--stdin', '-', '-');
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/both want standard input/);
   });
 
   it('exits 124 on timeout', () => {
