@@ -177,14 +177,17 @@ export class SpawnExecutor extends BaseExecutor {
 
   /**
    * Host-side prefix: in the advisory tier, setpriv drops root with no-new-privileges
-   * (no bubblewrap sets it there); without cgroups, prlimit sets rlimits.
+   * (no bubblewrap sets it there); without cgroups, prlimit sets rlimits. Memory is
+   * RLIMIT_DATA, not RLIMIT_AS: V8 reserves far more address space than it uses, so
+   * Node cannot even start under an address-space cap of 512 MiB, while the data
+   * limit counts only writable memory (a failed allocation is an error in the program).
    */
   #wrapper(limits: ExecutionLimits, dropRoot: boolean): string[] {
     const wrapper: string[] = [];
     if (dropRoot && this.#host.isRoot) {
       wrapper.push(this.#host.setprivPath!, `--reuid=${this.#options.sandboxUid}`, `--regid=${this.#options.sandboxGid}`, '--clear-groups', '--no-new-privs');
     }
-    if (!this.#host.cgroups && this.#host.prlimitPath) wrapper.push(this.#host.prlimitPath, `--as=${limits.memoryBytes}`, `--nproc=${limits.pids}`, '--');
+    if (!this.#host.cgroups && this.#host.prlimitPath) wrapper.push(this.#host.prlimitPath, `--data=${limits.memoryBytes}`, `--nproc=${limits.pids}`, '--');
     return wrapper;
   }
 
