@@ -28,7 +28,7 @@ export interface BackendCapabilities {
 /** Enforcements weak enough that a caller must accept them explicitly. */
 export function isWeakEnforcement(limit: LimitName, enforcement: LimitEnforcement): boolean {
   if (enforcement === 'none') return true;
-  // An rlimit on address space is not a memory limit: V8 reserves far more than it uses, and it cannot report `oom`.
+  // A memory rlimit is per process (not the sandbox's total) and cannot report `oom`.
   if (limit === 'memoryBytes' && enforcement === 'rlimit') return true;
   return false;
 }
