@@ -3,6 +3,7 @@ import { basename, dirname, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Language, NormalizedRequest } from '@cordon/core';
 import { runnerArgs, type RunnerJob } from './runner.js';
+import { seccompProgram } from './seccomp.js';
 
 /** Inside the kernel tier's sandbox. */
 export const SANDBOX_ROOT = '/sandbox';
@@ -39,6 +40,8 @@ export interface SandboxPlan {
   cwd: string | undefined;
   /** bubblewrap reports the sandbox init's host pid on this fd. */
   statusFd: number | undefined;
+  /** A seccomp program bubblewrap reads from this fd (written and closed at spawn). */
+  seccomp?: { fd: number; program: Buffer };
   /** Own process group, so the advisory tier can kill it as a whole. */
   detached: boolean;
   /** Drop root to this user at spawn (libuv clears supplementary groups too); bubblewrap then sets no-new-privileges. */
@@ -127,6 +130,7 @@ function interpreterBinds(paths: readonly (string | undefined)[]): string[] {
 }
 
 const PACKAGES_DIR = '/packages';
+const SECCOMP_FD = 5;
 const GUARD_IN_SANDBOX = `${CORDON_DIR}/network-guard.cjs`;
 const BOOT_FILE = builtFile('node-boot.cjs');
 const BOOT_IN_SANDBOX = `${CORDON_DIR}/node-boot.cjs`;
@@ -173,6 +177,8 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
   if (none) args.push('--ro-bind', GUARD_FILE, GUARD_IN_SANDBOX);
   if (shape.prebootNode) args.push('--ro-bind', BOOT_FILE, BOOT_IN_SANDBOX);
   args.push('--remount-ro', '/', '--chdir', SANDBOX_WORKDIR, '--json-status-fd', '4');
+  const seccomp = seccompProgram();
+  if (seccomp) args.push('--seccomp', String(SECCOMP_FD));
   const preboot = shape.prebootNode ? { node: interpreters.node, bootScript: BOOT_IN_SANDBOX, nodeOptions: none ? `--require ${GUARD_IN_SANDBOX}` : '' } : undefined;
   args.push('--', ...runnerArgs(interpreters.perl, preboot));
 
@@ -182,6 +188,7 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
     env: { PATH: SANDBOX_PATH, CORDON_SPAWN_SESSION: input.marker },
     cwd: '/',
     statusFd: 4,
+    ...(seccomp ? { seccomp: { fd: SECCOMP_FD, program: seccomp } } : {}),
     detached: false,
     ...(input.user ? { user: input.user } : {}),
   };

@@ -43,7 +43,7 @@ export class SandboxProcess {
     this.id = id;
     this.#plan = plan;
     this.#cgroupPromise = cgroup;
-    const stdio: StdioPipe[] = Array.from({ length: plan.statusFd !== undefined ? 5 : 4 }, () => 'pipe');
+    const stdio: StdioPipe[] = Array.from({ length: Math.max(3, plan.statusFd ?? 0, plan.seccomp?.fd ?? 0) + 1 }, () => 'pipe');
     this.#child = spawn(plan.command, plan.args, { stdio, env: plan.env, cwd: plan.cwd, detached: plan.detached, ...(plan.user ?? {}) });
     this.#streams = this.#child.stdio as unknown as (Readable & Writable)[];
     for (const stream of this.#streams) stream?.on('error', () => undefined);
@@ -56,6 +56,8 @@ export class SandboxProcess {
       this.#onStderr?.(chunk);
     });
     this.#streams[3]!.on('data', (chunk: Buffer) => this.#channel.push(chunk));
+    // bubblewrap reads the filter to EOF before it sets the sandbox up.
+    if (plan.seccomp) this.#streams[plan.seccomp.fd]!.end(plan.seccomp.program);
     if (plan.statusFd !== undefined) this.#streams[plan.statusFd]!.on('data', (chunk: Buffer) => (this.#statusJson += chunk.toString('utf8')));
     this.#child.on('exit', () => {
       this.#exited = true;

@@ -25,6 +25,7 @@ import { kernelRemedy } from './remedy.js';
 import { advisoryJob, advisoryPlan, kernelJob, kernelPlan, type Interpreters, type SandboxShape } from './sandbox-plan.js';
 import { SandboxPool } from './sandbox-pool.js';
 import { SandboxProcess } from './sandbox-process.js';
+import { DENIED_SYSCALLS, seccompSupported } from './seccomp.js';
 
 export type Tier = 'kernel' | 'advisory';
 
@@ -113,6 +114,9 @@ export class SpawnExecutor extends BaseExecutor {
         ? `kernel tier: bubblewrap namespaces (user, pid, ipc, uts, cgroup, net), read-only minimal filesystem${this.#host.isRoot ? `, runs as uid ${this.#options.sandboxUid}` : ''}`
         : `advisory tier: ${this.#host.kernelProblem ?? 'forced by the tier option'}; only the Node network guard stands between code and the network`,
       cgroup ? `limits through cgroup ${this.#host.cgroups?.version}` : 'no writable cgroups (not root or no delegation): limits through rlimits where possible',
+      ...(this.tier === 'kernel'
+        ? [seccompSupported() ? `seccomp deny-list (${DENIED_SYSCALLS.length} syscalls: io_uring, bpf, perf_event_open, userfaultfd, keyring, modules, kexec, mount, namespaces, file handles)` : `no seccomp filter (none written for ${process.arch})`]
+        : []),
     ];
     return {
       name: this.name,

@@ -230,6 +230,27 @@ describe('spawn backend, kernel tier', () => {
     }
   });
 
+  it('denies io_uring, the keyring and friends with a seccomp filter (the same calls are not EPERM outside)', async () => {
+    // Arguments that make each call fail fast without the filter (EFAULT, EINVAL), so
+    // EPERM can only come from the filter; the control runs the same program on the host.
+    const code = [
+      'import ctypes, os, platform',
+      'libc = ctypes.CDLL(None, use_errno=True)',
+      "numbers = {'x86_64': {'io_uring_setup': 425, 'keyctl': 250, 'getpid': 39}, 'aarch64': {'io_uring_setup': 425, 'keyctl': 219, 'getpid': 172}}[platform.machine()]",
+      'for name, nr in numbers.items():',
+      '    r = libc.syscall(nr, 0, 0, 0)',
+      "    print(name, 'ok' if r >= 0 else os.strerror(ctypes.get_errno()))",
+      "print([line.split()[1] for line in open('/proc/self/status') if line.startswith('Seccomp:')][0])",
+    ].join('\n');
+    const inside = await executor.execute({ language: 'python', code });
+    expect(inside.stdout).toBe('io_uring_setup Operation not permitted\nkeyctl Operation not permitted\ngetpid ok\n2\n');
+    const { spawnSync } = await import('node:child_process');
+    const outside = spawnSync('python3', ['-c', code], { encoding: 'utf8' }).stdout;
+    expect(outside).toMatch(/^io_uring_setup (?!Operation not permitted)/);
+    expect(outside).toMatch(/\nkeyctl (?!Operation not permitted)/);
+    expect(executor.capabilities().notes?.join(' ')).toMatch(/seccomp/);
+  });
+
   it('offers read-only package directories to require and import', async () => {
     const packages = mkdtempSync(join(tmpdir(), 'cordon-spawn-test-packages-'));
     // The sandbox user must be able to read package directories.
