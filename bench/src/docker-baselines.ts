@@ -5,7 +5,7 @@ import type Docker from 'dockerode';
 import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core';
 import { runCommand } from './run-command.js';
 import { MISSED, withDeadline } from './deadline.js';
-import { checkOutput, commandSample, type Participant, type Sample } from './sample.js';
+import { checkOutput, commandBaseline, type Participant, type Sample } from './sample.js';
 import type { Scenario } from './scenarios.js';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -55,17 +55,7 @@ export function describeDockerRun(image: string): string {
 
 /** `docker run --rm --network none <image> node -e ...` through the CLI: what most people compare with. */
 export function dockerRunBaseline(image: string): Participant {
-  return {
-    key: 'docker-run',
-    role: 'baseline',
-    settleMs: 0,
-    sampleEvery: 1,
-    supports: (scenario) => scenario.name === 'node-hello',
-    async runOnce(scenario): Promise<Sample> {
-      const outcome = await runCommand('docker', dockerRunArgs(image, scenario.code));
-      return commandSample(scenario, outcome);
-    },
-  };
+  return commandBaseline('docker-run', (scenario) => scenario.name === 'node-hello', (scenario) => runCommand('docker', dockerRunArgs(image, scenario.code)));
 }
 
 export function describeOriginalApi(image: string): string {

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { BaselineName } from './results.js';
 import { runCommand } from './run-command.js';
-import { commandSample, type Participant, type Sample } from './sample.js';
+import { commandBaseline, type Participant } from './sample.js';
 import type { Scenario } from './scenarios.js';
 
 type HostBaseline = Extract<BaselineName, 'host-node' | 'host-python' | 'host-bash'>;
@@ -39,17 +39,7 @@ export function describeHostBaseline(baseline: HostBaseline, scenario: Scenario)
 /** Spawns the interpreter bare on the host: no sandbox, the floor every backend is compared with. */
 export function hostBaseline(baseline: HostBaseline): Participant {
   const [command, flag] = hostCommand(baseline);
-  return {
-    key: baseline,
-    role: 'baseline',
-    settleMs: 0,
-    sampleEvery: 1,
-    supports: (scenario) => scenario.hostBaseline === baseline,
-    async runOnce(scenario): Promise<Sample> {
-      const outcome = await runCommand(command, [flag, scenario.code], 60_000, BARE_ENV);
-      return commandSample(scenario, outcome);
-    },
-  };
+  return commandBaseline(baseline, (scenario) => scenario.hostBaseline === baseline, (scenario) => runCommand(command, [flag, scenario.code], 60_000, BARE_ENV));
 }
 
 export const HOST_BASELINES: readonly HostBaseline[] = ['host-node', 'host-python', 'host-bash'];
@@ -80,15 +70,5 @@ export async function detectBwrap(): Promise<{ ok: true } | { ok: false; reason:
  */
 export function bwrapNodeReference(): Participant {
   const bwrap = bwrapPath() ?? 'bwrap';
-  return {
-    key: 'bwrap-node',
-    role: 'baseline',
-    settleMs: 0,
-    sampleEvery: 1,
-    supports: (scenario) => scenario.name === 'node-hello',
-    async runOnce(scenario): Promise<Sample> {
-      const outcome = await runCommand(bwrap, [...BWRAP_ARGS, process.execPath, '-e', scenario.code], 60_000, BARE_ENV);
-      return commandSample(scenario, outcome);
-    },
-  };
+  return commandBaseline('bwrap-node', (scenario) => scenario.name === 'node-hello', (scenario) => runCommand(bwrap, [...BWRAP_ARGS, process.execPath, '-e', scenario.code], 60_000, BARE_ENV));
 }

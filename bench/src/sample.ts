@@ -34,3 +34,17 @@ export function commandSample(scenario: Scenario, outcome: CommandOutcome): Samp
   const problem = outcome.error ?? (outcome.exitCode === 0 ? checkOutput(scenario, outcome.stdout, outcome.stderr.trim()) : `exit ${outcome.exitCode}: ${outcome.stderr.trim().slice(0, 200)}`);
   return problem === undefined ? { ms: outcome.ms, ok: true } : { ms: outcome.ms, ok: false, problem };
 }
+
+/** A baseline that spawns a bare command once per sample (host interpreters, node in bwrap, `docker run`). */
+export function commandBaseline(key: string, supports: (scenario: Scenario) => boolean, run: (scenario: Scenario) => Promise<CommandOutcome>): Participant {
+  return {
+    key,
+    role: 'baseline',
+    settleMs: 0,
+    sampleEvery: 1,
+    supports,
+    async runOnce(scenario): Promise<Sample> {
+      return commandSample(scenario, await run(scenario));
+    },
+  };
+}
