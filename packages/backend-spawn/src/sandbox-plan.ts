@@ -131,6 +131,8 @@ function interpreterBinds(paths: readonly (string | undefined)[]): string[] {
 
 const PACKAGES_DIR = '/packages';
 const SECCOMP_FD = 5;
+/** Compiled once: the same filter goes to every sandbox. */
+const SECCOMP_PROGRAM = seccompProgram();
 const GUARD_IN_SANDBOX = `${CORDON_DIR}/network-guard.cjs`;
 const BOOT_FILE = builtFile('node-boot.cjs');
 const BOOT_IN_SANDBOX = `${CORDON_DIR}/node-boot.cjs`;
@@ -177,8 +179,7 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
   if (none) args.push('--ro-bind', GUARD_FILE, GUARD_IN_SANDBOX);
   if (shape.prebootNode) args.push('--ro-bind', BOOT_FILE, BOOT_IN_SANDBOX);
   args.push('--remount-ro', '/', '--chdir', SANDBOX_WORKDIR, '--json-status-fd', '4');
-  const seccomp = seccompProgram();
-  if (seccomp) args.push('--seccomp', String(SECCOMP_FD));
+  if (SECCOMP_PROGRAM) args.push('--seccomp', String(SECCOMP_FD));
   const preboot = shape.prebootNode ? { node: interpreters.node, bootScript: BOOT_IN_SANDBOX, nodeOptions: none ? `--require ${GUARD_IN_SANDBOX}` : '' } : undefined;
   args.push('--', ...runnerArgs(interpreters.perl, preboot));
 
@@ -188,7 +189,7 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
     env: { PATH: SANDBOX_PATH, CORDON_SPAWN_SESSION: input.marker },
     cwd: '/',
     statusFd: 4,
-    ...(seccomp ? { seccomp: { fd: SECCOMP_FD, program: seccomp } } : {}),
+    ...(SECCOMP_PROGRAM ? { seccomp: { fd: SECCOMP_FD, program: SECCOMP_PROGRAM } } : {}),
     detached: false,
     ...(input.user ? { user: input.user } : {}),
   };
