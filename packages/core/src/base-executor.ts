@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { isWeakEnforcement, type BackendCapabilities } from './capabilities.js';
 import { BackendFailureError, CordonError, ExecutorClosedError, InvalidRequestError, IsolationRefusedError } from './errors.js';
 import { Admission } from './admission.js';
+import { checkCollectedFiles } from './collected-files.js';
 import type { Executor, ExecutorEvents, ExecutorOptions } from './executor.js';
 import { LIMIT_NAMES } from './limits.js';
 import { OutputCollector } from './output-collector.js';
@@ -32,7 +33,13 @@ export interface RunOutcome {
   oomKilled: boolean;
   files?: CollectedFile[];
   filesTruncated?: boolean;
+  /** What the caller must know about this run (e.g. files left out of a collection, and why). */
+  warnings?: readonly string[];
 }
+
+/** Backend warnings kept per result, each shortened; they describe, never carry, program data. */
+const MAX_BACKEND_WARNINGS = 20;
+const MAX_WARNING_CHARS = 500;
 
 type StopReason = 'timeout' | 'aborted';
 
@@ -118,6 +125,8 @@ export abstract class BaseExecutor implements Executor {
       const outcome = await this.run({ id, request, signal: controller.signal, stdout, stderr });
       const durationMs = performance.now() - started;
       const status = deriveStatus(outcome, stopReason);
+      // Whatever the backend collected, the host checks paths, patterns and caps itself.
+      const checked = checkCollectedFiles(outcome.files ?? [], request.collectFiles, request.limits.diskBytes);
       const result: ExecutionResult = {
         id,
         status,
@@ -127,12 +136,12 @@ export abstract class BaseExecutor implements Executor {
         stderr: stderr.finish(),
         stdoutTruncated: stdout.truncated,
         stderrTruncated: stderr.truncated,
-        files: outcome.files ?? [],
-        filesTruncated: outcome.filesTruncated ?? false,
+        files: checked.files,
+        filesTruncated: (outcome.filesTruncated ?? false) || checked.truncated,
         durationMs: round(durationMs),
         queuedMs: round(queuedMs),
         backend: this.name,
-        warnings,
+        warnings: [...warnings, ...boundWarnings(outcome.warnings ?? []), ...checked.warnings],
       };
       this.events.emit('end', { id, backend: this.name, language: request.language, tags: request.tags, status, exitCode: outcome.exitCode, queuedMs: result.queuedMs, durationMs: result.durationMs });
       return result;
@@ -208,6 +217,12 @@ function deriveStatus(outcome: RunOutcome, stopReason: StopReason | undefined): 
   if (stopReason === 'aborted') return 'aborted';
   if (outcome.oomKilled) return 'oom';
   return outcome.exitCode === 0 && outcome.signal === null ? 'ok' : 'error';
+}
+
+function boundWarnings(warnings: readonly string[]): string[] {
+  const kept = warnings.slice(0, MAX_BACKEND_WARNINGS).map((warning) => (warning.length > MAX_WARNING_CHARS ? `${warning.slice(0, MAX_WARNING_CHARS)}…` : warning));
+  if (warnings.length > MAX_BACKEND_WARNINGS) kept.push(`${warnings.length - MAX_BACKEND_WARNINGS} more warnings from the backend (not listed)`);
+  return kept;
 }
 
 function round(ms: number): number {

@@ -97,15 +97,42 @@ const signalSchema = z.custom<AbortSignal>((value) => value instanceof AbortSign
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** Checks a path relative to the working directory; returns why it is bad, or undefined. */
+/** The longest file name (one path segment) Linux filesystems take, in bytes. */
+export const MAX_NAME_BYTES = 255;
+/** The longest relative path accepted, in bytes (PATH_MAX). */
+export const MAX_PATH_BYTES = 4096;
+
+/**
+ * Checks a plain relative path under the working directory (a file in `files`, a
+ * pattern in `collectFiles`); returns why it is bad, or undefined. A leading `./` is
+ * allowed; `.`, `a/`, `a//b`, `..`, absolute paths and over-long names are not, so
+ * what a backend receives is always a normalised path it can use as is.
+ */
 export function relativePathProblem(path: string): string | undefined {
   if (path.length === 0) return 'must not be empty';
   if (path.includes('\0')) return 'must not contain NUL';
   if (path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path)) return 'must be relative to the working directory';
-  const segments = path.split(/[\\/]/);
+  if (Buffer.byteLength(path) > MAX_PATH_BYTES) return `is longer than ${MAX_PATH_BYTES} bytes`;
+  const segments = stripDotSlash(path).split(/[\\/]/);
   if (segments.includes('..')) return 'must not contain ".."';
-  if (path.length > 4096) return 'is longer than 4096 characters';
+  if (segments.length === 1 && segments[0] === '') return 'must name a file, not the working directory itself';
+  if (segments.includes('.')) return 'must not contain "." segments';
+  if (segments.at(-1) === '') return 'must not end with "/" (name the file, or add "/**" for everything under a directory)';
+  if (segments.includes('')) return 'must not contain empty segments ("//")';
+  const long = segments.find((segment) => Buffer.byteLength(segment) > MAX_NAME_BYTES);
+  if (long !== undefined) return `has a name longer than ${MAX_NAME_BYTES} bytes (${Buffer.byteLength(long)})`;
   return undefined;
+}
+
+function stripDotSlash(path: string): string {
+  let rest = path;
+  while (rest.startsWith('./') || rest.startsWith('.\\')) rest = rest.slice(2);
+  return rest;
+}
+
+/** A valid relative path in its one normal form: `/`-separated, no leading `./`. */
+export function normalizeRelativePath(path: string): string {
+  return stripDotSlash(path).split(/[\\/]/).join('/');
 }
 
 const limitsSchema = z.strictObject({
@@ -128,9 +155,24 @@ const requestSchema = z.strictObject({
     .superRefine((files, ctx) => {
       const entries = Object.keys(files);
       if (entries.length > MAX_FILE_COUNT) ctx.addIssue({ code: 'custom', message: `must hold at most ${MAX_FILE_COUNT} files` });
+      const normalized = new Map<string, string>();
       for (const path of entries) {
         const problem = relativePathProblem(path);
-        if (problem) ctx.addIssue({ code: 'custom', path: [path], message: `path ${problem}`, params: { value: path } });
+        if (problem) {
+          ctx.addIssue({ code: 'custom', path: [path], message: `path ${problem}`, params: { value: path } });
+          continue;
+        }
+        const plain = normalizeRelativePath(path);
+        const twin = normalized.get(plain);
+        if (twin !== undefined) ctx.addIssue({ code: 'custom', path: [path], message: `path names the same file as "${twin}"`, params: { value: path } });
+        normalized.set(plain, path);
+      }
+      // A file cannot also be a directory of another file ("a" and "a/b").
+      for (const [plain, path] of normalized) {
+        for (let at = plain.indexOf('/'); at >= 0; at = plain.indexOf('/', at + 1)) {
+          const parent = normalized.get(plain.slice(0, at));
+          if (parent !== undefined) ctx.addIssue({ code: 'custom', path: [path], message: `path needs "${parent}" to be a directory, but it is also given as a file`, params: { value: path } });
+        }
       }
     })
     .default({}),
@@ -178,7 +220,7 @@ export function parseExecutionRequest(input: unknown): NormalizedRequest {
     stdin: typeof request.stdin === 'string' ? Buffer.from(request.stdin, 'utf8') : request.stdin,
     env: request.env,
     files,
-    collectFiles: request.collectFiles,
+    collectFiles: request.collectFiles.map(stripDotSlash),
     timeoutMs: request.timeoutMs,
     limits: request.limits,
     network: normalizeNetwork(request.network),
@@ -190,12 +232,6 @@ export function parseExecutionRequest(input: unknown): NormalizedRequest {
   };
 }
 
-function normalizeRelativePath(path: string): string {
-  return path
-    .split(/[\\/]+/)
-    .filter((segment) => segment !== '' && segment !== '.')
-    .join('/');
-}
 
 /** Turns the first zod issue into an error naming the dotted field and the value found there. */
 export function toInvalidRequestError(error: z.ZodError, input: unknown, prefix = ''): InvalidRequestError {
