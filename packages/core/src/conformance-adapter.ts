@@ -24,6 +24,13 @@ export interface ConformanceAdapter {
    */
   leftovers(): Promise<string[]>;
   /**
+   * An executor of the same backend whose sandboxes all run as one fixed host uid
+   * (the setup before per-sandbox uids), used only as the positive control of the
+   * shared-resources probes: it shows the probe does starve tenants that share a
+   * uid. Closed by the adapter's owner together with `executor`.
+   */
+  readonly sharedUserControl?: Executor;
+  /**
    * Probe id (`R1:ping`) or group (`R1`) → why no control is possible on this
    * backend. Must be rare; shown in the table. Such probes are not run.
    */
