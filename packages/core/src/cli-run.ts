@@ -5,6 +5,7 @@ import { createExecutor } from './create-executor.js';
 import { collectKeyValue, parseInteger, reportError } from './cli-support.js';
 import { LANGUAGES, WAIVABLE_GUARANTEES, type Language, type WaivableGuarantee } from './request.js';
 import { exitCodeFor, resultToJson } from './result.js';
+import { escapeForTerminal } from './terminal-text.js';
 
 interface RunFlags {
   backend?: string;
@@ -17,6 +18,7 @@ interface RunFlags {
   json?: boolean;
   stdin?: string;
   acceptUnenforced?: WaivableGuarantee[];
+  rawOutput?: boolean;
 }
 
 const EXTENSION_LANGUAGES: Record<string, Language> = { '.js': 'node', '.mjs': 'node', '.cjs': 'node', '.py': 'python', '.sh': 'bash', '.bash': 'bash' };
@@ -35,6 +37,7 @@ export function runCommand(): Command {
     .option('--accept-unenforced <guarantees>', `run even where these cannot be enforced: all, or a comma list of ${WAIVABLE_GUARANTEES.join(', ')}`, parseGuarantees)
     .option('-i, --stdin <file>', "the program's standard input: a file, or - for this command's own standard input (default: none)")
     .option('--json', 'print exactly one JSON ExecutionResult and exit 0 when a result was produced')
+    .option('--raw-output', "write the program's output to a terminal as is, escape sequences included (default: shown escaped on a terminal)")
     .action(async (file: string, flags: RunFlags) => {
       process.exitCode = await run(file, flags);
     });
@@ -63,6 +66,9 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     }
   }
   const language = flags.language ?? EXTENSION_LANGUAGES[extname(file)] ?? 'node';
+  // On a terminal the program's bytes are shown inert unless asked for raw; pipes and files get them as written.
+  const out = terminalFilter(process.stdout.isTTY && flags.rawOutput !== true);
+  const err = terminalFilter(process.stderr.isTTY && flags.rawOutput !== true);
   const abort = new AbortController();
   const onSignal = () => abort.abort(new Error('interrupted'));
   process.once('SIGINT', onSignal);
@@ -78,7 +84,7 @@ async function run(file: string, flags: RunFlags): Promise<number> {
       ...(flags.acceptUnenforced ? { acceptUnenforced: flags.acceptUnenforced } : {}),
       ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
       ...(flags.memory !== undefined ? { limits: { memoryBytes: flags.memory * 1024 * 1024 } } : {}),
-      ...(json ? {} : { onStdout: (chunk: string) => process.stdout.write(chunk), onStderr: (chunk: string) => process.stderr.write(chunk) }),
+      ...(json ? {} : { onStdout: (chunk: string) => process.stdout.write(out(chunk)), onStderr: (chunk: string) => process.stderr.write(err(chunk)) }),
       signal: abort.signal,
     });
     if (json) {
@@ -88,7 +94,8 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     if (result.stdoutTruncated || result.stderrTruncated) process.stderr.write('cordon: output was truncated at the output limit\n');
     if (result.status === 'timeout') process.stderr.write(`cordon: timed out (execution ${result.id})\n`);
     if (result.status === 'oom') process.stderr.write(`cordon: killed by the memory limit (execution ${result.id})\n`);
-    for (const warning of result.warnings) process.stderr.write(`cordon: warning: ${warning}\n`);
+    // Warnings may quote names the program chose (a collected file's path): always inert.
+    for (const warning of result.warnings) process.stderr.write(`cordon: warning: ${escapeForTerminal(warning)}\n`);
     return exitCodeFor(result);
   } catch (error) {
     return reportError(error, json);
@@ -96,6 +103,10 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+function terminalFilter(escape: boolean): (chunk: string) => string {
+  return escape ? escapeForTerminal : (chunk) => chunk;
 }
 
 function parseGuarantees(value: string): WaivableGuarantee[] {

@@ -59,6 +59,31 @@ describe('cordon run', () => {
     expect(both.stderr).toMatch(/both want standard input/);
   });
 
+  describe('on a terminal', () => {
+    // OSC 52 (clipboard), a window title, a screen clear, a C1 CSI and a bidi override.
+    const hostile = program('hostile.js', String.raw`process.stdout.write('a\x1b]52;c;ZXZpbA==\x07b\x1b]0;pwned\x07c\x1b[2J\u009b31md\u202ee\n')`);
+    const inTerminal = (...args: string[]) => {
+      // script(1) (util-linux/bsdutils, in every base system) gives the command a pseudo-terminal, as a user's shell would.
+      const command = [process.execPath, cli, 'run', ...WAIVE_LIMITS, '--backend', fixture, '--network', 'open', ...args, hostile].map((arg) => `'${arg}'`).join(' ');
+      return spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 30_000 }).stdout;
+    };
+
+    it('shows control characters and escape sequences escaped', () => {
+      const shown = inTerminal();
+      expect(shown).not.toMatch(/[\x1b\x07\u009b\u202e]/);
+      expect(shown).toContain(String.raw`a\x1b]52;c;ZXZpbA==\x07b\x1b]0;pwned\x07c\x1b[2J\x9b31md\u202ee`);
+    });
+
+    it('passes them raw with --raw-output', () => {
+      expect(inTerminal('--raw-output')).toContain('a\x1b]52;c;ZXZpbA==\x07b');
+    });
+
+    it('leaves a pipe untouched (the program\'s bytes as written)', () => {
+      const run = cordon('run', '--backend', fixture, '--network', 'open', hostile);
+      expect(run.stdout).toContain('a\x1b]52;c;ZXZpbA==\x07b\x1b]0;pwned\x07c\x1b[2J\u009b31md\u202ee\n');
+    });
+  });
+
   it('exits 124 on timeout', () => {
     const run = cordon('run', '--backend', fixture, '--network', 'open', '--timeout', '300', program('loop.js', 'for (;;) {}'));
     expect(run.code).toBe(124);
