@@ -7,6 +7,7 @@ import type { SuiteContext } from './conformance-context.js';
 import { findHostProcesses } from './conformance-host-processes.js';
 import { bashProbe, nodeProbe, pythonProbe } from './probe-prelude.js';
 import { unusable, type PropertyOutcome, type PropertyProbe } from './probe-property.js';
+import { resultIntegrity } from './probe-result-integrity.js';
 
 const MiB = 1024 * 1024;
 
@@ -582,4 +583,8 @@ export const PROPERTY_PROBES: readonly PropertyProbe[] = [
   outputCap,
   exitCodes,
   noState,
+  // The result channel and the shared kernel (escape-probes.md "The result channel").
+  resultIntegrity('node'),
+  resultIntegrity('python'),
+  resultIntegrity('bash'),
 ];
