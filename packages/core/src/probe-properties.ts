@@ -8,6 +8,7 @@ import { findHostProcesses } from './conformance-host-processes.js';
 import { bashProbe, nodeProbe, pythonProbe } from './probe-prelude.js';
 import { unusable, type PropertyOutcome, type PropertyProbe } from './probe-property.js';
 import { resultIntegrity } from './probe-result-integrity.js';
+import { collectionConfinement } from './probe-collection-confinement.js';
 
 const MiB = 1024 * 1024;
 
@@ -587,4 +588,5 @@ export const PROPERTY_PROBES: readonly PropertyProbe[] = [
   resultIntegrity('node'),
   resultIntegrity('python'),
   resultIntegrity('bash'),
+  collectionConfinement,
 ];
