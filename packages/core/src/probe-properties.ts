@@ -9,6 +9,7 @@ import { bashProbe, nodeProbe, pythonProbe } from './probe-prelude.js';
 import { unusable, type PropertyOutcome, type PropertyProbe } from './probe-property.js';
 import { resultIntegrity } from './probe-result-integrity.js';
 import { collectionConfinement } from './probe-collection-confinement.js';
+import { hostMemory } from './probe-host-memory.js';
 
 const MiB = 1024 * 1024;
 
@@ -589,4 +590,5 @@ export const PROPERTY_PROBES: readonly PropertyProbe[] = [
   resultIntegrity('python'),
   resultIntegrity('bash'),
   collectionConfinement,
+  hostMemory,
 ];

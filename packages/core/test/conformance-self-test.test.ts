@@ -51,6 +51,7 @@ const missingHostTools = ['curl', 'wget', 'nc', 'ping', 'getent'].filter((tool) 
 const RESULT_CHANNEL: readonly string[] = [
   'result-integrity:node', 'result-integrity:python', 'result-integrity:bash',
   'collection-confinement:rename-link', 'collection-confinement:file-links', 'collection-confinement:proc-root-links', 'collection-confinement:race',
+  'host-memory:trailer', 'host-memory:output', 'host-memory:files',
 ];
 /** The shared kernel: one uid, the host's RLIMIT_NOFILE, one devpts, the host's boot id and mounts. Each has a positive control. */
 const SHARED_KERNEL: readonly string[] = [
