@@ -10,6 +10,7 @@ import { unusable, type PropertyOutcome, type PropertyProbe } from './probe-prop
 import { resultIntegrity } from './probe-result-integrity.js';
 import { collectionConfinement } from './probe-collection-confinement.js';
 import { hostMemory } from './probe-host-memory.js';
+import { sharedResources } from './probe-shared-resources.js';
 
 const MiB = 1024 * 1024;
 
@@ -591,4 +592,5 @@ export const PROPERTY_PROBES: readonly PropertyProbe[] = [
   resultIntegrity('bash'),
   collectionConfinement,
   hostMemory,
+  sharedResources,
 ];

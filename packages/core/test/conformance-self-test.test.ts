@@ -55,6 +55,7 @@ const RESULT_CHANNEL: readonly string[] = [
 ];
 /** The shared kernel: one uid, the host's RLIMIT_NOFILE, one devpts, the host's boot id and mounts. Each has a positive control. */
 const SHARED_KERNEL: readonly string[] = [
+  'shared-resources:open-files', 'shared-resources:per-user', 'shared-resources:ptys',
 ];
 /** Properties an unisolated runner must fail; the rest (output cap, exit codes) the base class provides. */
 const MUST_FAIL = [
@@ -68,6 +69,7 @@ const MUST_FAIL = [
  * the host's terminals), so the adapter declares these not applicable.
  */
 const NEEDS_SHARED_HOST: readonly string[] = [
+  'shared-resources:open-files', 'shared-resources:per-user', 'shared-resources:ptys',
 ];
 const MUST_HOLD = ['output-cap', 'exit-code', 'signal:SIGKILL', 'signal:SIGTERM', 'no-state:node-globals'];
 
