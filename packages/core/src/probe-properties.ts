@@ -11,6 +11,7 @@ import { resultIntegrity } from './probe-result-integrity.js';
 import { collectionConfinement } from './probe-collection-confinement.js';
 import { hostMemory } from './probe-host-memory.js';
 import { sharedResources } from './probe-shared-resources.js';
+import { hostIdentifiers } from './probe-host-identifiers.js';
 
 const MiB = 1024 * 1024;
 
@@ -593,4 +594,5 @@ export const PROPERTY_PROBES: readonly PropertyProbe[] = [
   collectionConfinement,
   hostMemory,
   sharedResources,
+  hostIdentifiers,
 ];

@@ -56,6 +56,7 @@ const RESULT_CHANNEL: readonly string[] = [
 /** The shared kernel: one uid, the host's RLIMIT_NOFILE, one devpts, the host's boot id and mounts. Each has a positive control. */
 const SHARED_KERNEL: readonly string[] = [
   'shared-resources:open-files', 'shared-resources:per-user', 'shared-resources:ptys',
+  'host-identifiers:boot-id', 'host-identifiers:mount-paths', 'host-identifiers:cgroup-ids',
 ];
 /** Properties an unisolated runner must fail; the rest (output cap, exit codes) the base class provides. */
 const MUST_FAIL = [
@@ -70,6 +71,7 @@ const MUST_FAIL = [
  */
 const NEEDS_SHARED_HOST: readonly string[] = [
   'shared-resources:open-files', 'shared-resources:per-user', 'shared-resources:ptys',
+  'host-identifiers:cgroup-ids',
 ];
 const MUST_HOLD = ['output-cap', 'exit-code', 'signal:SIGKILL', 'signal:SIGTERM', 'no-state:node-globals'];
 
