@@ -296,8 +296,8 @@ async function openFiles(context: SuiteContext): Promise<PropertyOutcome> {
       controlReason: `A's children did not all hold what their limit allows (${children} children, the least held ${least}, expected ≥ ${reachable})`,
       ...(pair.problem ? { error: pair.problem } : {}),
     },
-    probe: pair.a.record,
-    ...(pair.b ? { control: pair.b.record } : {}),
+    // B is what is judged; A's record when B never ran (its stderr says why).
+    probe: (pair.b ?? pair.a).record,
   };
 }
 
@@ -331,8 +331,8 @@ async function perUser(context: SuiteContext): Promise<PropertyOutcome> {
         : `the shared-uid pair (${control.how}) did not show starvation: B starved of ${shown.join(', ') || 'nothing'} of the ${exhausted.join(', ') || 'no'} resources A exhausted`,
       ...(pair.problem ? { error: pair.problem } : {}),
     },
-    probe: pair.a.record,
-    ...(pair.b ? { control: pair.b.record } : {}),
+    // B is what is judged; A's record when B never ran (its stderr says why).
+    probe: (pair.b ?? pair.a).record,
   };
 }
 
@@ -361,8 +361,8 @@ async function ptys(context: SuiteContext): Promise<PropertyOutcome> {
       controlReason: 'unavailable' in control ? `NO PTY CONTROL: ${control.unavailable}` : `the shared pair (${control.how}) did not show starvation: A opened ${control.facts['A.ptys'] ?? '?'}, B ${control.facts['B.pty'] ?? '?'}`,
       ...(pair.problem ? { error: pair.problem } : {}),
     },
-    probe: pair.a.record,
-    ...(pair.b ? { control: pair.b.record } : {}),
+    // B is what is judged; A's record when B never ran (its stderr says why).
+    probe: (pair.b ?? pair.a).record,
   };
 }
 

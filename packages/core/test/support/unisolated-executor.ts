@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { BaseExecutor, type RunContext, type RunOutcome } from '../../src/base-executor.js';
 import type { BackendCapabilities } from '../../src/capabilities.js';
 import type { ConformanceAdapter } from '../../src/conformance-adapter.js';
@@ -118,8 +119,7 @@ export class UnisolatedExecutor extends BaseExecutor {
       const files = request.collectFiles.length > 0 ? await collectFollowingLinks(workdir, request.collectFiles) : [];
       return { ...exit, oomKilled: false, files };
     } finally {
-      await rm(base, { recursive: true, force: true, maxRetries: 5 });
-      this.#workdirs.delete(base);
+      if (await removeTree(base)) this.#workdirs.delete(base);
     }
   }
 
@@ -129,9 +129,26 @@ export class UnisolatedExecutor extends BaseExecutor {
   }
 
   protected async dispose(): Promise<void> {
-    for (const dir of this.#workdirs) await rm(dir, { recursive: true, force: true, maxRetries: 5 });
+    for (const dir of this.#workdirs) if (await removeTree(dir)) this.#workdirs.delete(dir);
     await this.#shared?.close();
   }
+}
+
+/**
+ * Removes a run's directory even while a process it left behind still swaps
+ * entries in it (the race probe's flipper stops once its entries go): a failed
+ * pass is retried. False when it is still there.
+ */
+async function removeTree(dir: string): Promise<boolean> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    try {
+      await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+      return true;
+    } catch {
+      await sleep(50);
+    }
+  }
+  return !existsSync(dir);
 }
 
 export function unisolatedAdapter(executor = new UnisolatedExecutor()): ConformanceAdapter {
