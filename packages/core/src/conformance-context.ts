@@ -26,6 +26,8 @@ export interface RunOutput {
   readonly result: ExecutionResult | undefined;
   readonly output: ProbeOutput;
   readonly record: RunRecord;
+  /** What `execute` threw instead of a result (its message is `record.error`). */
+  readonly thrown?: unknown;
 }
 
 export type RunWhere = 'sandbox' | 'control' | 'host';
@@ -50,10 +52,18 @@ export class SuiteContext {
     readonly canaries: CanarySet,
     readonly secret: PlantedSecret,
     readonly signal: AbortSignal | undefined,
+    /** Whether result `id` of property `group` was asked for (`only`); checks that yield several skip the runs of the others. */
+    readonly wants: (id: string, group: string) => boolean = () => true,
   ) {
     this.executor = adapter.executor;
     this.capabilities = adapter.executor.capabilities();
     this.tier = this.capabilities.network;
+  }
+
+  /** The backend's reason why result `id` (or its group, the part before `:`) cannot be checked here. */
+  declaredNotApplicable(id: string): string | undefined {
+    const declared = this.adapter.notApplicable;
+    return declared?.[id] ?? declared?.[id.split(':')[0] ?? id];
   }
 
   get endpoints(): CanaryEndpoints {
@@ -88,20 +98,36 @@ export class SuiteContext {
     return accepted;
   }
 
-  /** Runs in the sandbox (network `none`), or as the adapter's control (network open). */
-  async run(where: 'sandbox' | 'control', request: Omit<ExecutionRequest, 'network'>, nonce?: string): Promise<RunOutput> {
+  /**
+   * Runs in the sandbox (network `none`), or as the adapter's control (network open).
+   * A `signal` on the request stops this run alone; the suite's signal stops it too.
+   */
+  run(where: 'sandbox' | 'control', request: Omit<ExecutionRequest, 'network'>, nonce?: string): Promise<RunOutput> {
+    const adapter = this.adapter;
+    const execute = where === 'control' && adapter.control ? (full: ExecutionRequest) => adapter.control?.(full) ?? adapter.executor.execute(full) : (full: ExecutionRequest) => this.executor.execute(full);
+    return this.#run(where, where === 'sandbox' ? 'none' : 'open', execute, request, nonce);
+  }
+
+  /** Runs on another executor of the backend (network `none`), recorded as a control: e.g. `adapter.sharedUserControl`. */
+  runOn(executor: Executor, request: Omit<ExecutionRequest, 'network'>, nonce?: string): Promise<RunOutput> {
+    return this.#run('control', 'none', (full) => executor.execute(full), request, nonce);
+  }
+
+  async #run(where: 'sandbox' | 'control', network: 'none' | 'open', execute: (request: ExecutionRequest) => Promise<ExecutionResult>, request: Omit<ExecutionRequest, 'network'>, nonce: string | undefined): Promise<RunOutput> {
+    const signals = [this.signal, request.signal].filter((signal): signal is AbortSignal => signal !== undefined);
+    const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const full: ExecutionRequest = {
       timeoutMs: PROBE_TIMEOUT_MS,
       acceptUnenforced: this.acceptUnenforced(),
       ...request,
-      network: where === 'sandbox' ? 'none' : 'open',
-      ...(this.signal ? { signal: this.signal } : {}),
+      network,
+      ...(signal ? { signal } : {}),
       tags: { 'cordon.conformance': nonce ?? 'property', ...request.tags },
     };
     const started = performance.now();
     let watchdog: NodeJS.Timeout | undefined;
     try {
-      const execution = where === 'control' && this.adapter.control ? this.adapter.control(full) : this.executor.execute(full);
+      const execution = execute(full);
       // A backend that never returns after its own timeout must not hang the suite; it shows up as invalid instead.
       const overdue = new Promise<never>((_, reject) => {
         const limitMs = (full.timeoutMs ?? PROBE_TIMEOUT_MS) + RETURN_GRACE_MS;
@@ -116,6 +142,7 @@ export class SuiteContext {
         result: undefined,
         output: parseProbeOutput(''),
         record: { where, ...(nonce ? { nonce } : {}), status: 'threw', exitCode: null, signal: null, durationMs: Math.round(performance.now() - started), steps: [], missingTools: [], error: message },
+        thrown: error,
       };
     } finally {
       clearTimeout(watchdog);

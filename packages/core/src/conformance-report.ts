@@ -27,6 +27,7 @@ export function conformanceToJson(report: ConformanceReport): Record<string, unk
       group: result.group,
       title: result.title,
       language: result.language,
+      ...(result.controlOk !== undefined ? { controlOk: result.controlOk } : {}),
       ...(result.probe ? { probe: result.probe } : {}),
       ...(result.control ? { control: result.control } : {}),
     })),

@@ -51,7 +51,7 @@ export async function runConformance(adapter: ConformanceAdapter, options: RunCo
     canaries = await startCanaries(executor.name, adapter, secret);
     const keyFiles = await plantKeys(canaries, homePlant, secret.value);
     const planted: PlantedSecret = { ...secret, keyFiles };
-    context = new SuiteContext(adapter, canaries, planted, options.signal);
+    context = new SuiteContext(adapter, canaries, planted, options.signal, (id, group) => selected([id, group]));
     const suite = context;
 
     const networkTasks = NETWORK_PROBES.filter((probe) => selected([probe.id, probe.group])).map((probe): Task => ({ id: probe.id, run: async () => [await runNetworkProbe(suite, probe)] }));

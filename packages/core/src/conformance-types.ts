@@ -86,6 +86,12 @@ export interface ConformanceResult {
   readonly verdict: Verdict;
   /** Why: which layer blocked (error codes seen inside), or what leaked, or why not applicable. */
   readonly detail: string;
+  /**
+   * For a property check with a positive control: whether the control worked.
+   * A `FAILS` does not depend on it, so it is reported on its own (the suite's
+   * self-test asserts every control works even where every property fails).
+   */
+  readonly controlOk?: boolean;
   readonly probe?: RunRecord;
   readonly control?: RunRecord;
 }

@@ -15,6 +15,11 @@
  * - Property checks (env secrets, host files, writes, /tmp, privileges, PID
  *   isolation, fork bomb, memory, timeout of a whole tree, output cap, exit codes
  *   and signals, no state between runs, leftovers); see `propertyVerdict`.
+ * - The result channel and the shared kernel: result integrity, collection
+ *   confinement (against a planted host canary), host memory (this process's
+ *   RSS), shared resources (two sandboxes at once; controls on
+ *   `adapter.sharedUserControl` or two host processes as one throwaway uid),
+ *   host identifiers.
  * - `formatConformanceTable`, `conformanceToJson`, `conformanceExitCode`.
  *
  * While it runs, this process's env carries `PLANTED_SECRET_NAME`, and fake keys

@@ -7,6 +7,11 @@ import type { SuiteContext } from './conformance-context.js';
 import { findHostProcesses } from './conformance-host-processes.js';
 import { bashProbe, nodeProbe, pythonProbe } from './probe-prelude.js';
 import { unusable, type PropertyOutcome, type PropertyProbe } from './probe-property.js';
+import { resultIntegrity } from './probe-result-integrity.js';
+import { collectionConfinement } from './probe-collection-confinement.js';
+import { hostMemory } from './probe-host-memory.js';
+import { sharedResources } from './probe-shared-resources.js';
+import { hostIdentifiers } from './probe-host-identifiers.js';
 
 const MiB = 1024 * 1024;
 
@@ -582,4 +587,12 @@ export const PROPERTY_PROBES: readonly PropertyProbe[] = [
   outputCap,
   exitCodes,
   noState,
+  // The result channel and the shared kernel (escape-probes.md "The result channel").
+  resultIntegrity('node'),
+  resultIntegrity('python'),
+  resultIntegrity('bash'),
+  collectionConfinement,
+  hostMemory,
+  sharedResources,
+  hostIdentifiers,
 ];

@@ -36,8 +36,17 @@ export async function runPropertyProbe(context: SuiteContext, property: Property
   const candidates = [property.language, ...(property.fallbacks ?? [])];
   const language = candidates.find((candidate) => context.offers(candidate));
   const base = { group: property.id, kind: 'property' as const, language: language ?? property.language };
+  const ids = [property.id, ...(property.yields ?? [])];
   if (language === undefined) {
-    return [property.id, ...(property.yields ?? [])].map((id) => ({ ...base, id, title: property.title, verdict: 'not-applicable' as const, detail: `the backend offers none of ${candidates.join(', ')}` }));
+    return ids.map((id) => ({ ...base, id, title: property.title, verdict: 'not-applicable' as const, detail: `the backend offers none of ${candidates.join(', ')}` }));
+  }
+  const declared = (id: string) => {
+    const reason = context.declaredNotApplicable(id);
+    return reason === undefined ? undefined : `declared by the backend: ${reason}`;
+  };
+  // Declared for every result: nothing is run (checks that yield several skip the declared ones themselves).
+  if (ids.every((id) => declared(id) !== undefined)) {
+    return ids.map((id) => ({ ...base, id, title: property.title, verdict: 'not-applicable' as const, detail: declared(id) ?? '' }));
   }
   let outcomes: PropertyOutcome[];
   try {
@@ -46,18 +55,36 @@ export async function runPropertyProbe(context: SuiteContext, property: Property
     outcomes = [{ observation: { holds: false, reason: '', error: `the check itself failed: ${error instanceof Error ? error.message : String(error)}` } }];
   }
   return outcomes.map((outcome) => {
-    const judgement = propertyVerdict(outcome.observation);
+    const id = outcome.id ?? property.id;
+    const reason = declared(id);
+    const observation = reason === undefined ? outcome.observation : { ...outcome.observation, notApplicable: reason };
+    const judgement = propertyVerdict(observation);
+    // A FAILS does not depend on the control, but a control that did not work is still worth saying.
+    const controlFailed = observation.controlOk === false && judgement.verdict !== 'invalid' && judgement.verdict !== 'not-applicable';
     return {
       ...base,
-      id: outcome.id ?? property.id,
+      id,
       title: outcome.title ?? property.title,
       language: outcome.language ?? language,
       verdict: judgement.verdict,
-      detail: judgement.reason,
+      detail: controlFailed ? `${judgement.reason}; the positive control did not work either: ${observation.controlReason ?? 'no detail'}` : judgement.reason,
+      ...(observation.controlOk !== undefined && observation.notApplicable === undefined ? { controlOk: observation.controlOk } : {}),
       ...(outcome.probe ? { probe: outcome.probe } : {}),
       ...(outcome.control ? { control: outcome.control } : {}),
     };
   });
+}
+
+/**
+ * For a check that yields several results: the outcome of result `id` when it is
+ * not to be run (declared not applicable, or not asked for: then it is filtered
+ * out of the report anyway), else undefined.
+ */
+export function skippedOutcome(context: SuiteContext, property: Pick<PropertyProbe, 'id'>, id: string): PropertyOutcome | undefined {
+  const declared = context.declaredNotApplicable(id);
+  if (declared !== undefined) return { id, observation: { holds: true, reason: '', notApplicable: `declared by the backend: ${declared}` } };
+  if (!context.wants(id, property.id)) return { id, observation: { holds: true, reason: '', notApplicable: 'not asked for' } };
+  return undefined;
 }
 
 /** The observation for a run that threw or did not produce the expected output at all. */
