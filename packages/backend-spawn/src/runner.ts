@@ -28,12 +28,14 @@ export function runnerSupported(arch: NodeJS.Architecture = process.arch): boole
  */
 export const SANDBOX_OPEN_FILES = 1024;
 
-/** The host's hard RLIMIT_NOFILE, which the sandbox cannot raise: the runner never asks for more. */
+/** The host's hard RLIMIT_NOFILE, which the sandbox cannot raise: the runner never asks for more. Read once per process. */
 function hostOpenFilesHardLimit(): number {
   const limits = readFileSync('/proc/self/limits', 'utf8');
   const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(limits)?.[1];
   return hard === undefined || hard === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(hard);
 }
+
+const RUNNER_OPEN_FILES = Math.min(SANDBOX_OPEN_FILES, hostOpenFilesHardLimit());
 
 /**
  * The runner's configuration, in its environment (it removes it before the program runs):
@@ -50,7 +52,7 @@ export function runnerEnv(params: { pidNamespaceInit: boolean }): Record<string,
     o_directory: constants.O_DIRECTORY,
     o_nofollow: constants.O_NOFOLLOW,
     o_nonblock: constants.O_NONBLOCK,
-    nofile: Math.min(SANDBOX_OPEN_FILES, hostOpenFilesHardLimit()),
+    nofile: RUNNER_OPEN_FILES,
     pid1: params.pidNamespaceInit ? 1 : 0,
   };
   return { CORDON_RUNNER: Object.entries(config).map(([key, value]) => `${key}=${value}`).join(' ') };
