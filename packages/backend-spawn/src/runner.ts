@@ -35,7 +35,8 @@ function hostOpenFilesHardLimit(): number {
   return hard === undefined || hard === 'unlimited' ? Number.MAX_SAFE_INTEGER : Number(hard);
 }
 
-const RUNNER_OPEN_FILES = Math.min(SANDBOX_OPEN_FILES, hostOpenFilesHardLimit());
+/** What the runner sets: SANDBOX_OPEN_FILES, or the host's hard limit where that is lower. */
+export const RUNNER_OPEN_FILES = Math.min(SANDBOX_OPEN_FILES, hostOpenFilesHardLimit());
 
 /**
  * The runner's configuration, in its environment (it removes it before the program runs):

@@ -28,7 +28,7 @@ import { advisoryJob, advisoryPlan, kernelJob, kernelPlan, type Interpreters, ty
 import { SandboxPool } from './sandbox-pool.js';
 import { SandboxProcess } from './sandbox-process.js';
 import { acquireSandboxUser, type SandboxUser } from './sandbox-user.js';
-import { runnerSupported } from './runner.js';
+import { RUNNER_OPEN_FILES, runnerSupported } from './runner.js';
 import { DENIED_SYSCALLS, seccompSupported } from './seccomp.js';
 
 export type Tier = 'kernel' | 'advisory';
@@ -125,7 +125,7 @@ export class SpawnExecutor extends BaseExecutor {
         ? 'kernel tier: bubblewrap namespaces (user, pid, ipc, uts, cgroup, net), read-only minimal filesystem, a boot id of its own, no pseudo-terminals, /dev/shm sized by diskBytes'
         : `advisory tier: ${this.#host.kernelProblem ?? 'forced by the tier option'}; only the Node network guard stands between code and the network`,
       this.#userNote(),
-      'RLIMIT_NOFILE 1024 per process; the runner that reports status and collects files is not dumpable, so the program cannot reach it',
+      `RLIMIT_NOFILE ${RUNNER_OPEN_FILES} per process; the runner that reports status and collects files is not dumpable, so the program cannot reach it`,
       cgroup ? `limits through cgroup ${this.#host.cgroups?.version}` : 'no writable cgroups (not root or no delegation): limits through rlimits where possible',
       ...(this.tier === 'kernel'
         ? [seccompSupported() ? `seccomp deny-list (${DENIED_SYSCALLS.length} syscalls: io_uring, Linux AIO, bpf, perf_event_open, userfaultfd, ptrace, process_vm_*, pidfd_getfd, kcmp, keyring, modules, kexec, mount, namespaces, file handles)` : `no seccomp filter (none written for ${process.arch})`]
