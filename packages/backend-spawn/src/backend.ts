@@ -8,6 +8,7 @@ import { detectHost } from './host.js';
 import { findLeftovers } from './leftovers.js';
 import { parseSpawnOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
+import { SHARED_CONTROL_UID } from './sandbox-user.js';
 import { SpawnExecutor } from './spawn-executor.js';
 
 /**
@@ -18,6 +19,24 @@ import { SpawnExecutor } from './spawn-executor.js';
 const RAW_SOCKETS_HAVE_NO_CONTROL = 'raw sockets need CAP_NET_RAW in the host network namespace, which no spawn sandbox has, not even a network-open control (unprivileged uid, all capabilities dropped)';
 
 const resolverSiblings = new WeakMap<SpawnExecutor, SpawnExecutor>();
+const sharedUserSiblings = new WeakMap<SpawnExecutor, SpawnExecutor>();
+
+
+const NOT_ROOT_SHARES_USER = 'not root: every spawn sandbox runs as the caller\'s own uid (only root can give each a uid of its own), so per-user kernel limits are shared between sandboxes and the probe cannot hold';
+
+/** One sibling per executor and kind, however often the adapter is asked for; closed with the executor. */
+async function sibling(cache: WeakMap<SpawnExecutor, SpawnExecutor>, executor: SpawnExecutor, options: Record<string, unknown>): Promise<SpawnExecutor> {
+  const known = cache.get(executor);
+  if (known) return known;
+  const created = await SpawnExecutor.create({ ...executor.options, ...options });
+  if (cache.has(executor)) {
+    await created.close();
+    return cache.get(executor)!;
+  }
+  cache.set(executor, created);
+  executor.closeWith(created);
+  return created;
+}
 
 const CANARY_RESOLV_CONF = fileURLToPath(new URL('../etc/resolv.conf.canary', import.meta.url));
 
@@ -71,29 +90,26 @@ export const backend: CordonBackend = {
     // that leaked would show in its log: probes and controls run on a sibling executor whose
     // resolv.conf names 127.0.0.1, where the canary then listens on port 53 (root only, port free).
     const resolverIsCanary = executor.tier === 'kernel' && !executor.closed && (await portIsFree('127.0.0.1', 53));
-    let underTest = executor;
-    if (resolverIsCanary) {
-      // One sibling per executor, however often the adapter is asked for.
-      const sibling = resolverSiblings.get(executor) ?? (await SpawnExecutor.create({ ...executor.options, resolvConf: CANARY_RESOLV_CONF }));
-      if (!resolverSiblings.has(executor)) {
-        resolverSiblings.set(executor, sibling);
-        executor.closeWith(sibling);
-      }
-      underTest = sibling;
-    }
+    const underTest = resolverIsCanary ? await sibling(resolverSiblings, executor, { resolvConf: CANARY_RESOLV_CONF }) : executor;
+    // The same setup with one fixed uid for every sandbox: it must starve a tenant where the executor under test does not.
+    const isRoot = process.getuid?.() === 0;
+    const sharedUserControl = isRoot && !executor.closed ? await sibling(sharedUserSiblings, underTest, { sandboxUid: SHARED_CONTROL_UID, sandboxGid: SHARED_CONTROL_UID }) : undefined;
     return {
       executor: underTest,
+      ...(sharedUserControl ? { sharedUserControl } : {}),
       // Sandboxes with network 'open' share the host's network namespace, so host loopback canaries are decisive.
       canaryNetwork: { bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', bindIPv6: '::1', reachIPv6: '::1', sharesHostLoopback: true, ...(resolverIsCanary ? { dnsPort: 53 } : {}) },
-      // Both executors share the session: idle pool members of either are held on purpose, not leaked.
+      // The executors share the session: idle pool members of any are held on purpose, not leaked.
       leftovers: async () => {
         // A pool still filling is work in progress, not a leak: let both settle first.
-        await Promise.all([executor, underTest].filter((one) => !one.closed).map((one) => one.warm()));
-        return findLeftovers(SESSION_ID, executor.cgroupDriver, new Set([...executor.idleSandboxIds, ...underTest.idleSandboxIds]));
+        const executors = [executor, underTest, ...(sharedUserControl ? [sharedUserControl] : [])];
+        await Promise.all(executors.filter((one) => !one.closed).map((one) => one.warm()));
+        return findLeftovers(SESSION_ID, executor.cgroupDriver, new Set(executors.flatMap((one) => [...one.idleSandboxIds])));
       },
       notApplicable: {
         'R1:raw-icmp': RAW_SOCKETS_HAVE_NO_CONTROL,
         'R1:ping': RAW_SOCKETS_HAVE_NO_CONTROL,
+        ...(isRoot ? {} : { 'shared-resources:per-user': NOT_ROOT_SHARES_USER }),
       },
     };
   },

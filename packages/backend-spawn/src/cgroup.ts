@@ -63,6 +63,8 @@ async function killTasks(procsFile: string): Promise<boolean> {
     return true;
   }
   for (const pid of pids) {
+    // Only a sandbox's own tasks: never init or this process, whatever the file says.
+    if (!isSandboxPid(Number(pid))) continue;
     try {
       process.kill(Number(pid), 'SIGKILL');
     } catch {
@@ -72,7 +74,14 @@ async function killTasks(procsFile: string): Promise<boolean> {
   return pids.length === 0;
 }
 
+/** A pid that may be put into, and killed with, a sandbox's cgroup. */
+function isSandboxPid(pid: number): boolean {
+  return Number.isSafeInteger(pid) && pid > 1 && pid !== process.pid;
+}
+
 async function attachAll(procsFiles: readonly string[], pids: readonly number[]): Promise<void> {
+  const refused = pids.find((pid) => !isSandboxPid(pid));
+  if (refused !== undefined) throw new Error(`pid ${refused} is not a sandbox process`);
   await Promise.all(procsFiles.map(async (file) => {
     for (const pid of pids) await writeFile(file, String(pid));
   }));

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
 import { detectCgroups, type CgroupDriver } from './cgroup.js';
+import { acquireSandboxUser, type SandboxIdChoice } from './sandbox-user.js';
 
 /** What this machine offers the spawn backend; detected once per process and option set. */
 export interface HostFacts {
@@ -39,7 +40,13 @@ export function defaultPythonPath(): string | undefined {
 
 const cache = new Map<string, Promise<HostFacts>>();
 
-export function detectHost(options: { bwrapPath?: string | undefined; sandboxUid: number; sandboxGid: number }): Promise<HostFacts> {
+interface DetectOptions {
+  bwrapPath?: string | undefined;
+  sandboxUid: SandboxIdChoice;
+  sandboxGid: SandboxIdChoice;
+}
+
+export function detectHost(options: DetectOptions): Promise<HostFacts> {
   const key = `${options.bwrapPath ?? ''}:${options.sandboxUid}:${options.sandboxGid}`;
   let facts = cache.get(key);
   if (!facts) {
@@ -49,7 +56,7 @@ export function detectHost(options: { bwrapPath?: string | undefined; sandboxUid
   return facts;
 }
 
-async function detect(options: { bwrapPath?: string | undefined; sandboxUid: number; sandboxGid: number }): Promise<HostFacts> {
+async function detect(options: DetectOptions): Promise<HostFacts> {
   const isRoot = process.getuid?.() === 0;
   const bwrapPath = options.bwrapPath ?? binary('bwrap');
   const setprivPath = binary('setpriv');
@@ -58,7 +65,16 @@ async function detect(options: { bwrapPath?: string | undefined; sandboxUid: num
   if (process.platform !== 'linux') kernelProblem = `namespaces need Linux (this is ${process.platform})`;
   else if (!bwrapPath || !existsSync(bwrapPath)) kernelProblem = 'bubblewrap (bwrap) is not installed';
   else if (isRoot && !setprivPath) kernelProblem = 'setpriv (util-linux) is needed to drop root before creating namespaces';
-  else kernelProblem = await probeUserNamespaces(bwrapPath, isRoot ? { setpriv: setprivPath!, uid: options.sandboxUid, gid: options.sandboxGid } : undefined);
+  else if (!isRoot) kernelProblem = await probeUserNamespaces(bwrapPath, undefined);
+  else {
+    // As a sandbox would run: under a uid of its own (leased for the probe) or the fixed one.
+    const user = await acquireSandboxUser({ uid: options.sandboxUid, gid: options.sandboxGid });
+    try {
+      kernelProblem = await probeUserNamespaces(bwrapPath, { setpriv: setprivPath!, uid: user.uid, gid: user.gid });
+    } finally {
+      await user.release();
+    }
+  }
   return {
     isRoot,
     bwrapPath,

@@ -1,5 +1,6 @@
 import { parseBackendOptions, parseBooleanOption } from '@cordon/core';
 import { z } from 'zod';
+import type { SandboxIdChoice } from './sandbox-user.js';
 
 /** `auto`: kernel isolation where this host allows it, else advisory. */
 export const TIERS = ['auto', 'kernel', 'advisory'] as const;
@@ -15,9 +16,14 @@ export interface SpawnExecutorOptions {
   allowAdvisoryIsolation?: boolean;
   /** Read-only directories the code may import from (a `node_modules`, a Python site-packages); on NODE_PATH and PYTHONPATH. */
   packageDirs?: readonly string[] | string;
-  /** The unprivileged uid/gid the sandbox runs as when the host process is root. @default 65534 */
-  sandboxUid?: number;
-  sandboxGid?: number;
+  /**
+   * Who the sandbox runs as when the host process is root: `per-sandbox`, a host uid of
+   * its own for each sandbox (leased machine-wide from core's SANDBOX_UID_RANGE), so no two
+   * tenants share per-user kernel limits; or one fixed uid for all (the old shared setup).
+   * A `per-sandbox` gid is the sandbox's uid. Ignored when not root. @default 'per-sandbox'
+   */
+  sandboxUid?: SandboxIdChoice;
+  sandboxGid?: SandboxIdChoice;
   /** Node.js binary offered to `node` code. @default process.execPath */
   nodePath?: string;
   /** Python binary offered to `python` code. @default the first of /usr/bin/python3, /usr/local/bin/python3 */
@@ -32,6 +38,8 @@ export interface SpawnExecutorOptions {
 
 const numberOption = z.coerce.number().int();
 
+const sandboxIdOption = z.union([z.literal('per-sandbox'), numberOption.min(1).max(2 ** 31 - 1)]);
+
 /** `a,b` or `a:b` from CLI/env, or an array from code. */
 const pathListOption = z.preprocess(
   (value) => (typeof value === 'string' ? value.split(/[,:]/).map((part) => part.trim()).filter(Boolean) : value),
@@ -45,8 +53,8 @@ const optionsSchema = z.strictObject({
   tier: z.enum(TIERS).default('auto'),
   allowAdvisoryIsolation: z.preprocess(parseBooleanOption, z.boolean()).default(false),
   packageDirs: pathListOption.default([]),
-  sandboxUid: numberOption.min(1).max(2 ** 31).default(65534),
-  sandboxGid: numberOption.min(1).max(2 ** 31).default(65534),
+  sandboxUid: sandboxIdOption.default('per-sandbox'),
+  sandboxGid: sandboxIdOption.default('per-sandbox'),
   nodePath: absolutePath.optional(),
   pythonPath: absolutePath.optional(),
   bwrapPath: absolutePath.optional(),

@@ -1,8 +1,9 @@
-import { existsSync, lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readlinkSync } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Language, NormalizedRequest } from '@cordon/core';
-import { runnerArgs, type RunnerJob } from './runner.js';
+import { runnerArgs, runnerEnv } from './runner.js';
+import type { RunnerJob } from './runner-records.js';
+import { BOOT_SOURCE, ETC_FILES, GUARD_SOURCE, sandboxBootId } from './sandbox-data.js';
 import { seccompProgram } from './seccomp.js';
 
 /** Inside the kernel tier's sandbox. */
@@ -15,21 +16,10 @@ const INSIDE_ID = '65534';
 
 export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';
 
-/** A CommonJS file built next to this module; from source (vitest), the built copy in dist. */
-function builtFile(name: string): string {
-  const here = fileURLToPath(new URL(`./${name}`, import.meta.url));
-  return existsSync(here) ? here : fileURLToPath(new URL(`../dist/${name}`, import.meta.url));
-}
-
-export const GUARD_FILE = builtFile('network-guard.cjs');
-const ETC_DIR = fileURLToPath(new URL('../etc/', import.meta.url));
-
 const PROGRAM_FILE: Record<Language, string> = { node: 'main.js', python: 'main.py', bash: 'main.sh' };
 
 /** Host files that runtimes read from /etc; nothing secret. */
 const ETC_FROM_HOST = ['/etc/ld.so.cache', '/etc/alternatives', '/etc/localtime', '/etc/ssl/certs', '/etc/ssl/openssl.cnf', '/etc/ca-certificates.conf'];
-/** Only for `network: 'open'`, where names must resolve. */
-const ETC_FOR_OPEN_NETWORK = ['/etc/resolv.conf', '/etc/gai.conf'];
 
 /** How one sandbox process is started; what it runs comes later as a `RunnerJob`. */
 export interface SandboxPlan {
@@ -40,12 +30,17 @@ export interface SandboxPlan {
   cwd: string | undefined;
   /** bubblewrap reports the sandbox init's host pid on this fd. */
   statusFd: number | undefined;
-  /** A seccomp program bubblewrap reads from this fd (written and closed at spawn). */
-  seccomp?: { fd: number; program: Buffer };
+  /** Data bubblewrap reads from these fds (the seccomp filter, files given as contents), each written and closed at spawn. */
+  inputs: readonly PlanInputData[];
   /** Own process group, so the advisory tier can kill it as a whole. */
   detached: boolean;
   /** Drop root to this user at spawn (libuv clears supplementary groups too); bubblewrap then sets no-new-privileges. */
   user?: { uid: number; gid: number };
+}
+
+export interface PlanInputData {
+  fd: number;
+  content: Buffer;
 }
 
 export interface Interpreters {
@@ -72,8 +67,8 @@ export interface PlanInput {
   user: { uid: number; gid: number } | undefined;
   /** `<session>/<id>`, in the wrapper processes' environment, for leak checks. */
   marker: string;
-  /** Mounted as /etc/resolv.conf in place of the host's (kernel tier). */
-  resolvConf?: string | undefined;
+  /** The contents of /etc/resolv.conf in place of the host's (kernel tier). */
+  resolvConf?: Buffer | undefined;
 }
 
 function interpreterFor(language: Language, interpreters: Interpreters): string {
@@ -130,16 +125,32 @@ function interpreterBinds(paths: readonly (string | undefined)[]): string[] {
 }
 
 const PACKAGES_DIR = '/packages';
-const SECCOMP_FD = 5;
+/** fds 0-2 are stdio, 3 the control socket, 4 bubblewrap's status. */
+const FIRST_INPUT_FD = 5;
 /** Compiled once: the same filter goes to every sandbox. */
 const SECCOMP_PROGRAM = seccompProgram();
 const GUARD_IN_SANDBOX = `${CORDON_DIR}/network-guard.cjs`;
-const BOOT_FILE = builtFile('node-boot.cjs');
 const BOOT_IN_SANDBOX = `${CORDON_DIR}/node-boot.cjs`;
 
 /** Mount points of the package directories inside the kernel tier's sandbox. */
 export function packageTargets(packageDirs: readonly string[]): string[] {
   return packageDirs.map((_, index) => `${PACKAGES_DIR}/${index}`);
+}
+
+/** Hands out the fds bubblewrap reads data from, in argument order. */
+class InputFds {
+  readonly inputs: PlanInputData[] = [];
+
+  add(content: Buffer): string {
+    const fd = FIRST_INPUT_FD + this.inputs.length;
+    this.inputs.push({ fd, content });
+    return String(fd);
+  }
+
+  /** A read-only file of the root, copied from a pipe: no mount, so no host path in the mount table. */
+  file(content: Buffer, path: string): string[] {
+    return ['--perms', '0444', '--file', this.add(content), path];
+  }
 }
 
 /**
@@ -150,17 +161,25 @@ export function packageTargets(packageDirs: readonly string[]): string[] {
 export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: SandboxShape }): SandboxPlan {
   const { interpreters, shape } = input;
   const none = shape.network === 'none';
+  const fds = new InputFds();
+  const seccomp = SECCOMP_PROGRAM ? ['--seccomp', fds.add(SECCOMP_PROGRAM)] : [];
+  const hostEtc = [...ETC_FROM_HOST, ...(none || input.resolvConf ? [] : ['/etc/resolv.conf']), ...(none ? [] : ['/etc/gai.conf'])];
   const args = [
     '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', ...(none ? ['--unshare-net'] : []),
     '--disable-userns', '--uid', INSIDE_ID, '--gid', INSIDE_ID, '--hostname', 'cordon',
     // The runner is the namespace's init: one fork less, and code inside cannot signal it.
     '--as-pid-1', '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
     '--ro-bind', '/usr', '/usr', ...rootLinks(),
-    '--proc', '/proc', '--dev', '/dev',
+    '--proc', '/proc', '--ro-bind-data', fds.add(sandboxBootId()), '/proc/sys/kernel/random/boot_id',
+    '--dev', '/dev',
+    // Every devpts instance draws on the one kernel.pty.max: no pseudo-terminals (/dev/ptmx leads nowhere).
+    '--tmpfs', '/dev/pts', '--remount-ro', '/dev/pts',
+    '--size', String(shape.diskBytes), '--tmpfs', '/dev/shm',
+    '--remount-ro', '/dev',
     '--dir', '/etc',
-    ...['passwd', 'group', 'hosts', 'nsswitch.conf'].flatMap((name) => ['--ro-bind', ETC_DIR + name, `/etc/${name}`]),
-    ...[...ETC_FROM_HOST, ...(none ? [] : ETC_FOR_OPEN_NETWORK)].filter((path) => !(input.resolvConf && path === '/etc/resolv.conf')).flatMap((path) => ['--ro-bind-try', path, path]),
-    ...(input.resolvConf ? ['--ro-bind', input.resolvConf, '/etc/resolv.conf'] : []),
+    ...[...ETC_FILES].flatMap(([name, content]) => fds.file(content, `/etc/${name}`)),
+    ...hostEtc.flatMap((path) => ['--ro-bind-try', path, path]),
+    ...(input.resolvConf ? fds.file(input.resolvConf, '/etc/resolv.conf') : []),
     ...interpreterBinds([interpreters.node, interpreters.python]),
     '--size', String(shape.diskBytes), '--tmpfs', SANDBOX_ROOT,
     '--dir', SANDBOX_WORKDIR, '--dir', SANDBOX_TMP, '--symlink', SANDBOX_TMP, '/tmp',
@@ -176,20 +195,19 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
     }
   });
   if (none || shape.prebootNode) args.push('--dir', CORDON_DIR);
-  if (none) args.push('--ro-bind', GUARD_FILE, GUARD_IN_SANDBOX);
-  if (shape.prebootNode) args.push('--ro-bind', BOOT_FILE, BOOT_IN_SANDBOX);
-  args.push('--remount-ro', '/', '--chdir', SANDBOX_WORKDIR, '--json-status-fd', '4');
-  if (SECCOMP_PROGRAM) args.push('--seccomp', String(SECCOMP_FD));
+  if (none) args.push(...fds.file(GUARD_SOURCE, GUARD_IN_SANDBOX));
+  if (shape.prebootNode) args.push(...fds.file(BOOT_SOURCE, BOOT_IN_SANDBOX));
+  args.push('--remount-ro', '/', '--chdir', SANDBOX_WORKDIR, '--json-status-fd', '4', ...seccomp);
   const preboot = shape.prebootNode ? { node: interpreters.node, bootScript: BOOT_IN_SANDBOX, nodeOptions: none ? `--require ${GUARD_IN_SANDBOX}` : '' } : undefined;
   args.push('--', ...runnerArgs(interpreters.perl, preboot));
 
   return {
     command: input.wrapper[0] ?? input.bwrapPath,
     args: [...input.wrapper.slice(1), ...(input.wrapper.length > 0 ? [input.bwrapPath] : []), ...args],
-    env: { PATH: SANDBOX_PATH, CORDON_SPAWN_SESSION: input.marker },
+    env: { PATH: SANDBOX_PATH, CORDON_SPAWN_SESSION: input.marker, ...runnerEnv({ pidNamespaceInit: true }) },
     cwd: '/',
     statusFd: 4,
-    ...(SECCOMP_PROGRAM ? { seccomp: { fd: SECCOMP_FD, program: SECCOMP_PROGRAM } } : {}),
+    inputs: fds.inputs,
     detached: false,
     ...(input.user ? { user: input.user } : {}),
   };
@@ -219,9 +237,10 @@ export function advisoryPlan(input: PlanInput & { dir: string }): SandboxPlan {
   return {
     command,
     args,
-    env: { PATH: SANDBOX_PATH, CORDON_SPAWN_SESSION: input.marker },
+    env: { PATH: SANDBOX_PATH, CORDON_SPAWN_SESSION: input.marker, ...runnerEnv({ pidNamespaceInit: false }) },
     cwd: `${input.dir}/work`,
     statusFd: undefined,
+    inputs: [],
     detached: true,
   };
 }
@@ -233,8 +252,9 @@ export function advisoryJob(request: NormalizedRequest, interpreters: Interprete
     files: new Map(),
     env: programEnv(request, { home: `${dir}/work`, tmp: `${dir}/tmp`, guard: request.network.mode === 'none' ? guardCopy : undefined, packages: packageDirs }),
     argv: [interpreterFor(request.language, interpreters), `${dir}/${PROGRAM_FILE[request.language]}`],
-    hold: false,
+    hold: request.collectFiles.length > 0,
   };
 }
 
+export { GUARD_FILE } from './sandbox-data.js';
 export { PROGRAM_FILE };

@@ -3,14 +3,17 @@ import { readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { BackendFailureError, type RunContext, type RunOutcome } from '@cordon/core';
 import type { ExecutionCgroup } from './cgroup.js';
-import { collectFiles, type Collected } from './collect-files.js';
-import { ControlChannel, encodeJob, type ProgramStatus, type RunnerJob } from './runner.js';
-import { SANDBOX_WORKDIR, type SandboxPlan } from './sandbox-plan.js';
+import { ControlChannel } from './control-channel.js';
+import { RunnerCollection } from './runner-collection.js';
+import { childGroupLeader, killGroup } from './process-group.js';
+import { encodeJob, type RunnerJob } from './runner-records.js';
+import type { SandboxPlan } from './sandbox-plan.js';
+import type { SandboxUser } from './sandbox-user.js';
+import { decodeWaitStatus, runnerExitCode } from './wait-status.js';
 
 const SETUP_FAILURE_STDERR_BYTES = 4096;
-
-/** Where collected files are read from after the program exits. */
-export type CollectFrom = { kind: 'sandbox' } | { kind: 'host'; root: string };
+/** bubblewrap's status JSON is two short objects. */
+const MAX_STATUS_JSON_BYTES = 64 * 1024;
 
 /**
  * One started sandbox: bubblewrap (or the advisory wrappers) and the runner,
@@ -19,7 +22,8 @@ export type CollectFrom = { kind: 'sandbox' } | { kind: 'host'; root: string };
  * Its cgroup is made while bubblewrap sets up (they overlap), and the runner,
  * with anything it started, is moved in once it waits for its job: nothing of
  * the request runs before that, so the placement is race-free without a
- * wrapper process on the hot path.
+ * wrapper process on the hot path. Its host uid (a lease) is held until the
+ * sandbox is dead and its cgroup gone.
  */
 export class SandboxProcess {
   readonly id: string;
@@ -27,6 +31,7 @@ export class SandboxProcess {
   #cgroup: ExecutionCgroup | undefined;
   readonly #prepared: Promise<void>;
   readonly #plan: SandboxPlan;
+  readonly #user: SandboxUser | undefined;
   readonly #child: ChildProcess;
   readonly #streams: (Readable & Writable)[];
   readonly #channel = new ControlChannel();
@@ -34,16 +39,24 @@ export class SandboxProcess {
   #statusJson = '';
   #setupStderr = '';
   #spawnError: Error | undefined;
+  /** Why the sandbox was killed for breaking a bound or the protocol. */
+  #violation: string | undefined;
+  /** Advisory tier: the program's process group, once seen leading its own group under the runner. */
+  #programGroup: number | undefined;
+  #programGroupChecked = false;
   #onStdout: ((chunk: Buffer) => void) | undefined;
   #onStderr: ((chunk: Buffer) => void) | undefined;
   #used = false;
   #exited = false;
 
-  constructor(id: string, plan: SandboxPlan, cgroup: Promise<ExecutionCgroup | undefined>) {
-    this.id = id;
+  constructor(params: { id: string; plan: SandboxPlan; cgroup: Promise<ExecutionCgroup | undefined>; user?: SandboxUser | undefined }) {
+    const { plan } = params;
+    this.id = params.id;
     this.#plan = plan;
-    this.#cgroupPromise = cgroup;
-    const stdio: StdioPipe[] = Array.from({ length: Math.max(3, plan.statusFd ?? 0, plan.seccomp?.fd ?? 0) + 1 }, () => 'pipe');
+    this.#user = params.user;
+    this.#cgroupPromise = params.cgroup;
+    const highestFd = Math.max(3, plan.statusFd ?? 0, ...plan.inputs.map((input) => input.fd));
+    const stdio: StdioPipe[] = Array.from({ length: highestFd + 1 }, () => 'pipe');
     this.#child = spawn(plan.command, plan.args, { stdio, env: plan.env, cwd: plan.cwd, detached: plan.detached, ...(plan.user ?? {}) });
     this.#streams = this.#child.stdio as unknown as (Readable & Writable)[];
     for (const stream of this.#streams) stream?.on('error', () => undefined);
@@ -55,10 +68,19 @@ export class SandboxProcess {
       if (!this.#channel.started && this.#setupStderr.length < SETUP_FAILURE_STDERR_BYTES) this.#setupStderr += chunk.toString('utf8');
       this.#onStderr?.(chunk);
     });
-    this.#streams[3]!.on('data', (chunk: Buffer) => this.#channel.push(chunk));
-    // bubblewrap reads the filter to EOF before it sets the sandbox up.
-    if (plan.seccomp) this.#streams[plan.seccomp.fd]!.end(plan.seccomp.program);
-    if (plan.statusFd !== undefined) this.#streams[plan.statusFd]!.on('data', (chunk: Buffer) => (this.#statusJson += chunk.toString('utf8')));
+    this.#channel.onViolation((reason) => this.#fail(`its runner broke the control protocol: ${reason}`));
+    this.#streams[3]!.on('data', (chunk: Buffer) => {
+      this.#channel.push(chunk);
+      this.#noteProgramGroup();
+    });
+    // bubblewrap reads each input to EOF while it sets the sandbox up.
+    for (const input of plan.inputs) this.#streams[input.fd]!.end(input.content);
+    if (plan.statusFd !== undefined) {
+      this.#streams[plan.statusFd]!.on('data', (chunk: Buffer) => {
+        this.#statusJson += chunk.toString('utf8');
+        if (this.#statusJson.length > MAX_STATUS_JSON_BYTES) this.#fail(`bubblewrap's status passed ${MAX_STATUS_JSON_BYTES} bytes`);
+      });
+    }
     this.#child.on('exit', () => {
       this.#exited = true;
       // The runner is gone; in the advisory tier nothing it started may outlive it.
@@ -109,24 +131,36 @@ export class SandboxProcess {
     }
   }
 
-  /** Kills it, waits for its streams to close, and removes its cgroup. */
+  /** Kills it, waits for its streams to close, removes its cgroup, then gives its uid back. */
   async release(): Promise<void> {
     this.kill();
     await this.#closed;
     const cgroup = await this.#cgroupPromise.catch(() => undefined);
     await cgroup?.remove();
+    await this.#user?.release();
   }
 
   get alive(): boolean {
     return !this.#exited && this.#spawnError === undefined;
   }
 
-  /** Kills the whole sandbox: the process group (advisory), bubblewrap (whose init dies with it), the cgroup's tasks. */
+  /**
+   * Advisory tier: the pid in the runner's `R` is a claim. It is checked once, while the
+   * runner still lives (it sets the group in both parent and child before it says `R`),
+   * and only a verified group is ever signalled, later, even after the runner is gone.
+   */
+  #noteProgramGroup(): void {
+    if (!this.#plan.detached || this.#programGroupChecked || this.#channel.programPid === undefined || this.#child.pid === undefined) return;
+    this.#programGroupChecked = true;
+    this.#programGroup = childGroupLeader({ pid: this.#channel.programPid, parentPid: this.#child.pid });
+  }
+
+  /** Kills the whole sandbox: the program's and the runner's process groups (advisory), bubblewrap (whose init dies with it), the cgroup's tasks. */
   kill(): void {
-    try {
-      if (this.#plan.detached && this.#child.pid !== undefined) process.kill(-this.#child.pid, 'SIGKILL');
-    } catch {
-      // Group already gone.
+    if (this.#plan.detached) {
+      if (this.#programGroup !== undefined) killGroup(this.#programGroup);
+      // Spawned detached: the runner leads a group (and session) we made.
+      if (this.#child.pid !== undefined) killGroup(this.#child.pid);
     }
     this.#child.kill('SIGKILL');
     // A runner orphaned before bubblewrap armed its parent-death signal sees EOF and exits.
@@ -134,14 +168,20 @@ export class SandboxProcess {
     void this.#cgroup?.killAll();
   }
 
+  /** A bound or the protocol was broken: nothing more is read, the sandbox dies, the run fails closed. */
+  #fail(reason: string): void {
+    if (this.#violation !== undefined) return;
+    this.#violation = reason;
+    this.kill();
+  }
+
   /** Runs one job to completion; honours `context.signal`. */
-  async run(context: RunContext, job: RunnerJob, collectFrom: CollectFrom): Promise<RunOutcome> {
+  async run(context: RunContext, job: RunnerJob): Promise<RunOutcome> {
     if (this.#used) throw new Error('a sandbox is used once');
     this.#used = true;
     const { request, signal } = context;
     const control = this.#streams[3]!;
-    let collected: Collected | undefined;
-    let collecting: Promise<void> | undefined;
+    const executionId = context.id;
 
     this.#onStdout = (chunk) => context.stdout.write(chunk);
     this.#onStderr = (chunk) => context.stderr.write(chunk);
@@ -155,49 +195,39 @@ export class SandboxProcess {
       await this.#closed;
       signal.removeEventListener('abort', onAbort);
       if (signal.aborted) return { exitCode: null, signal: 'SIGKILL', oomKilled: false };
-      if (this.#spawnError) throw new BackendFailureError('spawn', `could not start the sandbox: ${this.#spawnError.message}`, { executionId: context.id }, { cause: this.#spawnError });
+      if (this.#spawnError) throw new BackendFailureError('spawn', `could not start the sandbox: ${this.#spawnError.message}`, { executionId }, { cause: this.#spawnError });
       // Fail closed: without its cgroup the sandbox never runs the request.
       const reason = error instanceof Error ? error.message : String(error);
-      throw new BackendFailureError('spawn', `the sandbox could not be set up: ${reason}${this.#setupStderr.trim() ? ` (${this.#setupStderr.trim()})` : ''}`, { executionId: context.id }, { cause: error });
+      throw new BackendFailureError('spawn', `the sandbox could not be set up: ${reason}${this.#setupStderr.trim() ? ` (${this.#setupStderr.trim()})` : ''}`, { executionId }, { cause: error });
     }
 
-    this.#channel.onStatus(() => {
-      if (this.#plan.detached) {
-        // The program exited; background children it left must not hold the streams open.
-        this.kill();
-        return;
-      }
-      if (!job.hold || collectFrom.kind !== 'sandbox') return;
-      collecting = this.#collectFromSandbox(request.collectFiles, request.limits.diskBytes)
-        .then((result) => {
-          collected = result;
-        })
-        .finally(() => control.end());
-    });
+    // The runner lists and sends the files itself, after the program and all it started are dead.
+    const collection = job.hold
+      ? new RunnerCollection({ patterns: request.collectFiles, diskBytes: request.limits.diskBytes, send: (record) => control.write(record), finish: () => control.end() })
+      : undefined;
+    if (collection) this.#channel.afterStatus((record) => collection.handle(record));
     for (const record of encodeJob(job)) control.write(record);
     this.#child.stdin!.end(request.stdin ?? Buffer.alloc(0));
 
     const { code, signal: closeSignal } = await this.#closed;
     signal.removeEventListener('abort', onAbort);
-    await collecting;
-    if (this.#spawnError) throw new BackendFailureError('spawn', `could not start the sandbox: ${this.#spawnError.message}`, { executionId: context.id }, { cause: this.#spawnError });
+    if (this.#violation !== undefined) throw new BackendFailureError('spawn', `the sandbox was killed: ${this.#violation}`, { executionId, violation: this.#violation });
+    if (this.#spawnError) throw new BackendFailureError('spawn', `could not start the sandbox: ${this.#spawnError.message}`, { executionId }, { cause: this.#spawnError });
     if (!this.#channel.started && !signal.aborted) {
-      throw new BackendFailureError('spawn', `the sandbox could not be set up (exit ${code ?? closeSignal}): ${this.#setupStderr.trim() || 'no message'}`, { executionId: context.id });
+      throw new BackendFailureError('spawn', `the sandbox could not be set up (exit ${code ?? closeSignal}): ${this.#setupStderr.trim() || 'no message'}`, { executionId });
     }
-    const status: ProgramStatus = this.#channel.status ?? { exitCode: signal.aborted ? null : code, signal: signal.aborted ? 'SIGKILL' : closeSignal };
-    if (collectFrom.kind === 'host' && request.collectFiles.length > 0 && !signal.aborted) {
-      collected = await collectFiles(collectFrom.root, request.collectFiles, request.limits.diskBytes);
-    }
+    const reported = this.#channel.status;
+    if (signal.aborted) return { ...(reported === undefined ? { exitCode: null, signal: 'SIGKILL' } : decodeWaitStatus(reported)!), oomKilled: false };
     const oomKilled = (await this.#cgroup?.oomKilled()) ?? false;
-    return { ...status, oomKilled, files: collected?.files ?? [], filesTruncated: collected?.truncated ?? false };
-  }
-
-  /** Reads collected files through the sandbox init's view of its own tmpfs while the runner holds it open. */
-  async #collectFromSandbox(patterns: readonly string[], capBytes: number): Promise<Collected> {
-    // bubblewrap reports the runner's host pid on the status fd; its children file is the fallback.
-    const bwrapPid = this.#child.pid;
-    const pid = /"child-pid":\s*(\d+)/.exec(this.#statusJson)?.[1] ?? (bwrapPid === undefined ? undefined : (await readFile(`/proc/${bwrapPid}/task/${bwrapPid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/)[0]);
-    if (!pid) return { files: [], truncated: false };
-    return collectFiles(`/proc/${pid}/root${SANDBOX_WORKDIR}`, patterns, capBytes).catch(() => ({ files: [], truncated: false }));
+    // The host's own wait status is the truth; the runner's report must agree with it.
+    if (reported === undefined || runnerExitCode(reported) !== code) {
+      // The memory limit can kill the runner too; then the run is an oom, not a broken sandbox.
+      if (oomKilled) return { exitCode: null, signal: 'SIGKILL', oomKilled };
+      const claim = reported === undefined ? 'no status' : `status ${reported}`;
+      throw new BackendFailureError('spawn', `the sandbox's runner reported ${claim} but ended with ${code ?? closeSignal}`, { executionId, reported, exit: code ?? closeSignal });
+    }
+    const collected = collection?.result;
+    if (collection && !collected) throw new BackendFailureError('spawn', 'the sandbox ended before its files were collected', { executionId });
+    return { ...decodeWaitStatus(reported)!, oomKilled, files: collected?.files ?? [], filesTruncated: collected?.truncated ?? false, warnings: collected?.warnings ?? [] };
   }
 }

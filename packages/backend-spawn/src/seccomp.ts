@@ -4,7 +4,9 @@
  * sandbox has no capabilities and an empty network namespace already; this takes
  * away kernel interfaces that are large attack surface and that no interpreter
  * needs (io_uring, eBPF, perf events, userfaultfd, the kernel keyring, module and
- * kexec loading, mounting, namespaces, file handles). A denied call fails with
+ * kexec loading, mounting, namespaces, file handles), the calls that reach into
+ * another process of the same uid (ptrace, process_vm_*, pidfd_getfd, kcmp: the
+ * runner is one), and Linux AIO, whose contexts are a machine-wide count. A denied call fails with
  * EPERM; a call made through another ABI (32-bit on x86_64, x32) kills the process.
  */
 
@@ -17,6 +19,10 @@ export const DENIED_SYSCALLS = [
   'mount', 'umount2', 'pivot_root', 'unshare', 'setns',
   'open_by_handle_at', 'name_to_handle_at',
   'reboot', 'swapon', 'swapoff',
+  // Reaching another process of the same uid (the runner): its memory, its descriptors, comparisons of its files.
+  'ptrace', 'process_vm_readv', 'process_vm_writev', 'pidfd_getfd', 'kcmp',
+  // Linux AIO contexts count against the machine-wide fs.aio-max-nr: one sandbox could take them all.
+  'io_setup',
 ] as const;
 
 type DeniedSyscall = (typeof DENIED_SYSCALLS)[number];
@@ -43,6 +49,8 @@ const ARCHES: Partial<Record<NodeJS.Architecture, ArchTable>> = {
       mount: 165, umount2: 166, pivot_root: 155, unshare: 272, setns: 308,
       open_by_handle_at: 304, name_to_handle_at: 303,
       reboot: 169, swapon: 167, swapoff: 168,
+      ptrace: 101, process_vm_readv: 310, process_vm_writev: 311, pidfd_getfd: 438, kcmp: 312,
+      io_setup: 206,
     },
   },
   arm64: {
@@ -56,6 +64,8 @@ const ARCHES: Partial<Record<NodeJS.Architecture, ArchTable>> = {
       mount: 40, umount2: 39, pivot_root: 41, unshare: 97, setns: 268,
       open_by_handle_at: 265, name_to_handle_at: 264,
       reboot: 142, swapon: 224, swapoff: 225,
+      ptrace: 117, process_vm_readv: 270, process_vm_writev: 271, pidfd_getfd: 438, kcmp: 272,
+      io_setup: 0,
     },
   },
 };

@@ -1,8 +1,10 @@
-import { realpathSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
 import {
   BackendUnavailableError,
   BaseExecutor,
   DEFAULT_LIMITS,
+  InvalidRequestError,
+  SANDBOX_UID_RANGE,
   LANGUAGES,
   newExecutionId,
   SESSION_ID,
@@ -25,6 +27,8 @@ import { kernelRemedy } from './remedy.js';
 import { advisoryJob, advisoryPlan, kernelJob, kernelPlan, type Interpreters, type SandboxShape } from './sandbox-plan.js';
 import { SandboxPool } from './sandbox-pool.js';
 import { SandboxProcess } from './sandbox-process.js';
+import { acquireSandboxUser, type SandboxUser } from './sandbox-user.js';
+import { RUNNER_OPEN_FILES, runnerSupported } from './runner.js';
 import { DENIED_SYSCALLS, seccompSupported } from './seccomp.js';
 
 export type Tier = 'kernel' | 'advisory';
@@ -43,18 +47,21 @@ export class SpawnExecutor extends BaseExecutor {
   readonly #interpreters: Interpreters;
   readonly #capabilities: BackendCapabilities;
   readonly #pool: SandboxPool | undefined;
+  /** `resolvConf`'s contents, read once at create. */
+  readonly #resolvConf: Buffer | undefined;
 
-  private constructor(options: ParsedSpawnOptions, host: HostFacts, tier: Tier, interpreters: Interpreters) {
+  private constructor(options: ParsedSpawnOptions, host: HostFacts, tier: Tier, interpreters: Interpreters, resolvConf: Buffer | undefined) {
     super({ maxConcurrency: options.maxConcurrency });
     this.#options = options;
     this.#host = host;
     this.tier = tier;
     this.#interpreters = interpreters;
+    this.#resolvConf = resolvConf;
     this.#capabilities = this.#describe();
     if (tier === 'kernel' && options.poolSize > 0) {
       this.#pool = new SandboxPool(
         options.poolSize,
-        () => Promise.resolve(this.#startKernel(newExecutionId(), { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true }, DEFAULT_LIMITS)),
+        () => this.#startKernel(newExecutionId(), { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true }, DEFAULT_LIMITS),
         (sandbox) => sandbox.release(),
       );
     }
@@ -71,6 +78,9 @@ export class SpawnExecutor extends BaseExecutor {
     if (!host.perlPath) {
       throw new BackendUnavailableError('spawn', 'perl is not installed (the sandbox runner is a few lines of Perl)', 'Install perl-base (Debian/Ubuntu) or perl.');
     }
+    if (!runnerSupported()) {
+      throw new BackendUnavailableError('spawn', `the sandbox runner cannot make itself unreachable from the program on ${process.arch} (no syscall numbers for it)`, 'Use x86_64 or arm64, or the docker backend.');
+    }
     if (host.isRoot && !host.setprivPath) {
       throw new BackendUnavailableError('spawn', 'setpriv is not installed, so root cannot be dropped before running code', 'Install util-linux.');
     }
@@ -80,9 +90,10 @@ export class SpawnExecutor extends BaseExecutor {
       bash: realpathSync('/bin/bash'),
       perl: host.perlPath,
     };
+    const resolvConf = parsed.resolvConf === undefined ? undefined : readResolvConf(parsed.resolvConf);
     await host.cgroups?.prepareSession(SESSION_ID);
     if (host.cgroups) await reapStaleSessions(host.cgroups, SESSION_ID);
-    return new SpawnExecutor(parsed, host, tier, interpreters);
+    return new SpawnExecutor(parsed, host, tier, interpreters, resolvConf);
   }
 
   /** The cgroup driver in use, for leak checks; undefined where limits are rlimits. */
@@ -111,11 +122,13 @@ export class SpawnExecutor extends BaseExecutor {
     const rlimit: LimitEnforcement = this.#host.prlimitPath ? 'rlimit' : 'none';
     const notes = [
       this.tier === 'kernel'
-        ? `kernel tier: bubblewrap namespaces (user, pid, ipc, uts, cgroup, net), read-only minimal filesystem${this.#host.isRoot ? `, runs as uid ${this.#options.sandboxUid}` : ''}`
+        ? 'kernel tier: bubblewrap namespaces (user, pid, ipc, uts, cgroup, net), read-only minimal filesystem, a boot id of its own, no pseudo-terminals, /dev/shm sized by diskBytes'
         : `advisory tier: ${this.#host.kernelProblem ?? 'forced by the tier option'}; only the Node network guard stands between code and the network`,
+      this.#userNote(),
+      `RLIMIT_NOFILE ${RUNNER_OPEN_FILES} per process; the runner that reports status and collects files is not dumpable, so the program cannot reach it`,
       cgroup ? `limits through cgroup ${this.#host.cgroups?.version}` : 'no writable cgroups (not root or no delegation): limits through rlimits where possible',
       ...(this.tier === 'kernel'
-        ? [seccompSupported() ? `seccomp deny-list (${DENIED_SYSCALLS.length} syscalls: io_uring, bpf, perf_event_open, userfaultfd, keyring, modules, kexec, mount, namespaces, file handles)` : `no seccomp filter (none written for ${process.arch})`]
+        ? [seccompSupported() ? `seccomp deny-list (${DENIED_SYSCALLS.length} syscalls: io_uring, Linux AIO, bpf, perf_event_open, userfaultfd, ptrace, process_vm_*, pidfd_getfd, kcmp, keyring, modules, kexec, mount, namespaces, file handles)` : `no seccomp filter (none written for ${process.arch})`]
         : []),
     ];
     return {
@@ -133,35 +146,49 @@ export class SpawnExecutor extends BaseExecutor {
     };
   }
 
+  /** Who sandboxes run as, and what tenants then share. */
+  #userNote(): string {
+    if (!this.#host.isRoot) {
+      return `not root: every sandbox runs as the caller's uid ${process.getuid?.() ?? '?'}, so per-user kernel limits (inotify instances, message-queue bytes, pipe pages, pending signals) are shared between sandboxes`;
+    }
+    const { sandboxUid: uid } = this.#options;
+    if (uid === 'per-sandbox') return `each sandbox runs as a host uid of its own (leased from ${SANDBOX_UID_RANGE.first}-${SANDBOX_UID_RANGE.first + SANDBOX_UID_RANGE.count - 1}), so no two share per-user kernel limits`;
+    return `every sandbox runs as the fixed host uid ${uid}: per-user kernel limits (inotify instances, message-queue bytes, pipe pages, pending signals) are shared between them`;
+  }
+
   protected async run(context: RunContext): Promise<RunOutcome> {
     const { request, id } = context;
     if (context.signal.aborted) return { exitCode: null, signal: null, oomKilled: false };
     if (this.tier === 'kernel') {
       const pooled = this.#pool && isPoolable(request) ? this.#pool.take() : undefined;
       // Node boots (trusted boot script only) while the runner is moved into its cgroup and the job is sent.
-      const sandbox = pooled ?? this.#startKernel(id, { network: request.network.mode, diskBytes: request.limits.diskBytes, prebootNode: request.language === 'node' }, request.limits);
+      const sandbox = pooled ?? (await this.#startKernel(id, { network: request.network.mode, diskBytes: request.limits.diskBytes, prebootNode: request.language === 'node' }, request.limits));
       try {
-        return await sandbox.run(context, kernelJob(request, this.#interpreters, this.#options.packageDirs), { kind: 'sandbox' });
+        return await sandbox.run(context, kernelJob(request, this.#interpreters, this.#options.packageDirs));
       } finally {
         await sandbox.release();
       }
     }
+    let user: SandboxUser | undefined;
     let dir: AdvisoryDir | undefined;
     let sandbox: SandboxProcess | undefined;
     try {
+      user = this.#host.isRoot ? await acquireSandboxUser({ uid: this.#options.sandboxUid, gid: this.#options.sandboxGid }) : undefined;
       dir = await createAdvisoryDir({
         session: SESSION_ID,
         execution: id,
         request,
-        owner: this.#host.isRoot ? { uid: this.#options.sandboxUid, gid: this.#options.sandboxGid } : undefined,
+        owner: user,
         mountPath: this.#host.isRoot ? this.#host.mountPath : undefined,
       });
-      const plan = advisoryPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(request.limits, true), user: undefined, marker: `${SESSION_ID}/${id}`, dir: dir.path });
-      sandbox = new SandboxProcess(id, plan, this.#createCgroup(id, request.limits));
-      return await sandbox.run(context, advisoryJob(request, this.#interpreters, this.#options.packageDirs, dir.path, dir.guardCopy), { kind: 'host', root: `${dir.path}/work` });
+      const plan = advisoryPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(request.limits, user), user: undefined, marker: `${SESSION_ID}/${id}`, dir: dir.path });
+      sandbox = new SandboxProcess({ id, plan, cgroup: this.#createCgroup(id, request.limits) });
+      return await sandbox.run(context, advisoryJob(request, this.#interpreters, this.#options.packageDirs, dir.path, dir.guardCopy));
     } finally {
       await sandbox?.release();
       await dir?.[Symbol.asyncDispose]();
+      // Given back only once nothing of the sandbox, not even its files, is left.
+      await user?.release();
     }
   }
 
@@ -173,10 +200,24 @@ export class SpawnExecutor extends BaseExecutor {
    * Starts a kernel-tier sandbox: bubblewrap is spawned as the sandbox user at once,
    * while its cgroup is made; the runner is moved in before it gets its job.
    */
-  #startKernel(id: string, shape: SandboxShape, limits: ExecutionLimits): SandboxProcess {
-    const user = this.#host.isRoot ? { uid: this.#options.sandboxUid, gid: this.#options.sandboxGid } : undefined;
-    const plan = kernelPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(limits, false), user, marker: `${SESSION_ID}/${id}`, bwrapPath: this.#host.bwrapPath!, shape, resolvConf: this.#options.resolvConf });
-    return new SandboxProcess(id, plan, this.#createCgroup(id, limits));
+  async #startKernel(id: string, shape: SandboxShape, limits: ExecutionLimits): Promise<SandboxProcess> {
+    const user = this.#host.isRoot ? await acquireSandboxUser({ uid: this.#options.sandboxUid, gid: this.#options.sandboxGid }) : undefined;
+    try {
+      const plan = kernelPlan({
+        interpreters: this.#interpreters,
+        packageDirs: this.#options.packageDirs,
+        wrapper: this.#wrapper(limits, undefined),
+        user: user ? { uid: user.uid, gid: user.gid } : undefined,
+        marker: `${SESSION_ID}/${id}`,
+        bwrapPath: this.#host.bwrapPath!,
+        shape,
+        resolvConf: this.#resolvConf,
+      });
+      return new SandboxProcess({ id, plan, cgroup: this.#createCgroup(id, limits), user });
+    } catch (error) {
+      await user?.release();
+      throw error;
+    }
   }
 
   /**
@@ -186,11 +227,9 @@ export class SpawnExecutor extends BaseExecutor {
    * Node cannot even start under an address-space cap of 512 MiB, while the data
    * limit counts only writable memory (a failed allocation is an error in the program).
    */
-  #wrapper(limits: ExecutionLimits, dropRoot: boolean): string[] {
+  #wrapper(limits: ExecutionLimits, dropTo: SandboxUser | undefined): string[] {
     const wrapper: string[] = [];
-    if (dropRoot && this.#host.isRoot) {
-      wrapper.push(this.#host.setprivPath!, `--reuid=${this.#options.sandboxUid}`, `--regid=${this.#options.sandboxGid}`, '--clear-groups', '--no-new-privs');
-    }
+    if (dropTo) wrapper.push(this.#host.setprivPath!, `--reuid=${dropTo.uid}`, `--regid=${dropTo.gid}`, '--clear-groups', '--no-new-privs');
     if (!this.#host.cgroups && this.#host.prlimitPath) wrapper.push(this.#host.prlimitPath, `--data=${limits.memoryBytes}`, `--nproc=${limits.pids}`, '--');
     return wrapper;
   }
@@ -228,6 +267,15 @@ export class SpawnExecutor extends BaseExecutor {
 /** The pool holds sandboxes for the common case: network none and the default limits. */
 function isPoolable(request: NormalizedRequest): boolean {
   return request.network.mode === 'none' && (Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[]).every((name) => request.limits[name] === DEFAULT_LIMITS[name]);
+}
+
+/** @throws InvalidRequestError when the file cannot be read. */
+function readResolvConf(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new InvalidRequestError('options.resolvConf', path, `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
 }
 
 function chooseTier(options: ParsedSpawnOptions, host: HostFacts): Tier {

@@ -1,10 +1,10 @@
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IsolationRefusedError } from '@cordon/core';
+import { IsolationRefusedError, SANDBOX_UID_RANGE } from '@cordon/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpawnExecutor } from '../src/index.js';
-import { leftoversOf, sleep, startCanary } from './helpers.js';
+import { filesOf, leftoversOf, plantHostCanary, sleep, startCanary } from './helpers.js';
 
 let executor: SpawnExecutor;
 
@@ -92,8 +92,22 @@ describe('spawn backend, advisory tier (forced)', () => {
       collectFiles: ['out.txt'],
       ...accept,
     });
-    expect(result.stdout).toBe('65534\n');
+    // As root: a host uid of its own, leased for this sandbox.
+    expect(Number(result.stdout)).toBeGreaterThanOrEqual(SANDBOX_UID_RANGE.first);
     expect(result.files.map((file) => Buffer.from(file.content).toString())).toEqual(['in\nout\n']);
+  });
+
+  it('collects through the runner, never following links, and names what it leaves out', async () => {
+    using canary = plantHostCanary();
+    const result = await executor.execute({
+      language: 'bash',
+      code: `ln -s ${canary.dir}/${canary.name} a.txt; ln -s /proc/self/root${canary.dir} d; ln -s ${canary.dir} e; echo mine > own.txt; printf x > $'\\xfe.txt'`,
+      collectFiles: ['*.txt', 'd/**', 'e/**'],
+      ...accept,
+    });
+    expect(result.status).toBe('ok');
+    expect(filesOf(result)).toEqual([['own.txt', 'mine\n']]);
+    expect(result.warnings.join('\n')).toContain('"\\xfe.txt" left out: its name is not valid UTF-8');
   });
 
   it('times out and kills the whole tree, leaving nothing', async () => {

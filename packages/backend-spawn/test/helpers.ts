@@ -1,4 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ExecutionResult } from '@cordon/core';
 import { backend } from '../src/index.js';
 import type { SpawnExecutor } from '../src/index.js';
 
@@ -49,3 +54,35 @@ export async function leftoversOf(executor: SpawnExecutor): Promise<string[]> {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A directory on the host holding a canary file that no sandbox may ever return. */
+export interface HostCanaryDir extends Disposable {
+  readonly dir: string;
+  readonly name: string;
+  readonly content: string;
+}
+
+export function plantHostCanary(name = 'shadow'): HostCanaryDir {
+  const dir = mkdtempSync(join(tmpdir(), 'cordon-spawn-test-canary-'));
+  // Readable by every uid: whoever reads collected files could read it, so only confinement keeps it out.
+  chmodSync(dir, 0o755);
+  const content = `HOST-CANARY-${randomUUID()}`;
+  writeFileSync(join(dir, name), content, { mode: 0o644 });
+  return { dir, name, content, [Symbol.dispose]: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Collected files as `[path, text]` pairs. */
+export function filesOf(result: ExecutionResult): [string, string][] {
+  return result.files.map((file) => [file.path, Buffer.from(file.content).toString('utf8')]);
+}
+
+/** A Python prelude calling raw syscalls (numbers below are the same on x86_64 and arm64). */
+export const PY_SYSCALL = [
+  'import ctypes, os, sys',
+  'libc = ctypes.CDLL(None, use_errno=True)',
+  'libc.syscall.restype = ctypes.c_long',
+  'def sys_call(nr, *args):',
+  '    r = libc.syscall(nr, *[ctypes.c_long(a) for a in args])',
+  "    return r if r >= 0 else -ctypes.get_errno()",
+  'PIDFD_OPEN, PIDFD_GETFD = 434, 438',
+].join('\n');

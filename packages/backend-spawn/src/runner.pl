@@ -1,0 +1,237 @@
+# cordon's sandbox runner: the sandbox's first process, PID 1 of its PID namespace in the
+# kernel tier. Plain perl-base, no modules (each `use` costs a millisecond on the cold path):
+# the host passes this architecture's syscall numbers and open(2) flags in CORDON_RUNNER.
+#
+# The program runs as the same uid, so the runner first makes itself unreachable: not
+# dumpable (no ptrace, pidfd_getfd, /proc/1/{mem,fd,environ} without capabilities, which
+# nothing in the sandbox has), and as PID 1 it ignores signals from inside.
+#
+# Control socket (fd 3), records both ways: type (1 byte), payload length (u32 BE), payload.
+#   host -> runner, the job:  D mkdir, F open a file, C append a chunk, E one environment
+#     variable, A argv (NUL-separated), H collect files afterwards, G go.
+#   runner -> host:  W waiting for the job, R <pid> program started, S <raw wait status>.
+#   with H, after S:  the listing of the working directory: L <u64 size><path> per regular
+#     file, N <kind><path> per other entry that is not a directory (kind: l link, p fifo,
+#     s socket, c/b device), P <path> per directory too deep to enter, U <path> per directory
+#     that could not be opened, T the listing was cut short, M end;
+#     then per host request Q <u64 max bytes><path>: O <u64 size>, B <bytes>..., Z, or V <why>.
+# Paths are raw bytes joined by "/". The host's EOF ends the runner, which exits with the
+# program's status (its code, or 128+n for signal n): the host checks that exit against S.
+# Exit 124/125 before R: the job could not be set up.
+
+my %cfg = map { split(/=/, $_, 2) } split(/ /, $ENV{CORDON_RUNNER} // '');
+for (qw(nr_prctl nr_prlimit64 o_directory o_nofollow o_nonblock nofile pid1)) { exit 125 unless ($cfg{$_} // '') =~ /^\d+$/ }
+delete $ENV{CORDON_RUNNER};
+my ($O_DIRECTORY, $O_NOFOLLOW, $O_NONBLOCK) = map { 0 + $cfg{$_} } qw(o_directory o_nofollow o_nonblock);
+# PID 1 of a namespace of our own, by the host's word AND by $$: kill -1 below reaches every
+# process the uid may signal, which outside a fresh PID namespace (as root: the machine) is
+# everything. A flag that $$ contradicts is a broken set-up: refuse it.
+my $pid1 = $cfg{pid1} eq '1';
+exit 125 if $pid1 && $$ != 1;
+
+# Before anything else: PR_SET_DUMPABLE (4) to 0, then RLIMIT_NOFILE (7) soft and hard to what
+# the host says (1024, less if its own hard limit is lower), inherited by everything started below (the pre-booted Node too). Fail closed.
+syscall(0 + $cfg{nr_prctl}, 4, 0, 0, 0, 0) == 0 or exit 125;
+exit 125 unless $cfg{nofile} >= 64;
+my $nofile = pack('QQ', $cfg{nofile}, $cfg{nofile});
+syscall(0 + $cfg{nr_prlimit64}, 0, 7, $nofile, 0) == 0 or exit 125;
+
+# Descriptors the host process inherited without close-on-exec (from its own parent) must not reach the sandbox.
+opendir(my $fds, '/proc/self/fd') or exit 125;
+my @stray = grep { /^\d+$/ && $_ > 3 } readdir($fds);
+closedir($fds);
+for (@stray) { if (open(my $h, '<&=', $_)) { close($h) } }
+open(my $c, '+<&=', 3) or exit 125;
+
+# The working directory as it is now, before any code of the request runs: files are
+# collected beneath this handle, wherever the program moves or links the directory.
+sysopen(my $work, '.', $O_DIRECTORY) or exit 125;
+my $work_dev = (stat($work))[0];
+
+sub put {
+  my ($type, $payload) = @_;
+  my $record = pack('aN', $type, length($payload)) . $payload;
+  while (length($record)) {
+    my $written = syswrite($c, $record);
+    defined($written) or exit 125;
+    substr($record, 0, $written) = '';
+  }
+}
+
+# Reads exactly $n bytes; undef on EOF.
+sub take {
+  my ($n) = @_;
+  my $buffer = '';
+  while (length($buffer) < $n) {
+    my $read = sysread($c, $buffer, $n - length($buffer), length($buffer));
+    return undef unless $read;
+  }
+  return $buffer;
+}
+
+# One record (type, payload); undef at EOF.
+sub record {
+  my $header = take(5);
+  return () unless defined($header);
+  my ($type, $n) = unpack('aN', $header);
+  my $payload = $n ? take($n) : '';
+  defined($payload) or exit 125;
+  return ($type, $payload);
+}
+
+# Pool: pre-boot Node (argv: node, boot script, NODE_OPTIONS) on a job pipe that only it holds.
+my ($jr, $jw, $pre);
+if (@ARGV) {
+  { local $^F = 1023; pipe($jr, $jw) or exit 125 }
+  $pre = fork;
+  defined($pre) or exit 125;
+  if (!$pre) {
+    close($c); close($jw);
+    %ENV = (PATH => $ENV{PATH}, NODE_OPTIONS => $ARGV[2], CORDON_JOB_FD => fileno($jr));
+    exec { $ARGV[0] } @ARGV[0, 1];
+    exit 127;
+  }
+  close($jr);
+}
+
+put('W', '');
+my (%env, @argv, $hold, $f);
+while (1) {
+  my ($t, $p) = record();
+  defined($t) or exit 125;
+  if ($t eq 'C') { print $f $p or exit 124; next }
+  if ($f) { close($f) or exit 124; undef $f }
+  last if $t eq 'G';
+  if ($t eq 'E') { my ($k, $v) = split(/=/, $p, 2); $env{$k} = $v }
+  elsif ($t eq 'A') { @argv = split(/\0/, $p, -1) }
+  elsif ($t eq 'H') { $hold = 1 }
+  elsif ($t eq 'D') { mkdir($p) or exit 124 }
+  elsif ($t eq 'F') { open($f, '>', $p) or exit 124; binmode($f) }
+  else { exit 124 }
+}
+
+my $program;
+# The booted Node fits only a job whose start-up settings it already has: the same NODE_OPTIONS, no other NODE_*/UV_* (NODE_PATH is re-read).
+my $fits = !grep { /^(NODE_|UV_)/ && $_ ne 'NODE_OPTIONS' && $_ ne 'NODE_PATH' } keys %env;
+$fits &&= ($env{NODE_OPTIONS} // '') eq ($ARGV[2] // '');
+if ($pre && $fits && @argv == 2 && $argv[0] eq $ARGV[0]) {
+  my $job = join("\0", $argv[1], map { "$_=$env{$_}" } sort keys %env);
+  while (length($job)) { my $w = syswrite($jw, $job); defined($w) or exit 125; substr($job, 0, $w) = '' }
+  close($jw);
+  $program = $pre;
+} else {
+  if ($pre) { kill('KILL', $pre); waitpid($pre, 0); close($jw) }
+  %ENV = %env;
+  $program = fork;
+  defined($program) or exit 125;
+  if (!$program) {
+    close($c);
+    # Advisory tier: a process group of its own, which the runner (and the host) kill without killing the runner.
+    setpgrp(0, 0) unless $pid1;
+    exec { $argv[0] } @argv;
+    print STDERR "cordon: cannot run $argv[0]: $!\n";
+    exit 127;
+  }
+  # In the parent too, so the group exists before `R` names it (the host checks it then).
+  setpgrp($program, $program) unless $pid1;
+}
+put('R', $program);
+waitpid($program, 0);
+my $status = $?;
+
+# Nothing the program started may outlive it, nor race the collection below. As PID 1 the
+# runner kills the whole namespace and reaps until none is left; elsewhere (advisory) only
+# the program's process group: kill -1 there would reach every process of this uid.
+if ($pid1 && $$ == 1) {
+  # Again after each reap: cheap, and nothing forked in between survives.
+  while (1) { kill('KILL', -1); last if waitpid(-1, 0) <= 0 }
+} else {
+  kill('KILL', -$program) if $program > 1;
+}
+put('S', $status);
+my $exit = ($status & 127) ? 128 + ($status & 127) : ($status >> 8);
+exit($exit) unless $hold;
+
+# The listing: every regular file beneath the held handle, walked by relative opens that
+# never follow a link (O_NOFOLLOW at each step, lstat for each name), never leave the
+# working directory's device, no deeper than 64 levels, at most 100,000 entries and 8 MiB.
+# Whatever this reads the program could read itself: same uid, same view.
+my ($MAX_DEPTH, $MAX_ENTRIES, $MAX_LISTING_BYTES) = (64, 100_000, 8 * 1024 * 1024);
+my ($entries, $listed) = (0, 0);
+
+# Makes the directory $name (relative to the current one, never through a link) current.
+sub enter {
+  my ($name) = @_;
+  sysopen(my $dir, $name, $O_DIRECTORY | $O_NOFOLLOW) or return 0;
+  my @st = stat($dir);
+  return 0 unless @st && -d _ && $st[0] == $work_dev;
+  return chdir($dir);
+}
+
+# Lists the current directory, reached as $prefix; false once a cap cut the listing short.
+sub note {
+  my ($type, $payload) = @_;
+  put($type, $payload);
+  $listed += 5 + length($payload);
+}
+
+sub walk {
+  my ($prefix, $depth) = @_;
+  sysopen(my $here, '.', $O_DIRECTORY) or return 1;
+  opendir(my $dh, '.') or return 1;
+  my @names = grep { $_ ne '.' && $_ ne '..' } readdir($dh);
+  closedir($dh);
+  for my $name (@names) {
+    return 0 if ++$entries > $MAX_ENTRIES || $listed > $MAX_LISTING_BYTES;
+    my $path = $prefix . $name;
+    my @st = lstat($name);
+    next unless @st && $st[0] == $work_dev;
+    if (-f _) {
+      note('L', pack('Q>', $st[7]) . $path);
+    } elsif (-d _) {
+      if ($depth >= $MAX_DEPTH) { note('P', $path); next }
+      unless (enter($name)) { note('U', $path); next }
+      my $complete = walk("$path/", $depth + 1);
+      chdir($here) or exit 125;
+      return 0 unless $complete;
+    } else {
+      note('N', (-l _ ? 'l' : -p _ ? 'p' : -S _ ? 's' : -c _ ? 'c' : -b _ ? 'b' : '?') . $path);
+    }
+  }
+  return 1;
+}
+
+chdir($work) or exit 125;
+put('T', '') unless walk('', 0);
+put('M', '');
+
+# One requested file, opened again from the held handle, component by component.
+sub serve {
+  my ($max, $path) = @_;
+  my @parts = split(m{/}, $path, -1);
+  return put('V', 'not a plain path') if !@parts || grep { $_ eq '' || $_ eq '.' || $_ eq '..' } @parts;
+  my $name = pop(@parts);
+  chdir($work) or exit 125;
+  for my $part (@parts) { return put('V', 'vanished') unless enter($part) }
+  sysopen(my $file, $name, $O_NOFOLLOW | $O_NONBLOCK) or return put('V', lstat($name) ? 'could not be opened' : 'vanished');
+  my @st = stat($file);
+  return put('V', 'no longer a regular file') unless @st && -f _ && $st[0] == $work_dev;
+  return put('V', 'grew after it was listed') if $st[7] > $max;
+  put('O', pack('Q>', $st[7]));
+  my $left = $st[7];
+  while ($left > 0) {
+    my $read = sysread($file, my $chunk, $left < 65536 ? $left : 65536);
+    last unless $read;
+    put('B', $chunk);
+    $left -= $read;
+  }
+  put('Z', '');
+}
+
+while (1) {
+  my ($t, $p) = record();
+  last unless defined($t);
+  exit 124 unless $t eq 'Q' && length($p) > 8;
+  serve(unpack('Q> a*', $p));
+}
+exit($exit);

@@ -1,0 +1,39 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SpawnExecutor } from '../src/index.js';
+
+// What a sandbox sees of the host that identifies it (issue 10, low severity).
+const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+let executor: SpawnExecutor;
+let pooled: SpawnExecutor;
+
+beforeAll(async () => {
+  [executor, pooled] = await Promise.all([SpawnExecutor.create({}), SpawnExecutor.create({ poolSize: 1 })]);
+});
+afterAll(async () => {
+  await Promise.all([executor?.close(), pooled?.close()]);
+});
+
+describe('host identifiers, kernel tier', () => {
+  it('a boot id of its own per sandbox', async () => {
+    const read = () => executor.execute({ language: 'bash', code: 'cat /proc/sys/kernel/random/boot_id' });
+    const [first, second] = await Promise.all([read(), read()]);
+    const host = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8');
+    expect(first.stdout).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\n$/);
+    expect(first.stdout).not.toBe(host);
+    expect(second.stdout).not.toBe(first.stdout);
+  });
+
+  it("no host path of cordon's in the mount table (etc files, the guard, the boot script given as data)", async () => {
+    const code = 'cat /proc/self/mountinfo; cat /etc/passwd /etc/hosts > /dev/null && echo etc-readable';
+    await pooled.warm();
+    for (const result of [await executor.execute({ language: 'bash', code }), await pooled.execute({ language: 'bash', code })]) {
+      expect(result.stdout).toContain('etc-readable');
+      expect(result.stdout).not.toContain(PACKAGE_DIR);
+      expect(result.stdout).not.toMatch(/\/work\/|node_modules|\/dist\//);
+    }
+    const guarded = await executor.execute({ language: 'node', code: "require('http').get('http://127.0.0.1:9/').on('error', (e) => console.log(e.code))" });
+    expect(guarded.stdout).toBe('ERR_CORDON_NETWORK_BLOCKED\n');
+  });
+});
