@@ -42,7 +42,8 @@ export async function conformanceAdapter(executor: Executor, options: Record<str
     notApplicable: {
       'NL1:node-interfaces': NL1_REASON,
       'NL1:python-ifaces': NL1_REASON,
-      ...(gvisor ? { 'NL1:python-change': NL1_GVISOR_REASON } : await hostKernelIdentifiers(underTest)),
+      ...(gvisor ? { 'NL1:python-change': NL1_GVISOR_REASON } : HOST_KERNEL_IDENTIFIERS),
+      ...await cgroupIdentifiers(underTest),
     },
   };
 }
@@ -51,19 +52,24 @@ export async function conformanceAdapter(executor: Executor, options: Record<str
  * What a pod on the host's kernel (runc) cannot hide, and why. The pod API has no
  * masked paths (only procMount, which can unmask, not mask), runc refuses mounts over
  * /proc/sys, and a pod gets neither CAP_SYS_ADMIN nor a user namespace to remount
- * anything; a cgroup namespace comes only on cgroup v2 nodes.
+ * anything. A gVisor RuntimeClass has its own boot id and mount table.
  */
-async function hostKernelIdentifiers(executor: K8sExecutor): Promise<Record<string, string>> {
-  const reasons: Record<string, string> = {
-    'host-identifiers:boot-id': "a runc pod reads the node's /proc/sys/kernel/random/boot_id: the pod API cannot mask a path (procMount only unmasks), runc refuses a volume over /proc/sys, and the pod has no CAP_SYS_ADMIN to mount over it; a gVisor RuntimeClass has its own",
-    'host-identifiers:mount-paths': "a runc pod's /proc/self/mountinfo is the node kernel's view: the containerd snapshot directories of the overlay root, and the kubelet's pod directories (/var/lib/kubelet/pods/<pod uid>/… for /etc/hosts, the termination log and every volume) are printed by the kernel and no pod setting can hide them; a gVisor RuntimeClass has its own",
+const HOST_KERNEL_IDENTIFIERS: Readonly<Record<string, string>> = {
+  'host-identifiers:boot-id': "a runc pod reads the node's /proc/sys/kernel/random/boot_id: the pod API cannot mask a path (procMount only unmasks), runc refuses a volume over /proc/sys, and the pod has no CAP_SYS_ADMIN to mount over it; a gVisor RuntimeClass has its own",
+  'host-identifiers:mount-paths': "a runc pod's /proc/self/mountinfo is the node kernel's view: the containerd snapshot directories of the overlay root, and the kubelet's pod directories (/var/lib/kubelet/pods/<pod uid>/… for /etc/hosts, the termination log and every volume) are printed by the kernel and no pod setting can hide them; a gVisor RuntimeClass has its own",
+};
+
+/**
+ * On cgroup v2 nodes containerd gives every container its own cgroup namespace; on
+ * v1 it creates none (runc and runsc alike: gVisor shows the container's cgroup path
+ * too) and the pod API has no field to ask for one. Asked of a pod, not assumed.
+ */
+async function cgroupIdentifiers(executor: K8sExecutor): Promise<Record<string, string>> {
+  const probe = await executor.execute({ language: 'bash', code: 'stat -fc %T /sys/fs/cgroup; test -e /sys/fs/cgroup/cgroup.controllers && echo unified' });
+  if (probe.stdout.includes('cgroup2fs') || probe.stdout.includes('unified')) return {};
+  return {
+    'host-identifiers:cgroup-ids': `the node runs cgroup v1 (/sys/fs/cgroup in a pod: ${probe.stdout.trim().split('\n')[0] || 'unknown'}), where containerd creates no cgroup namespace for a container and the pod API has no field for one, so /proc/self/cgroup shows the container id in its cgroup paths; on cgroup v2 nodes (GKE) the namespace is there and the probe applies`,
   };
-  // On cgroup v2 containerd gives every container its own cgroup namespace; on v1 it cannot.
-  const probe = await executor.execute({ language: 'bash', code: 'stat -fc %T /sys/fs/cgroup' });
-  if (probe.stdout.trim() !== 'cgroup2fs') {
-    reasons['host-identifiers:cgroup-ids'] = `the node runs cgroup v1 (/sys/fs/cgroup is ${probe.stdout.trim() || 'unknown'}), where containerd creates no cgroup namespace for a container and the pod API has no field for one, so /proc/self/cgroup shows the kubepods path with the pod uid and container id; on cgroup v2 nodes (GKE) the namespace is there and the probe applies`;
-  }
-  return reasons;
 }
 
 // A pod always has its eth0 on the pod network; what keeps it off the network is the
