@@ -185,7 +185,7 @@ export interface TrailerScannerOptions {
   /** Body bytes buffered at most; past them the scanner stops buffering and reports `overflowed`. */
   maxBodyBytes: number;
   /** Receives every byte before the trailer (the program's output). */
-  emit(chunk: Buffer): void;
+  emit: (chunk: Buffer) => void;
 }
 
 /**
@@ -286,8 +286,8 @@ export type RunnerStream = 'stdout' | 'stderr';
 export interface RunnerOutputOptions {
   nonce: string;
   bounds: CollectionBounds;
-  stdout(chunk: Buffer): void;
-  stderr(chunk: Buffer): void;
+  stdout: (chunk: Buffer) => void;
+  stderr: (chunk: Buffer) => void;
 }
 
 /** Where the two trailers stand: waiting, both arrived, or one over its bound. */
