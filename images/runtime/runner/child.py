@@ -1,9 +1,12 @@
 # The program's own process for python (runner protocol 2; see supervisor.cjs). The
 # supervisor boots it under the sandbox uid before any request exists; it waits for
-# one job on fd 3 ({ script, env }), then becomes the program: the environment is
-# replaced and the script runs as __main__ in this interpreter, which then exits as
+# one job on fd 3 ({ script, env, files, code }), writes the request's files and the
+# program into the working directory (as the program's uid, before any of its code
+# runs), then becomes the program: the environment is replaced and the script runs
+# as __main__ in this interpreter, which then exits as
 # `python3 main.py` would (SystemExit, atexit, threads). It holds no protocol
 # secret: the nonce never leaves the supervisor.
+import base64
 import builtins
 import json
 import os
@@ -11,6 +14,7 @@ import sys
 import types
 
 JOB_FD = 3
+WORKDIR = '/workspace'
 
 
 def read_job():
@@ -22,6 +26,24 @@ def read_job():
         chunks.append(chunk)
     os.close(JOB_FD)
     return json.loads(b''.join(chunks))
+
+
+def inside_workdir(relative):
+    # The host sent normalised relative paths; this re-checks, as workdir.cjs does.
+    normal = os.path.normpath(str(relative))
+    if os.path.isabs(normal) or normal in ('.', '..') or normal.startswith('../'):
+        raise ValueError(f'file path {relative!r} is not inside the working directory')
+    return os.path.join(WORKDIR, normal)
+
+
+def write_program(files, code, script):
+    for relative, content in files:
+        target = inside_workdir(relative)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with open(target, 'wb') as handle:
+            handle.write(base64.b64decode(content))
+    with open(script, 'w', encoding='utf-8') as handle:
+        handle.write(code)
 
 
 def run(script, env):
@@ -45,5 +67,13 @@ def run(script, env):
         sys.exit(1)
 
 
-job = read_job()
-run(job['script'], job['env'])
+def main():
+    job = read_job()
+    write_program(job['files'], job['code'], job['script'])
+    # Only the script and env stay referenced: the files' bytes are not the program's memory to pay for.
+    script, env = job['script'], job['env']
+    del job
+    run(script, env)
+
+
+main()

@@ -26,7 +26,8 @@ export interface SupervisorCommandOptions {
 /** The container's command: the image's root supervisor (tini, the entrypoint, is PID 1). */
 export function supervisorCommand(options: SupervisorCommandOptions): string[] {
   return [
-    'node', '/opt/cordon/runner/supervisor.cjs',
+    // One V8 worker thread: every uid switch signals each thread (see supervisor.cjs).
+    'node', '--v8-pool-size=1', '/opt/cordon/runner/supervisor.cjs',
     '--kind', options.kind,
     '--uid', String(options.programUid),
     ...(options.nproc === undefined ? [] : ['--nproc', String(Math.floor(options.nproc))]),

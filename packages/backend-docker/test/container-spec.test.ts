@@ -13,7 +13,7 @@ describe('container spec', () => {
   it('starts the supervisor as root with only SETUID, SETGID and KILL, and the program under its own uid', () => {
     const options = containerCreateOptions(spec());
     expect(options.User).toBe('0:0');
-    expect(options.Cmd).toEqual(['node', '/opt/cordon/runner/supervisor.cjs', '--kind', 'node', '--uid', '1600000123']);
+    expect(options.Cmd).toEqual(['node', '--v8-pool-size=1', '/opt/cordon/runner/supervisor.cjs', '--kind', 'node', '--uid', '1600000123']);
     expect(options.HostConfig).toMatchObject({
       CapDrop: ['ALL'],
       CapAdd: ['SETUID', 'SETGID', 'KILL'],
@@ -38,7 +38,7 @@ describe('container spec', () => {
 
   it('under gVisor sets pids as RLIMIT_NPROC on the program only, and leaves its own terminals alone', () => {
     const options = containerCreateOptions(spec({ gvisor: true, runtime: 'runsc', kind: 'python', limits: { ...DEFAULT_LIMITS, pids: 32 } }));
-    expect(options.Cmd).toEqual(['node', '/opt/cordon/runner/supervisor.cjs', '--kind', 'python', '--uid', '1600000123', '--nproc', '32']);
+    expect(options.Cmd).toEqual(['node', '--v8-pool-size=1', '/opt/cordon/runner/supervisor.cjs', '--kind', 'python', '--uid', '1600000123', '--nproc', '32']);
     expect(options.HostConfig?.Ulimits?.map((limit) => limit.Name)).toEqual(['nofile', 'fsize']);
     expect(options.HostConfig?.Tmpfs?.['/dev/pts']).toBeUndefined();
     expect(options.HostConfig?.Runtime).toBe('runsc');

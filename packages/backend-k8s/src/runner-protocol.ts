@@ -33,7 +33,8 @@ export interface SupervisorCommandOptions {
  */
 export function supervisorCommand(options: SupervisorCommandOptions): string[] {
   return [
-    'node', '/opt/cordon/runner/supervisor.cjs',
+    // One V8 worker thread: every uid switch signals each thread (see supervisor.cjs).
+    'node', '--v8-pool-size=1', '/opt/cordon/runner/supervisor.cjs',
     '--kind', options.kind,
     '--uid', String(options.programUid),
     ...(options.nproc === undefined ? [] : ['--nproc', String(Math.floor(options.nproc))]),

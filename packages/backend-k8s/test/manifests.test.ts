@@ -81,7 +81,7 @@ describe('hardenedPodManifest', () => {
       capabilities: { drop: ['ALL'], add: ['SETUID', 'SETGID', 'KILL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(container.command).toEqual(['node', '/opt/cordon/runner/supervisor.cjs', '--kind', 'node', '--uid', '654321', '--nproc', '64']);
+    expect(container.command).toEqual(['node', '--v8-pool-size=1', '/opt/cordon/runner/supervisor.cjs', '--kind', 'node', '--uid', '654321', '--nproc', '64']);
     // Root cannot enter the program's working directory; the supervisor does, as the program.
     expect(container.workingDir).toBe('/');
     expect(pod.metadata!.annotations!['cordon.dev/program-uid']).toBe('654321');
