@@ -5,5 +5,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
     hookTimeout: 180_000,
+    // The cluster files share one single-node cluster on a two-core machine: one file at a time.
+    fileParallelism: false,
   },
 });

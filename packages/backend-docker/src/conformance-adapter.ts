@@ -4,6 +4,7 @@ import { connectDocker, dockerCall } from './docker-client.js';
 import { DockerBackendExecutor } from './docker-backend-executor.js';
 import { createDualStackNetwork } from './conformance-network.js';
 import { listCordonContainers } from './reaper.js';
+import { IMAGE_USER_UID } from './runtime-image.js';
 
 /**
  * Canaries listen on a bridge gateway (IPv4 and IPv6 of a network made for the
@@ -50,6 +51,11 @@ export async function dockerConformance(executor: Executor, _options: Record<str
   // the control proves the canary and the tool, the probe proves the runtime. Control
   // containers also get CAP_NET_RAW so the raw-socket probe has a valid control.
   const controlOptions = { ...resolverOptions, runtime: options.controlRuntime, openNetwork: controlNetwork };
+  // The shared-resources probes' positive control: the same containers with every program
+  // under one fixed uid, the image's 10001, as before per-sandbox uids.
+  const sharedUserControl = await DockerBackendExecutor.create({ ...resolverOptions, sandboxUid: IMAGE_USER_UID, poolSize: 0 });
+  executor.closeWith(sharedUserControl);
+
   const control = async (request: ExecutionRequest): Promise<ExecutionResult> => {
     // A short-lived executor per control run: nothing to keep alive or forget to close.
     const controlExecutor = await DockerBackendExecutor.createConformanceControl(controlOptions);
@@ -70,13 +76,12 @@ export async function dockerConformance(executor: Executor, _options: Record<str
       dnsPort: 53,
     },
     control,
-    ...(executor.facts.gvisor
-      ? { notApplicable: { 'NL1:python-change': "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); NL1's interface listings still show only lo" } }
-      : {}),
+    sharedUserControl,
+    notApplicable: executor.facts.gvisor ? GVISOR_NOT_APPLICABLE : RUNC_NOT_APPLICABLE,
     async leftovers(): Promise<string[]> {
       // While open, refills and background removals are work in progress, not leftovers.
-      if (!executor.closed) await Promise.all([executor.settled(), underTest.settled()]);
-      const idle = executor.closed ? new Set<string>() : new Set([...executor.idleContainerIds(), ...underTest.idleContainerIds()]);
+      if (!executor.closed) await Promise.all([executor.settled(), underTest.settled(), sharedUserControl.settled()]);
+      const idle = executor.closed ? new Set<string>() : new Set([...executor.idleContainerIds(), ...underTest.idleContainerIds(), ...sharedUserControl.idleContainerIds()]);
       const found = await listCordonContainers(docker, options.apiTimeoutMs, { [LABELS.session]: SESSION_ID });
       return found
         .filter((info) => !idle.has(info.Id))
@@ -84,6 +89,23 @@ export async function dockerConformance(executor: Executor, _options: Record<str
     },
   };
 }
+
+/**
+ * What no container setting can hide under runc: the kernel prints every mount's
+ * root and options in /proc/self/mountinfo, and a container has neither a mount
+ * namespace it could rearrange nor CAP_SYS_ADMIN. So the overlay root shows
+ * Docker's layer directories (lowerdir=/var/lib/docker/overlay2/l/…, upperdir and
+ * workdir under /var/lib/docker/overlay2/<id>/), and /etc/hostname, /etc/hosts and
+ * /etc/resolv.conf, which Docker always bind-mounts, show their sources
+ * (/var/lib/docker/containers/<container id>/…). gVisor's mount table is its own.
+ */
+const RUNC_NOT_APPLICABLE: Readonly<Record<string, string>> = {
+  'host-identifiers:mount-paths': 'under runc /proc/self/mountinfo is the host kernel\'s view of the container\'s mounts: the overlay root\'s lowerdir/upperdir/workdir under /var/lib/docker/overlay2 and the bind sources of /etc/hostname, /etc/hosts and /etc/resolv.conf under /var/lib/docker/containers/<container id>/ are printed by the kernel, and no container setting (without CAP_SYS_ADMIN or a user namespace) can hide them; runtime=runsc does',
+};
+
+const GVISOR_NOT_APPLICABLE: Readonly<Record<string, string>> = {
+  'NL1:python-change': "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); NL1's interface listings still show only lo",
+};
 
 interface BridgeNetwork {
   IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] };

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { LABELS, MANAGED_BY, SESSION_ID, type ExecutionLimits } from '@cordon/core';
 import type Docker from 'dockerode';
 import { BACKEND_NAME } from './docker-client.js';
-import { RUNNER_COMMANDS, SANDBOX_USER, WORKDIR, type RunnerKind } from './runtime-image.js';
+import { supervisorCommand, WORKDIR, type RunnerKind } from './runtime-image.js';
 
 /** Labels beyond core's: who owns the container, so dead sessions can be reaped. */
 export const DOCKER_LABELS = {
@@ -10,6 +10,7 @@ export const DOCKER_LABELS = {
   ownerHost: 'cordon.dev/owner-host',
   executor: 'cordon.dev/executor',
   pool: 'cordon.dev/pool',
+  sandboxUid: 'cordon.dev/sandbox-uid',
 } as const;
 
 /** Everything that decides how a sandbox container is made; two equal specs make interchangeable containers. */
@@ -20,11 +21,18 @@ export interface SandboxSpec {
   /**
    * gVisor: the host pids cgroup counts the Sentry's own threads (a low limit kills
    * the sandbox at start, a fork bomb crashes it), while its kernel enforces
-   * RLIMIT_NPROC per sandbox. So `pids` becomes RLIMIT_NPROC, and the cgroup limit a
+   * RLIMIT_NPROC per sandbox. So `pids` becomes RLIMIT_NPROC, set by the supervisor on
+   * the program's processes only (gVisor counts root's too), and the cgroup limit a
    * host-side backstop above it.
    */
   gvisor: boolean;
   limits: ExecutionLimits;
+  /**
+   * The uid the program runs under (the supervisor runs as root and switches to it);
+   * its own per container unless the executor shares a fixed one. Ignored for
+   * conformance controls, whose programs run as root.
+   */
+  programUid: number;
   network: 'none' | 'open';
   openNetwork: string;
   dns: readonly string[] | undefined;
@@ -43,13 +51,29 @@ export interface SandboxSpec {
 const NOFILE = 1024;
 /** Host threads gVisor's Sentry and gofer may need on top of the sandbox's own limit. */
 const GVISOR_PIDS_HEADROOM = 512;
+/** Tasks of tini and the supervisor (node: main thread plus its V8 and libuv threads), on top of the program's `pids`. */
+const SUPERVISOR_PIDS_HEADROOM = 16;
+/** The supervisor's only privileges: switch to the program's uid, and kill what is left of it. */
+const SUPERVISOR_CAPABILITIES = ['SETUID', 'SETGID', 'KILL'];
+
+/**
+ * Docker's default masked paths (20.10 and later) plus the boot id, which would
+ * otherwise be the host's. Setting MaskedPaths replaces the default list, so all of it
+ * is here; a path the kernel lacks is skipped by the runtime.
+ */
+export const MASKED_PATHS = [
+  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
+  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+  '/proc/sys/kernel/random/boot_id',
+];
 
 /** The hardened, single-use container for one execution. */
 export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreateOptions {
   const { limits } = spec;
   const disk = Math.floor(limits.diskBytes);
   const control = spec.conformanceControl === true;
-  const owner = control ? 'uid=0,gid=0' : 'uid=10001,gid=10001';
+  const programUid = control ? 0 : spec.programUid;
+  const owner = `uid=${programUid},gid=${programUid}`;
   // Controls may load native code (the dlopen probe's control); sandboxes may not.
   const exec = control ? 'exec' : 'noexec';
   const labels: Record<string, string> = {
@@ -59,15 +83,30 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
     [DOCKER_LABELS.ownerPid]: String(process.pid),
     [DOCKER_LABELS.ownerHost]: hostname(),
     [DOCKER_LABELS.executor]: spec.executorId,
+    [DOCKER_LABELS.sandboxUid]: String(programUid),
   };
   if (spec.executionId) labels[LABELS.execution] = spec.executionId;
   else labels[DOCKER_LABELS.pool] = spec.kind;
 
+  const tmpfs: Record<string, string> = {
+    [WORKDIR]: `rw,nosuid,nodev,${exec},size=${disk},${owner},mode=0700`,
+    '/tmp': `rw,nosuid,nodev,${exec},size=${disk},mode=1777`,
+  };
+  // Every devpts instance on a kernel shares kernel.pty.max, so one container could take
+  // every pseudo-terminal of the machine: an empty read-only tmpfs hides this one's
+  // (/dev/ptmx links into it). gVisor's terminals are its own, and it mishandles a
+  // mount over /dev/pts, so it keeps them.
+  if (!spec.gvisor) tmpfs['/dev/pts'] = 'ro,nosuid,nodev,noexec,size=4k,mode=0555';
+  const hostConfig = hostConfigOf(spec, tmpfs, control, disk);
+
   return {
     Image: spec.image,
-    Cmd: [...RUNNER_COMMANDS[spec.kind]],
-    User: control ? '0:0' : SANDBOX_USER,
-    WorkingDir: WORKDIR,
+    // RLIMIT_NPROC only under gVisor, where it is the per-sandbox pids limit (see SandboxSpec.gvisor);
+    // the supervisor sets it on the program's processes alone.
+    Cmd: supervisorCommand({ kind: spec.kind, programUid, nproc: spec.gvisor ? limits.pids : undefined }),
+    // Root for the supervisor, with nothing but SUPERVISOR_CAPABILITIES; the program runs as programUid.
+    User: '0:0',
+    WorkingDir: '/',
     Hostname: 'sandbox',
     Labels: labels,
     // Code, files and stdin arrive over the attached stdin; closing it is the program's EOF.
@@ -78,35 +117,41 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
     StdinOnce: true,
     Tty: false,
     NetworkDisabled: spec.network === 'none',
-    HostConfig: {
-      NetworkMode: spec.network === 'none' ? 'none' : spec.openNetwork,
-      ReadonlyRootfs: true,
-      // Docker's archive upload cannot write into a tmpfs or a read-only root: the runner unpacks files here itself.
-      Tmpfs: {
-        [WORKDIR]: `rw,nosuid,nodev,${exec},size=${disk},${owner},mode=0700`,
-        '/tmp': `rw,nosuid,nodev,${exec},size=${disk},mode=1777`,
-      },
-      ShmSize: Math.min(disk, 64 * 1024 * 1024),
-      CapDrop: ['ALL'],
-      ...(control ? { CapAdd: ['NET_RAW'] } : {}),
-      SecurityOpt: ['no-new-privileges'],
-      PidsLimit: spec.gvisor ? limits.pids + GVISOR_PIDS_HEADROOM : limits.pids,
-      Memory: limits.memoryBytes,
-      // Equal to Memory: no swap on top of the limit.
-      MemorySwap: limits.memoryBytes,
-      NanoCpus: Math.round(limits.cpus * 1e9),
-      Ulimits: [
-        { Name: 'nofile', Soft: NOFILE, Hard: NOFILE },
-        { Name: 'fsize', Soft: disk, Hard: disk },
-        // Under runc RLIMIT_NPROC would count every container's uid-10001 processes together; the pids cgroup is per container.
-        ...(spec.gvisor ? [{ Name: 'nproc', Soft: limits.pids, Hard: limits.pids }] : []),
-      ],
-      // Output goes only over the attach stream (capped by the host): no log files on the daemon's disk.
-      LogConfig: { Type: 'none', Config: {} },
-      AutoRemove: false,
-      Privileged: false,
-      ...(spec.runtime ? { Runtime: spec.runtime } : {}),
-      ...(spec.dns ? { Dns: [...spec.dns] } : {}),
-    },
+    HostConfig: hostConfig,
   };
 }
+
+function hostConfigOf(spec: SandboxSpec, tmpfs: Record<string, string>, control: boolean, disk: number): HostConfigWithCgroupns {
+  const { limits } = spec;
+  return {
+    NetworkMode: spec.network === 'none' ? 'none' : spec.openNetwork,
+    ReadonlyRootfs: true,
+    // Docker's archive upload cannot write into a tmpfs or a read-only root: the supervisor unpacks files here itself.
+    Tmpfs: tmpfs,
+    ShmSize: Math.min(disk, 64 * 1024 * 1024),
+    CapDrop: ['ALL'],
+    CapAdd: control ? ['NET_RAW'] : SUPERVISOR_CAPABILITIES,
+    SecurityOpt: ['no-new-privileges'],
+    // Its own cgroup namespace: /proc/self/cgroup shows "/", not the container id.
+    CgroupnsMode: 'private',
+    MaskedPaths: MASKED_PATHS,
+    PidsLimit: limits.pids + (spec.gvisor ? GVISOR_PIDS_HEADROOM : SUPERVISOR_PIDS_HEADROOM),
+    Memory: limits.memoryBytes,
+    // Equal to Memory: no swap on top of the limit.
+    MemorySwap: limits.memoryBytes,
+    NanoCpus: Math.round(limits.cpus * 1e9),
+    Ulimits: [
+      { Name: 'nofile', Soft: NOFILE, Hard: NOFILE },
+      { Name: 'fsize', Soft: disk, Hard: disk },
+    ],
+    // Output goes only over the attach stream (capped by the host): no log files on the daemon's disk.
+    LogConfig: { Type: 'none', Config: {} },
+    AutoRemove: false,
+    Privileged: false,
+    ...(spec.runtime ? { Runtime: spec.runtime } : {}),
+    ...(spec.dns ? { Dns: [...spec.dns] } : {}),
+  };
+}
+
+/** dockerode's types predate CgroupnsMode (API 1.41, Docker 20.10). */
+type HostConfigWithCgroupns = Docker.HostConfig & { CgroupnsMode?: 'private' | 'host' };

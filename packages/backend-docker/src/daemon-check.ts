@@ -48,12 +48,12 @@ export async function checkDaemon(docker: Docker, options: ResolvedDockerOptions
     throw new BackendUnavailableError(BACKEND_NAME, `could not inspect the image ${options.image} (${messageOf((error as { cause?: unknown }).cause ?? error)})`, DAEMON_REMEDY, { cause: error });
   }
   const imageLabels = image.Config?.Labels ?? {};
-  if (imageLabels[RUNNER_PROTOCOL_LABEL] !== RUNNER_PROTOCOL) {
-    throw new BackendUnavailableError(
-      BACKEND_NAME,
-      `the image ${options.image} does not carry cordon's runner (label ${RUNNER_PROTOCOL_LABEL}=${RUNNER_PROTOCOL} missing)`,
-      BUILD_REMEDY,
-    );
+  const protocol = imageLabels[RUNNER_PROTOCOL_LABEL];
+  if (protocol !== RUNNER_PROTOCOL) {
+    // Another protocol is refused as firmly as none: an older runner runs the program in its own
+    // process, where the program can forge the result.
+    const found = protocol === undefined ? `does not carry cordon's runner (no label ${RUNNER_PROTOCOL_LABEL})` : `speaks runner protocol ${protocol}, and this backend speaks ${RUNNER_PROTOCOL} only`;
+    throw new BackendUnavailableError(BACKEND_NAME, `the image ${options.image} ${found}`, BUILD_REMEDY);
   }
   const gvisor = /runsc|gvisor/i.test(`${runtime} ${info.Runtimes?.[runtime]?.path ?? ''}`);
   return { serverVersion: info.ServerVersion ?? 'unknown', runtime, runtimes, gvisor, imageId: image.Id, imageLabels };

@@ -4,6 +4,7 @@ import {
   DEFAULT_LIMITS,
   LANGUAGES,
   LIMIT_NAMES,
+  sandboxUidLeases,
   type BackendCapabilities,
   type ExecutionLimits,
   type Language,
@@ -59,7 +60,7 @@ export class DockerBackendExecutor extends BaseExecutor {
       ? new WarmPool({
           size: options.poolSize,
           kinds: [...this.#pooledKinds],
-          start: (kind) => SandboxContainer.start(this.#docker, this.#spec(kind, POOL_LIMITS, 'none'), this.options.apiTimeoutMs),
+          start: (kind) => this.#startContainer(kind, POOL_LIMITS, 'none'),
           discard: (container) => this.#removeLater(container),
           onError: (error) => {
             this.#lastPoolError = error;
@@ -108,7 +109,10 @@ export class DockerBackendExecutor extends BaseExecutor {
         `Docker ${this.facts.serverVersion}, OCI runtime ${this.facts.runtime}`,
         `image ${this.options.image} (node ${this.facts.imageLabels['dev.cordon.node-version'] ?? '?'})`,
         this.#pool ? `warm pool: ${this.options.poolSize} per runner (${[...this.#pooledKinds].join(', ')})` : 'warm pool disabled',
-        'network none: no interface but loopback; read-only root, tmpfs workdir and /tmp, non-root, no capabilities, no-new-privileges',
+        'network none: no interface but loopback; read-only root, tmpfs workdir and /tmp, no-new-privileges',
+        this.options.sandboxUid === 'per-sandbox'
+          ? 'the program runs under a host uid of its own per container, without capabilities; a root supervisor holding only CAP_SETUID, CAP_SETGID and CAP_KILL reports its exit and files'
+          : `the program runs under the fixed host uid ${this.options.sandboxUid}, shared by every container (per-user kernel limits are shared too)`,
       ],
     };
   }
@@ -140,19 +144,38 @@ export class DockerBackendExecutor extends BaseExecutor {
     const poolable = request.network.mode === 'none' && this.#pooledKinds.has(kind) && sameLimits(request.limits, POOL_LIMITS);
     let container = poolable ? this.#pool?.take(kind) : undefined;
     if (!container) {
-      const starting = SandboxContainer.start(this.#docker, this.#spec(kind, request.limits, request.network.mode, context.id), this.options.apiTimeoutMs);
+      const starting = this.#startContainer(kind, request.limits, request.network.mode, context.id);
       const started = await Promise.race([starting, abortedPromise(context.signal)]);
       if (started === 'aborted') {
         // Still being created: remove it once it exists, without holding up the caller.
-        this.#track(starting.then((late) => late.remove(), () => undefined));
+        void this.#track(starting.then((late) => late.remove(), () => undefined));
         return { exitCode: null, signal: null, oomKilled: false };
       }
       container = started;
     }
+    let outcome: RunOutcome;
     try {
-      return await container.run(context);
-    } finally {
-      this.#removeLater(container);
+      outcome = await container.run(context);
+    } catch (error) {
+      // A failed run (a broken trailer, a daemon error) returns only once its container is gone.
+      await this.#track(container.remove());
+      throw error;
+    }
+    this.#removeLater(container);
+    return outcome;
+  }
+
+  /** A started container whose program runs under its own leased uid (or the fixed one). */
+  async #startContainer(kind: RunnerKind, limits: ExecutionLimits, network: 'none' | 'open', executionId?: string): Promise<SandboxContainer> {
+    const fixedUid = this.options.sandboxUid === 'per-sandbox' ? undefined : this.options.sandboxUid;
+    // Controls run their program as root: no uid to lease.
+    const lease = fixedUid === undefined && !this.#conformanceControl ? await sandboxUidLeases().acquire() : undefined;
+    const programUid = lease?.uid ?? fixedUid ?? 0;
+    try {
+      return await SandboxContainer.start(this.#docker, this.#spec(kind, limits, network, programUid, executionId), this.options.apiTimeoutMs, lease);
+    } catch (error) {
+      await lease?.release();
+      throw error;
     }
   }
 
@@ -174,13 +197,14 @@ export class DockerBackendExecutor extends BaseExecutor {
     }
   }
 
-  #spec(kind: RunnerKind, limits: ExecutionLimits, network: 'none' | 'open', executionId?: string): SandboxSpec {
+  #spec(kind: RunnerKind, limits: ExecutionLimits, network: 'none' | 'open', programUid: number, executionId?: string): SandboxSpec {
     return {
       image: this.options.image,
       runtime: this.options.runtime,
       gvisor: this.facts.gvisor,
       kind,
       limits,
+      programUid,
       network,
       openNetwork: this.options.openNetwork,
       dns: this.options.dns,
@@ -191,13 +215,15 @@ export class DockerBackendExecutor extends BaseExecutor {
   }
 
   #removeLater(container: SandboxContainer): void {
-    this.#track(container.remove());
+    void this.#track(container.remove());
   }
 
-  #track(task: Promise<unknown>): void {
+  /** Tracks a removal so `settled()` and `close()` wait for it; resolves when it is done (never rejects). */
+  #track(task: Promise<unknown>): Promise<void> {
     const settled = task.then(() => undefined, () => undefined);
     this.#removals.add(settled);
     void settled.then(() => this.#removals.delete(settled));
+    return settled;
   }
 }
 

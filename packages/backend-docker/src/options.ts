@@ -23,6 +23,10 @@ const optionsSchema = z.strictObject({
   openNetwork: z.string().min(1).default('bridge'),
   dns: addressList.optional(),
   controlRuntime: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).default('runc'),
+  sandboxUid: z.union([
+    z.literal('per-sandbox'),
+    z.coerce.number().int().min(1, 'must be a non-root uid').max(2 ** 31 - 1),
+  ]).default('per-sandbox'),
 });
 
 /** Options of the docker backend; every one also reads from `CORDON_DOCKER_<KEY>`. */
@@ -47,6 +51,14 @@ export interface DockerBackendOptions {
   dns?: readonly string[] | string;
   /** Runtime for the conformance suite's control runs when `runtime` is not runc. @default 'runc' */
   controlRuntime?: string;
+  /**
+   * The host uid programs run under. `per-sandbox`: a uid of its own for every
+   * container (machine-wide unique, see `sandboxUidLeases`), so no two tenants share
+   * the kernel's per-user limits (inotify instances, message-queue bytes, pipe pages,
+   * pending signals). A number: that uid for every container (the image's user is
+   * 10001), the setup before per-sandbox uids. @default 'per-sandbox'
+   */
+  sandboxUid?: 'per-sandbox' | number;
 }
 
 export type ResolvedDockerOptions = z.output<typeof optionsSchema>;

@@ -1,13 +1,13 @@
 import { constants } from 'node:os';
 import { Writable } from 'node:stream';
-import { BackendUnavailableError, type RunContext, type RunOutcome } from '@cordon/core';
+import { BackendUnavailableError, type RunContext, type RunOutcome, type UidLease } from '@cordon/core';
 import type Docker from 'dockerode';
 import { containerCreateOptions, type SandboxSpec } from './container-spec.js';
 import { BACKEND_NAME, dockerCall, messageOf, statusCodeOf, toCordonError } from './docker-client.js';
-import { decodeTrailer, encodePayload, newRunnerNonce, TrailerScanner, type RunnerTrailer } from '@cordon/core/runner-protocol';
+import { collectionBounds, encodePayload, newRunnerNonce, RunnerOutput, RunnerTrailerError, type RunnerTrailer } from '@cordon/core/runner-protocol';
 import { BUILD_REMEDY, DAEMON_REMEDY } from './runtime-image.js';
 
-/** Output a runner may print before its payload (only when it fails to boot), kept for the report. */
+/** Output a supervisor may print before its payload (only when it fails to boot), kept for the report. */
 const EARLY_OUTPUT_CAP = 64 * 1024;
 
 type Sink = (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
@@ -29,9 +29,12 @@ export class SandboxContainer {
   #sink: Sink | undefined;
   #early: { stream: 'stdout' | 'stderr'; chunk: Buffer }[] = [];
   #earlyBytes = 0;
+  /** The program's uid, held until the container is gone (absent for a shared fixed uid). */
+  readonly #lease: UidLease | undefined;
 
-  private constructor(docker: Docker, container: Docker.Container, stream: NodeJS.ReadWriteStream, spec: SandboxSpec, apiTimeoutMs: number) {
+  private constructor(docker: Docker, container: Docker.Container, stream: NodeJS.ReadWriteStream, spec: SandboxSpec, apiTimeoutMs: number, lease: UidLease | undefined) {
     this.#docker = docker;
+    this.#lease = lease;
     this.#container = container;
     this.id = container.id;
     this.#stream = stream;
@@ -50,8 +53,12 @@ export class SandboxContainer {
     docker.modem.demuxStream(stream, this.#writable('stdout'), this.#writable('stderr'));
   }
 
-  /** Creates, attaches (before start, so no output is missed) and starts a container. */
-  static async start(docker: Docker, spec: SandboxSpec, apiTimeoutMs: number): Promise<SandboxContainer> {
+  /**
+   * Creates, attaches (before start, so no output is missed) and starts a container.
+   * `lease` (the program's uid) is released when the container is removed; on a failed
+   * start the caller keeps it.
+   */
+  static async start(docker: Docker, spec: SandboxSpec, apiTimeoutMs: number, lease?: UidLease): Promise<SandboxContainer> {
     const container = await dockerCall('create a container', apiTimeoutMs, () => docker.createContainer(containerCreateOptions(spec))).catch((error: unknown) => {
       throw createError(error, spec);
     });
@@ -59,7 +66,7 @@ export class SandboxContainer {
       const stream = await dockerCall('attach to the container', apiTimeoutMs, () =>
         container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
       );
-      const sandbox = new SandboxContainer(docker, container, stream, spec, apiTimeoutMs);
+      const sandbox = new SandboxContainer(docker, container, stream, spec, apiTimeoutMs, lease);
       try {
         await dockerCall('start the container', apiTimeoutMs, () => container.start() as Promise<unknown>);
       } catch (error) {
@@ -83,17 +90,25 @@ export class SandboxContainer {
     return this.#ended;
   }
 
-  /** Sends the program in, streams its output to the context, and returns at the runner's trailer. */
+  /**
+   * Sends the program in, streams its output to the context, and returns at the
+   * supervisor's trailer. A trailer over its bound or malformed ends the run with a
+   * RunnerTrailerError once the container is killed; nothing past a bound is buffered.
+   */
   async run(context: RunContext): Promise<RunOutcome> {
     if (this.#used) throw new Error('a sandbox container runs one execution only');
     this.#used = true;
     const nonce = newRunnerNonce();
-    const stdout = new TrailerScanner(nonce, (chunk) => context.stdout.write(chunk));
-    const stderr = new TrailerScanner(nonce, (chunk) => context.stderr.write(chunk));
-    const bothDone = new Promise<void>((resolve) => {
+    const output = new RunnerOutput({
+      nonce,
+      bounds: collectionBounds(context.request),
+      stdout: (chunk) => context.stdout.write(chunk),
+      stderr: (chunk) => context.stderr.write(chunk),
+    });
+    const settled = new Promise<'trailer' | 'overflow'>((resolve) => {
       this.#sink = (stream, chunk) => {
-        (stream === 'stdout' ? stdout : stderr).push(chunk);
-        if (stdout.done && stderr.done) resolve();
+        const state = output.push(stream, chunk);
+        if (state !== 'pending') resolve(state === 'complete' ? 'trailer' : 'overflow');
       };
     });
     for (const { stream, chunk } of this.#early) this.#sink?.(stream, chunk);
@@ -108,19 +123,27 @@ export class SandboxContainer {
     if (context.request.stdin && context.request.stdin.byteLength > 0) this.#stream.write(context.request.stdin);
     this.#stream.end();
 
-    const first = await Promise.race([bothDone.then(() => 'trailer' as const), this.#ended.then(() => 'ended' as const), aborted]);
+    const first = await Promise.race([settled, this.#ended.then(() => 'ended' as const), aborted]);
     if (first === 'aborted') {
       await this.kill();
       return { exitCode: null, signal: 'SIGKILL', oomKilled: false };
     }
-    if (first === 'ended') {
-      stdout.end();
-      stderr.end();
+    if (first === 'overflow') {
+      await this.kill();
+      throw new RunnerTrailerError(BACKEND_NAME, output.overflowProblem, { executionId: context.id, containerId: this.id });
     }
-    const body = stderr.body;
-    const trailer = body ? decodeTrailer(body) : undefined;
+    if (first === 'ended') output.end();
+    let trailer: RunnerTrailer | undefined;
+    if (output.state === 'complete') {
+      const decoded = output.decode();
+      if (!decoded.ok) {
+        await this.kill();
+        throw new RunnerTrailerError(BACKEND_NAME, decoded.problem, { executionId: context.id, containerId: this.id });
+      }
+      trailer = decoded.trailer;
+    }
     if (trailer && trailer.signal !== 'SIGKILL') return outcomeOf(trailer, false);
-    // No trailer (the program was killed, or the runner never finished), or a child died of
+    // No trailer (the supervisor was killed, or never finished), or the program died of
     // SIGKILL (perhaps the OOM killer): the daemon knows the exit status and OOMKilled.
     return this.#outcomeFromDaemon(context.signal, trailer);
   }
@@ -159,10 +182,12 @@ export class SandboxContainer {
     }
   }
 
-  /** Kills and deletes the container (and its tmpfs); safe to call more than once. */
+  /** Kills and deletes the container (and its tmpfs), then frees its uid; safe to call more than once. */
   async remove(): Promise<void> {
     this.#stream.end();
     await removeContainer(this.#container, this.#apiTimeoutMs);
+    // Only once the container is gone: no process of this uid is left anywhere.
+    await this.#lease?.release();
   }
 
   #writable(stream: 'stdout' | 'stderr'): Writable {
@@ -171,8 +196,9 @@ export class SandboxContainer {
         if (this.#sink) {
           this.#sink(stream, chunk);
         } else if (this.#earlyBytes < EARLY_OUTPUT_CAP) {
-          this.#early.push({ stream, chunk });
-          this.#earlyBytes += chunk.length;
+          const kept = chunk.subarray(0, EARLY_OUTPUT_CAP - this.#earlyBytes);
+          this.#early.push({ stream, chunk: Buffer.from(kept) });
+          this.#earlyBytes += kept.length;
         }
         callback();
       },
@@ -192,12 +218,12 @@ async function removeContainer(container: Docker.Container, apiTimeoutMs: number
 }
 
 function outcomeOf(trailer: RunnerTrailer, oomKilled: boolean): RunOutcome {
-  return { exitCode: trailer.exitCode, signal: trailer.signal, oomKilled, files: trailer.files, filesTruncated: trailer.filesTruncated };
+  return { exitCode: trailer.exitCode, signal: trailer.signal, oomKilled, files: trailer.files, filesTruncated: trailer.filesTruncated, warnings: trailer.warnings };
 }
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, number]) => [number, name]));
 
-/** tini exits 128+N when the program died of signal N. */
+/** The supervisor (and tini after it) exits 128+N when the program died of signal N. */
 function exitStatusOf(exitCode: number): { exitCode: number | null; signal: string | null } {
   if (exitCode > 128 && exitCode <= 128 + 64) {
     const name = SIGNAL_NAMES.get(exitCode - 128);

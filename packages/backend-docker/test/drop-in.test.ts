@@ -52,7 +52,7 @@ describe.runIf(available)('DockerExecutor (drop-in for the original design)', ()
 
   it('answers isAvailable() and getInfo()', async () => {
     expect(await executor.isAvailable()).toBe(true);
-    expect(await executor.getInfo()).toMatchObject({ backend: 'docker', available: true, image: 'cordon-runtime:0.1.0', networkMode: 'none', timeout: 3000 });
+    expect(await executor.getInfo()).toMatchObject({ backend: 'docker', available: true, image: pkg.DEFAULT_IMAGE, networkMode: 'none', timeout: 3000 });
     const missing = new pkg.DockerExecutor({ image: 'cordon-runtime:missing' });
     expect(await missing.isAvailable()).toBe(false);
     expect(await missing.executeCode('1')).toMatchObject({ success: false, exitCode: 1 });

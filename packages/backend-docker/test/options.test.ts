@@ -6,7 +6,13 @@ import { RUNTIME_IMAGE_VERSION } from '../src/runtime-image.js';
 
 describe('docker options', () => {
   it('applies defaults', () => {
-    expect(resolveDockerOptions({})).toMatchObject({ image: `cordon-runtime:${RUNTIME_IMAGE_VERSION}`, poolSize: 2, poolLanguages: ['node', 'python', 'bash'], openNetwork: 'bridge' });
+    expect(resolveDockerOptions({})).toMatchObject({ image: `cordon-runtime:${RUNTIME_IMAGE_VERSION}`, poolSize: 2, poolLanguages: ['node', 'python', 'bash'], openNetwork: 'bridge', sandboxUid: 'per-sandbox' });
+  });
+
+  it('takes a fixed non-root sandbox uid, the shared setup', () => {
+    expect(resolveDockerOptions({ sandboxUid: '10001' })).toMatchObject({ sandboxUid: 10001 });
+    expect(() => resolveDockerOptions({ sandboxUid: 0 })).toThrow(InvalidRequestError);
+    expect(() => resolveDockerOptions({ sandboxUid: 'shared' })).toThrow(InvalidRequestError);
   });
 
   it('coerces strings from the CLI and CORDON_DOCKER_* variables', () => {

@@ -2,6 +2,8 @@ import type { ConformanceAdapter, Executor } from '@cordon/core';
 import { InvalidRequestError } from '@cordon/core';
 import type { V1Node } from '@kubernetes/client-node';
 import { K8sExecutor } from './k8s-executor.js';
+import { DEFAULT_RUN_AS_USER } from './options.js';
+import { isGvisorRuntimeClass } from './runtime-class.js';
 
 /**
  * The conformance suite's view of this backend. Its canaries run on the machine
@@ -24,15 +26,49 @@ export async function conformanceAdapter(executor: Executor, options: Record<str
     executor.closeWith(underTest);
     await underTest.ready();
   }
+  // The shared-resources probes' positive control: every program under one fixed uid.
+  const sharedUserControl = K8sExecutor.create({ ...executor.createOptions, dns: [reachIPv4], runAsUser: DEFAULT_RUN_AS_USER, poolSize: 0, verifyIsolation: false });
+  executor.closeWith(sharedUserControl);
+  const gvisor = isGvisorRuntimeClass(executor.options.runtimeClassName);
   return {
     executor: underTest,
     canaryNetwork: { bindIPv4: '0.0.0.0', reachIPv4, sharesHostLoopback: false, dnsPort: 53 },
-    leftovers: async () => [...await executor.leftovers(), ...(underTest === executor ? [] : await underTest.leftovers())],
+    sharedUserControl,
+    leftovers: async () => [
+      ...await executor.leftovers(),
+      ...(underTest === executor ? [] : await underTest.leftovers()),
+      ...await sharedUserControl.leftovers(),
+    ],
     notApplicable: {
       'NL1:node-interfaces': NL1_REASON,
       'NL1:python-ifaces': NL1_REASON,
-      ...(isGvisor(executor.options.runtimeClassName) ? { 'NL1:python-change': NL1_GVISOR_REASON } : {}),
+      ...(gvisor ? { 'NL1:python-change': NL1_GVISOR_REASON } : HOST_KERNEL_IDENTIFIERS),
+      ...await cgroupIdentifiers(underTest),
     },
+  };
+}
+
+/**
+ * What a pod on the host's kernel (runc) cannot hide, and why. The pod API has no
+ * masked paths (only procMount, which can unmask, not mask), runc refuses mounts over
+ * /proc/sys, and a pod gets neither CAP_SYS_ADMIN nor a user namespace to remount
+ * anything. A gVisor RuntimeClass has its own boot id and mount table.
+ */
+const HOST_KERNEL_IDENTIFIERS: Readonly<Record<string, string>> = {
+  'host-identifiers:boot-id': "a runc pod reads the node's /proc/sys/kernel/random/boot_id: the pod API cannot mask a path (procMount only unmasks), runc refuses a volume over /proc/sys, and the pod has no CAP_SYS_ADMIN to mount over it; a gVisor RuntimeClass has its own",
+  'host-identifiers:mount-paths': "a runc pod's /proc/self/mountinfo is the node kernel's view: the containerd snapshot directories of the overlay root, and the kubelet's pod directories (/var/lib/kubelet/pods/<pod uid>/… for /etc/hosts, the termination log and every volume) are printed by the kernel and no pod setting can hide them; a gVisor RuntimeClass has its own",
+};
+
+/**
+ * On cgroup v2 nodes containerd gives every container its own cgroup namespace; on
+ * v1 it creates none (runc and runsc alike: gVisor shows the container's cgroup path
+ * too) and the pod API has no field to ask for one. Asked of a pod, not assumed.
+ */
+async function cgroupIdentifiers(executor: K8sExecutor): Promise<Record<string, string>> {
+  const probe = await executor.execute({ language: 'bash', code: 'stat -fc %T /sys/fs/cgroup; test -e /sys/fs/cgroup/cgroup.controllers && echo unified' });
+  if (probe.stdout.includes('cgroup2fs') || probe.stdout.includes('unified')) return {};
+  return {
+    'host-identifiers:cgroup-ids': `the node runs cgroup v1 (/sys/fs/cgroup in a pod: ${probe.stdout.trim().split('\n')[0] || 'unknown'}), where containerd creates no cgroup namespace for a container and the pod API has no field for one, so /proc/self/cgroup shows the container id in its cgroup paths; on cgroup v2 nodes (GKE) the namespace is there and the probe applies`,
   };
 }
 
@@ -42,11 +78,6 @@ export async function conformanceAdapter(executor: Executor, options: Record<str
 const NL1_REASON = 'a pod always has eth0 on the pod network: isolation is the deny-all NetworkPolicy (tested by every network probe), not the absence of interfaces; changing an interface is still tested (NL1:python-change)';
 
 const NL1_GVISOR_REASON = "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); the sandbox has no CAP_NET_ADMIN either way";
-
-/** GKE Sandbox's RuntimeClass is `gvisor`; a self-managed one is usually named after its handler, `runsc`. */
-function isGvisor(runtimeClassName: string | undefined): boolean {
-  return runtimeClassName !== undefined && /gvisor|runsc/i.test(runtimeClassName);
-}
 
 /** The InternalIP of the first node (the test cluster is a single node: this machine). */
 async function nodeInternalIPv4(executor: K8sExecutor): Promise<string> {

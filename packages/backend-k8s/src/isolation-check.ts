@@ -55,7 +55,7 @@ export async function verifyIsolation(api: KubeApi, options: K8sOptions, labels:
     const name = `cordon-${role}-${nonce}`;
     const manifest = hardenedPodManifest({
       // The probe goes through the same gate as sandbox pods: what is verified is the state they run in.
-      name, namespace, role, options, labels, command: noNetwork ? podCommand(['node', '-e', source], undefined, gateSource(options.networkGateTimeoutMs)) : ['node', '-e', source], stdin: false, noNetwork,
+      name, namespace, role, options, labels, command: noNetwork ? podCommand({ command: ['node', '-e', source], gateSource: gateSource(options.networkGateTimeoutMs) }) : ['node', '-e', source], stdin: false, noNetwork,
       limits: { memoryBytes: 128 * 1024 * 1024, cpus: 0.5, diskBytes: 1024 * 1024 },
       activeDeadlineSeconds: deadlineSeconds(options.podStartTimeoutMs, 60_000),
     });

@@ -7,7 +7,6 @@ import {
   DEFAULT_LIMITS,
   DEFAULT_TIMEOUT_MS,
   LABELS,
-  MAX_FILES_BYTES,
   SESSION_ID,
   type BackendCapabilities,
   type NormalizedRequest,
@@ -22,7 +21,7 @@ import { parseK8sOptions, type K8sOptions } from './options.js';
 import { attachAndRun } from './pod-attach.js';
 import { createPod, deletePod, waitForRunning, waitForTermination } from './pod-lifecycle.js';
 import { reapDeadSessions, sessionPods, type SessionPod } from './reaper.js';
-import { encodePayload, newNonce, RUNNER_COMMANDS, runnerKindFor, type RunnerKind } from './runner-protocol.js';
+import { encodePayload, newNonce, RunnerTrailerError, runnerKindFor, supervisorCommand, type RunnerKind } from './runner-protocol.js';
 import { checkPolicies, ensureDenyAllPolicy, ensureNamespace } from './tenant-guard.js';
 import { WarmPool, type WarmPod } from './warm-pool.js';
 
@@ -213,39 +212,51 @@ export class K8sExecutor extends BaseExecutor {
     }
 
     try {
-      const nonce = newNonce();
-      const payload = encodePayload(request, nonce, Math.min(MAX_FILES_BYTES, request.limits.diskBytes));
-      const outcome = await attachAndRun(this.api, pod.namespace, pod.name, { payload, stdin: request.stdin, nonce }, {
-        stdout: (chunk) => context.stdout.write(chunk),
-        stderr: (chunk) => context.stderr.write(chunk),
-      }, this.options.apiTimeoutMs, signal);
-      switch (outcome.kind) {
-        case 'result': {
-          const { exitCode, signal: exitSignal, files, filesTruncated } = outcome.result;
-          // A child killed by SIGKILL may be the memory limit at work: the kubelet reports it.
-          const oomKilled = exitSignal === 'SIGKILL' && (await waitForTermination(this.api, pod.namespace, pod.name, TERMINATION_STATUS_WAIT_MS))?.reason === 'OOMKilled';
-          return { exitCode, signal: exitSignal, oomKilled, files, filesTruncated };
-        }
-        case 'stopped':
-          return stopped();
-        case 'closed': {
-          if (signal.aborted) return stopped();
-          // The runner died without a result: the memory limit killed it, or the pod went away.
-          const terminated = await waitForTermination(this.api, pod.namespace, pod.name, TERMINATION_STATUS_WAIT_MS);
-          if (terminated?.reason === 'OOMKilled') return { exitCode: null, signal: 'SIGKILL', oomKilled: true };
-          if (terminated?.exitCode === GATE_EXIT_CODE && terminated.message?.startsWith(GATE_MESSAGE_PREFIX)) {
-            throw new IsolationRefusedError(BACKEND_NAME, 'network', `is not enforced for pod ${pod.namespace}/${pod.name}: ${terminated.message}`, 'Check the network plugin (it enforced the policy for the isolation check, but not for this pod in time), or raise networkGateTimeoutMs.');
-          }
-          const detail = [
-            terminated ? `container ${terminated.reason ?? 'terminated'} with exit code ${terminated.exitCode}` : 'no container state',
-            outcome.status?.message,
-            outcome.diagnostics.trim(),
-          ].filter(Boolean).join('; ');
-          throw new BackendFailureError(BACKEND_NAME, `the stream from pod ${pod.namespace}/${pod.name} ended without a result (${detail})`, { executionId: context.id, pod: pod.name });
-        }
-      }
-    } finally {
+      const outcome = await this.#runInPod(pod, context);
+      // Success: the deletion runs in the background (close() and settled() wait for it).
       void this.#forget(pod);
+      return outcome;
+    } catch (error) {
+      // Failure: nothing of the run may outlive execute(), even if the caller dies next.
+      await this.#forget(pod);
+      throw error;
+    }
+  }
+
+  async #runInPod(pod: PodRef, context: RunContext): Promise<RunOutcome> {
+    const { request, signal } = context;
+    const nonce = newNonce();
+    const payload = encodePayload(request, nonce);
+    const outcome = await attachAndRun(this.api, pod.namespace, pod.name, { payload, stdin: request.stdin, nonce, request }, {
+      stdout: (chunk) => context.stdout.write(chunk),
+      stderr: (chunk) => context.stderr.write(chunk),
+    }, this.options.apiTimeoutMs, signal);
+    switch (outcome.kind) {
+      case 'result': {
+        const { exitCode, signal: exitSignal, files, filesTruncated, warnings } = outcome.result;
+        // A child killed by SIGKILL may be the memory limit at work: the kubelet reports it.
+        const oomKilled = exitSignal === 'SIGKILL' && (await waitForTermination(this.api, pod.namespace, pod.name, TERMINATION_STATUS_WAIT_MS))?.reason === 'OOMKilled';
+        return { exitCode, signal: exitSignal, oomKilled, files, filesTruncated, warnings };
+      }
+      case 'broken':
+        throw new RunnerTrailerError(BACKEND_NAME, outcome.problem, { executionId: context.id, pod: pod.name });
+      case 'stopped':
+        return stopped();
+      case 'closed': {
+        if (signal.aborted) return stopped();
+        // The supervisor died without a result: the memory limit killed it, or the pod went away.
+        const terminated = await waitForTermination(this.api, pod.namespace, pod.name, TERMINATION_STATUS_WAIT_MS);
+        if (terminated?.reason === 'OOMKilled') return { exitCode: null, signal: 'SIGKILL', oomKilled: true };
+        if (terminated?.exitCode === GATE_EXIT_CODE && terminated.message?.startsWith(GATE_MESSAGE_PREFIX)) {
+          throw new IsolationRefusedError(BACKEND_NAME, 'network', `is not enforced for pod ${pod.namespace}/${pod.name}: ${terminated.message}`, 'Check the network plugin (it enforced the policy for the isolation check, but not for this pod in time), or raise networkGateTimeoutMs.');
+        }
+        const detail = [
+          terminated ? `container ${terminated.reason ?? 'terminated'} with exit code ${terminated.exitCode}` : 'no container state',
+          outcome.status?.message,
+          outcome.diagnostics.trim(),
+        ].filter(Boolean).join('; ');
+        throw new BackendFailureError(BACKEND_NAME, `the stream from pod ${pod.namespace}/${pod.name} ended without a result (${detail})`, { executionId: context.id, pod: pod.name });
+      }
     }
   }
 
@@ -267,7 +278,8 @@ export class K8sExecutor extends BaseExecutor {
       await waitForRunning(this.api, pod.namespace, pod.name, this.options.image, this.options.podStartTimeoutMs, signal);
       return pod;
     } catch (error) {
-      void this.#forget(pod);
+      // Awaited: a failed (or aborted) start leaves no pod once execute() returns.
+      await this.#forget(pod);
       if (signal.aborted) return undefined;
       throw error;
     }
@@ -290,15 +302,19 @@ export class K8sExecutor extends BaseExecutor {
   }
 
   #sandboxManifest(pod: PodRef, kind: RunnerKind, limits: NormalizedRequest['limits'] | typeof DEFAULT_LIMITS, deadline: number, noNetwork: boolean, labels: Record<string, string>) {
+    const programUid = podUid(this.options);
     return hardenedPodManifest({
       name: pod.name,
       namespace: pod.namespace,
       role: 'sandbox',
       options: this.options,
       labels: { ...labels, [EXECUTOR_LABEL]: this.instanceId },
-      uid: podUid(this.options),
-      // Pods behind the policy wait until it holds for them before the runner takes code.
-      command: podCommand(RUNNER_COMMANDS[kind], this.#perPodPids ? limits.pids : undefined, noNetwork ? gateSource(this.options.networkGateTimeoutMs) : undefined),
+      runAs: { kind: 'supervisor', programUid },
+      // Pods behind the policy wait until it holds for them before the supervisor takes code.
+      command: podCommand({
+        command: supervisorCommand({ kind, programUid, nproc: this.#perPodPids ? limits.pids : undefined }),
+        gateSource: noNetwork ? gateSource(this.options.networkGateTimeoutMs) : undefined,
+      }),
       stdin: true,
       limits,
       activeDeadlineSeconds: deadline,

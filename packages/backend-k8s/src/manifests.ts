@@ -3,6 +3,7 @@ import { LABELS, MANAGED_BY, SESSION_ID, type ExecutionLimits } from '@cordon/co
 import type { V1Namespace, V1NetworkPolicy, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import { DEFAULT_RUN_AS_USER, PER_POD_UID_COUNT, PER_POD_UID_MIN, toTolerations, type K8sOptions } from './options.js';
 import { WORK_DIR } from './runner-protocol.js';
+import { isGvisorRuntimeClass } from './runtime-class.js';
 
 export const BACKEND_NAME = 'k8s';
 export const SANDBOX_CONTAINER = 'sandbox';
@@ -17,6 +18,8 @@ export const EXECUTOR_LABEL = 'cordon.dev/executor';
 export const POOL_LABEL = 'cordon.dev/pool';
 /** When the pod is past its useful life (ISO time), for the reaper of a later session. */
 export const EXPIRES_ANNOTATION = 'cordon.dev/expires-at';
+/** The uid a sandbox pod's program runs under (the pod itself starts as root). */
+export const PROGRAM_UID_ANNOTATION = 'cordon.dev/program-uid';
 
 /** Added to `activeDeadlineSeconds` so the kubelet's own deadline never beats ours. */
 export const DEADLINE_GRACE_SECONDS = 30;
@@ -33,6 +36,14 @@ export function cordonSelector(session?: string, executor?: string): string {
   return parts.join(',');
 }
 
+/**
+ * The Pod Security level cordon's pods need: `baseline`. Sandbox pods start their
+ * supervisor as root with CAP_SETUID, CAP_SETGID and CAP_KILL (all in baseline's
+ * allowed list), which `restricted` refuses (runAsNonRoot, no added capabilities);
+ * the program itself runs as the pod's own non-root uid without capabilities.
+ */
+export const POD_SECURITY_LEVEL = 'baseline';
+
 export function namespaceManifest(name: string, role: 'tenant' | 'control'): V1Namespace {
   return {
     apiVersion: 'v1',
@@ -40,7 +51,15 @@ export function namespaceManifest(name: string, role: 'tenant' | 'control'): V1N
     metadata: {
       name,
       // No session label: a namespace is shared by every session and outlives them.
-      labels: { [LABELS.managedBy]: MANAGED_BY, [LABELS.backend]: BACKEND_NAME, 'cordon.dev/namespace-role': role },
+      labels: {
+        [LABELS.managedBy]: MANAGED_BY,
+        [LABELS.backend]: BACKEND_NAME,
+        'cordon.dev/namespace-role': role,
+        // Enforced by the API server's PodSecurity admission: no pod beyond baseline (privileged,
+        // host namespaces, hostPath...) can start in cordon's namespaces, whoever makes it.
+        'pod-security.kubernetes.io/enforce': POD_SECURITY_LEVEL,
+        'pod-security.kubernetes.io/enforce-version': 'latest',
+      },
     },
   };
 }
@@ -91,6 +110,17 @@ export function policyProblem(policy: V1NetworkPolicy): string | undefined {
   return undefined;
 }
 
+/**
+ * `non-root`: every process of the pod runs as `uid` (canary, control and isolation
+ * probe pods). `supervisor`: sandbox pods; the container starts as root holding only
+ * CAP_SETUID, CAP_SETGID and CAP_KILL, and the image's supervisor runs the program as
+ * `programUid` (see the runner protocol for why the result is then authentic).
+ */
+export type PodRunAs = { kind: 'non-root'; uid: number } | { kind: 'supervisor'; programUid: number };
+
+/** The supervisor's only privileges: switch to the program's uid, and kill what is left of it. */
+export const SUPERVISOR_CAPABILITIES = ['SETUID', 'SETGID', 'KILL'];
+
 export interface HardenedPodSpec {
   name: string;
   namespace: string;
@@ -101,18 +131,28 @@ export interface HardenedPodSpec {
   /** Keep stdin open for one attach (the runner reads its request there). */
   stdin: boolean;
   limits: Pick<ExecutionLimits, 'memoryBytes' | 'cpus' | 'diskBytes'>;
-  /** The pod's uid (see `runAsUser`); default: the option's fixed uid or the image's. */
-  uid?: number;
+  /** Who the pod's processes run as; default: non-root, the option's fixed uid or the image's. */
+  runAs?: PodRunAs;
   activeDeadlineSeconds: number;
   /** True for pods behind the deny-all policy: no resolver configured at all. */
   noNetwork: boolean;
 }
 
-/** Every pod cordon makes: non-root, read-only root, no capabilities, no token, no host anything. */
+/**
+ * Every pod cordon makes: read-only root, no token, no host anything, no privilege
+ * escalation; non-root without capabilities, or (sandbox pods) a root supervisor with
+ * three capabilities that runs the program as the pod's own non-root uid.
+ */
 export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
   const { options } = spec;
-  const uid = spec.uid ?? (options.runAsUser === 'per-pod' ? DEFAULT_RUN_AS_USER : options.runAsUser);
+  const runAs = spec.runAs ?? { kind: 'non-root', uid: options.runAsUser === 'per-pod' ? DEFAULT_RUN_AS_USER : options.runAsUser };
+  const supervised = runAs.kind === 'supervisor';
+  const uid = supervised ? 0 : runAs.uid;
   const expiresAt = new Date(Date.now() + spec.activeDeadlineSeconds * 1000).toISOString();
+  // Every devpts instance on a kernel shares kernel.pty.max: an empty read-only volume
+  // over /dev/pts (containerd then drops its own devpts mount, and /dev/ptmx points into
+  // it) keeps one pod from taking every pseudo-terminal of the node. gVisor's are its own.
+  const hidePtys = supervised && !isGvisorRuntimeClass(options.runtimeClassName);
   const pod: V1Pod = {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -120,7 +160,7 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
       name: spec.name,
       namespace: spec.namespace,
       labels: cordonLabels({ [ROLE_LABEL]: spec.role, ...spec.labels }),
-      annotations: { [EXPIRES_ANNOTATION]: expiresAt },
+      annotations: { [EXPIRES_ANNOTATION]: expiresAt, ...(supervised ? { [PROGRAM_UID_ANNOTATION]: String(runAs.programUid) } : {}) },
     },
     spec: {
       restartPolicy: 'Never',
@@ -135,7 +175,7 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
       hostIPC: false,
       shareProcessNamespace: false,
       securityContext: {
-        runAsNonRoot: true,
+        runAsNonRoot: !supervised,
         runAsUser: uid,
         runAsGroup: uid,
         seccompProfile: { type: 'RuntimeDefault' },
@@ -146,7 +186,7 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
           image: options.image,
           imagePullPolicy: options.imagePullPolicy,
           command: spec.command,
-          workingDir: WORK_DIR,
+          workingDir: supervised ? '/' : WORK_DIR,
           env: [
             { name: 'HOME', value: WORK_DIR },
             { name: 'PATH', value: '/usr/local/bin:/usr/bin:/bin' },
@@ -155,19 +195,20 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
           stdinOnce: spec.stdin,
           tty: false,
           securityContext: {
-            runAsNonRoot: true,
+            runAsNonRoot: !supervised,
             runAsUser: uid,
             runAsGroup: uid,
             privileged: false,
             allowPrivilegeEscalation: false,
             readOnlyRootFilesystem: true,
-            capabilities: { drop: ['ALL'] },
+            capabilities: supervised ? { drop: ['ALL'], add: [...SUPERVISOR_CAPABILITIES] } : { drop: ['ALL'] },
             seccompProfile: { type: 'RuntimeDefault' },
           },
           resources: resourcesFor(spec.limits, options.cpuRequestFraction),
           volumeMounts: [
             { name: 'tmp', mountPath: '/tmp' },
             { name: 'work', mountPath: WORK_DIR },
+            ...(hidePtys ? [{ name: 'no-ptys', mountPath: '/dev/pts', readOnly: true }] : []),
           ],
         },
       ],
@@ -175,6 +216,7 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
       volumes: [
         { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: String(spec.limits.diskBytes) } },
         { name: 'work', emptyDir: { medium: 'Memory', sizeLimit: String(spec.limits.diskBytes) } },
+        ...(hidePtys ? [{ name: 'no-ptys', emptyDir: { medium: 'Memory', sizeLimit: '4Ki' } }] : []),
       ],
     },
   };
@@ -202,35 +244,46 @@ export function podUid(options: K8sOptions): number {
 
 /** How long the container outlives its runner, so the attach stream drains before the container exits. */
 export const DRAIN_HOLD_SECONDS = 2;
+/** Open files per process in every cordon pod (pods otherwise inherit the node's, often 1M). */
+export const POD_NOFILE = 1024;
+
+export interface PodCommandOptions {
+  /** What runs once the pod is ready: the supervisor, or a check's own program. */
+  command: readonly string[];
+  /** Source of the network gate (see network-gate.ts), run first in pods behind the policy. */
+  gateSource?: string | undefined;
+}
 
 /**
- * The pod's command: a shell that caps processes (RLIMIT_NPROC, per pod when the uid
- * is the pod's own), optionally runs the network gate, then runs the runner.
+ * The pod's command: a shell that caps open files, optionally runs the network gate,
+ * then execs the workload (so the workload is the shell's only child).
  *
  * The shell is the container's PID 1, so it can end the whole run at once:
- * - when the runner exits, it SIGKILLs every other process in the pod (`kill -1`
+ * - when the workload exits, it SIGKILLs every other process in the pod (`kill -1`
  *   cannot reach PID 1 itself), so a program's orphans and detached grandchildren die
  *   with the run, not whenever the kubelet gets to the pod's deletion;
  * - on SIGTERM (the pod is being deleted: a timeout, an abort) it does the same at
- *   once instead of waiting out the grace period. The runner runs in the background
+ *   once instead of waiting out the grace period. The workload runs in the background
  *   (`wait` is interruptible, a foreground child is not) with its stdin given explicitly
  *   (bash gives a background job /dev/null otherwise).
  * Afterwards the container stays up for DRAIN_HOLD_SECONDS (or until SIGTERM): the
  * kubelet closes an attach stream when the container exits and was seen to drop the
  * runner's last bytes (its trailer) about once in a hundred runs. The backend returns
  * on the trailer and deletes the pod, so the hold costs a request nothing.
+ * RLIMIT_NPROC is not set here: as root it would limit the supervisor by a count it
+ * shares with every root process of the node; the supervisor sets it on the program.
  */
-export function podCommand(command: readonly string[], pids: number | undefined, gateSource: string | undefined): string[] {
+export function podCommand(options: PodCommandOptions): string[] {
   const steps = [
-    ...(pids !== undefined ? [`ulimit -u ${Math.floor(pids)}`] : []),
-    ...(gateSource !== undefined ? ['node -e "$0" </dev/null'] : []),
-    '"$@"',
+    `ulimit -n ${POD_NOFILE}`,
+    ...(options.gateSource !== undefined ? ['node -e "$0" </dev/null'] : []),
+    'exec "$@"',
   ];
   const killRest = 'kill -KILL -1 2>/dev/null';
   const run = `trap '${killRest}; exit 143' TERM; { ${steps.join(' && ')}; } 0<&0 & wait $!`;
   const hold = `code=$?; ${killRest}; trap 'exit $code' TERM; sleep ${DRAIN_HOLD_SECONDS} & wait $!; exit $code`;
-  // bash (dash has no ulimit -u) -c SCRIPT $0 $@: $0 carries the gate's source, "$@" the runner.
-  return ['/bin/bash', '-c', `${run}; ${hold}`, gateSource ?? 'cordon', ...command];
+  // bash -c SCRIPT $0 $@: $0 carries the gate's source, "$@" the workload.
+  return ['/bin/bash', '-c', `${run}; ${hold}`, options.gateSource ?? 'cordon', ...options.command];
 }
 
 export function resourcesFor(limits: Pick<ExecutionLimits, 'memoryBytes' | 'cpus'>, cpuRequestFraction: number): V1ResourceRequirements {

@@ -3,13 +3,14 @@ import type { V1Toleration } from '@kubernetes/client-node';
 import { z } from 'zod';
 
 /** The cordon runtime image, as the docker backend builds it and the test cluster imports it. */
-export const DEFAULT_IMAGE = 'cordon-runtime:0.1.0';
-/** The non-root uid the runtime image runs as. */
+export const DEFAULT_IMAGE = 'cordon-runtime:0.2.0';
+/** The runtime image's own non-root user: the uid of cordon's non-sandbox pods (canary, control, probe). */
 export const DEFAULT_RUN_AS_USER = 10001;
 /**
- * `runAsUser: 'per-pod'` (the default) draws each pod's uid from this range. The
- * kernel counts RLIMIT_NPROC per uid across the node, so a uid of its own is what
- * makes `ulimit -u` a per-pod limit on processes (limits.pids).
+ * `runAsUser: 'per-pod'` (the default) draws each sandbox pod's program uid from this
+ * range. The kernel counts RLIMIT_NPROC and its per-user limits (inotify instances,
+ * message-queue bytes, pipe pages, pending signals) per uid across the node, so a uid
+ * of its own is what makes them per pod.
  */
 export const PER_POD_UID_MIN = 200_000;
 export const PER_POD_UID_COUNT = 1_000_000;
@@ -75,17 +76,19 @@ export const k8sOptionsSchema = z.strictObject({
   nodeSelector: stringMap.default({}),
   tolerations: tolerations.default([]),
   /**
-   * `per-pod`: a non-root uid of its own for each pod, so limits.pids is enforced per
-   * pod (RLIMIT_NPROC). A number: that uid for every pod; then limits.pids falls back
-   * to the kubelet's node-wide podPidsLimit.
-   */
-  /**
    * Nameservers for the sandbox pods' /etc/resolv.conf (default: none reachable, 127.0.0.1
    * behind the policy; the cluster's resolver for `network: 'open'`). The conformance
    * adapter points it at its DNS canary so a leaking system lookup would show.
    */
   dns: stringList.pipe(z.array(z.ipv4())).optional(),
-  runAsUser: z.union([z.literal('per-pod'), z.coerce.number().int().min(1, 'must be a non-root uid')]).default('per-pod'),
+  /**
+   * The uid sandbox programs run under (the pod's supervisor starts as root and
+   * switches to it). `per-pod`: a non-root uid of its own for each pod, so limits.pids
+   * is enforced per pod (RLIMIT_NPROC) and per-user kernel limits are not shared. A
+   * number: that uid for every pod (and for cordon's other pods); then limits.pids
+   * falls back to the kubelet's node-wide podPidsLimit.
+   */
+  runAsUser: z.union([z.literal('per-pod'), z.coerce.number().int().min(1, 'must be a non-root uid').max(2 ** 31 - 1)]).default('per-pod'),
   /** Path of a kubeconfig file; default: `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
   kubeconfig: z.string().min(1).optional(),
   /** Kubeconfig context; default: its current context. */

@@ -1,11 +1,12 @@
+import { createRequire } from 'node:module';
 import { PassThrough } from 'node:stream';
-import { BackendFailureError } from '@cordon/core';
+import { BackendFailureError, type NormalizedRequest } from '@cordon/core';
 import type { V1Status } from '@kubernetes/client-node';
 // Not in the package's index; the package has no exports map, so the file is importable.
 import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
 import { messageOf, type KubeApi } from './kube-api.js';
 import { BACKEND_NAME, SANDBOX_CONTAINER } from './manifests.js';
-import { decodeTrailer, TrailerScanner, type RunnerTrailer } from './runner-protocol.js';
+import { collectionBounds, RunnerOutput, type RunnerTrailer } from './runner-protocol.js';
 
 /** The part of the `ws` socket used here (the client's own type comes from a package it does not expose). */
 interface Socket {
@@ -17,7 +18,19 @@ interface Socket {
 
 /** Bigger websocket messages than this are split; the request frame may be tens of MiB. */
 const STDIN_MESSAGE_BYTES = 1024 * 1024;
+/** Stderr kept for the report of a run that ends without a result. */
 const DIAGNOSTIC_BYTES = 4096;
+/**
+ * The largest websocket message taken from the API server: its stream translator
+ * relays the pod's output in reads of 32 KiB. `ws` would otherwise buffer up to 100 MiB
+ * per message before handing it over.
+ */
+const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** A status frame (channel 3) is a small V1Status; a bigger one is not parsed. */
+const MAX_STATUS_BYTES = 64 * 1024;
+
+/** The `ws` WebSocket the client itself uses (isomorphic-ws in Node), to set maxPayload on it. */
+const WebSocketClass = createRequire(createRequire(import.meta.url).resolve('@kubernetes/client-node'))('ws') as new (url: string, protocols: string | string[], options: object) => Socket;
 
 export interface AttachSinks {
   stdout(chunk: Uint8Array): void;
@@ -26,8 +39,10 @@ export interface AttachSinks {
 
 /** How an attach session ended. */
 export type AttachOutcome =
-  /** The runner sent its trailers. */
+  /** The supervisor sent its trailers. */
   | { kind: 'result'; result: RunnerTrailer }
+  /** A trailer over its bound, or malformed: the run must end closed. */
+  | { kind: 'broken'; problem: string }
   /** The stream closed without a result (the runner died, the pod was deleted). */
   | { kind: 'closed'; status: V1Status | undefined; diagnostics: string }
   /** `signal` fired; the socket was closed. */
@@ -39,6 +54,8 @@ export interface AttachInput {
   /** The program's stdin, sent after the payload, then closed. */
   stdin: Uint8Array | undefined;
   nonce: string;
+  /** The request, for the bounds of what may come back. */
+  request: Pick<NormalizedRequest, 'limits'>;
 }
 
 /**
@@ -50,9 +67,14 @@ export interface AttachInput {
 export async function attachAndRun(api: KubeApi, namespace: string, pod: string, input: AttachInput, sinks: AttachSinks, connectTimeoutMs: number, signal: AbortSignal): Promise<AttachOutcome> {
   if (signal.aborted) return { kind: 'stopped' };
   // Own inert streams: the client's default handler would act on process.stdin/stdout on a CLOSE frame.
-  const handler = new WebSocketHandler(api.config, undefined, { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() });
-  const stdout = new TrailerScanner(input.nonce, (chunk) => sinks.stdout(chunk));
-  const stderr = new TrailerScanner(input.nonce, (chunk) => sinks.stderr(chunk));
+  const socketFactory = (uri: string, protocols: string | string[], options: object) => new WebSocketClass(uri, protocols, { ...options, maxPayload: MAX_MESSAGE_BYTES });
+  const handler = new WebSocketHandler(api.config, socketFactory as never, { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() });
+  const output = new RunnerOutput({
+    nonce: input.nonce,
+    bounds: collectionBounds(input.request),
+    stdout: (chunk) => sinks.stdout(chunk),
+    stderr: (chunk) => sinks.stderr(chunk),
+  });
   let diagnostics = '';
   let status: V1Status | undefined;
   let settle: ((outcome: AttachOutcome) => void) | undefined;
@@ -68,27 +90,29 @@ export async function attachAndRun(api: KubeApi, namespace: string, pod: string,
 
   const onFrame = (channel: number, data: Buffer): boolean => {
     if (finished) return false;
+    let state;
     switch (channel) {
       case WebSocketHandler.StdoutStream:
-        stdout.push(data);
+        state = output.push('stdout', data);
         break;
       case WebSocketHandler.StderrStream:
-        stderr.push(data);
-        // Before the program runs, stderr carries the runner's own errors: keep some for diagnostics.
-        if (diagnostics.length < DIAGNOSTIC_BYTES) diagnostics += data.toString('utf8').slice(0, DIAGNOSTIC_BYTES - diagnostics.length);
+        state = output.push('stderr', data);
+        // Before the program runs, stderr carries the supervisor's own errors: keep some for diagnostics.
+        if (diagnostics.length < DIAGNOSTIC_BYTES) diagnostics += data.subarray(0, DIAGNOSTIC_BYTES - diagnostics.length).toString('utf8');
         break;
       case WebSocketHandler.StatusStream:
-        status = parseStatus(data);
+        if (data.byteLength <= MAX_STATUS_BYTES) status = parseStatus(data);
         return true;
       default:
         return true;
     }
-    if (stdout.done && stderr.done) {
-      const trailer = decodeTrailer(stderr.body ?? Buffer.alloc(0));
-      if (trailer) finish({ kind: 'result', result: trailer });
-      else {
-        finish({ kind: 'closed', status, diagnostics: 'the runner sent a malformed trailer' });
-      }
+    if (state === 'overflow') {
+      finish({ kind: 'broken', problem: output.overflowProblem });
+      return false;
+    }
+    if (state === 'complete') {
+      const decoded = output.decode();
+      finish(decoded.ok ? { kind: 'result', result: decoded.trailer } : { kind: 'broken', problem: decoded.problem });
       return false;
     }
     return true;
@@ -109,8 +133,7 @@ export async function attachAndRun(api: KubeApi, namespace: string, pod: string,
   const onAbort = () => finish({ kind: 'stopped' });
   signal.addEventListener('abort', onAbort, { once: true });
   const ended = () => {
-    stdout.end();
-    stderr.end();
+    output.end();
     finish({ kind: 'closed', status, diagnostics });
   };
   socket.on('close', ended);

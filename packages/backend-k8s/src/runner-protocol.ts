@@ -1,30 +1,51 @@
 import type { Language } from '@cordon/core';
 
 /**
- * Protocol 1 of the cordon runtime image's runner (images/runtime/runner), shared with
- * the docker backend through `@cordon/core/runner-protocol`. In, on the runner's stdin: a 4-byte big-endian
- * length, that many bytes of JSON, then the program's own stdin until EOF. Out: the
- * program's output as is, then a trailer on each stream:
- *   stdout: "\0cordon:<nonce>:\0"
- *   stderr: "\0cordon:<nonce>:" + base64(JSON { exitCode, signal, files, filesTruncated }) + "\0"
- * The nonce is per execution, so a program cannot forge the trailer.
+ * The cordon runtime image's runner protocol (images/runtime/runner), shared with the
+ * docker backend through `@cordon/core/runner-protocol`, where the framing and why
+ * its trailer is authentic are described: the pod's root supervisor runs the program
+ * under the pod's own uid and alone writes the trailer.
  */
 export { RUNNER_PROTOCOL } from '@cordon/core/runner-protocol';
 
-/** The tmpfs working directory (HOME) inside the pod, owned by the image's user. */
+/** The tmpfs working directory (HOME) inside the pod, owned by the program's uid once it writes there. */
 export const WORK_DIR = '/workspace';
 
-/** Which booted runner serves a language: node runs node in-process and bash as a child. */
+/** Which booted child serves a language: node's pod also runs bash (spawned when its job comes). */
 export type RunnerKind = 'node' | 'python';
 
 export function runnerKindFor(language: Language): RunnerKind {
   return language === 'python' ? 'python' : 'node';
 }
 
-/** The pod's command: tini as PID 1 (forwards SIGTERM, reaps orphans) in front of the runner. */
-export const RUNNER_COMMANDS: Readonly<Record<RunnerKind, readonly string[]>> = {
-  node: ['/usr/bin/tini', '-s', '--', 'node', '/opt/cordon/runner/runner.cjs'],
-  python: ['/usr/bin/tini', '-s', '--', 'python3', '-u', '/opt/cordon/runner/runner.py'],
-};
+export interface SupervisorCommandOptions {
+  kind: RunnerKind;
+  /** The uid the program runs under: the pod's own, never root. */
+  programUid: number;
+  /** RLIMIT_NPROC for the program's processes only; root in the pod is never limited by a count it shares with the node. */
+  nproc?: number | undefined;
+}
 
-export { decodeTrailer, encodePayload, newRunnerNonce as newNonce, TrailerScanner, type RunnerTrailer } from '@cordon/core/runner-protocol';
+/**
+ * The supervisor as the pod's workload. No tini: the pod command's shell is PID 1 and
+ * reaps orphans, and the supervisor must be its only other root process, since it ends
+ * a run with kill(-1).
+ */
+export function supervisorCommand(options: SupervisorCommandOptions): string[] {
+  return [
+    // One V8 worker thread: every uid switch signals each thread (see supervisor.cjs).
+    'node', '--v8-pool-size=1', '/opt/cordon/runner/supervisor.cjs',
+    '--kind', options.kind,
+    '--uid', String(options.programUid),
+    ...(options.nproc === undefined ? [] : ['--nproc', String(Math.floor(options.nproc))]),
+  ];
+}
+
+export {
+  collectionBounds,
+  encodePayload,
+  newRunnerNonce as newNonce,
+  RunnerOutput,
+  RunnerTrailerError,
+  type RunnerTrailer,
+} from '@cordon/core/runner-protocol';

@@ -6,6 +6,7 @@ import {
   denyAllPolicyManifest,
   DENY_ALL_POLICY_NAME,
   hardenedPodManifest,
+  namespaceManifest,
   podCommand,
   podUid,
   policyProblem,
@@ -13,7 +14,7 @@ import {
   type HardenedPodSpec,
 } from '../src/manifests.js';
 import { parseK8sOptions } from '../src/options.js';
-import { RUNNER_COMMANDS, WORK_DIR } from '../src/runner-protocol.js';
+import { supervisorCommand, WORK_DIR } from '../src/runner-protocol.js';
 
 const MiB = 1024 * 1024;
 
@@ -23,7 +24,7 @@ function spec(overrides: Partial<HardenedPodSpec> = {}, options: Record<string, 
     namespace: 'cordon-sandbox',
     role: 'sandbox',
     options: parseK8sOptions(options),
-    command: [...RUNNER_COMMANDS.node],
+    command: ['node', '-e', 'check()'],
     stdin: true,
     limits: { memoryBytes: 256 * MiB, cpus: 0.5, diskBytes: 32 * MiB },
     activeDeadlineSeconds: 90,
@@ -60,8 +61,46 @@ describe('hardenedPodManifest', () => {
     expect(container.stdinOnce).toBe(true);
     expect(container.tty).toBe(false);
     expect(container.imagePullPolicy).toBe('Never');
-    expect(container.image).toBe('cordon-runtime:0.1.0');
+    expect(container.image).toBe('cordon-runtime:0.2.0');
     expect(container.workingDir).toBe(WORK_DIR);
+  });
+
+  it('starts sandbox pods as a root supervisor with three capabilities, the program under its own uid', () => {
+    const command = supervisorCommand({ kind: 'node', programUid: 654321, nproc: 64 });
+    const pod = hardenedPodManifest(spec({ runAs: { kind: 'supervisor', programUid: 654321 }, command }));
+    const podSpec = pod.spec!;
+    const container = podSpec.containers[0]!;
+    expect(podSpec.securityContext).toEqual({ runAsNonRoot: false, runAsUser: 0, runAsGroup: 0, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(container.securityContext).toEqual({
+      runAsNonRoot: false,
+      runAsUser: 0,
+      runAsGroup: 0,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'], add: ['SETUID', 'SETGID', 'KILL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(container.command).toEqual(['node', '--v8-pool-size=1', '/opt/cordon/runner/supervisor.cjs', '--kind', 'node', '--uid', '654321', '--nproc', '64']);
+    // Root cannot enter the program's working directory; the supervisor does, as the program.
+    expect(container.workingDir).toBe('/');
+    expect(pod.metadata!.annotations!['cordon.dev/program-uid']).toBe('654321');
+    // Pseudo-terminals are hidden under runc (kernel.pty.max is node-wide), kept under gVisor.
+    expect(container.volumeMounts).toContainEqual({ name: 'no-ptys', mountPath: '/dev/pts', readOnly: true });
+    expect(podSpec.volumes).toContainEqual({ name: 'no-ptys', emptyDir: { medium: 'Memory', sizeLimit: '4Ki' } });
+    const gvisor = hardenedPodManifest(spec({ runAs: { kind: 'supervisor', programUid: 654321 } }, { runtimeClassName: 'gvisor' }));
+    expect(gvisor.spec!.volumes!.map((volume) => volume.name)).toEqual(['tmp', 'work']);
+    // Other cordon pods stay non-root without capabilities.
+    expect(hardenedPodManifest(spec()).spec!.volumes!.map((volume) => volume.name)).toEqual(['tmp', 'work']);
+  });
+
+  it('puts cordon namespaces under Pod Security "baseline", the level supervisor pods need', () => {
+    for (const role of ['tenant', 'control'] as const) {
+      expect(namespaceManifest('ns', role).metadata!.labels).toMatchObject({
+        'pod-security.kubernetes.io/enforce': 'baseline',
+        'pod-security.kubernetes.io/enforce-version': 'latest',
+      });
+    }
   });
 
   it('derives requests and limits from the request limits', () => {
@@ -147,20 +186,21 @@ describe('hardenedPodManifest', () => {
     expect(uids.size).toBeGreaterThan(15);
     for (const uid of uids) expect(uid).toBeGreaterThanOrEqual(200_000);
     expect(podUid(parseK8sOptions({ runAsUser: '4242' }))).toBe(4242);
-    const pod = hardenedPodManifest(spec({ uid: 123456 }));
+    const pod = hardenedPodManifest(spec({ runAs: { kind: 'non-root', uid: 123456 } }));
     expect(pod.spec!.securityContext!.runAsUser).toBe(123456);
     expect(pod.spec!.containers[0]!.securityContext!.runAsUser).toBe(123456);
   });
 
-  it('caps processes, runs the gate, then the runner, and holds the container for the stream to drain', () => {
-    const [shell, dashC, script, zero, ...rest] = podCommand(['node', 'r.cjs'], 32, 'GATE');
+  it('caps open files, runs the gate, then execs the workload, and holds the container for the stream to drain', () => {
+    const [shell, dashC, script, zero, ...rest] = podCommand({ command: ['node', 'r.cjs'], gateSource: 'GATE' });
     expect([shell, dashC]).toEqual(['/bin/bash', '-c']);
-    expect(script).toContain('{ ulimit -u 32 && node -e "$0" </dev/null && "$@"; } 0<&0 & wait $!');
+    expect(script).toContain('{ ulimit -n 1024 && node -e "$0" </dev/null && exec "$@"; } 0<&0 & wait $!');
     expect(script).toContain('sleep 2 & wait $!; exit $code');
+    // RLIMIT_NPROC is the supervisor's to set, on the program only: never on the pod's root.
+    expect(script).not.toContain('ulimit -u');
     expect([zero, ...rest]).toEqual(['GATE', 'node', 'r.cjs']);
-    const [, , plain, plainZero] = podCommand(['node', 'r.cjs'], undefined, undefined);
-    expect(plain).toContain('{ "$@"; } 0<&0 & wait $!');
-    expect(plain).not.toContain('ulimit');
+    const [, , plain, plainZero] = podCommand({ command: ['node', 'r.cjs'] });
+    expect(plain).toContain('{ ulimit -n 1024 && exec "$@"; } 0<&0 & wait $!');
     expect(plainZero).toBe('cordon');
   });
 

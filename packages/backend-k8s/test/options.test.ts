@@ -10,7 +10,7 @@ describe('parseK8sOptions', () => {
       controlNamespace: 'cordon-control',
       createNamespaces: true,
       verifyIsolation: true,
-      image: 'cordon-runtime:0.1.0',
+      image: 'cordon-runtime:0.2.0',
       imagePullPolicy: 'Never',
       poolSize: 2,
       runAsUser: 'per-pod',

@@ -31,7 +31,7 @@ function outDir(): string {
 
 /** Runs podCommand(runner) as PID 1 of a new PID namespace with `out` writable; optionally SIGTERMs it once out/started exists. */
 function runAsPid1(runner: string[], out: string, options: { stdin?: string; terminateWhenStarted?: boolean } = {}): Promise<Run> {
-  const [shell, ...args] = podCommand(runner, 64, undefined);
+  const [shell, ...args] = podCommand({ command: runner });
   const started = performance.now();
   const child = spawn('bwrap', [
     '--unshare-all', '--unshare-user', '--uid', '65534', '--gid', '65534', '--as-pid-1', '--die-with-parent',

@@ -3,7 +3,7 @@ import { TrailerScanner } from '../src/runner-protocol.js';
 
 function scan(chunks: string[], nonce = 'n1'): { passed: string; done: boolean; body: string | undefined } {
   const passed: Buffer[] = [];
-  const scanner = new TrailerScanner(nonce, (chunk) => passed.push(Buffer.from(chunk)));
+  const scanner = new TrailerScanner({ nonce, maxBodyBytes: 1024, emit: (chunk) => passed.push(Buffer.from(chunk)) });
   for (const chunk of chunks) scanner.push(Buffer.from(chunk));
   if (!scanner.done) scanner.end();
   return { passed: Buffer.concat(passed).toString(), done: scanner.done, body: scanner.body?.toString() };
@@ -32,5 +32,13 @@ describe('TrailerScanner', () => {
 
   it('collects a body spread over many chunks', () => {
     expect(scan(['\0cordon:n1:a', 'b', 'c\0'])).toEqual({ passed: '', done: true, body: 'abc' });
+  });
+
+  it('buffers no more than its bound of body bytes', () => {
+    const scanner = new TrailerScanner({ nonce: 'n1', maxBodyBytes: 4, emit: () => undefined });
+    scanner.push(Buffer.from('\0cordon:n1:abcd'));
+    expect(scanner.overflowed).toBe(false);
+    scanner.push(Buffer.from('e\0'));
+    expect({ overflowed: scanner.overflowed, done: scanner.done, body: scanner.body }).toEqual({ overflowed: true, done: false, body: undefined });
   });
 });

@@ -1,0 +1,211 @@
+'use strict';
+// cordon's in-container supervisor, runner protocol 2.
+//
+// Runs as root holding only CAP_SETUID, CAP_SETGID and CAP_KILL (no DAC override, no
+// ptrace), next to tini as PID 1. The program never runs in this process: it runs as
+// a separate process under the sandbox uid (`--uid`), which cannot read this
+// process's memory, signal it or obtain its descriptors. So the per-run nonce, read
+// here from the payload and never handed to anything else, stays secret, and only
+// this process can write the real trailer: the exit status in it is what waitpid
+// said, and the files are what was found after every process of the sandbox uid was
+// gone.
+//
+// In, on fd 0: a 4-byte big-endian length N, N bytes of JSON { v: 2, nonce, language,
+// code, env, files: [[path, base64]], collect: { include, exclude }, bounds }, then the
+// program's own stdin until EOF (read byte-exact, so the rest is left to the program).
+// Out: the program writes straight to fds 1 and 2; at the end this process writes
+//   stdout: "\0cordon:<nonce>:\0"
+//   stderr: "\0cordon:<nonce>:" + JSON { exitCode, signal, files, filesTruncated, warnings } + "\0"
+// (JSON never contains a NUL) and exits with the program's code, or 128+N for signal N.
+// A supervisor failure before the program ran exits 125 without a trailer.
+//
+// For node and python a booted child is spawned at container start, under the
+// sandbox uid, and waits for its job on fd 3 (so a pooled run does not wait for an
+// interpreter to start); it writes the request's files itself. Bash is spawned when
+// its job comes, after the supervisor wrote the files as the program's uid. Every
+// switch of the effective uid costs a signal to each of this process's threads
+// (glibc's setxid), dear under gVisor, so there are as few as possible: none on a
+// pooled node or python run without collectFiles.
+const fs = require('node:fs');
+const path = require('node:path');
+const { WORKDIR, writeProgram } = require('./workdir.cjs');
+const { spawn } = require('node:child_process');
+const { constants } = require('node:os');
+const { parseArgs } = require('node:util');
+const { collect } = require('./collect.cjs');
+const { pinStdio, readExactly, writeFully } = require('./stdio.cjs');
+
+pinStdio();
+
+const PROTOCOL = 2;
+const BASE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: WORKDIR };
+/** Larger than any valid request (4 MiB code, 32 MiB files as base64): anything bigger is not one. */
+const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
+/** How long the sweep waits for killed processes to be reaped before giving up on collection. */
+const SWEEP_TIMEOUT_MS = 5_000;
+const SUPERVISOR_FAILURE = 125;
+const JOB_FD = 3;
+
+/** The booted children: each becomes the program when its job arrives. */
+const CHILDREN = {
+  node: { command: '/usr/local/bin/node', args: ['/opt/cordon/runner/child.cjs'], script: 'main.js' },
+  python: { command: '/usr/bin/python3', args: ['-u', '/opt/cordon/runner/child.py'], script: 'main.py' },
+};
+/** What the interpreters read at start; the program's own environment is set when its job arrives. */
+const BOOT_ENV = {
+  node: { ...BASE_ENV, LANG: 'C.UTF-8', NODE_PATH: '/usr/local/lib/node_modules' },
+  python: { ...BASE_ENV, LANG: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
+};
+
+function readOptions() {
+  const { values } = parseArgs({ args: process.argv.slice(2), options: { kind: { type: 'string' }, uid: { type: 'string' }, nproc: { type: 'string' } }, strict: true });
+  const kind = values.kind;
+  if (kind !== 'node' && kind !== 'python') throw new Error(`--kind must be node or python (got ${kind})`);
+  const uid = Number(values.uid);
+  if (!Number.isInteger(uid) || uid < 0 || uid >= 2 ** 31) throw new Error(`--uid must be a uid (got ${values.uid})`);
+  const nproc = values.nproc === undefined ? undefined : Number(values.nproc);
+  if (nproc !== undefined && (!Number.isInteger(nproc) || nproc < 1)) throw new Error(`--nproc must be a positive integer (got ${values.nproc})`);
+  return { kind, uid, nproc };
+}
+
+/** Runs `fn` with the program's effective uid and gid (root's own are restored after). */
+function asProgram(uid, fn) {
+  if (uid === 0) return fn();
+  process.setegid(uid);
+  process.seteuid(uid);
+  try {
+    return fn();
+  } finally {
+    process.seteuid(0);
+    process.setegid(0);
+  }
+}
+
+/**
+ * Starts a process under the sandbox uid. RLIMIT_NPROC (`--nproc`) is set by prlimit in
+ * that process only, never on root's: under gVisor root is counted too, and on a
+ * shared kernel root's count is the whole machine's.
+ */
+function spawnProgram(options, command, args, env, stdio) {
+  const argv = options.nproc === undefined ? [command, ...args] : ['/usr/bin/prlimit', `--nproc=${options.nproc}`, '--', command, ...args];
+  // No cwd option: it would chdir before dropping root, which cannot enter the 0700 workdir;
+  // the child inherits this process's cwd, the workdir, entered as the program's uid.
+  return spawn(argv[0], argv.slice(1), { env, stdio, ...(options.uid === 0 ? {} : { uid: options.uid, gid: options.uid }) });
+}
+
+function readPayload() {
+  const length = readExactly(0, 4).readUInt32BE(0);
+  if (length > MAX_PAYLOAD_BYTES) throw new Error(`payload of ${length} bytes is larger than ${MAX_PAYLOAD_BYTES}`);
+  const payload = JSON.parse(readExactly(0, length).toString('utf8'));
+  if (payload.v !== PROTOCOL) throw new Error(`unsupported payload version ${payload.v} (this runner speaks ${PROTOCOL})`);
+  if (typeof payload.nonce !== 'string' || !/^[0-9a-f]{16,64}$/.test(payload.nonce)) throw new Error('the payload has no valid nonce');
+  return payload;
+}
+
+/**
+ * Writes the job at once and closes the pipe, so the child sees it without waiting
+ * for this event loop's next turn (a few ms under gVisor). Through the socket's own
+ * descriptor when Node exposes it, else as a stream.
+ */
+function sendJob(socket, job) {
+  const fd = socket._handle && socket._handle.fd;
+  if (typeof fd !== 'number' || fd < 0) {
+    socket.end(job);
+    return;
+  }
+  writeFully(fd, job);
+  socket.destroy();
+}
+
+function exited(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+    child.once('error', reject);
+  });
+}
+
+function otherProcesses() {
+  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => pid !== 1 && pid !== process.pid);
+}
+
+/**
+ * SIGKILLs every process but PID 1 and this one (kill(-1) reaches exactly those:
+ * the program's, all of the sandbox uid) until /proc shows none, so nothing can write
+ * output after the trailer or change the files while they are collected.
+ */
+async function killProgramProcesses() {
+  const started = Date.now();
+  for (;;) {
+    try {
+      process.kill(-1, 'SIGKILL');
+    } catch {
+      // ESRCH: nothing left to signal.
+    }
+    if (otherProcesses().length === 0) return true;
+    if (Date.now() - started > SWEEP_TIMEOUT_MS) return false;
+    // Yield, so libuv reaps the children that are this process's own.
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+function writeTrailers(nonce, body) {
+  const marker = `\0cordon:${nonce}:`;
+  writeFully(1, `${marker}\0`);
+  writeFully(2, Buffer.concat([Buffer.from(marker), Buffer.from(JSON.stringify(body)), Buffer.from([0])]));
+}
+
+async function main() {
+  const options = readOptions();
+  if (process.getuid() !== 0) throw new Error('the supervisor must run as root (holding CAP_SETUID, CAP_SETGID, CAP_KILL): it runs the program as another uid');
+  const child = CHILDREN[options.kind];
+  // Root's supplementary groups would widen what the collection can read.
+  if (options.uid !== 0) process.setgroups([]);
+  const rootDev = asProgram(options.uid, () => {
+    process.chdir(WORKDIR);
+    return fs.statSync('.').dev;
+  });
+  const booted = spawnProgram(options, child.command, child.args, BOOT_ENV[options.kind], ['inherit', 'inherit', 'inherit', 'pipe']);
+  booted.on('error', () => undefined);
+  booted.stdio[JOB_FD].on('error', () => undefined);
+
+  const payload = readPayload();
+  const env = { ...BASE_ENV, ...payload.env };
+  let program;
+  if (payload.language === 'bash') {
+    booted.kill('SIGKILL');
+    const script = path.posix.join(WORKDIR, 'main.sh');
+    asProgram(options.uid, () => writeProgram({ files: payload.files, code: payload.code, script }));
+    program = spawnProgram(options, '/bin/bash', [script], env, ['inherit', 'inherit', 'inherit']);
+  } else {
+    if (payload.language !== options.kind) throw new Error(`this runner boots ${options.kind}, not ${payload.language}`);
+    const script = path.posix.join(WORKDIR, child.script);
+    sendJob(booted.stdio[JOB_FD], JSON.stringify({ script, env, files: payload.files, code: payload.code }));
+    program = booted;
+  }
+  return { payload, program, options, rootDev };
+}
+
+async function finish({ payload, program, options, rootDev }) {
+  const { code, signal } = await exited(program);
+  let result = { files: [], truncated: false, warnings: [] };
+  if (!(await killProgramProcesses())) {
+    result.warnings.push(`collection skipped: processes of the sandbox were still there ${SWEEP_TIMEOUT_MS} ms after SIGKILL`);
+  } else if (payload.collect.include.length > 0) {
+    try {
+      result = asProgram(options.uid, () => collect({ root: WORKDIR, rootDev, patterns: payload.collect, bounds: payload.bounds }));
+    } catch (error) {
+      result.warnings.push(`collection failed: ${error && error.message ? error.message : error}`);
+    }
+  }
+  writeTrailers(payload.nonce, { exitCode: code, signal, files: result.files, filesTruncated: result.truncated, warnings: result.warnings });
+  process.exit(code ?? 128 + (constants.signals[signal] ?? 0));
+}
+
+main().then(finish).catch((error) => {
+  try {
+    writeFully(2, `cordon supervisor: ${error && error.stack ? error.stack : error}\n`);
+  } finally {
+    process.exit(SUPERVISOR_FAILURE);
+  }
+});
