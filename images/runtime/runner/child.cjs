@@ -29,5 +29,8 @@ process.argv = [process.execPath, script];
 // about 10 ms under gVisor and tells nobody anything. A microtask queued by the first
 // listener runs after all of them (the emit's callback scope ends with a microtask
 // checkpoint) and exits at once with the code they settled on, as Node would.
-process.once('exit', (code) => queueMicrotask(() => process.reallyExit(process.exitCode ?? code)));
+// Node's own exit binding, taken before the program runs: a program that replaces
+// process.reallyExit must not turn a natural exit into another code than Node's own.
+const reallyExit = process.reallyExit.bind(process);
+process.once('exit', (code) => queueMicrotask(() => reallyExit(process.exitCode ?? code)));
 require('node:module').runMain(script);

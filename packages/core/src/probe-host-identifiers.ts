@@ -77,7 +77,9 @@ export const hostIdentifiers: PropertyProbe = {
     const hidden = hostPathsToHide();
     const leaks = new Map<string, string>();
     for (const line of mounts) for (const leak of mountLeaks(line, hidden)) if (!leaks.has(leak)) leaks.set(leak, mountPlace(line));
-    const ids64 = [...mounts, ...cgroups].map((line) => CONTAINER_ID.exec(line)?.[0]).filter((id): id is string => id !== undefined);
+    // Container ids in other mounts' sources are the mount-paths check's; this one is about cgroups.
+    const cgroupMounts = mounts.filter((line) => /\s-\scgroup2?\s/.test(line));
+    const ids64 = [...cgroupMounts, ...cgroups].map((line) => CONTAINER_ID.exec(line)?.[0]).filter((id): id is string => id !== undefined);
 
     const outcomes: PropertyOutcome[] = [
       skipped[0] ?? {
@@ -105,12 +107,12 @@ export const hostIdentifiers: PropertyProbe = {
       },
       skipped[2] ?? {
         id: ids[2],
-        title: '/proc/self/cgroup and the mount table show no 64-hex container id',
+        title: '/proc/self/cgroup and the cgroup mounts show no 64-hex container id',
         observation: {
           holds: ids64.length === 0,
-          reason: ids64.length > 0 ? `shows ${[...new Set(ids64)].slice(0, 3).join(', ')}` : `none in ${cgroups.length} cgroup lines and ${mounts.length} mounts`,
-          controlOk: cgroups.length > 0 || mounts.length > 0,
-          controlReason: 'neither /proc/self/cgroup nor /proc/self/mountinfo could be read inside',
+          reason: ids64.length > 0 ? `shows ${[...new Set(ids64)].slice(0, 3).join(', ')}` : `none in ${cgroups.length} cgroup lines and ${cgroupMounts.length} cgroup mounts`,
+          controlOk: cgroups.length > 0,
+          controlReason: '/proc/self/cgroup could not be read inside, so its silence proves nothing',
           ...(error ? { error } : {}),
         },
         probe: run.record,
