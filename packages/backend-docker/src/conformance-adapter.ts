@@ -52,8 +52,9 @@ export async function dockerConformance(executor: Executor, _options: Record<str
   // containers also get CAP_NET_RAW so the raw-socket probe has a valid control.
   const controlOptions = { ...resolverOptions, runtime: options.controlRuntime, openNetwork: controlNetwork };
   // The shared-resources probes' positive control: the same containers with every program
-  // under one fixed uid, the image's 10001, as before per-sandbox uids.
-  const sharedUserControl = await DockerBackendExecutor.create({ ...resolverOptions, sandboxUid: IMAGE_USER_UID, poolSize: 0 });
+  // under one fixed uid, the image's 10001, as before per-sandbox uids. Under the control
+  // runtime too: gVisor gives each sandbox a kernel of its own, so no uid is shared there.
+  const sharedUserControl = await DockerBackendExecutor.create({ ...resolverOptions, runtime: options.controlRuntime, sandboxUid: IMAGE_USER_UID, poolSize: 0 });
   executor.closeWith(sharedUserControl);
 
   const control = async (request: ExecutionRequest): Promise<ExecutionResult> => {

@@ -111,8 +111,9 @@ export const hostIdentifiers: PropertyProbe = {
         observation: {
           holds: ids64.length === 0,
           reason: ids64.length > 0 ? `shows ${[...new Set(ids64)].slice(0, 3).join(', ')}` : `none in ${cgroups.length} cgroup lines and ${cgroupMounts.length} cgroup mounts`,
-          controlOk: cgroups.length > 0,
-          controlReason: '/proc/self/cgroup could not be read inside, so its silence proves nothing',
+          // gVisor has no /proc/self/cgroup: a readable mount table still shows the probe looked.
+          controlOk: cgroups.length > 0 || mounts.length > 0,
+          controlReason: 'neither /proc/self/cgroup nor /proc/self/mountinfo could be read inside',
           ...(error ? { error } : {}),
         },
         probe: run.record,
