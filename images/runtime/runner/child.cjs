@@ -12,6 +12,8 @@ const { readToEnd } = require('./stdio.cjs');
 const { writeProgram } = require('./workdir.cjs');
 
 const JOB_FD = 3;
+/** Where this process declares its exit code just before exiting (see supervisor.cjs). */
+const EXIT_FD = 4;
 
 /** Reads and carries out the job's writes; returns only what the run needs, so the files' bytes can be collected. */
 function takeJob() {
@@ -25,12 +27,22 @@ const { script, env } = takeJob();
 for (const key of Object.keys(process.env)) delete process.env[key];
 Object.assign(process.env, env);
 process.argv = [process.execPath, script];
-// After the last 'exit' listener Node still tears V8 and its threads down, which costs
-// about 10 ms under gVisor and tells nobody anything. A microtask queued by the first
+// After the last 'exit' listener Node still tears V8 and its threads down (a few ms,
+// about 10 under gVisor) and tells nobody anything. A microtask queued by the first
 // listener runs after all of them (the emit's callback scope ends with a microtask
-// checkpoint) and exits at once with the code they settled on, as Node would.
-// Node's own exit binding, taken before the program runs: a program that replaces
-// process.reallyExit must not turn a natural exit into another code than Node's own.
+// checkpoint): it declares the code they settled on to the supervisor, which ends the
+// run on it, and exits at once with that same code, as Node would. Both bindings are
+// taken before the program runs, so a program replacing fs.writeSync or
+// process.reallyExit cannot make the declared code differ from the real one.
 const reallyExit = process.reallyExit.bind(process);
-process.once('exit', (code) => queueMicrotask(() => reallyExit(process.exitCode ?? code)));
+const { writeSync } = fs;
+process.once('exit', (code) => queueMicrotask(() => {
+  const exitCode = process.exitCode ?? code;
+  try {
+    writeSync(EXIT_FD, `E ${exitCode & 0xff}\n`);
+  } catch {
+    // The supervisor then learns the code from waitpid.
+  }
+  reallyExit(exitCode);
+}));
 require('node:module').runMain(script);

@@ -45,6 +45,9 @@ const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 const SWEEP_TIMEOUT_MS = 5_000;
 const SUPERVISOR_FAILURE = 125;
 const JOB_FD = 3;
+/** The node child's exit declaration (see declaredExit). */
+const EXIT_FD = 4;
+const MAX_DECLARATION_CHARS = 16;
 
 /** The booted children: each becomes the program when its job arrives. */
 const CHILDREN = {
@@ -125,6 +128,34 @@ function exited(child) {
   });
 }
 
+/**
+ * The node child says `E <code>` on fd 4 as the last thing before it exits, after
+ * every exit listener ran and its output was written. Its own teardown then costs a
+ * few ms that tell nobody anything, so the run ends on the declaration: the process is
+ * killed at once. A program can only declare the exit code it could give itself
+ * (process.exit); a crash or a signal never declares, and waitpid reports it.
+ */
+function declaredExit(stream) {
+  return new Promise((resolve) => {
+    let text = '';
+    stream.on('error', () => undefined);
+    stream.on('data', (chunk) => {
+      if (text.length > MAX_DECLARATION_CHARS) return;
+      text += chunk.toString('latin1');
+      const match = /^E (\d{1,3})\n/.exec(text);
+      if (match && Number(match[1]) <= 255) resolve({ code: Number(match[1]), signal: null });
+    });
+  });
+}
+
+function killOnce() {
+  try {
+    process.kill(-1, 'SIGKILL');
+  } catch {
+    // ESRCH: nothing left to signal.
+  }
+}
+
 function otherProcesses() {
   return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => pid !== 1 && pid !== process.pid);
 }
@@ -165,13 +196,15 @@ async function main() {
     process.chdir(WORKDIR);
     return fs.statSync('.').dev;
   });
-  const booted = spawnProgram(options, child.command, child.args, BOOT_ENV[options.kind], ['inherit', 'inherit', 'inherit', 'pipe']);
+  const booted = spawnProgram(options, child.command, child.args, BOOT_ENV[options.kind], ['inherit', 'inherit', 'inherit', 'pipe', ...(options.kind === 'node' ? ['pipe'] : [])]);
   booted.on('error', () => undefined);
   booted.stdio[JOB_FD].on('error', () => undefined);
+  const declared = options.kind === 'node' ? declaredExit(booted.stdio[EXIT_FD]) : undefined;
 
   const payload = readPayload();
   const env = { ...BASE_ENV, ...payload.env };
   let program;
+  let programDeclared;
   if (payload.language === 'bash') {
     booted.kill('SIGKILL');
     const script = path.posix.join(WORKDIR, 'main.sh');
@@ -182,16 +215,22 @@ async function main() {
     const script = path.posix.join(WORKDIR, child.script);
     sendJob(booted.stdio[JOB_FD], JSON.stringify({ script, env, files: payload.files, code: payload.code }));
     program = booted;
+    programDeclared = declared;
   }
-  return { payload, program, options, rootDev };
+  return { payload, program, programDeclared, options, rootDev };
 }
 
-async function finish({ payload, program, options, rootDev }) {
-  const { code, signal } = await exited(program);
+async function finish({ payload, program, programDeclared, options, rootDev }) {
+  const { code, signal } = await Promise.race([exited(program), ...(programDeclared ? [programDeclared] : [])]);
   let result = { files: [], truncated: false, warnings: [] };
-  if (!(await killProgramProcesses())) {
+  const collecting = payload.collect.include.length > 0;
+  if (!collecting) {
+    // Nothing to read back: the sandbox's processes are killed, and whatever they were
+    // still writing lands after the trailer, where the host no longer reads.
+    killOnce();
+  } else if (!(await killProgramProcesses())) {
     result.warnings.push(`collection skipped: processes of the sandbox were still there ${SWEEP_TIMEOUT_MS} ms after SIGKILL`);
-  } else if (payload.collect.include.length > 0) {
+  } else {
     try {
       result = asProgram(options.uid, () => collect({ root: WORKDIR, rootDev, patterns: payload.collect, bounds: payload.bounds }));
     } catch (error) {

@@ -21,8 +21,10 @@ import type { CollectedFile } from './result.js';
  * memory (/proc/<pid>/mem, ptrace and process_vm_readv need the same uid or
  * CAP_SYS_PTRACE), signal it, or obtain its descriptors; the nonce is per execution
  * and exists only in host memory and the supervisor's. The exit status in the
- * trailer is the supervisor's waitpid; files are collected after every process of
- * the sandbox uid is gone. The host still treats the trailer as untrusted input:
+ * trailer is the supervisor's waitpid (or, for a node program that ends normally,
+ * the code its own process declares as its last act, bound before the program ran:
+ * the one it exits with); files are collected after every process of the sandbox
+ * uid is gone. The host still treats the trailer as untrusted input:
  * every byte is bounded (`TrailerScanner`), every field checked (`decodeTrailer`),
  * and every path re-checked (core's `checkCollectedFiles`).
  */
