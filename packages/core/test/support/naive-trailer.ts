@@ -69,3 +69,35 @@ export class NaiveStream {
     this.#line = [];
   }
 }
+
+export interface NaiveTrailer {
+  exitCode: number | null;
+  signal: string | null;
+  files: { path: string; content: Uint8Array }[];
+  filesTruncated: boolean;
+}
+
+/**
+ * DELIBERATELY NAIVE: a trailer body as JSON, or base64 of JSON (protocol 1's form),
+ * believed as it is, field types only glanced at. Undefined when it is neither.
+ */
+export function naiveDecodeTrailer(body: Buffer): NaiveTrailer | undefined {
+  for (const text of [body.toString('utf8'), Buffer.from(body.toString('ascii'), 'base64').toString('utf8')]) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      continue;
+    }
+    if (parsed === null || typeof parsed !== 'object') continue;
+    const fields = parsed as { exitCode?: unknown; signal?: unknown; files?: unknown; filesTruncated?: unknown };
+    const files = Array.isArray(fields.files) ? (fields.files as unknown[]).filter((entry): entry is [string, string] => Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'string') : [];
+    return {
+      exitCode: typeof fields.exitCode === 'number' ? fields.exitCode : null,
+      signal: typeof fields.signal === 'string' ? fields.signal : null,
+      files: files.map(([path, base64]) => ({ path, content: new Uint8Array(Buffer.from(base64, 'base64')) })),
+      filesTruncated: fields.filesTruncated === true,
+    };
+  }
+  return undefined;
+}

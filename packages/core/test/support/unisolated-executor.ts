@@ -10,9 +10,8 @@ import type { BackendCapabilities } from '../../src/capabilities.js';
 import type { ConformanceAdapter } from '../../src/conformance-adapter.js';
 import { hostCommand } from '../../src/conformance-host-runner.js';
 import type { Language } from '../../src/request.js';
-import { decodeTrailer } from '../../src/runner-protocol.js';
 import { collectFollowingLinks } from './naive-collect.js';
-import { NaiveStream } from './naive-trailer.js';
+import { NaiveStream, naiveDecodeTrailer } from './naive-trailer.js';
 import { SharedHost } from './shared-host.js';
 
 /** The environment variable that hands each run its trailer nonce: readable by the program, on purpose. */
@@ -114,7 +113,7 @@ export class UnisolatedExecutor extends BaseExecutor {
         });
       });
       // Naive on purpose: a trailer, whoever wrote it, decides everything.
-      const trailer = stderr.trailer ? decodeTrailer(stderr.trailer) : undefined;
+      const trailer = stderr.trailer ? naiveDecodeTrailer(stderr.trailer) : undefined;
       if (trailer) return { exitCode: trailer.exitCode, signal: trailer.signal, oomKilled: false, files: trailer.files, filesTruncated: trailer.filesTruncated };
       const files = request.collectFiles.length > 0 ? await collectFollowingLinks(workdir, request.collectFiles) : [];
       return { ...exit, oomKilled: false, files };
