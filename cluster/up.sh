@@ -51,7 +51,15 @@ start_proc() {
   echo "$binary" >"$STATE/pids/$name.cmd"
   # setsid: the component must outlive this script and the shell that ran it.
   setsid "$binary" "$@" >>"$STATE/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$STATE/pids/$name.pid"
+  local pid=$! tries
+  echo "$pid" >"$STATE/pids/$name.pid"
+  # Until the forked shell has exec'd the binary, its command line is this script's,
+  # and pid_alive would call a starting component dead (seen on a loaded machine).
+  for ((tries = 0; tries < 100; tries++)); do
+    [[ $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") == *"$binary"* ]] && break
+    proc_running "$pid" || break
+    sleep 0.05
+  done
 }
 
 # expect_running NAME: fail with the component's log tail if it died at start.

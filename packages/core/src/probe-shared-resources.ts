@@ -40,19 +40,15 @@ const HOLD = `import time
 print('CORDON-FACT holding=1', flush=True)
 time.sleep(${HOLD_SECONDS})`;
 
-// --- open files ---------------------------------------------------------------
-
-const openFilesA = `import resource, time
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-try:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-except (ValueError, OSError):
-    pass
-soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-print('CORDON-FACT A.nofile=%d/%d' % (soft, hard), flush=True)
-ready_r, ready_w = os.pipe()
+/**
+ * Python: `count` forked children each open with `open` until it fails or `capEach`
+ * are held, report `<held> <stop>` on a pipe and keep them HOLD_SECONDS; leaves
+ * `reports` ([[held, stop]]). A failed fork ends the forking, named in `A.fork`.
+ */
+function holdingChildren(params: { count: number; capEach: number; open: string }): string {
+  return `ready_r, ready_w = os.pipe()
 children = 0
-for _ in range(${OPEN_FILES_CHILDREN}):
+for _ in range(${params.count}):
     try:
         pid = os.fork()
     except OSError as e:
@@ -61,9 +57,9 @@ for _ in range(${OPEN_FILES_CHILDREN}):
     if pid == 0:
         os.close(ready_r)
         held, stop = [], 'cap'
-        while len(held) < ${OPEN_FILES_CHILD_CAP}:
+        while len(held) < ${params.capEach}:
             try:
-                held.append(os.open('/dev/null', os.O_RDONLY))
+                held.append(${params.open})
             except OSError as e:
                 stop = err_code(e)
                 break
@@ -78,7 +74,20 @@ with os.fdopen(ready_r) as f:
         line = f.readline()
         if not line:
             break
-        reports.append(line.split())
+        reports.append(line.split())`;
+}
+
+// --- open files ---------------------------------------------------------------
+
+const openFilesA = `import resource, time
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+try:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+except (ValueError, OSError):
+    pass
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+print('CORDON-FACT A.nofile=%d/%d' % (soft, hard), flush=True)
+${holdingChildren({ count: OPEN_FILES_CHILDREN, capEach: OPEN_FILES_CHILD_CAP, open: "os.open('/dev/null', os.O_RDONLY)" })}
 print('CORDON-FACT A.children=%d' % len(reports), flush=True)
 print('CORDON-FACT A.held=%d' % sum(int(n) for n, _ in reports), flush=True)
 print('CORDON-FACT A.least=%d' % min([int(n) for n, _ in reports] or [0]), flush=True)
@@ -164,30 +173,7 @@ ${PER_USER_TAKES}for name, take in TAKES:
 const PTY_CHILDREN = 4;
 
 const ptysA = (cap: number) => `import time
-ready_r, ready_w = os.pipe()
-children = 0
-for _ in range(${PTY_CHILDREN}):
-    if os.fork() == 0:
-        os.close(ready_r)
-        held, stop = [], 'cap'
-        while len(held) < ${Math.ceil(cap / PTY_CHILDREN)}:
-            try:
-                held.append(os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY))
-            except OSError as e:
-                stop = err_code(e)
-                break
-        os.write(ready_w, ('%d %s\\n' % (len(held), stop)).encode())
-        time.sleep(${HOLD_SECONDS})
-        os._exit(0)
-    children += 1
-os.close(ready_w)
-reports = []
-with os.fdopen(ready_r) as f:
-    while len(reports) < children:
-        line = f.readline()
-        if not line:
-            break
-        reports.append(line.split())
+${holdingChildren({ count: PTY_CHILDREN, capEach: Math.ceil(cap / PTY_CHILDREN), open: "os.open('/dev/ptmx', os.O_RDWR | os.O_NOCTTY)" })}
 print('CORDON-FACT A.ptys=%d %s' % (sum(int(n) for n, _ in reports), ','.join(sorted(set(stop for _, stop in reports)))), flush=True)
 ${HOLD}`;
 
