@@ -83,8 +83,9 @@ export class SandboxProcess {
     }
     this.#child.on('exit', () => {
       this.#exited = true;
-      // The runner is gone; in the advisory tier nothing it started may outlive it.
-      if (plan.detached) this.kill();
+      // The runner is gone; in the advisory tier nothing it started may outlive it. Its
+      // control stream stays open: what it wrote last (its status) may still be unread.
+      if (plan.detached) this.#killTree();
     });
     this.#closed = new Promise((resolve) => this.#child.on('close', (code, signal) => resolve({ code, signal })));
     this.#prepared = this.#prepare();
@@ -157,14 +158,18 @@ export class SandboxProcess {
 
   /** Kills the whole sandbox: the program's and the runner's process groups (advisory), bubblewrap (whose init dies with it), the cgroup's tasks. */
   kill(): void {
+    this.#killTree();
+    // A runner orphaned before bubblewrap armed its parent-death signal sees EOF and exits.
+    this.#streams[3]?.destroy();
+  }
+
+  #killTree(): void {
     if (this.#plan.detached) {
       if (this.#programGroup !== undefined) killGroup(this.#programGroup);
       // Spawned detached: the runner leads a group (and session) we made.
       if (this.#child.pid !== undefined) killGroup(this.#child.pid);
     }
     this.#child.kill('SIGKILL');
-    // A runner orphaned before bubblewrap armed its parent-death signal sees EOF and exits.
-    this.#streams[3]?.destroy();
     void this.#cgroup?.killAll();
   }
 

@@ -130,4 +130,16 @@ describe('spawn backend, advisory tier (forced)', () => {
     expect(result.status).toBe('oom');
     expect(await leftoversOf(executor)).toEqual([]);
   });
+
+  it('a runner that exits right after its status is still believed: its last record is read, not dropped with its stream', async () => {
+    // Regression: the host closed the control stream when the runner exited, before reading
+    // the status it had just written (seen as "reported no status" under load).
+    const outcomes: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const results = await Promise.allSettled(Array.from({ length: 8 }, () => executor.execute({ language: 'bash', code: 'exit 3', ...accept })));
+      for (const result of results) outcomes.push(result.status === 'rejected' ? String(result.reason) : `exit ${result.value.exitCode}`);
+    }
+    expect(outcomes.filter((outcome) => outcome !== 'exit 3')).toEqual([]);
+    expect(await leftoversOf(executor)).toEqual([]);
+  });
 });
