@@ -96,7 +96,7 @@ delete_chains() {
 cleanup_network() {
   # kube-proxy removes its own rules; the rest are Kubernetes' (KUBE-*: kubelet,
   # kube-proxy, kube-router) and ours. Docker's chains are named DOCKER*.
-  [[ -x $BIN/kube-proxy ]] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true
+  if [[ -x $BIN/kube-proxy ]]; then "$BIN/kube-proxy" --cleanup >/dev/null 2>&1 || true; fi
   local ipt table
   for ipt in iptables ip6tables; do
     command -v "$ipt" >/dev/null || continue
@@ -108,7 +108,7 @@ cleanup_network() {
   for set in $(ipset list -n 2>/dev/null | grep -E '^(inet6:)?(KUBE-|kube-router)' || true); do
     ipset destroy "$set" 2>/dev/null || true
   done
-  ip link del "$BRIDGE" 2>/dev/null && log "bridge $BRIDGE: deleted" || true
+  if ip link del "$BRIDGE" 2>/dev/null; then log "bridge $BRIDGE: deleted"; fi
 }
 
 # Pod cgroups (cgroupfs driver, cgroup v1): remove the kubepods trees, leaves first.

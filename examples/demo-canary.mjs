@@ -19,7 +19,9 @@ export async function startDemoCanary(bindAddress) {
       const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(text)?.[1] ?? 0);
       if (buffer.length < headerEnd + 4 + length) return;
       const body = JSON.stringify({ id: 'cus_canary', object: 'customer' });
-      socket.end(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
+      );
     });
     // TLS clients send their ClientHello (with SNI) and wait; recording it is enough.
     socket.setTimeout(2_000, () => socket.destroy());
@@ -35,9 +37,10 @@ export async function startDemoCanary(bindAddress) {
     newNonce: () => `n${randomBytes(8).toString('hex')}`,
     saw: (nonce) => received.some((text) => text.includes(nonce)) || received.join('').includes(nonce),
     settle: () => new Promise((resolve) => setTimeout(resolve, 100)),
-    close: () => new Promise((resolve) => {
-      for (const socket of sockets) socket.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -14,7 +14,8 @@ const cases = [
   {
     title: 'ordinary code',
     language: 'node',
-    code: () => `const data = [3, 1, 2].sort(); console.log(JSON.stringify({ sorted: data, sum: data.reduce((a, b) => a + b) }));`,
+    code: () =>
+      `const data = [3, 1, 2].sort(); console.log(JSON.stringify({ sorted: data, sum: data.reduce((a, b) => a + b) }));`,
     expectsNetwork: false,
   },
   {
@@ -55,9 +56,10 @@ stripe.customers.create({ description: '${nonce}' })
 ];
 
 // The default backend, exactly as createExecutor() would choose it.
-const detected = process.env.CORDON_BACKEND && process.env.CORDON_BACKEND !== 'auto'
-  ? { backend: await loadBackend(process.env.CORDON_BACKEND), reason: 'CORDON_BACKEND' }
-  : await detectBackend();
+const detected =
+  process.env.CORDON_BACKEND && process.env.CORDON_BACKEND !== 'auto'
+    ? { backend: await loadBackend(process.env.CORDON_BACKEND), reason: 'CORDON_BACKEND' }
+    : await detectBackend();
 const backend = detected.backend;
 const options = { ...backendOptionsFromEnv(backend.name), ...demoOptions(backend.name) };
 const executor = await backend.create(options);
@@ -67,22 +69,37 @@ const canary = await startDemoCanary(adapter.canaryNetwork.bindIPv4);
 // enforce some resource limits weakly (the spawn backend as a non-root user without
 // cgroup delegation: memory is an rlimit, CPU unlimited), it says so and accepts them.
 const capabilities = executor.capabilities();
-const weakLimits = Object.entries(capabilities.limits).filter(([limit, enforcement]) => isWeakEnforcement(limit, enforcement)).map(([limit]) => limit);
+const weakLimits = Object.entries(capabilities.limits)
+  .filter(([limit, enforcement]) => isWeakEnforcement(limit, enforcement))
+  .map(([limit]) => limit);
 const host = adapter.canaryNetwork.reachIPv4;
 
-if (!json) process.stderr.write(`cordon demo on backend "${backend.name}" (${detected.reason}); canary at ${host}:${canary.port}\n\n`);
+if (!json)
+  process.stderr.write(
+    `cordon demo on backend "${backend.name}" (${detected.reason}); canary at ${host}:${canary.port}\n\n`,
+  );
 if (weakLimits.length > 0) {
-  process.stderr.write(`NOTE: here ${weakLimits.map((limit) => `${limit} is enforced as "${capabilities.limits[limit]}"`).join(', ')} only; the demo accepts that (acceptUnenforced: ${JSON.stringify(weakLimits)}). The network stays enforced by the ${capabilities.network === 'kernel' ? 'kernel' : capabilities.network} layer. Run as root, or with the docker backend, for full limits.\n\n`);
+  process.stderr.write(
+    `NOTE: here ${weakLimits.map((limit) => `${limit} is enforced as "${capabilities.limits[limit]}"`).join(', ')} only; the demo accepts that (acceptUnenforced: ${JSON.stringify(weakLimits)}). The network stays enforced by the ${capabilities.network === 'kernel' ? 'kernel' : capabilities.network} layer. Run as root, or with the docker backend, for full limits.\n\n`,
+  );
 }
 const rows = [];
 try {
   for (const [index, demoCase] of cases.entries()) {
     if (!json) process.stderr.write(`[${index + 1}/${cases.length}] ${demoCase.title}...\n`);
     const nonce = canary.newNonce();
-    const request = { language: demoCase.language, code: demoCase.code({ host, port: canary.port, nonce }), env: demoCase.env ?? {}, timeoutMs: 20_000, ...(weakLimits.length > 0 ? { acceptUnenforced: weakLimits } : {}) };
+    const request = {
+      language: demoCase.language,
+      code: demoCase.code({ host, port: canary.port, nonce }),
+      env: demoCase.env ?? {},
+      timeoutMs: 20_000,
+      ...(weakLimits.length > 0 ? { acceptUnenforced: weakLimits } : {}),
+    };
     const sandbox = await executor.execute({ ...request, network: 'none' });
     const sandboxReached = canary.saw(nonce);
-    const control = await (adapter.control ? adapter.control(request) : executor.execute({ ...request, network: 'open' }));
+    const control = await (adapter.control
+      ? adapter.control(request)
+      : executor.execute({ ...request, network: 'open' }));
     await canary.settle();
     const controlReached = canary.saw(nonce);
     rows.push({
@@ -104,7 +121,9 @@ try {
 if (process.exitCode === 1) process.exit(1);
 
 if (json) {
-  process.stdout.write(`${JSON.stringify({ backend: backend.name, acceptedUnenforced: weakLimits, results: rows }, null, 2)}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ backend: backend.name, acceptedUnenforced: weakLimits, results: rows }, null, 2)}\n`,
+  );
 } else {
   printTable(rows);
 }
@@ -125,7 +144,11 @@ function verdictFor(demoCase, sandbox, control, sandboxReached, controlReached) 
 }
 
 function firstLine(result) {
-  const text = `${result.stdout}\n${result.stderr}`.trim().split('\n').find((line) => line.trim() !== '') ?? '';
+  const text =
+    `${result.stdout}\n${result.stderr}`
+      .trim()
+      .split('\n')
+      .find((line) => line.trim() !== '') ?? '';
   return text;
 }
 
@@ -135,7 +158,8 @@ function printTable(rows) {
   const line = (columns) => columns.map((column, index) => String(column).padEnd(widths[index] ?? 10)).join(' | ');
   console.log(line(['case', 'sandbox (network none)', 'control (network open, same code)', 'verdict']));
   console.log(widths.map((width) => '-'.repeat(width)).join('-|-'));
-  for (const row of rows) console.log(line([row.case, cell(row.sandbox, widths[1]), cell(row.control, widths[2]), row.verdict]));
+  for (const row of rows)
+    console.log(line([row.case, cell(row.sandbox, widths[1]), cell(row.control, widths[2]), row.verdict]));
   console.log('\nWhat the sandboxed code saw (the error tells which layer stopped it):');
   for (const row of rows) console.log(`  ${row.case}: ${row.sandbox.output}`);
 }

@@ -32,6 +32,7 @@ mkdir -p /etc/docker
 # Merge, never overwrite: other settings in daemon.json (someone else's) are kept;
 # only runtimes.runsc is set. Prints "changed" when the file had to be rewritten.
 config_changed=0
+# shellcheck disable=SC2016 # the single-quoted text is JavaScript, read from the env by node
 merge_result="$(RUNSC_PATH="$RUNSC_PATH" DAEMON_JSON="$DAEMON_JSON" node --input-type=module -e '
 import { existsSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
 const path = process.env.DAEMON_JSON;

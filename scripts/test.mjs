@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { root, run, setup, step } from './setup.mjs';
 import { tiers } from './tiers.mjs';
 
-const required = new Set((process.env.CORDON_REQUIRE_TIERS ?? '').split(',').map((name) => name.trim()).filter(Boolean));
+const required = new Set(
+  (process.env.CORDON_REQUIRE_TIERS ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean),
+);
 const requireAll = required.has('all');
 const only = process.argv.slice(2);
 const resultsDir = join(root, '.cache', 'test-results');
@@ -26,6 +31,9 @@ if (only.length === 0 || only.includes('static')) {
     const code = run(pnpmBin, [...pnpmPrefix, 'run', '-s', task, '--output-logs=errors-only']);
     record('static', task, code === 0);
   }
+  step('static: format');
+  record('static', 'format (prettier --check)', run(pnpmBin, [...pnpmPrefix, 'run', '-s', 'format:check']) === 0);
+  shellcheck();
 }
 
 for (const tier of tiers) {
@@ -35,7 +43,12 @@ for (const tier of tiers) {
   if (!availability.ok) {
     const mustRun = requireAll || required.has(tier.name);
     banner(tier, availability, mustRun);
-    summary.push({ tier: tier.name, step: '(tier)', outcome: mustRun ? 'FAILED (skipped but required)' : 'SKIPPED', detail: availability.why });
+    summary.push({
+      tier: tier.name,
+      step: '(tier)',
+      outcome: mustRun ? 'FAILED (skipped but required)' : 'SKIPPED',
+      detail: availability.why,
+    });
     if (mustRun) counts.failed++;
     else counts.skipped++;
     continue;
@@ -44,14 +57,22 @@ for (const tier of tiers) {
     step(`${tier.name}: ${tierStep.title}`);
     const started = Date.now();
     const outcome = runStep(tier, tierStep);
-    summary.push({ tier: tier.name, step: tierStep.title, outcome: outcome.ok ? 'passed' : 'FAILED', detail: `${outcome.detail} (${((Date.now() - started) / 1000).toFixed(1)} s)` });
+    summary.push({
+      tier: tier.name,
+      step: tierStep.title,
+      outcome: outcome.ok ? 'passed' : 'FAILED',
+      detail: `${outcome.detail} (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    });
   }
 }
 
 process.stderr.write('\n');
 console.log('tier      step                                              outcome');
-for (const row of summary) console.log(`${row.tier.padEnd(9)} ${row.step.slice(0, 48).padEnd(49)} ${row.outcome}  ${row.detail ?? ''}`);
-console.log(`\ntests: ${counts.passed} passed, ${counts.failed} failed${counts.skipped > 0 ? `, ${counts.skipped} skipped` : ''}`);
+for (const row of summary)
+  console.log(`${row.tier.padEnd(9)} ${row.step.slice(0, 48).padEnd(49)} ${row.outcome}  ${row.detail ?? ''}`);
+console.log(
+  `\ntests: ${counts.passed} passed, ${counts.failed} failed${counts.skipped > 0 ? `, ${counts.skipped} skipped` : ''}`,
+);
 process.exit(counts.failed > 0 ? 1 : 0);
 
 function record(tier, title, ok, detail = '') {
@@ -64,27 +85,88 @@ function runStep(tier, tierStep) {
   const env = { ...process.env, ...tier.env?.(), ...tierStep.env };
   if (tierStep.vitest) {
     const outputFile = join(resultsDir, `${tier.name}-${tierStep.vitest.replace(/\W+/g, '-')}.json`);
-    const code = run(pnpmBin, [...pnpmPrefix, '-C', join('packages', tierStep.vitest), 'exec', 'vitest', 'run', ...(tierStep.args ?? []), '--reporter=default', '--reporter=json', `--outputFile=${outputFile}`], { env });
+    const code = run(
+      pnpmBin,
+      [
+        ...pnpmPrefix,
+        '-C',
+        join('packages', tierStep.vitest),
+        'exec',
+        'vitest',
+        'run',
+        ...(tierStep.args ?? []),
+        '--reporter=default',
+        '--reporter=json',
+        `--outputFile=${outputFile}`,
+      ],
+      { env },
+    );
     const report = existsSync(outputFile) ? JSON.parse(readFileSync(outputFile, 'utf8')) : undefined;
     const passed = report?.numPassedTests ?? 0;
     const failed = (report?.numFailedTests ?? 0) + (code !== 0 && !(report?.numFailedTests > 0) ? 1 : 0);
     counts.passed += passed;
     counts.failed += failed;
     // Failing tests are named in the summary line: CI logs keep the summary when they cut the middle.
-    const failedTitles = (report?.testResults ?? []).flatMap((file) => (file.assertionResults ?? []).filter((test) => test.status === 'failed').map((test) => test.fullName ?? test.title));
+    const failedTitles = (report?.testResults ?? []).flatMap((file) =>
+      (file.assertionResults ?? [])
+        .filter((test) => test.status === 'failed')
+        .map((test) => test.fullName ?? test.title),
+    );
     const named = failedTitles.length > 0 ? `: ${failedTitles.slice(0, 5).join(' | ').slice(0, 400)}` : '';
-    return { ok: code === 0, detail: `${passed} passed, ${failed} failed, ${report?.numPendingTests ?? 0} skipped${named}` };
+    return {
+      ok: code === 0,
+      detail: `${passed} passed, ${failed} failed, ${report?.numPendingTests ?? 0} skipped${named}`,
+    };
   }
   const [command, ...args] = tierStep.command;
-  const result = spawnSync(command, args, { cwd: root, env, stdio: tierStep.check ? ['ignore', 'pipe', 'inherit'] : 'inherit', encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  const verdict = tierStep.check ? tierStep.check(result) : { ok: result.status === 0, detail: `exit ${result.status}` };
+  const result = spawnSync(command, args, {
+    cwd: root,
+    env,
+    stdio: tierStep.check ? ['ignore', 'pipe', 'inherit'] : 'inherit',
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const verdict = tierStep.check
+    ? tierStep.check(result)
+    : { ok: result.status === 0, detail: `exit ${result.status}` };
   record(tier.name, tierStep.title, verdict.ok);
   return verdict;
+}
+
+/** shellcheck over every shell script we ship or run; skipped loudly (failed when required) where it is missing. */
+function shellcheck() {
+  step('static: shellcheck');
+  const listed = spawnSync('git', ['ls-files', '-z', '--', 'cluster', 'scripts', 'images', '.ci'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
+  const scripts = (listed.stdout ?? '').split('\0').filter((path) => path.endsWith('.sh') || path === '.ci/run');
+  if (spawnSync('shellcheck', ['--version']).error) {
+    const availability = { why: 'shellcheck is not installed', enable: 'apt-get install -y shellcheck' };
+    const mustRun = requireAll || required.has('static');
+    banner({ name: 'static: shellcheck' }, availability, mustRun);
+    summary.push({
+      tier: 'static',
+      step: 'shellcheck',
+      outcome: mustRun ? 'FAILED (skipped but required)' : 'SKIPPED',
+      detail: availability.why,
+    });
+    if (mustRun) counts.failed++;
+    else counts.skipped++;
+    return;
+  }
+  record(
+    'static',
+    `shellcheck (${scripts.length} scripts)`,
+    run('shellcheck', ['--external-sources', ...scripts]) === 0,
+  );
 }
 
 function banner(tier, availability, mustRun) {
   const line = '!'.repeat(78);
   process.stderr.write(`\n\x1b[1;${mustRun ? 31 : 33}m${line}\n`);
-  process.stderr.write(`!! TIER "${tier.name}" ${mustRun ? 'IS REQUIRED BUT CANNOT RUN' : 'SKIPPED'}: ${availability.why}\n`);
+  process.stderr.write(
+    `!! TIER "${tier.name}" ${mustRun ? 'IS REQUIRED BUT CANNOT RUN' : 'SKIPPED'}: ${availability.why}\n`,
+  );
   process.stderr.write(`!! to enable it: ${availability.enable}\n${line}\x1b[0m\n`);
 }

@@ -16,7 +16,10 @@ function strictConformance(result) {
   if (!report) return noReport(result);
   printReport(report);
   const tally = tallyVerdicts(report);
-  return { ok: result.status === 0, detail: `${formatTally(tally)}${failures(report, ['LEAK', 'FAILS', 'invalid', 'not-enforced'])}` };
+  return {
+    ok: result.status === 0,
+    detail: `${formatTally(tally)}${failures(report, ['LEAK', 'FAILS', 'invalid', 'not-enforced'])}`,
+  };
 }
 
 /**
@@ -29,7 +32,10 @@ function advisoryConformance(result) {
   printReport(report);
   const tally = tallyVerdicts(report);
   const honest = (tally['not-enforced'] ?? 0) > 0 && !tally.LEAK && !tally.invalid && result.status !== 0;
-  return { ok: honest, detail: `${formatTally(tally)}; expected some not-enforced, no LEAK/invalid, non-zero exit${honest ? '' : failures(report, ['LEAK', 'invalid'])}` };
+  return {
+    ok: honest,
+    detail: `${formatTally(tally)}; expected some not-enforced, no LEAK/invalid, non-zero exit${honest ? '' : failures(report, ['LEAK', 'invalid'])}`,
+  };
 }
 
 function parseJson(text) {
@@ -48,7 +54,11 @@ function noReport(result) {
 /** The report as a compact table (the CLI's --json carries every probe and control in full). */
 function printReport(report) {
   for (const { id, verdict, detail } of report.results ?? []) {
-    console.log(`  ${String(id).padEnd(24)} ${String(verdict).padEnd(15)} ${String(detail ?? '').replace(/\s+/g, ' ').slice(0, 110)}`);
+    console.log(
+      `  ${String(id).padEnd(24)} ${String(verdict).padEnd(15)} ${String(detail ?? '')
+        .replace(/\s+/g, ' ')
+        .slice(0, 110)}`,
+    );
   }
 }
 
@@ -61,10 +71,20 @@ function tallyVerdicts(report) {
 /** The failing rows, named in the summary line: CI logs keep the summary when they cut the middle. */
 function failures(report, verdicts) {
   const rows = (report.results ?? []).filter(({ verdict }) => verdicts.includes(verdict));
-  return rows.map(({ id, verdict, detail }) => `; ${verdict} ${id}: ${String(detail ?? '').replace(/\s+/g, ' ').slice(0, 200)}`).join('');
+  return rows
+    .map(
+      ({ id, verdict, detail }) =>
+        `; ${verdict} ${id}: ${String(detail ?? '')
+          .replace(/\s+/g, ' ')
+          .slice(0, 200)}`,
+    )
+    .join('');
 }
 
-const formatTally = (tally) => Object.entries(tally).map(([verdict, count]) => `${count} ${verdict}`).join(', ');
+const formatTally = (tally) =>
+  Object.entries(tally)
+    .map(([verdict, count]) => `${count} ${verdict}`)
+    .join(', ');
 
 export const tiers = [
   {
@@ -80,40 +100,86 @@ export const tiers = [
     name: 'spawn',
     present: has('packages/backend-spawn'),
     detect: () => {
-      if (!ok('bwrap', ['--version'])) return { ok: false, why: 'bubblewrap (bwrap) is not installed', enable: 'apt-get install bubblewrap (Debian/Ubuntu) or dnf install bubblewrap (Fedora)' };
-      if (!ok('bwrap', ['--unshare-all', '--ro-bind', '/', '/', 'true'])) return { ok: false, why: 'bwrap cannot create namespaces here', enable: 'sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0' };
+      if (!ok('bwrap', ['--version']))
+        return {
+          ok: false,
+          why: 'bubblewrap (bwrap) is not installed',
+          enable: 'apt-get install bubblewrap (Debian/Ubuntu) or dnf install bubblewrap (Fedora)',
+        };
+      if (!ok('bwrap', ['--unshare-all', '--ro-bind', '/', '/', 'true']))
+        return {
+          ok: false,
+          why: 'bwrap cannot create namespaces here',
+          enable:
+            'sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0',
+        };
       return { ok: true };
     },
     steps: [
       { title: 'vitest @cordon/backend-spawn', vitest: 'backend-spawn' },
-      { title: 'cordon conformance --backend spawn', command: cordon('conformance', '--backend', 'spawn', '--json'), check: strictConformance },
-      { title: 'cordon conformance --backend spawn (advisory tier)', command: cordon('conformance', '--backend', 'spawn', '--option', 'tier=advisory', '--json'), check: advisoryConformance },
+      {
+        title: 'cordon conformance --backend spawn',
+        command: cordon('conformance', '--backend', 'spawn', '--json'),
+        check: strictConformance,
+      },
+      {
+        title: 'cordon conformance --backend spawn (advisory tier)',
+        command: cordon('conformance', '--backend', 'spawn', '--option', 'tier=advisory', '--json'),
+        check: advisoryConformance,
+      },
     ],
   },
   {
     name: 'docker',
     present: has('packages/backend-docker'),
     detect: () => {
-      if (!ok('docker', ['info'])) return { ok: false, why: 'no Docker daemon is reachable', enable: 'bash scripts/docker-up.sh (installs docker.io and runsc, starts dockerd)' };
-      if (!ok('bash', [join(root, 'images/runtime/build-offline.sh'), '--check'])) return { ok: false, why: 'the cordon runtime image is not built', enable: 'bash images/runtime/build-offline.sh' };
+      if (!ok('docker', ['info']))
+        return {
+          ok: false,
+          why: 'no Docker daemon is reachable',
+          enable: 'bash scripts/docker-up.sh (installs docker.io and runsc, starts dockerd)',
+        };
+      if (!ok('bash', [join(root, 'images/runtime/build-offline.sh'), '--check']))
+        return {
+          ok: false,
+          why: 'the cordon runtime image is not built',
+          enable: 'bash images/runtime/build-offline.sh',
+        };
       return { ok: true };
     },
     steps: [
       { title: 'vitest @cordon/backend-docker', vitest: 'backend-docker' },
-      { title: 'cordon conformance --backend docker', command: cordon('conformance', '--backend', 'docker', '--json'), check: strictConformance },
+      {
+        title: 'cordon conformance --backend docker',
+        command: cordon('conformance', '--backend', 'docker', '--json'),
+        check: strictConformance,
+      },
     ],
   },
   {
     name: 'gvisor',
     present: has('packages/backend-docker'),
     detect: () => {
-      const info = spawnSync('docker', ['info', '--format', '{{json .Runtimes}}'], { encoding: 'utf8', timeout: 20_000 });
-      if (info.status !== 0) return { ok: false, why: 'no Docker daemon is reachable', enable: 'bash scripts/docker-up.sh' };
-      if (!info.stdout.includes('runsc')) return { ok: false, why: 'Docker has no runsc runtime configured', enable: 'bash scripts/docker-up.sh (configures runsc in /etc/docker/daemon.json)' };
+      const info = spawnSync('docker', ['info', '--format', '{{json .Runtimes}}'], {
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      if (info.status !== 0)
+        return { ok: false, why: 'no Docker daemon is reachable', enable: 'bash scripts/docker-up.sh' };
+      if (!info.stdout.includes('runsc'))
+        return {
+          ok: false,
+          why: 'Docker has no runsc runtime configured',
+          enable: 'bash scripts/docker-up.sh (configures runsc in /etc/docker/daemon.json)',
+        };
       return { ok: true };
     },
     steps: [
-      { title: 'cordon conformance --backend docker --option runtime=runsc', command: cordon('conformance', '--backend', 'docker', '--option', 'runtime=runsc', '--json'), check: strictConformance },
+      {
+        title: 'cordon conformance --backend docker --option runtime=runsc',
+        command: cordon('conformance', '--backend', 'docker', '--option', 'runtime=runsc', '--json'),
+        check: strictConformance,
+      },
     ],
   },
   {
@@ -121,15 +187,23 @@ export const tiers = [
     present: has('packages/backend-k8s'),
     detect: () => {
       const kubeconfig = process.env.KUBECONFIG;
-      const enable = 'export KUBECONFIG=$(pnpm -s cluster:up | tail -1)   (builds and starts the test cluster; see docs/test-cluster.md)';
+      const enable =
+        'export KUBECONFIG=$(pnpm -s cluster:up | tail -1)   (builds and starts the test cluster; see docs/test-cluster.md)';
       if (!kubeconfig) return { ok: false, why: 'KUBECONFIG is not set (no test cluster)', enable };
       if (!existsSync(kubeconfig)) return { ok: false, why: `KUBECONFIG=${kubeconfig} does not exist`, enable };
       return { ok: true };
     },
     steps: [
-      { title: 'cluster enforces NetworkPolicy (control, deny-all, restore)', command: [process.execPath, join(root, 'cluster/test/network-policy.mjs')] },
+      {
+        title: 'cluster enforces NetworkPolicy (control, deny-all, restore)',
+        command: [process.execPath, join(root, 'cluster/test/network-policy.mjs')],
+      },
       { title: 'vitest @cordon/backend-k8s', vitest: 'backend-k8s' },
-      { title: 'cordon conformance --backend k8s', command: cordon('conformance', '--backend', 'k8s', '--json'), check: strictConformance },
+      {
+        title: 'cordon conformance --backend k8s',
+        command: cordon('conformance', '--backend', 'k8s', '--json'),
+        check: strictConformance,
+      },
     ],
   },
 ];

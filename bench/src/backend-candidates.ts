@@ -1,7 +1,15 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { backendOptionsFromEnv, InvalidRequestError, loadBackend, packageNameFor, type BackendProbe, type CordonBackend, type Executor } from '@cordon/core';
+import {
+  backendOptionsFromEnv,
+  InvalidRequestError,
+  loadBackend,
+  packageNameFor,
+  type BackendProbe,
+  type CordonBackend,
+  type Executor,
+} from '@cordon/core';
 import type { Mode, Skipped } from './results.js';
 import { MISSED, withDeadline } from './deadline.js';
 import { checkOutput, type Participant, type Sample } from './sample.js';
@@ -42,7 +50,10 @@ const PLANS: Record<BenchBackend, BackendPlan> = {
     // Its own default: eight pods at once would crowd a 2-core test node.
     poolSize: 2,
     options: () => ({}),
-    hint: () => (process.env.KUBECONFIG || process.env.CORDON_K8S_KUBECONFIG ? undefined : 'KUBECONFIG is not set; for the test cluster, bash cluster/up.sh prints the kubeconfig to use'),
+    hint: () =>
+      process.env.KUBECONFIG || process.env.CORDON_K8S_KUBECONFIG
+        ? undefined
+        : 'KUBECONFIG is not set; for the test cluster, bash cluster/up.sh prints the kubeconfig to use',
   },
 };
 
@@ -65,27 +76,47 @@ export interface BackendCandidate extends Participant {
  * (pool size 0, or no pool at all) and, when the backend has a pool, a pooled one.
  * Anything missing becomes a plain "skipped" line, never a crash.
  */
-export async function prepareBackend(name: BenchBackend, context: PlanContext, quick: boolean): Promise<PreparedBackend> {
+export async function prepareBackend(
+  name: BenchBackend,
+  context: PlanContext,
+  quick: boolean,
+): Promise<PreparedBackend> {
   const plan = PLANS[name];
   const skipped: Skipped[] = [];
   let backend: CordonBackend;
   try {
     backend = await loadBenchBackend(name);
   } catch (error) {
-    return { backend: name, candidates: [], skipped: [{ backend: name, reason: notBuiltReason(name) ?? describeError(error) }] };
+    return {
+      backend: name,
+      candidates: [],
+      skipped: [{ backend: name, reason: notBuiltReason(name) ?? describeError(error) }],
+    };
   }
   const base = { ...backendOptionsFromEnv(name), ...plan.options(context), maxConcurrency: context.maxConcurrency };
   let probe: BackendProbe;
   try {
     const outcome = await withDeadline(backend.probe(base), SETUP_DEADLINE_MS);
-    probe = outcome === MISSED ? { usable: false, detail: `probe() did not return within ${SETUP_DEADLINE_MS / 1000} s` } : outcome;
+    probe =
+      outcome === MISSED
+        ? { usable: false, detail: `probe() did not return within ${SETUP_DEADLINE_MS / 1000} s` }
+        : outcome;
   } catch (error) {
     // probe() must not throw; if it does, the backend is not usable here either.
     probe = { usable: false, detail: `probe failed: ${describeError(error)}` };
   }
   if (!probe.usable) {
     const hint = plan.hint?.();
-    return { backend: name, candidates: [], skipped: [{ backend: name, reason: `${probe.detail}${probe.remedy ? ` (${probe.remedy})` : ''}${hint ? ` [${hint}]` : ''}` }] };
+    return {
+      backend: name,
+      candidates: [],
+      skipped: [
+        {
+          backend: name,
+          reason: `${probe.detail}${probe.remedy ? ` (${probe.remedy})` : ''}${hint ? ` [${hint}]` : ''}`,
+        },
+      ],
+    };
   }
 
   const candidates: BackendCandidate[] = [];
@@ -111,12 +142,18 @@ export async function prepareBackend(name: BenchBackend, context: PlanContext, q
   if (cold) candidates.push(candidate(name, 'cold', cold, coldOptions, 0, plan.sampleEvery));
 
   if (!hasPool) {
-    skipped.push({ backend: name, mode: 'pooled', reason: 'the backend has no poolSize option (every execution is cold)' });
+    skipped.push({
+      backend: name,
+      mode: 'pooled',
+      reason: 'the backend has no poolSize option (every execution is cold)',
+    });
   } else {
     const pooledOptions = { ...base, poolSize: plan.poolSize ?? context.poolSize };
     try {
       const pooled = await createWithin(backend, pooledOptions);
-      candidates.push(candidate(name, 'pooled', pooled, pooledOptions, quick ? 50 : plan.pooledSettleMs, plan.sampleEvery));
+      candidates.push(
+        candidate(name, 'pooled', pooled, pooledOptions, quick ? 50 : plan.pooledSettleMs, plan.sampleEvery),
+      );
     } catch (error) {
       skipped.push({ backend: name, mode: 'pooled', reason: describeError(error) });
     }
@@ -153,14 +190,22 @@ function notBuiltReason(name: BenchBackend): string | undefined {
   const packageName = packageNameFor(name);
   try {
     const manifest = createRequire(import.meta.url).resolve(`${packageName}/package.json`);
-    if (!existsSync(join(dirname(manifest), 'dist'))) return `package ${packageName} is not built (run pnpm build, or node scripts/setup.mjs)`;
+    if (!existsSync(join(dirname(manifest), 'dist')))
+      return `package ${packageName} is not built (run pnpm build, or node scripts/setup.mjs)`;
   } catch {
     // Not linked at all: loadBackend's own message says what to install.
   }
   return undefined;
 }
 
-function candidate(backend: BenchBackend, mode: Mode, executor: Executor, options: Record<string, unknown>, settleMs: number, sampleEvery: number): BackendCandidate {
+function candidate(
+  backend: BenchBackend,
+  mode: Mode,
+  executor: Executor,
+  options: Record<string, unknown>,
+  settleMs: number,
+  sampleEvery: number,
+): BackendCandidate {
   const entry: BackendCandidate & { broken?: string } = {
     key: `${backend}/${mode}`,
     role: 'candidate',
@@ -187,15 +232,30 @@ export const EXECUTION_TIMEOUT_MS = 60_000;
 const HANG_GRACE_MS = 30_000;
 
 /** One `execute` timed from the call to the resolved result, as an SDK user sees it. */
-export async function executeOnce(executor: Pick<Executor, 'execute'>, scenario: Scenario, limits = { timeoutMs: EXECUTION_TIMEOUT_MS, graceMs: HANG_GRACE_MS }): Promise<Sample & { hung?: boolean }> {
+export async function executeOnce(
+  executor: Pick<Executor, 'execute'>,
+  scenario: Scenario,
+  limits = { timeoutMs: EXECUTION_TIMEOUT_MS, graceMs: HANG_GRACE_MS },
+): Promise<Sample & { hung?: boolean }> {
   const started = performance.now();
   try {
-    const result = await withDeadline(executor.execute({ language: scenario.language, code: scenario.code, timeoutMs: limits.timeoutMs }), limits.timeoutMs + limits.graceMs);
+    const result = await withDeadline(
+      executor.execute({ language: scenario.language, code: scenario.code, timeoutMs: limits.timeoutMs }),
+      limits.timeoutMs + limits.graceMs,
+    );
     const ms = performance.now() - started;
     if (result === MISSED) {
-      return { ms, ok: false, hung: true, problem: `execute() did not return ${limits.graceMs / 1000} s after its ${limits.timeoutMs / 1000} s timeout (a backend bug)` };
+      return {
+        ms,
+        ok: false,
+        hung: true,
+        problem: `execute() did not return ${limits.graceMs / 1000} s after its ${limits.timeoutMs / 1000} s timeout (a backend bug)`,
+      };
     }
-    const problem = result.status === 'ok' ? checkOutput(scenario, result.stdout, result.stderr.trim()) : `status ${result.status} (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 200)}`;
+    const problem =
+      result.status === 'ok'
+        ? checkOutput(scenario, result.stdout, result.stderr.trim())
+        : `status ${result.status} (exit ${result.exitCode}): ${result.stderr.trim().slice(0, 200)}`;
     return problem === undefined ? { ms, ok: true } : { ms, ok: false, problem };
   } catch (error) {
     return { ms: performance.now() - started, ok: false, problem: describeError(error) };

@@ -62,29 +62,49 @@ export function renderChart(file: ResultsFile): string {
   const { machine } = file;
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
+  );
   out.push(`<rect width="${width}" height="${height}" fill="#ffffff"/>`);
-  out.push(`<text x="16" y="22" font-size="15" font-weight="600">console.log(1): p50 latency per execution (bar), p95 (whisker), lower is better</text>`);
-  out.push(`<text x="16" y="40" fill="#5f6368">${escapeXml(`${machine.cpus}× ${machine.cpuModel}, Node ${machine.node}, Docker ${machine.docker ?? 'none'}, ${machine.date.slice(0, 10)}${file.settings.quick ? ' — QUICK SMOKE PASS, not a measurement' : busyRun(file) ? ' — MACHINE WAS BUSY, ratios unreliable' : ''}`)}</text>`);
+  out.push(
+    `<text x="16" y="22" font-size="15" font-weight="600">console.log(1): p50 latency per execution (bar), p95 (whisker), lower is better</text>`,
+  );
+  out.push(
+    `<text x="16" y="40" fill="#5f6368">${escapeXml(`${machine.cpus}× ${machine.cpuModel}, Node ${machine.node}, Docker ${machine.docker ?? 'none'}, ${machine.date.slice(0, 10)}${file.settings.quick ? ' — QUICK SMOKE PASS, not a measurement' : busyRun(file) ? ' — MACHINE WAS BUSY, ratios unreliable' : ''}`)}</text>`,
+  );
 
   const hostNode = bars.find((bar) => bar.label === 'host-node');
   bars.forEach((bar, index) => {
     const y = top + index * rowHeight;
     const barWidth = Math.max(1, scale(bar.p50Ms));
     out.push(`<text x="${left - 8}" y="${y + 17}" text-anchor="end">${escapeXml(bar.label)}</text>`);
-    out.push(`<rect x="${left}" y="${y + 5}" width="${barWidth.toFixed(1)}" height="${rowHeight - 10}" fill="${bar.color}" rx="2"/>`);
+    out.push(
+      `<rect x="${left}" y="${y + 5}" width="${barWidth.toFixed(1)}" height="${rowHeight - 10}" fill="${bar.color}" rx="2"/>`,
+    );
     const whiskerX = left + scale(bar.p95Ms);
-    out.push(`<line x1="${(left + barWidth).toFixed(1)}" x2="${whiskerX.toFixed(1)}" y1="${y + 14}" y2="${y + 14}" stroke="${bar.color}" stroke-width="1.5"/>`);
-    out.push(`<line x1="${whiskerX.toFixed(1)}" x2="${whiskerX.toFixed(1)}" y1="${y + 9}" y2="${y + 19}" stroke="${bar.color}" stroke-width="1.5"/>`);
-    out.push(`<text x="${(whiskerX + 6).toFixed(1)}" y="${y + 18}" fill="#202124">${escapeXml(`${Math.round(bar.p50Ms)} ms${bar.note}`)}</text>`);
+    out.push(
+      `<line x1="${(left + barWidth).toFixed(1)}" x2="${whiskerX.toFixed(1)}" y1="${y + 14}" y2="${y + 14}" stroke="${bar.color}" stroke-width="1.5"/>`,
+    );
+    out.push(
+      `<line x1="${whiskerX.toFixed(1)}" x2="${whiskerX.toFixed(1)}" y1="${y + 9}" y2="${y + 19}" stroke="${bar.color}" stroke-width="1.5"/>`,
+    );
+    out.push(
+      `<text x="${(whiskerX + 6).toFixed(1)}" y="${y + 18}" fill="#202124">${escapeXml(`${Math.round(bar.p50Ms)} ms${bar.note}`)}</text>`,
+    );
   });
   if (hostNode) {
     const x = left + scale(hostNode.p50Ms);
     const bottom = top + bars.length * rowHeight;
-    out.push(`<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${top}" y2="${bottom}" stroke="#d93025" stroke-dasharray="4 3"/>`);
-    out.push(`<text x="${x.toFixed(1)}" y="${bottom + 16}" text-anchor="middle" fill="#d93025">bare node ${Math.round(hostNode.p50Ms)} ms</text>`);
+    out.push(
+      `<line x1="${x.toFixed(1)}" x2="${x.toFixed(1)}" y1="${top}" y2="${bottom}" stroke="#d93025" stroke-dasharray="4 3"/>`,
+    );
+    out.push(
+      `<text x="${x.toFixed(1)}" y="${bottom + 16}" text-anchor="middle" fill="#d93025">bare node ${Math.round(hostNode.p50Ms)} ms</text>`,
+    );
   }
-  out.push(`<text x="16" y="${height - 8}" fill="#5f6368">grey: baselines from the same run · ${file.settings.runs} runs each, interleaved · see docs/benchmarks.md</text>`);
+  out.push(
+    `<text x="16" y="${height - 8}" fill="#5f6368">grey: baselines from the same run · ${file.settings.runs} runs each, interleaved · see docs/benchmarks.md</text>`,
+  );
   if (bars.length === 0) out.push(`<text x="${left}" y="${top + 18}">no node-hello measurements in this run</text>`);
   out.push('</svg>');
   return `${out.join('\n')}\n`;

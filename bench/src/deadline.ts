@@ -19,10 +19,15 @@ export async function withDeadline<T>(promise: Promise<T>, ms: number): Promise<
 }
 
 /** Closes an executor, waiting at most `ms`; says what went wrong, or undefined when it closed. */
-export async function closeWithin(executor: { name: string; close(): Promise<void> }, ms: number): Promise<string | undefined> {
+export async function closeWithin(
+  executor: { name: string; close(): Promise<void> },
+  ms: number,
+): Promise<string | undefined> {
   try {
     const outcome = await withDeadline(executor.close(), ms);
-    return outcome === MISSED ? `close() of the ${executor.name} executor did not finish within ${ms / 1000} s; its sandboxes may be left behind` : undefined;
+    return outcome === MISSED
+      ? `close() of the ${executor.name} executor did not finish within ${ms / 1000} s; its sandboxes may be left behind`
+      : undefined;
   } catch (error) {
     return `close() of the ${executor.name} executor failed: ${error instanceof Error ? error.message : String(error)}`;
   }

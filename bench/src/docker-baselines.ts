@@ -11,7 +11,11 @@ import type { Scenario } from './scenarios.js';
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** Labels on every baseline container, so an interrupted run's leftovers can be found and removed. */
-const BASELINE_LABELS = { [LABELS.managedBy]: MANAGED_BY, [LABELS.session]: SESSION_ID, [LABELS.backend]: 'bench-baseline' };
+const BASELINE_LABELS = {
+  [LABELS.managedBy]: MANAGED_BY,
+  [LABELS.session]: SESSION_ID,
+  [LABELS.backend]: 'bench-baseline',
+};
 
 /** The runtime image `images/runtime/build-offline.sh` builds by default: `cordon-runtime:<version>`. */
 export function defaultRuntimeImage(): string {
@@ -25,7 +29,8 @@ export function defaultRuntimeImage(): string {
   return 'cordon-runtime:latest';
 }
 
-export type DockerAvailability = { ok: true; serverVersion: string } | { ok: false; serverVersion: string | null; reason: string };
+export type DockerAvailability =
+  { ok: true; serverVersion: string } | { ok: false; serverVersion: string | null; reason: string };
 
 /** The daemon's version, for the machine record; null without a CLI or a daemon. */
 export async function dockerServerVersion(): Promise<string | null> {
@@ -36,11 +41,14 @@ export async function dockerServerVersion(): Promise<string | null> {
 /** Is there a daemon, and does it hold the image? Says plainly what to run when not. */
 export async function detectDocker(image: string): Promise<DockerAvailability> {
   const version = await runCommand('docker', ['version', '--format', '{{.Server.Version}}'], 15_000);
-  if (version.error?.includes('ENOENT')) return { ok: false, serverVersion: null, reason: 'no docker CLI (run bash scripts/docker-up.sh)' };
-  if (version.exitCode !== 0) return { ok: false, serverVersion: null, reason: 'no daemon (run bash scripts/docker-up.sh)' };
+  if (version.error?.includes('ENOENT'))
+    return { ok: false, serverVersion: null, reason: 'no docker CLI (run bash scripts/docker-up.sh)' };
+  if (version.exitCode !== 0)
+    return { ok: false, serverVersion: null, reason: 'no daemon (run bash scripts/docker-up.sh)' };
   const serverVersion = version.stdout.trim();
   const inspect = await runCommand('docker', ['image', 'inspect', '--format', '{{.Id}}', image], 15_000);
-  if (inspect.exitCode !== 0) return { ok: false, serverVersion, reason: `image ${image} is missing (run bash images/runtime/build-offline.sh)` };
+  if (inspect.exitCode !== 0)
+    return { ok: false, serverVersion, reason: `image ${image} is missing (run bash images/runtime/build-offline.sh)` };
   return { ok: true, serverVersion };
 }
 
@@ -55,7 +63,11 @@ export function describeDockerRun(image: string): string {
 
 /** `docker run --rm --network none <image> node -e ...` through the CLI: what most people compare with. */
 export function dockerRunBaseline(image: string): Participant {
-  return commandBaseline('docker-run', (scenario) => scenario.name === 'node-hello', (scenario) => runCommand('docker', dockerRunArgs(image, scenario.code)));
+  return commandBaseline(
+    'docker-run',
+    (scenario) => scenario.name === 'node-hello',
+    (scenario) => runCommand('docker', dockerRunArgs(image, scenario.code)),
+  );
 }
 
 export function describeOriginalApi(image: string): string {
@@ -77,7 +89,9 @@ export function originalApiBaseline(docker: Docker, image: string): Participant 
       const started = performance.now();
       // A stuck daemon must not hang the run; a container left by a missed deadline carries the session label.
       const outcome = await withDeadline(originalApiCall(docker, image, scenario, started), 60_000);
-      return outcome === MISSED ? { ms: performance.now() - started, ok: false, problem: 'the Docker API did not answer within 60 s' } : outcome;
+      return outcome === MISSED
+        ? { ms: performance.now() - started, ok: false, problem: 'the Docker API did not answer within 60 s' }
+        : outcome;
     },
   };
 }
@@ -100,10 +114,17 @@ async function originalApiCall(docker: Docker, image: string, scenario: Scenario
     await container.remove({ force: true });
     container = undefined;
     const ms = performance.now() - started;
-    const problem = exit.StatusCode === 0 ? checkOutput(scenario, stdout, stderr.trim()) : `exit ${exit.StatusCode}: ${stderr.trim().slice(0, 200)}`;
+    const problem =
+      exit.StatusCode === 0
+        ? checkOutput(scenario, stdout, stderr.trim())
+        : `exit ${exit.StatusCode}: ${stderr.trim().slice(0, 200)}`;
     return problem === undefined ? { ms, ok: true } : { ms, ok: false, problem };
   } catch (error) {
-    return { ms: performance.now() - started, ok: false, problem: error instanceof Error ? error.message : String(error) };
+    return {
+      ms: performance.now() - started,
+      ok: false,
+      problem: error instanceof Error ? error.message : String(error),
+    };
   } finally {
     if (container) await container.remove({ force: true }).catch(() => undefined);
   }
@@ -126,7 +147,17 @@ export function demultiplex(buffer: Buffer): { stdout: string; stderr: string } 
 
 /** Removes every baseline container this process made (there are none unless a run was interrupted). */
 export async function removeBaselineContainers(docker: Docker): Promise<number> {
-  const containers = await docker.listContainers({ all: true, filters: { label: [`${LABELS.session}=${SESSION_ID}`, `${LABELS.backend}=bench-baseline`] } });
-  await Promise.all(containers.map((info) => docker.getContainer(info.Id).remove({ force: true }).catch(() => undefined)));
+  const containers = await docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.session}=${SESSION_ID}`, `${LABELS.backend}=bench-baseline`] },
+  });
+  await Promise.all(
+    containers.map((info) =>
+      docker
+        .getContainer(info.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
   return containers.length;
 }

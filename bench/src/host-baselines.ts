@@ -39,12 +39,29 @@ export function describeHostBaseline(baseline: HostBaseline, scenario: Scenario)
 /** Spawns the interpreter bare on the host: no sandbox, the floor every backend is compared with. */
 export function hostBaseline(baseline: HostBaseline): Participant {
   const [command, flag] = hostCommand(baseline);
-  return commandBaseline(baseline, (scenario) => scenario.hostBaseline === baseline, (scenario) => runCommand(command, [flag, scenario.code], 60_000, BARE_ENV));
+  return commandBaseline(
+    baseline,
+    (scenario) => scenario.hostBaseline === baseline,
+    (scenario) => runCommand(command, [flag, scenario.code], 60_000, BARE_ENV),
+  );
 }
 
 export const HOST_BASELINES: readonly HostBaseline[] = ['host-node', 'host-python', 'host-bash'];
 
-const BWRAP_ARGS = ['--unshare-all', '--die-with-parent', '--new-session', '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp'];
+const BWRAP_ARGS = [
+  '--unshare-all',
+  '--die-with-parent',
+  '--new-session',
+  '--ro-bind',
+  '/',
+  '/',
+  '--dev',
+  '/dev',
+  '--proc',
+  '/proc',
+  '--tmpfs',
+  '/tmp',
+];
 
 function bwrapPath(): string | undefined {
   return ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap'].find((path) => existsSync(path));
@@ -59,7 +76,8 @@ export async function detectBwrap(): Promise<{ ok: true } | { ok: false; reason:
   const bwrap = bwrapPath();
   if (!bwrap) return { ok: false, reason: 'bubblewrap is not installed (apt-get install bubblewrap)' };
   const outcome = await runCommand(bwrap, [...BWRAP_ARGS, 'true'], 15_000, BARE_ENV);
-  if (outcome.exitCode !== 0) return { ok: false, reason: `bwrap cannot create namespaces here: ${outcome.stderr.trim().slice(0, 200)}` };
+  if (outcome.exitCode !== 0)
+    return { ok: false, reason: `bwrap cannot create namespaces here: ${outcome.stderr.trim().slice(0, 200)}` };
   return { ok: true };
 }
 
@@ -70,5 +88,9 @@ export async function detectBwrap(): Promise<{ ok: true } | { ok: false; reason:
  */
 export function bwrapNodeReference(): Participant {
   const bwrap = bwrapPath() ?? 'bwrap';
-  return commandBaseline('bwrap-node', (scenario) => scenario.name === 'node-hello', (scenario) => runCommand(bwrap, [...BWRAP_ARGS, process.execPath, '-e', scenario.code], 60_000, BARE_ENV));
+  return commandBaseline(
+    'bwrap-node',
+    (scenario) => scenario.name === 'node-hello',
+    (scenario) => runCommand(bwrap, [...BWRAP_ARGS, process.execPath, '-e', scenario.code], 60_000, BARE_ENV),
+  );
 }

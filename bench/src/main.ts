@@ -21,7 +21,9 @@ function writeAtomically(path: string, text: string): void {
 }
 
 async function cleanUp(cleanup: Cleanup): Promise<void> {
-  const problems = await Promise.all(cleanup.executors.map((candidate) => closeWithin(candidate.executor, CLOSE_DEADLINE_MS)));
+  const problems = await Promise.all(
+    cleanup.executors.map((candidate) => closeWithin(candidate.executor, CLOSE_DEADLINE_MS)),
+  );
   await stopMemoryProbes();
   for (const problem of problems) if (problem) process.stderr.write(`bench: ${problem}\n`);
   if (cleanup.docker) await removeBaselineContainers(cleanup.docker).catch(() => 0);
@@ -60,14 +62,21 @@ async function main(): Promise<number> {
     writeAtomically(settings.resultsPath, `${JSON.stringify(file, null, 2)}\n`);
     writeAtomically(settings.chartPath, renderChart(file));
     if (settings.docsPath && existsSync(settings.docsPath)) {
-      writeAtomically(settings.docsPath, replaceResultsSection(readFileSync(settings.docsPath, 'utf8'), renderMarkdownResults(file)));
+      writeAtomically(
+        settings.docsPath,
+        replaceResultsSection(readFileSync(settings.docsPath, 'utf8'), renderMarkdownResults(file)),
+      );
     }
     progress.finish();
     process.stdout.write(renderReport(file));
-    process.stdout.write(`\nresults: ${settings.resultsPath}\nchart:   ${settings.chartPath}\n${settings.docsPath ? `docs:    ${settings.docsPath}\n` : ''}`);
+    process.stdout.write(
+      `\nresults: ${settings.resultsPath}\nchart:   ${settings.chartPath}\n${settings.docsPath ? `docs:    ${settings.docsPath}\n` : ''}`,
+    );
     const problems = requirementProblems(file, settings.required);
     if (problems.length > 0) {
-      process.stderr.write(`bench: FAILED: required backends did not run cleanly:\n${problems.map((problem) => `  - ${problem}`).join('\n')}\n`);
+      process.stderr.write(
+        `bench: FAILED: required backends did not run cleanly:\n${problems.map((problem) => `  - ${problem}`).join('\n')}\n`,
+      );
       return 1;
     }
     return 0;

@@ -26,10 +26,17 @@ export interface LatencyOptions {
  * odd ones (ABBA), so drift over the run hits baselines and candidates alike.
  * Every sample starts on a quiet machine; the first `warmupRuns` rounds are dropped.
  */
-export async function measureLatency(participants: readonly Participant[], scenario: Scenario, options: LatencyOptions): Promise<Map<string, SampleSet>> {
+export async function measureLatency(
+  participants: readonly Participant[],
+  scenario: Scenario,
+  options: LatencyOptions,
+): Promise<Map<string, SampleSet>> {
   const sets = new Map<string, SampleSet>(participants.map((participant) => [participant.key, emptySet()]));
   const rounds = options.warmupRuns + options.runs;
-  const planned = participants.reduce((sum, participant) => sum + sampledRounds(participant, options.warmupRuns, rounds), 0);
+  const planned = participants.reduce(
+    (sum, participant) => sum + sampledRounds(participant, options.warmupRuns, rounds),
+    0,
+  );
   let done = 0;
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? participants : [...participants].reverse();
@@ -40,7 +47,11 @@ export async function measureLatency(participants: readonly Participant[], scena
       if (!(await waitForQuiet(options.quiet))) options.onBusy();
       const sample = await participant.runOnce(scenario);
       done++;
-      options.progress.update(done, planned, `${participant.key} ${sample.ok ? `${Math.round(sample.ms)} ms` : 'FAILED'}${round < options.warmupRuns ? ' (warm-up)' : ''}`);
+      options.progress.update(
+        done,
+        planned,
+        `${participant.key} ${sample.ok ? `${Math.round(sample.ms)} ms` : 'FAILED'}${round < options.warmupRuns ? ' (warm-up)' : ''}`,
+      );
       if (round >= options.warmupRuns) record(sets.get(participant.key) as SampleSet, sample);
       if (participant.settleMs > 0) await sleep(participant.settleMs);
     }
@@ -63,7 +74,13 @@ export interface ThroughputSet extends SampleSet {
  * Back-to-back executions, `concurrency` in flight until `count` are done: the
  * executions per second a caller gets, pools refilling as they can.
  */
-export async function measureThroughput(participant: Participant, scenario: Scenario, concurrency: number, count: number, progress: Progress): Promise<ThroughputSet> {
+export async function measureThroughput(
+  participant: Participant,
+  scenario: Scenario,
+  concurrency: number,
+  count: number,
+  progress: Progress,
+): Promise<ThroughputSet> {
   const set = emptySet();
   let next = 0;
   let done = 0;
@@ -92,5 +109,6 @@ function record(set: SampleSet, sample: Sample): void {
     return;
   }
   set.failures++;
-  if (sample.problem && set.problems.length < 3 && !set.problems.includes(sample.problem)) set.problems.push(sample.problem);
+  if (sample.problem && set.problems.length < 3 && !set.problems.includes(sample.problem))
+    set.problems.push(sample.problem);
 }

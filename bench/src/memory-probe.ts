@@ -72,7 +72,8 @@ async function main(): Promise<void> {
         }
         done++;
         if (done === early) rssEarly = settledRss().rss;
-        if (done % 10 === 0 || done === input.executions) process.stderr.write(`progress ${done} ${input.executions}\n`);
+        if (done % 10 === 0 || done === input.executions)
+          process.stderr.write(`progress ${done} ${input.executions}\n`);
       }
     };
     await Promise.all(Array.from({ length: input.concurrency }, worker));

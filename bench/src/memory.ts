@@ -14,14 +14,16 @@ const running = new Set<ChildProcess>();
  * removes its own pool on SIGTERM), so an interrupted run leaves nothing behind.
  */
 export async function stopMemoryProbes(timeoutMs = 60_000): Promise<void> {
-  await Promise.all([...running].map(async (child) => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const closed = once(child, 'close');
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    await closed;
-    clearTimeout(timer);
-  }));
+  await Promise.all(
+    [...running].map(async (child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const closed = once(child, 'close');
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+      await closed;
+      clearTimeout(timer);
+    }),
+  );
 }
 
 export type MemoryOutcome = { ok: true; row: MemoryRow } | { ok: false; reason: string };
@@ -29,7 +31,9 @@ export type MemoryOutcome = { ok: true; row: MemoryRow } | { ok: false; reason: 
 /** Runs the memory probe for one backend in a fresh Node process (see memory-probe.ts). */
 export function measureMemory(input: MemoryProbeInput, progress: Progress): Promise<MemoryOutcome> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--expose-gc', probeScript, JSON.stringify(input)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--expose-gc', probeScript, JSON.stringify(input)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     running.add(child);
     let stdout = '';
     let pending = '';
@@ -41,7 +45,12 @@ export function measureMemory(input: MemoryProbeInput, progress: Progress): Prom
       pending = lines.pop() ?? '';
       for (const line of lines) {
         const match = /^progress (\d+) (\d+)$/.exec(line);
-        if (match) progress.update(Number(match[1]), Number(match[2]), `${input.backend} pool ${input.poolSize} ×${input.concurrency}`);
+        if (match)
+          progress.update(
+            Number(match[1]),
+            Number(match[2]),
+            `${input.backend} pool ${input.poolSize} ×${input.concurrency}`,
+          );
         else if (line.startsWith('problem ')) problems.push(line.slice(8));
         else if (line.trim() !== '') problems.push(line);
       }

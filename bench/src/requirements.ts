@@ -12,7 +12,9 @@ export function requirementProblems(file: ResultsFile, required: readonly string
       problems.push(`${backend}${skip.mode ? ` ${skip.mode}` : ''} was skipped: ${skip.reason}`);
     }
     for (const row of file.results.filter((entry) => entry.backend === backend && entry.failures > 0)) {
-      problems.push(`${backend} ${row.mode} ${row.scenario} ${row.kind} ×${row.concurrency}: ${row.failures} failed runs`);
+      problems.push(
+        `${backend} ${row.mode} ${row.scenario} ${row.kind} ×${row.concurrency}: ${row.failures} failed runs`,
+      );
     }
     for (const row of file.memory.filter((entry) => entry.backend === backend && entry.failures > 0)) {
       problems.push(`${backend} memory run: ${row.failures} failed runs`);
@@ -23,7 +25,9 @@ export function requirementProblems(file: ResultsFile, required: readonly string
       continue;
     }
     for (const mode of new Set(latency.map((entry) => entry.mode))) {
-      const missing = SCENARIOS.filter((scenario) => !latency.some((entry) => entry.mode === mode && entry.scenario === scenario));
+      const missing = SCENARIOS.filter(
+        (scenario) => !latency.some((entry) => entry.mode === mode && entry.scenario === scenario),
+      );
       if (missing.length > 0) problems.push(`${backend} ${mode} has no latency figure for ${missing.join(', ')}`);
     }
   }

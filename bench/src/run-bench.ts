@@ -1,14 +1,40 @@
 import Docker from 'dockerode';
 import { prepareBackend, type BackendCandidate } from './backend-candidates.js';
 import { closeWithin } from './deadline.js';
-import { describeDockerRun, describeOriginalApi, detectDocker, dockerServerVersion, dockerRunBaseline, originalApiBaseline, removeBaselineContainers } from './docker-baselines.js';
-import { bwrapNodeReference, describeBwrapNode, describeHostBaseline, detectBwrap, HOST_BASELINES, hostBaseline } from './host-baselines.js';
+import {
+  describeDockerRun,
+  describeOriginalApi,
+  detectDocker,
+  dockerServerVersion,
+  dockerRunBaseline,
+  originalApiBaseline,
+  removeBaselineContainers,
+} from './docker-baselines.js';
+import {
+  bwrapNodeReference,
+  describeBwrapNode,
+  describeHostBaseline,
+  detectBwrap,
+  HOST_BASELINES,
+  hostBaseline,
+} from './host-baselines.js';
 import { describeMachine } from './machine.js';
 import { measureLatency, measureThroughput, type SampleSet, type ThroughputSet } from './measure.js';
 import { measureMemory } from './memory.js';
 import type { Progress } from './progress.js';
 import { busyFraction, waitForQuiet, type QuietOptions } from './quiet.js';
-import { resultsFileSchema, type BaselineName, type BaselineRow, type MeasuredBaseline, type Kind, type MemoryRow, type ResultRow, type ResultsFile, type ScenarioName, type Skipped } from './results.js';
+import {
+  resultsFileSchema,
+  type BaselineName,
+  type BaselineRow,
+  type MeasuredBaseline,
+  type Kind,
+  type MemoryRow,
+  type ResultRow,
+  type ResultsFile,
+  type ScenarioName,
+  type Skipped,
+} from './results.js';
 import type { Participant } from './sample.js';
 import { scenario, SCENARIO_LIST, type Scenario } from './scenarios.js';
 import type { BenchSettings } from './settings.js';
@@ -48,11 +74,22 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
   progress.phase('setup: baselines, backends, pools');
   // What "quiet" means here: a little above the machine's own idle load, measured before anything starts.
   const idle = (await busyFraction(500)) ?? 0;
-  const quiet: QuietOptions = { threshold: Math.max(0.2, idle + 0.1), windowMs: 100, maxWaitMs: settings.quietMaxWaitMs };
+  const quiet: QuietOptions = {
+    threshold: Math.max(0.2, idle + 0.1),
+    windowMs: 100,
+    maxWaitMs: settings.quietMaxWaitMs,
+  };
 
   const baselines: Participant[] = HOST_BASELINES.map(hostBaseline);
   const commands = new Map<MeasuredBaseline, string>();
-  for (const name of HOST_BASELINES) commands.set(name, describeHostBaseline(name, SCENARIO_LIST.find((candidate) => candidate.hostBaseline === name) ?? scenario('node-hello')));
+  for (const name of HOST_BASELINES)
+    commands.set(
+      name,
+      describeHostBaseline(
+        name,
+        SCENARIO_LIST.find((candidate) => candidate.hostBaseline === name) ?? scenario('node-hello'),
+      ),
+    );
   if (settings.backends.includes('spawn')) {
     const bwrap = await detectBwrap();
     if (bwrap.ok) {
@@ -78,13 +115,19 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
   }
   const machine = describeMachine(dockerVersion ?? (await dockerServerVersion()));
   if (!settings.quick && machine.loadAverage[0] > machine.cpus * 0.5) {
-    progress.note(`warning: load average ${machine.loadAverage[0]} on ${machine.cpus} cores; other work skews the ratios, run the benchmark alone`);
+    progress.note(
+      `warning: load average ${machine.loadAverage[0]} on ${machine.cpus} cores; other work skews the ratios, run the benchmark alone`,
+    );
   }
 
   const candidates: BackendCandidate[] = [];
   for (const name of settings.backends) {
     progress.update(0, 1, `creating ${name} executors`);
-    const prepared = await prepareBackend(name, { image: settings.image, poolSize: settings.poolSize, maxConcurrency: 8 }, settings.quick);
+    const prepared = await prepareBackend(
+      name,
+      { image: settings.image, poolSize: settings.poolSize, maxConcurrency: 8 },
+      settings.quick,
+    );
     prepared.skipped.forEach(skip);
     candidates.push(...prepared.candidates);
     cleanup.executors.push(...prepared.candidates);
@@ -101,12 +144,20 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
     if (broken.has(candidate.key)) return;
     if (candidate.broken !== undefined) {
       broken.add(candidate.key);
-      skip({ backend: candidate.backend, mode: candidate.mode, reason: `dropped from the rest of the run during ${what}: ${candidate.broken}` });
+      skip({
+        backend: candidate.backend,
+        mode: candidate.mode,
+        reason: `dropped from the rest of the run during ${what}: ${candidate.broken}`,
+      });
       return;
     }
     if (set.samplesMs.length > 0 || set.failures === 0) return;
     broken.add(candidate.key);
-    skip({ backend: candidate.backend, mode: candidate.mode, reason: `every run of ${what} failed, dropped from the rest of the run: ${set.problems[0] ?? 'no detail'}` });
+    skip({
+      backend: candidate.backend,
+      mode: candidate.mode,
+      reason: `every run of ${what} failed, dropped from the rest of the run: ${set.problems[0] ?? 'no detail'}`,
+    });
   };
 
   for (const current of SCENARIO_LIST) {
@@ -114,11 +165,18 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
     const participants = [...baselines, ...working()].filter((participant) => participant.supports(current));
     // console.log(1) carries the targets; the other scenarios take half the runs to keep a full run near 10 minutes.
     const runs = current.name === 'node-hello' ? settings.runs : Math.max(1, Math.ceil(settings.runs / 2));
-    const sets = await measureLatency(participants, current, { runs, warmupRuns: settings.warmupRuns, quiet, progress, onBusy });
+    const sets = await measureLatency(participants, current, {
+      runs,
+      warmupRuns: settings.warmupRuns,
+      quiet,
+      progress,
+      onBusy,
+    });
     for (const participant of participants) {
       const set = sets.get(participant.key) as SampleSet;
       measured.push({ participant, scenario: current.name, kind: 'latency', concurrency: 1, set });
-      if (participant.role === 'candidate') dropIfBroken(participant as BackendCandidate, set, `${current.name} latency`);
+      if (participant.role === 'candidate')
+        dropIfBroken(participant as BackendCandidate, set, `${current.name} latency`);
     }
   }
 
@@ -133,32 +191,40 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
       const scaled = Math.max(concurrency, Math.ceil(count / participant.sampleEvery));
       const set = await measureThroughput(participant, node, concurrency, scaled, progress);
       measured.push({ participant, scenario: 'node-hello', kind: 'throughput', concurrency, set });
-      if (participant.role === 'candidate') dropIfBroken(participant as BackendCandidate, set, `node-hello throughput ×${concurrency}`);
+      if (participant.role === 'candidate')
+        dropIfBroken(participant as BackendCandidate, set, `node-hello throughput ×${concurrency}`);
     }
   }
 
   // The memory phase runs each backend in a process of its own: close ours first so they do not compete.
-  const closeProblems = await Promise.all(candidates.map((candidate) => closeWithin(candidate.executor, CLOSE_DEADLINE_MS)));
+  const closeProblems = await Promise.all(
+    candidates.map((candidate) => closeWithin(candidate.executor, CLOSE_DEADLINE_MS)),
+  );
   for (const [index, problem] of closeProblems.entries()) {
     const candidate = candidates[index];
     if (problem && candidate) skip({ backend: candidate.backend, mode: candidate.mode, reason: problem });
   }
   cleanup.executors.length = 0;
 
-  progress.phase(`memory: RSS with a warm pool of ${settings.poolSize}, then after ${settings.memoryExecutions} executions`);
+  progress.phase(
+    `memory: RSS with a warm pool of ${settings.poolSize}, then after ${settings.memoryExecutions} executions`,
+  );
   const memory: MemoryRow[] = [];
   for (const candidate of working()) {
     // k8s is left out: its warm pods live in the cluster, and 1 000 pods would not fit the run's time.
     if (candidate.mode !== 'pooled' || candidate.backend === 'k8s') continue;
-    const outcome = await measureMemory({
-      backend: candidate.backend,
-      options: { ...candidate.options, poolSize: settings.poolSize },
-      poolSize: settings.poolSize,
-      executions: settings.memoryExecutions,
-      concurrency: 8,
-      fillTimeoutMs: settings.quick ? 2_000 : 30_000,
-      quietThreshold: quiet.threshold,
-    }, progress);
+    const outcome = await measureMemory(
+      {
+        backend: candidate.backend,
+        options: { ...candidate.options, poolSize: settings.poolSize },
+        poolSize: settings.poolSize,
+        executions: settings.memoryExecutions,
+        concurrency: 8,
+        fillTimeoutMs: settings.quick ? 2_000 : 30_000,
+        quietThreshold: quiet.threshold,
+      },
+      progress,
+    );
     if (outcome.ok) memory.push(outcome.row);
     else skip({ backend: candidate.backend, mode: 'pooled', reason: `memory phase failed: ${outcome.reason}` });
   }
@@ -220,16 +286,35 @@ function toBaselineRows(measured: readonly Measured[], commands: ReadonlyMap<Mea
  * pooled runs; `docker run` for cold container and pod runs of node-hello, where
  * it is the fair comparison; host-node at the same concurrency for throughput.
  */
-function primaryBaseline(candidate: BackendCandidate, current: Scenario, kind: Kind, available: ReadonlySet<MeasuredBaseline>): BaselineName {
+function primaryBaseline(
+  candidate: BackendCandidate,
+  current: Scenario,
+  kind: Kind,
+  available: ReadonlySet<MeasuredBaseline>,
+): BaselineName {
   if (kind !== 'latency') return 'host-node';
-  if (current.name === 'node-hello' && candidate.mode === 'cold' && candidate.backend !== 'spawn' && available.has('docker-run')) return 'docker-run';
+  if (
+    current.name === 'node-hello' &&
+    candidate.mode === 'cold' &&
+    candidate.backend !== 'spawn' &&
+    available.has('docker-run')
+  )
+    return 'docker-run';
   return current.hostBaseline;
 }
 
-function toResultRows(measured: readonly Measured[], baselines: readonly BaselineRow[], memory: readonly MemoryRow[], skip: (entry: Skipped) => void): ResultRow[] {
+function toResultRows(
+  measured: readonly Measured[],
+  baselines: readonly BaselineRow[],
+  memory: readonly MemoryRow[],
+  skip: (entry: Skipped) => void,
+): ResultRow[] {
   const rows: ResultRow[] = [];
   const baselineP50 = (name: MeasuredBaseline, scenarioName: ScenarioName, kind: Kind, concurrency: number) =>
-    baselines.find((row) => row.baseline === name && row.scenario === scenarioName && row.kind === kind && row.concurrency === concurrency)?.p50Ms;
+    baselines.find(
+      (row) =>
+        row.baseline === name && row.scenario === scenarioName && row.kind === kind && row.concurrency === concurrency,
+    )?.p50Ms;
 
   for (const entry of measured) {
     if (entry.participant.role !== 'candidate') continue;
@@ -237,10 +322,21 @@ function toResultRows(measured: readonly Measured[], baselines: readonly Baselin
     const { set } = entry;
     // All runs failed: already reported when the candidate was dropped.
     if (set.samplesMs.length === 0) continue;
-    if (set.failures > 0) skip({ backend: candidate.backend, mode: candidate.mode, reason: `${entry.scenario} ${entry.kind} ×${entry.concurrency}: ${set.failures} of ${set.failures + set.samplesMs.length} runs failed (excluded): ${set.problems.join(' | ')}` });
+    if (set.failures > 0)
+      skip({
+        backend: candidate.backend,
+        mode: candidate.mode,
+        reason: `${entry.scenario} ${entry.kind} ×${entry.concurrency}: ${set.failures} of ${set.failures + set.samplesMs.length} runs failed (excluded): ${set.problems.join(' | ')}`,
+      });
     const summary = summarize(set.samplesMs);
     const current = scenario(entry.scenario);
-    const available = new Set(baselines.filter((row) => row.scenario === entry.scenario && row.kind === entry.kind && row.concurrency === entry.concurrency).map((row) => row.baseline));
+    const available = new Set(
+      baselines
+        .filter(
+          (row) => row.scenario === entry.scenario && row.kind === entry.kind && row.concurrency === entry.concurrency,
+        )
+        .map((row) => row.baseline),
+    );
     const baseline = primaryBaseline(candidate, current, entry.kind, available);
     const ratios: Partial<Record<MeasuredBaseline, number>> = {};
     for (const name of available) {

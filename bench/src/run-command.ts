@@ -13,7 +13,12 @@ export interface CommandOutcome {
  * Spawns a command, collects its output and times it from spawn to exit, the way
  * a backend that starts a bare process would see it.
  */
-export function runCommand(command: string, args: readonly string[], timeoutMs = 60_000, env: NodeJS.ProcessEnv = process.env): Promise<CommandOutcome> {
+export function runCommand(
+  command: string,
+  args: readonly string[],
+  timeoutMs = 60_000,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CommandOutcome> {
   return new Promise((resolve) => {
     const started = performance.now();
     const stdout: Buffer[] = [];

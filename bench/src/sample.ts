@@ -31,12 +31,20 @@ export function checkOutput(scenario: Scenario, stdout: string, detail: string):
 
 /** A bare command's run as a sample: it must exit 0 and print what the scenario expects. */
 export function commandSample(scenario: Scenario, outcome: CommandOutcome): Sample {
-  const problem = outcome.error ?? (outcome.exitCode === 0 ? checkOutput(scenario, outcome.stdout, outcome.stderr.trim()) : `exit ${outcome.exitCode}: ${outcome.stderr.trim().slice(0, 200)}`);
+  const problem =
+    outcome.error ??
+    (outcome.exitCode === 0
+      ? checkOutput(scenario, outcome.stdout, outcome.stderr.trim())
+      : `exit ${outcome.exitCode}: ${outcome.stderr.trim().slice(0, 200)}`);
   return problem === undefined ? { ms: outcome.ms, ok: true } : { ms: outcome.ms, ok: false, problem };
 }
 
 /** A baseline that spawns a bare command once per sample (host interpreters, node in bwrap, `docker run`). */
-export function commandBaseline(key: string, supports: (scenario: Scenario) => boolean, run: (scenario: Scenario) => Promise<CommandOutcome>): Participant {
+export function commandBaseline(
+  key: string,
+  supports: (scenario: Scenario) => boolean,
+  run: (scenario: Scenario) => Promise<CommandOutcome>,
+): Participant {
   return {
     key,
     role: 'baseline',

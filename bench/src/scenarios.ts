@@ -33,7 +33,13 @@ export const SCENARIO_LIST: readonly Scenario[] = [
   { name: 'node-hello', language: 'node', code: 'console.log(1)', expectedStdout: '1\n', hostBaseline: 'host-node' },
   { name: 'python-hello', language: 'python', code: 'print(1)', expectedStdout: '1\n', hostBaseline: 'host-python' },
   { name: 'bash-hello', language: 'bash', code: 'echo 1', expectedStdout: '1\n', hostBaseline: 'host-bash' },
-  { name: 'node-json', language: 'node', code: NODE_JSON_CODE, expectedStdout: nodeJsonExpected(), hostBaseline: 'host-node' },
+  {
+    name: 'node-json',
+    language: 'node',
+    code: NODE_JSON_CODE,
+    expectedStdout: nodeJsonExpected(),
+    hostBaseline: 'host-node',
+  },
 ];
 
 export function scenario(name: ScenarioName): Scenario {

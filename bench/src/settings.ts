@@ -55,16 +55,23 @@ export class UsageError extends Error {
 }
 
 function backendList(flag: string, value: string): BenchBackend[] {
-  const names = value.split(',').map((name) => name.trim()).filter(Boolean);
+  const names = value
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   const unknown = names.filter((name) => !(BENCH_BACKENDS as readonly string[]).includes(name));
-  if (unknown.length > 0 || names.length === 0) throw new UsageError(`--${flag} takes a comma-separated list of ${BENCH_BACKENDS.join(', ')} (got ${JSON.stringify(value)})`);
+  if (unknown.length > 0 || names.length === 0)
+    throw new UsageError(
+      `--${flag} takes a comma-separated list of ${BENCH_BACKENDS.join(', ')} (got ${JSON.stringify(value)})`,
+    );
   return names as BenchBackend[];
 }
 
 function positiveInteger(flag: string, value: string | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   const number = Number(value);
-  if (!Number.isInteger(number) || number < min) throw new UsageError(`--${flag} must be an integer ≥ ${min} (got ${JSON.stringify(value)})`);
+  if (!Number.isInteger(number) || number < min)
+    throw new UsageError(`--${flag} must be an integer ≥ ${min} (got ${JSON.stringify(value)})`);
   return number;
 }
 
@@ -112,14 +119,30 @@ export function parseSettings(argv: readonly string[]): BenchSettings | 'help' {
     required,
     runs: positiveInteger('runs', values.runs, quick ? 3 : 30),
     warmupRuns: positiveInteger('warmup', values.warmup, quick ? 1 : 3, 0),
-    throughputCounts: new Map(quick ? [[1, 3], [4, 4], [8, 8]] : [[1, 16], [4, 32], [8, 48]]),
+    throughputCounts: new Map(
+      quick
+        ? [
+            [1, 3],
+            [4, 4],
+            [8, 8],
+          ]
+        : [
+            [1, 16],
+            [4, 32],
+            [8, 48],
+          ],
+    ),
     memoryExecutions: positiveInteger('memory-executions', values['memory-executions'], quick ? 16 : 1000),
     poolSize: 8,
     image: values.image ?? process.env.CORDON_DOCKER_IMAGE ?? defaultRuntimeImage(),
     // Quick still waits a little, so CI exercises the quiet-wait path.
     quietMaxWaitMs: quick ? 200 : 2_000,
     resultsPath: values.out ? fromCwd(values.out) : join(benchDir, quick ? 'results.quick.json' : 'results.json'),
-    chartPath: values.chart ? fromCwd(values.chart) : quick ? join(benchDir, 'bench.quick.svg') : join(repoRoot, 'docs', 'bench.svg'),
+    chartPath: values.chart
+      ? fromCwd(values.chart)
+      : quick
+        ? join(benchDir, 'bench.quick.svg')
+        : join(repoRoot, 'docs', 'bench.svg'),
     docsPath: quick || values.out !== undefined ? null : join(repoRoot, 'docs', 'benchmarks.md'),
   };
 }

@@ -19,18 +19,46 @@ const TARGETS: readonly TargetSpec[] = [
 /** RSS growth over the long run that still counts as "no growth" (allocator noise, lazily loaded code). */
 export const RSS_GROWTH_LIMIT_MIB = 10;
 
-export function evaluateTargets(rows: readonly ResultRow[], skipped: readonly Skipped[], memory: readonly MemoryRow[] = []): Target[] {
-  const latency = (backend: string, mode: Mode) => rows.find((row) => row.kind === 'latency' && row.scenario === 'node-hello' && row.backend === backend && row.mode === mode);
-  const skipReason = (backend: string, mode: Mode) => skipped.find((skip) => skip.backend === backend && (skip.mode === undefined || skip.mode === mode))?.reason;
+export function evaluateTargets(
+  rows: readonly ResultRow[],
+  skipped: readonly Skipped[],
+  memory: readonly MemoryRow[] = [],
+): Target[] {
+  const latency = (backend: string, mode: Mode) =>
+    rows.find(
+      (row) => row.kind === 'latency' && row.scenario === 'node-hello' && row.backend === backend && row.mode === mode,
+    );
+  const skipReason = (backend: string, mode: Mode) =>
+    skipped.find((skip) => skip.backend === backend && (skip.mode === undefined || skip.mode === mode))?.reason;
 
   const targets: Target[] = TARGETS.map((spec) => {
     const row = latency(spec.backend, spec.mode);
     const measured = row ? (row.baseline === spec.baseline ? row.ratio : (row.ratios?.[spec.baseline] ?? null)) : null;
-    if (!row) return { name: spec.text, verdict: 'SKIP', measured: null, limit: spec.limit, detail: `not measured: ${skipReason(spec.backend, spec.mode) ?? 'not selected'}` };
-    if (measured === null) return { name: spec.text, verdict: 'SKIP', measured: null, limit: spec.limit, detail: `baseline ${spec.baseline} could not run` };
+    if (!row)
+      return {
+        name: spec.text,
+        verdict: 'SKIP',
+        measured: null,
+        limit: spec.limit,
+        detail: `not measured: ${skipReason(spec.backend, spec.mode) ?? 'not selected'}`,
+      };
+    if (measured === null)
+      return {
+        name: spec.text,
+        verdict: 'SKIP',
+        measured: null,
+        limit: spec.limit,
+        detail: `baseline ${spec.baseline} could not run`,
+      };
     const pass = measured <= spec.limit;
     const by = pass ? '' : `, ${Math.round((measured / spec.limit - 1) * 100)}% over`;
-    return { name: spec.text, verdict: pass ? 'PASS' : 'MISS', measured, limit: spec.limit, detail: `${row.p50Ms} ms, ${measured}× ${spec.baseline}${by}${floorNote(row, spec)}` };
+    return {
+      name: spec.text,
+      verdict: pass ? 'PASS' : 'MISS',
+      measured,
+      limit: spec.limit,
+      detail: `${row.p50Ms} ms, ${measured}× ${spec.baseline}${by}${floorNote(row, spec)}`,
+    };
   });
 
   // k8s has no target of its own: it is shown beside docker, mode for mode.
@@ -39,7 +67,13 @@ export function evaluateTargets(rows: readonly ResultRow[], skipped: readonly Sk
     const docker = latency('docker', mode);
     const name = `k8s ${mode === 'pooled' ? 'warm' : 'cold'} p50 beside docker ${mode}`;
     if (!k8s) {
-      targets.push({ name, verdict: 'SKIP', measured: null, limit: null, detail: `not measured: ${skipReason('k8s', mode) ?? 'not selected'}` });
+      targets.push({
+        name,
+        verdict: 'SKIP',
+        measured: null,
+        limit: null,
+        detail: `not measured: ${skipReason('k8s', mode) ?? 'not selected'}`,
+      });
       continue;
     }
     const versusDocker = ratio(k8s.p50Ms, docker?.p50Ms);

@@ -7,7 +7,22 @@ import { scenario } from '../src/scenarios.js';
 const never = () => new Promise<never>(() => undefined);
 
 function okResult(stdout: string): ExecutionResult {
-  return { id: 'x', status: 'ok', exitCode: 0, signal: null, stdout, stderr: '', stdoutTruncated: false, stderrTruncated: false, files: [], filesTruncated: false, durationMs: 1, queuedMs: 0, backend: 'fake', warnings: [] };
+  return {
+    id: 'x',
+    status: 'ok',
+    exitCode: 0,
+    signal: null,
+    stdout,
+    stderr: '',
+    stdoutTruncated: false,
+    stderrTruncated: false,
+    files: [],
+    filesTruncated: false,
+    durationMs: 1,
+    queuedMs: 0,
+    backend: 'fake',
+    warnings: [],
+  };
 }
 
 describe('withDeadline', () => {
@@ -38,6 +53,8 @@ describe('closeWithin', () => {
   it('says when close() hangs or fails, and nothing when it closes', async () => {
     expect(await closeWithin({ name: 'fake', close: () => Promise.resolve() }, 1_000)).toBeUndefined();
     expect(await closeWithin({ name: 'fake', close: never }, 20)).toContain('did not finish');
-    expect(await closeWithin({ name: 'fake', close: () => Promise.reject(new Error('boom')) }, 1_000)).toContain('boom');
+    expect(await closeWithin({ name: 'fake', close: () => Promise.reject(new Error('boom')) }, 1_000)).toContain(
+      'boom',
+    );
   });
 });

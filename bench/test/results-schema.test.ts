@@ -8,18 +8,124 @@ import { evaluateTargets } from '../src/targets.js';
 
 function sampleFile(): ResultsFile {
   const results: ResultsFile['results'] = [
-    { backend: 'spawn', mode: 'cold', scenario: 'node-hello', concurrency: 1, p50Ms: 150, p95Ms: 170, throughputPerSec: null, baseline: 'host-node', ratio: 1.071, kind: 'latency', runs: 30, failures: 0, ratios: { 'host-node': 1.071 } },
-    { backend: 'docker', mode: 'pooled', scenario: 'node-hello', concurrency: 1, p50Ms: 84, p95Ms: 95, throughputPerSec: null, baseline: 'host-node', ratio: 0.6, kind: 'latency', runs: 30, failures: 0, ratios: { 'host-node': 0.6, 'docker-run': 0.1 } },
-    { backend: 'docker', mode: 'cold', scenario: 'node-hello', concurrency: 1, p50Ms: 500, p95Ms: 600, throughputPerSec: null, baseline: 'docker-run', ratio: 0.595, kind: 'latency', runs: 30, failures: 0, ratios: { 'host-node': 3.571, 'docker-run': 0.595 } },
-    { backend: 'docker', mode: 'pooled', scenario: 'node-hello', concurrency: 8, p50Ms: 300, p95Ms: 500, throughputPerSec: 20.5, baseline: 'host-node', ratio: 0.5, kind: 'throughput', runs: 48, failures: 0 },
+    {
+      backend: 'spawn',
+      mode: 'cold',
+      scenario: 'node-hello',
+      concurrency: 1,
+      p50Ms: 150,
+      p95Ms: 170,
+      throughputPerSec: null,
+      baseline: 'host-node',
+      ratio: 1.071,
+      kind: 'latency',
+      runs: 30,
+      failures: 0,
+      ratios: { 'host-node': 1.071 },
+    },
+    {
+      backend: 'docker',
+      mode: 'pooled',
+      scenario: 'node-hello',
+      concurrency: 1,
+      p50Ms: 84,
+      p95Ms: 95,
+      throughputPerSec: null,
+      baseline: 'host-node',
+      ratio: 0.6,
+      kind: 'latency',
+      runs: 30,
+      failures: 0,
+      ratios: { 'host-node': 0.6, 'docker-run': 0.1 },
+    },
+    {
+      backend: 'docker',
+      mode: 'cold',
+      scenario: 'node-hello',
+      concurrency: 1,
+      p50Ms: 500,
+      p95Ms: 600,
+      throughputPerSec: null,
+      baseline: 'docker-run',
+      ratio: 0.595,
+      kind: 'latency',
+      runs: 30,
+      failures: 0,
+      ratios: { 'host-node': 3.571, 'docker-run': 0.595 },
+    },
+    {
+      backend: 'docker',
+      mode: 'pooled',
+      scenario: 'node-hello',
+      concurrency: 8,
+      p50Ms: 300,
+      p95Ms: 500,
+      throughputPerSec: 20.5,
+      baseline: 'host-node',
+      ratio: 0.5,
+      kind: 'throughput',
+      runs: 48,
+      failures: 0,
+    },
   ];
   const skipped: ResultsFile['skipped'] = [{ backend: 'k8s', reason: 'no cluster (set KUBECONFIG)' }];
-  const memory: ResultsFile['memory'] = [{ backend: 'docker', poolSize: 8, rssBeforeMiB: 60, rssWarmPoolMiB: 80, rssEarlyMiB: 82, rssAfterMiB: 83, heapUsedAfterMiB: 14, growthMiB: 1, executions: 1000, failures: 0, concurrency: 8, throughputPerSec: 12, p50Ms: 400, p95Ms: 700 }];
+  const memory: ResultsFile['memory'] = [
+    {
+      backend: 'docker',
+      poolSize: 8,
+      rssBeforeMiB: 60,
+      rssWarmPoolMiB: 80,
+      rssEarlyMiB: 82,
+      rssAfterMiB: 83,
+      heapUsedAfterMiB: 14,
+      growthMiB: 1,
+      executions: 1000,
+      failures: 0,
+      concurrency: 8,
+      throughputPerSec: 12,
+      p50Ms: 400,
+      p95Ms: 700,
+    },
+  ];
   return {
-    machine: { date: '2026-11-26T12:00:00.000Z', hostname: 'h', cpus: 2, cpuModel: 'AMD EPYC', memoryGiB: 23.5, kernel: 'Linux 6.1', os: 'Debian GNU/Linux 12 (bookworm)', node: 'v20.20.2', docker: '20.10.24', loadAverage: [0.1, 0.2, 0.3] },
-    settings: { quick: false, runs: 30, warmupRuns: 3, memoryExecutions: 1000, only: null, busySamples: 0, busyBeforeStart: 0.02, quietThreshold: 0.2, durationSec: 420 },
+    machine: {
+      date: '2026-11-26T12:00:00.000Z',
+      hostname: 'h',
+      cpus: 2,
+      cpuModel: 'AMD EPYC',
+      memoryGiB: 23.5,
+      kernel: 'Linux 6.1',
+      os: 'Debian GNU/Linux 12 (bookworm)',
+      node: 'v20.20.2',
+      docker: '20.10.24',
+      loadAverage: [0.1, 0.2, 0.3],
+    },
+    settings: {
+      quick: false,
+      runs: 30,
+      warmupRuns: 3,
+      memoryExecutions: 1000,
+      only: null,
+      busySamples: 0,
+      busyBeforeStart: 0.02,
+      quietThreshold: 0.2,
+      durationSec: 420,
+    },
     results,
-    baselines: [{ baseline: 'host-node', scenario: 'node-hello', concurrency: 1, kind: 'latency', p50Ms: 140, p95Ms: 160, throughputPerSec: null, runs: 30, failures: 0, command: 'node -e' }],
+    baselines: [
+      {
+        baseline: 'host-node',
+        scenario: 'node-hello',
+        concurrency: 1,
+        kind: 'latency',
+        p50Ms: 140,
+        p95Ms: 160,
+        throughputPerSec: null,
+        runs: 30,
+        failures: 0,
+        command: 'node -e',
+      },
+    ],
     memory,
     targets: evaluateTargets(results, skipped, memory),
     skipped,
@@ -71,7 +177,9 @@ describe('targets', () => {
   it('calls RSS growth over the limit a miss', () => {
     const file = sampleFile();
     const leaking = { ...file.memory[0]!, rssAfterMiB: 140, growthMiB: 58 };
-    const target = evaluateTargets(file.results, file.skipped, [leaking]).find((candidate) => candidate.name.startsWith('docker host RSS'));
+    const target = evaluateTargets(file.results, file.skipped, [leaking]).find((candidate) =>
+      candidate.name.startsWith('docker host RSS'),
+    );
     expect(target).toMatchObject({ verdict: 'MISS', measured: 58 });
   });
 });

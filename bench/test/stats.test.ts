@@ -36,7 +36,9 @@ describe('summarize', () => {
   });
 
   it('keeps a slow outlier out of the median but in p95', () => {
-    const summary = summarize([100, 101, 99, 100, 102, 98, 100, 101, 99, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 900]);
+    const summary = summarize([
+      100, 101, 99, 100, 102, 98, 100, 101, 99, 100, 100, 100, 100, 100, 100, 100, 100, 100, 100, 900,
+    ]);
     expect(summary.p50Ms).toBe(100);
     expect(summary.p95Ms).toBeGreaterThan(130);
   });

@@ -62,7 +62,11 @@ async function kubectl(args, { input, timeoutMs = 60_000 } = {}) {
 }
 
 const apply = (obj) => kubectl(['apply', '-f', '-'], { input: JSON.stringify(obj) });
-const meta = (name, namespace, extra = {}) => ({ name, ...(namespace ? { namespace } : {}), labels: { ...LABELS, ...extra } });
+const meta = (name, namespace, extra = {}) => ({
+  name,
+  ...(namespace ? { namespace } : {}),
+  labels: { ...LABELS, ...extra },
+});
 
 function pod(name, namespace, command, extraLabels = {}) {
   return {
@@ -103,9 +107,18 @@ async function probe(namespace, podName, ip, port, payload) {
 /** Waits for a pod to be Ready; on timeout the error carries the pod's events. */
 async function waitReady(namespace, name) {
   try {
-    await kubectl(['wait', '-n', namespace, `pod/${name}`, '--for=condition=Ready', '--timeout=120s'], { timeoutMs: 130_000 });
+    await kubectl(['wait', '-n', namespace, `pod/${name}`, '--for=condition=Ready', '--timeout=120s'], {
+      timeoutMs: 130_000,
+    });
   } catch (error) {
-    const events = await kubectl(['get', 'events', '-n', namespace, '--field-selector', `involvedObject.name=${name}`]).catch((e) => e.message);
+    const events = await kubectl([
+      'get',
+      'events',
+      '-n',
+      namespace,
+      '--field-selector',
+      `involvedObject.name=${name}`,
+    ]).catch((e) => e.message);
     throw new Error(`${error.message}\n${events}`);
   }
 }
@@ -146,7 +159,8 @@ async function reachesCanary(namespace, podName, ip, tag) {
 
 function nodeAddress() {
   for (const addrs of Object.values(networkInterfaces())) {
-    for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal && !a.address.startsWith('172.17.')) return a.address;
+    for (const a of addrs ?? [])
+      if (a.family === 'IPv4' && !a.internal && !a.address.startsWith('172.17.')) return a.address;
   }
   throw new Error('no node IPv4 address found');
 }
@@ -170,7 +184,9 @@ async function hostListener(address) {
 async function cleanup() {
   say('cleanup: deleting everything labelled ' + LABEL_SELECTOR);
   try {
-    await kubectl(['delete', 'namespace', '-l', LABEL_SELECTOR, '--wait=true', '--timeout=120s'], { timeoutMs: 150_000 });
+    await kubectl(['delete', 'namespace', '-l', LABEL_SELECTOR, '--wait=true', '--timeout=120s'], {
+      timeoutMs: 150_000,
+    });
     const left = await kubectl(['get', 'namespace', '-l', LABEL_SELECTOR, '-o', 'name']);
     if (left.trim()) throw new Error(`still present: ${left.trim()}`);
     say('cleanup: done, nothing left');
@@ -211,7 +227,9 @@ async function main() {
   await waitReady(NS.control, 'control');
   for (const name of probes) await waitReady(NS.probe, name);
   const canaryIP = (await kubectl(['get', 'pod', '-n', NS.canary, 'canary', '-o', 'jsonpath={.status.podIP}'])).trim();
-  const serviceIP = (await kubectl(['get', 'service', '-n', NS.canary, 'canary', '-o', 'jsonpath={.spec.clusterIP}'])).trim();
+  const serviceIP = (
+    await kubectl(['get', 'service', '-n', NS.canary, 'canary', '-o', 'jsonpath={.spec.clusterIP}'])
+  ).trim();
   say(`pods ready; canary pod ${canaryIP}, service ${serviceIP}; probes: ${probes.join(', ')}`);
 
   if (haveGvisor) {
@@ -228,7 +246,8 @@ async function main() {
       if (!r.delivered) throw new Error(`${name} -> ${canaryIP}: nonce ${r.payload} not seen (${r.result.output})`);
     }
     const viaService = await reachesCanary(NS.control, 'control', serviceIP, 's1-svc');
-    if (!viaService.delivered) throw new Error(`control -> service ${serviceIP}: nonce not seen (${viaService.result.output})`);
+    if (!viaService.delivered)
+      throw new Error(`control -> service ${serviceIP}: nonce not seen (${viaService.result.output})`);
     return `${['control', ...probes].join(', ')} delivered nonces directly; control also through the Service`;
   });
   if (!step1) return;
@@ -274,7 +293,8 @@ async function main() {
       let blockedInRow = 0;
       let lastOutput = '';
       while (blockedInRow < 3) {
-        if (Date.now() - appliedAt > ENFORCE_TIMEOUT_MS) throw new Error(`${name}: policy not enforced after ${ENFORCE_TIMEOUT_MS} ms (last probe: ${lastOutput})`);
+        if (Date.now() - appliedAt > ENFORCE_TIMEOUT_MS)
+          throw new Error(`${name}: policy not enforced after ${ENFORCE_TIMEOUT_MS} ms (last probe: ${lastOutput})`);
         const r = await reachesCanary(NS.probe, name, canaryIP, `s2-${name}`);
         lastOutput = r.result.output.replace(/\s+/g, ' ');
         if (!r.result.ran) continue; // exec trouble is not a blocked connection
@@ -283,11 +303,17 @@ async function main() {
       }
       const viaService = await reachesCanary(NS.probe, name, serviceIP, `s2-${name}-svc`);
       if (viaService.delivered) throw new Error(`${name} still reaches the canary through its Service`);
-      if (!viaService.result.ran) throw new Error(`${name}: the probe through the Service did not run (${viaService.result.output})`);
-      details.push(`${name} blocked by ${Date.now() - appliedAt} ms (direct and via Service; probe said: ${lastOutput})`);
+      if (!viaService.result.ran)
+        throw new Error(`${name}: the probe through the Service did not run (${viaService.result.output})`);
+      details.push(
+        `${name} blocked by ${Date.now() - appliedAt} ms (direct and via Service; probe said: ${lastOutput})`,
+      );
     }
     const control = await reachesCanary(NS.control, 'control', canaryIP, 's2-control');
-    if (!control.delivered) throw new Error(`control pod lost the canary too (${control.result.output}): the block is not the policy's doing`);
+    if (!control.delivered)
+      throw new Error(
+        `control pod lost the canary too (${control.result.output}): the block is not the policy's doing`,
+      );
     return `${details.join('; ')}; control still delivered`;
   });
 
@@ -311,7 +337,10 @@ async function main() {
       for (;;) {
         const r = await reachesCanary(NS.probe, name, canaryIP, `s3-${name}`);
         if (r.delivered) break;
-        if (Date.now() - removedAt > ENFORCE_TIMEOUT_MS) throw new Error(`${name} still blocked ${ENFORCE_TIMEOUT_MS} ms after deleting the policy (${r.result.output})`);
+        if (Date.now() - removedAt > ENFORCE_TIMEOUT_MS)
+          throw new Error(
+            `${name} still blocked ${ENFORCE_TIMEOUT_MS} ms after deleting the policy (${r.result.output})`,
+          );
       }
       details.push(`${name} delivered ${Date.now() - removedAt} ms after the policy was deleted`);
     }

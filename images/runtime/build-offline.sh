@@ -124,8 +124,8 @@ log "built $image ($content_tag)"
 # Untag older builds of this definition and older rootfs imports, so rebuilds do not pile up.
 docker images --format '{{.Repository}}:{{.Tag}}' | while read -r ref; do
   case "$ref" in
-    "${repo_name}:content-"*) [ "$ref" != "$content_tag" ] && docker rmi "$ref" >/dev/null 2>&1 || true ;;
-    cordon-rootfs:*) [ "$ref" != "$base_image" ] && docker rmi "$ref" >/dev/null 2>&1 || true ;;
+    "${repo_name}:content-"*) if [ "$ref" != "$content_tag" ]; then docker rmi "$ref" >/dev/null 2>&1 || true; fi ;;
+    cordon-rootfs:*) if [ "$ref" != "$base_image" ]; then docker rmi "$ref" >/dev/null 2>&1 || true; fi ;;
   esac
 done
 echo "$image"

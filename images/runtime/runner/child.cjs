@@ -36,13 +36,15 @@ process.argv = [process.execPath, script];
 // process.reallyExit cannot make the declared code differ from the real one.
 const reallyExit = process.reallyExit.bind(process);
 const { writeSync } = fs;
-process.once('exit', (code) => queueMicrotask(() => {
-  const exitCode = process.exitCode ?? code;
-  try {
-    writeSync(EXIT_FD, `E ${exitCode & 0xff}\n`);
-  } catch {
-    // The supervisor then learns the code from waitpid.
-  }
-  reallyExit(exitCode);
-}));
+process.once('exit', (code) =>
+  queueMicrotask(() => {
+    const exitCode = process.exitCode ?? code;
+    try {
+      writeSync(EXIT_FD, `E ${exitCode & 0xff}\n`);
+    } catch {
+      // The supervisor then learns the code from waitpid.
+    }
+    reallyExit(exitCode);
+  }),
+);
 require('node:module').runMain(script);

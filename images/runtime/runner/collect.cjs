@@ -40,7 +40,8 @@ function collect({ root, rootDev, patterns, bounds }) {
   if (patterns.include.length === 0) return { files, truncated, warnings };
   const selected = compileMatcher(patterns);
   const warn = (text) => {
-    if (warnings.length < MAX_WARNINGS) warnings.push(text.length > MAX_WARNING_CHARS ? `${text.slice(0, MAX_WARNING_CHARS)}…` : text);
+    if (warnings.length < MAX_WARNINGS)
+      warnings.push(text.length > MAX_WARNING_CHARS ? `${text.slice(0, MAX_WARNING_CHARS)}…` : text);
     else moreWarnings++;
   };
   let bytes = 0;
@@ -73,21 +74,55 @@ function collect({ root, rootDev, patterns, bounds }) {
         continue;
       }
       if (stat.isDirectory()) {
-        if (stat.dev !== rootDev) { warn(`collection: ${describe(relative)} skipped: another filesystem`); continue; }
-        if (!validName) { warn(`collection: directory ${describe(relative)} skipped: its name is not valid UTF-8`); continue; }
-        if (depth + 1 > bounds.maxDepth) { warn(`collection: directory ${describe(relative)} skipped: deeper than ${bounds.maxDepth} levels`); continue; }
+        if (stat.dev !== rootDev) {
+          warn(`collection: ${describe(relative)} skipped: another filesystem`);
+          continue;
+        }
+        if (!validName) {
+          warn(`collection: directory ${describe(relative)} skipped: its name is not valid UTF-8`);
+          continue;
+        }
+        if (depth + 1 > bounds.maxDepth) {
+          warn(`collection: directory ${describe(relative)} skipped: deeper than ${bounds.maxDepth} levels`);
+          continue;
+        }
         walk(full, relative, depth + 1);
         continue;
       }
       if (!selected(relative)) continue;
-      if (!validName) { warn(`collected file ${describe(relative)} left out: its name is not valid UTF-8`); continue; }
-      if (!stat.isFile()) { warn(`collected file ${describe(relative)} left out: not a regular file${stat.isSymbolicLink() ? ' (a symbolic link, never followed)' : ''}`); continue; }
-      if (files.length >= bounds.maxFiles) { warn(`collected file ${describe(relative)} left out: more than ${bounds.maxFiles} files`); truncated = true; continue; }
-      if (bytes + stat.size > bounds.maxBytes) { warn(`collected file ${describe(relative)} left out: ${stat.size} bytes would pass the ${bounds.maxBytes}-byte cap`); truncated = true; continue; }
+      if (!validName) {
+        warn(`collected file ${describe(relative)} left out: its name is not valid UTF-8`);
+        continue;
+      }
+      if (!stat.isFile()) {
+        warn(
+          `collected file ${describe(relative)} left out: not a regular file${stat.isSymbolicLink() ? ' (a symbolic link, never followed)' : ''}`,
+        );
+        continue;
+      }
+      if (files.length >= bounds.maxFiles) {
+        warn(`collected file ${describe(relative)} left out: more than ${bounds.maxFiles} files`);
+        truncated = true;
+        continue;
+      }
+      if (bytes + stat.size > bounds.maxBytes) {
+        warn(
+          `collected file ${describe(relative)} left out: ${stat.size} bytes would pass the ${bounds.maxBytes}-byte cap`,
+        );
+        truncated = true;
+        continue;
+      }
       const encodedPathBytes = Buffer.byteLength(JSON.stringify(relative));
-      if (pathBytes + encodedPathBytes > bounds.maxPathBytes) { warn(`collected file ${describe(relative)} left out: the paths would pass ${bounds.maxPathBytes} bytes`); truncated = true; continue; }
+      if (pathBytes + encodedPathBytes > bounds.maxPathBytes) {
+        warn(`collected file ${describe(relative)} left out: the paths would pass ${bounds.maxPathBytes} bytes`);
+        truncated = true;
+        continue;
+      }
       const content = readRegularFile(full, stat, rootDev);
-      if (!content) { warn(`collected file ${describe(relative)} left out: it changed while being read`); continue; }
+      if (!content) {
+        warn(`collected file ${describe(relative)} left out: it changed while being read`);
+        continue;
+      }
       bytes += content.length;
       pathBytes += encodedPathBytes;
       files.push([relative, content.toString('base64')]);
@@ -108,7 +143,8 @@ function readRegularFile(path, stat, rootDev) {
   }
   try {
     const opened = fs.fstatSync(fd);
-    if (!opened.isFile() || opened.dev !== rootDev || opened.ino !== stat.ino || opened.size !== stat.size) return undefined;
+    if (!opened.isFile() || opened.dev !== rootDev || opened.ino !== stat.ino || opened.size !== stat.size)
+      return undefined;
     const content = Buffer.alloc(opened.size);
     let offset = 0;
     while (offset < content.length) {

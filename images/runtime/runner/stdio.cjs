@@ -21,7 +21,10 @@ function readExactly(fd, length) {
     try {
       read = fs.readSync(fd, buffer, offset, length - offset, null);
     } catch (error) {
-      if (error.code === 'EAGAIN') { pause(); continue; }
+      if (error.code === 'EAGAIN') {
+        pause();
+        continue;
+      }
       throw error;
     }
     if (read === 0) throw new Error(`input ended after ${offset} of ${length} bytes`);
@@ -39,7 +42,10 @@ function readToEnd(fd) {
     try {
       read = fs.readSync(fd, chunk, 0, chunk.length, null);
     } catch (error) {
-      if (error.code === 'EAGAIN') { pause(); continue; }
+      if (error.code === 'EAGAIN') {
+        pause();
+        continue;
+      }
       throw error;
     }
     if (read === 0) return Buffer.concat(chunks);
@@ -54,7 +60,10 @@ function writeFully(fd, data) {
     try {
       offset += fs.writeSync(fd, buffer, offset, buffer.length - offset);
     } catch (error) {
-      if (error.code === 'EAGAIN') { pause(); continue; }
+      if (error.code === 'EAGAIN') {
+        pause();
+        continue;
+      }
       throw error;
     }
   }
@@ -66,8 +75,18 @@ function writeFully(fd, data) {
  * process.stderr when any socket, such as a child's stdio pipe, is destroyed).
  */
 function pinStdio() {
-  for (const [name, fd] of [['stdout', 1], ['stderr', 2]]) {
-    const standIn = Object.assign(new EventEmitter(), { fd, writable: true, write: (chunk) => { writeFully(fd, chunk); return true; } });
+  for (const [name, fd] of [
+    ['stdout', 1],
+    ['stderr', 2],
+  ]) {
+    const standIn = Object.assign(new EventEmitter(), {
+      fd,
+      writable: true,
+      write: (chunk) => {
+        writeFully(fd, chunk);
+        return true;
+      },
+    });
     Object.defineProperty(process, name, { configurable: true, enumerable: true, value: standIn });
   }
 }

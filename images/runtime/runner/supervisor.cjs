@@ -61,13 +61,18 @@ const BOOT_ENV = {
 };
 
 function readOptions() {
-  const { values } = parseArgs({ args: process.argv.slice(2), options: { kind: { type: 'string' }, uid: { type: 'string' }, nproc: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { kind: { type: 'string' }, uid: { type: 'string' }, nproc: { type: 'string' } },
+    strict: true,
+  });
   const kind = values.kind;
   if (kind !== 'node' && kind !== 'python') throw new Error(`--kind must be node or python (got ${kind})`);
   const uid = Number(values.uid);
   if (!Number.isInteger(uid) || uid < 0 || uid >= 2 ** 31) throw new Error(`--uid must be a uid (got ${values.uid})`);
   const nproc = values.nproc === undefined ? undefined : Number(values.nproc);
-  if (nproc !== undefined && (!Number.isInteger(nproc) || nproc < 1)) throw new Error(`--nproc must be a positive integer (got ${values.nproc})`);
+  if (nproc !== undefined && (!Number.isInteger(nproc) || nproc < 1))
+    throw new Error(`--nproc must be a positive integer (got ${values.nproc})`);
   return { kind, uid, nproc };
 }
 
@@ -90,18 +95,27 @@ function asProgram(uid, fn) {
  * shared kernel root's count is the whole machine's.
  */
 function spawnProgram(options, command, args, env, stdio) {
-  const argv = options.nproc === undefined ? [command, ...args] : ['/usr/bin/prlimit', `--nproc=${options.nproc}`, '--', command, ...args];
+  const argv =
+    options.nproc === undefined
+      ? [command, ...args]
+      : ['/usr/bin/prlimit', `--nproc=${options.nproc}`, '--', command, ...args];
   // No cwd option: it would chdir before dropping root, which cannot enter the 0700 workdir;
   // the child inherits this process's cwd, the workdir, entered as the program's uid.
-  return spawn(argv[0], argv.slice(1), { env, stdio, ...(options.uid === 0 ? {} : { uid: options.uid, gid: options.uid }) });
+  return spawn(argv[0], argv.slice(1), {
+    env,
+    stdio,
+    ...(options.uid === 0 ? {} : { uid: options.uid, gid: options.uid }),
+  });
 }
 
 function readPayload() {
   const length = readExactly(0, 4).readUInt32BE(0);
   if (length > MAX_PAYLOAD_BYTES) throw new Error(`payload of ${length} bytes is larger than ${MAX_PAYLOAD_BYTES}`);
   const payload = JSON.parse(readExactly(0, length).toString('utf8'));
-  if (payload.v !== PROTOCOL) throw new Error(`unsupported payload version ${payload.v} (this runner speaks ${PROTOCOL})`);
-  if (typeof payload.nonce !== 'string' || !/^[0-9a-f]{16,64}$/.test(payload.nonce)) throw new Error('the payload has no valid nonce');
+  if (payload.v !== PROTOCOL)
+    throw new Error(`unsupported payload version ${payload.v} (this runner speaks ${PROTOCOL})`);
+  if (typeof payload.nonce !== 'string' || !/^[0-9a-f]{16,64}$/.test(payload.nonce))
+    throw new Error('the payload has no valid nonce');
   return payload;
 }
 
@@ -121,7 +135,8 @@ function sendJob(socket, job) {
 }
 
 function exited(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
+  if (child.exitCode !== null || child.signalCode !== null)
+    return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve, reject) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', reject);
@@ -157,7 +172,11 @@ function killOnce() {
 }
 
 function otherProcesses() {
-  return fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number).filter((pid) => pid !== 1 && pid !== process.pid);
+  return fs
+    .readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => pid !== 1 && pid !== process.pid);
 }
 
 /**
@@ -188,7 +207,10 @@ function writeTrailers(nonce, body) {
 
 async function main() {
   const options = readOptions();
-  if (process.getuid() !== 0) throw new Error('the supervisor must run as root (holding CAP_SETUID, CAP_SETGID, CAP_KILL): it runs the program as another uid');
+  if (process.getuid() !== 0)
+    throw new Error(
+      'the supervisor must run as root (holding CAP_SETUID, CAP_SETGID, CAP_KILL): it runs the program as another uid',
+    );
   const child = CHILDREN[options.kind];
   // Root's supplementary groups would widen what the collection can read.
   if (options.uid !== 0) process.setgroups([]);
@@ -196,7 +218,13 @@ async function main() {
     process.chdir(WORKDIR);
     return fs.statSync('.').dev;
   });
-  const booted = spawnProgram(options, child.command, child.args, BOOT_ENV[options.kind], ['inherit', 'inherit', 'inherit', 'pipe', ...(options.kind === 'node' ? ['pipe'] : [])]);
+  const booted = spawnProgram(options, child.command, child.args, BOOT_ENV[options.kind], [
+    'inherit',
+    'inherit',
+    'inherit',
+    'pipe',
+    ...(options.kind === 'node' ? ['pipe'] : []),
+  ]);
   booted.on('error', () => undefined);
   booted.stdio[JOB_FD].on('error', () => undefined);
   const declared = options.kind === 'node' ? declaredExit(booted.stdio[EXIT_FD]) : undefined;
@@ -211,7 +239,8 @@ async function main() {
     asProgram(options.uid, () => writeProgram({ files: payload.files, code: payload.code, script }));
     program = spawnProgram(options, '/bin/bash', [script], env, ['inherit', 'inherit', 'inherit']);
   } else {
-    if (payload.language !== options.kind) throw new Error(`this runner boots ${options.kind}, not ${payload.language}`);
+    if (payload.language !== options.kind)
+      throw new Error(`this runner boots ${options.kind}, not ${payload.language}`);
     const script = path.posix.join(WORKDIR, child.script);
     sendJob(booted.stdio[JOB_FD], JSON.stringify({ script, env, files: payload.files, code: payload.code }));
     program = booted;
@@ -229,22 +258,34 @@ async function finish({ payload, program, programDeclared, options, rootDev }) {
     // still writing lands after the trailer, where the host no longer reads.
     killOnce();
   } else if (!(await killProgramProcesses())) {
-    result.warnings.push(`collection skipped: processes of the sandbox were still there ${SWEEP_TIMEOUT_MS} ms after SIGKILL`);
+    result.warnings.push(
+      `collection skipped: processes of the sandbox were still there ${SWEEP_TIMEOUT_MS} ms after SIGKILL`,
+    );
   } else {
     try {
-      result = asProgram(options.uid, () => collect({ root: WORKDIR, rootDev, patterns: payload.collect, bounds: payload.bounds }));
+      result = asProgram(options.uid, () =>
+        collect({ root: WORKDIR, rootDev, patterns: payload.collect, bounds: payload.bounds }),
+      );
     } catch (error) {
       result.warnings.push(`collection failed: ${error && error.message ? error.message : error}`);
     }
   }
-  writeTrailers(payload.nonce, { exitCode: code, signal, files: result.files, filesTruncated: result.truncated, warnings: result.warnings });
+  writeTrailers(payload.nonce, {
+    exitCode: code,
+    signal,
+    files: result.files,
+    filesTruncated: result.truncated,
+    warnings: result.warnings,
+  });
   process.exit(code ?? 128 + (constants.signals[signal] ?? 0));
 }
 
-main().then(finish).catch((error) => {
-  try {
-    writeFully(2, `cordon supervisor: ${error && error.stack ? error.stack : error}\n`);
-  } finally {
-    process.exit(SUPERVISOR_FAILURE);
-  }
-});
+main()
+  .then(finish)
+  .catch((error) => {
+    try {
+      writeFully(2, `cordon supervisor: ${error && error.stack ? error.stack : error}\n`);
+    } finally {
+      process.exit(SUPERVISOR_FAILURE);
+    }
+  });

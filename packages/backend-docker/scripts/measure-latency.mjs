@@ -7,7 +7,13 @@ import { spawn } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { DockerBackendExecutor, DEFAULT_IMAGE } from '../dist/index.js';
 
-const { values } = parseArgs({ options: { runtime: { type: 'string' }, samples: { type: 'string', default: '20' }, image: { type: 'string', default: DEFAULT_IMAGE } } });
+const { values } = parseArgs({
+  options: {
+    runtime: { type: 'string' },
+    samples: { type: 'string', default: '20' },
+    image: { type: 'string', default: DEFAULT_IMAGE },
+  },
+});
 const samples = Number(values.samples);
 const runtimeArgs = values.runtime ? ['--runtime', values.runtime] : [];
 
@@ -21,7 +27,11 @@ function timeSpawn(command, args) {
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 && out === '1\n' ? resolve(performance.now() - started) : reject(new Error(`${command} exited ${code}: ${out}`))));
+    child.on('close', (code) =>
+      code === 0 && out === '1\n'
+        ? resolve(performance.now() - started)
+        : reject(new Error(`${command} exited ${code}: ${out}`)),
+    );
   });
 }
 
@@ -43,8 +53,17 @@ async function timeExecute(executor) {
   return ms;
 }
 
-const pooled = await DockerBackendExecutor.create({ poolSize: 2, poolLanguages: 'node', image: values.image, ...(values.runtime ? { runtime: values.runtime } : {}) });
-const cold = await DockerBackendExecutor.create({ poolSize: 0, image: values.image, ...(values.runtime ? { runtime: values.runtime } : {}) });
+const pooled = await DockerBackendExecutor.create({
+  poolSize: 2,
+  poolLanguages: 'node',
+  image: values.image,
+  ...(values.runtime ? { runtime: values.runtime } : {}),
+});
+const cold = await DockerBackendExecutor.create({
+  poolSize: 0,
+  image: values.image,
+  ...(values.runtime ? { runtime: values.runtime } : {}),
+});
 try {
   await timeSpawn(process.execPath, ['-e', 'console.log(1)']); // warm the page cache
   const bareNode = await series(samples, () => timeSpawn(process.execPath, ['-e', 'console.log(1)']));
@@ -56,7 +75,19 @@ try {
   const sustainedStart = performance.now();
   const sustained = await series(samples, () => timeExecute(pooled));
   const sustainedSeconds = (performance.now() - sustainedStart) / 1000;
-  const dockerRun = await series(Math.ceil(samples / 2), () => timeSpawn('docker', ['run', '--rm', '--network', 'none', ...runtimeArgs, values.image, 'node', '-e', 'console.log(1)']));
+  const dockerRun = await series(Math.ceil(samples / 2), () =>
+    timeSpawn('docker', [
+      'run',
+      '--rm',
+      '--network',
+      'none',
+      ...runtimeArgs,
+      values.image,
+      'node',
+      '-e',
+      'console.log(1)',
+    ]),
+  );
   const unpooled = await series(Math.ceil(samples / 2), () => timeExecute(cold));
 
   const rows = [
@@ -66,7 +97,9 @@ try {
     [`docker run --rm --network none${values.runtime ? ` --runtime ${values.runtime}` : ''}`, p50(dockerRun)],
     ['unpooled (cold) execution', p50(unpooled)],
   ];
-  console.log(`runtime ${pooled.facts.runtime}, ${samples} samples (docker run / cold: ${Math.ceil(samples / 2)}), p50:`);
+  console.log(
+    `runtime ${pooled.facts.runtime}, ${samples} samples (docker run / cold: ${Math.ceil(samples / 2)}), p50:`,
+  );
   for (const [name, ms] of rows) console.log(`  ${name.padEnd(52)} ${fmt(ms)}`);
   console.log(`  pooled / bare node: ${(p50(pool) / p50(bareNode)).toFixed(2)}x (target <= 0.5x)`);
   console.log(`  cold / docker run:  ${(p50(unpooled) / p50(dockerRun)).toFixed(2)}x (target <= 0.8x)`);

@@ -1,5 +1,13 @@
 import { networkInterfaces } from 'node:os';
-import { SESSION_ID, LABELS, InvalidRequestError, type ConformanceAdapter, type ExecutionRequest, type ExecutionResult, type Executor } from '@cordon/core';
+import {
+  SESSION_ID,
+  LABELS,
+  InvalidRequestError,
+  type ConformanceAdapter,
+  type ExecutionRequest,
+  type ExecutionResult,
+  type Executor,
+} from '@cordon/core';
 import { connectDocker, dockerCall } from './docker-client.js';
 import { DockerBackendExecutor } from './docker-backend-executor.js';
 import { createDualStackNetwork } from './conformance-network.js';
@@ -13,7 +21,10 @@ import { IMAGE_USER_UID } from './runtime-image.js';
  * runtime (gVisor), control runs use `controlRuntime` with the same image and
  * code: the control proves the canary and the tool, the probe proves the runtime.
  */
-export async function dockerConformance(executor: Executor, _options: Record<string, unknown> = {}): Promise<ConformanceAdapter> {
+export async function dockerConformance(
+  executor: Executor,
+  _options: Record<string, unknown> = {},
+): Promise<ConformanceAdapter> {
   if (!(executor instanceof DockerBackendExecutor)) {
     throw new InvalidRequestError('executor', executor.name, 'must be a DockerBackendExecutor made by this package');
   }
@@ -30,11 +41,19 @@ export async function dockerConformance(executor: Executor, _options: Record<str
     gateway = dualStack.gatewayIPv4;
     controlNetwork = dualStack.name;
   } else {
-    const network = await dockerCall(`inspect the "${options.openNetwork}" network`, options.apiTimeoutMs, () => docker.getNetwork(options.openNetwork).inspect() as Promise<unknown>) as BridgeNetwork;
+    const network = (await dockerCall(
+      `inspect the "${options.openNetwork}" network`,
+      options.apiTimeoutMs,
+      () => docker.getNetwork(options.openNetwork).inspect() as Promise<unknown>,
+    )) as BridgeNetwork;
     gateway = bridgeGateway(network);
   }
   if (!gateway) {
-    throw new InvalidRequestError('options.openNetwork', options.openNetwork, 'has no IPv4 gateway for the canaries to bind');
+    throw new InvalidRequestError(
+      'options.openNetwork',
+      options.openNetwork,
+      'has no IPv4 gateway for the canaries to bind',
+    );
   }
 
   // Probe D2 needs the sandboxes' system resolver to be the DNS canary: then a leak
@@ -54,7 +73,12 @@ export async function dockerConformance(executor: Executor, _options: Record<str
   // The shared-resources probes' positive control: the same containers with every program
   // under one fixed uid, the image's 10001, as before per-sandbox uids. Under the control
   // runtime too: gVisor gives each sandbox a kernel of its own, so no uid is shared there.
-  const sharedUserControl = await DockerBackendExecutor.create({ ...resolverOptions, runtime: options.controlRuntime, sandboxUid: IMAGE_USER_UID, poolSize: 0 });
+  const sharedUserControl = await DockerBackendExecutor.create({
+    ...resolverOptions,
+    runtime: options.controlRuntime,
+    sandboxUid: IMAGE_USER_UID,
+    poolSize: 0,
+  });
   executor.closeWith(sharedUserControl);
 
   const control = async (request: ExecutionRequest): Promise<ExecutionResult> => {
@@ -82,11 +106,20 @@ export async function dockerConformance(executor: Executor, _options: Record<str
     async leftovers(): Promise<string[]> {
       // While open, refills and background removals are work in progress, not leftovers.
       if (!executor.closed) await Promise.all([executor.settled(), underTest.settled(), sharedUserControl.settled()]);
-      const idle = executor.closed ? new Set<string>() : new Set([...executor.idleContainerIds(), ...underTest.idleContainerIds(), ...sharedUserControl.idleContainerIds()]);
+      const idle = executor.closed
+        ? new Set<string>()
+        : new Set([
+            ...executor.idleContainerIds(),
+            ...underTest.idleContainerIds(),
+            ...sharedUserControl.idleContainerIds(),
+          ]);
       const found = await listCordonContainers(docker, options.apiTimeoutMs, { [LABELS.session]: SESSION_ID });
       return found
         .filter((info) => !idle.has(info.Id))
-        .map((info) => `container ${info.Id.slice(0, 12)} ${info.Names?.[0] ?? ''} (${info.State}; execution ${info.Labels?.[LABELS.execution] ?? 'pooled'})`);
+        .map(
+          (info) =>
+            `container ${info.Id.slice(0, 12)} ${info.Names?.[0] ?? ''} (${info.State}; execution ${info.Labels?.[LABELS.execution] ?? 'pooled'})`,
+        );
     },
   };
 }
@@ -101,11 +134,13 @@ export async function dockerConformance(executor: Executor, _options: Record<str
  * (/var/lib/docker/containers/<container id>/…). gVisor's mount table is its own.
  */
 const RUNC_NOT_APPLICABLE: Readonly<Record<string, string>> = {
-  'host-identifiers:mount-paths': 'under runc /proc/self/mountinfo is the host kernel\'s view of the container\'s mounts: the overlay root\'s lowerdir/upperdir/workdir under /var/lib/docker/overlay2 and the bind sources of /etc/hostname, /etc/hosts and /etc/resolv.conf under /var/lib/docker/containers/<container id>/ are printed by the kernel, and no container setting (without CAP_SYS_ADMIN or a user namespace) can hide them; runtime=runsc does',
+  'host-identifiers:mount-paths':
+    "under runc /proc/self/mountinfo is the host kernel's view of the container's mounts: the overlay root's lowerdir/upperdir/workdir under /var/lib/docker/overlay2 and the bind sources of /etc/hostname, /etc/hosts and /etc/resolv.conf under /var/lib/docker/containers/<container id>/ are printed by the kernel, and no container setting (without CAP_SYS_ADMIN or a user namespace) can hide them; runtime=runsc does",
 };
 
 const GVISOR_NOT_APPLICABLE: Readonly<Record<string, string>> = {
-  'NL1:python-change': "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); NL1's interface listings still show only lo",
+  'NL1:python-change':
+    "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); NL1's interface listings still show only lo",
 };
 
 interface BridgeNetwork {
@@ -123,7 +158,9 @@ function bridgeGateway(network: BridgeNetwork): string | undefined {
   const explicit = configs.find((config) => config.Gateway)?.Gateway;
   if (explicit) return explicit;
   const bridgeName = network.Options?.['com.docker.network.bridge.name'];
-  const onInterface = bridgeName ? networkInterfaces()[bridgeName]?.find((address) => address.family === 'IPv4')?.address : undefined;
+  const onInterface = bridgeName
+    ? networkInterfaces()[bridgeName]?.find((address) => address.family === 'IPv4')?.address
+    : undefined;
   if (onInterface) return onInterface;
   const subnet = configs[0]?.Subnet;
   if (!subnet) return undefined;

@@ -22,7 +22,10 @@ const ACCEPT_DAD = '/proc/sys/net/ipv6/conf/default/accept_dad';
  * otherwise its gateway address stays "tentative" until a container joins, and the
  * host canaries could not bind it. Undefined when any of that is not possible.
  */
-export async function createDualStackNetwork(docker: Docker, apiTimeoutMs: number): Promise<DualStackNetwork | undefined> {
+export async function createDualStackNetwork(
+  docker: Docker,
+  apiTimeoutMs: number,
+): Promise<DualStackNetwork | undefined> {
   let previousDad: string;
   try {
     previousDad = readFileSync(ACCEPT_DAD, 'utf8').trim();
@@ -37,26 +40,38 @@ export async function createDualStackNetwork(docker: Docker, apiTimeoutMs: numbe
     const gatewayIPv6 = `fd00:c0d0:${v6}::1`;
     try {
       writeFileSync(ACCEPT_DAD, '0');
-      const network = await dockerCall('create a dual-stack network', apiTimeoutMs, () => docker.createNetwork({
-        Name: name,
-        Driver: 'bridge',
-        EnableIPv6: true,
-        CheckDuplicate: true,
-        Labels: {
-          [LABELS.managedBy]: MANAGED_BY,
-          [LABELS.session]: SESSION_ID,
-          [LABELS.backend]: BACKEND_NAME,
-          [DOCKER_LABELS.ownerPid]: String(process.pid),
-          [DOCKER_LABELS.ownerHost]: hostname(),
-        },
-        IPAM: { Driver: 'default', Config: [{ Subnet: `172.31.${third}.0/24`, Gateway: gatewayIPv4 }, { Subnet: `fd00:c0d0:${v6}::/64`, Gateway: gatewayIPv6 }] },
-      }));
+      const network = await dockerCall('create a dual-stack network', apiTimeoutMs, () =>
+        docker.createNetwork({
+          Name: name,
+          Driver: 'bridge',
+          EnableIPv6: true,
+          CheckDuplicate: true,
+          Labels: {
+            [LABELS.managedBy]: MANAGED_BY,
+            [LABELS.session]: SESSION_ID,
+            [LABELS.backend]: BACKEND_NAME,
+            [DOCKER_LABELS.ownerPid]: String(process.pid),
+            [DOCKER_LABELS.ownerHost]: hostname(),
+          },
+          IPAM: {
+            Driver: 'default',
+            Config: [
+              { Subnet: `172.31.${third}.0/24`, Gateway: gatewayIPv4 },
+              { Subnet: `fd00:c0d0:${v6}::/64`, Gateway: gatewayIPv6 },
+            ],
+          },
+        }),
+      );
       return {
         name,
         gatewayIPv4,
         gatewayIPv6,
         close: async () => {
-          await dockerCall('remove the dual-stack network', apiTimeoutMs, () => network.remove() as Promise<unknown>).catch(() => undefined);
+          await dockerCall(
+            'remove the dual-stack network',
+            apiTimeoutMs,
+            () => network.remove() as Promise<unknown>,
+          ).catch(() => undefined);
         },
       };
     } catch {

@@ -62,8 +62,17 @@ const SUPERVISOR_CAPABILITIES = ['SETUID', 'SETGID', 'KILL'];
  * is here; a path the kernel lacks is skipped by the runtime.
  */
 export const MASKED_PATHS = [
-  '/proc/asound', '/proc/acpi', '/proc/kcore', '/proc/keys', '/proc/latency_stats', '/proc/timer_list',
-  '/proc/timer_stats', '/proc/sched_debug', '/proc/scsi', '/sys/firmware', '/sys/devices/virtual/powercap',
+  '/proc/asound',
+  '/proc/acpi',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
   '/proc/sys/kernel/random/boot_id',
 ];
 
@@ -121,7 +130,12 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
   };
 }
 
-function hostConfigOf(spec: SandboxSpec, tmpfs: Record<string, string>, control: boolean, disk: number): HostConfigWithCgroupns {
+function hostConfigOf(
+  spec: SandboxSpec,
+  tmpfs: Record<string, string>,
+  control: boolean,
+  disk: number,
+): HostConfigWithCgroupns {
   const { limits } = spec;
   return {
     NetworkMode: spec.network === 'none' ? 'none' : spec.openNetwork,

@@ -21,7 +21,11 @@ export interface DaemonFacts {
  * image present and speaking this package's runner protocol. Fails closed with
  * a `BackendUnavailableError` that says what to do.
  */
-export async function checkDaemon(docker: Docker, options: ResolvedDockerOptions, timeoutMs = options.apiTimeoutMs): Promise<DaemonFacts> {
+export async function checkDaemon(
+  docker: Docker,
+  options: ResolvedDockerOptions,
+  timeoutMs = options.apiTimeoutMs,
+): Promise<DaemonFacts> {
   await dockerCall('reach the daemon', timeoutMs, () => docker.ping() as Promise<unknown>);
   const info = (await dockerCall('read daemon info', timeoutMs, () => docker.info() as Promise<unknown>)) as {
     ServerVersion?: string;
@@ -43,16 +47,29 @@ export async function checkDaemon(docker: Docker, options: ResolvedDockerOptions
   } catch (error) {
     if (error instanceof BackendUnavailableError) throw error;
     if (statusCodeOf((error as { cause?: unknown }).cause) === 404) {
-      throw new BackendUnavailableError(BACKEND_NAME, `the runtime image ${options.image} is not present`, BUILD_REMEDY, { cause: error });
+      throw new BackendUnavailableError(
+        BACKEND_NAME,
+        `the runtime image ${options.image} is not present`,
+        BUILD_REMEDY,
+        { cause: error },
+      );
     }
-    throw new BackendUnavailableError(BACKEND_NAME, `could not inspect the image ${options.image} (${messageOf((error as { cause?: unknown }).cause ?? error)})`, DAEMON_REMEDY, { cause: error });
+    throw new BackendUnavailableError(
+      BACKEND_NAME,
+      `could not inspect the image ${options.image} (${messageOf((error as { cause?: unknown }).cause ?? error)})`,
+      DAEMON_REMEDY,
+      { cause: error },
+    );
   }
   const imageLabels = image.Config?.Labels ?? {};
   const protocol = imageLabels[RUNNER_PROTOCOL_LABEL];
   if (protocol !== RUNNER_PROTOCOL) {
     // Another protocol is refused as firmly as none: an older runner runs the program in its own
     // process, where the program can forge the result.
-    const found = protocol === undefined ? `does not carry cordon's runner (no label ${RUNNER_PROTOCOL_LABEL})` : `speaks runner protocol ${protocol}, and this backend speaks ${RUNNER_PROTOCOL} only`;
+    const found =
+      protocol === undefined
+        ? `does not carry cordon's runner (no label ${RUNNER_PROTOCOL_LABEL})`
+        : `speaks runner protocol ${protocol}, and this backend speaks ${RUNNER_PROTOCOL} only`;
     throw new BackendUnavailableError(BACKEND_NAME, `the image ${options.image} ${found}`, BUILD_REMEDY);
   }
   const gvisor = /runsc|gvisor/i.test(`${runtime} ${info.Runtimes?.[runtime]?.path ?? ''}`);

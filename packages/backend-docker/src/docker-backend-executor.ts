@@ -56,17 +56,18 @@ export class DockerBackendExecutor extends BaseExecutor {
     this.facts = facts;
     this.#conformanceControl = conformanceControl;
     this.#pooledKinds = new Set(options.poolLanguages.map(runnerKindFor));
-    this.#pool = options.poolSize > 0 && this.#pooledKinds.size > 0
-      ? new WarmPool({
-          size: options.poolSize,
-          kinds: [...this.#pooledKinds],
-          start: (kind) => this.#startContainer(kind, POOL_LIMITS, 'none'),
-          discard: (container) => this.#removeLater(container),
-          onError: (error) => {
-            this.#lastPoolError = error;
-          },
-        })
-      : undefined;
+    this.#pool =
+      options.poolSize > 0 && this.#pooledKinds.size > 0
+        ? new WarmPool({
+            size: options.poolSize,
+            kinds: [...this.#pooledKinds],
+            start: (kind) => this.#startContainer(kind, POOL_LIMITS, 'none'),
+            discard: (container) => this.#removeLater(container),
+            onError: (error) => {
+              this.#lastPoolError = error;
+            },
+          })
+        : undefined;
   }
 
   /**
@@ -83,11 +84,16 @@ export class DockerBackendExecutor extends BaseExecutor {
    * run as root with CAP_NET_RAW (no pool), so even the raw-socket probe's control
    * can reach its canary. Never hand it untrusted work.
    */
-  static async createConformanceControl(options: DockerBackendOptions | Record<string, unknown>): Promise<DockerBackendExecutor> {
+  static async createConformanceControl(
+    options: DockerBackendOptions | Record<string, unknown>,
+  ): Promise<DockerBackendExecutor> {
     return DockerBackendExecutor.#create({ ...options, poolSize: 0 }, true);
   }
 
-  static async #create(options: DockerBackendOptions | Record<string, unknown>, conformanceControl: boolean): Promise<DockerBackendExecutor> {
+  static async #create(
+    options: DockerBackendOptions | Record<string, unknown>,
+    conformanceControl: boolean,
+  ): Promise<DockerBackendExecutor> {
     const resolved = resolveDockerOptions(options);
     const docker = connectDocker(resolved.dockerHost);
     const facts = await checkDaemon(docker, resolved);
@@ -104,11 +110,19 @@ export class DockerBackendExecutor extends BaseExecutor {
       languages: LANGUAGES,
       network: 'kernel',
       // Under gVisor `pids` is RLIMIT_NPROC in the sandbox's own kernel (see SandboxSpec.gvisor).
-      limits: { memoryBytes: 'container', cpus: 'container', pids: this.facts.gvisor ? 'rlimit' : 'container', outputBytes: 'streaming', diskBytes: 'tmpfs' },
+      limits: {
+        memoryBytes: 'container',
+        cpus: 'container',
+        pids: this.facts.gvisor ? 'rlimit' : 'container',
+        outputBytes: 'streaming',
+        diskBytes: 'tmpfs',
+      },
       notes: [
         `Docker ${this.facts.serverVersion}, OCI runtime ${this.facts.runtime}`,
         `image ${this.options.image} (node ${this.facts.imageLabels['dev.cordon.node-version'] ?? '?'})`,
-        this.#pool ? `warm pool: ${this.options.poolSize} per runner (${[...this.#pooledKinds].join(', ')})` : 'warm pool disabled',
+        this.#pool
+          ? `warm pool: ${this.options.poolSize} per runner (${[...this.#pooledKinds].join(', ')})`
+          : 'warm pool disabled',
         'network none: no interface but loopback; read-only root, tmpfs workdir and /tmp, no-new-privileges',
         this.options.sandboxUid === 'per-sandbox'
           ? 'the program runs under a host uid of its own per container, without capabilities; a root supervisor holding only CAP_SETUID, CAP_SETGID and CAP_KILL reports its exit and files'
@@ -141,14 +155,20 @@ export class DockerBackendExecutor extends BaseExecutor {
   protected async run(context: RunContext): Promise<RunOutcome> {
     const { request } = context;
     const kind = runnerKindFor(request.language);
-    const poolable = request.network.mode === 'none' && this.#pooledKinds.has(kind) && sameLimits(request.limits, POOL_LIMITS);
+    const poolable =
+      request.network.mode === 'none' && this.#pooledKinds.has(kind) && sameLimits(request.limits, POOL_LIMITS);
     let container = poolable ? this.#pool?.take(kind) : undefined;
     if (!container) {
       const starting = this.#startContainer(kind, request.limits, request.network.mode, context.id);
       const started = await Promise.race([starting, abortedPromise(context.signal)]);
       if (started === 'aborted') {
         // Still being created: remove it once it exists, without holding up the caller.
-        void this.#track(starting.then((late) => late.remove(), () => undefined));
+        void this.#track(
+          starting.then(
+            (late) => late.remove(),
+            () => undefined,
+          ),
+        );
         return { exitCode: null, signal: null, oomKilled: false };
       }
       container = started;
@@ -166,13 +186,23 @@ export class DockerBackendExecutor extends BaseExecutor {
   }
 
   /** A started container whose program runs under its own leased uid (or the fixed one). */
-  async #startContainer(kind: RunnerKind, limits: ExecutionLimits, network: 'none' | 'open', executionId?: string): Promise<SandboxContainer> {
+  async #startContainer(
+    kind: RunnerKind,
+    limits: ExecutionLimits,
+    network: 'none' | 'open',
+    executionId?: string,
+  ): Promise<SandboxContainer> {
     const fixedUid = this.options.sandboxUid === 'per-sandbox' ? undefined : this.options.sandboxUid;
     // Controls run their program as root: no uid to lease.
     const lease = fixedUid === undefined && !this.#conformanceControl ? await sandboxUidLeases().acquire() : undefined;
     const programUid = lease?.uid ?? fixedUid ?? 0;
     try {
-      return await SandboxContainer.start(this.#docker, this.#spec(kind, limits, network, programUid, executionId), this.options.apiTimeoutMs, lease);
+      return await SandboxContainer.start(
+        this.#docker,
+        this.#spec(kind, limits, network, programUid, executionId),
+        this.options.apiTimeoutMs,
+        lease,
+      );
     } catch (error) {
       await lease?.release();
       throw error;
@@ -190,14 +220,26 @@ export class DockerBackendExecutor extends BaseExecutor {
     await Promise.allSettled([...this.#removals]);
     // Anything still labelled as ours (a removal that failed, a start that raced close).
     try {
-      const rest = await listCordonContainers(this.#docker, this.options.apiTimeoutMs, { [DOCKER_LABELS.executor]: this.executorId });
-      await removeContainers(this.#docker, this.options.apiTimeoutMs, rest.map((info) => info.Id));
+      const rest = await listCordonContainers(this.#docker, this.options.apiTimeoutMs, {
+        [DOCKER_LABELS.executor]: this.executorId,
+      });
+      await removeContainers(
+        this.#docker,
+        this.options.apiTimeoutMs,
+        rest.map((info) => info.Id),
+      );
     } catch {
       // The daemon is gone: the next session's reaper removes what is left.
     }
   }
 
-  #spec(kind: RunnerKind, limits: ExecutionLimits, network: 'none' | 'open', programUid: number, executionId?: string): SandboxSpec {
+  #spec(
+    kind: RunnerKind,
+    limits: ExecutionLimits,
+    network: 'none' | 'open',
+    programUid: number,
+    executionId?: string,
+  ): SandboxSpec {
     return {
       image: this.options.image,
       runtime: this.options.runtime,
@@ -220,7 +262,10 @@ export class DockerBackendExecutor extends BaseExecutor {
 
   /** Tracks a removal so `settled()` and `close()` wait for it; resolves when it is done (never rejects). */
   #track(task: Promise<unknown>): Promise<void> {
-    const settled = task.then(() => undefined, () => undefined);
+    const settled = task.then(
+      () => undefined,
+      () => undefined,
+    );
     this.#removals.add(settled);
     void settled.then(() => this.#removals.delete(settled));
     return settled;

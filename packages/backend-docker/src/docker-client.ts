@@ -16,7 +16,18 @@ export function connectDocker(dockerHost: string | undefined): Docker {
   });
 }
 
-const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ENOENT', 'EACCES', 'ECONNRESET', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'EACCES',
+  'ECONNRESET',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+]);
 
 /** The daemon is unreachable (no socket, refused, reset, or our own API timeout). */
 export function isConnectionError(error: unknown): boolean {
@@ -48,10 +59,18 @@ export class ApiTimeoutError extends Error {
  * Bounds one Docker API call, so a hung daemon never hangs an execution, and turns
  * raw dockerode/errno errors into cordon errors naming what was being done.
  */
-export async function dockerCall<T>(what: string, timeoutMs: number, call: () => Promise<T>, context: Record<string, unknown> = {}): Promise<T> {
+export async function dockerCall<T>(
+  what: string,
+  timeoutMs: number,
+  call: () => Promise<T>,
+  context: Record<string, unknown> = {},
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ApiTimeoutError(`no answer from the Docker daemon within ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new ApiTimeoutError(`no answer from the Docker daemon within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
     return await Promise.race([call(), timeout]);
@@ -65,8 +84,18 @@ export async function dockerCall<T>(what: string, timeoutMs: number, call: () =>
 export function toCordonError(what: string, error: unknown, context: Record<string, unknown> = {}): CordonError {
   if (error instanceof CordonError) return error;
   if (isConnectionError(error)) {
-    return new BackendUnavailableError(BACKEND_NAME, `Docker daemon unreachable while trying to ${what} (${messageOf(error)})`, DAEMON_REMEDY, { cause: error });
+    return new BackendUnavailableError(
+      BACKEND_NAME,
+      `Docker daemon unreachable while trying to ${what} (${messageOf(error)})`,
+      DAEMON_REMEDY,
+      { cause: error },
+    );
   }
   const status = statusCodeOf(error);
-  return new BackendFailureError(BACKEND_NAME, `${what} failed${status ? ` (HTTP ${status})` : ''}: ${messageOf(error)}`, context, { cause: error });
+  return new BackendFailureError(
+    BACKEND_NAME,
+    `${what} failed${status ? ` (HTTP ${status})` : ''}: ${messageOf(error)}`,
+    context,
+    { cause: error },
+  );
 }

@@ -56,7 +56,9 @@ const MiB = 1024 * 1024;
  * JavaScript on Node. Close it (or `await using`) to remove its pool.
  */
 export class DockerExecutor implements AsyncDisposable {
-  readonly #options: Required<Pick<DockerExecutorOptions, 'image' | 'networkMode' | 'memoryLimit' | 'cpuLimit' | 'timeout'>>;
+  readonly #options: Required<
+    Pick<DockerExecutorOptions, 'image' | 'networkMode' | 'memoryLimit' | 'cpuLimit' | 'timeout'>
+  >;
   #executor: Promise<DockerBackendExecutor> | undefined;
 
   constructor(options: DockerExecutorOptions = {}) {
@@ -77,7 +79,11 @@ export class DockerExecutor implements AsyncDisposable {
   async executeCode(code: string, env: Record<string, string> = {}): Promise<DockerExecutionResult> {
     const started = performance.now();
     const failed = (error: unknown): DockerExecutionResult => ({
-      success: false, output: '', error: error instanceof Error ? error.message : String(error), exitCode: 1, executionTime: Math.round(performance.now() - started),
+      success: false,
+      output: '',
+      error: error instanceof Error ? error.message : String(error),
+      exitCode: 1,
+      executionTime: Math.round(performance.now() - started),
     });
     let executor: DockerBackendExecutor;
     try {
@@ -116,7 +122,12 @@ export class DockerExecutor implements AsyncDisposable {
 
   async getInfo(): Promise<DockerExecutorInfo> {
     const probe = await probeDocker({ image: this.#options.image });
-    return { backend: 'docker', available: probe.usable, ...this.#options, detail: probe.usable ? probe.detail : `${probe.detail}. ${probe.remedy ?? ''}`.trim() };
+    return {
+      backend: 'docker',
+      available: probe.usable,
+      ...this.#options,
+      detail: probe.usable ? probe.detail : `${probe.detail}. ${probe.remedy ?? ''}`.trim(),
+    };
   }
 
   /** Removes the warm pool and every container this executor made. */
@@ -132,8 +143,13 @@ export class DockerExecutor implements AsyncDisposable {
 
   #backend(): Promise<DockerBackendExecutor> {
     // Pool only when the limits match the pool's (the defaults); otherwise every run is cold anyway.
-    const pooled = this.#options.memoryLimit === 512 * MiB && this.#options.cpuLimit === 1e9 && this.#options.networkMode === 'none';
-    this.#executor ??= DockerBackendExecutor.create({ image: this.#options.image, poolLanguages: 'node', poolSize: pooled ? 2 : 0 });
+    const pooled =
+      this.#options.memoryLimit === 512 * MiB && this.#options.cpuLimit === 1e9 && this.#options.networkMode === 'none';
+    this.#executor ??= DockerBackendExecutor.create({
+      image: this.#options.image,
+      poolLanguages: 'node',
+      poolSize: pooled ? 2 : 0,
+    });
     return this.#executor;
   }
 }

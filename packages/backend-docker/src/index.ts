@@ -1,6 +1,11 @@
 export { backend } from './backend.js';
 export { DockerBackendExecutor, runnerKindFor } from './docker-backend-executor.js';
-export { DockerExecutor, type DockerExecutionResult, type DockerExecutorInfo, type DockerExecutorOptions } from './docker-executor.js';
+export {
+  DockerExecutor,
+  type DockerExecutionResult,
+  type DockerExecutorInfo,
+  type DockerExecutorOptions,
+} from './docker-executor.js';
 export { dockerConformance } from './conformance-adapter.js';
 export { probeDocker } from './probe.js';
 export { resolveDockerOptions, type DockerBackendOptions, type ResolvedDockerOptions } from './options.js';

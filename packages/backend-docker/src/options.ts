@@ -3,30 +3,57 @@ import { z } from 'zod';
 import { DEFAULT_IMAGE } from './runtime-image.js';
 
 const languageList = z.preprocess(
-  (value) => (typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter(Boolean) : value),
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean)
+      : value,
   z.array(z.enum(LANGUAGES)),
 );
 
 const addressList = z.preprocess(
-  (value) => (typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter(Boolean) : value),
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(',')
+          .map((item) => item.trim())
+          .filter(Boolean)
+      : value,
   z.array(z.union([z.ipv4(), z.ipv6()])),
 );
 
 const optionsSchema = z.strictObject({
   image: z.string().min(1).default(DEFAULT_IMAGE),
-  runtime: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be an OCI runtime name known to dockerd, e.g. runsc').optional(),
+  runtime: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be an OCI runtime name known to dockerd, e.g. runsc')
+    .optional(),
   poolSize: z.coerce.number().int().min(0).max(64).default(2),
   poolLanguages: languageList.default([...LANGUAGES]),
   maxConcurrency: z.coerce.number().int().min(1).max(1024).optional(),
-  dockerHost: z.string().regex(/^(unix|tcp|http|https):\/\//, 'must look like unix:///var/run/docker.sock or tcp://host:2375').optional(),
+  dockerHost: z
+    .string()
+    .regex(/^(unix|tcp|http|https):\/\//, 'must look like unix:///var/run/docker.sock or tcp://host:2375')
+    .optional(),
   apiTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(15_000),
   openNetwork: z.string().min(1).default('bridge'),
   dns: addressList.optional(),
-  controlRuntime: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/).default('runc'),
-  sandboxUid: z.union([
-    z.literal('per-sandbox'),
-    z.coerce.number().int().min(1, 'must be a non-root uid').max(2 ** 31 - 1),
-  ]).default('per-sandbox'),
+  controlRuntime: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)
+    .default('runc'),
+  sandboxUid: z
+    .union([
+      z.literal('per-sandbox'),
+      z.coerce
+        .number()
+        .int()
+        .min(1, 'must be a non-root uid')
+        .max(2 ** 31 - 1),
+    ])
+    .default('per-sandbox'),
 });
 
 /** Options of the docker backend; every one also reads from `CORDON_DOCKER_<KEY>`. */

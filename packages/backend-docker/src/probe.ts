@@ -10,7 +10,11 @@ const PROBE_TIMEOUT_MS = 2_000;
 export async function probeDocker(options: Record<string, unknown> = {}): Promise<BackendProbe> {
   try {
     const resolved = resolveDockerOptions(options);
-    const facts = await checkDaemon(connectDocker(resolved.dockerHost), resolved, Math.min(PROBE_TIMEOUT_MS, resolved.apiTimeoutMs));
+    const facts = await checkDaemon(
+      connectDocker(resolved.dockerHost),
+      resolved,
+      Math.min(PROBE_TIMEOUT_MS, resolved.apiTimeoutMs),
+    );
     return {
       usable: true,
       detail: `Docker ${facts.serverVersion}, runtime ${facts.runtime}, image ${resolved.image}`,

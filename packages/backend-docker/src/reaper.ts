@@ -5,21 +5,37 @@ import { DOCKER_LABELS } from './container-spec.js';
 import { BACKEND_NAME, dockerCall, statusCodeOf } from './docker-client.js';
 
 /** Containers this backend made, optionally narrowed by more `key=value` labels. */
-export async function listCordonContainers(docker: Docker, apiTimeoutMs: number, labels: Record<string, string> = {}): Promise<Docker.ContainerInfo[]> {
-  const filters = [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.backend}=${BACKEND_NAME}`, ...Object.entries(labels).map(([key, value]) => `${key}=${value}`)];
-  return dockerCall('list containers', apiTimeoutMs, () => docker.listContainers({ all: true, filters: { label: filters } }));
+export async function listCordonContainers(
+  docker: Docker,
+  apiTimeoutMs: number,
+  labels: Record<string, string> = {},
+): Promise<Docker.ContainerInfo[]> {
+  const filters = [
+    `${LABELS.managedBy}=${MANAGED_BY}`,
+    `${LABELS.backend}=${BACKEND_NAME}`,
+    ...Object.entries(labels).map(([key, value]) => `${key}=${value}`),
+  ];
+  return dockerCall('list containers', apiTimeoutMs, () =>
+    docker.listContainers({ all: true, filters: { label: filters } }),
+  );
 }
 
 /** Force-removes containers by id, in parallel; already-gone ones count as removed. */
 export async function removeContainers(docker: Docker, apiTimeoutMs: number, ids: readonly string[]): Promise<void> {
-  await Promise.all(ids.map(async (id) => {
-    try {
-      await dockerCall('remove a container', apiTimeoutMs, () => docker.getContainer(id).remove({ force: true, v: true }) as Promise<unknown>);
-    } catch (error) {
-      const status = statusCodeOf((error as { cause?: unknown }).cause);
-      if (status !== 404 && status !== 409) throw error;
-    }
-  }));
+  await Promise.all(
+    ids.map(async (id) => {
+      try {
+        await dockerCall(
+          'remove a container',
+          apiTimeoutMs,
+          () => docker.getContainer(id).remove({ force: true, v: true }) as Promise<unknown>,
+        );
+      } catch (error) {
+        const status = statusCodeOf((error as { cause?: unknown }).cause);
+        if (status !== 404 && status !== 409) throw error;
+      }
+    }),
+  );
 }
 
 /**
@@ -29,12 +45,28 @@ export async function removeContainers(docker: Docker, apiTimeoutMs: number, ids
  */
 export async function reapDeadSessions(docker: Docker, apiTimeoutMs: number): Promise<string[]> {
   const host = hostname();
-  const dead = (await listCordonContainers(docker, apiTimeoutMs)).filter((info) => isDeadOwner(info.Labels ?? {}, host));
-  await removeContainers(docker, apiTimeoutMs, dead.map((info) => info.Id));
+  const dead = (await listCordonContainers(docker, apiTimeoutMs)).filter((info) =>
+    isDeadOwner(info.Labels ?? {}, host),
+  );
+  await removeContainers(
+    docker,
+    apiTimeoutMs,
+    dead.map((info) => info.Id),
+  );
   // Networks made for conformance control runs by sessions that died before closing.
-  const networks = await dockerCall('list networks', apiTimeoutMs, () => docker.listNetworks({ filters: { label: [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.backend}=${BACKEND_NAME}`] } }));
+  const networks = await dockerCall('list networks', apiTimeoutMs, () =>
+    docker.listNetworks({
+      filters: { label: [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.backend}=${BACKEND_NAME}`] },
+    }),
+  );
   const deadNetworks = networks.filter((info) => isDeadOwner(info.Labels ?? {}, host));
-  await Promise.all(deadNetworks.map((info) => dockerCall('remove a network', apiTimeoutMs, () => docker.getNetwork(info.Id).remove() as Promise<unknown>).catch(() => undefined)));
+  await Promise.all(
+    deadNetworks.map((info) =>
+      dockerCall('remove a network', apiTimeoutMs, () => docker.getNetwork(info.Id).remove() as Promise<unknown>).catch(
+        () => undefined,
+      ),
+    ),
+  );
   return [...dead.map((info) => info.Id), ...deadNetworks.map((info) => info.Id)];
 }
 

@@ -27,12 +27,17 @@ export interface SupervisorCommandOptions {
 export function supervisorCommand(options: SupervisorCommandOptions): string[] {
   return [
     // One V8 worker thread: every uid switch signals each thread (see supervisor.cjs).
-    'node', '--v8-pool-size=1', '/opt/cordon/runner/supervisor.cjs',
-    '--kind', options.kind,
-    '--uid', String(options.programUid),
+    'node',
+    '--v8-pool-size=1',
+    '/opt/cordon/runner/supervisor.cjs',
+    '--kind',
+    options.kind,
+    '--uid',
+    String(options.programUid),
     ...(options.nproc === undefined ? [] : ['--nproc', String(Math.floor(options.nproc))]),
   ];
 }
 
 export const BUILD_REMEDY = 'Build the runtime image: bash images/runtime/build-offline.sh (or pass options.image).';
-export const DAEMON_REMEDY = 'Start Docker: bash scripts/docker-up.sh (or point options.dockerHost / DOCKER_HOST at a daemon).';
+export const DAEMON_REMEDY =
+  'Start Docker: bash scripts/docker-up.sh (or point options.dockerHost / DOCKER_HOST at a daemon).';

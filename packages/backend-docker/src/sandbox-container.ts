@@ -4,7 +4,14 @@ import { BackendUnavailableError, type RunContext, type RunOutcome, type UidLeas
 import type Docker from 'dockerode';
 import { containerCreateOptions, type SandboxSpec } from './container-spec.js';
 import { BACKEND_NAME, dockerCall, messageOf, statusCodeOf, toCordonError } from './docker-client.js';
-import { collectionBounds, encodePayload, newRunnerNonce, RunnerOutput, RunnerTrailerError, type RunnerTrailer } from '@cordon/core/runner-protocol';
+import {
+  collectionBounds,
+  encodePayload,
+  newRunnerNonce,
+  RunnerOutput,
+  RunnerTrailerError,
+  type RunnerTrailer,
+} from '@cordon/core/runner-protocol';
 import { BUILD_REMEDY, DAEMON_REMEDY } from './runtime-image.js';
 
 /** Output a supervisor may print before its payload (only when it fails to boot), kept for the report. */
@@ -32,7 +39,14 @@ export class SandboxContainer {
   /** The program's uid, held until the container is gone (absent for a shared fixed uid). */
   readonly #lease: UidLease | undefined;
 
-  private constructor(docker: Docker, container: Docker.Container, stream: NodeJS.ReadWriteStream, spec: SandboxSpec, apiTimeoutMs: number, lease: UidLease | undefined) {
+  private constructor(
+    docker: Docker,
+    container: Docker.Container,
+    stream: NodeJS.ReadWriteStream,
+    spec: SandboxSpec,
+    apiTimeoutMs: number,
+    lease: UidLease | undefined,
+  ) {
     this.#docker = docker;
     this.#lease = lease;
     this.#container = container;
@@ -58,8 +72,15 @@ export class SandboxContainer {
    * `lease` (the program's uid) is released when the container is removed; on a failed
    * start the caller keeps it.
    */
-  static async start(docker: Docker, spec: SandboxSpec, apiTimeoutMs: number, lease?: UidLease): Promise<SandboxContainer> {
-    const container = await dockerCall('create a container', apiTimeoutMs, () => docker.createContainer(containerCreateOptions(spec))).catch((error: unknown) => {
+  static async start(
+    docker: Docker,
+    spec: SandboxSpec,
+    apiTimeoutMs: number,
+    lease?: UidLease,
+  ): Promise<SandboxContainer> {
+    const container = await dockerCall('create a container', apiTimeoutMs, () =>
+      docker.createContainer(containerCreateOptions(spec)),
+    ).catch((error: unknown) => {
       throw createError(error, spec);
     });
     try {
@@ -130,7 +151,10 @@ export class SandboxContainer {
     }
     if (first === 'overflow') {
       await this.kill();
-      throw new RunnerTrailerError(BACKEND_NAME, output.overflowProblem, { executionId: context.id, containerId: this.id });
+      throw new RunnerTrailerError(BACKEND_NAME, output.overflowProblem, {
+        executionId: context.id,
+        containerId: this.id,
+      });
     }
     if (first === 'ended') output.end();
     let trailer: RunnerTrailer | undefined;
@@ -151,9 +175,12 @@ export class SandboxContainer {
   async #outcomeFromDaemon(signal: AbortSignal, trailer: RunnerTrailer | undefined): Promise<RunOutcome> {
     if (trailer) await this.kill();
     const exited = await Promise.race([
-      this.#container.wait().then(() => true, (error: unknown) => {
-        throw toCordonError('wait for the container', error, { containerId: this.id });
-      }),
+      this.#container.wait().then(
+        () => true,
+        (error: unknown) => {
+          throw toCordonError('wait for the container', error, { containerId: this.id });
+        },
+      ),
       new Promise<false>((resolve) => {
         if (signal.aborted) resolve(false);
         signal.addEventListener('abort', () => resolve(false), { once: true });
@@ -163,7 +190,9 @@ export class SandboxContainer {
       await this.kill();
       return { exitCode: null, signal: 'SIGKILL', oomKilled: false };
     }
-    const info = await dockerCall('inspect the container', this.#apiTimeoutMs, () => this.#container.inspect(), { containerId: this.id });
+    const info = await dockerCall('inspect the container', this.#apiTimeoutMs, () => this.#container.inspect(), {
+      containerId: this.id,
+    });
     const oomKilled = info.State.OOMKilled === true;
     if (trailer) return outcomeOf(trailer, oomKilled);
     if (oomKilled) return { exitCode: null, signal: 'SIGKILL', oomKilled: true };
@@ -173,7 +202,11 @@ export class SandboxContainer {
   /** SIGKILL to every process in the container; a container already gone is fine. */
   async kill(): Promise<void> {
     try {
-      await dockerCall('kill the container', this.#apiTimeoutMs, () => this.#container.kill({ signal: 'SIGKILL' }) as Promise<unknown>);
+      await dockerCall(
+        'kill the container',
+        this.#apiTimeoutMs,
+        () => this.#container.kill({ signal: 'SIGKILL' }) as Promise<unknown>,
+      );
     } catch (error) {
       const status = statusCodeOf((error as { cause?: unknown }).cause);
       if (status === 404 || status === 409) return;
@@ -208,7 +241,11 @@ export class SandboxContainer {
 
 async function removeContainer(container: Docker.Container, apiTimeoutMs: number): Promise<void> {
   try {
-    await dockerCall('remove the container', apiTimeoutMs, () => container.remove({ force: true, v: true }) as Promise<unknown>);
+    await dockerCall(
+      'remove the container',
+      apiTimeoutMs,
+      () => container.remove({ force: true, v: true }) as Promise<unknown>,
+    );
   } catch (error) {
     // Already gone (or being removed by another call): nothing left to do.
     const status = statusCodeOf((error as { cause?: unknown }).cause);
@@ -218,7 +255,14 @@ async function removeContainer(container: Docker.Container, apiTimeoutMs: number
 }
 
 function outcomeOf(trailer: RunnerTrailer, oomKilled: boolean): RunOutcome {
-  return { exitCode: trailer.exitCode, signal: trailer.signal, oomKilled, files: trailer.files, filesTruncated: trailer.filesTruncated, warnings: trailer.warnings };
+  return {
+    exitCode: trailer.exitCode,
+    signal: trailer.signal,
+    oomKilled,
+    files: trailer.files,
+    filesTruncated: trailer.filesTruncated,
+    warnings: trailer.warnings,
+  };
 }
 
 const SIGNAL_NAMES = new Map<number, string>(Object.entries(constants.signals).map(([name, number]) => [number, name]));
@@ -236,10 +280,17 @@ function createError(error: unknown, spec: SandboxSpec): Error {
   const message = messageOf((error as { cause?: unknown }).cause ?? error);
   const status = statusCodeOf((error as { cause?: unknown }).cause);
   if (status === 404 && /no such image/i.test(message)) {
-    return new BackendUnavailableError(BACKEND_NAME, `the runtime image ${spec.image} is not present`, BUILD_REMEDY, { cause: error });
+    return new BackendUnavailableError(BACKEND_NAME, `the runtime image ${spec.image} is not present`, BUILD_REMEDY, {
+      cause: error,
+    });
   }
   if (/runtime/i.test(message) && /unknown|invalid/i.test(message)) {
-    return new BackendUnavailableError(BACKEND_NAME, `the OCI runtime "${spec.runtime ?? ''}" is not configured in dockerd (${message})`, `Configure it in /etc/docker/daemon.json: ${DAEMON_REMEDY}`, { cause: error });
+    return new BackendUnavailableError(
+      BACKEND_NAME,
+      `the OCI runtime "${spec.runtime ?? ''}" is not configured in dockerd (${message})`,
+      `Configure it in /etc/docker/daemon.json: ${DAEMON_REMEDY}`,
+      { cause: error },
+    );
   }
   return error instanceof Error ? error : new Error(String(error));
 }

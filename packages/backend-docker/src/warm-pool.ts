@@ -85,40 +85,43 @@ export class WarmPool {
 
   #startOne(kind: RunnerKind): void {
     this.#starting.set(kind, (this.#starting.get(kind) ?? 0) + 1);
-    const task = this.#options.start(kind).then(
-      (container) => {
-        this.#backoffMs.delete(kind);
-        if (this.#draining) {
-          this.#options.discard(container);
-          return;
-        }
-        this.#ready.get(kind)?.push(container);
-        // A container that dies while idle (daemon restart, crash) leaves the pool at once.
-        void container.ended.then(() => {
-          const list = this.#ready.get(kind);
-          const at = list?.indexOf(container) ?? -1;
-          if (list && at >= 0) {
-            list.splice(at, 1);
+    const task = this.#options
+      .start(kind)
+      .then(
+        (container) => {
+          this.#backoffMs.delete(kind);
+          if (this.#draining) {
             this.#options.discard(container);
-            this.#refill(kind);
+            return;
           }
-        });
-      },
-      (error: unknown) => {
-        this.#options.onError(error);
-        const backoff = Math.min(MAX_BACKOFF_MS, (this.#backoffMs.get(kind) ?? 500) * 2);
-        this.#backoffMs.set(kind, backoff);
-        const timer = setTimeout(() => {
-          this.#retryTimers.delete(timer);
-          this.#refill(kind);
-        }, backoff);
-        timer.unref();
-        this.#retryTimers.add(timer);
-      },
-    ).finally(() => {
-      this.#starting.set(kind, (this.#starting.get(kind) ?? 1) - 1);
-      this.#inFlight.delete(task);
-    });
+          this.#ready.get(kind)?.push(container);
+          // A container that dies while idle (daemon restart, crash) leaves the pool at once.
+          void container.ended.then(() => {
+            const list = this.#ready.get(kind);
+            const at = list?.indexOf(container) ?? -1;
+            if (list && at >= 0) {
+              list.splice(at, 1);
+              this.#options.discard(container);
+              this.#refill(kind);
+            }
+          });
+        },
+        (error: unknown) => {
+          this.#options.onError(error);
+          const backoff = Math.min(MAX_BACKOFF_MS, (this.#backoffMs.get(kind) ?? 500) * 2);
+          this.#backoffMs.set(kind, backoff);
+          const timer = setTimeout(() => {
+            this.#retryTimers.delete(timer);
+            this.#refill(kind);
+          }, backoff);
+          timer.unref();
+          this.#retryTimers.add(timer);
+        },
+      )
+      .finally(() => {
+        this.#starting.set(kind, (this.#starting.get(kind) ?? 1) - 1);
+        this.#inFlight.delete(task);
+      });
     this.#inFlight.add(task);
   }
 }

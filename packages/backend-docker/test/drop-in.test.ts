@@ -27,8 +27,16 @@ describe.runIf(available)('DockerExecutor (drop-in for the original design)', ()
   });
 
   it('runs code and resolves to { success, output, error, exitCode, executionTime }', async () => {
-    const result = await executor.executeCode('console.log("hi", process.env.TOKEN); console.error("warn")', { TOKEN: 't0k' });
-    expect(result).toEqual({ success: true, output: 'hi t0k\n', error: 'warn\n', exitCode: 0, executionTime: expect.any(Number) as number });
+    const result = await executor.executeCode('console.log("hi", process.env.TOKEN); console.error("warn")', {
+      TOKEN: 't0k',
+    });
+    expect(result).toEqual({
+      success: true,
+      output: 'hi t0k\n',
+      error: 'warn\n',
+      exitCode: 0,
+      executionTime: expect.any(Number) as number,
+    });
   });
 
   it('reports failures, timeouts and blocked network calls', async () => {
@@ -36,14 +44,26 @@ describe.runIf(available)('DockerExecutor (drop-in for the original design)', ()
     const timeout = await executor.executeCode('setInterval(() => {}, 1000)');
     expect(timeout).toMatchObject({ success: false, exitCode: 124 });
     expect(timeout.error).toContain('timed out');
-    const https = await executor.executeCode('require("https").get("https://api.stripe.com", () => console.log("reached")).on("error", (e) => { console.log("blocked", e.code); })');
+    const https = await executor.executeCode(
+      'require("https").get("https://api.stripe.com", () => console.log("reached")).on("error", (e) => { console.log("blocked", e.code); })',
+    );
     expect(https.output).toMatch(/^blocked (EAI_AGAIN|ENETUNREACH|ENOTFOUND)/);
   });
 
   it('accepts the original options, including the ones no longer needed', async () => {
-    const legacy = new pkg.DockerExecutor({ networkMode: 'none', memoryLimit: 256 * 1024 * 1024, cpuLimit: 500_000_000, timeout: 5000, tempDir: '/tmp/unused', readonlyRootfs: true, autoRemove: true });
+    const legacy = new pkg.DockerExecutor({
+      networkMode: 'none',
+      memoryLimit: 256 * 1024 * 1024,
+      cpuLimit: 500_000_000,
+      timeout: 5000,
+      tempDir: '/tmp/unused',
+      readonlyRootfs: true,
+      autoRemove: true,
+    });
     try {
-      const result = await legacy.executeCode('console.log(require("fs").readFileSync("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "utf8").trim())');
+      const result = await legacy.executeCode(
+        'console.log(require("fs").readFileSync("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "utf8").trim())',
+      );
       expect(result).toMatchObject({ success: true, output: '50000\n' });
     } finally {
       await legacy.close();
@@ -52,7 +72,13 @@ describe.runIf(available)('DockerExecutor (drop-in for the original design)', ()
 
   it('answers isAvailable() and getInfo()', async () => {
     expect(await executor.isAvailable()).toBe(true);
-    expect(await executor.getInfo()).toMatchObject({ backend: 'docker', available: true, image: pkg.DEFAULT_IMAGE, networkMode: 'none', timeout: 3000 });
+    expect(await executor.getInfo()).toMatchObject({
+      backend: 'docker',
+      available: true,
+      image: pkg.DEFAULT_IMAGE,
+      networkMode: 'none',
+      timeout: 3000,
+    });
     const missing = new pkg.DockerExecutor({ image: 'cordon-runtime:missing' });
     expect(await missing.isAvailable()).toBe(false);
     expect(await missing.executeCode('1')).toMatchObject({ success: false, exitCode: 1 });

@@ -47,7 +47,9 @@ describe.runIf(available)('docker backend: one execution', () => {
     });
     expect(result.status).toBe('ok');
     expect(result.stdout).toBe('/workspace\n');
-    const files = Object.fromEntries(result.files.map((file) => [file.path, Buffer.from(file.content).toString('hex')]));
+    const files = Object.fromEntries(
+      result.files.map((file) => [file.path, Buffer.from(file.content).toString('hex')]),
+    );
     expect(files).toEqual({
       'out/deep/result.txt': Buffer.from('PAYLOAD').toString('hex'),
       'top.txt': Buffer.from('top').toString('hex'),
@@ -58,7 +60,11 @@ describe.runIf(available)('docker backend: one execution', () => {
 
   it('feeds stdin and closes it', async () => {
     const stdin = 'line one\nline two\n';
-    const node = await run({ language: 'node', code: 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(s)))', stdin });
+    const node = await run({
+      language: 'node',
+      code: 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.stringify(s)))',
+      stdin,
+    });
     expect(node.stdout).toBe(`${JSON.stringify(stdin)}\n`);
     const python = await run({ language: 'python', code: 'import sys; print(len(sys.stdin.read()))', stdin });
     expect(python.stdout).toBe(`${stdin.length}\n`);
@@ -69,16 +75,40 @@ describe.runIf(available)('docker backend: one execution', () => {
   });
 
   it('passes only the given environment', async () => {
-    const result = await run({ language: 'node', code: 'console.log(JSON.stringify(process.env))', env: { GREETING: 'hi' } });
+    const result = await run({
+      language: 'node',
+      code: 'console.log(JSON.stringify(process.env))',
+      env: { GREETING: 'hi' },
+    });
     expect(Object.keys(JSON.parse(result.stdout) as object).sort()).toEqual(['GREETING', 'HOME', 'PATH']);
   });
 
   it('passes exit codes and signals through', async () => {
-    expect(await run({ language: 'node', code: 'process.exitCode = 3' })).toMatchObject({ status: 'error', exitCode: 3, signal: null });
-    expect(await run({ language: 'python', code: 'import sys; sys.exit(7)' })).toMatchObject({ status: 'error', exitCode: 7, signal: null });
-    expect(await run({ language: 'bash', code: 'exit 42' })).toMatchObject({ status: 'error', exitCode: 42, signal: null });
-    expect(await run({ language: 'bash', code: 'kill -TERM $$' })).toMatchObject({ status: 'error', exitCode: null, signal: 'SIGTERM' });
-    expect(await run({ language: 'node', code: 'process.kill(process.pid, "SIGKILL")' })).toMatchObject({ status: 'error', exitCode: null, signal: 'SIGKILL' });
+    expect(await run({ language: 'node', code: 'process.exitCode = 3' })).toMatchObject({
+      status: 'error',
+      exitCode: 3,
+      signal: null,
+    });
+    expect(await run({ language: 'python', code: 'import sys; sys.exit(7)' })).toMatchObject({
+      status: 'error',
+      exitCode: 7,
+      signal: null,
+    });
+    expect(await run({ language: 'bash', code: 'exit 42' })).toMatchObject({
+      status: 'error',
+      exitCode: 42,
+      signal: null,
+    });
+    expect(await run({ language: 'bash', code: 'kill -TERM $$' })).toMatchObject({
+      status: 'error',
+      exitCode: null,
+      signal: 'SIGTERM',
+    });
+    expect(await run({ language: 'node', code: 'process.kill(process.pid, "SIGKILL")' })).toMatchObject({
+      status: 'error',
+      exitCode: null,
+      signal: 'SIGKILL',
+    });
     const thrown = await run({ language: 'node', code: 'throw new Error("boom")' });
     expect(thrown).toMatchObject({ status: 'error', exitCode: 1 });
     expect(thrown.stderr).toContain('Error: boom');
@@ -89,7 +119,11 @@ describe.runIf(available)('docker backend: one execution', () => {
 
   it('kills on timeout and returns promptly', async () => {
     const started = performance.now();
-    const result = await run({ language: 'node', code: 'console.log("started"); setInterval(() => {}, 1000)', timeoutMs: 1500 });
+    const result = await run({
+      language: 'node',
+      code: 'console.log("started"); setInterval(() => {}, 1000)',
+      timeoutMs: 1500,
+    });
     expect(result).toMatchObject({ status: 'timeout', exitCode: null, stdout: 'started\n' });
     expect(performance.now() - started).toBeLessThan(4000);
   });
@@ -98,19 +132,38 @@ describe.runIf(available)('docker backend: one execution', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 800);
     const started = performance.now();
-    const result = await run({ language: 'python', code: 'import time\nwhile True: time.sleep(1)', signal: controller.signal });
+    const result = await run({
+      language: 'python',
+      code: 'import time\nwhile True: time.sleep(1)',
+      signal: controller.signal,
+    });
     expect(result.status).toBe('aborted');
     expect(performance.now() - started).toBeLessThan(4000);
   });
 
   it('reports the memory limit as oom', async () => {
     const limits = { memoryBytes: 64 * MiB };
-    const node = await run({ language: 'node', code: 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))', limits, timeoutMs: 20_000 });
+    const node = await run({
+      language: 'node',
+      code: 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))',
+      limits,
+      timeoutMs: 20_000,
+    });
     expect(node).toMatchObject({ status: 'oom' });
-    const python = await run({ language: 'python', code: 'a = []\nwhile True: a.append(bytearray(1 << 20))', limits, timeoutMs: 20_000 });
+    const python = await run({
+      language: 'python',
+      code: 'a = []\nwhile True: a.append(bytearray(1 << 20))',
+      limits,
+      timeoutMs: 20_000,
+    });
     expect(python).toMatchObject({ status: 'oom' });
     // The OOM killer hits a child of the runner: the trailer says SIGKILL, the daemon says OOMKilled.
-    const child = await run({ language: 'bash', code: 'exec python3 -c "a=[]\nwhile True: a.append(bytearray(1<<20))"', limits, timeoutMs: 20_000 });
+    const child = await run({
+      language: 'bash',
+      code: 'exec python3 -c "a=[]\nwhile True: a.append(bytearray(1<<20))"',
+      limits,
+      timeoutMs: 20_000,
+    });
     expect(child).toMatchObject({ status: 'oom' });
   });
 
@@ -161,6 +214,12 @@ describe.runIf(available)('docker backend: one execution', () => {
   it('refuses nothing it enforces and reports kernel isolation', () => {
     const capabilities = executor.capabilities();
     expect(capabilities.network).toBe('kernel');
-    expect(capabilities.limits).toEqual({ memoryBytes: 'container', cpus: 'container', pids: 'container', outputBytes: 'streaming', diskBytes: 'tmpfs' });
+    expect(capabilities.limits).toEqual({
+      memoryBytes: 'container',
+      cpus: 'container',
+      pids: 'container',
+      outputBytes: 'streaming',
+      diskBytes: 'tmpfs',
+    });
   });
 });

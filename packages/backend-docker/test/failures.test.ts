@@ -39,13 +39,17 @@ function daemonProxy(path: string): Promise<{ server: Server; cut(): void }> {
     client.on('error', drop).on('close', drop);
     upstream.on('error', drop).on('close', drop);
   });
-  return new Promise((resolve) => server.listen(path, () => resolve({
-    server,
-    cut: () => {
-      server.close();
-      for (const socket of sockets) socket.destroy();
-    },
-  })));
+  return new Promise((resolve) =>
+    server.listen(path, () =>
+      resolve({
+        server,
+        cut: () => {
+          server.close();
+          for (const socket of sockets) socket.destroy();
+        },
+      }),
+    ),
+  );
 }
 
 describe('docker backend: failures', () => {
@@ -89,31 +93,49 @@ describe('docker backend: failures', () => {
     expect((runtime as Error).message).toContain('no-such-runtime');
     expect(await probeDocker({ image: 'cordon-runtime:does-not-exist' })).toMatchObject({ usable: false });
     // An image without cordon's runner is refused too (fail closed, not a confusing hang).
-    const foreign = await rejection(DockerBackendExecutor.create({ image: (await docker.listImages({ filters: { reference: ['cordon-rootfs'] } }))[0]?.RepoTags?.[0] ?? 'cordon-rootfs:missing' }));
+    const foreign = await rejection(
+      DockerBackendExecutor.create({
+        image:
+          (await docker.listImages({ filters: { reference: ['cordon-rootfs'] } }))[0]?.RepoTags?.[0] ??
+          'cordon-rootfs:missing',
+      }),
+    );
     expect(foreign).toBeInstanceOf(BackendUnavailableError);
   });
 
-  it.runIf(available)('fails clearly, promptly and without hanging when the daemon goes away mid-run', async () => {
-    const proxy = await daemonProxy(join(scratch, 'proxy.sock'));
-    const executor = await DockerBackendExecutor.create({ dockerHost: `unix://${join(scratch, 'proxy.sock')}`, poolSize: 0 });
-    try {
-      setTimeout(() => proxy.cut(), 1500);
-      const started = performance.now();
-      const error = await rejection(executor.execute({ language: 'node', code: 'setInterval(() => {}, 1000)', timeoutMs: 20_000 }));
-      expect(error).toBeInstanceOf(CordonError);
-      expect(error).toBeInstanceOf(BackendUnavailableError);
-      expect(performance.now() - started).toBeLessThan(6000);
-      // close() must not hang either, though it cannot reach the daemon.
-      const closing = performance.now();
-      await executor.close();
-      expect(performance.now() - closing).toBeLessThan(20_000);
-    } finally {
-      proxy.cut();
-      // The container lives on under the real daemon: remove it by this executor's label.
-      const left = await docker.listContainers({ all: true, filters: { label: [`${DOCKER_LABELS.executor}=${executor.executorId}`] } });
-      await Promise.all(left.map((info) => docker.getContainer(info.Id).remove({ force: true })));
-    }
-  }, 60_000);
+  it.runIf(available)(
+    'fails clearly, promptly and without hanging when the daemon goes away mid-run',
+    async () => {
+      const proxy = await daemonProxy(join(scratch, 'proxy.sock'));
+      const executor = await DockerBackendExecutor.create({
+        dockerHost: `unix://${join(scratch, 'proxy.sock')}`,
+        poolSize: 0,
+      });
+      try {
+        setTimeout(() => proxy.cut(), 1500);
+        const started = performance.now();
+        const error = await rejection(
+          executor.execute({ language: 'node', code: 'setInterval(() => {}, 1000)', timeoutMs: 20_000 }),
+        );
+        expect(error).toBeInstanceOf(CordonError);
+        expect(error).toBeInstanceOf(BackendUnavailableError);
+        expect(performance.now() - started).toBeLessThan(6000);
+        // close() must not hang either, though it cannot reach the daemon.
+        const closing = performance.now();
+        await executor.close();
+        expect(performance.now() - closing).toBeLessThan(20_000);
+      } finally {
+        proxy.cut();
+        // The container lives on under the real daemon: remove it by this executor's label.
+        const left = await docker.listContainers({
+          all: true,
+          filters: { label: [`${DOCKER_LABELS.executor}=${executor.executorId}`] },
+        });
+        await Promise.all(left.map((info) => docker.getContainer(info.Id).remove({ force: true })));
+      }
+    },
+    60_000,
+  );
 
   it.runIf(available)('reaps containers of sessions whose process is gone', async () => {
     const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });

@@ -23,22 +23,33 @@ describe.runIf(available)('docker backend under gVisor (runtime runsc)', () => {
     expect(node.status).toBe('ok');
     expect(node.stdout).toMatch(/gVisor|4\.4\.0/);
     for (const language of ['node', 'python'] as const) {
-      const result = await executor.execute({ language, code: language === 'node' ? 'console.log(6*7)' : 'print(6*7)' });
+      const result = await executor.execute({
+        language,
+        code: language === 'node' ? 'console.log(6*7)' : 'print(6*7)',
+      });
       expect(result).toMatchObject({ status: 'ok', stdout: '42\n' });
     }
   });
 
   it('keeps the hardening, the limits and the timeout', async () => {
-    const hardened = await executor.execute({ language: 'bash', code: 'id -u; ls /sys/class/net 2>/dev/null | tr "\\n" " "; touch /etc/x 2>/dev/null && echo rw || echo ro' });
+    const hardened = await executor.execute({
+      language: 'bash',
+      code: 'id -u; ls /sys/class/net 2>/dev/null | tr "\\n" " "; touch /etc/x 2>/dev/null && echo rw || echo ro',
+    });
     expect(Number(hardened.stdout.split('\n')[0])).toBeGreaterThanOrEqual(1_600_000_000);
     expect(hardened.stdout).toContain('ro');
     const timeout = await executor.execute({ language: 'node', code: 'setInterval(() => {}, 1000)', timeoutMs: 1500 });
     expect(timeout.status).toBe('timeout');
-    const oom = await executor.execute({ language: 'node', code: 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))', limits: { memoryBytes: 64 * 1024 * 1024 }, timeoutMs: 30_000 });
+    const oom = await executor.execute({
+      language: 'node',
+      code: 'const a = []; for (;;) a.push(Buffer.alloc(1 << 20, 1))',
+      limits: { memoryBytes: 64 * 1024 * 1024 },
+      timeoutMs: 30_000,
+    });
     expect(oom.status).toBe('oom');
   });
 
-  it('reports the supervisor\'s view of the exit, whatever the program forges (issue 10, hole 3)', async () => {
+  it("reports the supervisor's view of the exit, whatever the program forges (issue 10, hole 3)", async () => {
     const python = await executor.execute({ language: 'python', code: PYTHON_FRAME_FORGERY, collectFiles: ['**'] });
     expect(python.stdout).toMatch(/frame nonce: not found/);
     expect(python).toMatchObject({ status: 'error', exitCode: 9 });

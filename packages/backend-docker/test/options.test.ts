@@ -6,7 +6,13 @@ import { RUNTIME_IMAGE_VERSION } from '../src/runtime-image.js';
 
 describe('docker options', () => {
   it('applies defaults', () => {
-    expect(resolveDockerOptions({})).toMatchObject({ image: `cordon-runtime:${RUNTIME_IMAGE_VERSION}`, poolSize: 2, poolLanguages: ['node', 'python', 'bash'], openNetwork: 'bridge', sandboxUid: 'per-sandbox' });
+    expect(resolveDockerOptions({})).toMatchObject({
+      image: `cordon-runtime:${RUNTIME_IMAGE_VERSION}`,
+      poolSize: 2,
+      poolLanguages: ['node', 'python', 'bash'],
+      openNetwork: 'bridge',
+      sandboxUid: 'per-sandbox',
+    });
   });
 
   it('takes a fixed non-root sandbox uid, the shared setup', () => {
@@ -16,12 +22,31 @@ describe('docker options', () => {
   });
 
   it('coerces strings from the CLI and CORDON_DOCKER_* variables', () => {
-    expect(resolveDockerOptions({ poolSize: '5', poolLanguages: 'python, bash', apiTimeoutMs: '2000', runtime: 'runsc', dns: '172.17.0.1,fd00::1' }))
-      .toMatchObject({ poolSize: 5, poolLanguages: ['python', 'bash'], apiTimeoutMs: 2000, runtime: 'runsc', dns: ['172.17.0.1', 'fd00::1'] });
+    expect(
+      resolveDockerOptions({
+        poolSize: '5',
+        poolLanguages: 'python, bash',
+        apiTimeoutMs: '2000',
+        runtime: 'runsc',
+        dns: '172.17.0.1,fd00::1',
+      }),
+    ).toMatchObject({
+      poolSize: 5,
+      poolLanguages: ['python', 'bash'],
+      apiTimeoutMs: 2000,
+      runtime: 'runsc',
+      dns: ['172.17.0.1', 'fd00::1'],
+    });
   });
 
   it('names the bad option', () => {
-    for (const [options, field] of [[{ poolSize: 'many' }, 'options.poolSize'], [{ poolLanguages: 'node,ruby' }, 'options.poolLanguages.1'], [{ colour: 'red' }, 'options.colour'], [{ dockerHost: '/var/run/docker.sock' }, 'options.dockerHost'], [{ dns: '8.8.8.8,example.com' }, 'options.dns.1']] as const) {
+    for (const [options, field] of [
+      [{ poolSize: 'many' }, 'options.poolSize'],
+      [{ poolLanguages: 'node,ruby' }, 'options.poolLanguages.1'],
+      [{ colour: 'red' }, 'options.colour'],
+      [{ dockerHost: '/var/run/docker.sock' }, 'options.dockerHost'],
+      [{ dns: '8.8.8.8,example.com' }, 'options.dns.1'],
+    ] as const) {
       let caught: unknown;
       try {
         resolveDockerOptions(options);

@@ -41,9 +41,10 @@ describe.runIf(available)('docker backend: warm pool', () => {
       await waitForPool(executor, 2);
       const first = await executor.execute({
         language,
-        code: language === 'node'
-          ? 'require("fs").writeFileSync("/workspace/left", "x"); require("fs").writeFileSync("/tmp/left", "x"); globalThis.leftover = 1; require("child_process").spawn("sleep", ["600"], { detached: true, stdio: "ignore" }).unref()'
-          : 'import subprocess\nopen("/workspace/left", "w").write("x")\nopen("/tmp/left", "w").write("x")\nsubprocess.Popen(["sleep", "600"], start_new_session=True)',
+        code:
+          language === 'node'
+            ? 'require("fs").writeFileSync("/workspace/left", "x"); require("fs").writeFileSync("/tmp/left", "x"); globalThis.leftover = 1; require("child_process").spawn("sleep", ["600"], { detached: true, stdio: "ignore" }).unref()'
+            : 'import subprocess\nopen("/workspace/left", "w").write("x")\nopen("/tmp/left", "w").write("x")\nsubprocess.Popen(["sleep", "600"], start_new_session=True)',
       });
       expect(first.status).toBe('ok');
       await waitForPool(executor, 2);
@@ -66,10 +67,18 @@ describe.runIf(available)('docker backend: warm pool', () => {
     await using executor = await DockerBackendExecutor.create({ poolSize: 1, poolLanguages: 'node' });
     await waitForPool(executor, 1);
     const idle = executor.idleContainerIds();
-    const result = await executor.execute({ language: 'bash', code: 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max', limits: { memoryBytes: 100 * 1024 * 1024 } });
+    const result = await executor.execute({
+      language: 'bash',
+      code: 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max',
+      limits: { memoryBytes: 100 * 1024 * 1024 },
+    });
     expect(result.stdout.trim()).toBe(String(100 * 1024 * 1024));
     expect(executor.idleContainerIds()).toEqual(idle);
-    const open = await executor.execute({ language: 'bash', code: 'ls /sys/class/net | sort | tr "\\n" " "', network: 'open' });
+    const open = await executor.execute({
+      language: 'bash',
+      code: 'ls /sys/class/net | sort | tr "\\n" " "',
+      network: 'open',
+    });
     expect(open.stdout).toContain('eth0');
     expect(executor.idleContainerIds()).toEqual(idle);
   });
@@ -78,10 +87,14 @@ describe.runIf(available)('docker backend: warm pool', () => {
     const executor = await DockerBackendExecutor.create({ poolSize: 8, poolLanguages: 'node', maxConcurrency: 8 });
     await waitForPool(executor, 8, 60_000);
     const started = performance.now();
-    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => executor.execute({ language: 'node', code: `console.log(${i})` })));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => executor.execute({ language: 'node', code: `console.log(${i})` })),
+    );
     const seconds = (performance.now() - started) / 1000;
     const failures = results.filter((result, i) => result.status !== 'ok' || result.stdout !== `${i}\n`);
-    console.log(`200 executions at concurrency 8: ${seconds.toFixed(1)} s, ${(200 / seconds).toFixed(1)}/s, ${failures.length} failures`);
+    console.log(
+      `200 executions at concurrency 8: ${seconds.toFixed(1)} s, ${(200 / seconds).toFixed(1)}/s, ${failures.length} failures`,
+    );
     expect(failures).toEqual([]);
     await executor.close();
     expect(await sessionContainers()).toEqual([]);

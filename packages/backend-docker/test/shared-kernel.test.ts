@@ -41,8 +41,10 @@ describe.runIf(available)('docker backend: what containers share', () => {
     expect(await sessionContainers()).toEqual([]);
   });
 
-  it('runs every container\'s program under a host uid of its own', async () => {
-    const runs = await Promise.all([1, 2, 3].map(() => executor.execute({ language: 'bash', code: 'id -u; id -g; stat -c %u /workspace' })));
+  it("runs every container's program under a host uid of its own", async () => {
+    const runs = await Promise.all(
+      [1, 2, 3].map(() => executor.execute({ language: 'bash', code: 'id -u; id -g; stat -c %u /workspace' })),
+    );
     const uids = runs.map((run) => run.stdout.split('\n')[0]!);
     expect(new Set(uids).size).toBe(3);
     for (const run of runs) {

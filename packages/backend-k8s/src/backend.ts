@@ -21,7 +21,11 @@ async function probe(options: Record<string, unknown> = {}): Promise<BackendProb
       const response = await api.core.getAPIResources(callOptions);
       return response.groupVersion;
     });
-    return { usable: true, detail: `API server ${api.server} (${version}), namespace ${parsed.namespace}, image ${parsed.image}`, network: 'kernel' };
+    return {
+      usable: true,
+      detail: `API server ${api.server} (${version}), namespace ${parsed.namespace}, image ${parsed.image}`,
+      network: 'kernel',
+    };
   } catch (error) {
     if (error instanceof CordonError) {
       const remedy = typeof error.context.remedy === 'string' ? error.context.remedy : undefined;

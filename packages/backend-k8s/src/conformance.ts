@@ -12,10 +12,15 @@ import { isGvisorRuntimeClass } from './runtime-class.js';
  * `network: 'open'`: a pod in the unrestricted control namespace, same image and
  * runtime. Pods never share the host's loopback.
  */
-export async function conformanceAdapter(executor: Executor, options: Record<string, unknown>): Promise<ConformanceAdapter> {
-  if (!(executor instanceof K8sExecutor)) throw new InvalidRequestError('executor', executor.name, 'must be a K8sExecutor');
+export async function conformanceAdapter(
+  executor: Executor,
+  options: Record<string, unknown>,
+): Promise<ConformanceAdapter> {
+  if (!(executor instanceof K8sExecutor))
+    throw new InvalidRequestError('executor', executor.name, 'must be a K8sExecutor');
   await executor.ready();
-  const reachIPv4 = typeof options.conformanceReachIpv4 === 'string' ? options.conformanceReachIpv4 : await nodeInternalIPv4(executor);
+  const reachIPv4 =
+    typeof options.conformanceReachIpv4 === 'string' ? options.conformanceReachIpv4 : await nodeInternalIPv4(executor);
   // Probe D2 needs the pods' system resolver to be the DNS canary, so a leaking
   // getaddrinfo would show in its log: probes (and their open-network controls) run
   // on a sibling executor that differs only in resolv.conf, closed with the given one.
@@ -27,7 +32,13 @@ export async function conformanceAdapter(executor: Executor, options: Record<str
     await underTest.ready();
   }
   // The shared-resources probes' positive control: every program under one fixed uid.
-  const sharedUserControl = K8sExecutor.create({ ...executor.createOptions, dns: [reachIPv4], runAsUser: DEFAULT_RUN_AS_USER, poolSize: 0, verifyIsolation: false });
+  const sharedUserControl = K8sExecutor.create({
+    ...executor.createOptions,
+    dns: [reachIPv4],
+    runAsUser: DEFAULT_RUN_AS_USER,
+    poolSize: 0,
+    verifyIsolation: false,
+  });
   executor.closeWith(sharedUserControl);
   const gvisor = isGvisorRuntimeClass(executor.options.runtimeClassName);
   return {
@@ -35,15 +46,15 @@ export async function conformanceAdapter(executor: Executor, options: Record<str
     canaryNetwork: { bindIPv4: '0.0.0.0', reachIPv4, sharesHostLoopback: false, dnsPort: 53 },
     sharedUserControl,
     leftovers: async () => [
-      ...await executor.leftovers(),
+      ...(await executor.leftovers()),
       ...(underTest === executor ? [] : await underTest.leftovers()),
-      ...await sharedUserControl.leftovers(),
+      ...(await sharedUserControl.leftovers()),
     ],
     notApplicable: {
       'NL1:node-interfaces': NL1_REASON,
       'NL1:python-ifaces': NL1_REASON,
       ...(gvisor ? { 'NL1:python-change': NL1_GVISOR_REASON } : HOST_KERNEL_IDENTIFIERS),
-      ...await cgroupIdentifiers(underTest),
+      ...(await cgroupIdentifiers(underTest)),
     },
   };
 }
@@ -55,8 +66,10 @@ export async function conformanceAdapter(executor: Executor, options: Record<str
  * anything. A gVisor RuntimeClass has its own boot id and mount table.
  */
 const HOST_KERNEL_IDENTIFIERS: Readonly<Record<string, string>> = {
-  'host-identifiers:boot-id': "a runc pod reads the node's /proc/sys/kernel/random/boot_id: the pod API cannot mask a path (procMount only unmasks), runc refuses a volume over /proc/sys, and the pod has no CAP_SYS_ADMIN to mount over it; a gVisor RuntimeClass has its own",
-  'host-identifiers:mount-paths': "a runc pod's /proc/self/mountinfo is the node kernel's view: the containerd snapshot directories of the overlay root, and the kubelet's pod directories (/var/lib/kubelet/pods/<pod uid>/… for /etc/hosts, the termination log and every volume) are printed by the kernel and no pod setting can hide them; a gVisor RuntimeClass has its own",
+  'host-identifiers:boot-id':
+    "a runc pod reads the node's /proc/sys/kernel/random/boot_id: the pod API cannot mask a path (procMount only unmasks), runc refuses a volume over /proc/sys, and the pod has no CAP_SYS_ADMIN to mount over it; a gVisor RuntimeClass has its own",
+  'host-identifiers:mount-paths':
+    "a runc pod's /proc/self/mountinfo is the node kernel's view: the containerd snapshot directories of the overlay root, and the kubelet's pod directories (/var/lib/kubelet/pods/<pod uid>/… for /etc/hosts, the termination log and every volume) are printed by the kernel and no pod setting can hide them; a gVisor RuntimeClass has its own",
 };
 
 /**
@@ -65,7 +78,10 @@ const HOST_KERNEL_IDENTIFIERS: Readonly<Record<string, string>> = {
  * too) and the pod API has no field to ask for one. Asked of a pod, not assumed.
  */
 async function cgroupIdentifiers(executor: K8sExecutor): Promise<Record<string, string>> {
-  const probe = await executor.execute({ language: 'bash', code: 'stat -fc %T /sys/fs/cgroup; test -e /sys/fs/cgroup/cgroup.controllers && echo unified' });
+  const probe = await executor.execute({
+    language: 'bash',
+    code: 'stat -fc %T /sys/fs/cgroup; test -e /sys/fs/cgroup/cgroup.controllers && echo unified',
+  });
   if (probe.stdout.includes('cgroup2fs') || probe.stdout.includes('unified')) return {};
   return {
     'host-identifiers:cgroup-ids': `the node runs cgroup v1 (/sys/fs/cgroup in a pod: ${probe.stdout.trim().split('\n')[0] || 'unknown'}), where containerd creates no cgroup namespace for a container and the pod API has no field for one, so /proc/self/cgroup shows the container id in its cgroup paths; on cgroup v2 nodes (GKE) the namespace is there and the probe applies`,
@@ -75,9 +91,11 @@ async function cgroupIdentifiers(executor: K8sExecutor): Promise<Record<string, 
 // A pod always has its eth0 on the pod network; what keeps it off the network is the
 // NetworkPolicy, which every other network probe tests (and NL1:python-change still
 // proves the interfaces cannot be changed).
-const NL1_REASON = 'a pod always has eth0 on the pod network: isolation is the deny-all NetworkPolicy (tested by every network probe), not the absence of interfaces; changing an interface is still tested (NL1:python-change)';
+const NL1_REASON =
+  'a pod always has eth0 on the pod network: isolation is the deny-all NetworkPolicy (tested by every network probe), not the absence of interfaces; changing an interface is still tested (NL1:python-change)';
 
-const NL1_GVISOR_REASON = "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); the sandbox has no CAP_NET_ADMIN either way";
+const NL1_GVISOR_REASON =
+  "gVisor's netstack does not implement SIOCSIFMTU (the probe gets ENOTTY, neither a change nor a permission error); the sandbox has no CAP_NET_ADMIN either way";
 
 /** The InternalIP of the first node (the test cluster is a single node: this machine). */
 async function nodeInternalIPv4(executor: K8sExecutor): Promise<string> {
@@ -86,6 +104,11 @@ async function nodeInternalIPv4(executor: K8sExecutor): Promise<string> {
   const address = nodes.items
     .flatMap((node: V1Node) => node.status?.addresses ?? [])
     .find((entry) => entry.type === 'InternalIP' && /^\d+\.\d+\.\d+\.\d+$/.test(entry.address));
-  if (!address) throw new InvalidRequestError('options.conformanceReachIpv4', undefined, 'is needed: no node has an IPv4 InternalIP');
+  if (!address)
+    throw new InvalidRequestError(
+      'options.conformanceReachIpv4',
+      undefined,
+      'is needed: no node has an IPv4 InternalIP',
+    );
   return address.address;
 }

@@ -18,7 +18,14 @@ export {
   type HardenedPodSpec,
   type PodRole,
 } from './manifests.js';
-export { DEFAULT_IMAGE, DEFAULT_RUN_AS_USER, k8sOptionsSchema, parseK8sOptions, type K8sOptions, type K8sOptionsInput } from './options.js';
+export {
+  DEFAULT_IMAGE,
+  DEFAULT_RUN_AS_USER,
+  k8sOptionsSchema,
+  parseK8sOptions,
+  type K8sOptions,
+  type K8sOptionsInput,
+} from './options.js';
 export { rbacManifests, rbacYaml, type RbacOptions } from './rbac.js';
 
 export default backend;

@@ -46,7 +46,12 @@ attempt();
  * plugin that ignores NetworkPolicy, or a network that blocks everything anyway,
  * both fail this check, and then nothing runs (fail closed).
  */
-export async function verifyIsolation(api: KubeApi, options: K8sOptions, labels: Record<string, string>, signal?: AbortSignal): Promise<void> {
+export async function verifyIsolation(
+  api: KubeApi,
+  options: K8sOptions,
+  labels: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<void> {
   const nonce = randomBytes(6).toString('hex');
   const controlNonce = `cordon-control-${nonce}`;
   const probeNonce = `cordon-probe-${nonce}`;
@@ -55,7 +60,16 @@ export async function verifyIsolation(api: KubeApi, options: K8sOptions, labels:
     const name = `cordon-${role}-${nonce}`;
     const manifest = hardenedPodManifest({
       // The probe goes through the same gate as sandbox pods: what is verified is the state they run in.
-      name, namespace, role, options, labels, command: noNetwork ? podCommand({ command: ['node', '-e', source], gateSource: gateSource(options.networkGateTimeoutMs) }) : ['node', '-e', source], stdin: false, noNetwork,
+      name,
+      namespace,
+      role,
+      options,
+      labels,
+      command: noNetwork
+        ? podCommand({ command: ['node', '-e', source], gateSource: gateSource(options.networkGateTimeoutMs) })
+        : ['node', '-e', source],
+      stdin: false,
+      noNetwork,
       limits: { memoryBytes: 128 * 1024 * 1024, cpus: 0.5, diskBytes: 1024 * 1024 },
       activeDeadlineSeconds: deadlineSeconds(options.podStartTimeoutMs, 60_000),
     });
@@ -65,42 +79,90 @@ export async function verifyIsolation(api: KubeApi, options: K8sOptions, labels:
   };
   try {
     const canary = await pod(options.controlNamespace, 'canary', CANARY_SOURCE, false);
-    const running = await waitForRunning(api, options.controlNamespace, canary, options.image, options.podStartTimeoutMs, signal);
+    const running = await waitForRunning(
+      api,
+      options.controlNamespace,
+      canary,
+      options.image,
+      options.podStartTimeoutMs,
+      signal,
+    );
     const canaryIp = running.status?.podIP;
     if (!canaryIp) throw refusal('the canary pod has no IP address');
     const control = await pod(options.controlNamespace, 'control', senderSource(canaryIp, controlNonce, true), false);
     const probe = await pod(options.namespace, 'isolation-probe', senderSource(canaryIp, probeNonce, false), true);
     const [, probeDone] = await Promise.all([
-      waitForRunning(api, options.controlNamespace, control, options.image, options.podStartTimeoutMs + 40_000, signal, 'completed'),
-      waitForRunning(api, options.namespace, probe, options.image, options.podStartTimeoutMs + options.networkGateTimeoutMs + 40_000, signal, 'completed'),
+      waitForRunning(
+        api,
+        options.controlNamespace,
+        control,
+        options.image,
+        options.podStartTimeoutMs + 40_000,
+        signal,
+        'completed',
+      ),
+      waitForRunning(
+        api,
+        options.namespace,
+        probe,
+        options.image,
+        options.podStartTimeoutMs + options.networkGateTimeoutMs + 40_000,
+        signal,
+        'completed',
+      ),
     ]);
     await sleep(300, undefined, { signal });
-    const log = await api.call(`get pods/log in namespace ${options.controlNamespace}`, (callOptions) => api.core.readNamespacedPodLog({ name: canary, namespace: options.controlNamespace, container: 'sandbox' }, callOptions), { signal });
+    const log = await api.call(
+      `get pods/log in namespace ${options.controlNamespace}`,
+      (callOptions) =>
+        api.core.readNamespacedPodLog(
+          { name: canary, namespace: options.controlNamespace, container: 'sandbox' },
+          callOptions,
+        ),
+      { signal },
+    );
     const lines = log.split('\n');
     const controlTcp = lines.includes(`tcp ${controlNonce}`);
     const controlUdp = lines.includes(`udp ${controlNonce}`);
     if (!controlTcp || !controlUdp) {
-      throw refusal(`the control pod in namespace ${options.controlNamespace} could not reach the canary pod (${controlTcp ? '' : 'TCP '}${controlUdp ? '' : 'UDP '}missing), so a blocked probe would prove nothing`);
+      throw refusal(
+        `the control pod in namespace ${options.controlNamespace} could not reach the canary pod (${controlTcp ? '' : 'TCP '}${controlUdp ? '' : 'UDP '}missing), so a blocked probe would prove nothing`,
+      );
     }
     const leaked = lines.filter((line) => line.endsWith(probeNonce));
     if (leaked.length > 0) {
-      throw refusal(`a pod in namespace ${options.namespace} reached the canary (${leaked.map((line) => line.split(' ')[0]).join(', ')}) despite the deny-all NetworkPolicy: the cluster's network plugin does not enforce NetworkPolicy`);
+      throw refusal(
+        `a pod in namespace ${options.namespace} reached the canary (${leaked.map((line) => line.split(' ')[0]).join(', ')}) despite the deny-all NetworkPolicy: the cluster's network plugin does not enforce NetworkPolicy`,
+      );
     }
     const terminated = probeDone.status?.containerStatuses?.[0]?.state?.terminated;
     if (terminated?.exitCode !== 0 && probeDone.status?.phase !== 'Succeeded') {
-      throw refusal(`the isolation probe pod did not complete (${terminated ? `exit ${terminated.exitCode}` : probeDone.status?.phase ?? 'gone'}${terminated?.message ? `: ${terminated.message}` : ''})`);
+      throw refusal(
+        `the isolation probe pod did not complete (${terminated ? `exit ${terminated.exitCode}` : (probeDone.status?.phase ?? 'gone')}${terminated?.message ? `: ${terminated.message}` : ''})`,
+      );
     }
   } catch (error) {
     if (error instanceof IsolationRefusedError) throw error;
     if (signal?.aborted) throw error;
     const reason = error instanceof Error ? error.message : String(error);
     if (error instanceof CordonError && error.code === 'BACKEND_UNAVAILABLE') throw error;
-    throw new IsolationRefusedError(BACKEND_NAME, 'network', `could not be verified in namespace ${options.namespace}: ${reason}`, 'Fix the cause above; the check runs canary and control pods in the controlNamespace and a probe pod in the tenant namespace.', { cause: error });
+    throw new IsolationRefusedError(
+      BACKEND_NAME,
+      'network',
+      `could not be verified in namespace ${options.namespace}: ${reason}`,
+      'Fix the cause above; the check runs canary and control pods in the controlNamespace and a probe pod in the tenant namespace.',
+      { cause: error },
+    );
   } finally {
     await Promise.allSettled(made.map(({ namespace, name }) => deletePod(api, namespace, name)));
   }
 }
 
 function refusal(reason: string): IsolationRefusedError {
-  return new IsolationRefusedError(BACKEND_NAME, 'network', `isolation check failed: ${reason}`, 'Enable a network plugin that enforces NetworkPolicy (GKE: Dataplane V2; elsewhere Calico, Cilium or kube-router) and make sure pods in the control namespace can reach each other.');
+  return new IsolationRefusedError(
+    BACKEND_NAME,
+    'network',
+    `isolation check failed: ${reason}`,
+    'Enable a network plugin that enforces NetworkPolicy (GKE: Dataplane V2; elsewhere Calico, Cilium or kube-router) and make sure pods in the control namespace can reach each other.',
+  );
 }

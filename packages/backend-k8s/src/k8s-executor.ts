@@ -16,12 +16,29 @@ import {
 import { verifyIsolation } from './isolation-check.js';
 import { GATE_EXIT_CODE, GATE_MESSAGE_PREFIX, gateSource } from './network-gate.js';
 import { KubeApi } from './kube-api.js';
-import { BACKEND_NAME, cordonSelector, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, hardenedPodManifest, podCommand, podUid, POOL_LABEL } from './manifests.js';
+import {
+  BACKEND_NAME,
+  cordonSelector,
+  deadlineSeconds,
+  DENY_ALL_POLICY_NAME,
+  EXECUTOR_LABEL,
+  hardenedPodManifest,
+  podCommand,
+  podUid,
+  POOL_LABEL,
+} from './manifests.js';
 import { parseK8sOptions, type K8sOptions } from './options.js';
 import { attachAndRun } from './pod-attach.js';
 import { createPod, deletePod, waitForRunning, waitForTermination } from './pod-lifecycle.js';
 import { reapDeadSessions, sessionPods, type SessionPod } from './reaper.js';
-import { encodePayload, newNonce, RunnerTrailerError, runnerKindFor, supervisorCommand, type RunnerKind } from './runner-protocol.js';
+import {
+  encodePayload,
+  newNonce,
+  RunnerTrailerError,
+  runnerKindFor,
+  supervisorCommand,
+  type RunnerKind,
+} from './runner-protocol.js';
 import { checkPolicies, ensureDenyAllPolicy, ensureNamespace } from './tenant-guard.js';
 import { WarmPool, type WarmPod } from './warm-pool.js';
 
@@ -74,16 +91,19 @@ export class K8sExecutor extends BaseExecutor {
     this.createOptions = createOptions;
     if (options.poolSize > 0) {
       for (const kind of ['node', 'python'] as const) {
-        this.#pools.set(kind, new WarmPool({
-          size: options.poolSize,
-          maxAgeMs: options.warmPodMaxAgeMs,
-          limits: { ...DEFAULT_LIMITS },
-          start: (name) => this.#startWarmPod(name, kind),
-          remove: (pod) => this.#forget(pod),
-          onError: (error) => {
-            this.#poolError = error;
-          },
-        }));
+        this.#pools.set(
+          kind,
+          new WarmPool({
+            size: options.poolSize,
+            maxAgeMs: options.warmPodMaxAgeMs,
+            limits: { ...DEFAULT_LIMITS },
+            start: (name) => this.#startWarmPod(name, kind),
+            remove: (pod) => this.#forget(pod),
+            onError: (error) => {
+              this.#poolError = error;
+            },
+          }),
+        );
       }
     }
   }
@@ -103,12 +123,18 @@ export class K8sExecutor extends BaseExecutor {
       name: BACKEND_NAME,
       languages: ['node', 'python', 'bash'],
       network: 'kernel',
-      limits: { memoryBytes: 'pod', cpus: 'pod', pids: this.#perPodPids ? 'rlimit' : 'node-wide', outputBytes: 'streaming', diskBytes: 'tmpfs' },
+      limits: {
+        memoryBytes: 'pod',
+        cpus: 'pod',
+        pids: this.#perPodPids ? 'rlimit' : 'node-wide',
+        outputBytes: 'streaming',
+        diskBytes: 'tmpfs',
+      },
       notes: [
         `pods in namespace ${this.options.namespace} behind NetworkPolicy ${DENY_ALL_POLICY_NAME} (ingress and egress, DNS included)${this.options.verifyIsolation ? ', enforcement proven by a probe pod once per tenant' : ' (enforcement probe disabled)'}`,
         this.#perPodPids
-          ? 'limits.pids is RLIMIT_NPROC for a uid of the pod\'s own (processes and threads); the kubelet\'s podPidsLimit (a node-wide setting) is the cgroup backstop'
-          : 'limits.pids is not applied: with a fixed runAsUser the PID limit is the kubelet\'s podPidsLimit (a node-wide setting)',
+          ? "limits.pids is RLIMIT_NPROC for a uid of the pod's own (processes and threads); the kubelet's podPidsLimit (a node-wide setting) is the cgroup backstop"
+          : "limits.pids is not applied: with a fixed runAsUser the PID limit is the kubelet's podPidsLimit (a node-wide setting)",
         `image ${this.options.image} (imagePullPolicy ${this.options.imagePullPolicy})${this.options.runtimeClassName ? `, runtimeClassName ${this.options.runtimeClassName}` : ''}`,
         `warm pool: ${this.options.poolSize} pod(s)`,
       ],
@@ -164,7 +190,10 @@ export class K8sExecutor extends BaseExecutor {
     if (this.options.verifyIsolation) await this.#verifyOncePerTenant();
     await reapDeadSessions(this.api, [namespace, controlNamespace]);
     if (this.options.reapIntervalMs > 0) {
-      this.#reapTimer = setInterval(() => void reapDeadSessions(this.api, [namespace, controlNamespace]), this.options.reapIntervalMs);
+      this.#reapTimer = setInterval(
+        () => void reapDeadSessions(this.api, [namespace, controlNamespace]),
+        this.options.reapIntervalMs,
+      );
       this.#reapTimer.unref();
     }
     for (const pool of this.#pools.values()) pool.fill();
@@ -227,15 +256,26 @@ export class K8sExecutor extends BaseExecutor {
     const { request, signal } = context;
     const nonce = newNonce();
     const payload = encodePayload(request, nonce);
-    const outcome = await attachAndRun(this.api, pod.namespace, pod.name, { payload, stdin: request.stdin, nonce, request }, {
-      stdout: (chunk) => context.stdout.write(chunk),
-      stderr: (chunk) => context.stderr.write(chunk),
-    }, this.options.apiTimeoutMs, signal);
+    const outcome = await attachAndRun(
+      this.api,
+      pod.namespace,
+      pod.name,
+      { payload, stdin: request.stdin, nonce, request },
+      {
+        stdout: (chunk) => context.stdout.write(chunk),
+        stderr: (chunk) => context.stderr.write(chunk),
+      },
+      this.options.apiTimeoutMs,
+      signal,
+    );
     switch (outcome.kind) {
       case 'result': {
         const { exitCode, signal: exitSignal, files, filesTruncated, warnings } = outcome.result;
         // A child killed by SIGKILL may be the memory limit at work: the kubelet reports it.
-        const oomKilled = exitSignal === 'SIGKILL' && (await waitForTermination(this.api, pod.namespace, pod.name, TERMINATION_STATUS_WAIT_MS))?.reason === 'OOMKilled';
+        const oomKilled =
+          exitSignal === 'SIGKILL' &&
+          (await waitForTermination(this.api, pod.namespace, pod.name, TERMINATION_STATUS_WAIT_MS))?.reason ===
+            'OOMKilled';
         return { exitCode, signal: exitSignal, oomKilled, files, filesTruncated, warnings };
       }
       case 'broken':
@@ -248,14 +288,27 @@ export class K8sExecutor extends BaseExecutor {
         const terminated = await waitForTermination(this.api, pod.namespace, pod.name, TERMINATION_STATUS_WAIT_MS);
         if (terminated?.reason === 'OOMKilled') return { exitCode: null, signal: 'SIGKILL', oomKilled: true };
         if (terminated?.exitCode === GATE_EXIT_CODE && terminated.message?.startsWith(GATE_MESSAGE_PREFIX)) {
-          throw new IsolationRefusedError(BACKEND_NAME, 'network', `is not enforced for pod ${pod.namespace}/${pod.name}: ${terminated.message}`, 'Check the network plugin (it enforced the policy for the isolation check, but not for this pod in time), or raise networkGateTimeoutMs.');
+          throw new IsolationRefusedError(
+            BACKEND_NAME,
+            'network',
+            `is not enforced for pod ${pod.namespace}/${pod.name}: ${terminated.message}`,
+            'Check the network plugin (it enforced the policy for the isolation check, but not for this pod in time), or raise networkGateTimeoutMs.',
+          );
         }
         const detail = [
-          terminated ? `container ${terminated.reason ?? 'terminated'} with exit code ${terminated.exitCode}` : 'no container state',
+          terminated
+            ? `container ${terminated.reason ?? 'terminated'} with exit code ${terminated.exitCode}`
+            : 'no container state',
           outcome.status?.message,
           outcome.diagnostics.trim(),
-        ].filter(Boolean).join('; ');
-        throw new BackendFailureError(BACKEND_NAME, `the stream from pod ${pod.namespace}/${pod.name} ended without a result (${detail})`, { executionId: context.id, pod: pod.name });
+        ]
+          .filter(Boolean)
+          .join('; ');
+        throw new BackendFailureError(
+          BACKEND_NAME,
+          `the stream from pod ${pod.namespace}/${pod.name} ended without a result (${detail})`,
+          { executionId: context.id, pod: pod.name },
+        );
       }
     }
   }
@@ -268,14 +321,28 @@ export class K8sExecutor extends BaseExecutor {
       namespace: open ? this.options.controlNamespace : this.options.namespace,
       name: `cordon-${context.id}`,
     };
-    const manifest = this.#sandboxManifest(pod, runnerKindFor(request.language), request.limits, deadlineSeconds(this.options.podStartTimeoutMs, request.timeoutMs), !open, {
-      [LABELS.execution]: context.id,
-      [POOL_LABEL]: 'cold',
-    });
+    const manifest = this.#sandboxManifest(
+      pod,
+      runnerKindFor(request.language),
+      request.limits,
+      deadlineSeconds(this.options.podStartTimeoutMs, request.timeoutMs),
+      !open,
+      {
+        [LABELS.execution]: context.id,
+        [POOL_LABEL]: 'cold',
+      },
+    );
     this.#pods.set(key(pod), pod);
     try {
       await createPod(this.api, manifest, signal);
-      await waitForRunning(this.api, pod.namespace, pod.name, this.options.image, this.options.podStartTimeoutMs, signal);
+      await waitForRunning(
+        this.api,
+        pod.namespace,
+        pod.name,
+        this.options.image,
+        this.options.podStartTimeoutMs,
+        signal,
+      );
       return pod;
     } catch (error) {
       // Awaited: a failed (or aborted) start leaves no pod once execute() returns.
@@ -288,7 +355,9 @@ export class K8sExecutor extends BaseExecutor {
   async #startWarmPod(name: string, kind: RunnerKind): Promise<WarmPod> {
     const pod: PodRef = { namespace: this.options.namespace, name };
     const activeDeadlineSeconds = deadlineSeconds(this.options.warmPodMaxAgeMs, DEFAULT_TIMEOUT_MS);
-    const manifest = this.#sandboxManifest(pod, kind, DEFAULT_LIMITS, activeDeadlineSeconds, true, { [POOL_LABEL]: 'warm' });
+    const manifest = this.#sandboxManifest(pod, kind, DEFAULT_LIMITS, activeDeadlineSeconds, true, {
+      [POOL_LABEL]: 'warm',
+    });
     this.#pods.set(key(pod), pod);
     const createdAt = performance.now();
     try {
@@ -301,7 +370,14 @@ export class K8sExecutor extends BaseExecutor {
     }
   }
 
-  #sandboxManifest(pod: PodRef, kind: RunnerKind, limits: NormalizedRequest['limits'] | typeof DEFAULT_LIMITS, deadline: number, noNetwork: boolean, labels: Record<string, string>) {
+  #sandboxManifest(
+    pod: PodRef,
+    kind: RunnerKind,
+    limits: NormalizedRequest['limits'] | typeof DEFAULT_LIMITS,
+    deadline: number,
+    noNetwork: boolean,
+    labels: Record<string, string>,
+  ) {
     const programUid = podUid(this.options);
     return hardenedPodManifest({
       name: pod.name,
@@ -324,11 +400,21 @@ export class K8sExecutor extends BaseExecutor {
 
   /** Puts the execution id on a pool pod's labels; best effort, off the request path. */
   #labelExecution(pod: PodRef, executionId: string): void {
-    void this.api.call(
-      `patch pods in namespace ${pod.namespace}`,
-      (options) => this.api.core.patchNamespacedPod({ name: pod.name, namespace: pod.namespace, body: { metadata: { labels: { [LABELS.execution]: executionId } } } }, options),
-      { contentType: 'application/merge-patch+json', allow: [404, 409, 422] },
-    ).catch(() => undefined);
+    void this.api
+      .call(
+        `patch pods in namespace ${pod.namespace}`,
+        (options) =>
+          this.api.core.patchNamespacedPod(
+            {
+              name: pod.name,
+              namespace: pod.namespace,
+              body: { metadata: { labels: { [LABELS.execution]: executionId } } },
+            },
+            options,
+          ),
+        { contentType: 'application/merge-patch+json', allow: [404, 409, 422] },
+      )
+      .catch(() => undefined);
   }
 
   /** Deletes a pod in the background; `close()` and `settled()` wait for every such deletion. */
@@ -348,7 +434,11 @@ export class K8sExecutor extends BaseExecutor {
     while (this.#deletions.size > 0) await Promise.allSettled([...this.#deletions]);
     const deadline = performance.now() + DISPOSE_WAIT_MS;
     while (performance.now() < deadline) {
-      const found = await sessionPods(this.api, [this.options.namespace, this.options.controlNamespace], this.instanceId).catch(() => []);
+      const found = await sessionPods(
+        this.api,
+        [this.options.namespace, this.options.controlNamespace],
+        this.instanceId,
+      ).catch(() => []);
       if (!found.some((pod) => pod.phase === 'Terminating')) return;
       await sleep(250);
     }
@@ -366,9 +456,17 @@ export class K8sExecutor extends BaseExecutor {
   /** Deletes every pod with this session's label that is not already being deleted. */
   async #deleteSessionPods(): Promise<void> {
     for (const namespace of [this.options.namespace, this.options.controlNamespace]) {
-      const list = await this.api.call(`list pods in namespace ${namespace}`, (options) => this.api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(SESSION_ID, this.instanceId) }, options)).catch(() => undefined);
+      const list = await this.api
+        .call(`list pods in namespace ${namespace}`, (options) =>
+          this.api.core.listNamespacedPod(
+            { namespace, labelSelector: cordonSelector(SESSION_ID, this.instanceId) },
+            options,
+          ),
+        )
+        .catch(() => undefined);
       for (const pod of list?.items ?? []) {
-        if (pod.metadata?.name && !pod.metadata.deletionTimestamp) await this.#removePod({ namespace, name: pod.metadata.name });
+        if (pod.metadata?.name && !pod.metadata.deletionTimestamp)
+          await this.#removePod({ namespace, name: pod.metadata.name });
       }
     }
   }

@@ -1,8 +1,17 @@
 import { BackendFailureError, BackendUnavailableError, CordonError } from '@cordon/core';
-import { ApiException, CoreV1Api, KubeConfig, NetworkingV1Api, Observable, type ConfigurationOptions, type ObservableMiddleware } from '@kubernetes/client-node';
+import {
+  ApiException,
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  Observable,
+  type ConfigurationOptions,
+  type ObservableMiddleware,
+} from '@kubernetes/client-node';
 import { BACKEND_NAME } from './manifests.js';
 
-const RBAC_REMEDY = 'Grant the backend\'s service account the rights in packages/backend-k8s/deploy/rbac.yaml (kubectl apply -f it), or run with a kubeconfig that has them.';
+const RBAC_REMEDY =
+  "Grant the backend's service account the rights in packages/backend-k8s/deploy/rbac.yaml (kubectl apply -f it), or run with a kubeconfig that has them.";
 
 export interface CallOptions {
   signal?: AbortSignal;
@@ -48,21 +57,38 @@ export class KubeApi {
    * in-cluster service account).
    * @throws BackendUnavailableError when no usable configuration is found.
    */
-  static load(options: { kubeconfig?: string | undefined; context?: string | undefined; apiTimeoutMs: number }): KubeApi {
+  static load(options: {
+    kubeconfig?: string | undefined;
+    context?: string | undefined;
+    apiTimeoutMs: number;
+  }): KubeApi {
     const config = new KubeConfig();
     try {
       if (options.kubeconfig !== undefined) config.loadFromFile(options.kubeconfig);
       else config.loadFromDefault();
       if (options.context !== undefined) config.setCurrentContext(options.context);
     } catch (error) {
-      throw new BackendUnavailableError(BACKEND_NAME, `could not load a Kubernetes configuration: ${messageOf(error)}`, 'Set KUBECONFIG (or the kubeconfig option) to a valid kubeconfig, or run inside a pod with a service account.', { cause: error });
+      throw new BackendUnavailableError(
+        BACKEND_NAME,
+        `could not load a Kubernetes configuration: ${messageOf(error)}`,
+        'Set KUBECONFIG (or the kubeconfig option) to a valid kubeconfig, or run inside a pod with a service account.',
+        { cause: error },
+      );
     }
     const cluster = config.getCurrentCluster();
     if (!cluster) {
-      throw new BackendUnavailableError(BACKEND_NAME, 'no Kubernetes cluster is configured (no kubeconfig found and not inside a pod)', 'Set KUBECONFIG (or the kubeconfig option) to the cluster\'s kubeconfig, or run inside a pod with a service account.');
+      throw new BackendUnavailableError(
+        BACKEND_NAME,
+        'no Kubernetes cluster is configured (no kubeconfig found and not inside a pod)',
+        "Set KUBECONFIG (or the kubeconfig option) to the cluster's kubeconfig, or run inside a pod with a service account.",
+      );
     }
     if (options.context !== undefined && config.getCurrentContext() !== options.context) {
-      throw new BackendUnavailableError(BACKEND_NAME, `kubeconfig context "${options.context}" does not exist`, 'Pass a context that `kubectl config get-contexts` lists.');
+      throw new BackendUnavailableError(
+        BACKEND_NAME,
+        `kubeconfig context "${options.context}" does not exist`,
+        'Pass a context that `kubectl config get-contexts` lists.',
+      );
     }
     return new KubeApi(config, options.apiTimeoutMs);
   }
@@ -71,9 +97,21 @@ export class KubeApi {
    * Runs one API call with a deadline and translates failures.
    * @param action what is attempted, e.g. `create pods in namespace x`, for errors.
    */
-  async call<T>(action: string, request: (options: ConfigurationOptions) => Promise<T>, options: CallOptions & { allow: readonly number[] }): Promise<T | undefined>;
-  async call<T>(action: string, request: (options: ConfigurationOptions) => Promise<T>, options?: CallOptions): Promise<T>;
-  async call<T>(action: string, request: (options: ConfigurationOptions) => Promise<T>, options: CallOptions = {}): Promise<T | undefined> {
+  async call<T>(
+    action: string,
+    request: (options: ConfigurationOptions) => Promise<T>,
+    options: CallOptions & { allow: readonly number[] },
+  ): Promise<T | undefined>;
+  async call<T>(
+    action: string,
+    request: (options: ConfigurationOptions) => Promise<T>,
+    options?: CallOptions,
+  ): Promise<T>;
+  async call<T>(
+    action: string,
+    request: (options: ConfigurationOptions) => Promise<T>,
+    options: CallOptions = {},
+  ): Promise<T | undefined> {
     const deadline = AbortSignal.timeout(this.#timeoutMs);
     const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
     // The object-parameter API passes per-call options to the Observable layer as is.
@@ -97,21 +135,41 @@ export class KubeApi {
   translate(action: string, error: unknown, timedOut = false): CordonError {
     if (error instanceof CordonError) return error;
     if (timedOut) {
-      return new BackendUnavailableError(BACKEND_NAME, `the Kubernetes API server at ${this.server} did not answer "${action}" within ${this.#timeoutMs} ms`, 'Check that the cluster is up and reachable from here (kubectl get --raw /readyz), or raise the apiTimeoutMs option.', { cause: error });
+      return new BackendUnavailableError(
+        BACKEND_NAME,
+        `the Kubernetes API server at ${this.server} did not answer "${action}" within ${this.#timeoutMs} ms`,
+        'Check that the cluster is up and reachable from here (kubectl get --raw /readyz), or raise the apiTimeoutMs option.',
+        { cause: error },
+      );
     }
     if (error instanceof ApiException) {
       const detail = apiMessage(error);
       switch (error.code) {
         case 401:
-          return new BackendUnavailableError(BACKEND_NAME, `the Kubernetes API server rejected the credentials for "${action}"`, 'Refresh the kubeconfig credentials or the service account token.', { cause: error });
+          return new BackendUnavailableError(
+            BACKEND_NAME,
+            `the Kubernetes API server rejected the credentials for "${action}"`,
+            'Refresh the kubeconfig credentials or the service account token.',
+            { cause: error },
+          );
         case 403:
           return new KubeForbiddenError(action, detail, { cause: error });
         default:
-          return new BackendFailureError(BACKEND_NAME, `"${action}" failed with HTTP ${error.code}: ${detail}`, { status: error.code }, { cause: error });
+          return new BackendFailureError(
+            BACKEND_NAME,
+            `"${action}" failed with HTTP ${error.code}: ${detail}`,
+            { status: error.code },
+            { cause: error },
+          );
       }
     }
     if (isNetworkError(error)) {
-      return new BackendUnavailableError(BACKEND_NAME, `the Kubernetes API server at ${this.server} is unreachable (${messageOf(error)})`, 'Check that the cluster is up and that KUBECONFIG points at it (kubectl get --raw /readyz).', { cause: error });
+      return new BackendUnavailableError(
+        BACKEND_NAME,
+        `the Kubernetes API server at ${this.server} is unreachable (${messageOf(error)})`,
+        'Check that the cluster is up and that KUBECONFIG points at it (kubectl get --raw /readyz).',
+        { cause: error },
+      );
     }
     return new BackendFailureError(BACKEND_NAME, `"${action}" failed: ${messageOf(error)}`, {}, { cause: error });
   }
@@ -136,13 +194,26 @@ function apiMessage(error: ApiException<unknown>): string {
 function isNetworkError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   const code = (error as NodeJS.ErrnoException).code ?? '';
-  if (['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNRESET', 'ETIMEDOUT', 'EAI_AGAIN', 'EPIPE'].includes(code)) return true;
+  if (
+    [
+      'ECONNREFUSED',
+      'ENOTFOUND',
+      'EHOSTUNREACH',
+      'ENETUNREACH',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EAI_AGAIN',
+      'EPIPE',
+    ].includes(code)
+  )
+    return true;
   return error.name === 'FetchError' || error.name === 'AbortError';
 }
 
 export function messageOf(error: unknown): string {
   if (error instanceof Error) return error.message;
   // The websocket library rejects with an ErrorEvent-like object, not an Error.
-  if (error !== null && typeof error === 'object' && 'message' in error && typeof error.message === 'string') return error.message;
+  if (error !== null && typeof error === 'object' && 'message' in error && typeof error.message === 'string')
+    return error.message;
   return String(error);
 }

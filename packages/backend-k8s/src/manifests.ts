@@ -97,7 +97,9 @@ export function policyProblem(policy: V1NetworkPolicy): string | undefined {
   if (name === DENY_ALL_POLICY_NAME) {
     if (!spec) return `${name} has no spec`;
     const selector = spec.podSelector ?? {};
-    const selectsAll = (selector.matchLabels === undefined || Object.keys(selector.matchLabels).length === 0) && (selector.matchExpressions === undefined || selector.matchExpressions.length === 0);
+    const selectsAll =
+      (selector.matchLabels === undefined || Object.keys(selector.matchLabels).length === 0) &&
+      (selector.matchExpressions === undefined || selector.matchExpressions.length === 0);
     if (!selectsAll) return `${name} no longer selects every pod`;
     const types = new Set(spec.policyTypes ?? []);
     if (!types.has('Ingress') || !types.has('Egress')) return `${name} does not cover both Ingress and Egress`;
@@ -145,7 +147,10 @@ export interface HardenedPodSpec {
  */
 export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
   const { options } = spec;
-  const runAs = spec.runAs ?? { kind: 'non-root', uid: options.runAsUser === 'per-pod' ? DEFAULT_RUN_AS_USER : options.runAsUser };
+  const runAs = spec.runAs ?? {
+    kind: 'non-root',
+    uid: options.runAsUser === 'per-pod' ? DEFAULT_RUN_AS_USER : options.runAsUser,
+  };
   const supervised = runAs.kind === 'supervisor';
   const uid = supervised ? 0 : runAs.uid;
   const expiresAt = new Date(Date.now() + spec.activeDeadlineSeconds * 1000).toISOString();
@@ -160,7 +165,10 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
       name: spec.name,
       namespace: spec.namespace,
       labels: cordonLabels({ [ROLE_LABEL]: spec.role, ...spec.labels }),
-      annotations: { [EXPIRES_ANNOTATION]: expiresAt, ...(supervised ? { [PROGRAM_UID_ANNOTATION]: String(runAs.programUid) } : {}) },
+      annotations: {
+        [EXPIRES_ANNOTATION]: expiresAt,
+        ...(supervised ? { [PROGRAM_UID_ANNOTATION]: String(runAs.programUid) } : {}),
+      },
     },
     spec: {
       restartPolicy: 'Never',
@@ -232,7 +240,8 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
   if (options.runtimeClassName !== undefined) podSpec.runtimeClassName = options.runtimeClassName;
   if (Object.keys(options.nodeSelector).length > 0) podSpec.nodeSelector = { ...options.nodeSelector };
   if (options.tolerations.length > 0) podSpec.tolerations = toTolerations(options);
-  if (options.imagePullSecrets.length > 0) podSpec.imagePullSecrets = options.imagePullSecrets.map((name) => ({ name }));
+  if (options.imagePullSecrets.length > 0)
+    podSpec.imagePullSecrets = options.imagePullSecrets.map((name) => ({ name }));
   return pod;
 }
 
@@ -286,7 +295,10 @@ export function podCommand(options: PodCommandOptions): string[] {
   return ['/bin/bash', '-c', `${run}; ${hold}`, options.gateSource ?? 'cordon', ...options.command];
 }
 
-export function resourcesFor(limits: Pick<ExecutionLimits, 'memoryBytes' | 'cpus'>, cpuRequestFraction: number): V1ResourceRequirements {
+export function resourcesFor(
+  limits: Pick<ExecutionLimits, 'memoryBytes' | 'cpus'>,
+  cpuRequestFraction: number,
+): V1ResourceRequirements {
   const cpuMillis = Math.max(1, Math.round(limits.cpus * 1000));
   const requestMillis = Math.max(1, Math.round(cpuMillis * cpuRequestFraction));
   return {

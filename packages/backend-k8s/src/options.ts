@@ -19,20 +19,31 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const namespaceName = z.string().max(63).regex(DNS_LABEL, 'must be a DNS-1123 label (lowercase letters, digits, "-")');
 
 /** `a=b,c=d` (CLI/env) or an object. */
-const stringMap = z.preprocess((value) => {
-  if (typeof value !== 'string') return value;
-  if (value.trim() === '') return {};
-  return Object.fromEntries(value.split(',').map((pair) => {
-    const at = pair.indexOf('=');
-    return at < 0 ? [pair.trim(), ''] : [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
-  }));
-}, z.record(z.string().min(1), z.string()));
+const stringMap = z.preprocess(
+  (value) => {
+    if (typeof value !== 'string') return value;
+    if (value.trim() === '') return {};
+    return Object.fromEntries(
+      value.split(',').map((pair) => {
+        const at = pair.indexOf('=');
+        return at < 0 ? [pair.trim(), ''] : [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
+      }),
+    );
+  },
+  z.record(z.string().min(1), z.string()),
+);
 
 /** `a,b` (CLI/env) or an array. */
-const stringList = z.preprocess((value) => {
-  if (typeof value !== 'string') return value;
-  return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
-}, z.array(z.string().min(1)));
+const stringList = z.preprocess(
+  (value) => {
+    if (typeof value !== 'string') return value;
+    return value
+      .split(',')
+      .map((item) => item.trim())
+      .filter((item) => item !== '');
+  },
+  z.array(z.string().min(1)),
+);
 
 const tolerationSchema = z.strictObject({
   key: z.string().optional(),
@@ -55,63 +66,78 @@ const tolerations = z.preprocess((value) => {
 const bool = (fallback: boolean) => z.preprocess(parseBooleanOption, z.boolean()).default(fallback);
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
-export const k8sOptionsSchema = z.strictObject({
-  /** Tenant namespace the sandbox pods run in, behind the deny-all NetworkPolicy. */
-  namespace: namespaceName.default('cordon-sandbox'),
-  /**
-   * Unrestricted namespace for the isolation check's canary and control pods, and for
-   * requests with `network: 'open'`. Must differ from `namespace`.
-   */
-  controlNamespace: namespaceName.default('cordon-control'),
-  /** Create the namespaces when missing (needs `create` on namespaces). */
-  createNamespaces: bool(true),
-  /** Verify, once per tenant, that a pod in the namespace misses a canary that a control pod reaches. */
-  verifyIsolation: bool(true),
-  image: z.string().min(1).default(DEFAULT_IMAGE),
-  /** `Never` by default: the backend does not pull unless configured to. */
-  imagePullPolicy: z.enum(['Never', 'IfNotPresent', 'Always']).default('Never'),
-  imagePullSecrets: stringList.default([]),
-  /** e.g. `gvisor` on GKE Sandbox. */
-  runtimeClassName: z.string().min(1).optional(),
-  nodeSelector: stringMap.default({}),
-  tolerations: tolerations.default([]),
-  /**
-   * Nameservers for the sandbox pods' /etc/resolv.conf (default: none reachable, 127.0.0.1
-   * behind the policy; the cluster's resolver for `network: 'open'`). The conformance
-   * adapter points it at its DNS canary so a leaking system lookup would show.
-   */
-  dns: stringList.pipe(z.array(z.ipv4())).optional(),
-  /**
-   * The uid sandbox programs run under (the pod's supervisor starts as root and
-   * switches to it). `per-pod`: a non-root uid of its own for each pod, so limits.pids
-   * is enforced per pod (RLIMIT_NPROC) and per-user kernel limits are not shared. A
-   * number: that uid for every pod (and for cordon's other pods); then limits.pids
-   * falls back to the kubelet's node-wide podPidsLimit.
-   */
-  runAsUser: z.union([z.literal('per-pod'), z.coerce.number().int().min(1, 'must be a non-root uid').max(2 ** 31 - 1)]).default('per-pod'),
-  /** Path of a kubeconfig file; default: `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
-  kubeconfig: z.string().min(1).optional(),
-  /** Kubeconfig context; default: its current context. */
-  context: z.string().min(1).optional(),
-  /** Pre-started pods kept ready for requests with default limits; 0 disables the pool. */
-  poolSize: z.coerce.number().int().min(0).max(64).default(2),
-  /** A warm pod older than this is replaced (it also bounds its `activeDeadlineSeconds`). */
-  warmPodMaxAgeMs: positiveInt(10 * 60_000),
-  /** Limit for one API call; an unreachable API server fails after this. */
-  apiTimeoutMs: positiveInt(15_000),
-  /** Scheduling plus container start; a pod not running by then is deleted and the run fails. */
-  podStartTimeoutMs: positiveInt(120_000),
-  /** How long a new pod waits for the policy to cover it before it refuses to run anything. */
-  networkGateTimeoutMs: positiveInt(30_000),
-  /** CPU request as a fraction of the CPU limit, so small nodes can pack pods (memory request = limit). */
-  cpuRequestFraction: z.coerce.number().positive().max(1).default(0.1),
-  /** How often leftovers of dead sessions are looked for; 0 disables the periodic reaper. */
-  reapIntervalMs: z.coerce.number().int().min(0).default(5 * 60_000),
-  maxConcurrency: z.coerce.number().int().positive().optional(),
-}).refine((options) => options.namespace !== options.controlNamespace, {
-  message: 'controlNamespace must differ from namespace (the control namespace has no deny-all policy)',
-  path: ['controlNamespace'],
-});
+export const k8sOptionsSchema = z
+  .strictObject({
+    /** Tenant namespace the sandbox pods run in, behind the deny-all NetworkPolicy. */
+    namespace: namespaceName.default('cordon-sandbox'),
+    /**
+     * Unrestricted namespace for the isolation check's canary and control pods, and for
+     * requests with `network: 'open'`. Must differ from `namespace`.
+     */
+    controlNamespace: namespaceName.default('cordon-control'),
+    /** Create the namespaces when missing (needs `create` on namespaces). */
+    createNamespaces: bool(true),
+    /** Verify, once per tenant, that a pod in the namespace misses a canary that a control pod reaches. */
+    verifyIsolation: bool(true),
+    image: z.string().min(1).default(DEFAULT_IMAGE),
+    /** `Never` by default: the backend does not pull unless configured to. */
+    imagePullPolicy: z.enum(['Never', 'IfNotPresent', 'Always']).default('Never'),
+    imagePullSecrets: stringList.default([]),
+    /** e.g. `gvisor` on GKE Sandbox. */
+    runtimeClassName: z.string().min(1).optional(),
+    nodeSelector: stringMap.default({}),
+    tolerations: tolerations.default([]),
+    /**
+     * Nameservers for the sandbox pods' /etc/resolv.conf (default: none reachable, 127.0.0.1
+     * behind the policy; the cluster's resolver for `network: 'open'`). The conformance
+     * adapter points it at its DNS canary so a leaking system lookup would show.
+     */
+    dns: stringList.pipe(z.array(z.ipv4())).optional(),
+    /**
+     * The uid sandbox programs run under (the pod's supervisor starts as root and
+     * switches to it). `per-pod`: a non-root uid of its own for each pod, so limits.pids
+     * is enforced per pod (RLIMIT_NPROC) and per-user kernel limits are not shared. A
+     * number: that uid for every pod (and for cordon's other pods); then limits.pids
+     * falls back to the kubelet's node-wide podPidsLimit.
+     */
+    runAsUser: z
+      .union([
+        z.literal('per-pod'),
+        z.coerce
+          .number()
+          .int()
+          .min(1, 'must be a non-root uid')
+          .max(2 ** 31 - 1),
+      ])
+      .default('per-pod'),
+    /** Path of a kubeconfig file; default: `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
+    kubeconfig: z.string().min(1).optional(),
+    /** Kubeconfig context; default: its current context. */
+    context: z.string().min(1).optional(),
+    /** Pre-started pods kept ready for requests with default limits; 0 disables the pool. */
+    poolSize: z.coerce.number().int().min(0).max(64).default(2),
+    /** A warm pod older than this is replaced (it also bounds its `activeDeadlineSeconds`). */
+    warmPodMaxAgeMs: positiveInt(10 * 60_000),
+    /** Limit for one API call; an unreachable API server fails after this. */
+    apiTimeoutMs: positiveInt(15_000),
+    /** Scheduling plus container start; a pod not running by then is deleted and the run fails. */
+    podStartTimeoutMs: positiveInt(120_000),
+    /** How long a new pod waits for the policy to cover it before it refuses to run anything. */
+    networkGateTimeoutMs: positiveInt(30_000),
+    /** CPU request as a fraction of the CPU limit, so small nodes can pack pods (memory request = limit). */
+    cpuRequestFraction: z.coerce.number().positive().max(1).default(0.1),
+    /** How often leftovers of dead sessions are looked for; 0 disables the periodic reaper. */
+    reapIntervalMs: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(5 * 60_000),
+    maxConcurrency: z.coerce.number().int().positive().optional(),
+  })
+  .refine((options) => options.namespace !== options.controlNamespace, {
+    message: 'controlNamespace must differ from namespace (the control namespace has no deny-all policy)',
+    path: ['controlNamespace'],
+  });
 
 export type K8sOptions = z.output<typeof k8sOptionsSchema>;
 export type K8sOptionsInput = z.input<typeof k8sOptionsSchema>;

@@ -30,7 +30,11 @@ const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 const MAX_STATUS_BYTES = 64 * 1024;
 
 /** The `ws` WebSocket the client itself uses (isomorphic-ws in Node), to set maxPayload on it. */
-const WebSocketClass = createRequire(createRequire(import.meta.url).resolve('@kubernetes/client-node'))('ws') as new (url: string, protocols: string | string[], options: object) => Socket;
+const WebSocketClass = createRequire(createRequire(import.meta.url).resolve('@kubernetes/client-node'))('ws') as new (
+  url: string,
+  protocols: string | string[],
+  options: object,
+) => Socket;
 
 export interface AttachSinks {
   stdout(chunk: Uint8Array): void;
@@ -64,11 +68,24 @@ export interface AttachInput {
  * trailers arrive. The client's connect resolves when the websocket opens, not when
  * anything ends, so the end is taken from the trailers, or the socket closing.
  */
-export async function attachAndRun(api: KubeApi, namespace: string, pod: string, input: AttachInput, sinks: AttachSinks, connectTimeoutMs: number, signal: AbortSignal): Promise<AttachOutcome> {
+export async function attachAndRun(
+  api: KubeApi,
+  namespace: string,
+  pod: string,
+  input: AttachInput,
+  sinks: AttachSinks,
+  connectTimeoutMs: number,
+  signal: AbortSignal,
+): Promise<AttachOutcome> {
   if (signal.aborted) return { kind: 'stopped' };
   // Own inert streams: the client's default handler would act on process.stdin/stdout on a CLOSE frame.
-  const socketFactory = (uri: string, protocols: string | string[], options: object) => new WebSocketClass(uri, protocols, { ...options, maxPayload: MAX_MESSAGE_BYTES });
-  const handler = new WebSocketHandler(api.config, socketFactory as never, { stdin: new PassThrough(), stdout: new PassThrough(), stderr: new PassThrough() });
+  const socketFactory = (uri: string, protocols: string | string[], options: object) =>
+    new WebSocketClass(uri, protocols, { ...options, maxPayload: MAX_MESSAGE_BYTES });
+  const handler = new WebSocketHandler(api.config, socketFactory as never, {
+    stdin: new PassThrough(),
+    stdout: new PassThrough(),
+    stderr: new PassThrough(),
+  });
   const output = new RunnerOutput({
     nonce: input.nonce,
     bounds: collectionBounds(input.request),
@@ -98,7 +115,8 @@ export async function attachAndRun(api: KubeApi, namespace: string, pod: string,
       case WebSocketHandler.StderrStream:
         state = output.push('stderr', data);
         // Before the program runs, stderr carries the supervisor's own errors: keep some for diagnostics.
-        if (diagnostics.length < DIAGNOSTIC_BYTES) diagnostics += data.subarray(0, DIAGNOSTIC_BYTES - diagnostics.length).toString('utf8');
+        if (diagnostics.length < DIAGNOSTIC_BYTES)
+          diagnostics += data.subarray(0, DIAGNOSTIC_BYTES - diagnostics.length).toString('utf8');
         break;
       case WebSocketHandler.StatusStream:
         if (data.byteLength <= MAX_STATUS_BYTES) status = parseStatus(data);
@@ -126,7 +144,12 @@ export async function attachAndRun(api: KubeApi, namespace: string, pod: string,
     socket = await raceAbort(connecting, AbortSignal.any([signal, connectDeadline]), (late) => late.close());
   } catch (error) {
     if (signal.aborted) return { kind: 'stopped' };
-    if (connectDeadline.aborted) throw new BackendFailureError(BACKEND_NAME, `attaching to pod ${namespace}/${pod} did not complete within ${connectTimeoutMs} ms`, { pod });
+    if (connectDeadline.aborted)
+      throw new BackendFailureError(
+        BACKEND_NAME,
+        `attaching to pod ${namespace}/${pod} did not complete within ${connectTimeoutMs} ms`,
+        { pod },
+      );
     throw api.translate(`create pods/attach in namespace ${namespace}`, error);
   }
 
@@ -139,7 +162,9 @@ export async function attachAndRun(api: KubeApi, namespace: string, pod: string,
   socket.on('close', ended);
   socket.on('error', ended);
   try {
-    const stdinBytes = input.stdin ? Buffer.from(input.stdin.buffer, input.stdin.byteOffset, input.stdin.byteLength) : Buffer.alloc(0);
+    const stdinBytes = input.stdin
+      ? Buffer.from(input.stdin.buffer, input.stdin.byteOffset, input.stdin.byteLength)
+      : Buffer.alloc(0);
     for (const data of [input.payload, stdinBytes]) {
       for (let offset = 0; offset < data.byteLength; offset += STDIN_MESSAGE_BYTES) {
         const part = data.subarray(offset, offset + STDIN_MESSAGE_BYTES);
@@ -152,7 +177,8 @@ export async function attachAndRun(api: KubeApi, namespace: string, pod: string,
     // The program reads its stdin to EOF. Only protocol v5 can close stdin and keep
     // the output streams; on older servers stdin stays open (a program that reads
     // it waits until its timeout).
-    if (WebSocketHandler.supportsClose(socket.protocol)) socket.send(Buffer.from([WebSocketHandler.CloseStream, WebSocketHandler.StdinStream]));
+    if (WebSocketHandler.supportsClose(socket.protocol))
+      socket.send(Buffer.from([WebSocketHandler.CloseStream, WebSocketHandler.StdinStream]));
     return await done;
   } finally {
     signal.removeEventListener('abort', onAbort);

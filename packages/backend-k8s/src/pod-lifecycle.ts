@@ -5,12 +5,30 @@ import type { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, SANDBOX_CONTAINER } from './manifests.js';
 
 /** Waiting reasons that never resolve on their own for a single-use pod: fail at once instead of hanging. */
-const IMAGE_REASONS = new Set(['ErrImageNeverPull', 'ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ImageInspectError', 'RegistryUnavailable']);
-const FATAL_REASONS = new Set(['CreateContainerConfigError', 'CreateContainerError', 'RunContainerError', 'CrashLoopBackOff', 'PreCreateHookError', 'PreStartHookError']);
+const IMAGE_REASONS = new Set([
+  'ErrImageNeverPull',
+  'ErrImagePull',
+  'ImagePullBackOff',
+  'InvalidImageName',
+  'ImageInspectError',
+  'RegistryUnavailable',
+]);
+const FATAL_REASONS = new Set([
+  'CreateContainerConfigError',
+  'CreateContainerError',
+  'RunContainerError',
+  'CrashLoopBackOff',
+  'PreCreateHookError',
+  'PreStartHookError',
+]);
 
 export async function createPod(api: KubeApi, pod: V1Pod, signal?: AbortSignal): Promise<V1Pod> {
   const namespace = pod.metadata!.namespace!;
-  return api.call(`create pods in namespace ${namespace}`, (options) => api.core.createNamespacedPod({ namespace, body: pod }, options), { signal });
+  return api.call(
+    `create pods in namespace ${namespace}`,
+    (options) => api.core.createNamespacedPod({ namespace, body: pod }, options),
+    { signal },
+  );
 }
 
 /**
@@ -19,11 +37,24 @@ export async function createPod(api: KubeApi, pod: V1Pod, signal?: AbortSignal):
  * that matches pods by IP would stop guarding them. Missing is fine.
  */
 export async function deletePod(api: KubeApi, namespace: string, name: string): Promise<void> {
-  await api.call(`delete pods in namespace ${namespace}`, (options) => api.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 1 }, options), { allow: [404] });
+  await api.call(
+    `delete pods in namespace ${namespace}`,
+    (options) => api.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: 1 }, options),
+    { allow: [404] },
+  );
 }
 
-export async function readPod(api: KubeApi, namespace: string, name: string, signal?: AbortSignal): Promise<V1Pod | undefined> {
-  return api.call(`get pods in namespace ${namespace}`, (options) => api.core.readNamespacedPod({ name, namespace }, options), { signal, allow: [404] });
+export async function readPod(
+  api: KubeApi,
+  namespace: string,
+  name: string,
+  signal?: AbortSignal,
+): Promise<V1Pod | undefined> {
+  return api.call(
+    `get pods in namespace ${namespace}`,
+    (options) => api.core.readNamespacedPod({ name, namespace }, options),
+    { signal, allow: [404] },
+  );
 }
 
 /**
@@ -32,37 +63,68 @@ export async function readPod(api: KubeApi, namespace: string, name: string, sig
  * with a typed error; a pod that is not running by `timeoutMs` fails too, quoting
  * the scheduler's reason.
  */
-export async function waitForRunning(api: KubeApi, namespace: string, name: string, image: string, timeoutMs: number, signal?: AbortSignal, until: 'running' | 'completed' = 'running'): Promise<V1Pod> {
+export async function waitForRunning(
+  api: KubeApi,
+  namespace: string,
+  name: string,
+  image: string,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  until: 'running' | 'completed' = 'running',
+): Promise<V1Pod> {
   const started = performance.now();
   let delayMs = 25;
   let lastReason = 'not scheduled yet';
   for (;;) {
     signal?.throwIfAborted();
     const pod = await readPod(api, namespace, name, signal);
-    if (!pod) throw new BackendFailureError(BACKEND_NAME, `pod ${namespace}/${name} disappeared while starting`, { pod: name });
+    if (!pod)
+      throw new BackendFailureError(BACKEND_NAME, `pod ${namespace}/${name} disappeared while starting`, { pod: name });
     const status = pod.status;
     const container = status?.containerStatuses?.find((entry) => entry.name === SANDBOX_CONTAINER);
     if (until === 'running' && container?.state?.running) return pod;
-    if (until === 'completed' && (container?.state?.terminated || status?.phase === 'Succeeded' || status?.phase === 'Failed')) return pod;
+    if (
+      until === 'completed' &&
+      (container?.state?.terminated || status?.phase === 'Succeeded' || status?.phase === 'Failed')
+    )
+      return pod;
     const waiting = container?.state?.waiting;
     if (waiting?.reason && IMAGE_REASONS.has(waiting.reason)) {
-      throw new BackendUnavailableError(BACKEND_NAME, `image "${image}" cannot be used on the node (${waiting.reason}: ${waiting.message ?? 'no detail'})`, imageRemedy(image), { cause: waiting });
+      throw new BackendUnavailableError(
+        BACKEND_NAME,
+        `image "${image}" cannot be used on the node (${waiting.reason}: ${waiting.message ?? 'no detail'})`,
+        imageRemedy(image),
+        { cause: waiting },
+      );
     }
     if (waiting?.reason && FATAL_REASONS.has(waiting.reason)) {
-      throw new BackendFailureError(BACKEND_NAME, `pod ${namespace}/${name} could not start its container (${waiting.reason}: ${waiting.message ?? 'no detail'})`, { pod: name });
+      throw new BackendFailureError(
+        BACKEND_NAME,
+        `pod ${namespace}/${name} could not start its container (${waiting.reason}: ${waiting.message ?? 'no detail'})`,
+        { pod: name },
+      );
     }
     if (container?.state?.terminated || status?.phase === 'Failed' || status?.phase === 'Succeeded') {
       const terminated = container?.state?.terminated;
-      throw new BackendFailureError(BACKEND_NAME, `pod ${namespace}/${name} ended before it could run anything (${terminated?.reason ?? status?.reason ?? status?.phase}: ${terminated?.message ?? status?.message ?? 'no detail'})`, { pod: name });
+      throw new BackendFailureError(
+        BACKEND_NAME,
+        `pod ${namespace}/${name} ended before it could run anything (${terminated?.reason ?? status?.reason ?? status?.phase}: ${terminated?.message ?? status?.message ?? 'no detail'})`,
+        { pod: name },
+      );
     }
     const scheduled = status?.conditions?.find((condition) => condition.type === 'PodScheduled');
-    if (scheduled?.status === 'False') lastReason = `${scheduled.reason ?? 'Unschedulable'}: ${scheduled.message ?? ''}`;
+    if (scheduled?.status === 'False')
+      lastReason = `${scheduled.reason ?? 'Unschedulable'}: ${scheduled.message ?? ''}`;
     else if (waiting?.reason) lastReason = `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}`;
     else if (scheduled?.status === 'True') lastReason = 'scheduled, container starting';
     const elapsed = performance.now() - started;
     if (elapsed > timeoutMs) {
       const warning = await lastWarning(api, namespace, name);
-      throw new BackendFailureError(BACKEND_NAME, `pod ${namespace}/${name} was not running after ${timeoutMs} ms (${lastReason}${warning ? `; last event: ${warning}` : ''})`, { pod: name });
+      throw new BackendFailureError(
+        BACKEND_NAME,
+        `pod ${namespace}/${name} was not running after ${timeoutMs} ms (${lastReason}${warning ? `; last event: ${warning}` : ''})`,
+        { pod: name },
+      );
     }
     await sleep(Math.min(delayMs, Math.max(1, timeoutMs - elapsed)), undefined, { signal });
     delayMs = Math.min(delayMs * 2, 250);
@@ -70,7 +132,12 @@ export async function waitForRunning(api: KubeApi, namespace: string, name: stri
 }
 
 /** The sandbox container's terminated state, waiting up to `timeoutMs` for the kubelet to report it. */
-export async function waitForTermination(api: KubeApi, namespace: string, name: string, timeoutMs: number): Promise<V1ContainerStateTerminated | undefined> {
+export async function waitForTermination(
+  api: KubeApi,
+  namespace: string,
+  name: string,
+  timeoutMs: number,
+): Promise<V1ContainerStateTerminated | undefined> {
   const started = performance.now();
   let delayMs = 50;
   while (performance.now() - started < timeoutMs) {
@@ -78,7 +145,8 @@ export async function waitForTermination(api: KubeApi, namespace: string, name: 
       if (error instanceof CordonError) return undefined;
       throw error;
     });
-    const terminated = pod?.status?.containerStatuses?.find((entry) => entry.name === SANDBOX_CONTAINER)?.state?.terminated;
+    const terminated = pod?.status?.containerStatuses?.find((entry) => entry.name === SANDBOX_CONTAINER)?.state
+      ?.terminated;
     if (terminated) return terminated;
     if (!pod) return undefined;
     await sleep(delayMs);
@@ -90,7 +158,12 @@ export async function waitForTermination(api: KubeApi, namespace: string, name: 
 /** The pod's latest warning event (e.g. FailedCreatePodSandBox), when events may be read. */
 async function lastWarning(api: KubeApi, namespace: string, name: string): Promise<string | undefined> {
   try {
-    const events = await api.call(`list events in namespace ${namespace}`, (options) => api.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},type=Warning` }, options), { allow: [403] });
+    const events = await api.call(
+      `list events in namespace ${namespace}`,
+      (options) =>
+        api.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name},type=Warning` }, options),
+      { allow: [403] },
+    );
     const last = events?.items.at(-1);
     return last ? `${last.reason ?? 'Warning'}: ${last.message ?? ''}`.slice(0, 500) : undefined;
   } catch {

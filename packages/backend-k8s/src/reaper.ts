@@ -31,7 +31,9 @@ export async function reapDeadSessions(api: KubeApi, namespaces: readonly string
   const removed: string[] = [];
   for (const namespace of namespaces) {
     try {
-      const list = await api.call(`list pods in namespace ${namespace}`, (options) => api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector() }, options));
+      const list = await api.call(`list pods in namespace ${namespace}`, (options) =>
+        api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector() }, options),
+      );
       const now = Date.now();
       for (const pod of list.items) {
         const name = pod.metadata?.name;
@@ -53,11 +55,23 @@ export interface SessionPod {
 }
 
 /** This session's pods in `namespaces`, or only one executor's. */
-export async function sessionPods(api: KubeApi, namespaces: readonly string[], executor?: string, session = SESSION_ID): Promise<SessionPod[]> {
+export async function sessionPods(
+  api: KubeApi,
+  namespaces: readonly string[],
+  executor?: string,
+  session = SESSION_ID,
+): Promise<SessionPod[]> {
   const found: SessionPod[] = [];
   for (const namespace of namespaces) {
-    const list = await api.call(`list pods in namespace ${namespace}`, (options) => api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(session, executor) }, options));
-    for (const pod of list.items) found.push({ namespace, name: pod.metadata?.name ?? '?', phase: pod.metadata?.deletionTimestamp ? 'Terminating' : pod.status?.phase ?? 'Unknown' });
+    const list = await api.call(`list pods in namespace ${namespace}`, (options) =>
+      api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(session, executor) }, options),
+    );
+    for (const pod of list.items)
+      found.push({
+        namespace,
+        name: pod.metadata?.name ?? '?',
+        phase: pod.metadata?.deletionTimestamp ? 'Terminating' : (pod.status?.phase ?? 'Unknown'),
+      });
   }
   return found;
 }

@@ -34,9 +34,13 @@ export interface SupervisorCommandOptions {
 export function supervisorCommand(options: SupervisorCommandOptions): string[] {
   return [
     // One V8 worker thread: every uid switch signals each thread (see supervisor.cjs).
-    'node', '--v8-pool-size=1', '/opt/cordon/runner/supervisor.cjs',
-    '--kind', options.kind,
-    '--uid', String(options.programUid),
+    'node',
+    '--v8-pool-size=1',
+    '/opt/cordon/runner/supervisor.cjs',
+    '--kind',
+    options.kind,
+    '--uid',
+    String(options.programUid),
     ...(options.nproc === undefined ? [] : ['--nproc', String(Math.floor(options.nproc))]),
   ];
 }

@@ -54,11 +54,13 @@ export class WarmPool {
   /** Whether `request` can use a pool pod at all. */
   fits(request: NormalizedRequest): boolean {
     const { limits } = this.#deps;
-    return request.network.mode === 'none'
-      && request.limits.memoryBytes === limits.memoryBytes
-      && request.limits.cpus === limits.cpus
-      && request.limits.diskBytes === limits.diskBytes
-      && request.limits.pids === limits.pids;
+    return (
+      request.network.mode === 'none' &&
+      request.limits.memoryBytes === limits.memoryBytes &&
+      request.limits.cpus === limits.cpus &&
+      request.limits.diskBytes === limits.diskBytes &&
+      request.limits.pids === limits.pids
+    );
   }
 
   /** Takes a ready pod for `request`, or undefined (then use a cold pod). Starts a refill either way. */

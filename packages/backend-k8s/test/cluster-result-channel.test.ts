@@ -8,7 +8,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { K8sExecutor } from '../src/index.js';
 import { EXECUTOR_LABEL } from '../src/manifests.js';
 import { announceSkip, clusterTier } from './cluster-tier.js';
-import { BASH_PROC_MEM_FORGERY, FORGED_PATHS, NODE_WRITESYNC_FORGERY, PYTHON_FRAME_FORGERY, pythonHugeTrailer } from './support/forgery.js';
+import {
+  BASH_PROC_MEM_FORGERY,
+  FORGED_PATHS,
+  NODE_WRITESYNC_FORGERY,
+  PYTHON_FRAME_FORGERY,
+  pythonHugeTrailer,
+} from './support/forgery.js';
 
 const execFileAsync = promisify(execFile);
 const tier = clusterTier();
@@ -41,7 +47,12 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend: the result channel a
   beforeAll(async () => {
     admin.loadFromFile(tier.kubeconfig!);
     core = admin.makeApiClient(CoreV1Api);
-    executor = K8sExecutor.create({ kubeconfig: tier.kubeconfig, namespace: tenant, controlNamespace: control, poolSize: 1 });
+    executor = K8sExecutor.create({
+      kubeconfig: tier.kubeconfig,
+      namespace: tenant,
+      controlNamespace: control,
+      poolSize: 1,
+    });
     await executor.ready();
   }, 300_000);
 
@@ -58,15 +69,30 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend: the result channel a
     for (const path of FORGED_PATHS) expect(result.warnings.join('\n')).not.toContain(path);
   };
 
-  it('reports the supervisor\'s exit status and files, whatever python, node or bash forge', async () => {
-    expectHonest(await executor.execute({ language: 'python', code: PYTHON_FRAME_FORGERY, collectFiles: ['**'] }), /frame nonce: not found/);
-    expectHonest(await executor.execute({ language: 'node', code: NODE_WRITESYNC_FORGERY, collectFiles: ['**'] }), /fs\.writeSync patched/);
-    expectHonest(await executor.execute({ language: 'bash', code: BASH_PROC_MEM_FORGERY, collectFiles: ['**'] }), /nonce not found/);
+  it("reports the supervisor's exit status and files, whatever python, node or bash forge", async () => {
+    expectHonest(
+      await executor.execute({ language: 'python', code: PYTHON_FRAME_FORGERY, collectFiles: ['**'] }),
+      /frame nonce: not found/,
+    );
+    expectHonest(
+      await executor.execute({ language: 'node', code: NODE_WRITESYNC_FORGERY, collectFiles: ['**'] }),
+      /fs\.writeSync patched/,
+    );
+    expectHonest(
+      await executor.execute({ language: 'bash', code: BASH_PROC_MEM_FORGERY, collectFiles: ['**'] }),
+      /nonce not found/,
+    );
   });
 
   it('collects a file written at the very end of the program', async () => {
-    const result = await executor.execute({ language: 'node', code: 'process.on("exit", () => require("node:fs").writeFileSync("late.txt", "written at exit"))', collectFiles: ['late.txt'] });
-    expect(result.files.map((file) => [file.path, Buffer.from(file.content).toString()])).toEqual([['late.txt', 'written at exit']]);
+    const result = await executor.execute({
+      language: 'node',
+      code: 'process.on("exit", () => require("node:fs").writeFileSync("late.txt", "written at exit"))',
+      collectFiles: ['late.txt'],
+    });
+    expect(result.files.map((file) => [file.path, Buffer.from(file.content).toString()])).toEqual([
+      ['late.txt', 'written at exit'],
+    ]);
   });
 
   it('keeps the host\'s memory bounded while a program writes a 512 MiB "trailer"', async () => {
@@ -74,8 +100,12 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend: the result channel a
     const baseline = process.memoryUsage.rss();
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
-    const result = await executor.execute({ language: 'python', code: pythonHugeTrailer(512), timeoutMs: 240_000 }).finally(() => clearInterval(sampler));
-    console.log(`512 MiB forged trailer over attach: host RSS ${(baseline / MiB).toFixed(0)} MiB before, peak ${(peak / MiB).toFixed(0)} MiB (+${((peak - baseline) / MiB).toFixed(0)} MiB)`);
+    const result = await executor
+      .execute({ language: 'python', code: pythonHugeTrailer(512), timeoutMs: 240_000 })
+      .finally(() => clearInterval(sampler));
+    console.log(
+      `512 MiB forged trailer over attach: host RSS ${(baseline / MiB).toFixed(0)} MiB before, peak ${(peak / MiB).toFixed(0)} MiB (+${((peak - baseline) / MiB).toFixed(0)} MiB)`,
+    );
     expect(result).toMatchObject({ status: 'ok', stderrTruncated: true });
     expect((peak - baseline) / MiB).toBeLessThan(200);
   }, 300_000);
@@ -84,10 +114,18 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend: the result channel a
     const controller = new AbortController();
     let holding: () => void = () => undefined;
     const exhausted = new Promise<void>((resolve) => (holding = resolve));
-    const hog = executor.execute({ language: 'python', code: EXHAUST_INOTIFY, signal: controller.signal, onStdout: (chunk) => chunk.includes('holding') && holding() });
+    const hog = executor.execute({
+      language: 'python',
+      code: EXHAUST_INOTIFY,
+      signal: controller.signal,
+      onStdout: (chunk) => chunk.includes('holding') && holding(),
+    });
     try {
       await exhausted;
-      const other = await executor.execute({ language: 'python', code: 'import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nprint("inotify: " + ("ok" if libc.inotify_init1(0) >= 0 else os.strerror(ctypes.get_errno())))' });
+      const other = await executor.execute({
+        language: 'python',
+        code: 'import ctypes, os\nlibc = ctypes.CDLL(None, use_errno=True)\nprint("inotify: " + ("ok" if libc.inotify_init1(0) >= 0 else os.strerror(ctypes.get_errno())))',
+      });
       expect(other.stdout).toBe('inotify: ok\n');
     } finally {
       controller.abort();
@@ -95,7 +133,7 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend: the result channel a
     expect((await hog).stdout).toMatch(/^holding \d+ inotify instances, then Too many open files/);
   });
 
-  it('limits the program, not the pod\'s root: RLIMIT_NPROC on the program\'s uid, 1024 open files, no pseudo-terminals', async () => {
+  it("limits the program, not the pod's root: RLIMIT_NPROC on the program's uid, 1024 open files, no pseudo-terminals", async () => {
     const result = await executor.execute({
       language: 'bash',
       limits: { pids: 40 },
@@ -110,7 +148,13 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend: the result channel a
   it('leaves no pod behind when execute() fails, even if the caller dies right after', async () => {
     // The protocol 1 image has no supervisor: the pod starts, then its stream ends without a
     // result. The caller is a separate process that exits the moment execute() rejects.
-    const { stdout } = await execFileAsync(process.execPath, [fileURLToPath(new URL('support/fail-and-exit.mjs', import.meta.url)), tier.kubeconfig!, tenant, control, 'cordon-runtime:0.1.0']);
+    const { stdout } = await execFileAsync(process.execPath, [
+      fileURLToPath(new URL('support/fail-and-exit.mjs', import.meta.url)),
+      tier.kubeconfig!,
+      tenant,
+      control,
+      'cordon-runtime:0.1.0',
+    ]);
     const { instanceId, error } = JSON.parse(stdout) as { instanceId: string; error: string | null };
     expect(error).toBe('BackendFailureError');
     const selector = `${EXECUTOR_LABEL}=${instanceId}`;

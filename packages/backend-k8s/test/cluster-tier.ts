@@ -7,12 +7,18 @@ import { existsSync } from 'node:fs';
  */
 export function clusterTier(): { kubeconfig: string | undefined; required: boolean; why: string } {
   const kubeconfig = process.env.KUBECONFIG;
-  const required = (process.env.CORDON_REQUIRE_TIERS ?? '').split(',').map((name) => name.trim()).some((name) => name === 'all' || name === 'k8s');
+  const required = (process.env.CORDON_REQUIRE_TIERS ?? '')
+    .split(',')
+    .map((name) => name.trim())
+    .some((name) => name === 'all' || name === 'k8s');
   if (!kubeconfig) return { kubeconfig: undefined, required, why: 'KUBECONFIG is not set' };
-  if (!existsSync(kubeconfig)) return { kubeconfig: undefined, required, why: `KUBECONFIG=${kubeconfig} does not exist` };
+  if (!existsSync(kubeconfig))
+    return { kubeconfig: undefined, required, why: `KUBECONFIG=${kubeconfig} does not exist` };
   return { kubeconfig, required, why: '' };
 }
 
 export function announceSkip(why: string): void {
-  process.stderr.write(`\n*** SKIPPED: @cordon/backend-k8s cluster tests: ${why}.\n*** Enable: KUBECONFIG=$(pnpm -s cluster:up | tail -1) pnpm --filter @cordon/backend-k8s test\n\n`);
+  process.stderr.write(
+    `\n*** SKIPPED: @cordon/backend-k8s cluster tests: ${why}.\n*** Enable: KUBECONFIG=$(pnpm -s cluster:up | tail -1) pnpm --filter @cordon/backend-k8s test\n\n`,
+  );
 }

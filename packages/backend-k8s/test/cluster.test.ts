@@ -1,5 +1,13 @@
 import { BackendUnavailableError, IsolationRefusedError, SESSION_ID, type Executor } from '@cordon/core';
-import { CoreV1Api, KubeConfig, NetworkingV1Api, RbacAuthorizationV1Api, type V1Namespace, type V1NetworkPolicy, type V1RoleBinding } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  NetworkingV1Api,
+  RbacAuthorizationV1Api,
+  type V1Namespace,
+  type V1NetworkPolicy,
+  type V1RoleBinding,
+} from '@kubernetes/client-node';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +20,9 @@ if (!tier.kubeconfig && !tier.required) announceSkip(tier.why);
 
 describe.runIf(!tier.kubeconfig && tier.required)('k8s cluster tier (required)', () => {
   it('has a cluster to run against', () => {
-    expect.fail(`CORDON_REQUIRE_TIERS requires the k8s tier, but ${tier.why}. Run: KUBECONFIG=$(pnpm -s cluster:up | tail -1)`);
+    expect.fail(
+      `CORDON_REQUIRE_TIERS requires the k8s tier, but ${tier.why}. Run: KUBECONFIG=$(pnpm -s cluster:up | tail -1)`,
+    );
   });
 });
 
@@ -31,7 +41,12 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     admin.loadFromFile(tier.kubeconfig!);
     core = admin.makeApiClient(CoreV1Api);
     networking = admin.makeApiClient(NetworkingV1Api);
-    executor = K8sExecutor.create({ kubeconfig: tier.kubeconfig, namespace: tenant, controlNamespace: control, poolSize: 1 });
+    executor = K8sExecutor.create({
+      kubeconfig: tier.kubeconfig,
+      namespace: tenant,
+      controlNamespace: control,
+      poolSize: 1,
+    });
     made.push(tenant, control);
     await executor.ready();
   }, 300_000);
@@ -59,12 +74,19 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     expect(node).toMatchObject({ status: 'error', exitCode: 3, stdout: 'hello from a file\n', stderr: 'to stderr\n' });
     expect(node.files.map((file) => [file.path, Buffer.from(file.content).toString()])).toEqual([['out.txt', 'PIPED']]);
 
-    const python = await executor.execute({ language: 'python', code: 'import os, sys\nprint(os.getuid(), sys.stdin.read())', stdin: 'in' });
+    const python = await executor.execute({
+      language: 'python',
+      code: 'import os, sys\nprint(os.getuid(), sys.stdin.read())',
+      stdin: 'in',
+    });
     expect(python.status).toBe('ok');
     expect(python.stdout).toMatch(/^\d+ in\n$/);
     expect(Number(python.stdout.split(' ')[0])).toBeGreaterThanOrEqual(200_000);
 
-    const bash = await executor.execute({ language: 'bash', code: 'echo "$HOME $(id -u)"; cat /proc/self/status | grep -E "^(CapEff|NoNewPrivs|Seccomp):"; touch /etc/x 2>&1 || true; exit 7' });
+    const bash = await executor.execute({
+      language: 'bash',
+      code: 'echo "$HOME $(id -u)"; cat /proc/self/status | grep -E "^(CapEff|NoNewPrivs|Seccomp):"; touch /etc/x 2>&1 || true; exit 7',
+    });
     expect(bash.exitCode).toBe(7);
     expect(bash.stdout).toMatch(/^\/workspace [1-9]\d{5,}\n/);
     expect(bash.stdout).toMatch(/CapEff:\s+0000000000000000/);
@@ -94,7 +116,11 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
   it('aborts a running execution', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 1500);
-    const result = await executor.execute({ language: 'python', code: 'import time\nwhile True: time.sleep(1)', signal: controller.signal });
+    const result = await executor.execute({
+      language: 'python',
+      code: 'import time\nwhile True: time.sleep(1)',
+      signal: controller.signal,
+    });
     expect(result.status).toBe('aborted');
   });
 
@@ -119,9 +145,18 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
   });
 
   it('reports a missing image quickly with a typed error', async () => {
-    const broken = K8sExecutor.create({ kubeconfig: tier.kubeconfig, namespace: tenant, controlNamespace: control, poolSize: 0, verifyIsolation: false, image: 'cordon-does-not-exist:0' });
+    const broken = K8sExecutor.create({
+      kubeconfig: tier.kubeconfig,
+      namespace: tenant,
+      controlNamespace: control,
+      poolSize: 0,
+      verifyIsolation: false,
+      image: 'cordon-does-not-exist:0',
+    });
     const started = performance.now();
-    const error: unknown = await broken.execute({ language: 'node', code: 'console.log(1)' }).catch((caught: unknown) => caught);
+    const error: unknown = await broken
+      .execute({ language: 'node', code: 'console.log(1)' })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(BackendUnavailableError);
     expect(String(error)).toMatch(/ErrImageNeverPull/);
     expect(performance.now() - started).toBeLessThan(30_000);
@@ -132,10 +167,15 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
   it('refuses to run when another policy opens egress in the tenant namespace', async () => {
     await networking.createNamespacedNetworkPolicy({
       namespace: tenant,
-      body: { metadata: { name: 'allow-dns' }, spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ port: 53, protocol: 'UDP' }] }] } },
+      body: {
+        metadata: { name: 'allow-dns' },
+        spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ ports: [{ port: 53, protocol: 'UDP' }] }] },
+      },
     });
     try {
-      await expect(executor.execute({ language: 'node', code: 'console.log(1)' })).rejects.toThrow(IsolationRefusedError);
+      await expect(executor.execute({ language: 'node', code: 'console.log(1)' })).rejects.toThrow(
+        IsolationRefusedError,
+      );
     } finally {
       await networking.deleteNamespacedNetworkPolicy({ name: 'allow-dns', namespace: tenant });
     }
@@ -143,7 +183,11 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
   });
 
   it('runs network: open in the control namespace', async () => {
-    const result = await executor.execute({ language: 'bash', code: 'grep -c nameserver /etc/resolv.conf; grep nameserver /etc/resolv.conf', network: 'open' });
+    const result = await executor.execute({
+      language: 'bash',
+      code: 'grep -c nameserver /etc/resolv.conf; grep nameserver /etc/resolv.conf',
+      network: 'open',
+    });
     expect(result.status).toBe('ok');
     expect(result.stdout).not.toMatch(/127\.0\.0\.1/);
   });
@@ -157,19 +201,33 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
       const namespace = manifest.metadata?.namespace ?? '';
       const kind = manifest.kind ?? '';
       if (kind === 'Namespace') await core.createNamespace({ body: manifest as V1Namespace });
-      else if (kind === 'NetworkPolicy') await networking.createNamespacedNetworkPolicy({ namespace, body: manifest as V1NetworkPolicy });
+      else if (kind === 'NetworkPolicy')
+        await networking.createNamespacedNetworkPolicy({ namespace, body: manifest as V1NetworkPolicy });
       else if (kind === 'ServiceAccount') await core.createNamespacedServiceAccount({ namespace, body: manifest });
       else if (kind === 'Role') await rbac.createNamespacedRole({ namespace, body: manifest });
-      else if (kind === 'RoleBinding') await rbac.createNamespacedRoleBinding({ namespace, body: manifest as V1RoleBinding });
+      else if (kind === 'RoleBinding')
+        await rbac.createNamespacedRoleBinding({ namespace, body: manifest as V1RoleBinding });
       else throw new Error(`unexpected ${kind}`);
     }
-    const token = await core.createNamespacedServiceAccountToken({ name: 'cordon-executor', namespace: ctl, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+    const token = await core.createNamespacedServiceAccountToken({
+      name: 'cordon-executor',
+      namespace: ctl,
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    });
     const cluster = admin.getCurrentCluster()!;
     const dir = mkdtempSync(join(tmpdir(), 'cordon-k8s-rbac-'));
     const path = join(dir, 'kubeconfig');
     const restricted = new KubeConfig();
     restricted.loadFromOptions({
-      clusters: [{ name: 'c', server: cluster.server, caData: cluster.caData, caFile: cluster.caFile, skipTLSVerify: cluster.skipTLSVerify }],
+      clusters: [
+        {
+          name: 'c',
+          server: cluster.server,
+          caData: cluster.caData,
+          caFile: cluster.caFile,
+          skipTLSVerify: cluster.skipTLSVerify,
+        },
+      ],
       users: [{ name: 'sa', token: token.status!.token }],
       contexts: [{ name: 'sa', cluster: 'c', user: 'sa' }],
       currentContext: 'sa',
@@ -177,13 +235,27 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     writeFileSync(path, restricted.exportConfig());
     let limited: Executor | undefined;
     try {
-      limited = K8sExecutor.create({ kubeconfig: path, namespace: ns, controlNamespace: ctl, createNamespaces: false, poolSize: 0 });
+      limited = K8sExecutor.create({
+        kubeconfig: path,
+        namespace: ns,
+        controlNamespace: ctl,
+        createNamespaces: false,
+        poolSize: 0,
+      });
       const result = await limited.execute({ language: 'node', code: 'console.log("least privilege")' });
       expect(result.stdout).toBe('least privilege\n');
       await limited.close();
       // A namespace it was not granted: refused with the verb named, nothing run.
-      const outside = K8sExecutor.create({ kubeconfig: path, namespace: tenant, controlNamespace: ctl, createNamespaces: false, poolSize: 0 });
-      const error: unknown = await outside.execute({ language: 'node', code: 'console.log(1)' }).catch((caught: unknown) => caught);
+      const outside = K8sExecutor.create({
+        kubeconfig: path,
+        namespace: tenant,
+        controlNamespace: ctl,
+        createNamespaces: false,
+        poolSize: 0,
+      });
+      const error: unknown = await outside
+        .execute({ language: 'node', code: 'console.log(1)' })
+        .catch((caught: unknown) => caught);
       expect(error).toBeInstanceOf(IsolationRefusedError);
       expect(String(error)).toMatch(/forbids "create networkpolicies in namespace/);
       await outside.close();
@@ -193,24 +265,35 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     }
   });
 
-  it('leaves nothing behind after close(), and leaves other executors\' pods alone', async () => {
+  it("leaves nothing behind after close(), and leaves other executors' pods alone", async () => {
     await executor.poolSettled();
     const before = executor.warmPods;
     expect(before).toBeGreaterThan(0);
-    const own = K8sExecutor.create({ kubeconfig: tier.kubeconfig, namespace: tenant, controlNamespace: control, poolSize: 2, verifyIsolation: false });
+    const own = K8sExecutor.create({
+      kubeconfig: tier.kubeconfig,
+      namespace: tenant,
+      controlNamespace: control,
+      poolSize: 2,
+      verifyIsolation: false,
+    });
     await own.ready();
     await Promise.all([1, 2, 3].map((n) => own.execute({ language: 'node', code: `console.log(${n})` })));
     await own.poolSettled();
     await own.close();
     expect(await own.leftovers()).toEqual([]);
     // The other executor's warm pods survived and still serve.
-    expect((await executor.execute({ language: 'node', code: 'console.log("still here")' })).stdout).toBe('still here\n');
+    expect((await executor.execute({ language: 'node', code: 'console.log("still here")' })).stdout).toBe(
+      'still here\n',
+    );
   });
 
   it('leaves no pod of this session once every executor is closed', async () => {
     await executor.close();
     const pods = await core.listNamespacedPod({ namespace: tenant, labelSelector: `cordon.dev/session=${SESSION_ID}` });
-    const controlPods = await core.listNamespacedPod({ namespace: control, labelSelector: `cordon.dev/session=${SESSION_ID}` });
+    const controlPods = await core.listNamespacedPod({
+      namespace: control,
+      labelSelector: `cordon.dev/session=${SESSION_ID}`,
+    });
     expect([...pods.items, ...controlPods.items].map((pod) => pod.metadata?.name)).toEqual([]);
   });
 });

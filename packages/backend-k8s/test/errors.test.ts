@@ -13,12 +13,18 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function kubeconfig(server: string): string {
   const path = join(dir, `kubeconfig-${Math.random().toString(16).slice(2)}`);
-  writeFileSync(path, [
-    'apiVersion: v1', 'kind: Config', 'current-context: t',
-    'clusters: [{name: t, cluster: {server: "' + server + '", insecure-skip-tls-verify: true}}]',
-    'users: [{name: t, user: {token: fake}}]',
-    'contexts: [{name: t, context: {cluster: t, user: t}}]', '',
-  ].join('\n'));
+  writeFileSync(
+    path,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      'current-context: t',
+      'clusters: [{name: t, cluster: {server: "' + server + '", insecure-skip-tls-verify: true}}]',
+      'users: [{name: t, user: {token: fake}}]',
+      'contexts: [{name: t, context: {cluster: t, user: t}}]',
+      '',
+    ].join('\n'),
+  );
   return path;
 }
 
@@ -37,7 +43,9 @@ describe('typed errors without a cluster', () => {
   it('an API server that refuses connections fails fast with BackendUnavailableError', async () => {
     const executor = K8sExecutor.create({ kubeconfig: kubeconfig('http://127.0.0.1:1'), poolSize: 0 });
     const started = performance.now();
-    await expect(executor.execute({ language: 'node', code: 'console.log(1)' })).rejects.toThrow(BackendUnavailableError);
+    await expect(executor.execute({ language: 'node', code: 'console.log(1)' })).rejects.toThrow(
+      BackendUnavailableError,
+    );
     await expect(executor.execute({ language: 'node', code: 'console.log(1)' })).rejects.toThrow(/unreachable/);
     expect(performance.now() - started).toBeLessThan(5_000);
     await executor.close();
@@ -47,9 +55,15 @@ describe('typed errors without a cluster', () => {
     const sockets = new Set<Socket>();
     const silent = createTcpServer((socket) => sockets.add(socket));
     const port = await listen(silent);
-    const executor = K8sExecutor.create({ kubeconfig: kubeconfig(`http://127.0.0.1:${port}`), poolSize: 0, apiTimeoutMs: 500 });
+    const executor = K8sExecutor.create({
+      kubeconfig: kubeconfig(`http://127.0.0.1:${port}`),
+      poolSize: 0,
+      apiTimeoutMs: 500,
+    });
     const started = performance.now();
-    const error: unknown = await executor.execute({ language: 'node', code: 'console.log(1)' }).catch((caught: unknown) => caught);
+    const error: unknown = await executor
+      .execute({ language: 'node', code: 'console.log(1)' })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(BackendUnavailableError);
     expect(String(error)).toMatch(/did not answer .* within 500 ms/);
     expect(performance.now() - started).toBeLessThan(3_000);
@@ -64,7 +78,16 @@ describe('typed errors without a cluster', () => {
       seen.push(`${request.method} ${request.url}`);
       const forbidden = (what: string) => {
         response.writeHead(403, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'Forbidden', code: 403, message: `${what} is forbidden: User "x" cannot do it` }));
+        response.end(
+          JSON.stringify({
+            kind: 'Status',
+            apiVersion: 'v1',
+            status: 'Failure',
+            reason: 'Forbidden',
+            code: 403,
+            message: `${what} is forbidden: User "x" cannot do it`,
+          }),
+        );
       };
       if (request.method === 'GET' && request.url?.startsWith('/api/v1/namespaces/')) {
         response.writeHead(200, { 'content-type': 'application/json' });
@@ -77,7 +100,9 @@ describe('typed errors without a cluster', () => {
     });
     const port = await listen(api);
     const executor = K8sExecutor.create({ kubeconfig: kubeconfig(`http://127.0.0.1:${port}`), poolSize: 0 });
-    const error: unknown = await executor.execute({ language: 'node', code: 'console.log(1)' }).catch((caught: unknown) => caught);
+    const error: unknown = await executor
+      .execute({ language: 'node', code: 'console.log(1)' })
+      .catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(IsolationRefusedError);
     expect(String(error)).toMatch(/forbids "create networkpolicies in namespace cordon-sandbox"/);
     expect((error as IsolationRefusedError).remedy).toMatch(/rbac\.yaml/);

@@ -46,7 +46,12 @@ describe('hardenedPodManifest', () => {
     expect(podSpec.hostPID).toBe(false);
     expect(podSpec.hostIPC).toBe(false);
     expect(podSpec.shareProcessNamespace).toBe(false);
-    expect(podSpec.securityContext).toEqual({ runAsNonRoot: true, runAsUser: 10001, runAsGroup: 10001, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(podSpec.securityContext).toEqual({
+      runAsNonRoot: true,
+      runAsUser: 10001,
+      runAsGroup: 10001,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(container.securityContext).toEqual({
       runAsNonRoot: true,
       runAsUser: 10001,
@@ -70,7 +75,12 @@ describe('hardenedPodManifest', () => {
     const pod = hardenedPodManifest(spec({ runAs: { kind: 'supervisor', programUid: 654321 }, command }));
     const podSpec = pod.spec!;
     const container = podSpec.containers[0]!;
-    expect(podSpec.securityContext).toEqual({ runAsNonRoot: false, runAsUser: 0, runAsGroup: 0, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(podSpec.securityContext).toEqual({
+      runAsNonRoot: false,
+      runAsUser: 0,
+      runAsGroup: 0,
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
     expect(container.securityContext).toEqual({
       runAsNonRoot: false,
       runAsUser: 0,
@@ -81,14 +91,26 @@ describe('hardenedPodManifest', () => {
       capabilities: { drop: ['ALL'], add: ['SETUID', 'SETGID', 'KILL'] },
       seccompProfile: { type: 'RuntimeDefault' },
     });
-    expect(container.command).toEqual(['node', '--v8-pool-size=1', '/opt/cordon/runner/supervisor.cjs', '--kind', 'node', '--uid', '654321', '--nproc', '64']);
+    expect(container.command).toEqual([
+      'node',
+      '--v8-pool-size=1',
+      '/opt/cordon/runner/supervisor.cjs',
+      '--kind',
+      'node',
+      '--uid',
+      '654321',
+      '--nproc',
+      '64',
+    ]);
     // Root cannot enter the program's working directory; the supervisor does, as the program.
     expect(container.workingDir).toBe('/');
     expect(pod.metadata!.annotations!['cordon.dev/program-uid']).toBe('654321');
     // Pseudo-terminals are hidden under runc (kernel.pty.max is node-wide), kept under gVisor.
     expect(container.volumeMounts).toContainEqual({ name: 'no-ptys', mountPath: '/dev/pts', readOnly: true });
     expect(podSpec.volumes).toContainEqual({ name: 'no-ptys', emptyDir: { medium: 'Memory', sizeLimit: '4Ki' } });
-    const gvisor = hardenedPodManifest(spec({ runAs: { kind: 'supervisor', programUid: 654321 } }, { runtimeClassName: 'gvisor' }));
+    const gvisor = hardenedPodManifest(
+      spec({ runAs: { kind: 'supervisor', programUid: 654321 } }, { runtimeClassName: 'gvisor' }),
+    );
     expect(gvisor.spec!.volumes!.map((volume) => volume.name)).toEqual(['tmp', 'work']);
     // Other cordon pods stay non-root without capabilities.
     expect(hardenedPodManifest(spec()).spec!.volumes!.map((volume) => volume.name)).toEqual(['tmp', 'work']);
@@ -109,7 +131,10 @@ describe('hardenedPodManifest', () => {
       limits: { cpu: '500m', memory: String(256 * MiB) },
       requests: { cpu: '50m', memory: String(256 * MiB) },
     });
-    expect(resourcesFor({ memoryBytes: DEFAULT_LIMITS.memoryBytes, cpus: 2 }, 1).requests).toEqual({ cpu: '2000m', memory: String(512 * MiB) });
+    expect(resourcesFor({ memoryBytes: DEFAULT_LIMITS.memoryBytes, cpus: 2 }, 1).requests).toEqual({
+      cpu: '2000m',
+      memory: String(512 * MiB),
+    });
   });
 
   it('mounts size-limited memory-backed emptyDirs on /tmp and the working directory', () => {
@@ -136,7 +161,9 @@ describe('hardenedPodManifest', () => {
     const expires = Date.parse(pod.metadata!.annotations!['cordon.dev/expires-at']!);
     expect(expires - Date.now()).toBeGreaterThan(85_000);
     expect(expires - Date.now()).toBeLessThan(95_000);
-    expect(cordonSelector(SESSION_ID)).toBe(`cordon.dev/managed-by=cordon,cordon.dev/backend=k8s,cordon.dev/session=${SESSION_ID}`);
+    expect(cordonSelector(SESSION_ID)).toBe(
+      `cordon.dev/managed-by=cordon,cordon.dev/backend=k8s,cordon.dev/session=${SESSION_ID}`,
+    );
   });
 
   it('gives no-network pods no resolver and open pods the cluster one', () => {
@@ -153,19 +180,26 @@ describe('hardenedPodManifest', () => {
   });
 
   it('applies runtimeClassName, node selector, tolerations, pull secrets and image options', () => {
-    const pod = hardenedPodManifest(spec({}, {
-      runtimeClassName: 'gvisor',
-      nodeSelector: 'sandbox.gke.io/runtime=gvisor,pool=sandbox',
-      tolerations: '[{"key":"sandbox.gke.io/runtime","operator":"Equal","value":"gvisor","effect":"NoSchedule"}]',
-      imagePullSecrets: 'regcred, other',
-      image: 'europe-docker.pkg.dev/p/r/cordon-runtime:0.1.0',
-      imagePullPolicy: 'IfNotPresent',
-      runAsUser: '2000',
-    }));
+    const pod = hardenedPodManifest(
+      spec(
+        {},
+        {
+          runtimeClassName: 'gvisor',
+          nodeSelector: 'sandbox.gke.io/runtime=gvisor,pool=sandbox',
+          tolerations: '[{"key":"sandbox.gke.io/runtime","operator":"Equal","value":"gvisor","effect":"NoSchedule"}]',
+          imagePullSecrets: 'regcred, other',
+          image: 'europe-docker.pkg.dev/p/r/cordon-runtime:0.1.0',
+          imagePullPolicy: 'IfNotPresent',
+          runAsUser: '2000',
+        },
+      ),
+    );
     const podSpec = pod.spec!;
     expect(podSpec.runtimeClassName).toBe('gvisor');
     expect(podSpec.nodeSelector).toEqual({ 'sandbox.gke.io/runtime': 'gvisor', pool: 'sandbox' });
-    expect(podSpec.tolerations).toEqual([{ key: 'sandbox.gke.io/runtime', operator: 'Equal', value: 'gvisor', effect: 'NoSchedule' }]);
+    expect(podSpec.tolerations).toEqual([
+      { key: 'sandbox.gke.io/runtime', operator: 'Equal', value: 'gvisor', effect: 'NoSchedule' },
+    ]);
     expect(podSpec.imagePullSecrets).toEqual([{ name: 'regcred' }, { name: 'other' }]);
     expect(podSpec.containers[0]!.image).toBe('europe-docker.pkg.dev/p/r/cordon-runtime:0.1.0');
     expect(podSpec.containers[0]!.imagePullPolicy).toBe('IfNotPresent');

@@ -18,8 +18,20 @@ describe('parseK8sOptions', () => {
   });
 
   it('coerces strings from the CLI and environment', () => {
-    const options = parseK8sOptions({ poolSize: '0', createNamespaces: 'false', verifyIsolation: 'no', apiTimeoutMs: '2500', cpuRequestFraction: '0.5' });
-    expect(options).toMatchObject({ poolSize: 0, createNamespaces: false, verifyIsolation: false, apiTimeoutMs: 2500, cpuRequestFraction: 0.5 });
+    const options = parseK8sOptions({
+      poolSize: '0',
+      createNamespaces: 'false',
+      verifyIsolation: 'no',
+      apiTimeoutMs: '2500',
+      cpuRequestFraction: '0.5',
+    });
+    expect(options).toMatchObject({
+      poolSize: 0,
+      createNamespaces: false,
+      verifyIsolation: false,
+      apiTimeoutMs: 2500,
+      cpuRequestFraction: 0.5,
+    });
   });
 
   it('names the bad option', () => {

@@ -10,7 +10,10 @@ import { DRAIN_HOLD_SECONDS, podCommand } from '../src/manifests.js';
 // processes of that namespace; never run it on the host, where -1 means every process.
 const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
 const runIt = hasBwrap || process.env.CI ? it : it.skip;
-if (!hasBwrap) console.warn(`[backend-k8s] pod command behaviour tests ${process.env.CI ? 'will FAIL' : 'SKIPPED'}: bubblewrap (bwrap) is not installed (apt-get install bubblewrap)`);
+if (!hasBwrap)
+  console.warn(
+    `[backend-k8s] pod command behaviour tests ${process.env.CI ? 'will FAIL' : 'SKIPPED'}: bubblewrap (bwrap) is not installed (apt-get install bubblewrap)`,
+  );
 
 interface Run {
   exitCode: number | null;
@@ -30,15 +33,41 @@ function outDir(): string {
 }
 
 /** Runs podCommand(runner) as PID 1 of a new PID namespace with `out` writable; optionally SIGTERMs it once out/started exists. */
-function runAsPid1(runner: string[], out: string, options: { stdin?: string; terminateWhenStarted?: boolean } = {}): Promise<Run> {
+function runAsPid1(
+  runner: string[],
+  out: string,
+  options: { stdin?: string; terminateWhenStarted?: boolean } = {},
+): Promise<Run> {
   const [shell, ...args] = podCommand({ command: runner });
   const started = performance.now();
-  const child = spawn('bwrap', [
-    '--unshare-all', '--unshare-user', '--uid', '65534', '--gid', '65534', '--as-pid-1', '--die-with-parent',
-    '--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--bind', out, out,
-    '--info-fd', '3',
-    shell!, ...args,
-  ], { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] });
+  const child = spawn(
+    'bwrap',
+    [
+      '--unshare-all',
+      '--unshare-user',
+      '--uid',
+      '65534',
+      '--gid',
+      '65534',
+      '--as-pid-1',
+      '--die-with-parent',
+      '--ro-bind',
+      '/',
+      '/',
+      '--dev',
+      '/dev',
+      '--proc',
+      '/proc',
+      '--bind',
+      out,
+      out,
+      '--info-fd',
+      '3',
+      shell!,
+      ...args,
+    ],
+    { stdio: ['pipe', 'pipe', 'inherit', 'pipe'] },
+  );
   let info = '';
   let stdout = '';
   (child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => (info += chunk.toString()));
@@ -70,10 +99,18 @@ describe('pod command (as PID 1 of a PID namespace)', () => {
     expect(run.exitCode).toBe(7);
   });
 
-  runIt('kills the run\'s orphans as soon as the runner exits, not at the end of the drain hold', async () => {
+  runIt("kills the run's orphans as soon as the runner exits, not at the end of the drain hold", async () => {
     const out = outDir();
     // A detached grandchild that would write late one second later (inside the hold).
-    const run = await runAsPid1(['sh', '-c', 'setsid sh -c "sleep 1; echo late > $0/late" </dev/null >/dev/null 2>&1 & echo started > $0/started', out], out);
+    const run = await runAsPid1(
+      [
+        'sh',
+        '-c',
+        'setsid sh -c "sleep 1; echo late > $0/late" </dev/null >/dev/null 2>&1 & echo started > $0/started',
+        out,
+      ],
+      out,
+    );
     expect(existsSync(join(out, 'started'))).toBe(true);
     expect(run.exitCode).toBe(0);
     // The hold itself still happens (the attach stream drains before the container exits).
@@ -83,7 +120,16 @@ describe('pod command (as PID 1 of a PID namespace)', () => {
 
   runIt('on SIGTERM (pod deletion) kills the whole tree at once instead of waiting out the grace period', async () => {
     const out = outDir();
-    const run = await runAsPid1(['sh', '-c', 'setsid sh -c "sleep 1; echo late > $0/late" </dev/null >/dev/null 2>&1 & echo started > $0/started; sleep 30', out], out, { terminateWhenStarted: true });
+    const run = await runAsPid1(
+      [
+        'sh',
+        '-c',
+        'setsid sh -c "sleep 1; echo late > $0/late" </dev/null >/dev/null 2>&1 & echo started > $0/started; sleep 30',
+        out,
+      ],
+      out,
+      { terminateWhenStarted: true },
+    );
     expect(readFileSync(join(out, 'started'), 'utf8')).toBe('started\n');
     expect(run.exitCode).toBe(143);
     expect(run.elapsedMs).toBeLessThan(5_000);

@@ -13,7 +13,9 @@ describe('rbac', () => {
     const kinds = manifests.map((manifest) => manifest.kind);
     expect(kinds).not.toContain('ClusterRole');
     expect(kinds).not.toContain('ClusterRoleBinding');
-    const resources = manifests.flatMap((manifest) => ('rules' in manifest ? manifest.rules ?? [] : [])).flatMap((rule) => rule.resources ?? []);
+    const resources = manifests
+      .flatMap((manifest) => ('rules' in manifest ? (manifest.rules ?? []) : []))
+      .flatMap((rule) => rule.resources ?? []);
     expect(new Set(resources)).toEqual(new Set(['pods', 'pods/attach', 'pods/log', 'networkpolicies', 'events']));
     for (const manifest of manifests) {
       if ('rules' in manifest) for (const rule of manifest.rules ?? []) expect(rule.verbs).not.toContain('*');

@@ -15,7 +15,13 @@ import { encodePayload } from '../src/runner-protocol.js';
 const MiB = 1024 * 1024;
 const bounds: CollectionBounds = { maxBytes: 1000, maxFiles: 3, maxDepth: 64, maxPathBytes: 1000 };
 const body = (value: unknown) => Buffer.from(JSON.stringify(value));
-const honest = { exitCode: 3, signal: null, files: [['a', Buffer.from('x').toString('base64')]], filesTruncated: false, warnings: [] };
+const honest = {
+  exitCode: 3,
+  signal: null,
+  files: [['a', Buffer.from('x').toString('base64')]],
+  filesTruncated: false,
+  warnings: [],
+};
 
 /** The in-image supervisor's matcher, the code that really runs in the container. */
 const inImageCollect = createRequire(import.meta.url)('../../../images/runtime/runner/collect.cjs') as {
@@ -24,12 +30,23 @@ const inImageCollect = createRequire(import.meta.url)('../../../images/runtime/r
 
 describe('runner protocol 2', () => {
   it('encodes a length-prefixed JSON payload with the collection patterns and bounds', () => {
-    const request = parseExecutionRequest({ language: 'python', code: 'print(1)', env: { A: 'b' }, files: { 'd/x.txt': 'hi' }, collectFiles: ['*.txt'], limits: { diskBytes: 8 * MiB } });
+    const request = parseExecutionRequest({
+      language: 'python',
+      code: 'print(1)',
+      env: { A: 'b' },
+      files: { 'd/x.txt': 'hi' },
+      collectFiles: ['*.txt'],
+      limits: { diskBytes: 8 * MiB },
+    });
     const payload = encodePayload(request, 'n0nce');
     const length = payload.readUInt32BE(0);
     expect(length).toBe(payload.byteLength - 4);
     expect(JSON.parse(payload.subarray(4).toString('utf8'))).toEqual({
-      v: 2, nonce: 'n0nce', language: 'python', code: 'print(1)', env: { A: 'b' },
+      v: 2,
+      nonce: 'n0nce',
+      language: 'python',
+      code: 'print(1)',
+      env: { A: 'b' },
       files: [['d/x.txt', Buffer.from('hi').toString('base64')]],
       collect: collectPatternForms(['*.txt']),
       bounds: { maxBytes: 8 * MiB, maxFiles: 1000, maxDepth: 64, maxPathBytes: MiB },
@@ -41,8 +58,26 @@ describe('runner protocol 2', () => {
     const inImage = inImageCollect.compileMatcher(collectPatternForms(patterns));
     const onHost = collectMatcher(patterns);
     const paths = [
-      'out/a.txt', 'out/x/y/z.txt', 'out/a.bin', 'top.txt', 'x/top.txt', 'dir/f', 'dir/sub/g', 'dir/skip.me', 'dirx',
-      'r.json', 'r.csv', 'sub/r.json', 'a[1].txt', 'a1.txt', '.hidden', '.hidden/in', 'deep/.dot/f', 'deep', 'new\nline', 'ü.txt',
+      'out/a.txt',
+      'out/x/y/z.txt',
+      'out/a.bin',
+      'top.txt',
+      'x/top.txt',
+      'dir/f',
+      'dir/sub/g',
+      'dir/skip.me',
+      'dirx',
+      'r.json',
+      'r.csv',
+      'sub/r.json',
+      'a[1].txt',
+      'a1.txt',
+      '.hidden',
+      '.hidden/in',
+      'deep/.dot/f',
+      'deep',
+      'new\nline',
+      'ü.txt',
     ];
     for (const path of paths) expect([path, inImage(path)]).toEqual([path, onHost(path)]);
   });
@@ -50,18 +85,29 @@ describe('runner protocol 2', () => {
   it('strips the trailer from a stream split at every byte, and decodes its body', () => {
     const stream = Buffer.concat([Buffer.from('out\0put\0cordon:abc:'), body(honest), Buffer.from('\0ignored')]);
     const seen: Buffer[] = [];
-    const scanner = new TrailerScanner({ nonce: 'abc', maxBodyBytes: maxTrailerBodyBytes(bounds), emit: (chunk) => seen.push(Buffer.from(chunk)) });
+    const scanner = new TrailerScanner({
+      nonce: 'abc',
+      maxBodyBytes: maxTrailerBodyBytes(bounds),
+      emit: (chunk) => seen.push(Buffer.from(chunk)),
+    });
     for (let i = 0; i < stream.byteLength; i++) scanner.push(stream.subarray(i, i + 1));
     expect(scanner.done).toBe(true);
     expect(Buffer.concat(seen).toString()).toBe('out\0put');
     const decoded = decodeTrailer(scanner.body!, bounds);
-    expect(decoded).toMatchObject({ ok: true, trailer: { exitCode: 3, signal: null, filesTruncated: false, warnings: [] } });
+    expect(decoded).toMatchObject({
+      ok: true,
+      trailer: { exitCode: 3, signal: null, filesTruncated: false, warnings: [] },
+    });
     expect(decoded.ok && Buffer.from(decoded.trailer.files[0]!.content).toString()).toBe('x');
   });
 
   it('passes a trailer with another nonce through as output (a program cannot forge one)', () => {
     const seen: Buffer[] = [];
-    const scanner = new TrailerScanner({ nonce: 'real', maxBodyBytes: 100, emit: (chunk) => seen.push(Buffer.from(chunk)) });
+    const scanner = new TrailerScanner({
+      nonce: 'real',
+      maxBodyBytes: 100,
+      emit: (chunk) => seen.push(Buffer.from(chunk)),
+    });
     scanner.push(Buffer.from('\0cordon:fake:\0'));
     scanner.end();
     expect(scanner.done).toBe(false);
@@ -89,7 +135,12 @@ describe('runner protocol 2', () => {
     // base64 of 32 MiB is 42.7 MiB; paths, per-file JSON and warnings add under 1.3 MiB.
     expect(max).toBeGreaterThan(Math.ceil(budget.maxBytes / 3) * 4);
     expect(max - Math.ceil(budget.maxBytes / 3) * 4).toBeLessThan(1.3 * MiB);
-    const forStderr = new RunnerOutput({ nonce: 'n', bounds: budget, stdout: () => undefined, stderr: () => undefined });
+    const forStderr = new RunnerOutput({
+      nonce: 'n',
+      bounds: budget,
+      stdout: () => undefined,
+      stderr: () => undefined,
+    });
     forStderr.push('stdout', Buffer.from('\0cordon:n:\0'));
     forStderr.push('stderr', Buffer.from('\0cordon:n:'));
     const chunk = Buffer.alloc(MiB, 'A');
@@ -119,7 +170,15 @@ describe('runner protocol 2', () => {
     expect(problems({ ...honest, files: [['a', 'not base64!']] })).toMatch(/files\.0\.1.*base64/);
     expect(problems({ ...honest, files: [['a']] })).toMatch(/files/);
     expect(problems({ ...honest, files: Array.from({ length: 4 }, (_, i) => [`f${i}`, '']) })).toMatch(/files/);
-    expect(problems({ ...honest, files: [['a', Buffer.alloc(600).toString('base64')], ['b', Buffer.alloc(600).toString('base64')]] })).toMatch(/1200 bytes, over the 1000-byte collection bound/);
+    expect(
+      problems({
+        ...honest,
+        files: [
+          ['a', Buffer.alloc(600).toString('base64')],
+          ['b', Buffer.alloc(600).toString('base64')],
+        ],
+      }),
+    ).toMatch(/1200 bytes, over the 1000-byte collection bound/);
     expect(problems({ ...honest, warnings: ['x'.repeat(1001)] })).toMatch(/warnings/);
     expect(problems({ ...honest, warnings: Array.from({ length: 33 }, () => 'w') })).toMatch(/warnings/);
     expect(problems({ ...honest, extra: true })).toMatch(/invalid/);

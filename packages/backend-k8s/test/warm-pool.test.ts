@@ -46,7 +46,9 @@ describe('WarmPool', () => {
     const { warm } = pool(1);
     warm.fill();
     await warm.settled();
-    expect(warm.take(parseExecutionRequest({ language: 'node', code: '1', limits: { memoryBytes: 64 * 1024 * 1024 } }))).toBeUndefined();
+    expect(
+      warm.take(parseExecutionRequest({ language: 'node', code: '1', limits: { memoryBytes: 64 * 1024 * 1024 } })),
+    ).toBeUndefined();
     expect(warm.take(parseExecutionRequest({ language: 'node', code: '1', limits: { pids: 32 } }))).toBeUndefined();
     expect(warm.take(parseExecutionRequest({ language: 'node', code: '1', network: 'open' }))).toBeUndefined();
     expect(warm.readyCount).toBe(1);

@@ -38,13 +38,28 @@ for (let i = 0; i < 3; i++) {
 for (let i = 0; i < iterations; i++) {
   host.push(await time(() => bare()));
   hostCleanEnv.push(await time(() => bare({ PATH: '/usr/bin:/bin' })));
-  sandbox.push(await time(async () => {
-    const result = await executor.execute({ language: 'node', code: 'console.log(1)' });
-    if (result.stdout !== '1\n') throw new Error(`unexpected result ${JSON.stringify(result)}`);
-  }));
+  sandbox.push(
+    await time(async () => {
+      const result = await executor.execute({ language: 'node', code: 'console.log(1)' });
+      if (result.stdout !== '1\n') throw new Error(`unexpected result ${JSON.stringify(result)}`);
+    }),
+  );
   await pooledExecutor.warm();
   pooled.push(await time(() => pooledExecutor.execute({ language: 'node', code: 'console.log(1)' })));
 }
 await executor.close();
 await pooledExecutor.close();
-console.log(JSON.stringify({ iterations, tier: executor.tier, hostP50Ms: +p50(host).toFixed(1), hostCleanEnvP50Ms: +p50(hostCleanEnv).toFixed(1), spawnP50Ms: +p50(sandbox).toFixed(1), ratio: +(p50(sandbox) / p50(host)).toFixed(3), ratioVsCleanEnv: +(p50(sandbox) / p50(hostCleanEnv)).toFixed(3), pooledP50Ms: +p50(pooled).toFixed(1), pooledRatio: +(p50(pooled) / p50(host)).toFixed(3), pooledRatioVsCleanEnv: +(p50(pooled) / p50(hostCleanEnv)).toFixed(3) }));
+console.log(
+  JSON.stringify({
+    iterations,
+    tier: executor.tier,
+    hostP50Ms: +p50(host).toFixed(1),
+    hostCleanEnvP50Ms: +p50(hostCleanEnv).toFixed(1),
+    spawnP50Ms: +p50(sandbox).toFixed(1),
+    ratio: +(p50(sandbox) / p50(host)).toFixed(3),
+    ratioVsCleanEnv: +(p50(sandbox) / p50(hostCleanEnv)).toFixed(3),
+    pooledP50Ms: +p50(pooled).toFixed(1),
+    pooledRatio: +(p50(pooled) / p50(host)).toFixed(3),
+    pooledRatioVsCleanEnv: +(p50(pooled) / p50(hostCleanEnv)).toFixed(3),
+  }),
+);

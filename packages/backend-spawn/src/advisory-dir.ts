@@ -39,7 +39,14 @@ export async function createAdvisoryDir(options: AdvisoryDirOptions): Promise<Ad
   };
   try {
     if (options.mountPath) {
-      await run(options.mountPath, ['-t', 'tmpfs', '-o', `size=${request.limits.diskBytes},mode=0755,nosuid,nodev`, `cordon-${options.session}-${options.execution}`, path]);
+      await run(options.mountPath, [
+        '-t',
+        'tmpfs',
+        '-o',
+        `size=${request.limits.diskBytes},mode=0755,nosuid,nodev`,
+        `cordon-${options.session}-${options.execution}`,
+        path,
+      ]);
       mounted = true;
     }
     const work = join(path, 'work');
@@ -54,7 +61,10 @@ export async function createAdvisoryDir(options: AdvisoryDirOptions): Promise<Ad
       owned.push(file);
     }
     const guardCopy = join(path, 'network-guard.cjs');
-    await Promise.all([writeFile(join(path, PROGRAM_FILE[request.language]), request.code, { mode: 0o444 }), copyFile(GUARD_FILE, guardCopy)]);
+    await Promise.all([
+      writeFile(join(path, PROGRAM_FILE[request.language]), request.code, { mode: 0o444 }),
+      copyFile(GUARD_FILE, guardCopy),
+    ]);
     if (owner) await Promise.all(owned.map((entry) => chown(entry, owner.uid, owner.gid)));
     return { path, guardCopy, [Symbol.asyncDispose]: remove };
   } catch (error) {

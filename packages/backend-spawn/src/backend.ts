@@ -3,7 +3,13 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { SESSION_ID, type BackendProbe, type ConformanceAdapter, type CordonBackend, type Executor } from '@cordon/core';
+import {
+  SESSION_ID,
+  type BackendProbe,
+  type ConformanceAdapter,
+  type CordonBackend,
+  type Executor,
+} from '@cordon/core';
 import { detectHost } from './host.js';
 import { findLeftovers } from './leftovers.js';
 import { parseSpawnOptions } from './options.js';
@@ -16,16 +22,21 @@ import { SpawnExecutor } from './spawn-executor.js';
  * it, not even a network-open control (it runs as an unprivileged uid with every
  * capability dropped), so no control can deliver and the probe cannot be judged.
  */
-const RAW_SOCKETS_HAVE_NO_CONTROL = 'raw sockets need CAP_NET_RAW in the host network namespace, which no spawn sandbox has, not even a network-open control (unprivileged uid, all capabilities dropped)';
+const RAW_SOCKETS_HAVE_NO_CONTROL =
+  'raw sockets need CAP_NET_RAW in the host network namespace, which no spawn sandbox has, not even a network-open control (unprivileged uid, all capabilities dropped)';
 
 const resolverSiblings = new WeakMap<SpawnExecutor, SpawnExecutor>();
 const sharedUserSiblings = new WeakMap<SpawnExecutor, SpawnExecutor>();
 
-
-const NOT_ROOT_SHARES_USER = 'not root: every spawn sandbox runs as the caller\'s own uid (only root can give each a uid of its own), so per-user kernel limits are shared between sandboxes and the probe cannot hold';
+const NOT_ROOT_SHARES_USER =
+  "not root: every spawn sandbox runs as the caller's own uid (only root can give each a uid of its own), so per-user kernel limits are shared between sandboxes and the probe cannot hold";
 
 /** One sibling per executor and kind, however often the adapter is asked for; closed with the executor. */
-async function sibling(cache: WeakMap<SpawnExecutor, SpawnExecutor>, executor: SpawnExecutor, options: Record<string, unknown>): Promise<SpawnExecutor> {
+async function sibling(
+  cache: WeakMap<SpawnExecutor, SpawnExecutor>,
+  executor: SpawnExecutor,
+  options: Record<string, unknown>,
+): Promise<SpawnExecutor> {
   const known = cache.get(executor);
   if (known) return known;
   const created = await SpawnExecutor.create({ ...executor.options, ...options });
@@ -63,9 +74,13 @@ async function probe(options: Record<string, unknown> = {}): Promise<BackendProb
     const parsed = parseSpawnOptions(options);
     const host = await detectHost(parsed);
     const cgroups = host.cgroups ? `cgroup ${host.cgroups.version}` : 'rlimits only (no writable cgroups)';
-    if (!host.perlPath) return { usable: false, detail: 'perl is not installed', remedy: 'Install perl-base (Debian/Ubuntu) or perl.' };
+    if (!host.perlPath)
+      return { usable: false, detail: 'perl is not installed', remedy: 'Install perl-base (Debian/Ubuntu) or perl.' };
     if (host.userNamespaces && parsed.tier !== 'advisory') {
-      const version = await promisify(execFile)(host.bwrapPath!, ['--version']).then(({ stdout }) => stdout.trim(), () => 'bubblewrap');
+      const version = await promisify(execFile)(host.bwrapPath!, ['--version']).then(
+        ({ stdout }) => stdout.trim(),
+        () => 'bubblewrap',
+      );
       return { usable: true, detail: `kernel tier: ${version}, ${cgroups}`, network: 'kernel' };
     }
     return {
@@ -85,26 +100,46 @@ export const backend: CordonBackend = {
   create: (options) => SpawnExecutor.create(options),
   probe,
   conformance: async (executor: Executor): Promise<ConformanceAdapter> => {
-    if (!(executor instanceof SpawnExecutor)) throw new TypeError('the spawn backend conformance adapter needs a SpawnExecutor');
+    if (!(executor instanceof SpawnExecutor))
+      throw new TypeError('the spawn backend conformance adapter needs a SpawnExecutor');
     // Probe D2 needs the sandboxes' system resolver to be the DNS canary, so a plain getaddrinfo
     // that leaked would show in its log: probes and controls run on a sibling executor whose
     // resolv.conf names 127.0.0.1, where the canary then listens on port 53 (root only, port free).
     const resolverIsCanary = executor.tier === 'kernel' && !executor.closed && (await portIsFree('127.0.0.1', 53));
-    const underTest = resolverIsCanary ? await sibling(resolverSiblings, executor, { resolvConf: CANARY_RESOLV_CONF }) : executor;
+    const underTest = resolverIsCanary
+      ? await sibling(resolverSiblings, executor, { resolvConf: CANARY_RESOLV_CONF })
+      : executor;
     // The same setup with one fixed uid for every sandbox: it must starve a tenant where the executor under test does not.
     const isRoot = process.getuid?.() === 0;
-    const sharedUserControl = isRoot && !executor.closed ? await sibling(sharedUserSiblings, underTest, { sandboxUid: SHARED_CONTROL_UID, sandboxGid: SHARED_CONTROL_UID }) : undefined;
+    const sharedUserControl =
+      isRoot && !executor.closed
+        ? await sibling(sharedUserSiblings, underTest, {
+            sandboxUid: SHARED_CONTROL_UID,
+            sandboxGid: SHARED_CONTROL_UID,
+          })
+        : undefined;
     return {
       executor: underTest,
       ...(sharedUserControl ? { sharedUserControl } : {}),
       // Sandboxes with network 'open' share the host's network namespace, so host loopback canaries are decisive.
-      canaryNetwork: { bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', bindIPv6: '::1', reachIPv6: '::1', sharesHostLoopback: true, ...(resolverIsCanary ? { dnsPort: 53 } : {}) },
+      canaryNetwork: {
+        bindIPv4: '127.0.0.1',
+        reachIPv4: '127.0.0.1',
+        bindIPv6: '::1',
+        reachIPv6: '::1',
+        sharesHostLoopback: true,
+        ...(resolverIsCanary ? { dnsPort: 53 } : {}),
+      },
       // The executors share the session: idle pool members of any are held on purpose, not leaked.
       leftovers: async () => {
         // A pool still filling is work in progress, not a leak: let both settle first.
         const executors = [executor, underTest, ...(sharedUserControl ? [sharedUserControl] : [])];
         await Promise.all(executors.filter((one) => !one.closed).map((one) => one.warm()));
-        return findLeftovers(SESSION_ID, executor.cgroupDriver, new Set(executors.flatMap((one) => [...one.idleSandboxIds])));
+        return findLeftovers(
+          SESSION_ID,
+          executor.cgroupDriver,
+          new Set(executors.flatMap((one) => [...one.idleSandboxIds])),
+        );
       },
       notApplicable: {
         'R1:raw-icmp': RAW_SOCKETS_HAVE_NO_CONTROL,

@@ -46,7 +46,10 @@ export async function detectCgroups(): Promise<CgroupDriver | undefined> {
   if ((await Promise.all(v1.map((dir) => writable(join(dir, 'cgroup.procs'))))).every(Boolean)) return new CgroupV1(v1);
   try {
     const controllers = (await readFile(join(ROOT, 'cgroup.controllers'), 'utf8')).split(/\s+/);
-    if (['memory', 'pids', 'cpu'].every((name) => controllers.includes(name)) && (await writable(join(ROOT, 'cgroup.subtree_control')))) {
+    if (
+      ['memory', 'pids', 'cpu'].every((name) => controllers.includes(name)) &&
+      (await writable(join(ROOT, 'cgroup.subtree_control')))
+    ) {
       return new CgroupV2();
     }
   } catch {
@@ -82,9 +85,11 @@ function isSandboxPid(pid: number): boolean {
 async function attachAll(procsFiles: readonly string[], pids: readonly number[]): Promise<void> {
   const refused = pids.find((pid) => !isSandboxPid(pid));
   if (refused !== undefined) throw new Error(`pid ${refused} is not a sandbox process`);
-  await Promise.all(procsFiles.map(async (file) => {
-    for (const pid of pids) await writeFile(file, String(pid));
-  }));
+  await Promise.all(
+    procsFiles.map(async (file) => {
+      for (const pid of pids) await writeFile(file, String(pid));
+    }),
+  );
 }
 
 /** Kills and removes, retrying while exiting tasks still pin the cgroup (EBUSY). */
@@ -92,7 +97,9 @@ async function killAndRemove(dirs: readonly string[], procsFile: string): Promis
   for (let attempt = 0; attempt < 200; attempt++) {
     await killTasks(procsFile);
     const results = await Promise.allSettled(dirs.map((dir) => rmdir(dir)));
-    const busy = results.some((result) => result.status === 'rejected' && (result.reason as NodeJS.ErrnoException).code !== 'ENOENT');
+    const busy = results.some(
+      (result) => result.status === 'rejected' && (result.reason as NodeJS.ErrnoException).code !== 'ENOENT',
+    );
     if (!busy) return;
     await sleep(attempt < 20 ? 2 : 20);
   }
@@ -125,7 +132,11 @@ class CgroupV1 implements CgroupDriver {
   }
 
   async create(session: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup> {
-    const [memory, pids, cpu] = this.sessionDirs(session).map((dir) => join(dir, execution)) as [string, string, string];
+    const [memory, pids, cpu] = this.sessionDirs(session).map((dir) => join(dir, execution)) as [
+      string,
+      string,
+      string,
+    ];
     const dirs = [memory, pids, cpu];
     // Recursive: another executor of this session may have removed the session directory on close.
     await Promise.all(dirs.map((dir) => mkdir(dir, { recursive: true })));
@@ -140,14 +151,17 @@ class CgroupV1 implements CgroupDriver {
         return Number(await readFile(join(memory, 'memory.failcnt'), 'utf8').catch(() => '0')) > 0;
       },
       killAll: async () => {
-        for (let attempt = 0; attempt < 100 && !(await killTasks(join(pids, 'cgroup.procs'))); attempt++) await sleep(2);
+        for (let attempt = 0; attempt < 100 && !(await killTasks(join(pids, 'cgroup.procs'))); attempt++)
+          await sleep(2);
       },
       remove: () => killAndRemove(dirs, join(pids, 'cgroup.procs')),
     };
     try {
       const bytes = String(limits.memoryBytes);
       await Promise.all([
-        writeFile(join(memory, 'memory.limit_in_bytes'), bytes).then(() => writeOptional(join(memory, 'memory.memsw.limit_in_bytes'), bytes)),
+        writeFile(join(memory, 'memory.limit_in_bytes'), bytes).then(() =>
+          writeOptional(join(memory, 'memory.memsw.limit_in_bytes'), bytes),
+        ),
         writeFile(join(pids, 'pids.max'), String(limits.pids)),
         // New cgroups start with the default 100 ms period.
         writeFile(join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US)))),
@@ -173,7 +187,8 @@ class CgroupV2 implements CgroupDriver {
     const sessionDir = join(parent, session);
     await mkdir(sessionDir, { recursive: true });
     // Controllers must be enabled on each level above the leaf.
-    for (const dir of [ROOT, parent, sessionDir]) await writeFile(join(dir, 'cgroup.subtree_control'), '+memory +pids +cpu');
+    for (const dir of [ROOT, parent, sessionDir])
+      await writeFile(join(dir, 'cgroup.subtree_control'), '+memory +pids +cpu');
   }
 
   async create(session: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup> {
@@ -243,7 +258,11 @@ export async function removeSessionDirs(driver: CgroupDriver, session: string): 
  * Only cgroups with no task go (rmdir refuses a busy one), and only once older than
  * `minAgeMs`, so a live executor's cgroup that is about to receive its process is safe.
  */
-export async function reapStaleSessions(driver: CgroupDriver, ownSession: string, minAgeMs = 60_000): Promise<string[]> {
+export async function reapStaleSessions(
+  driver: CgroupDriver,
+  ownSession: string,
+  minAgeMs = 60_000,
+): Promise<string[]> {
   const reaped: string[] = [];
   const now = Date.now();
   // cgroupfs timestamps come from a coarse kernel clock and can sit a tick past Date.now().
@@ -257,11 +276,31 @@ export async function reapStaleSessions(driver: CgroupDriver, ownSession: string
       for (const execution of executions) {
         if (!execution.isDirectory()) continue;
         const dir = join(sessionDir, execution.name);
-        const age = await stat(dir).then((info) => now - info.mtimeMs, () => 0);
-        if (oldEnough(age) && (await rmdir(dir).then(() => true, () => false))) reaped.push(dir);
+        const age = await stat(dir).then(
+          (info) => now - info.mtimeMs,
+          () => 0,
+        );
+        if (
+          oldEnough(age) &&
+          (await rmdir(dir).then(
+            () => true,
+            () => false,
+          ))
+        )
+          reaped.push(dir);
       }
-      const age = await stat(sessionDir).then((info) => now - info.mtimeMs, () => 0);
-      if (oldEnough(age) && (await rmdir(sessionDir).then(() => true, () => false))) reaped.push(sessionDir);
+      const age = await stat(sessionDir).then(
+        (info) => now - info.mtimeMs,
+        () => 0,
+      );
+      if (
+        oldEnough(age) &&
+        (await rmdir(sessionDir).then(
+          () => true,
+          () => false,
+        ))
+      )
+        reaped.push(sessionDir);
     }
   }
   return reaped;

@@ -14,7 +14,14 @@ export type ListedEntry =
 export type SpecialFileType = 'symbolic link' | 'fifo' | 'socket' | 'device' | 'special file';
 
 /** The runner's one-letter kinds in `N` records. */
-export const SPECIAL_FILE_TYPES: Readonly<Record<string, SpecialFileType>> = { l: 'symbolic link', p: 'fifo', s: 'socket', c: 'device', b: 'device', '?': 'special file' };
+export const SPECIAL_FILE_TYPES: Readonly<Record<string, SpecialFileType>> = {
+  l: 'symbolic link',
+  p: 'fifo',
+  s: 'socket',
+  c: 'device',
+  b: 'device',
+  '?': 'special file',
+};
 
 export interface Listing {
   entries: readonly ListedEntry[];
@@ -63,7 +70,9 @@ export function planCollection(listing: Listing, patterns: readonly string[], di
   for (const entry of listing.entries) {
     // Nothing beneath these was looked at, so which of their files a pattern selects is unknown.
     if (entry.kind === 'too-deep') {
-      warn(`collected files under ${quoteNameBytes(entry.pathBytes)} left out: deeper than ${MAX_COLLECT_DEPTH} directory levels`);
+      warn(
+        `collected files under ${quoteNameBytes(entry.pathBytes)} left out: deeper than ${MAX_COLLECT_DEPTH} directory levels`,
+      );
       continue;
     }
     if (entry.kind === 'unreadable') {
@@ -74,7 +83,9 @@ export function planCollection(listing: Listing, patterns: readonly string[], di
     const isSelected = selected(path ?? decodeNameLossy(entry.pathBytes));
     if (!isSelected) continue;
     if (entry.kind === 'special') {
-      warn(`collected file ${quoteNameBytes(entry.pathBytes)} left out: a ${entry.fileType}, not a regular file${entry.fileType === 'symbolic link' ? ' (links are never followed)' : ''}`);
+      warn(
+        `collected file ${quoteNameBytes(entry.pathBytes)} left out: a ${entry.fileType}, not a regular file${entry.fileType === 'symbolic link' ? ' (links are never followed)' : ''}`,
+      );
       continue;
     }
     if (path === undefined) {
@@ -89,7 +100,10 @@ export function planCollection(listing: Listing, patterns: readonly string[], di
   const wanted: WantedFile[] = [];
   let usedBytes = 0;
   let truncated = listing.cutShort;
-  if (listing.cutShort) warn(`collected files: the working directory holds more than ${MAX_LISTED_ENTRIES} entries (or 8 MiB of names); files past them were not looked at`);
+  if (listing.cutShort)
+    warn(
+      `collected files: the working directory holds more than ${MAX_LISTED_ENTRIES} entries (or 8 MiB of names); files past them were not looked at`,
+    );
   for (const file of candidates) {
     if (wanted.length >= MAX_COLLECTED_FILES) {
       truncated = true;
@@ -98,7 +112,9 @@ export function planCollection(listing: Listing, patterns: readonly string[], di
     }
     if (usedBytes + file.sizeBytes > budgetBytes) {
       truncated = true;
-      warn(`collected file ${describePath(file.path)} left out: ${file.sizeBytes} bytes would pass the ${budgetBytes}-byte cap`);
+      warn(
+        `collected file ${describePath(file.path)} left out: ${file.sizeBytes} bytes would pass the ${budgetBytes}-byte cap`,
+      );
       continue;
     }
     usedBytes += file.sizeBytes;

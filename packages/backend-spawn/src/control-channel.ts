@@ -65,8 +65,12 @@ export class ControlChannel {
   }
 
   #handle(record: RunnerRecord): string | undefined {
-    if (this.status !== undefined) return this.#afterStatus ? this.#afterStatus(record) : `a "${record.type}" record after the status, with no collection asked for`;
-    if (record.payload.byteLength > MAX_LINE_PAYLOAD_BYTES) return `a "${record.type}" record of ${record.payload.byteLength} bytes`;
+    if (this.status !== undefined)
+      return this.#afterStatus
+        ? this.#afterStatus(record)
+        : `a "${record.type}" record after the status, with no collection asked for`;
+    if (record.payload.byteLength > MAX_LINE_PAYLOAD_BYTES)
+      return `a "${record.type}" record of ${record.payload.byteLength} bytes`;
     const text = record.payload.toString('latin1');
     switch (record.type) {
       case 'W':
@@ -80,7 +84,8 @@ export class ControlChannel {
         this.programPid = Number(text);
         return undefined;
       case 'S':
-        if (!this.started || !/^\d+$/.test(text) || decodeWaitStatus(Number(text)) === undefined) return `an unexpected "S ${text}"`;
+        if (!this.started || !/^\d+$/.test(text) || decodeWaitStatus(Number(text)) === undefined)
+          return `an unexpected "S ${text}"`;
         this.status = Number(text);
         this.#listeners.status?.();
         return undefined;

@@ -30,7 +30,13 @@ export function firstExisting(paths: readonly string[]): string | undefined {
 }
 
 function binary(name: string): string | undefined {
-  return firstExisting([`/usr/bin/${name}`, `/bin/${name}`, `/usr/sbin/${name}`, `/sbin/${name}`, `/usr/local/bin/${name}`]);
+  return firstExisting([
+    `/usr/bin/${name}`,
+    `/bin/${name}`,
+    `/usr/sbin/${name}`,
+    `/sbin/${name}`,
+    `/usr/local/bin/${name}`,
+  ]);
 }
 
 export function defaultPythonPath(): string | undefined {
@@ -64,7 +70,8 @@ async function detect(options: DetectOptions): Promise<HostFacts> {
   let kernelProblem: string | undefined;
   if (process.platform !== 'linux') kernelProblem = `namespaces need Linux (this is ${process.platform})`;
   else if (!bwrapPath || !existsSync(bwrapPath)) kernelProblem = 'bubblewrap (bwrap) is not installed';
-  else if (isRoot && !setprivPath) kernelProblem = 'setpriv (util-linux) is needed to drop root before creating namespaces';
+  else if (isRoot && !setprivPath)
+    kernelProblem = 'setpriv (util-linux) is needed to drop root before creating namespaces';
   else if (!isRoot) kernelProblem = await probeUserNamespaces(bwrapPath, undefined);
   else {
     // As a sandbox would run: under a uid of its own (leased for the probe) or the fixed one.
@@ -89,8 +96,21 @@ async function detect(options: DetectOptions): Promise<HostFacts> {
 }
 
 /** Runs bubblewrap once with every namespace the sandbox uses; returns why it failed, if it did. */
-function probeUserNamespaces(bwrapPath: string, drop: { setpriv: string; uid: number; gid: number } | undefined): Promise<string | undefined> {
-  const bwrapArgs = [bwrapPath, '--unshare-all', '--unshare-user', '--disable-userns', '--ro-bind', '/', '/', '--', '/bin/true'];
+function probeUserNamespaces(
+  bwrapPath: string,
+  drop: { setpriv: string; uid: number; gid: number } | undefined,
+): Promise<string | undefined> {
+  const bwrapArgs = [
+    bwrapPath,
+    '--unshare-all',
+    '--unshare-user',
+    '--disable-userns',
+    '--ro-bind',
+    '/',
+    '/',
+    '--',
+    '/bin/true',
+  ];
   const [command, ...args] = drop
     ? [drop.setpriv, `--reuid=${drop.uid}`, `--regid=${drop.gid}`, '--clear-groups', '--no-new-privs', ...bwrapArgs]
     : bwrapArgs;
@@ -101,7 +121,10 @@ function probeUserNamespaces(bwrapPath: string, drop: { setpriv: string; uid: nu
     child.on('error', (error) => resolve(`bubblewrap could not start: ${error.message}`));
     child.on('close', (code) => {
       if (code === 0) resolve(undefined);
-      else if (/unknown option|unrecognized option/i.test(stderr)) resolve(`bubblewrap at ${bwrapPath} is too old (0.8 or newer is needed for --disable-userns and --size): ${stderr.trim()}`);
+      else if (/unknown option|unrecognized option/i.test(stderr))
+        resolve(
+          `bubblewrap at ${bwrapPath} is too old (0.8 or newer is needed for --disable-userns and --size): ${stderr.trim()}`,
+        );
       else resolve(`bubblewrap cannot create user namespaces here (${stderr.trim() || `exit ${code}`})`);
     });
   });

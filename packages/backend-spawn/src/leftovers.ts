@@ -10,7 +10,11 @@ import { listSessionCgroups, type CgroupDriver } from './cgroup.js';
  * CORDON_SPAWN_SESSION in their environment). Scoped to one session id; idle pool
  * members (held on purpose while their executor is open) are not leftovers.
  */
-export async function findLeftovers(session: string, cgroups: CgroupDriver | undefined, idle: ReadonlySet<string> = new Set()): Promise<string[]> {
+export async function findLeftovers(
+  session: string,
+  cgroups: CgroupDriver | undefined,
+  idle: ReadonlySet<string> = new Set(),
+): Promise<string[]> {
   const found: string[] = [];
   if (cgroups) {
     for (const dir of await listSessionCgroups(cgroups, session)) {
@@ -24,14 +28,20 @@ export async function findLeftovers(session: string, cgroups: CgroupDriver | und
     if (name.startsWith(prefix)) found.push(`directory ${join(tmpdir(), name)}`);
   }
   const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  for (const line of mounts.split('\n')) if (line.includes(`cordon-${session}-`)) found.push(`mount ${line.split(' ')[4] ?? line}`);
+  for (const line of mounts.split('\n'))
+    if (line.includes(`cordon-${session}-`)) found.push(`mount ${line.split(' ')[4] ?? line}`);
   const tag = Buffer.from(`CORDON_SPAWN_SESSION=${session}/`);
   for (const pid of await readdir('/proc').catch(() => [])) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     const environ = await readFile(`/proc/${pid}/environ`).catch(() => undefined);
-    const marker = environ?.includes(tag) ? /CORDON_SPAWN_SESSION=[^/]+\/([0-9a-z-]+)/.exec(environ.toString('latin1'))?.[1] : undefined;
+    const marker = environ?.includes(tag)
+      ? /CORDON_SPAWN_SESSION=[^/]+\/([0-9a-z-]+)/.exec(environ.toString('latin1'))?.[1]
+      : undefined;
     if (marker !== undefined && !idle.has(marker)) {
-      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0').join(' ').slice(0, 120);
+      const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''))
+        .split('\0')
+        .join(' ')
+        .slice(0, 120);
       found.push(`process ${pid} ${cmdline}`);
     }
   }

@@ -45,7 +45,8 @@ export function quoteNameBytes(bytes: Uint8Array, maxChars = 200): string {
   let index = 0;
   while (index < bytes.length && out.length + valid.length < maxChars) {
     const length = sequenceLength(bytes[index]!);
-    const decoded = length > 0 && index + length <= bytes.length ? decodeName(bytes.subarray(index, index + length)) : undefined;
+    const decoded =
+      length > 0 && index + length <= bytes.length ? decodeName(bytes.subarray(index, index + length)) : undefined;
     if (decoded !== undefined) {
       valid += decoded;
       index += length;

@@ -20,7 +20,9 @@ const GUARD_PATH = __filename;
 const REQUIRE_FLAG = `--require ${GUARD_PATH}`;
 
 function blocked(what: string, target: string): Error {
-  const error = new Error(`cordon: network access is disabled in this sandbox (${what} to ${target} was blocked)`) as NodeJS.ErrnoException;
+  const error = new Error(
+    `cordon: network access is disabled in this sandbox (${what} to ${target} was blocked)`,
+  ) as NodeJS.ErrnoException;
   error.code = 'ERR_CORDON_NETWORK_BLOCKED';
   return error;
 }
@@ -66,11 +68,20 @@ udpProto.send = function send(this: dgram.Socket, ...args: unknown[]) {
   const withOffset = numbers.length >= 3;
   const port = withOffset ? args[3] : args[1];
   const address = withOffset ? args[4] : args[2];
-  const target = typeof port === 'number' ? hostPort(typeof address === 'string' ? address : undefined, port) : 'the connected peer';
-  failLater(args.find((arg) => typeof arg === 'function'), this, blocked('UDP send', target));
+  const target =
+    typeof port === 'number' ? hostPort(typeof address === 'string' ? address : undefined, port) : 'the connected peer';
+  failLater(
+    args.find((arg) => typeof arg === 'function'),
+    this,
+    blocked('UDP send', target),
+  );
 };
 udpProto.connect = function connect(this: dgram.Socket, port: unknown, address: unknown, callback: unknown) {
-  failLater(typeof address === 'function' ? address : callback, this, blocked('UDP connect', hostPort(typeof address === 'string' ? address : undefined, port)));
+  failLater(
+    typeof address === 'function' ? address : callback,
+    this,
+    blocked('UDP connect', hostPort(typeof address === 'string' ? address : undefined, port)),
+  );
 };
 
 // DNS: the system resolver and c-ares (which sends its own UDP).
@@ -109,7 +120,15 @@ function redefineNonEnumerable(proto: Record<string, unknown>, promises: boolean
 }
 
 // Raw handles under every JS patch.
-const BLOCKED_BINDINGS = new Set(['tcp_wrap', 'udp_wrap', 'pipe_wrap', 'tls_wrap', 'cares_wrap', 'stream_wrap', 'js_stream']);
+const BLOCKED_BINDINGS = new Set([
+  'tcp_wrap',
+  'udp_wrap',
+  'pipe_wrap',
+  'tls_wrap',
+  'cares_wrap',
+  'stream_wrap',
+  'js_stream',
+]);
 const processWithBinding = process as unknown as { binding: (name: string) => unknown };
 const originalBinding = processWithBinding.binding.bind(process);
 processWithBinding.binding = function binding(name: string) {
@@ -120,9 +139,12 @@ processWithBinding.binding = function binding(name: string) {
 // fetch and WebSocket (undici) are replaced without loading undici.
 function targetOfUrl(input: unknown): string {
   try {
-    const raw = typeof input === 'object' && input !== null && 'url' in input ? (input).url : input;
+    const raw = typeof input === 'object' && input !== null && 'url' in input ? input.url : input;
     const url = new URL(String(raw));
-    const port = url.port || ({ 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443' } as Record<string, string>)[url.protocol] || '';
+    const port =
+      url.port ||
+      ({ 'http:': '80', 'https:': '443', 'ws:': '80', 'wss:': '443' } as Record<string, string>)[url.protocol] ||
+      '';
     return hostPort(url.hostname.replace(/^\[|\]$/g, ''), port);
   } catch {
     return JSON.stringify(String(input));
@@ -131,17 +153,25 @@ function targetOfUrl(input: unknown): string {
 function replaceGlobal(name: string, value: unknown): void {
   const descriptor = Object.getOwnPropertyDescriptor(globalThis, name);
   if (!descriptor) return;
-  Object.defineProperty(globalThis, name, { value, writable: true, configurable: true, enumerable: descriptor.enumerable ?? false });
+  Object.defineProperty(globalThis, name, {
+    value,
+    writable: true,
+    configurable: true,
+    enumerable: descriptor.enumerable ?? false,
+  });
 }
 replaceGlobal('fetch', function fetch(input: unknown) {
   return Promise.reject(blocked('fetch', targetOfUrl(input)));
 });
 for (const name of ['WebSocket', 'EventSource']) {
-  replaceGlobal(name, class {
-    constructor(url: unknown) {
-      throw blocked(name, targetOfUrl(url));
-    }
-  });
+  replaceGlobal(
+    name,
+    class {
+      constructor(url: unknown) {
+        throw blocked(name, targetOfUrl(url));
+      }
+    },
+  );
 }
 
 // Follow the code into child Node processes, even when it passes its own env.
@@ -149,7 +179,9 @@ function withGuard(nodeOptions: string | undefined): string {
   if (nodeOptions?.includes(REQUIRE_FLAG)) return nodeOptions;
   return nodeOptions ? `${REQUIRE_FLAG} ${nodeOptions}` : REQUIRE_FLAG;
 }
-const childProto = childProcess.ChildProcess.prototype as unknown as { spawn: (options: { envPairs?: string[] }) => unknown };
+const childProto = childProcess.ChildProcess.prototype as unknown as {
+  spawn: (options: { envPairs?: string[] }) => unknown;
+};
 const originalSpawn = childProto.spawn;
 childProto.spawn = function spawn(this: unknown, options) {
   if (Array.isArray(options?.envPairs)) {

@@ -13,7 +13,8 @@ import nodeModule = require('node:module');
 const fd = Number(process.env.CORDON_JOB_FD);
 const chunks: Buffer[] = [];
 const buffer = Buffer.alloc(64 * 1024);
-for (let read = fs.readSync(fd, buffer); read > 0; read = fs.readSync(fd, buffer)) chunks.push(Buffer.from(buffer.subarray(0, read)));
+for (let read = fs.readSync(fd, buffer); read > 0; read = fs.readSync(fd, buffer))
+  chunks.push(Buffer.from(buffer.subarray(0, read)));
 fs.closeSync(fd);
 const [program, ...pairs] = Buffer.concat(chunks).toString('utf8').split('\0');
 if (!program) process.exit(125);

@@ -42,8 +42,19 @@ const sandboxIdOption = z.union([z.literal('per-sandbox'), numberOption.min(1).m
 
 /** `a,b` or `a:b` from CLI/env, or an array from code. */
 const pathListOption = z.preprocess(
-  (value) => (typeof value === 'string' ? value.split(/[,:]/).map((part) => part.trim()).filter(Boolean) : value),
-  z.array(z.string().min(1).refine((path) => path.startsWith('/'), 'must be an absolute path')),
+  (value) =>
+    typeof value === 'string'
+      ? value
+          .split(/[,:]/)
+          .map((part) => part.trim())
+          .filter(Boolean)
+      : value,
+  z.array(
+    z
+      .string()
+      .min(1)
+      .refine((path) => path.startsWith('/'), 'must be an absolute path'),
+  ),
 );
 
 const absolutePath = z.string().refine((path) => path.startsWith('/'), 'must be an absolute path');

@@ -1,5 +1,12 @@
 import type { CollectedFile } from '@cordon/core';
-import { MAX_LISTED_ENTRIES, planCollection, SPECIAL_FILE_TYPES, type CollectionPlan, type ListedEntry, type WantedFile } from './collection-plan.js';
+import {
+  MAX_LISTED_ENTRIES,
+  planCollection,
+  SPECIAL_FILE_TYPES,
+  type CollectionPlan,
+  type ListedEntry,
+  type WantedFile,
+} from './collection-plan.js';
 import { describePath } from '@cordon/core';
 import { encodeFileRequest, MAX_RECORD_PAYLOAD_BYTES, type RunnerRecord } from './runner-records.js';
 
@@ -40,7 +47,12 @@ export class RunnerCollection {
   readonly #warnings: string[] = [];
   #result: CollectionResult | undefined;
 
-  constructor(params: { patterns: readonly string[]; diskBytes: number; send: (record: Buffer) => void; finish: () => void }) {
+  constructor(params: {
+    patterns: readonly string[];
+    diskBytes: number;
+    send: (record: Buffer) => void;
+    finish: () => void;
+  }) {
     this.#patterns = params.patterns;
     this.#diskBytes = params.diskBytes;
     this.#send = params.send;
@@ -59,7 +71,8 @@ export class RunnerCollection {
 
   #list({ type, payload }: RunnerRecord): string | undefined {
     this.#listingBytes += 5 + payload.byteLength;
-    if (this.#listingBytes > MAX_LISTING_BYTES || this.#entries.length > MAX_LISTED_ENTRIES) return `a listing past ${MAX_LISTED_ENTRIES} entries or ${MAX_LISTING_BYTES} bytes`;
+    if (this.#listingBytes > MAX_LISTING_BYTES || this.#entries.length > MAX_LISTED_ENTRIES)
+      return `a listing past ${MAX_LISTED_ENTRIES} entries or ${MAX_LISTING_BYTES} bytes`;
     switch (type) {
       case 'L': {
         if (payload.byteLength <= 8) return 'a listed file without a name';
@@ -83,7 +96,11 @@ export class RunnerCollection {
         this.#cutShort = true;
         return undefined;
       case 'M':
-        this.#plan = planCollection({ entries: this.#entries, cutShort: this.#cutShort }, this.#patterns, this.#diskBytes);
+        this.#plan = planCollection(
+          { entries: this.#entries, cutShort: this.#cutShort },
+          this.#patterns,
+          this.#diskBytes,
+        );
         this.#entries.length = 0;
         for (const file of this.#plan.wanted) this.#send(encodeFileRequest(file.pathBytes, file.sizeBytes));
         this.#completeIfDone();
@@ -99,13 +116,17 @@ export class RunnerCollection {
     const reading = this.#reading;
     if (!reading) {
       if (type === 'V') {
-        this.#warnings.push(`collected file ${describePath(file.path)} left out: ${payload.toString('utf8').slice(0, 100)}`);
+        this.#warnings.push(
+          `collected file ${describePath(file.path)} left out: ${payload.toString('utf8').slice(0, 100)}`,
+        );
         this.#advance();
         return undefined;
       }
-      if (type !== 'O' || payload.byteLength !== 8) return `an unexpected "${type}" record for ${describePath(file.path)}`;
+      if (type !== 'O' || payload.byteLength !== 8)
+        return `an unexpected "${type}" record for ${describePath(file.path)}`;
       const sizeBytes = Number(payload.readBigUInt64BE(0));
-      if (sizeBytes > file.sizeBytes) return `${describePath(file.path)} announced with ${sizeBytes} bytes, more than the ${file.sizeBytes} asked for`;
+      if (sizeBytes > file.sizeBytes)
+        return `${describePath(file.path)} announced with ${sizeBytes} bytes, more than the ${file.sizeBytes} asked for`;
       this.#reading = { file, sizeBytes, chunks: [], receivedBytes: 0 };
       return undefined;
     }

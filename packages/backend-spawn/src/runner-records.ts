@@ -10,7 +10,10 @@ const HEADER_BYTES = 5;
 const CHUNK_BYTES = 64 * 1024;
 
 export function encodeRecord(type: string, payload: Uint8Array | string = ''): Buffer {
-  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  const body =
+    typeof payload === 'string'
+      ? Buffer.from(payload, 'utf8')
+      : Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   const header = Buffer.alloc(HEADER_BYTES);
   header.write(type, 0, 'latin1');
   header.writeUInt32BE(body.byteLength, 1);
@@ -32,7 +35,8 @@ export function encodeJob(job: RunnerJob): Buffer[] {
   const records: Buffer[] = job.dirs.map((dir) => encodeRecord('D', dir));
   for (const [path, content] of job.files) {
     records.push(encodeRecord('F', path));
-    for (let offset = 0; offset < content.byteLength; offset += CHUNK_BYTES) records.push(encodeRecord('C', content.subarray(offset, offset + CHUNK_BYTES)));
+    for (let offset = 0; offset < content.byteLength; offset += CHUNK_BYTES)
+      records.push(encodeRecord('C', content.subarray(offset, offset + CHUNK_BYTES)));
   }
   for (const [key, value] of Object.entries(job.env)) records.push(encodeRecord('E', `${key}=${value}`));
   records.push(encodeRecord('A', job.argv.join('\0')));
@@ -72,7 +76,8 @@ export class RecordReader {
     let offset = 0;
     while (this.#pending.byteLength - offset >= HEADER_BYTES) {
       const length = this.#pending.readUInt32BE(offset + 1);
-      if (length > MAX_RECORD_PAYLOAD_BYTES) throw new RecordTooLargeError(`a record of ${length} bytes (the bound is ${MAX_RECORD_PAYLOAD_BYTES})`);
+      if (length > MAX_RECORD_PAYLOAD_BYTES)
+        throw new RecordTooLargeError(`a record of ${length} bytes (the bound is ${MAX_RECORD_PAYLOAD_BYTES})`);
       if (this.#pending.byteLength - offset < HEADER_BYTES + length) break;
       const type = String.fromCharCode(this.#pending[offset]!);
       // A copy, so a kept payload does not pin the whole read buffer.

@@ -56,10 +56,17 @@ export function runnerEnv(params: { pidNamespaceInit: boolean }): Record<string,
     nofile: RUNNER_OPEN_FILES,
     pid1: params.pidNamespaceInit ? 1 : 0,
   };
-  return { CORDON_RUNNER: Object.entries(config).map(([key, value]) => `${key}=${value}`).join(' ') };
+  return {
+    CORDON_RUNNER: Object.entries(config)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(' '),
+  };
 }
 
 /** With `preboot`, the runner starts Node on the boot script at once, for a node job to come. */
-export function runnerArgs(perlPath: string, preboot?: { node: string; bootScript: string; nodeOptions: string }): string[] {
+export function runnerArgs(
+  perlPath: string,
+  preboot?: { node: string; bootScript: string; nodeOptions: string },
+): string[] {
   return [perlPath, '-e', RUNNER_SOURCE, ...(preboot ? [preboot.node, preboot.bootScript, preboot.nodeOptions] : [])];
 }

@@ -12,7 +12,9 @@ import { builtFile } from './built-file.js';
 const ETC_DIR = fileURLToPath(new URL('../etc/', import.meta.url));
 
 /** The package's own /etc files: passwd and group naming the sandbox user, hosts, nsswitch.conf. */
-export const ETC_FILES: ReadonlyMap<string, Buffer> = new Map(['passwd', 'group', 'hosts', 'nsswitch.conf'].map((name) => [name, readFileSync(ETC_DIR + name)]));
+export const ETC_FILES: ReadonlyMap<string, Buffer> = new Map(
+  ['passwd', 'group', 'hosts', 'nsswitch.conf'].map((name) => [name, readFileSync(ETC_DIR + name)]),
+);
 
 export const GUARD_FILE = builtFile('network-guard.cjs');
 export const GUARD_SOURCE = readFileSync(GUARD_FILE);

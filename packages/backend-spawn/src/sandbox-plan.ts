@@ -19,7 +19,14 @@ export const SANDBOX_PATH = '/usr/local/bin:/usr/bin:/bin';
 const PROGRAM_FILE: Record<Language, string> = { node: 'main.js', python: 'main.py', bash: 'main.sh' };
 
 /** Host files that runtimes read from /etc; nothing secret. */
-const ETC_FROM_HOST = ['/etc/ld.so.cache', '/etc/alternatives', '/etc/localtime', '/etc/ssl/certs', '/etc/ssl/openssl.cnf', '/etc/ca-certificates.conf'];
+const ETC_FROM_HOST = [
+  '/etc/ld.so.cache',
+  '/etc/alternatives',
+  '/etc/localtime',
+  '/etc/ssl/certs',
+  '/etc/ssl/openssl.cnf',
+  '/etc/ca-certificates.conf',
+];
 
 /** How one sandbox process is started; what it runs comes later as a `RunnerJob`. */
 export interface SandboxPlan {
@@ -84,8 +91,16 @@ function interpreterFor(language: Language, interpreters: Interpreters): string 
 }
 
 /** Variables the program sees: a minimal PATH and HOME, the caller's, and the wiring for the guard and packages. */
-export function programEnv(request: NormalizedRequest, paths: { home: string; tmp: string | undefined; guard: string | undefined; packages: readonly string[] }): Record<string, string> {
-  const env: Record<string, string> = { PATH: SANDBOX_PATH, HOME: paths.home, ...(paths.tmp ? { TMPDIR: paths.tmp } : {}), ...request.env };
+export function programEnv(
+  request: NormalizedRequest,
+  paths: { home: string; tmp: string | undefined; guard: string | undefined; packages: readonly string[] },
+): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: SANDBOX_PATH,
+    HOME: paths.home,
+    ...(paths.tmp ? { TMPDIR: paths.tmp } : {}),
+    ...request.env,
+  };
   if (paths.guard) {
     const flag = `--require ${paths.guard}`;
     env.NODE_OPTIONS = env.NODE_OPTIONS ? `${flag} ${env.NODE_OPTIONS}` : flag;
@@ -163,26 +178,70 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
   const none = shape.network === 'none';
   const fds = new InputFds();
   const seccomp = SECCOMP_PROGRAM ? ['--seccomp', fds.add(SECCOMP_PROGRAM)] : [];
-  const hostEtc = [...ETC_FROM_HOST, ...(none || input.resolvConf ? [] : ['/etc/resolv.conf']), ...(none ? [] : ['/etc/gai.conf'])];
+  const hostEtc = [
+    ...ETC_FROM_HOST,
+    ...(none || input.resolvConf ? [] : ['/etc/resolv.conf']),
+    ...(none ? [] : ['/etc/gai.conf']),
+  ];
   const args = [
-    '--unshare-user', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try', ...(none ? ['--unshare-net'] : []),
-    '--disable-userns', '--uid', INSIDE_ID, '--gid', INSIDE_ID, '--hostname', 'cordon',
+    '--unshare-user',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
+    ...(none ? ['--unshare-net'] : []),
+    '--disable-userns',
+    '--uid',
+    INSIDE_ID,
+    '--gid',
+    INSIDE_ID,
+    '--hostname',
+    'cordon',
     // The runner is the namespace's init: one fork less, and code inside cannot signal it.
-    '--as-pid-1', '--die-with-parent', '--new-session', '--cap-drop', 'ALL',
-    '--ro-bind', '/usr', '/usr', ...rootLinks(),
-    '--proc', '/proc', '--ro-bind-data', fds.add(sandboxBootId()), '/proc/sys/kernel/random/boot_id',
-    '--dev', '/dev',
+    '--as-pid-1',
+    '--die-with-parent',
+    '--new-session',
+    '--cap-drop',
+    'ALL',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+    ...rootLinks(),
+    '--proc',
+    '/proc',
+    '--ro-bind-data',
+    fds.add(sandboxBootId()),
+    '/proc/sys/kernel/random/boot_id',
+    '--dev',
+    '/dev',
     // Every devpts instance draws on the one kernel.pty.max: no pseudo-terminals (/dev/ptmx leads nowhere).
-    '--tmpfs', '/dev/pts', '--remount-ro', '/dev/pts',
-    '--size', String(shape.diskBytes), '--tmpfs', '/dev/shm',
-    '--remount-ro', '/dev',
-    '--dir', '/etc',
+    '--tmpfs',
+    '/dev/pts',
+    '--remount-ro',
+    '/dev/pts',
+    '--size',
+    String(shape.diskBytes),
+    '--tmpfs',
+    '/dev/shm',
+    '--remount-ro',
+    '/dev',
+    '--dir',
+    '/etc',
     ...[...ETC_FILES].flatMap(([name, content]) => fds.file(content, `/etc/${name}`)),
     ...hostEtc.flatMap((path) => ['--ro-bind-try', path, path]),
     ...(input.resolvConf ? fds.file(input.resolvConf, '/etc/resolv.conf') : []),
     ...interpreterBinds([interpreters.node, interpreters.python]),
-    '--size', String(shape.diskBytes), '--tmpfs', SANDBOX_ROOT,
-    '--dir', SANDBOX_WORKDIR, '--dir', SANDBOX_TMP, '--symlink', SANDBOX_TMP, '/tmp',
+    '--size',
+    String(shape.diskBytes),
+    '--tmpfs',
+    SANDBOX_ROOT,
+    '--dir',
+    SANDBOX_WORKDIR,
+    '--dir',
+    SANDBOX_TMP,
+    '--symlink',
+    SANDBOX_TMP,
+    '/tmp',
   ];
   const targets = packageTargets(input.packageDirs);
   let nodeModulesBound = false;
@@ -198,7 +257,9 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
   if (none) args.push(...fds.file(GUARD_SOURCE, GUARD_IN_SANDBOX));
   if (shape.prebootNode) args.push(...fds.file(BOOT_SOURCE, BOOT_IN_SANDBOX));
   args.push('--remount-ro', '/', '--chdir', SANDBOX_WORKDIR, '--json-status-fd', '4', ...seccomp);
-  const preboot = shape.prebootNode ? { node: interpreters.node, bootScript: BOOT_IN_SANDBOX, nodeOptions: none ? `--require ${GUARD_IN_SANDBOX}` : '' } : undefined;
+  const preboot = shape.prebootNode
+    ? { node: interpreters.node, bootScript: BOOT_IN_SANDBOX, nodeOptions: none ? `--require ${GUARD_IN_SANDBOX}` : '' }
+    : undefined;
   args.push('--', ...runnerArgs(interpreters.perl, preboot));
 
   return {
@@ -214,7 +275,11 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
 }
 
 /** The job for a kernel-tier sandbox: the request's files, the program, its env and argv. */
-export function kernelJob(request: NormalizedRequest, interpreters: Interpreters, packageDirs: readonly string[]): RunnerJob {
+export function kernelJob(
+  request: NormalizedRequest,
+  interpreters: Interpreters,
+  packageDirs: readonly string[],
+): RunnerJob {
   const dirs = new Set<string>();
   for (const path of request.files.keys()) {
     for (let dir = posix.dirname(path); dir !== '.' && !dirs.has(dir); dir = posix.dirname(dir)) dirs.add(dir);
@@ -225,7 +290,12 @@ export function kernelJob(request: NormalizedRequest, interpreters: Interpreters
   return {
     dirs: [...dirs].sort().map((dir) => `${SANDBOX_WORKDIR}/${dir}`),
     files,
-    env: programEnv(request, { home: SANDBOX_WORKDIR, tmp: undefined, guard: request.network.mode === 'none' ? GUARD_IN_SANDBOX : undefined, packages: packageTargets(packageDirs) }),
+    env: programEnv(request, {
+      home: SANDBOX_WORKDIR,
+      tmp: undefined,
+      guard: request.network.mode === 'none' ? GUARD_IN_SANDBOX : undefined,
+      packages: packageTargets(packageDirs),
+    }),
     argv: [interpreterFor(request.language, interpreters), program],
     hold: request.collectFiles.length > 0,
   };
@@ -246,11 +316,22 @@ export function advisoryPlan(input: PlanInput & { dir: string }): SandboxPlan {
 }
 
 /** The advisory job: files are already in the host directory; only env and argv travel. */
-export function advisoryJob(request: NormalizedRequest, interpreters: Interpreters, packageDirs: readonly string[], dir: string, guardCopy: string): RunnerJob {
+export function advisoryJob(
+  request: NormalizedRequest,
+  interpreters: Interpreters,
+  packageDirs: readonly string[],
+  dir: string,
+  guardCopy: string,
+): RunnerJob {
   return {
     dirs: [],
     files: new Map(),
-    env: programEnv(request, { home: `${dir}/work`, tmp: `${dir}/tmp`, guard: request.network.mode === 'none' ? guardCopy : undefined, packages: packageDirs }),
+    env: programEnv(request, {
+      home: `${dir}/work`,
+      tmp: `${dir}/tmp`,
+      guard: request.network.mode === 'none' ? guardCopy : undefined,
+      packages: packageDirs,
+    }),
     argv: [interpreterFor(request.language, interpreters), `${dir}/${PROGRAM_FILE[request.language]}`],
     hold: request.collectFiles.length > 0,
   };

@@ -49,7 +49,12 @@ export class SandboxProcess {
   #used = false;
   #exited = false;
 
-  constructor(params: { id: string; plan: SandboxPlan; cgroup: Promise<ExecutionCgroup | undefined>; user?: SandboxUser | undefined }) {
+  constructor(params: {
+    id: string;
+    plan: SandboxPlan;
+    cgroup: Promise<ExecutionCgroup | undefined>;
+    user?: SandboxUser | undefined;
+  }) {
     const { plan } = params;
     this.id = params.id;
     this.#plan = plan;
@@ -57,7 +62,13 @@ export class SandboxProcess {
     this.#cgroupPromise = params.cgroup;
     const highestFd = Math.max(3, plan.statusFd ?? 0, ...plan.inputs.map((input) => input.fd));
     const stdio: StdioPipe[] = Array.from({ length: highestFd + 1 }, () => 'pipe');
-    this.#child = spawn(plan.command, plan.args, { stdio, env: plan.env, cwd: plan.cwd, detached: plan.detached, ...(plan.user ?? {}) });
+    this.#child = spawn(plan.command, plan.args, {
+      stdio,
+      env: plan.env,
+      cwd: plan.cwd,
+      detached: plan.detached,
+      ...(plan.user ?? {}),
+    });
     this.#streams = this.#child.stdio as unknown as (Readable & Writable)[];
     for (const stream of this.#streams) stream?.on('error', () => undefined);
     this.#child.on('error', (error) => {
@@ -65,7 +76,8 @@ export class SandboxProcess {
     });
     this.#child.stdout!.on('data', (chunk: Buffer) => this.#onStdout?.(chunk));
     this.#child.stderr!.on('data', (chunk: Buffer) => {
-      if (!this.#channel.started && this.#setupStderr.length < SETUP_FAILURE_STDERR_BYTES) this.#setupStderr += chunk.toString('utf8');
+      if (!this.#channel.started && this.#setupStderr.length < SETUP_FAILURE_STDERR_BYTES)
+        this.#setupStderr += chunk.toString('utf8');
       this.#onStderr?.(chunk);
     });
     this.#channel.onViolation((reason) => this.#fail(`its runner broke the control protocol: ${reason}`));
@@ -78,7 +90,8 @@ export class SandboxProcess {
     if (plan.statusFd !== undefined) {
       this.#streams[plan.statusFd]!.on('data', (chunk: Buffer) => {
         this.#statusJson += chunk.toString('utf8');
-        if (this.#statusJson.length > MAX_STATUS_JSON_BYTES) this.#fail(`bubblewrap's status passed ${MAX_STATUS_JSON_BYTES} bytes`);
+        if (this.#statusJson.length > MAX_STATUS_JSON_BYTES)
+          this.#fail(`bubblewrap's status passed ${MAX_STATUS_JSON_BYTES} bytes`);
       });
     }
     this.#child.on('exit', () => {
@@ -98,7 +111,10 @@ export class SandboxProcess {
 
   /** Resolves true once the runner waits for its job inside its cgroup, false if that failed. */
   ready(): Promise<boolean> {
-    return this.#prepared.then(() => true, () => false);
+    return this.#prepared.then(
+      () => true,
+      () => false,
+    );
   }
 
   async #prepare(): Promise<void> {
@@ -106,7 +122,8 @@ export class SandboxProcess {
     this.#cgroup = cgroup;
     // Moving bubblewrap itself (trusted, not the sandbox) right away pays the kernel's
     // grace period for cgroup migration while it sets up, so moving the runner later is quick.
-    const early = cgroup && this.#child.pid !== undefined ? cgroup.attach([this.#child.pid]).catch(() => undefined) : undefined;
+    const early =
+      cgroup && this.#child.pid !== undefined ? cgroup.attach([this.#child.pid]).catch(() => undefined) : undefined;
     const waiting = await new Promise<boolean>((resolve) => {
       this.#channel.onWaiting(() => resolve(true));
       void this.#closed.then(() => resolve(false));
@@ -117,7 +134,10 @@ export class SandboxProcess {
     const runner = this.#plan.statusFd !== undefined ? await this.#sandboxInitPid() : this.#child.pid;
     if (runner === undefined) throw new Error('the sandbox runner has no pid');
     // The runner, and a pre-booted Node it started (the pool); nothing else exists yet.
-    const children = (await readFile(`/proc/${runner}/task/${runner}/children`, 'utf8').catch(() => '')).split(/\s+/).filter(Boolean).map(Number);
+    const children = (await readFile(`/proc/${runner}/task/${runner}/children`, 'utf8').catch(() => ''))
+      .split(/\s+/)
+      .filter(Boolean)
+      .map(Number);
     await cgroup.attach([runner, ...children]);
   }
 
@@ -127,7 +147,10 @@ export class SandboxProcess {
     for (;;) {
       const pid = /"child-pid":\s*(\d+)/.exec(this.#statusJson)?.[1];
       if (pid) return Number(pid);
-      const more = await Promise.race([new Promise<boolean>((resolve) => stream.once('data', () => resolve(true))), this.#closed.then(() => false)]);
+      const more = await Promise.race([
+        new Promise<boolean>((resolve) => stream.once('data', () => resolve(true))),
+        this.#closed.then(() => false),
+      ]);
       if (!more) return undefined;
     }
   }
@@ -151,7 +174,13 @@ export class SandboxProcess {
    * and only a verified group is ever signalled, later, even after the runner is gone.
    */
   #noteProgramGroup(): void {
-    if (!this.#plan.detached || this.#programGroupChecked || this.#channel.programPid === undefined || this.#child.pid === undefined) return;
+    if (
+      !this.#plan.detached ||
+      this.#programGroupChecked ||
+      this.#channel.programPid === undefined ||
+      this.#child.pid === undefined
+    )
+      return;
     this.#programGroupChecked = true;
     this.#programGroup = childGroupLeader({ pid: this.#channel.programPid, parentPid: this.#child.pid });
   }
@@ -200,15 +229,31 @@ export class SandboxProcess {
       await this.#closed;
       signal.removeEventListener('abort', onAbort);
       if (signal.aborted) return { exitCode: null, signal: 'SIGKILL', oomKilled: false };
-      if (this.#spawnError) throw new BackendFailureError('spawn', `could not start the sandbox: ${this.#spawnError.message}`, { executionId }, { cause: this.#spawnError });
+      if (this.#spawnError)
+        throw new BackendFailureError(
+          'spawn',
+          `could not start the sandbox: ${this.#spawnError.message}`,
+          { executionId },
+          { cause: this.#spawnError },
+        );
       // Fail closed: without its cgroup the sandbox never runs the request.
       const reason = error instanceof Error ? error.message : String(error);
-      throw new BackendFailureError('spawn', `the sandbox could not be set up: ${reason}${this.#setupStderr.trim() ? ` (${this.#setupStderr.trim()})` : ''}`, { executionId }, { cause: error });
+      throw new BackendFailureError(
+        'spawn',
+        `the sandbox could not be set up: ${reason}${this.#setupStderr.trim() ? ` (${this.#setupStderr.trim()})` : ''}`,
+        { executionId },
+        { cause: error },
+      );
     }
 
     // The runner lists and sends the files itself, after the program and all it started are dead.
     const collection = job.hold
-      ? new RunnerCollection({ patterns: request.collectFiles, diskBytes: request.limits.diskBytes, send: (record) => control.write(record), finish: () => control.end() })
+      ? new RunnerCollection({
+          patterns: request.collectFiles,
+          diskBytes: request.limits.diskBytes,
+          send: (record) => control.write(record),
+          finish: () => control.end(),
+        })
       : undefined;
     if (collection) this.#channel.afterStatus((record) => collection.handle(record));
     for (const record of encodeJob(job)) control.write(record);
@@ -216,23 +261,52 @@ export class SandboxProcess {
 
     const { code, signal: closeSignal } = await this.#closed;
     signal.removeEventListener('abort', onAbort);
-    if (this.#violation !== undefined) throw new BackendFailureError('spawn', `the sandbox was killed: ${this.#violation}`, { executionId, violation: this.#violation });
-    if (this.#spawnError) throw new BackendFailureError('spawn', `could not start the sandbox: ${this.#spawnError.message}`, { executionId }, { cause: this.#spawnError });
+    if (this.#violation !== undefined)
+      throw new BackendFailureError('spawn', `the sandbox was killed: ${this.#violation}`, {
+        executionId,
+        violation: this.#violation,
+      });
+    if (this.#spawnError)
+      throw new BackendFailureError(
+        'spawn',
+        `could not start the sandbox: ${this.#spawnError.message}`,
+        { executionId },
+        { cause: this.#spawnError },
+      );
     if (!this.#channel.started && !signal.aborted) {
-      throw new BackendFailureError('spawn', `the sandbox could not be set up (exit ${code ?? closeSignal}): ${this.#setupStderr.trim() || 'no message'}`, { executionId });
+      throw new BackendFailureError(
+        'spawn',
+        `the sandbox could not be set up (exit ${code ?? closeSignal}): ${this.#setupStderr.trim() || 'no message'}`,
+        { executionId },
+      );
     }
     const reported = this.#channel.status;
-    if (signal.aborted) return { ...(reported === undefined ? { exitCode: null, signal: 'SIGKILL' } : decodeWaitStatus(reported)!), oomKilled: false };
+    if (signal.aborted)
+      return {
+        ...(reported === undefined ? { exitCode: null, signal: 'SIGKILL' } : decodeWaitStatus(reported)!),
+        oomKilled: false,
+      };
     const oomKilled = (await this.#cgroup?.oomKilled()) ?? false;
     // The host's own wait status is the truth; the runner's report must agree with it.
     if (reported === undefined || runnerExitCode(reported) !== code) {
       // The memory limit can kill the runner too; then the run is an oom, not a broken sandbox.
       if (oomKilled) return { exitCode: null, signal: 'SIGKILL', oomKilled };
       const claim = reported === undefined ? 'no status' : `status ${reported}`;
-      throw new BackendFailureError('spawn', `the sandbox's runner reported ${claim} but ended with ${code ?? closeSignal}`, { executionId, reported, exit: code ?? closeSignal });
+      throw new BackendFailureError(
+        'spawn',
+        `the sandbox's runner reported ${claim} but ended with ${code ?? closeSignal}`,
+        { executionId, reported, exit: code ?? closeSignal },
+      );
     }
     const collected = collection?.result;
-    if (collection && !collected) throw new BackendFailureError('spawn', 'the sandbox ended before its files were collected', { executionId });
-    return { ...decodeWaitStatus(reported)!, oomKilled, files: collected?.files ?? [], filesTruncated: collected?.truncated ?? false, warnings: collected?.warnings ?? [] };
+    if (collection && !collected)
+      throw new BackendFailureError('spawn', 'the sandbox ended before its files were collected', { executionId });
+    return {
+      ...decodeWaitStatus(reported)!,
+      oomKilled,
+      files: collected?.files ?? [],
+      filesTruncated: collected?.truncated ?? false,
+      warnings: collected?.warnings ?? [],
+    };
   }
 }

@@ -24,7 +24,14 @@ import { reapStaleSessions, removeSessionDirs } from './cgroup.js';
 import { defaultPythonPath, detectHost, type HostFacts } from './host.js';
 import { parseSpawnOptions, type ParsedSpawnOptions, type SpawnExecutorOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
-import { advisoryJob, advisoryPlan, kernelJob, kernelPlan, type Interpreters, type SandboxShape } from './sandbox-plan.js';
+import {
+  advisoryJob,
+  advisoryPlan,
+  kernelJob,
+  kernelPlan,
+  type Interpreters,
+  type SandboxShape,
+} from './sandbox-plan.js';
 import { SandboxPool } from './sandbox-pool.js';
 import { SandboxProcess } from './sandbox-process.js';
 import { acquireSandboxUser, type SandboxUser } from './sandbox-user.js';
@@ -32,7 +39,6 @@ import { RUNNER_OPEN_FILES, runnerSupported } from './runner.js';
 import { DENIED_SYSCALLS, seccompSupported } from './seccomp.js';
 
 export type Tier = 'kernel' | 'advisory';
-
 
 /**
  * Runs each execution in a fresh bubblewrap sandbox (kernel tier), or, where the
@@ -50,7 +56,13 @@ export class SpawnExecutor extends BaseExecutor {
   /** `resolvConf`'s contents, read once at create. */
   readonly #resolvConf: Buffer | undefined;
 
-  private constructor(options: ParsedSpawnOptions, host: HostFacts, tier: Tier, interpreters: Interpreters, resolvConf: Buffer | undefined) {
+  private constructor(
+    options: ParsedSpawnOptions,
+    host: HostFacts,
+    tier: Tier,
+    interpreters: Interpreters,
+    resolvConf: Buffer | undefined,
+  ) {
     super({ maxConcurrency: options.maxConcurrency });
     this.#options = options;
     this.#host = host;
@@ -61,7 +73,12 @@ export class SpawnExecutor extends BaseExecutor {
     if (tier === 'kernel' && options.poolSize > 0) {
       this.#pool = new SandboxPool(
         options.poolSize,
-        () => this.#startKernel(newExecutionId(), { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true }, DEFAULT_LIMITS),
+        () =>
+          this.#startKernel(
+            newExecutionId(),
+            { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true },
+            DEFAULT_LIMITS,
+          ),
         (sandbox) => sandbox.release(),
       );
     }
@@ -76,13 +93,25 @@ export class SpawnExecutor extends BaseExecutor {
     const host = await detectHost(parsed);
     const tier = chooseTier(parsed, host);
     if (!host.perlPath) {
-      throw new BackendUnavailableError('spawn', 'perl is not installed (the sandbox runner is a few lines of Perl)', 'Install perl-base (Debian/Ubuntu) or perl.');
+      throw new BackendUnavailableError(
+        'spawn',
+        'perl is not installed (the sandbox runner is a few lines of Perl)',
+        'Install perl-base (Debian/Ubuntu) or perl.',
+      );
     }
     if (!runnerSupported()) {
-      throw new BackendUnavailableError('spawn', `the sandbox runner cannot make itself unreachable from the program on ${process.arch} (no syscall numbers for it)`, 'Use x86_64 or arm64, or the docker backend.');
+      throw new BackendUnavailableError(
+        'spawn',
+        `the sandbox runner cannot make itself unreachable from the program on ${process.arch} (no syscall numbers for it)`,
+        'Use x86_64 or arm64, or the docker backend.',
+      );
     }
     if (host.isRoot && !host.setprivPath) {
-      throw new BackendUnavailableError('spawn', 'setpriv is not installed, so root cannot be dropped before running code', 'Install util-linux.');
+      throw new BackendUnavailableError(
+        'spawn',
+        'setpriv is not installed, so root cannot be dropped before running code',
+        'Install util-linux.',
+      );
     }
     const interpreters: Interpreters = {
       node: realpathSync(parsed.nodePath ?? process.execPath),
@@ -107,7 +136,8 @@ export class SpawnExecutor extends BaseExecutor {
 
   /** `allowAdvisoryIsolation` waives the network guarantee for every run, with the usual warning on the result. */
   override execute(request: ExecutionRequest): Promise<ExecutionResult> {
-    if (this.tier !== 'advisory' || !this.#options.allowAdvisoryIsolation || request.acceptUnenforced === true) return super.execute(request);
+    if (this.tier !== 'advisory' || !this.#options.allowAdvisoryIsolation || request.acceptUnenforced === true)
+      return super.execute(request);
     const accepted = new Set(request.acceptUnenforced ?? []);
     accepted.add('network');
     return super.execute({ ...request, acceptUnenforced: [...accepted] });
@@ -126,14 +156,22 @@ export class SpawnExecutor extends BaseExecutor {
         : `advisory tier: ${this.#host.kernelProblem ?? 'forced by the tier option'}; only the Node network guard stands between code and the network`,
       this.#userNote(),
       `RLIMIT_NOFILE ${RUNNER_OPEN_FILES} per process; the runner that reports status and collects files is not dumpable, so the program cannot reach it`,
-      cgroup ? `limits through cgroup ${this.#host.cgroups?.version}` : 'no writable cgroups (not root or no delegation): limits through rlimits where possible',
+      cgroup
+        ? `limits through cgroup ${this.#host.cgroups?.version}`
+        : 'no writable cgroups (not root or no delegation): limits through rlimits where possible',
       ...(this.tier === 'kernel'
-        ? [seccompSupported() ? `seccomp deny-list (${DENIED_SYSCALLS.length} syscalls: io_uring, Linux AIO, bpf, perf_event_open, userfaultfd, ptrace, process_vm_*, pidfd_getfd, kcmp, keyring, modules, kexec, mount, namespaces, file handles)` : `no seccomp filter (none written for ${process.arch})`]
+        ? [
+            seccompSupported()
+              ? `seccomp deny-list (${DENIED_SYSCALLS.length} syscalls: io_uring, Linux AIO, bpf, perf_event_open, userfaultfd, ptrace, process_vm_*, pidfd_getfd, kcmp, keyring, modules, kexec, mount, namespaces, file handles)`
+              : `no seccomp filter (none written for ${process.arch})`,
+          ]
         : []),
     ];
     return {
       name: this.name,
-      languages: LANGUAGES.filter((language: Language) => language !== 'python' || this.#interpreters.python !== undefined),
+      languages: LANGUAGES.filter(
+        (language: Language) => language !== 'python' || this.#interpreters.python !== undefined,
+      ),
       network: this.tier,
       limits: {
         memoryBytes: cgroup ? 'cgroup' : rlimit,
@@ -152,7 +190,8 @@ export class SpawnExecutor extends BaseExecutor {
       return `not root: every sandbox runs as the caller's uid ${process.getuid?.() ?? '?'}, so per-user kernel limits (inotify instances, message-queue bytes, pipe pages, pending signals) are shared between sandboxes`;
     }
     const { sandboxUid: uid } = this.#options;
-    if (uid === 'per-sandbox') return `each sandbox runs as a host uid of its own (leased from ${SANDBOX_UID_RANGE.first}-${SANDBOX_UID_RANGE.first + SANDBOX_UID_RANGE.count - 1}), so no two share per-user kernel limits`;
+    if (uid === 'per-sandbox')
+      return `each sandbox runs as a host uid of its own (leased from ${SANDBOX_UID_RANGE.first}-${SANDBOX_UID_RANGE.first + SANDBOX_UID_RANGE.count - 1}), so no two share per-user kernel limits`;
     return `every sandbox runs as the fixed host uid ${uid}: per-user kernel limits (inotify instances, message-queue bytes, pipe pages, pending signals) are shared between them`;
   }
 
@@ -162,7 +201,17 @@ export class SpawnExecutor extends BaseExecutor {
     if (this.tier === 'kernel') {
       const pooled = this.#pool && isPoolable(request) ? this.#pool.take() : undefined;
       // Node boots (trusted boot script only) while the runner is moved into its cgroup and the job is sent.
-      const sandbox = pooled ?? (await this.#startKernel(id, { network: request.network.mode, diskBytes: request.limits.diskBytes, prebootNode: request.language === 'node' }, request.limits));
+      const sandbox =
+        pooled ??
+        (await this.#startKernel(
+          id,
+          {
+            network: request.network.mode,
+            diskBytes: request.limits.diskBytes,
+            prebootNode: request.language === 'node',
+          },
+          request.limits,
+        ));
       try {
         return await sandbox.run(context, kernelJob(request, this.#interpreters, this.#options.packageDirs));
       } finally {
@@ -173,7 +222,9 @@ export class SpawnExecutor extends BaseExecutor {
     let dir: AdvisoryDir | undefined;
     let sandbox: SandboxProcess | undefined;
     try {
-      user = this.#host.isRoot ? await acquireSandboxUser({ uid: this.#options.sandboxUid, gid: this.#options.sandboxGid }) : undefined;
+      user = this.#host.isRoot
+        ? await acquireSandboxUser({ uid: this.#options.sandboxUid, gid: this.#options.sandboxGid })
+        : undefined;
       dir = await createAdvisoryDir({
         session: SESSION_ID,
         execution: id,
@@ -181,9 +232,19 @@ export class SpawnExecutor extends BaseExecutor {
         owner: user,
         mountPath: this.#host.isRoot ? this.#host.mountPath : undefined,
       });
-      const plan = advisoryPlan({ interpreters: this.#interpreters, packageDirs: this.#options.packageDirs, wrapper: this.#wrapper(request.limits, user), user: undefined, marker: `${SESSION_ID}/${id}`, dir: dir.path });
+      const plan = advisoryPlan({
+        interpreters: this.#interpreters,
+        packageDirs: this.#options.packageDirs,
+        wrapper: this.#wrapper(request.limits, user),
+        user: undefined,
+        marker: `${SESSION_ID}/${id}`,
+        dir: dir.path,
+      });
       sandbox = new SandboxProcess({ id, plan, cgroup: this.#createCgroup(id, request.limits) });
-      return await sandbox.run(context, advisoryJob(request, this.#interpreters, this.#options.packageDirs, dir.path, dir.guardCopy));
+      return await sandbox.run(
+        context,
+        advisoryJob(request, this.#interpreters, this.#options.packageDirs, dir.path, dir.guardCopy),
+      );
     } finally {
       await sandbox?.release();
       await dir?.[Symbol.asyncDispose]();
@@ -201,7 +262,9 @@ export class SpawnExecutor extends BaseExecutor {
    * while its cgroup is made; the runner is moved in before it gets its job.
    */
   async #startKernel(id: string, shape: SandboxShape, limits: ExecutionLimits): Promise<SandboxProcess> {
-    const user = this.#host.isRoot ? await acquireSandboxUser({ uid: this.#options.sandboxUid, gid: this.#options.sandboxGid }) : undefined;
+    const user = this.#host.isRoot
+      ? await acquireSandboxUser({ uid: this.#options.sandboxUid, gid: this.#options.sandboxGid })
+      : undefined;
     try {
       const plan = kernelPlan({
         interpreters: this.#interpreters,
@@ -229,8 +292,16 @@ export class SpawnExecutor extends BaseExecutor {
    */
   #wrapper(limits: ExecutionLimits, dropTo: SandboxUser | undefined): string[] {
     const wrapper: string[] = [];
-    if (dropTo) wrapper.push(this.#host.setprivPath!, `--reuid=${dropTo.uid}`, `--regid=${dropTo.gid}`, '--clear-groups', '--no-new-privs');
-    if (!this.#host.cgroups && this.#host.prlimitPath) wrapper.push(this.#host.prlimitPath, `--data=${limits.memoryBytes}`, `--nproc=${limits.pids}`, '--');
+    if (dropTo)
+      wrapper.push(
+        this.#host.setprivPath!,
+        `--reuid=${dropTo.uid}`,
+        `--regid=${dropTo.gid}`,
+        '--clear-groups',
+        '--no-new-privs',
+      );
+    if (!this.#host.cgroups && this.#host.prlimitPath)
+      wrapper.push(this.#host.prlimitPath, `--data=${limits.memoryBytes}`, `--nproc=${limits.pids}`, '--');
     return wrapper;
   }
 
@@ -266,7 +337,12 @@ export class SpawnExecutor extends BaseExecutor {
 
 /** The pool holds sandboxes for the common case: network none and the default limits. */
 function isPoolable(request: NormalizedRequest): boolean {
-  return request.network.mode === 'none' && (Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[]).every((name) => request.limits[name] === DEFAULT_LIMITS[name]);
+  return (
+    request.network.mode === 'none' &&
+    (Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[]).every(
+      (name) => request.limits[name] === DEFAULT_LIMITS[name],
+    )
+  );
 }
 
 /** @throws InvalidRequestError when the file cannot be read. */
@@ -274,7 +350,11 @@ function readResolvConf(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (error) {
-    throw new InvalidRequestError('options.resolvConf', path, `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new InvalidRequestError(
+      'options.resolvConf',
+      path,
+      `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
   }
 }
 
@@ -283,7 +363,12 @@ function chooseTier(options: ParsedSpawnOptions, host: HostFacts): Tier {
     case 'advisory':
       return 'advisory';
     case 'kernel':
-      if (!host.userNamespaces) throw new BackendUnavailableError('spawn', `kernel isolation is not available: ${host.kernelProblem ?? 'unknown reason'}`, kernelRemedy(host.kernelProblem));
+      if (!host.userNamespaces)
+        throw new BackendUnavailableError(
+          'spawn',
+          `kernel isolation is not available: ${host.kernelProblem ?? 'unknown reason'}`,
+          kernelRemedy(host.kernelProblem),
+        );
       return 'kernel';
     case 'auto':
       return host.userNamespaces ? 'kernel' : 'advisory';

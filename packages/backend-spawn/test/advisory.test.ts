@@ -79,7 +79,11 @@ describe('spawn backend, advisory tier (forced)', () => {
 
   it('does not stop non-Node programs (what the advisory tier cannot stop)', async () => {
     await using canary = await startCanary();
-    const result = await executor.execute({ language: 'bash', code: `curl -sS -m 2 http://127.0.0.1:${canary.port}/`, ...accept });
+    const result = await executor.execute({
+      language: 'bash',
+      code: `curl -sS -m 2 http://127.0.0.1:${canary.port}/`,
+      ...accept,
+    });
     expect(result.stdout).toBe('canary');
     expect(canary.connections).toBe(1);
   });
@@ -113,7 +117,12 @@ describe('spawn backend, advisory tier (forced)', () => {
   it('times out and kills the whole tree, leaving nothing', async () => {
     const marker = join(tmpdir(), `cordon-advisory-marker-${process.pid}`);
     rmSync(marker, { force: true });
-    const result = await executor.execute({ language: 'bash', code: `(sleep 1; echo survived > ${marker}) & disown; sleep 30`, timeoutMs: 400, ...accept });
+    const result = await executor.execute({
+      language: 'bash',
+      code: `(sleep 1; echo survived > ${marker}) & disown; sleep 30`,
+      timeoutMs: 400,
+      ...accept,
+    });
     expect(result.status).toBe('timeout');
     await sleep(1500);
     expect(existsSync(marker)).toBe(false);
@@ -136,8 +145,11 @@ describe('spawn backend, advisory tier (forced)', () => {
     // the status it had just written (seen as "reported no status" under load).
     const outcomes: string[] = [];
     for (let round = 0; round < 6; round++) {
-      const results = await Promise.allSettled(Array.from({ length: 8 }, () => executor.execute({ language: 'bash', code: 'exit 3', ...accept })));
-      for (const result of results) outcomes.push(result.status === 'rejected' ? String(result.reason) : `exit ${result.value.exitCode}`);
+      const results = await Promise.allSettled(
+        Array.from({ length: 8 }, () => executor.execute({ language: 'bash', code: 'exit 3', ...accept })),
+      );
+      for (const result of results)
+        outcomes.push(result.status === 'rejected' ? String(result.reason) : `exit ${result.value.exitCode}`);
     }
     expect(outcomes.filter((outcome) => outcome !== 'exit 3')).toEqual([]);
     expect(await leftoversOf(executor)).toEqual([]);

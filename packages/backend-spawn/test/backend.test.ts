@@ -42,7 +42,13 @@ describe('spawn backend module', () => {
     const executor = await SpawnExecutor.create({});
     try {
       const adapter = await backend.conformance(executor, {});
-      expect(adapter.canaryNetwork).toMatchObject({ bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', bindIPv6: '::1', reachIPv6: '::1', sharesHostLoopback: true });
+      expect(adapter.canaryNetwork).toMatchObject({
+        bindIPv4: '127.0.0.1',
+        reachIPv4: '127.0.0.1',
+        bindIPv6: '::1',
+        reachIPv6: '::1',
+        sharesHostLoopback: true,
+      });
       // As root with port 53 free, probes run on a sibling whose resolver is the DNS canary (D2 decisive).
       if (adapter.canaryNetwork.dnsPort === 53) {
         expect(adapter.executor).not.toBe(executor);

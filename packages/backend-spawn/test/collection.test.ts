@@ -29,17 +29,20 @@ describe('collected files, kernel tier: confinement', () => {
   });
 
   // Inside the sandbox these lead nowhere useful; read from the host they are the host's root.
-  it.each(['/proc/self/root', '/proc/1/root', `/proc/${process.pid}/root`])('the working directory replaced by a link through %s: the host file never comes back', async (magic) => {
-    using canary = plantHostCanary();
-    const result = await executor.execute({
-      language: 'bash',
-      code: `cd /; mv /sandbox/work /sandbox/w2; ln -s ${magic}${canary.dir} /sandbox/work`,
-      collectFiles: ['**'],
-    });
-    expect(result.status).toBe('ok');
-    expect(JSON.stringify(filesOf(result))).not.toContain(canary.content);
-    expect(result.files).toEqual([]);
-  });
+  it.each(['/proc/self/root', '/proc/1/root', `/proc/${process.pid}/root`])(
+    'the working directory replaced by a link through %s: the host file never comes back',
+    async (magic) => {
+      using canary = plantHostCanary();
+      const result = await executor.execute({
+        language: 'bash',
+        code: `cd /; mv /sandbox/work /sandbox/w2; ln -s ${magic}${canary.dir} /sandbox/work`,
+        collectFiles: ['**'],
+      });
+      expect(result.status).toBe('ok');
+      expect(JSON.stringify(filesOf(result))).not.toContain(canary.content);
+      expect(result.files).toEqual([]);
+    },
+  );
 
   it('links to host files, into /proc/self/root and /proc/1/root, and to directories are never followed', async () => {
     using canary = plantHostCanary();
@@ -93,7 +96,10 @@ describe('collected files, kernel tier: what is left out is named in warnings', 
       collectFiles: ['**/*.txt'],
     });
     expect(result.status).toBe('ok');
-    expect(filesOf(result)).toEqual([['new\nline.txt', 'y'], ['ok.txt', 'ok\n']]);
+    expect(filesOf(result)).toEqual([
+      ['new\nline.txt', 'y'],
+      ['ok.txt', 'ok\n'],
+    ]);
     const warnings = result.warnings.join('\n');
     expect(warnings).toContain('"\\xff-bad.txt"');
     expect(warnings).toMatch(/not valid UTF-8/);

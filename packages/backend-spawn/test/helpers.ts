@@ -83,6 +83,6 @@ export const PY_SYSCALL = [
   'libc.syscall.restype = ctypes.c_long',
   'def sys_call(nr, *args):',
   '    r = libc.syscall(nr, *[ctypes.c_long(a) for a in args])',
-  "    return r if r >= 0 else -ctypes.get_errno()",
+  '    return r if r >= 0 else -ctypes.get_errno()',
   'PIDFD_OPEN, PIDFD_GETFD = 434, 438',
 ].join('\n');

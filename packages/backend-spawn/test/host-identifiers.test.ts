@@ -28,12 +28,18 @@ describe('host identifiers, kernel tier', () => {
   it("no host path of cordon's in the mount table (etc files, the guard, the boot script given as data)", async () => {
     const code = 'cat /proc/self/mountinfo; cat /etc/passwd /etc/hosts > /dev/null && echo etc-readable';
     await pooled.warm();
-    for (const result of [await executor.execute({ language: 'bash', code }), await pooled.execute({ language: 'bash', code })]) {
+    for (const result of [
+      await executor.execute({ language: 'bash', code }),
+      await pooled.execute({ language: 'bash', code }),
+    ]) {
       expect(result.stdout).toContain('etc-readable');
       expect(result.stdout).not.toContain(PACKAGE_DIR);
       expect(result.stdout).not.toMatch(/\/work\/|node_modules|\/dist\//);
     }
-    const guarded = await executor.execute({ language: 'node', code: "require('http').get('http://127.0.0.1:9/').on('error', (e) => console.log(e.code))" });
+    const guarded = await executor.execute({
+      language: 'node',
+      code: "require('http').get('http://127.0.0.1:9/').on('error', (e) => console.log(e.code))",
+    });
     expect(guarded.stdout).toBe('ERR_CORDON_NETWORK_BLOCKED\n');
   });
 });

@@ -24,7 +24,13 @@ describe('spawn backend, kernel tier', () => {
     expect(executor.tier).toBe('kernel');
     const capabilities = executor.capabilities();
     expect(capabilities.network).toBe('kernel');
-    expect(capabilities.limits).toMatchObject({ memoryBytes: 'cgroup', pids: 'cgroup', cpus: 'cgroup', diskBytes: 'tmpfs', outputBytes: 'streaming' });
+    expect(capabilities.limits).toMatchObject({
+      memoryBytes: 'cgroup',
+      pids: 'cgroup',
+      cpus: 'cgroup',
+      diskBytes: 'tmpfs',
+      outputBytes: 'streaming',
+    });
   });
 
   it('runs ordinary code in node, python and bash', async () => {
@@ -38,7 +44,10 @@ describe('spawn backend, kernel tier', () => {
   });
 
   it('runs ESM node code (import, top-level await)', async () => {
-    const result = await executor.execute({ language: 'node', code: "import { platform } from 'node:os';\nawait Promise.resolve();\nconsole.log(platform());" });
+    const result = await executor.execute({
+      language: 'node',
+      code: "import { platform } from 'node:os';\nawait Promise.resolve();\nconsole.log(platform());",
+    });
     expect([result.status, result.stdout]).toEqual(['ok', 'linux\n']);
   });
 
@@ -97,7 +106,11 @@ describe('spawn backend, kernel tier', () => {
   });
 
   it('caps the working directory and /tmp with diskBytes', async () => {
-    const result = await executor.execute({ language: 'bash', code: 'head -c 3000000 /dev/zero > /tmp/big', limits: { diskBytes: 2 * MiB } });
+    const result = await executor.execute({
+      language: 'bash',
+      code: 'head -c 3000000 /dev/zero > /tmp/big',
+      limits: { diskBytes: 2 * MiB },
+    });
     expect(result.status).toBe('error');
     expect(result.stderr).toMatch(/No space left on device/);
   });
@@ -140,13 +153,21 @@ describe('spawn backend, kernel tier', () => {
   it('aborts on the caller signal and leaves nothing', async () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
-    const result = await executor.execute({ language: 'node', code: 'setInterval(() => {}, 1000)', signal: controller.signal });
+    const result = await executor.execute({
+      language: 'node',
+      code: 'setInterval(() => {}, 1000)',
+      signal: controller.signal,
+    });
     expect(result.status).toBe('aborted');
     await expectNoLeftovers();
   });
 
   it('caps output while streaming', async () => {
-    const result = await executor.execute({ language: 'python', code: 'import sys\nfor _ in range(200): sys.stdout.write("x" * 10000)', limits: { outputBytes: 1000 } });
+    const result = await executor.execute({
+      language: 'python',
+      code: 'import sys\nfor _ in range(200): sys.stdout.write("x" * 10000)',
+      limits: { outputBytes: 1000 },
+    });
     expect(result.status).toBe('ok');
     expect(result.stdout).toHaveLength(1000);
     expect(result.stdoutTruncated).toBe(true);
@@ -224,7 +245,13 @@ describe('spawn backend, kernel tier', () => {
       expect(lines).toContain('CapEff: 0000000000000000');
       expect(lines).toContain('NoNewPrivs: 1');
       expect(lines[3]).toBe('lo');
-      expect(lines.slice(4, 9)).toEqual(['host-tmp-hidden', 'root-hidden', 'shadow-hidden', 'usr-readonly', 'root-readonly']);
+      expect(lines.slice(4, 9)).toEqual([
+        'host-tmp-hidden',
+        'root-hidden',
+        'shadow-hidden',
+        'usr-readonly',
+        'root-readonly',
+      ]);
       // bwrap's init, the runner, bash and ps (plus the subshell's pipeline).
       expect(Number(lines[9])).toBeLessThanOrEqual(6);
     } finally {
@@ -245,7 +272,9 @@ describe('spawn backend, kernel tier', () => {
       "print([line.split()[1] for line in open('/proc/self/status') if line.startswith('Seccomp:')][0])",
     ].join('\n');
     const inside = await executor.execute({ language: 'python', code });
-    expect(inside.stdout).toBe('io_uring_setup Operation not permitted\nkeyctl Operation not permitted\ngetpid ok\n2\n');
+    expect(inside.stdout).toBe(
+      'io_uring_setup Operation not permitted\nkeyctl Operation not permitted\ngetpid ok\n2\n',
+    );
     const { spawnSync } = await import('node:child_process');
     const outside = spawnSync('python3', ['-c', code], { encoding: 'utf8' }).stdout;
     expect(outside).toMatch(/^io_uring_setup (?!Operation not permitted)/);
@@ -260,17 +289,37 @@ describe('spawn backend, kernel tier', () => {
     try {
       const nodeModules = join(packages, 'node_modules');
       mkdirSync(join(nodeModules, 'greeter'), { recursive: true });
-      writeFileSync(join(nodeModules, 'greeter', 'package.json'), JSON.stringify({ name: 'greeter', main: 'index.js' }));
+      writeFileSync(
+        join(nodeModules, 'greeter', 'package.json'),
+        JSON.stringify({ name: 'greeter', main: 'index.js' }),
+      );
       writeFileSync(join(nodeModules, 'greeter', 'index.js'), "exports.greet = (name) => 'hello ' + name;");
       const sitePackages = join(packages, 'site-packages');
       mkdirSync(sitePackages);
       writeFileSync(join(sitePackages, 'pygreeter.py'), "def greet(name):\n    return 'hi ' + name\n");
       await using withPackages = await SpawnExecutor.create({ packageDirs: [nodeModules, sitePackages].join(',') });
-      const cjs = await withPackages.execute({ language: 'node', code: "console.log(require('greeter').greet('cjs'))" });
-      const esm = await withPackages.execute({ language: 'node', code: "import { greet } from 'greeter';\nconsole.log(greet('esm'))" });
-      const python = await withPackages.execute({ language: 'python', code: 'import pygreeter\nprint(pygreeter.greet("py"))' });
-      const write = await withPackages.execute({ language: 'bash', code: 'touch /packages/0/greeter/x 2>/dev/null && echo WRITABLE || echo readonly' });
-      expect([cjs.stdout, esm.stdout, python.stdout, write.stdout]).toEqual(['hello cjs\n', 'hello esm\n', 'hi py\n', 'readonly\n']);
+      const cjs = await withPackages.execute({
+        language: 'node',
+        code: "console.log(require('greeter').greet('cjs'))",
+      });
+      const esm = await withPackages.execute({
+        language: 'node',
+        code: "import { greet } from 'greeter';\nconsole.log(greet('esm'))",
+      });
+      const python = await withPackages.execute({
+        language: 'python',
+        code: 'import pygreeter\nprint(pygreeter.greet("py"))',
+      });
+      const write = await withPackages.execute({
+        language: 'bash',
+        code: 'touch /packages/0/greeter/x 2>/dev/null && echo WRITABLE || echo readonly',
+      });
+      expect([cjs.stdout, esm.stdout, python.stdout, write.stdout]).toEqual([
+        'hello cjs\n',
+        'hello esm\n',
+        'hi py\n',
+        'readonly\n',
+      ]);
     } finally {
       rmSync(packages, { recursive: true, force: true });
     }

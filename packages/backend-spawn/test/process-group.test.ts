@@ -7,7 +7,8 @@ import { childGroupLeader } from '../src/process-group.js';
 // test signals a process group (a wrong one could be the whole machine's).
 describe('childGroupLeader', () => {
   it('refuses pids that are no child of ours leading a group: 0, 1, negative, our own', () => {
-    for (const pid of [0, 1, -1, Number.NaN, process.pid]) expect(childGroupLeader({ pid, parentPid: process.pid })).toBeUndefined();
+    for (const pid of [0, 1, -1, Number.NaN, process.pid])
+      expect(childGroupLeader({ pid, parentPid: process.pid })).toBeUndefined();
   });
 
   it('takes a detached child (its own group) and nothing else', () => {

@@ -15,7 +15,9 @@ chmodSync(dir, 0o755);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const script = join(dir, 'run.mjs');
-writeFileSync(script, `
+writeFileSync(
+  script,
+  `
 const { SpawnExecutor } = await import(${JSON.stringify(dist)});
 const executor = await SpawnExecutor.create({});
 const accept = ['memoryBytes', 'cpus', 'pids'];
@@ -27,11 +29,20 @@ out.python = await run('python', 'print(1)');
 out.pythonBig = await run('python', 'a = []\\ntry:\\n    [a.append(bytearray(16 << 20)) for _ in range(32)]\\n    print("allocated %d" % (len(a) * 16))\\nexcept MemoryError:\\n    print("refused: MemoryError")');
 await executor.close();
 console.log(JSON.stringify(out));
-`);
+`,
+);
 
-function runUnprivileged(): Record<string, { status: string; stdout: string; stderr: string }> & { capabilities: Record<string, string> } {
-  const command = isRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, script] : [process.execPath, script];
-  const result = spawnSync(command[0]!, command.slice(1), { encoding: 'utf8', timeout: 60_000, env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dir } });
+function runUnprivileged(): Record<string, { status: string; stdout: string; stderr: string }> & {
+  capabilities: Record<string, string>;
+} {
+  const command = isRoot
+    ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, script]
+    : [process.execPath, script];
+  const result = spawnSync(command[0]!, command.slice(1), {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: dir },
+  });
   if (result.status !== 0) throw new Error(`the unprivileged run failed (${result.status}): ${result.stderr}`);
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as never;
 }
@@ -50,7 +61,9 @@ describe('without cgroups (unprivileged host user): rlimits', () => {
   it('an allocation beyond the limit fails: in Python a MemoryError, in Node an error or V8 aborting on it', () => {
     const node = out.nodeBig!;
     expect(node.stdout, JSON.stringify(node).slice(0, 500)).not.toMatch(/allocated/);
-    const refused = node.stdout.startsWith('refused: ') || (node.status === 'error' && /out of memory|allocation failed/i.test(node.stderr));
+    const refused =
+      node.stdout.startsWith('refused: ') ||
+      (node.status === 'error' && /out of memory|allocation failed/i.test(node.stderr));
     expect(refused, JSON.stringify(node).slice(0, 500)).toBe(true);
     expect(out.pythonBig!.stdout).toBe('refused: MemoryError\n');
     expect(out.python).toMatchObject({ status: 'ok', stdout: '1\n' });

@@ -12,7 +12,8 @@ const u64 = (value: number) => {
   buffer.writeBigUInt64BE(BigInt(value));
   return buffer;
 };
-const listed = (path: string | Buffer, size: number) => encodeRecord('L', Buffer.concat([u64(size), Buffer.from(path)]));
+const listed = (path: string | Buffer, size: number) =>
+  encodeRecord('L', Buffer.concat([u64(size), Buffer.from(path)]));
 
 function startedChannel(): ControlChannel {
   const channel = new ControlChannel();
@@ -25,7 +26,10 @@ describe('RecordReader', () => {
     const reader = new RecordReader();
     const bytes = Buffer.concat([encodeRecord('W'), encodeRecord('S', '256')]);
     const records = [...bytes].flatMap((byte) => reader.push(Buffer.from([byte])));
-    expect(records.map((record) => [record.type, record.payload.toString()])).toEqual([['W', ''], ['S', '256']]);
+    expect(records.map((record) => [record.type, record.payload.toString()])).toEqual([
+      ['W', ''],
+      ['S', '256'],
+    ]);
   });
 
   it('refuses a declared length past the bound before buffering it', () => {
@@ -39,7 +43,13 @@ describe('ControlChannel', () => {
   it('takes W, R <pid>, S <status> in order', () => {
     const channel = startedChannel();
     channel.push(encodeRecord('S', String(7 << 8)));
-    expect([channel.waiting, channel.started, channel.programPid, channel.status, channel.violation]).toEqual([true, true, 42, 7 << 8, undefined]);
+    expect([channel.waiting, channel.started, channel.programPid, channel.status, channel.violation]).toEqual([
+      true,
+      true,
+      42,
+      7 << 8,
+      undefined,
+    ]);
   });
 
   it.each([
@@ -47,7 +57,10 @@ describe('ControlChannel', () => {
     ['a status that is not a wait status', [encodeRecord('W'), encodeRecord('R', '1'), encodeRecord('S', '65535')]],
     ['an unknown record', [encodeRecord('X', 'hello')]],
     ['a long line', [encodeRecord('W', 'x'.repeat(100))]],
-    ['records after the status with no collection asked for', [encodeRecord('W'), encodeRecord('R', '1'), encodeRecord('S', '0'), encodeRecord('M')]],
+    [
+      'records after the status with no collection asked for',
+      [encodeRecord('W'), encodeRecord('R', '1'), encodeRecord('S', '0'), encodeRecord('M')],
+    ],
   ])('%s is a violation', (_name, records) => {
     const channel = new ControlChannel();
     const seen: string[] = [];
@@ -63,7 +76,12 @@ function collecting(patterns: string[], diskBytes = 1 << 20) {
   const channel = startedChannel();
   const requests: Buffer[] = [];
   let finished = false;
-  const collection = new RunnerCollection({ patterns, diskBytes, send: (record) => requests.push(record), finish: () => (finished = true) });
+  const collection = new RunnerCollection({
+    patterns,
+    diskBytes,
+    send: (record) => requests.push(record),
+    finish: () => (finished = true),
+  });
   channel.afterStatus((record) => collection.handle(record));
   channel.push(encodeRecord('S', '0'));
   return { channel, collection, requests, finished: () => finished };
@@ -75,16 +93,27 @@ describe('RunnerCollection', () => {
     run.channel.push(Buffer.concat([listed('b.txt', 3), listed('a.bin', 5), listed('a.txt', 2), encodeRecord('M')]));
     expect(run.requests.map((request) => request.subarray(13).toString())).toEqual(['a.txt', 'b.txt']);
     expect(run.requests[0]!.readBigUInt64BE(5)).toBe(2n);
-    run.channel.push(Buffer.concat([encodeRecord('O', u64(2)), encodeRecord('B', 'hi'), encodeRecord('Z'), encodeRecord('V', 'vanished')]));
+    run.channel.push(
+      Buffer.concat([
+        encodeRecord('O', u64(2)),
+        encodeRecord('B', 'hi'),
+        encodeRecord('Z'),
+        encodeRecord('V', 'vanished'),
+      ]),
+    );
     expect(run.channel.violation).toBeUndefined();
     expect(run.finished()).toBe(true);
-    expect(run.collection.result?.files.map((file) => [file.path, Buffer.from(file.content).toString()])).toEqual([['a.txt', 'hi']]);
+    expect(run.collection.result?.files.map((file) => [file.path, Buffer.from(file.content).toString()])).toEqual([
+      ['a.txt', 'hi'],
+    ]);
     expect(run.collection.result?.warnings).toEqual(['collected file "b.txt" left out: vanished']);
   });
 
   it('more bytes than announced, or announced than asked for, is a violation', () => {
     const tooMany = collecting(['*']);
-    tooMany.channel.push(Buffer.concat([listed('a', 2), encodeRecord('M'), encodeRecord('O', u64(2)), encodeRecord('B', 'abc')]));
+    tooMany.channel.push(
+      Buffer.concat([listed('a', 2), encodeRecord('M'), encodeRecord('O', u64(2)), encodeRecord('B', 'abc')]),
+    );
     expect(tooMany.channel.violation).toMatch(/more bytes of "a" than announced/);
     const grown = collecting(['*']);
     grown.channel.push(Buffer.concat([listed('a', 2), encodeRecord('M'), encodeRecord('O', u64(3))]));
@@ -107,18 +136,30 @@ describe('RunnerCollection', () => {
   it('a listing past its bound is a violation', () => {
     const run = collecting(['*']);
     const record = listed('x'.repeat(60_000), 1);
-    for (let sent = 0; sent < 10 * 1024 * 1024 && run.channel.violation === undefined; sent += record.byteLength) run.channel.push(record);
+    for (let sent = 0; sent < 10 * 1024 * 1024 && run.channel.violation === undefined; sent += record.byteLength)
+      run.channel.push(record);
     expect(run.channel.violation).toMatch(/a listing past/);
   });
 });
 
 describe('planCollection', () => {
-  const file = (path: string | Buffer, sizeBytes = 1): ListedEntry => ({ kind: 'file', pathBytes: Buffer.from(path), sizeBytes });
+  const file = (path: string | Buffer, sizeBytes = 1): ListedEntry => ({
+    kind: 'file',
+    pathBytes: Buffer.from(path),
+    sizeBytes,
+  });
 
   it('names what it leaves out: invalid UTF-8 (only if selected), too deep, the caps; never a file no pattern selects', () => {
     const plan = planCollection(
       {
-        entries: [file(Buffer.from([0xff, 0x2e, 0x74, 0x78, 0x74])), file(Buffer.from([0xff, 0x2e, 0x62, 0x69, 0x6e])), { kind: 'too-deep', pathBytes: Buffer.from('d/d') }, file('big.txt', 2000), file('ok.txt', 10), file('other.bin')],
+        entries: [
+          file(Buffer.from([0xff, 0x2e, 0x74, 0x78, 0x74])),
+          file(Buffer.from([0xff, 0x2e, 0x62, 0x69, 0x6e])),
+          { kind: 'too-deep', pathBytes: Buffer.from('d/d') },
+          file('big.txt', 2000),
+          file('ok.txt', 10),
+          file('other.bin'),
+        ],
         cutShort: true,
       },
       ['*.txt'],
@@ -131,11 +172,21 @@ describe('planCollection', () => {
       'collected files under "d/d" left out: deeper than 64 directory levels',
       'collected files: the working directory holds more than 100000 entries (or 8 MiB of names); files past them were not looked at',
     ]);
-    const capped = planCollection({ entries: [file('a.txt', 600), file('b.txt', 600), file('c.txt', 10)], cutShort: false }, ['*'], 1024 * 1024 + 1000);
+    const capped = planCollection(
+      { entries: [file('a.txt', 600), file('b.txt', 600), file('c.txt', 10)], cutShort: false },
+      ['*'],
+      1024 * 1024 + 1000,
+    );
     expect(capped.wanted.map((wanted) => wanted.path)).toEqual(['a.txt', 'b.txt', 'c.txt']);
-    const overBudget = planCollection({ entries: [file('a.txt', 700_000), file('b.txt', 700_000), file('c.txt', 10)], cutShort: false }, ['*'], 1024 * 1024);
+    const overBudget = planCollection(
+      { entries: [file('a.txt', 700_000), file('b.txt', 700_000), file('c.txt', 10)], cutShort: false },
+      ['*'],
+      1024 * 1024,
+    );
     expect(overBudget.wanted.map((wanted) => wanted.path)).toEqual(['a.txt', 'c.txt']);
-    expect(overBudget.warnings).toEqual(['collected file "b.txt" left out: 700000 bytes would pass the 1048576-byte cap']);
+    expect(overBudget.warnings).toEqual([
+      'collected file "b.txt" left out: 700000 bytes would pass the 1048576-byte cap',
+    ]);
   });
 
   it('names selected links and other special files, and directories it could not open; not unselected ones', () => {
@@ -162,7 +213,9 @@ describe('planCollection', () => {
   });
 
   it('quotes names: control characters as JSON writes them, invalid bytes as \\xNN, valid UTF-8 as is', () => {
-    expect(quoteNameBytes(Buffer.from([0x61, 0x0a, 0xc3, 0xa9, 0xc3, 0x22, 0xf0, 0x9f, 0x98, 0x80]))).toBe('"a\\né\\xc3\\"😀"');
+    expect(quoteNameBytes(Buffer.from([0x61, 0x0a, 0xc3, 0xa9, 0xc3, 0x22, 0xf0, 0x9f, 0x98, 0x80]))).toBe(
+      '"a\\né\\xc3\\"😀"',
+    );
     expect(quoteNameBytes(Buffer.from('x'.repeat(300)))).toMatch(/^"x{200,}…"$/);
   });
 });

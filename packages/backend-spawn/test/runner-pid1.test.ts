@@ -10,13 +10,17 @@ const isRoot = process.getuid?.() === 0;
 
 describe.runIf(isRoot)('the runner as PID 1', () => {
   it('refuses the PID-1 role when $$ is not 1 (exit 125, before anything else)', () => {
-    const result = spawnSync('unshare', ['--pid', '--kill-child', '--', '/bin/sh', '-c', '"$@"; echo "runner exit $?"', 'sh', ...runnerArgs('perl')], {
-      env: { PATH: '/usr/bin:/bin', ...runnerEnv({ pidNamespaceInit: true }) },
-      // A control socket, so a runner that wrongly went on would say W and wait for a job (and time out) instead.
-      stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
-      encoding: 'utf8',
-      timeout: 10_000,
-    });
+    const result = spawnSync(
+      'unshare',
+      ['--pid', '--kill-child', '--', '/bin/sh', '-c', '"$@"; echo "runner exit $?"', 'sh', ...runnerArgs('perl')],
+      {
+        env: { PATH: '/usr/bin:/bin', ...runnerEnv({ pidNamespaceInit: true }) },
+        // A control socket, so a runner that wrongly went on would say W and wait for a job (and time out) instead.
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+        encoding: 'utf8',
+        timeout: 10_000,
+      },
+    );
     expect(result.stdout).toBe('runner exit 125\n');
   });
 });

@@ -31,7 +31,11 @@ const FORGE_STATUS = [
 
 describe('the runner cannot be reached from the program (kernel tier)', () => {
   it('pidfd_getfd of the runner socket is denied, so a forged status line cannot turn exit 7 into ok', async () => {
-    const result = await executor.execute({ language: 'python', code: FORGE_STATUS.replace('RUNNER_PID', '1'), collectFiles: ['*'] });
+    const result = await executor.execute({
+      language: 'python',
+      code: FORGE_STATUS.replace('RUNNER_PID', '1'),
+      collectFiles: ['*'],
+    });
     expect(result.stdout).toBe('denied: Operation not permitted\n');
     expect([result.status, result.exitCode, result.signal]).toEqual(['error', 7, null]);
   });
@@ -57,7 +61,9 @@ describe('the runner cannot be reached from the program (kernel tier)', () => {
       "print('process_vm_readv', 'ok' if r >= 0 else os.strerror(ctypes.get_errno()))",
     ].join('\n');
     const result = await executor.execute({ language: 'python', code });
-    expect(result.stdout).toBe('mem denied\nenviron denied\nfd denied\nptrace Operation not permitted\nprocess_vm_readv Operation not permitted\n');
+    expect(result.stdout).toBe(
+      'mem denied\nenviron denied\nfd denied\nptrace Operation not permitted\nprocess_vm_readv Operation not permitted\n',
+    );
   });
 
   it('denies ptrace, process_vm_readv/writev, pidfd_getfd, kcmp and io_setup with seccomp (the same calls are not EPERM outside)', async () => {
@@ -80,7 +86,11 @@ describe('the runner cannot be reached from the program (kernel tier)', () => {
       "    print(name, 'ok' if r >= 0 else os.strerror(-r))",
     ].join('\n');
     const inside = await executor.execute({ language: 'python', code });
-    expect(inside.stdout).toBe(['ptrace', 'process_vm_readv', 'process_vm_writev', 'pidfd_getfd', 'kcmp', 'io_setup'].map((name) => `${name} Operation not permitted\n`).join(''));
+    expect(inside.stdout).toBe(
+      ['ptrace', 'process_vm_readv', 'process_vm_writev', 'pidfd_getfd', 'kcmp', 'io_setup']
+        .map((name) => `${name} Operation not permitted\n`)
+        .join(''),
+    );
     const outside = spawnSync('python3', ['-c', code], { encoding: 'utf8' }).stdout;
     expect(outside.split('\n').filter(Boolean)).toHaveLength(6);
     expect(outside).not.toContain('Operation not permitted');
@@ -88,8 +98,12 @@ describe('the runner cannot be reached from the program (kernel tier)', () => {
 
   it('RLIMIT_NOFILE is 1024 (soft and hard) in every runtime, cold and pre-booted', async () => {
     const bash = await executor.execute({ language: 'bash', code: 'echo $(ulimit -Sn) $(ulimit -Hn)' });
-    const python = await executor.execute({ language: 'python', code: 'import resource\nprint(*resource.getrlimit(resource.RLIMIT_NOFILE))' });
-    const nodeLimits = "console.log(require('fs').readFileSync('/proc/self/limits', 'utf8').match(/Max open files\\s+(\\d+)\\s+(\\d+)/).slice(1).join(' '))";
+    const python = await executor.execute({
+      language: 'python',
+      code: 'import resource\nprint(*resource.getrlimit(resource.RLIMIT_NOFILE))',
+    });
+    const nodeLimits =
+      "console.log(require('fs').readFileSync('/proc/self/limits', 'utf8').match(/Max open files\\s+(\\d+)\\s+(\\d+)/).slice(1).join(' '))";
     const node = await executor.execute({ language: 'node', code: nodeLimits });
     await pooled.warm();
     const preBooted = await pooled.execute({ language: 'node', code: nodeLimits });
@@ -111,7 +125,11 @@ describe('the runner cannot be reached from the program (kernel tier)', () => {
 describe('the runner cannot be reached from the program (advisory tier)', () => {
   it('pidfd_getfd of the parent runner socket is denied (not dumpable; no seccomp there)', async () => {
     await using advisory = await SpawnExecutor.create({ tier: 'advisory' });
-    const result = await advisory.execute({ language: 'python', code: FORGE_STATUS.replace('RUNNER_PID', 'os.getppid()'), acceptUnenforced: ['network'] });
+    const result = await advisory.execute({
+      language: 'python',
+      code: FORGE_STATUS.replace('RUNNER_PID', 'os.getppid()'),
+      acceptUnenforced: ['network'],
+    });
     expect(result.stdout).toBe('denied: Operation not permitted\n');
     expect([result.status, result.exitCode]).toEqual(['error', 7]);
   });

@@ -16,7 +16,10 @@ let perSandbox: SpawnExecutor;
 let sharedUid: SpawnExecutor;
 
 beforeAll(async () => {
-  [perSandbox, sharedUid] = await Promise.all([SpawnExecutor.create({}), SpawnExecutor.create({ sandboxUid: SHARED_UID, sandboxGid: SHARED_UID })]);
+  [perSandbox, sharedUid] = await Promise.all([
+    SpawnExecutor.create({}),
+    SpawnExecutor.create({ sandboxUid: SHARED_UID, sandboxGid: SHARED_UID }),
+  ]);
 });
 afterAll(async () => {
   await Promise.all([perSandbox?.close(), sharedUid?.close()]);
@@ -55,7 +58,10 @@ const MQUEUE: Exhaustion = {
 };
 
 /** Runs the hog until it holds the resource, then the tenant beside it; ends the hog. */
-async function tenantBesideHog(executor: SpawnExecutor, exhaustion: Exhaustion): Promise<{ hog: ExecutionResult; tenant: ExecutionResult }> {
+async function tenantBesideHog(
+  executor: SpawnExecutor,
+  exhaustion: Exhaustion,
+): Promise<{ hog: ExecutionResult; tenant: ExecutionResult }> {
   const stop = new AbortController();
   let held!: () => void;
   const holding = new Promise<void>((resolve) => (held = resolve));
@@ -80,13 +86,19 @@ async function tenantBesideHog(executor: SpawnExecutor, exhaustion: Exhaustion):
 }
 
 describe.runIf(isRoot)('shared per-user kernel limits: a host uid of its own per sandbox', () => {
-  it.each([['inotify instances', INOTIFY], ['message-queue bytes', MQUEUE]] as const)('one sandbox exhausting %s leaves the other its own', async (_name, exhaustion) => {
+  it.each([
+    ['inotify instances', INOTIFY],
+    ['message-queue bytes', MQUEUE],
+  ] as const)('one sandbox exhausting %s leaves the other its own', async (_name, exhaustion) => {
     const { hog, tenant } = await tenantBesideHog(perSandbox, exhaustion);
     expect(hog.stdout).toMatch(/^HELD [1-9]/);
     expect(tenant.stdout).toBe('ok\n');
   });
 
-  it.each([['inotify instances', INOTIFY], ['message-queue bytes', MQUEUE]] as const)('control: with one fixed shared uid, %s run out for the other', async (_name, exhaustion) => {
+  it.each([
+    ['inotify instances', INOTIFY],
+    ['message-queue bytes', MQUEUE],
+  ] as const)('control: with one fixed shared uid, %s run out for the other', async (_name, exhaustion) => {
     const { hog, tenant } = await tenantBesideHog(sharedUid, exhaustion);
     expect(hog.stdout).toMatch(/^HELD [1-9]/);
     expect(tenant.stdout).toBe('Too many open files\n');
@@ -98,7 +110,12 @@ describe.runIf(isRoot)('shared per-user kernel limits: a host uid of its own per
     let bothReady!: () => void;
     const both = new Promise<void>((resolve) => (bothReady = resolve));
     const runs = [0, 1].map(() =>
-      perSandbox.execute({ language: 'bash', code: 'echo READY; sleep 30', signal: stop.signal, onStdout: () => ++ready === 2 && bothReady() }),
+      perSandbox.execute({
+        language: 'bash',
+        code: 'echo READY; sleep 30',
+        signal: stop.signal,
+        onStdout: () => ++ready === 2 && bothReady(),
+      }),
     );
     await both;
     // bubblewrap runs on the host as the sandbox user, tagged with the execution's marker.
@@ -118,7 +135,10 @@ describe.runIf(isRoot)('shared per-user kernel limits: a host uid of its own per
 
 describe('kernel-wide resources', () => {
   it('no pseudo-terminals: /dev/ptmx cannot be opened (every devpts shares kernel.pty.max)', async () => {
-    const result = await perSandbox.execute({ language: 'python', code: "import os\ntry:\n    os.openpty(); print('PTY')\nexcept OSError as e:\n    print('no pty', e.errno)" });
+    const result = await perSandbox.execute({
+      language: 'python',
+      code: "import os\ntry:\n    os.openpty(); print('PTY')\nexcept OSError as e:\n    print('no pty', e.errno)",
+    });
     expect(result.stdout).toMatch(/^no pty \d+\n$/);
   });
 
@@ -128,7 +148,7 @@ describe('kernel-wide resources', () => {
       code: [
         'head -c 3000000 /dev/zero > /dev/shm/big 2>/dev/null && echo SHM_UNBOUNDED || echo shm-bounded',
         'rm -f /dev/shm/big',
-        "python3 -c 'from multiprocessing import shared_memory as s; m = s.SharedMemory(create=True, size=4096); m.buf[0] = 1; print(\"shm-usable\"); m.close(); m.unlink()'",
+        'python3 -c \'from multiprocessing import shared_memory as s; m = s.SharedMemory(create=True, size=4096); m.buf[0] = 1; print("shm-usable"); m.close(); m.unlink()\'',
         'touch /dev/x 2>/dev/null && echo DEV_WRITABLE || echo dev-readonly',
       ].join('\n'),
       limits: { diskBytes: 2 * 1024 * 1024 },

@@ -18,11 +18,25 @@ function runWith(runner: string, collectFiles: string[] = []): Promise<unknown> 
   const sandbox = new SandboxProcess({
     id: 'stand-in',
     // Not detached: a stand-in is a plain child, killed by its pid; no process group is ever signalled here.
-    plan: { command: 'perl', args: ['-e', PRELUDE + runner], env: { PATH: '/usr/bin:/bin' }, cwd: '/', statusFd: undefined, inputs: [], detached: false },
+    plan: {
+      command: 'perl',
+      args: ['-e', PRELUDE + runner],
+      env: { PATH: '/usr/bin:/bin' },
+      cwd: '/',
+      statusFd: undefined,
+      inputs: [],
+      detached: false,
+    },
     cgroup: Promise.resolve(undefined),
   });
   const request = parseExecutionRequest({ language: 'bash', code: 'true', collectFiles });
-  const context: RunContext = { id: 'stand-in', request, signal: new AbortController().signal, stdout: new OutputCollector(1024), stderr: new OutputCollector(1024) };
+  const context: RunContext = {
+    id: 'stand-in',
+    request,
+    signal: new AbortController().signal,
+    stdout: new OutputCollector(1024),
+    stderr: new OutputCollector(1024),
+  };
   const job = { dirs: [], files: new Map(), env: {}, argv: ['/bin/true'], hold: collectFiles.length > 0 };
   return sandbox.run(context, job).finally(() => sandbox.release());
 }
@@ -48,7 +62,10 @@ describe('the sandbox process as the host sees it end', () => {
   });
 
   it('an endless listing gets the sandbox killed and the run failed closed', async () => {
-    const run = runWith("put('S', '0'); my $r = pack('aN', 'L', 8 + 60000) . pack('Q>', 1) . ('x' x 60000); syswrite($c, $r) while 1;", ['*']);
+    const run = runWith(
+      "put('S', '0'); my $r = pack('aN', 'L', 8 + 60000) . pack('Q>', 1) . ('x' x 60000); syswrite($c, $r) while 1;",
+      ['*'],
+    );
     await expect(run).rejects.toThrow(/killed: its runner broke the control protocol: a listing past/);
   });
 });

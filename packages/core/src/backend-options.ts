@@ -7,7 +7,10 @@ import { toInvalidRequestError } from './request.js';
  * should use `z.coerce` or `booleanOption` for non-string fields.
  * @throws InvalidRequestError naming `options.<key>` and the bad value.
  */
-export function parseBackendOptions<Schema extends z.ZodType>(schema: Schema, options: Record<string, unknown>): z.output<Schema> {
+export function parseBackendOptions<Schema extends z.ZodType>(
+  schema: Schema,
+  options: Record<string, unknown>,
+): z.output<Schema> {
   const parsed = schema.safeParse(options);
   if (!parsed.success) throw toInvalidRequestError(parsed.error, options, 'options');
   return parsed.data;

@@ -53,13 +53,22 @@ export function isBackendInstalled(spec: string): boolean {
   return resolveFromProject(packageNameFor(spec)) !== undefined || resolveFromHere(packageNameFor(spec));
 }
 
-async function importBackendModule(spec: string, packageName: string, isPath: boolean): Promise<Record<string, unknown>> {
+async function importBackendModule(
+  spec: string,
+  packageName: string,
+  isPath: boolean,
+): Promise<Record<string, unknown>> {
   if (isPath) {
     const url = pathToFileURL(resolve(process.cwd(), spec)).href;
     try {
       return (await import(url)) as Record<string, unknown>;
     } catch (error) {
-      throw new BackendUnavailableError(spec, `could not load the backend module at ${spec}`, 'Check the path points at a built ES module that exports `backend`.', { cause: error });
+      throw new BackendUnavailableError(
+        spec,
+        `could not load the backend module at ${spec}`,
+        'Check the path points at a built ES module that exports `backend`.',
+        { cause: error },
+      );
     }
   }
   // Backends are installed beside the caller's copy of core, so resolve from the project first.
@@ -72,11 +81,18 @@ async function importBackendModule(spec: string, packageName: string, isPath: bo
       throw new BackendUnavailableError(
         spec,
         `package ${packageName} is not installed`,
-        known ? `Run: pnpm add ${packageName} (or npm install ${packageName}).` : `Use one of ${BUILTIN_BACKENDS.join(', ')}, or install a package named "${packageName}" that exports a cordon backend.`,
+        known
+          ? `Run: pnpm add ${packageName} (or npm install ${packageName}).`
+          : `Use one of ${BUILTIN_BACKENDS.join(', ')}, or install a package named "${packageName}" that exports a cordon backend.`,
         { cause: error },
       );
     }
-    throw new BackendUnavailableError(spec, `package ${packageName} failed to load: ${error instanceof Error ? error.message : String(error)}`, 'Reinstall it, or run `cordon doctor`.', { cause: error });
+    throw new BackendUnavailableError(
+      spec,
+      `package ${packageName} failed to load: ${error instanceof Error ? error.message : String(error)}`,
+      'Reinstall it, or run `cordon doctor`.',
+      { cause: error },
+    );
   }
 }
 
@@ -105,8 +121,18 @@ function isModuleNotFound(error: unknown, packageName: string): boolean {
 
 function assertBackendShape(candidate: unknown, spec: string): asserts candidate is CordonBackend {
   const value = candidate as Partial<CordonBackend> | undefined;
-  const ok = value !== undefined && value !== null && typeof value.name === 'string' && typeof value.create === 'function' && typeof value.probe === 'function' && typeof value.conformance === 'function';
+  const ok =
+    value !== undefined &&
+    value !== null &&
+    typeof value.name === 'string' &&
+    typeof value.create === 'function' &&
+    typeof value.probe === 'function' &&
+    typeof value.conformance === 'function';
   if (!ok) {
-    throw new BackendUnavailableError(spec, 'the module does not export a cordon backend', 'Export `backend` (or a default export) with name, create(options), probe() and conformance(executor, options).');
+    throw new BackendUnavailableError(
+      spec,
+      'the module does not export a cordon backend',
+      'Export `backend` (or a default export) with name, create(options), probe() and conformance(executor, options).',
+    );
   }
 }

@@ -1,6 +1,12 @@
 import { EventEmitter } from 'node:events';
 import { isWeakEnforcement, type BackendCapabilities } from './capabilities.js';
-import { BackendFailureError, CordonError, ExecutorClosedError, InvalidRequestError, IsolationRefusedError } from './errors.js';
+import {
+  BackendFailureError,
+  CordonError,
+  ExecutorClosedError,
+  InvalidRequestError,
+  IsolationRefusedError,
+} from './errors.js';
 import { Admission } from './admission.js';
 import { checkCollectedFiles } from './collected-files.js';
 import type { Executor, ExecutorEvents, ExecutorOptions } from './executor.js';
@@ -119,7 +125,14 @@ export abstract class BaseExecutor implements Executor {
     const stderr = new OutputCollector(request.limits.outputBytes, request.onStderr);
     const startedAt = new Date();
     const started = performance.now();
-    this.events.emit('start', { id, backend: this.name, language: request.language, tags: request.tags, queuedMs, startedAt });
+    this.events.emit('start', {
+      id,
+      backend: this.name,
+      language: request.language,
+      tags: request.tags,
+      queuedMs,
+      startedAt,
+    });
 
     try {
       const outcome = await this.run({ id, request, signal: controller.signal, stdout, stderr });
@@ -143,11 +156,38 @@ export abstract class BaseExecutor implements Executor {
         backend: this.name,
         warnings: [...warnings, ...boundWarnings(outcome.warnings ?? []), ...checked.warnings],
       };
-      this.events.emit('end', { id, backend: this.name, language: request.language, tags: request.tags, status, exitCode: outcome.exitCode, queuedMs: result.queuedMs, durationMs: result.durationMs });
+      this.events.emit('end', {
+        id,
+        backend: this.name,
+        language: request.language,
+        tags: request.tags,
+        status,
+        exitCode: outcome.exitCode,
+        queuedMs: result.queuedMs,
+        durationMs: result.durationMs,
+      });
       return result;
     } catch (error) {
-      const wrapped = error instanceof CordonError ? error : new BackendFailureError(this.name, error instanceof Error ? error.message : String(error), { executionId: id }, { cause: error });
-      this.events.emit('end', { id, backend: this.name, language: request.language, tags: request.tags, status: undefined, exitCode: null, queuedMs: round(queuedMs), durationMs: round(performance.now() - started), error: wrapped });
+      const wrapped =
+        error instanceof CordonError
+          ? error
+          : new BackendFailureError(
+              this.name,
+              error instanceof Error ? error.message : String(error),
+              { executionId: id },
+              { cause: error },
+            );
+      this.events.emit('end', {
+        id,
+        backend: this.name,
+        language: request.language,
+        tags: request.tags,
+        status: undefined,
+        exitCode: null,
+        queuedMs: round(queuedMs),
+        durationMs: round(performance.now() - started),
+        error: wrapped,
+      });
       throw wrapped;
     } finally {
       clearTimeout(timer);
@@ -161,12 +201,21 @@ export abstract class BaseExecutor implements Executor {
   #checkGuarantees(request: NormalizedRequest): string[] {
     const capabilities = this.capabilities();
     if (!capabilities.languages.includes(request.language)) {
-      throw new InvalidRequestError('language', request.language, `is not offered by backend "${this.name}" (it offers ${capabilities.languages.join(', ')})`);
+      throw new InvalidRequestError(
+        'language',
+        request.language,
+        `is not offered by backend "${this.name}" (it offers ${capabilities.languages.join(', ')})`,
+      );
     }
     const warnings: string[] = [];
     if (request.network.mode === 'none' && capabilities.network !== 'kernel') {
       if (!request.acceptUnenforced.has('network')) {
-        throw new IsolationRefusedError(this.name, 'network', `is enforced only as "${capabilities.network}" here, which determined code can bypass`, this.networkRemedy());
+        throw new IsolationRefusedError(
+          this.name,
+          'network',
+          `is enforced only as "${capabilities.network}" here, which determined code can bypass`,
+          this.networkRemedy(),
+        );
       }
       warnings.push(`network isolation is ${capabilities.network} only (accepted by the caller)`);
     }
@@ -174,7 +223,12 @@ export abstract class BaseExecutor implements Executor {
       const enforcement = capabilities.limits[limit];
       if (!isWeakEnforcement(limit, enforcement)) continue;
       if (!request.acceptUnenforced.has(limit)) {
-        throw new IsolationRefusedError(this.name, `limits.${limit}`, `cannot be enforced here (only "${enforcement}")`, `Pass acceptUnenforced: ['${limit}'] to run without it, or use a backend that enforces it.`);
+        throw new IsolationRefusedError(
+          this.name,
+          `limits.${limit}`,
+          `cannot be enforced here (only "${enforcement}")`,
+          `Pass acceptUnenforced: ['${limit}'] to run without it, or use a backend that enforces it.`,
+        );
       }
       warnings.push(`limits.${limit} is enforced as "${enforcement}" only (accepted by the caller)`);
     }
@@ -183,14 +237,35 @@ export abstract class BaseExecutor implements Executor {
 
   /** Says how to get kernel network isolation; backends override with specifics. */
   protected networkRemedy(): string {
-    return 'Use a backend with kernel network isolation, or pass acceptUnenforced: [\'network\'] to accept advisory isolation.';
+    return "Use a backend with kernel network isolation, or pass acceptUnenforced: ['network'] to accept advisory isolation.";
   }
 
   #abortedBeforeStart(id: string, request: NormalizedRequest, queuedMs: number, warnings: string[]): ExecutionResult {
-    this.events.emit('end', { id, backend: this.name, language: request.language, tags: request.tags, status: 'aborted', exitCode: null, queuedMs: round(queuedMs), durationMs: 0 });
+    this.events.emit('end', {
+      id,
+      backend: this.name,
+      language: request.language,
+      tags: request.tags,
+      status: 'aborted',
+      exitCode: null,
+      queuedMs: round(queuedMs),
+      durationMs: 0,
+    });
     return {
-      id, status: 'aborted', exitCode: null, signal: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false,
-      files: [], filesTruncated: false, durationMs: 0, queuedMs: round(queuedMs), backend: this.name, warnings,
+      id,
+      status: 'aborted',
+      exitCode: null,
+      signal: null,
+      stdout: '',
+      stderr: '',
+      stdoutTruncated: false,
+      stderrTruncated: false,
+      files: [],
+      filesTruncated: false,
+      durationMs: 0,
+      queuedMs: round(queuedMs),
+      backend: this.name,
+      warnings,
     };
   }
 
@@ -220,8 +295,11 @@ function deriveStatus(outcome: RunOutcome, stopReason: StopReason | undefined): 
 }
 
 function boundWarnings(warnings: readonly string[]): string[] {
-  const kept = warnings.slice(0, MAX_BACKEND_WARNINGS).map((warning) => (warning.length > MAX_WARNING_CHARS ? `${warning.slice(0, MAX_WARNING_CHARS)}…` : warning));
-  if (warnings.length > MAX_BACKEND_WARNINGS) kept.push(`${warnings.length - MAX_BACKEND_WARNINGS} more warnings from the backend (not listed)`);
+  const kept = warnings
+    .slice(0, MAX_BACKEND_WARNINGS)
+    .map((warning) => (warning.length > MAX_WARNING_CHARS ? `${warning.slice(0, MAX_WARNING_CHARS)}…` : warning));
+  if (warnings.length > MAX_BACKEND_WARNINGS)
+    kept.push(`${warnings.length - MAX_BACKEND_WARNINGS} more warnings from the backend (not listed)`);
   return kept;
 }
 

@@ -28,7 +28,8 @@ export class IcmpCanary {
 
   static async start(log: CanaryLog): Promise<IcmpCanary | { unavailable: string }> {
     if (process.platform !== 'linux') return { unavailable: 'the ICMP canary needs Linux' };
-    if (process.getuid?.() !== 0) return { unavailable: 'the ICMP canary needs CAP_NET_RAW on the host (run the suite as root)' };
+    if (process.getuid?.() !== 0)
+      return { unavailable: 'the ICMP canary needs CAP_NET_RAW on the host (run the suite as root)' };
     const python = hostPython();
     if (!python) return { unavailable: 'the ICMP canary needs python3 on the host' };
     const child = spawn(python, ['-c', LISTENER], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -48,7 +49,9 @@ export class IcmpCanary {
     });
     if (!ready) {
       child.kill('SIGKILL');
-      return { unavailable: `the ICMP canary could not open a raw socket: ${stderr.trim().split('\n').pop() ?? 'no output'}` };
+      return {
+        unavailable: `the ICMP canary could not open a raw socket: ${stderr.trim().split('\n').pop() ?? 'no output'}`,
+      };
     }
     lines.on('line', (line) => {
       const [from, hex] = line.split(' ');

@@ -34,7 +34,10 @@ export class CanarySet implements AsyncDisposable {
   /** The host process canary; its argv and env carry `secret`. */
   hostProcess: HostProcessCanary | undefined;
 
-  static async start(network: CanaryNetwork, secret: { marker: string; name: string; value: string }): Promise<CanarySet> {
+  static async start(
+    network: CanaryNetwork,
+    secret: { marker: string; name: string; value: string },
+  ): Promise<CanarySet> {
     const set = new CanarySet();
     try {
       await set.#start(network, secret);
@@ -88,7 +91,11 @@ export class CanarySet implements AsyncDisposable {
       udp: { host: network.reachIPv4, port: udp.port },
       dns: { host: network.reachIPv4, port: dns.port },
       ...(v6Reach !== undefined && tcp6 && udp6 && dns6
-        ? { tcp6: { host: v6Reach, port: tcp6.port }, udp6: { host: v6Reach, port: udp6.port }, dns6: { host: v6Reach, port: dns6.port } }
+        ? {
+            tcp6: { host: v6Reach, port: tcp6.port },
+            udp6: { host: v6Reach, port: udp6.port },
+            dns6: { host: v6Reach, port: dns6.port },
+          }
         : {}),
       loopbackTcp: { host: '127.0.0.1', port: loopback.port },
       ...(loopback6 ? { loopbackTcp6: { host: '::1', port: loopback6.port } } : {}),

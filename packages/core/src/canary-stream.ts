@@ -25,7 +25,11 @@ export class StreamCanary {
   }
 
   /** Listens on `host` (ephemeral port), or on a Unix socket path / abstract name (`\0name`) when `port` is undefined. */
-  static async listen(name: string, log: CanaryLog, target: { host: string; port: 0 } | { path: string }): Promise<StreamCanary> {
+  static async listen(
+    name: string,
+    log: CanaryLog,
+    target: { host: string; port: 0 } | { path: string },
+  ): Promise<StreamCanary> {
     const canary = new StreamCanary(name, log);
     await new Promise<void>((resolve, reject) => {
       canary.#server.once('error', reject);

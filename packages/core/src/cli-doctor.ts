@@ -32,7 +32,9 @@ export function doctorCommand(): Command {
       }
       for (const row of rows) {
         const state = !row.installed ? 'not installed' : row.usable ? 'usable' : 'unusable';
-        process.stdout.write(`${row.backend.padEnd(7)} ${state.padEnd(14)} network: ${row.network.padEnd(9)} ${row.detail}\n`);
+        process.stdout.write(
+          `${row.backend.padEnd(7)} ${state.padEnd(14)} network: ${row.network.padEnd(9)} ${row.detail}\n`,
+        );
         if (row.remedy && !row.usable) process.stdout.write(`${' '.repeat(8)}→ ${row.remedy}\n`);
       }
       process.stdout.write(`\nauto → ${auto}\n`);
@@ -41,7 +43,14 @@ export function doctorCommand(): Command {
 
 async function inspect(name: string): Promise<DoctorRow> {
   if (!isBackendInstalled(name)) {
-    return { backend: name, installed: false, usable: false, network: '-', detail: `package @cordon/backend-${name} is not installed`, remedy: `pnpm add @cordon/backend-${name}` };
+    return {
+      backend: name,
+      installed: false,
+      usable: false,
+      network: '-',
+      detail: `package @cordon/backend-${name} is not installed`,
+      remedy: `pnpm add @cordon/backend-${name}`,
+    };
   }
   let probe: BackendProbe;
   try {
@@ -49,5 +58,12 @@ async function inspect(name: string): Promise<DoctorRow> {
   } catch (error) {
     probe = { usable: false, detail: error instanceof Error ? error.message : String(error) };
   }
-  return { backend: name, installed: true, usable: probe.usable, network: probe.network ?? '-', detail: probe.detail, ...(probe.remedy ? { remedy: probe.remedy } : {}) };
+  return {
+    backend: name,
+    installed: true,
+    usable: probe.usable,
+    network: probe.network ?? '-',
+    detail: probe.detail,
+    ...(probe.remedy ? { remedy: probe.remedy } : {}),
+  };
 }

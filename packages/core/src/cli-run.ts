@@ -21,23 +21,53 @@ interface RunFlags {
   rawOutput?: boolean;
 }
 
-const EXTENSION_LANGUAGES: Record<string, Language> = { '.js': 'node', '.mjs': 'node', '.cjs': 'node', '.py': 'python', '.sh': 'bash', '.bash': 'bash' };
+const EXTENSION_LANGUAGES: Record<string, Language> = {
+  '.js': 'node',
+  '.mjs': 'node',
+  '.cjs': 'node',
+  '.py': 'python',
+  '.sh': 'bash',
+  '.bash': 'bash',
+};
 
 export function runCommand(): Command {
   return new Command('run')
-    .description('Run a program in a fresh sandbox. Exits with its exit code (124 timeout, 137 oom, 128+n signal n, 130 aborted).')
+    .description(
+      'Run a program in a fresh sandbox. Exits with its exit code (124 timeout, 137 oom, 128+n signal n, 130 aborted).',
+    )
     .argument('<file>', 'program file, or - for standard input')
-    .option('-b, --backend <backend>', 'auto, spawn, docker, k8s, or a backend package/path (default: $CORDON_BACKEND or auto)')
-    .addOption(new Option('-l, --language <language>', 'language (default: from the file extension, else node)').choices(LANGUAGES))
+    .option(
+      '-b, --backend <backend>',
+      'auto, spawn, docker, k8s, or a backend package/path (default: $CORDON_BACKEND or auto)',
+    )
+    .addOption(
+      new Option('-l, --language <language>', 'language (default: from the file extension, else node)').choices(
+        LANGUAGES,
+      ),
+    )
     .option('-t, --timeout <ms>', 'wall-clock limit in milliseconds', parseInteger('--timeout'))
     .option('-m, --memory <mib>', 'memory limit in MiB', parseInteger('--memory'))
     .option('-e, --env <KEY=VALUE>', 'environment variable for the program (repeatable)', collectKeyValue('--env'))
     .addOption(new Option('-n, --network <mode>', 'network policy').choices(['none', 'open']).default('none'))
-    .option('-o, --option <KEY=VALUE>', 'backend option (repeatable); see the backend README', collectKeyValue('--option'))
-    .option('--accept-unenforced <guarantees>', `run even where these cannot be enforced: all, or a comma list of ${WAIVABLE_GUARANTEES.join(', ')}`, parseGuarantees)
-    .option('-i, --stdin <file>', "the program's standard input: a file, or - for this command's own standard input (default: none)")
+    .option(
+      '-o, --option <KEY=VALUE>',
+      'backend option (repeatable); see the backend README',
+      collectKeyValue('--option'),
+    )
+    .option(
+      '--accept-unenforced <guarantees>',
+      `run even where these cannot be enforced: all, or a comma list of ${WAIVABLE_GUARANTEES.join(', ')}`,
+      parseGuarantees,
+    )
+    .option(
+      '-i, --stdin <file>',
+      "the program's standard input: a file, or - for this command's own standard input (default: none)",
+    )
     .option('--json', 'print exactly one JSON ExecutionResult and exit 0 when a result was produced')
-    .option('--raw-output', "write the program's output to a terminal as is, escape sequences included (default: shown escaped on a terminal)")
+    .option(
+      '--raw-output',
+      "write the program's output to a terminal as is, escape sequences included (default: shown escaped on a terminal)",
+    )
     .action(async (file: string, flags: RunFlags) => {
       process.exitCode = await run(file, flags);
     });
@@ -55,13 +85,17 @@ async function run(file: string, flags: RunFlags): Promise<number> {
   let stdin: Buffer | undefined;
   if (flags.stdin !== undefined) {
     if (flags.stdin === '-' && file === '-') {
-      process.stderr.write('cordon: --stdin - and program file - both want standard input; give one of them as a file\n');
+      process.stderr.write(
+        'cordon: --stdin - and program file - both want standard input; give one of them as a file\n',
+      );
       return 2;
     }
     try {
       stdin = readFileSync(flags.stdin === '-' ? 0 : flags.stdin);
     } catch (error) {
-      process.stderr.write(`cordon: cannot read --stdin ${flags.stdin}: ${error instanceof Error ? error.message : String(error)}\n`);
+      process.stderr.write(
+        `cordon: cannot read --stdin ${flags.stdin}: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
       return 2;
     }
   }
@@ -74,7 +108,10 @@ async function run(file: string, flags: RunFlags): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    await using executor = await createExecutor({ ...(flags.backend ? { backend: flags.backend } : {}), ...flags.option });
+    await using executor = await createExecutor({
+      ...(flags.backend ? { backend: flags.backend } : {}),
+      ...flags.option,
+    });
     const result = await executor.execute({
       language,
       code,
@@ -84,14 +121,20 @@ async function run(file: string, flags: RunFlags): Promise<number> {
       ...(flags.acceptUnenforced ? { acceptUnenforced: flags.acceptUnenforced } : {}),
       ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
       ...(flags.memory !== undefined ? { limits: { memoryBytes: flags.memory * 1024 * 1024 } } : {}),
-      ...(json ? {} : { onStdout: (chunk: string) => process.stdout.write(out(chunk)), onStderr: (chunk: string) => process.stderr.write(err(chunk)) }),
+      ...(json
+        ? {}
+        : {
+            onStdout: (chunk: string) => process.stdout.write(out(chunk)),
+            onStderr: (chunk: string) => process.stderr.write(err(chunk)),
+          }),
       signal: abort.signal,
     });
     if (json) {
       process.stdout.write(`${JSON.stringify(resultToJson(result))}\n`);
       return 0;
     }
-    if (result.stdoutTruncated || result.stderrTruncated) process.stderr.write('cordon: output was truncated at the output limit\n');
+    if (result.stdoutTruncated || result.stderrTruncated)
+      process.stderr.write('cordon: output was truncated at the output limit\n');
     if (result.status === 'timeout') process.stderr.write(`cordon: timed out (execution ${result.id})\n`);
     if (result.status === 'oom') process.stderr.write(`cordon: killed by the memory limit (execution ${result.id})\n`);
     // Warnings may quote names the program chose (a collected file's path): always inert.
@@ -113,7 +156,10 @@ function parseGuarantees(value: string): WaivableGuarantee[] {
   if (value === 'all') return [...WAIVABLE_GUARANTEES];
   const names = value.split(',').map((name) => name.trim());
   for (const name of names) {
-    if (!(WAIVABLE_GUARANTEES as readonly string[]).includes(name)) throw new InvalidArgumentError(`--accept-unenforced: unknown guarantee "${name}" (use all, or ${WAIVABLE_GUARANTEES.join(', ')})`);
+    if (!(WAIVABLE_GUARANTEES as readonly string[]).includes(name))
+      throw new InvalidArgumentError(
+        `--accept-unenforced: unknown guarantee "${name}" (use all, or ${WAIVABLE_GUARANTEES.join(', ')})`,
+      );
   }
   return names as WaivableGuarantee[];
 }

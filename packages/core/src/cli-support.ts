@@ -26,9 +26,10 @@ export const EXIT_UNAVAILABLE = 3;
 export function reportError(error: unknown, json: boolean): number {
   const exitCode = error instanceof InvalidRequestError ? EXIT_INVALID : EXIT_UNAVAILABLE;
   if (json) {
-    const body = error instanceof CordonError
-      ? { name: error.name, code: error.code, message: error.message, context: error.context }
-      : { name: 'Error', code: 'UNEXPECTED', message: error instanceof Error ? error.message : String(error) };
+    const body =
+      error instanceof CordonError
+        ? { name: error.name, code: error.code, message: error.message, context: error.context }
+        : { name: 'Error', code: 'UNEXPECTED', message: error instanceof Error ? error.message : String(error) };
     process.stdout.write(`${JSON.stringify({ error: body }, jsonReplacer)}\n`);
   } else {
     process.stderr.write(`cordon: ${error instanceof Error ? error.message : String(error)}\n`);

@@ -5,7 +5,9 @@ import { conformanceCommand } from './cli-conformance.js';
 import { doctorCommand } from './cli-doctor.js';
 import { runCommand } from './cli-run.js';
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 const program = new Command('cordon')
   .description('Run untrusted Node.js, Python and shell code with no way out.')

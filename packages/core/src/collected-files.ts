@@ -45,7 +45,11 @@ export interface CheckedFiles {
  * selected by the request's patterns, and unique; the count and the total size are
  * capped. Anything else is dropped and named in the warnings.
  */
-export function checkCollectedFiles(files: readonly CollectedFile[], patterns: readonly string[], diskBytes: number): CheckedFiles {
+export function checkCollectedFiles(
+  files: readonly CollectedFile[],
+  patterns: readonly string[],
+  diskBytes: number,
+): CheckedFiles {
   const warnings: string[] = [];
   let dropped = 0;
   const warn = (text: string) => {
@@ -65,7 +69,8 @@ export function checkCollectedFiles(files: readonly CollectedFile[], patterns: r
   let truncated = false;
   for (const file of [...files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))) {
     const path = typeof file.path === 'string' ? file.path : '';
-    const problem = relativePathProblem(path) ?? (normalizeRelativePath(path) !== path ? 'is not in normal form' : undefined);
+    const problem =
+      relativePathProblem(path) ?? (normalizeRelativePath(path) !== path ? 'is not in normal form' : undefined);
     if (problem) {
       warn(`collected file ${describePath(path)} dropped: its path ${problem}`);
       continue;
@@ -85,7 +90,9 @@ export function checkCollectedFiles(files: readonly CollectedFile[], patterns: r
     }
     if (used + file.content.byteLength > budget) {
       truncated = true;
-      warn(`collected file ${describePath(path)} left out: ${file.content.byteLength} bytes would pass the ${budget}-byte cap`);
+      warn(
+        `collected file ${describePath(path)} left out: ${file.content.byteLength} bytes would pass the ${budget}-byte cap`,
+      );
       continue;
     }
     seen.add(path);

@@ -84,7 +84,9 @@ export class SuiteContext {
   /** Why the backend enforces `limit` only weakly, or undefined when it enforces it. */
   weakLimit(limit: LimitName): string | undefined {
     const enforcement = this.capabilities.limits[limit];
-    return isWeakEnforcement(limit, enforcement) ? `the backend declares limits.${limit} as "${enforcement}"` : undefined;
+    return isWeakEnforcement(limit, enforcement)
+      ? `the backend declares limits.${limit} as "${enforcement}"`
+      : undefined;
   }
 
   /**
@@ -104,7 +106,10 @@ export class SuiteContext {
    */
   run(where: 'sandbox' | 'control', request: Omit<ExecutionRequest, 'network'>, nonce?: string): Promise<RunOutput> {
     const adapter = this.adapter;
-    const execute = where === 'control' && adapter.control ? (full: ExecutionRequest) => adapter.control?.(full) ?? adapter.executor.execute(full) : (full: ExecutionRequest) => this.executor.execute(full);
+    const execute =
+      where === 'control' && adapter.control
+        ? (full: ExecutionRequest) => adapter.control?.(full) ?? adapter.executor.execute(full)
+        : (full: ExecutionRequest) => this.executor.execute(full);
     return this.#run(where, where === 'sandbox' ? 'none' : 'open', execute, request, nonce);
   }
 
@@ -113,7 +118,13 @@ export class SuiteContext {
     return this.#run('control', 'none', (full) => executor.execute(full), request, nonce);
   }
 
-  async #run(where: 'sandbox' | 'control', network: 'none' | 'open', execute: (request: ExecutionRequest) => Promise<ExecutionResult>, request: Omit<ExecutionRequest, 'network'>, nonce: string | undefined): Promise<RunOutput> {
+  async #run(
+    where: 'sandbox' | 'control',
+    network: 'none' | 'open',
+    execute: (request: ExecutionRequest) => Promise<ExecutionResult>,
+    request: Omit<ExecutionRequest, 'network'>,
+    nonce: string | undefined,
+  ): Promise<RunOutput> {
     const signals = [this.signal, request.signal].filter((signal): signal is AbortSignal => signal !== undefined);
     const signal = signals.length > 1 ? AbortSignal.any(signals) : signals[0];
     const full: ExecutionRequest = {
@@ -131,7 +142,15 @@ export class SuiteContext {
       // A backend that never returns after its own timeout must not hang the suite; it shows up as invalid instead.
       const overdue = new Promise<never>((_, reject) => {
         const limitMs = (full.timeoutMs ?? PROBE_TIMEOUT_MS) + RETURN_GRACE_MS;
-        watchdog = setTimeout(() => reject(new Error(`the backend did not return within ${limitMs} ms (timeoutMs ${full.timeoutMs ?? PROBE_TIMEOUT_MS} + ${RETURN_GRACE_MS} ms grace)`)), limitMs);
+        watchdog = setTimeout(
+          () =>
+            reject(
+              new Error(
+                `the backend did not return within ${limitMs} ms (timeoutMs ${full.timeoutMs ?? PROBE_TIMEOUT_MS} + ${RETURN_GRACE_MS} ms grace)`,
+              ),
+            ),
+          limitMs,
+        );
       });
       execution.catch(() => undefined);
       const result = await Promise.race([execution, overdue]);
@@ -141,7 +160,17 @@ export class SuiteContext {
       return {
         result: undefined,
         output: parseProbeOutput(''),
-        record: { where, ...(nonce ? { nonce } : {}), status: 'threw', exitCode: null, signal: null, durationMs: Math.round(performance.now() - started), steps: [], missingTools: [], error: message },
+        record: {
+          where,
+          ...(nonce ? { nonce } : {}),
+          status: 'threw',
+          exitCode: null,
+          signal: null,
+          durationMs: Math.round(performance.now() - started),
+          steps: [],
+          missingTools: [],
+          error: message,
+        },
         thrown: error,
       };
     } finally {
@@ -158,8 +187,15 @@ export class SuiteContext {
       result: undefined,
       output,
       record: {
-        where: 'host', nonce, status, exitCode: host.exitCode, signal: host.signal, durationMs: Math.round(host.durationMs),
-        steps: output.steps, missingTools: output.missingTools, ...(output.unsupported ? { unsupported: output.unsupported } : {}),
+        where: 'host',
+        nonce,
+        status,
+        exitCode: host.exitCode,
+        signal: host.signal,
+        durationMs: Math.round(host.durationMs),
+        steps: output.steps,
+        missingTools: output.missingTools,
+        ...(output.unsupported ? { unsupported: output.unsupported } : {}),
         ...(host.exitCode !== 0 ? { stderrTail: tail(host.stderr) } : {}),
       },
     };
@@ -172,8 +208,15 @@ function toRunOutput(where: RunWhere, nonce: string | undefined, result: Executi
     result,
     output,
     record: {
-      where, ...(nonce ? { nonce } : {}), status: result.status, exitCode: result.exitCode, signal: result.signal, durationMs: result.durationMs,
-      steps: output.steps, missingTools: output.missingTools, ...(output.unsupported ? { unsupported: output.unsupported } : {}),
+      where,
+      ...(nonce ? { nonce } : {}),
+      status: result.status,
+      exitCode: result.exitCode,
+      signal: result.signal,
+      durationMs: result.durationMs,
+      steps: output.steps,
+      missingTools: output.missingTools,
+      ...(output.unsupported ? { unsupported: output.unsupported } : {}),
       ...(result.status !== 'ok' || output.steps.length === 0 ? { stderrTail: tail(result.stderr) } : {}),
     },
   };

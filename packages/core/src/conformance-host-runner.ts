@@ -63,7 +63,14 @@ export function hostCommand(language: Language, code: string): [string, string[]
 export async function runOnHost(language: Language, code: string, timeoutMs = 15_000): Promise<HostRunResult> {
   const command = hostCommand(language, code);
   if (!command) {
-    return { stdout: '', stderr: `no ${language} interpreter on the host`, exitCode: null, signal: null, timedOut: false, durationMs: 0 };
+    return {
+      stdout: '',
+      stderr: `no ${language} interpreter on the host`,
+      exitCode: null,
+      signal: null,
+      timedOut: false,
+      durationMs: 0,
+    };
   }
   return startOnHost(command, { timeoutMs }).done;
 }
@@ -81,7 +88,10 @@ export interface HostProcessHandle {
  * with a minimal environment; `onStdout` sees its output as it comes. For
  * controls no sandbox can make (see `runOnHost`, and the shared-resources probes).
  */
-export function startOnHost(command: readonly [string, readonly string[]], options: { timeoutMs?: number; onStdout?: (text: string) => void } = {}): HostProcessHandle {
+export function startOnHost(
+  command: readonly [string, readonly string[]],
+  options: { timeoutMs?: number; onStdout?: (text: string) => void } = {},
+): HostProcessHandle {
   // A stop asked for before the process exists kills it as soon as it does.
   let stopped = false;
   let kill: (() => void) | undefined;
@@ -121,7 +131,14 @@ export function startOnHost(command: readonly [string, readonly string[]], optio
         }, options.timeoutMs ?? 15_000);
         child.on('error', (error) => {
           clearTimeout(timer);
-          resolve({ stdout, stderr: stderr + String(error), exitCode: null, signal: null, timedOut, durationMs: performance.now() - started });
+          resolve({
+            stdout,
+            stderr: stderr + String(error),
+            exitCode: null,
+            signal: null,
+            timedOut,
+            durationMs: performance.now() - started,
+          });
         });
         child.on('close', (exitCode, signal) => {
           clearTimeout(timer);

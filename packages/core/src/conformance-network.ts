@@ -6,7 +6,32 @@ import { NODE_NETWORK_PROBES } from './probe-network-node.js';
 import { PYTHON_NETWORK_PROBES } from './probe-network-python.js';
 import { SHELL_NETWORK_PROBES } from './probe-network-shell.js';
 
-const GROUP_ORDER = ['N1', 'N2', 'N3', 'N4', 'N5', 'N6', 'N7', 'N8', 'N9', 'N10', 'N11', 'P1', 'S1', 'R1', 'V6', 'D1', 'D2', 'L1', 'U1', 'U2', 'U3', 'NL1', 'E1', 'PT1'];
+const GROUP_ORDER = [
+  'N1',
+  'N2',
+  'N3',
+  'N4',
+  'N5',
+  'N6',
+  'N7',
+  'N8',
+  'N9',
+  'N10',
+  'N11',
+  'P1',
+  'S1',
+  'R1',
+  'V6',
+  'D1',
+  'D2',
+  'L1',
+  'U1',
+  'U2',
+  'U3',
+  'NL1',
+  'E1',
+  'PT1',
+];
 
 function groupRank(group: string): number {
   const rank = GROUP_ORDER.indexOf(group);
@@ -14,9 +39,11 @@ function groupRank(group: string): number {
 }
 
 /** Every network probe, in report order. */
-export const NETWORK_PROBES: readonly NetworkProbe[] = [...NODE_NETWORK_PROBES, ...PYTHON_NETWORK_PROBES, ...SHELL_NETWORK_PROBES].sort(
-  (a, b) => groupRank(a.group) - groupRank(b.group),
-);
+export const NETWORK_PROBES: readonly NetworkProbe[] = [
+  ...NODE_NETWORK_PROBES,
+  ...PYTHON_NETWORK_PROBES,
+  ...SHELL_NETWORK_PROBES,
+].sort((a, b) => groupRank(a.group) - groupRank(b.group));
 
 /** How long a control's nonce may take to show up in a canary's log after the run ends. */
 const CONTROL_GRACE_MS = 1_500;
@@ -28,13 +55,24 @@ const PROBE_GRACE_MS = 300;
  * and judges them from the canaries' log (see `networkVerdict`).
  */
 export async function runNetworkProbe(context: SuiteContext, probe: NetworkProbe): Promise<ConformanceResult> {
-  const base = { id: probe.id, group: probe.group, kind: 'network' as const, title: probe.title, language: probe.language };
-  const applicability = { endpoints: context.endpoints, network: context.adapter.canaryNetwork, icmpUnavailable: context.canaries.icmpUnavailable };
+  const base = {
+    id: probe.id,
+    group: probe.group,
+    kind: 'network' as const,
+    title: probe.title,
+    language: probe.language,
+  };
+  const applicability = {
+    endpoints: context.endpoints,
+    network: context.adapter.canaryNetwork,
+    icmpUnavailable: context.canaries.icmpUnavailable,
+  };
   if (!context.offers(probe.language)) {
     return { ...base, verdict: 'not-applicable', detail: `the backend does not offer ${probe.language}` };
   }
   const declared = context.adapter.notApplicable?.[probe.id] ?? context.adapter.notApplicable?.[probe.group];
-  if (declared !== undefined) return { ...base, verdict: 'not-applicable', detail: `declared by the backend: ${declared}` };
+  if (declared !== undefined)
+    return { ...base, verdict: 'not-applicable', detail: `declared by the backend: ${declared}` };
   // The probe's own rule; when its target exists anyway (host loopback, system resolver) it still runs, so a leak is reported.
   const notApplicable = probe.notApplicable?.(applicability);
   if (notApplicable !== undefined && !probe.runWhenNotApplicable) {
@@ -51,12 +89,19 @@ export async function runNetworkProbe(context: SuiteContext, probe: NetworkProbe
   if (controlOn !== 'none') {
     const nonce = context.nonce();
     const code = probe.code(context.endpoints, nonce);
-    control = controlOn === 'host' ? await context.runHost(probe.language, code, nonce) : await context.run('control', { language: probe.language, code, files }, nonce);
+    control =
+      controlOn === 'host'
+        ? await context.runHost(probe.language, code, nonce)
+        : await context.run('control', { language: probe.language, code, files }, nonce);
     controlDeliveries = await deliveries(context, probe, control, nonce, CONTROL_GRACE_MS);
   }
 
   const nonce = context.nonce();
-  const probeRun = await context.run('sandbox', { language: probe.language, code: probe.code(context.endpoints, nonce), files }, nonce);
+  const probeRun = await context.run(
+    'sandbox',
+    { language: probe.language, code: probe.code(context.endpoints, nonce), files },
+    nonce,
+  );
   const probeDeliveries = await deliveries(context, probe, probeRun, nonce, PROBE_GRACE_MS);
 
   const judgement = networkVerdict({
@@ -78,7 +123,13 @@ export async function runNetworkProbe(context: SuiteContext, probe: NetworkProbe
   };
 }
 
-async function deliveries(context: SuiteContext, probe: NetworkProbe, run: RunOutput, nonce: string, graceMs: number): Promise<string[]> {
+async function deliveries(
+  context: SuiteContext,
+  probe: NetworkProbe,
+  run: RunOutput,
+  nonce: string,
+  graceMs: number,
+): Promise<string[]> {
   if ((probe.judge ?? 'canary') === 'output') return run.output.reached ? ['its own report'] : [];
   return context.canaries.log.waitFor(nonce, graceMs);
 }
@@ -98,14 +149,21 @@ function withDeliveries(record: RunRecord, delivered: string[]): RunRecord {
 }
 
 /** One line: the reason, the errors seen inside (which layer blocked), and where a nonce arrived. */
-function describe(reason: string, probe: RunRecord, control: RunRecord | undefined, facts: Record<string, string>): string {
+function describe(
+  reason: string,
+  probe: RunRecord,
+  control: RunRecord | undefined,
+  facts: Record<string, string>,
+): string {
   const parts = [reason];
   if (probe.deliveredTo) parts.push(`nonce reached ${probe.deliveredTo.join(', ')}`);
   const failed = probe.steps.filter((step) => !step.endsWith(': ok'));
   if (probe.steps.length > 0) parts.push(`inside: ${(failed.length > 0 ? failed : probe.steps).join('; ')}`);
   else if (probe.stderrTail) parts.push(`stderr: ${probe.stderrTail.split('\n').pop() ?? ''}`);
   for (const [key, value] of Object.entries(facts)) parts.push(`${key}=${value}`);
-  if (control && !control.delivered && control.steps.length > 0) parts.push(`control (${control.where}): ${control.steps.join('; ')}`);
-  else if (control && !control.delivered && control.stderrTail) parts.push(`control stderr: ${control.stderrTail.split('\n').pop() ?? ''}`);
+  if (control && !control.delivered && control.steps.length > 0)
+    parts.push(`control (${control.where}): ${control.steps.join('; ')}`);
+  else if (control && !control.delivered && control.stderrTail)
+    parts.push(`control stderr: ${control.stderrTail.split('\n').pop() ?? ''}`);
   return parts.join(' | ');
 }

@@ -1,4 +1,11 @@
-import { FAILING_VERDICTS, VERDICTS, type ConformanceReport, type ConformanceResult, type ConformanceSummary, type Verdict } from './conformance-types.js';
+import {
+  FAILING_VERDICTS,
+  VERDICTS,
+  type ConformanceReport,
+  type ConformanceResult,
+  type ConformanceSummary,
+  type Verdict,
+} from './conformance-types.js';
 
 export function summarize(results: readonly ConformanceResult[]): ConformanceSummary {
   const counts: Partial<Record<Verdict, number>> = {};
@@ -55,7 +62,10 @@ export function formatConformanceTable(report: ConformanceReport, options: Table
   const indent = ' '.repeat(idWidth + langWidth + verdictWidth + 6);
   const line = (id: string, lang: string, verdict: string, detail: string) => {
     const [first = '', ...rest] = wrap(detail, detailWidth);
-    return [`${id.padEnd(idWidth)}  ${lang.padEnd(langWidth)}  ${verdict.padEnd(verdictWidth)}  ${first}`.trimEnd(), ...rest.map((part) => indent + part)].join('\n');
+    return [
+      `${id.padEnd(idWidth)}  ${lang.padEnd(langWidth)}  ${verdict.padEnd(verdictWidth)}  ${first}`.trimEnd(),
+      ...rest.map((part) => indent + part),
+    ].join('\n');
   };
   const out = [
     `cordon conformance: backend ${report.backend} (network ${report.tier}), ${report.results.length} checks in ${(report.durationMs / 1000).toFixed(1)} s`,
@@ -69,7 +79,9 @@ export function formatConformanceTable(report: ConformanceReport, options: Table
     const row = rows[index];
     if (row) out.push(line(...row));
   }
-  const counts = VERDICTS.filter((verdict) => report.summary.counts[verdict]).map((verdict) => `${report.summary.counts[verdict]} ${verdict}`);
+  const counts = VERDICTS.filter((verdict) => report.summary.counts[verdict]).map(
+    (verdict) => `${report.summary.counts[verdict]} ${verdict}`,
+  );
   out.push('', `${report.summary.passed ? 'PASS' : 'FAIL'}: ${counts.join(', ')}`);
   return out.join('\n');
 }

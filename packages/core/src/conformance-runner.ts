@@ -30,12 +30,16 @@ interface Task {
  * everything it made. While it runs, this process's environment carries a
  * planted secret variable (restored afterwards).
  */
-export async function runConformance(adapter: ConformanceAdapter, options: RunConformanceOptions = {}): Promise<ConformanceReport> {
+export async function runConformance(
+  adapter: ConformanceAdapter,
+  options: RunConformanceOptions = {},
+): Promise<ConformanceReport> {
   const startedAt = new Date();
   const started = performance.now();
   const executor = adapter.executor;
   const tier = executor.capabilities().network;
-  const selected = (ids: readonly string[]) => !options.only || options.only.some((wanted) => ids.some((id) => id === wanted || id.split(':')[0] === wanted));
+  const selected = (ids: readonly string[]) =>
+    !options.only || options.only.some((wanted) => ids.some((id) => id === wanted || id.split(':')[0] === wanted));
 
   const secret = {
     name: PLANTED_SECRET_NAME,
@@ -54,10 +58,18 @@ export async function runConformance(adapter: ConformanceAdapter, options: RunCo
     context = new SuiteContext(adapter, canaries, planted, options.signal, (id, group) => selected([id, group]));
     const suite = context;
 
-    const networkTasks = NETWORK_PROBES.filter((probe) => selected([probe.id, probe.group])).map((probe): Task => ({ id: probe.id, run: async () => [await runNetworkProbe(suite, probe)] }));
+    const networkTasks = NETWORK_PROBES.filter((probe) => selected([probe.id, probe.group])).map((probe): Task => ({
+      id: probe.id,
+      run: async () => [await runNetworkProbe(suite, probe)],
+    }));
     const properties = PROPERTY_PROBES.filter((property) => selected([property.id, ...(property.yields ?? [])]));
-    const propertyResults = properties.flatMap((property) => [property.id, ...(property.yields ?? [])].filter((id) => selected([id, property.id])));
-    const tasks: Task[] = [...networkTasks, ...properties.map((property): Task => ({ id: property.id, run: () => runPropertyProbe(suite, property) }))];
+    const propertyResults = properties.flatMap((property) =>
+      [property.id, ...(property.yields ?? [])].filter((id) => selected([id, property.id])),
+    );
+    const tasks: Task[] = [
+      ...networkTasks,
+      ...properties.map((property): Task => ({ id: property.id, run: () => runPropertyProbe(suite, property) })),
+    ];
     const checkLeftovers = selected(['leftovers']);
     const total = networkTasks.length + propertyResults.length + (checkLeftovers ? 1 : 0);
     const results: ConformanceResult[] = [];
@@ -67,7 +79,9 @@ export async function runConformance(adapter: ConformanceAdapter, options: RunCo
       done++;
       options.onProgress?.({ id: result.id, verdict: result.verdict, result, done, total });
     };
-    const ordered = await runPool(tasks, options.concurrency ?? 2, options.signal, starting, (batch) => batch.filter((result) => selected([result.id, result.group])).forEach(report));
+    const ordered = await runPool(tasks, options.concurrency ?? 2, options.signal, starting, (batch) =>
+      batch.filter((result) => selected([result.id, result.group])).forEach(report),
+    );
     // A property may yield several results; keep only the ones asked for.
     for (const batch of ordered) results.push(...batch.filter((result) => selected([result.id, result.group])));
     if (checkLeftovers) {
@@ -77,7 +91,14 @@ export async function runConformance(adapter: ConformanceAdapter, options: RunCo
       report(leftover);
     }
     options.signal?.throwIfAborted();
-    return { backend: executor.name, tier, startedAt: startedAt.toISOString(), durationMs: Math.round(performance.now() - started), results, summary: summarize(results) };
+    return {
+      backend: executor.name,
+      tier,
+      startedAt: startedAt.toISOString(),
+      durationMs: Math.round(performance.now() - started),
+      results,
+      summary: summarize(results),
+    };
   } finally {
     if (context) {
       await reapHostProcesses(context.nonces);
@@ -90,7 +111,11 @@ export async function runConformance(adapter: ConformanceAdapter, options: RunCo
   }
 }
 
-async function startCanaries(backend: string, adapter: ConformanceAdapter, secret: { marker: string; name: string; value: string }): Promise<CanarySet> {
+async function startCanaries(
+  backend: string,
+  adapter: ConformanceAdapter,
+  secret: { marker: string; name: string; value: string },
+): Promise<CanarySet> {
   try {
     return await CanarySet.start(adapter.canaryNetwork, secret);
   } catch (error) {
@@ -136,10 +161,21 @@ async function leftoversResult(context: SuiteContext): Promise<ConformanceResult
   ];
   const judgement = propertyVerdict({
     holds: problems.length === 0,
-    reason: problems.length === 0 ? 'no process, temp dir or sandbox left' : `left behind: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}`,
+    reason:
+      problems.length === 0
+        ? 'no process, temp dir or sandbox left'
+        : `left behind: ${problems.slice(0, 8).join('; ')}${problems.length > 8 ? `; and ${problems.length - 8} more` : ''}`,
     ...(error ? { error } : {}),
   });
-  return { id: 'leftovers', group: 'leftovers', kind: 'property', title: 'nothing left behind after the suite (adapter.leftovers() and host processes)', language: 'host', verdict: judgement.verdict, detail: judgement.reason };
+  return {
+    id: 'leftovers',
+    group: 'leftovers',
+    kind: 'property',
+    title: 'nothing left behind after the suite (adapter.leftovers() and host processes)',
+    language: 'host',
+    verdict: judgement.verdict,
+    detail: judgement.reason,
+  };
 }
 
 /** Runs tasks `concurrency` at a time; results keep the tasks' order; stops starting new ones on abort. */

@@ -46,7 +46,11 @@ export interface HostPair {
  * namespace of its own, so the host's terminals are never touched). Returns why
  * not when this host cannot make the pair.
  */
-export async function runHostPair(kind: 'shared-uid' | 'shared-ptys', a: string, b: string): Promise<HostPair | { unavailable: string }> {
+export async function runHostPair(
+  kind: 'shared-uid' | 'shared-ptys',
+  a: string,
+  b: string,
+): Promise<HostPair | { unavailable: string }> {
   const python = hostPython();
   if (!python) return { unavailable: 'no python3 on the host' };
   const isRoot = process.getuid?.() === 0;
@@ -54,35 +58,80 @@ export async function runHostPair(kind: 'shared-uid' | 'shared-ptys', a: string,
   let how: string;
   if (kind === 'shared-uid') {
     const setpriv = findOnPath('setpriv');
-    if (!isRoot || !setpriv) return { unavailable: `two host processes under one throwaway uid need root and setpriv (${isRoot ? 'no setpriv' : 'not root'})` };
+    if (!isRoot || !setpriv)
+      return {
+        unavailable: `two host processes under one throwaway uid need root and setpriv (${isRoot ? 'no setpriv' : 'not root'})`,
+      };
     const taken = uidInUse(SHARED_CONTROL_UID);
     if (taken) return { unavailable: `the throwaway uid ${SHARED_CONTROL_UID} is in use here (${taken})` };
-    command = [setpriv, [`--reuid=${SHARED_CONTROL_UID}`, `--regid=${SHARED_CONTROL_UID}`, '--clear-groups', '--', '/bin/sh', '-c', PAIR_SCRIPT, 'sh', python, a, b]];
+    command = [
+      setpriv,
+      [
+        `--reuid=${SHARED_CONTROL_UID}`,
+        `--regid=${SHARED_CONTROL_UID}`,
+        '--clear-groups',
+        '--',
+        '/bin/sh',
+        '-c',
+        PAIR_SCRIPT,
+        'sh',
+        python,
+        a,
+        b,
+      ],
+    ];
     how = `two host processes as uid ${SHARED_CONTROL_UID}`;
   } else {
     const unshare = findOnPath('unshare');
     if (!unshare) return { unavailable: 'no unshare on the host for a private devpts instance' };
     // Not root: a user namespace of its own may still mount devpts.
-    command = [unshare, [...(isRoot ? [] : ['--user', '--map-root-user']), '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', MOUNT_PRIVATE_PTYS + PAIR_SCRIPT, 'sh', python, a, b]];
+    command = [
+      unshare,
+      [
+        ...(isRoot ? [] : ['--user', '--map-root-user']),
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        '/bin/sh',
+        '-c',
+        MOUNT_PRIVATE_PTYS + PAIR_SCRIPT,
+        'sh',
+        python,
+        a,
+        b,
+      ],
+    ];
     how = `two host processes sharing one private devpts instance (max=${CONTROL_PTY_MAX})`;
   }
   const run = await startOnHost(command, { timeoutMs: 60_000 }).done;
-  if (run.exitCode === 97) return { unavailable: `could not mount a private devpts instance: ${run.stderr.trim().slice(0, 200)}` };
-  if (run.exitCode === 96 || run.signal !== null || run.timedOut) return { unavailable: `the host pair did not run (exit ${run.exitCode ?? run.signal}${run.timedOut ? ', timed out' : ''}): ${run.stderr.trim().slice(0, 200)}` };
+  if (run.exitCode === 97)
+    return { unavailable: `could not mount a private devpts instance: ${run.stderr.trim().slice(0, 200)}` };
+  if (run.exitCode === 96 || run.signal !== null || run.timedOut)
+    return {
+      unavailable: `the host pair did not run (exit ${run.exitCode ?? run.signal}${run.timedOut ? ', timed out' : ''}): ${run.stderr.trim().slice(0, 200)}`,
+    };
   return { facts: parseProbeOutput(run.stdout).facts, how, stderr: run.stderr };
 }
 
 /** Who uses `uid` on this host (a passwd entry or a running process), or undefined. */
 function uidInUse(uid: number): string | undefined {
   try {
-    if (readFileSync('/etc/passwd', 'utf8').split('\n').some((line) => line.split(':')[2] === String(uid))) return 'an /etc/passwd entry';
+    if (
+      readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .some((line) => line.split(':')[2] === String(uid))
+    )
+      return 'an /etc/passwd entry';
   } catch {
     // No passwd file: only processes can tell.
   }
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const line = readFileSync(`/proc/${entry}/status`, 'utf8').split('\n').find((l) => l.startsWith('Uid:'));
+      const line = readFileSync(`/proc/${entry}/status`, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('Uid:'));
       if (line?.split(/\s+/).slice(1).includes(String(uid))) return `process ${entry}`;
     } catch {
       // Gone meanwhile.

@@ -57,8 +57,12 @@ export function networkVerdict(observation: NetworkObservation): VerdictWithReas
     return { verdict: 'not-applicable', reason: probe.unsupported };
   }
   // The vector does not exist where the control runs (e.g. no daemon listening): nothing can prove the probe, and it did not get out.
-  if (control?.unsupported !== undefined) return { verdict: 'not-applicable', reason: `no control possible: ${control.unsupported}` };
-  const missing = [...probe.missingTools.map((tool) => `${tool} (sandbox)`), ...(control?.missingTools ?? []).map((tool) => `${tool} (control)`)];
+  if (control?.unsupported !== undefined)
+    return { verdict: 'not-applicable', reason: `no control possible: ${control.unsupported}` };
+  const missing = [
+    ...probe.missingTools.map((tool) => `${tool} (sandbox)`),
+    ...(control?.missingTools ?? []).map((tool) => `${tool} (control)`),
+  ];
   if (missing.length > 0) return { verdict: 'invalid', reason: `tool missing: ${missing.join(', ')}` };
   if (probe.error !== undefined) return { verdict: 'invalid', reason: `the probe could not run: ${probe.error}` };
   if (control === undefined) {
@@ -66,7 +70,8 @@ export function networkVerdict(observation: NetworkObservation): VerdictWithReas
     return { verdict: 'invalid', reason: 'the probe neither got through nor saw a kernel denial' };
   }
   if (control.error !== undefined) return { verdict: 'invalid', reason: `the control could not run: ${control.error}` };
-  if (!control.delivered) return { verdict: 'invalid', reason: 'the control did not deliver its nonce, so a refusal proves nothing' };
+  if (!control.delivered)
+    return { verdict: 'invalid', reason: 'the control did not deliver its nonce, so a refusal proves nothing' };
   return { verdict: 'blocked', reason: 'control delivered, probe did not' };
 }
 
@@ -90,8 +95,17 @@ export interface PropertyObservation {
 export function propertyVerdict(observation: PropertyObservation): VerdictWithReason {
   if (observation.notApplicable !== undefined) return { verdict: 'not-applicable', reason: observation.notApplicable };
   if (observation.error !== undefined) return { verdict: 'invalid', reason: observation.error };
-  if (!observation.holds) return { verdict: observation.weakEnforcement !== undefined ? 'not-enforced' : 'FAILS', reason: observation.weakEnforcement !== undefined ? `${observation.reason}; ${observation.weakEnforcement}` : observation.reason };
-  if (observation.controlOk === false) return { verdict: 'invalid', reason: `the positive control failed: ${observation.controlReason ?? 'no detail'}` };
-  if (observation.weakEnforcement !== undefined) return { verdict: 'not-enforced', reason: `held this time, but ${observation.weakEnforcement}` };
+  if (!observation.holds)
+    return {
+      verdict: observation.weakEnforcement !== undefined ? 'not-enforced' : 'FAILS',
+      reason:
+        observation.weakEnforcement !== undefined
+          ? `${observation.reason}; ${observation.weakEnforcement}`
+          : observation.reason,
+    };
+  if (observation.controlOk === false)
+    return { verdict: 'invalid', reason: `the positive control failed: ${observation.controlReason ?? 'no detail'}` };
+  if (observation.weakEnforcement !== undefined)
+    return { verdict: 'not-enforced', reason: `held this time, but ${observation.weakEnforcement}` };
   return { verdict: 'holds', reason: observation.reason };
 }

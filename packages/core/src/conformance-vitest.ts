@@ -32,14 +32,21 @@ export interface DescribeConformanceOptions extends Pick<RunConformanceOptions, 
 export function conformanceIds(only?: readonly string[]): string[] {
   const ids = [
     ...NETWORK_PROBES.map((probe) => ({ id: probe.id, group: probe.group })),
-    ...PROPERTY_PROBES.flatMap((property) => [property.id, ...(property.yields ?? [])].map((id) => ({ id, group: property.id }))),
+    ...PROPERTY_PROBES.flatMap((property) =>
+      [property.id, ...(property.yields ?? [])].map((id) => ({ id, group: property.id })),
+    ),
     { id: 'leftovers', group: 'leftovers' },
   ];
-  const wanted = (id: string, group: string) => !only || only.some((name) => name === id || name === group || name === id.split(':')[0]);
+  const wanted = (id: string, group: string) =>
+    !only || only.some((name) => name === id || name === group || name === id.split(':')[0]);
   return ids.filter(({ id, group }) => wanted(id, group)).map(({ id }) => id);
 }
 
-export function describeConformance(name: string, makeAdapter: () => Promise<ConformanceAdapter>, options: DescribeConformanceOptions = {}): void {
+export function describeConformance(
+  name: string,
+  makeAdapter: () => Promise<ConformanceAdapter>,
+  options: DescribeConformanceOptions = {},
+): void {
   describe(`cordon conformance: ${name}`, () => {
     let adapter: ConformanceAdapter | undefined;
     let report: ConformanceReport | undefined;
@@ -48,7 +55,10 @@ export function describeConformance(name: string, makeAdapter: () => Promise<Con
     beforeAll(async () => {
       try {
         adapter = await makeAdapter();
-        report = await runConformance(adapter, { ...(options.only ? { only: options.only } : {}), ...(options.concurrency ? { concurrency: options.concurrency } : {}) });
+        report = await runConformance(adapter, {
+          ...(options.only ? { only: options.only } : {}),
+          ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+        });
         console.log(formatConformanceTable(report));
         if (options.jsonPath) {
           const { writeFile } = await import('node:fs/promises');
@@ -65,7 +75,8 @@ export function describeConformance(name: string, makeAdapter: () => Promise<Con
 
     for (const id of conformanceIds(options.only)) {
       it(id, () => {
-        if (failure !== undefined) throw failure instanceof Error ? failure : new Error(`the suite failed: ${JSON.stringify(failure)}`);
+        if (failure !== undefined)
+          throw failure instanceof Error ? failure : new Error(`the suite failed: ${JSON.stringify(failure)}`);
         const results = report?.results.filter((result) => result.id === id) ?? [];
         // No result at all: the probe was filtered out by the backend's languages; that is reported in the table.
         for (const result of results) {

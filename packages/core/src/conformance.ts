@@ -30,7 +30,13 @@
  */
 export type { CanaryNetwork, ConformanceAdapter } from './conformance-adapter.js';
 export { runConformance, PLANTED_SECRET_NAME } from './conformance-runner.js';
-export { conformanceExitCode, conformanceToJson, formatConformanceTable, summarize, type TableOptions } from './conformance-report.js';
+export {
+  conformanceExitCode,
+  conformanceToJson,
+  formatConformanceTable,
+  summarize,
+  type TableOptions,
+} from './conformance-report.js';
 export {
   FAILING_VERDICTS,
   VERDICTS,
@@ -45,7 +51,14 @@ export {
   type RunRecord,
   type Verdict,
 } from './conformance-types.js';
-export { networkVerdict, propertyVerdict, type NetworkObservation, type PropertyObservation, type SideObservation, type VerdictWithReason } from './conformance-verdict.js';
+export {
+  networkVerdict,
+  propertyVerdict,
+  type NetworkObservation,
+  type PropertyObservation,
+  type SideObservation,
+  type VerdictWithReason,
+} from './conformance-verdict.js';
 export { NETWORK_PROBES } from './conformance-network.js';
 export { PROPERTY_PROBES } from './probe-properties.js';
 export type { NetworkProbe, ProbeApplicability } from './probe-network.js';

@@ -42,7 +42,11 @@ export async function detectBackend(): Promise<DetectedBackend> {
   if (docker) return { backend: docker, reason: 'a Docker daemon is reachable and the runtime image is present' };
   const spawn = isBackendInstalled('spawn') ? await loadBackend('spawn') : undefined;
   if (spawn) return { backend: spawn, reason: skipped.length > 0 ? `default (${skipped.join('; ')})` : 'default' };
-  throw new BackendUnavailableError('auto', `no usable backend is installed${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}`, 'Run: pnpm add @cordon/backend-spawn (or @cordon/backend-docker, @cordon/backend-k8s).');
+  throw new BackendUnavailableError(
+    'auto',
+    `no usable backend is installed${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}`,
+    'Run: pnpm add @cordon/backend-spawn (or @cordon/backend-docker, @cordon/backend-k8s).',
+  );
 }
 
 async function usable(name: string, skipped: string[]): Promise<CordonBackend | undefined> {
@@ -55,11 +59,16 @@ async function usable(name: string, skipped: string[]): Promise<CordonBackend | 
 }
 
 function isInsidePod(): boolean {
-  return process.env.KUBERNETES_SERVICE_HOST !== undefined && existsSync('/var/run/secrets/kubernetes.io/serviceaccount');
+  return (
+    process.env.KUBERNETES_SERVICE_HOST !== undefined && existsSync('/var/run/secrets/kubernetes.io/serviceaccount')
+  );
 }
 
 /** `CORDON_DOCKER_POOL_SIZE=2` → `{ poolSize: '2' }` for backend `docker`. */
-export function backendOptionsFromEnv(backendName: string, env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function backendOptionsFromEnv(
+  backendName: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const prefix = `CORDON_${backendName.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_`;
   const options: Record<string, string> = {};
   for (const [key, value] of Object.entries(env)) {

@@ -4,11 +4,7 @@
  * or errno errors never reach the surface: backends wrap them as `cause`.
  */
 export type CordonErrorCode =
-  | 'INVALID_REQUEST'
-  | 'BACKEND_UNAVAILABLE'
-  | 'ISOLATION_REFUSED'
-  | 'BACKEND_FAILURE'
-  | 'EXECUTOR_CLOSED';
+  'INVALID_REQUEST' | 'BACKEND_UNAVAILABLE' | 'ISOLATION_REFUSED' | 'BACKEND_FAILURE' | 'EXECUTOR_CLOSED';
 
 export class CordonError extends Error {
   override name = 'CordonError';
@@ -48,7 +44,12 @@ export class BackendUnavailableError extends CordonError {
   readonly remedy: string;
 
   constructor(backend: string, reason: string, remedy: string, options?: { cause?: unknown }) {
-    super('BACKEND_UNAVAILABLE', `backend "${backend}" is unavailable: ${reason}. ${remedy}`, { backend, reason, remedy }, options);
+    super(
+      'BACKEND_UNAVAILABLE',
+      `backend "${backend}" is unavailable: ${reason}. ${remedy}`,
+      { backend, reason, remedy },
+      options,
+    );
     this.backend = backend;
     this.remedy = remedy;
   }
@@ -66,7 +67,12 @@ export class IsolationRefusedError extends CordonError {
   readonly remedy: string;
 
   constructor(backend: string, guarantee: string, reason: string, remedy: string, options?: { cause?: unknown }) {
-    super('ISOLATION_REFUSED', `refused to run on "${backend}": ${guarantee} ${reason}. ${remedy}`, { backend, guarantee, reason, remedy }, options);
+    super(
+      'ISOLATION_REFUSED',
+      `refused to run on "${backend}": ${guarantee} ${reason}. ${remedy}`,
+      { backend, guarantee, reason, remedy },
+      options,
+    );
     this.backend = backend;
     this.guarantee = guarantee;
     this.remedy = remedy;
@@ -79,7 +85,12 @@ export class BackendFailureError extends CordonError {
   readonly backend: string;
   readonly executionId: string | undefined;
 
-  constructor(backend: string, message: string, context: { executionId?: string } & Record<string, unknown> = {}, options?: { cause?: unknown }) {
+  constructor(
+    backend: string,
+    message: string,
+    context: { executionId?: string } & Record<string, unknown> = {},
+    options?: { cause?: unknown },
+  ) {
     super('BACKEND_FAILURE', `backend "${backend}" failed: ${message}`, { backend, ...context }, options);
     this.backend = backend;
     this.executionId = context.executionId;

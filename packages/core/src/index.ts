@@ -1,12 +1,38 @@
 export { Admission } from './admission.js';
 export type { BackendProbe, CordonBackend } from './backend.js';
 export { parseBackendOptions, parseBooleanOption } from './backend-options.js';
-export { BUILTIN_BACKENDS, isBackendInstalled, loadBackend, packageNameFor, registerBackend, registeredBackend, type BuiltinBackend } from './backend-registry.js';
+export {
+  BUILTIN_BACKENDS,
+  isBackendInstalled,
+  loadBackend,
+  packageNameFor,
+  registerBackend,
+  registeredBackend,
+  type BuiltinBackend,
+} from './backend-registry.js';
 export { BaseExecutor, DEFAULT_MAX_CONCURRENCY, type RunContext, type RunOutcome } from './base-executor.js';
-export { checkCollectedFiles, collectMatcher, describePath, MAX_COLLECT_DEPTH, MAX_COLLECTED_FILES, type CheckedFiles } from './collected-files.js';
-export { isWeakEnforcement, type BackendCapabilities, type LimitEnforcement, type NetworkEnforcement } from './capabilities.js';
+export {
+  checkCollectedFiles,
+  collectMatcher,
+  describePath,
+  MAX_COLLECT_DEPTH,
+  MAX_COLLECTED_FILES,
+  type CheckedFiles,
+} from './collected-files.js';
+export {
+  isWeakEnforcement,
+  type BackendCapabilities,
+  type LimitEnforcement,
+  type NetworkEnforcement,
+} from './capabilities.js';
 export type { CanaryNetwork, ConformanceAdapter } from './conformance-adapter.js';
-export { backendOptionsFromEnv, createExecutor, detectBackend, type CreateExecutorOptions, type DetectedBackend } from './create-executor.js';
+export {
+  backendOptionsFromEnv,
+  createExecutor,
+  detectBackend,
+  type CreateExecutorOptions,
+  type DetectedBackend,
+} from './create-executor.js';
 export {
   BackendFailureError,
   BackendUnavailableError,
@@ -39,6 +65,14 @@ export {
   type OutputListener,
   type WaivableGuarantee,
 } from './request.js';
-export { EXECUTION_STATUSES, exitCodeFor, resultToJson, signalNumber, type CollectedFile, type ExecutionResult, type ExecutionStatus } from './result.js';
+export {
+  EXECUTION_STATUSES,
+  exitCodeFor,
+  resultToJson,
+  signalNumber,
+  type CollectedFile,
+  type ExecutionResult,
+  type ExecutionStatus,
+} from './result.js';
 export { LABELS, MANAGED_BY, newExecutionId, SESSION_ID } from './session.js';
 export { SANDBOX_UID_RANGE, sandboxUidLeases, UidLeases, type UidLease } from './uid-lease.js';

@@ -11,10 +11,10 @@ export type NetworkPolicyInput = 'none' | 'open' | { mode: 'none' | 'open' };
 /** The normalized policy backends receive; switch on `mode` exhaustively. */
 export type NetworkPolicy = { readonly mode: 'none' } | { readonly mode: 'open' };
 
-export const networkInputSchema = z.union([
-  z.enum(['none', 'open']),
-  z.strictObject({ mode: z.enum(['none', 'open']) }),
-], { error: "must be 'none', 'open' or { mode: 'none' | 'open' } (egress allow-lists are not supported yet)" });
+export const networkInputSchema = z.union(
+  [z.enum(['none', 'open']), z.strictObject({ mode: z.enum(['none', 'open']) })],
+  { error: "must be 'none', 'open' or { mode: 'none' | 'open' } (egress allow-lists are not supported yet)" },
+);
 
 export function normalizeNetwork(input: NetworkPolicyInput): NetworkPolicy {
   const mode = typeof input === 'string' ? input : input.mode;

@@ -54,7 +54,8 @@ const CLIMB = '../'.repeat(32);
 const SHAPES: readonly Shape[] = [
   {
     id: `${ID}:rename-link`,
-    title: 'collected files come from the working directory as it was, after the program renamed it and linked a host directory in its place',
+    title:
+      'collected files come from the working directory as it was, after the program renamed it and linked a host directory in its place',
     language: () => 'bash',
     probe: (canary) => `W=$(pwd -P)
 cd / || exit 1
@@ -73,7 +74,8 @@ ${writeHonest(`"$W/${CANARY_FILE}"`)}
   },
   {
     id: `${ID}:file-links`,
-    title: 'symlinks in the working directory (to the host canary, its directory, /etc, climbing out with ../) are not followed',
+    title:
+      'symlinks in the working directory (to the host canary, its directory, /etc, climbing out with ../) are not followed',
     language: () => 'bash',
     probe: (canary) => `step 'link the canary' ln -s '${canary.dir}/${CANARY_FILE}' ${CANARY_FILE}
 step 'link its directory' ln -s '${canary.dir}' linkdir
@@ -89,26 +91,47 @@ for f in ${CANARY_FILE} linkdir/${CANARY_FILE} etc/passwd real/nested.txt climb.
     id: `${ID}:proc-root-links`,
     title: 'links through /proc/{self,thread-self,1,<ppid>}/root to the host canary are not followed',
     language: () => 'bash',
-    probe: (canary) => bashCode(`for link in self:self thread-self:thread 1:init "$PPID":parent; do
+    probe: (canary) =>
+      bashCode(`for link in self:self thread-self:thread 1:init "$PPID":parent; do
   p=@{link%%:*}; name=@{link#*:}
   step "link /proc/$p/root to the canary" ln -s "/proc/$p/root${canary.dir}/${CANARY_FILE}" "$name.txt"
   step "link /proc/$p/root to its directory" ln -s "/proc/$p/root${canary.dir}" "@{name}dir"
 done`),
-    control: () => `for name in self thread init parent; do mkdir -p "$name"dir; ${writeHonest('"$name.txt"')}; ${writeHonest(`"$name"dir/${CANARY_FILE}`)}; done`,
-    collectFiles: ['self.txt', 'thread.txt', 'init.txt', 'parent.txt', `selfdir/${CANARY_FILE}`, `threaddir/${CANARY_FILE}`, `initdir/${CANARY_FILE}`, `parentdir/${CANARY_FILE}`],
-    expected: ['self.txt', 'thread.txt', 'init.txt', 'parent.txt', `selfdir/${CANARY_FILE}`, `threaddir/${CANARY_FILE}`, `initdir/${CANARY_FILE}`, `parentdir/${CANARY_FILE}`],
+    control: () =>
+      `for name in self thread init parent; do mkdir -p "$name"dir; ${writeHonest('"$name.txt"')}; ${writeHonest(`"$name"dir/${CANARY_FILE}`)}; done`,
+    collectFiles: [
+      'self.txt',
+      'thread.txt',
+      'init.txt',
+      'parent.txt',
+      `selfdir/${CANARY_FILE}`,
+      `threaddir/${CANARY_FILE}`,
+      `initdir/${CANARY_FILE}`,
+      `parentdir/${CANARY_FILE}`,
+    ],
+    expected: [
+      'self.txt',
+      'thread.txt',
+      'init.txt',
+      'parent.txt',
+      `selfdir/${CANARY_FILE}`,
+      `threaddir/${CANARY_FILE}`,
+      `initdir/${CANARY_FILE}`,
+      `parentdir/${CANARY_FILE}`,
+    ],
   },
   {
     id: `${ID}:race`,
     title: `a background process flipping ${RACE_DIRS} directories between real ones and links to the host canary while the host collects gets nothing out`,
     language: (context) => (context.offers('python') ? 'python' : 'bash'),
     probe: (canary, language) => (language === 'python' ? racePython(canary) : raceBash(canary)),
-    control: (language) => (language === 'python'
-      ? `for i in range(${RACE_DIRS}):
+    control: (language) =>
+      language === 'python'
+        ? `for i in range(${RACE_DIRS}):
     os.mkdir('race%d' % i)
     with open('race%d/${CANARY_FILE}' % i, 'w') as f:
         f.write('honest ' + NONCE)`
-      : `for i in $(seq 0 ${RACE_DIRS - 1}); do mkdir race$i && ${writeHonest(`race$i/${CANARY_FILE}`)}; done`),
+        : `for i in $(seq 0 ${RACE_DIRS - 1}); do mkdir race$i && ${writeHonest(`race$i/${CANARY_FILE}`)}; done`,
     collectFiles: [`race*/${CANARY_FILE}`],
     expected: Array.from({ length: RACE_DIRS }, (_, i) => `race${i}/${CANARY_FILE}`),
   },
@@ -207,13 +230,26 @@ export const collectionConfinement: PropertyProbe = {
 
 async function checkShape(context: SuiteContext, shape: Shape, canary: Canary): Promise<PropertyOutcome> {
   const language = shape.language(context);
-  const wrap = (body: string, nonce: string) => (language === 'python' ? pythonProbe(context.endpoints, nonce, body) : bashProbe(context.endpoints, nonce, ['mv', 'ln', 'mkdir', 'seq'], body));
+  const wrap = (body: string, nonce: string) =>
+    language === 'python'
+      ? pythonProbe(context.endpoints, nonce, body)
+      : bashProbe(context.endpoints, nonce, ['mv', 'ln', 'mkdir', 'seq'], body);
   const controlNonce = context.nonce();
-  const control = await context.run('sandbox', { language, code: wrap(shape.control(language), controlNonce), collectFiles: shape.collectFiles }, controlNonce);
+  const control = await context.run(
+    'sandbox',
+    { language, code: wrap(shape.control(language), controlNonce), collectFiles: shape.collectFiles },
+    controlNonce,
+  );
   const nonce = context.nonce();
-  const probe = await context.run('sandbox', { language, code: wrap(shape.probe(canary, language), nonce), collectFiles: shape.collectFiles }, nonce);
+  const probe = await context.run(
+    'sandbox',
+    { language, code: wrap(shape.probe(canary, language), nonce), collectFiles: shape.collectFiles },
+    nonce,
+  );
   const returned = probe.result?.files ?? [];
-  const leaked = returned.filter((file) => Buffer.from(file.content).toString('latin1').includes(canary.secret)).map((file) => file.path);
+  const leaked = returned
+    .filter((file) => Buffer.from(file.content).toString('latin1').includes(canary.secret))
+    .map((file) => file.path);
   const throughEtc = returned.filter((file) => file.path.startsWith('etc/')).map((file) => file.path);
   const problems = [
     ...(leaked.length > 0 ? [`returned the host canary as ${leaked.join(', ')}`] : []),
@@ -228,9 +264,10 @@ async function checkShape(context: SuiteContext, shape: Shape, canary: Canary): 
     title: shape.title,
     observation: {
       holds: problems.length === 0,
-      reason: problems.length > 0
-        ? problems.join('; ')
-        : `no canary came back (returned: ${returned.map((file) => file.path).join(', ') || 'nothing'}${inside.length > 0 ? `; inside: ${inside.join('; ')}` : ''}${probe.output.facts.flipper ? `; flipper: ${probe.output.facts.flipper}` : ''})`,
+      reason:
+        problems.length > 0
+          ? problems.join('; ')
+          : `no canary came back (returned: ${returned.map((file) => file.path).join(', ') || 'nothing'}${inside.length > 0 ? `; inside: ${inside.join('; ')}` : ''}${probe.output.facts.flipper ? `; flipper: ${probe.output.facts.flipper}` : ''})`,
       controlOk: missing.length === 0,
       controlReason: `the honest files of the same names did not all come back: missing ${missing.join(', ')}`,
       ...(error ? { error } : {}),

@@ -28,7 +28,9 @@ export function hostPathsToHide(): string[] {
   const packageDir = real(fileURLToPath(new URL('..', import.meta.url))).replace(/\/$/, '');
   const installed = packageDir.indexOf('/node_modules/');
   const project = installed >= 0 ? packageDir.slice(0, installed) : dirname(dirname(packageDir));
-  const paths = [real(process.cwd()), packageDir, project].filter((path) => path.split('/').filter(Boolean).length >= 2);
+  const paths = [real(process.cwd()), packageDir, project].filter(
+    (path) => path.split('/').filter(Boolean).length >= 2,
+  );
   return [...new Set(paths)];
 }
 
@@ -44,9 +46,15 @@ export function mountLeaks(line: string, hidden: readonly string[]): string[] {
   ];
 }
 
-const code = (endpoints: CanaryEndpoints) => bashProbe(endpoints, '', [], `boot=; read -r boot < /proc/sys/kernel/random/boot_id 2>/dev/null; echo "CORDON-FACT bootId=\${boot:-unreadable}"
+const code = (endpoints: CanaryEndpoints) =>
+  bashProbe(
+    endpoints,
+    '',
+    [],
+    `boot=; read -r boot < /proc/sys/kernel/random/boot_id 2>/dev/null; echo "CORDON-FACT bootId=\${boot:-unreadable}"
 n=0; while IFS= read -r line; do echo "CORDON-MOUNT $line"; n=$((n + 1)); done < /proc/self/mountinfo; echo "CORDON-FACT mountLines=$n"
-n=0; while IFS= read -r line; do echo "CORDON-CGROUP $line"; n=$((n + 1)); done < /proc/self/cgroup; echo "CORDON-FACT cgroupLines=$n"`);
+n=0; while IFS= read -r line; do echo "CORDON-CGROUP $line"; n=$((n + 1)); done < /proc/self/cgroup; echo "CORDON-FACT cgroupLines=$n"`,
+  );
 
 /**
  * Host identifiers: one sandbox run prints its boot id, mount table and cgroup
@@ -63,10 +71,15 @@ export const hostIdentifiers: PropertyProbe = {
   async check(context) {
     const ids = [`${ID}:boot-id`, `${ID}:mount-paths`, `${ID}:cgroup-ids`];
     const skipped = ids.map((id) => skippedOutcome(context, hostIdentifiers, id));
-    if (skipped.every((outcome) => outcome !== undefined)) return skipped.filter((outcome): outcome is PropertyOutcome => outcome !== undefined);
+    if (skipped.every((outcome) => outcome !== undefined))
+      return skipped.filter((outcome): outcome is PropertyOutcome => outcome !== undefined);
     const run = await context.run('sandbox', { language: 'bash', code: code(context.endpoints) });
     const stdout = run.result?.stdout ?? '';
-    const prefixed = (prefix: string) => stdout.split('\n').filter((line) => line.startsWith(prefix)).map((line) => line.slice(prefix.length));
+    const prefixed = (prefix: string) =>
+      stdout
+        .split('\n')
+        .filter((line) => line.startsWith(prefix))
+        .map((line) => line.slice(prefix.length));
     const mounts = prefixed('CORDON-MOUNT ');
     const cgroups = prefixed('CORDON-CGROUP ');
     const facts = run.output.facts;
@@ -76,17 +89,25 @@ export const hostIdentifiers: PropertyProbe = {
     const boot = facts.bootId ?? '?';
     const hidden = hostPathsToHide();
     const leaks = new Map<string, string>();
-    for (const line of mounts) for (const leak of mountLeaks(line, hidden)) if (!leaks.has(leak)) leaks.set(leak, mountPlace(line));
+    for (const line of mounts)
+      for (const leak of mountLeaks(line, hidden)) if (!leaks.has(leak)) leaks.set(leak, mountPlace(line));
     // Container ids in other mounts' sources are the mount-paths check's; this one is about cgroups.
     const cgroupMounts = mounts.filter((line) => /\s-\scgroup2?\s/.test(line));
-    const ids64 = [...cgroupMounts, ...cgroups].map((line) => CONTAINER_ID.exec(line)?.[0]).filter((id): id is string => id !== undefined);
+    const ids64 = [...cgroupMounts, ...cgroups]
+      .map((line) => CONTAINER_ID.exec(line)?.[0])
+      .filter((id): id is string => id !== undefined);
 
     const outcomes: PropertyOutcome[] = [
       skipped[0] ?? {
         id: ids[0],
         observation: {
           holds: boot !== hostBoot,
-          reason: boot === hostBoot ? `the sandbox reads the host's boot id ${boot}` : boot === 'unreadable' ? 'unreadable inside' : `its own (${boot})`,
+          reason:
+            boot === hostBoot
+              ? `the sandbox reads the host's boot id ${boot}`
+              : boot === 'unreadable'
+                ? 'unreadable inside'
+                : `its own (${boot})`,
           controlOk: hostBoot !== undefined && hostBoot !== '',
           controlReason: "this host's boot id could not be read",
           ...(error ? { error } : {}),
@@ -95,10 +116,17 @@ export const hostIdentifiers: PropertyProbe = {
       },
       skipped[1] ?? {
         id: ids[1],
-        title: 'the mount table shows no host path of this process or its packages, no container runtime directory, no overlay lowerdir=',
+        title:
+          'the mount table shows no host path of this process or its packages, no container runtime directory, no overlay lowerdir=',
         observation: {
           holds: leaks.size === 0,
-          reason: leaks.size > 0 ? `shows ${[...leaks].slice(0, 6).map(([leak, where]) => `${leak} (${where})`).join('; ')}` : `${mounts.length} mounts, none naming the host (checked ${hidden.join(', ')}, ${RUNTIME_DIRS.join(', ')}, lowerdir=)`,
+          reason:
+            leaks.size > 0
+              ? `shows ${[...leaks]
+                  .slice(0, 6)
+                  .map(([leak, where]) => `${leak} (${where})`)
+                  .join('; ')}`
+              : `${mounts.length} mounts, none naming the host (checked ${hidden.join(', ')}, ${RUNTIME_DIRS.join(', ')}, lowerdir=)`,
           controlOk: mounts.length > 0,
           controlReason: '/proc/self/mountinfo could not be read inside, so its silence proves nothing',
           ...(error ? { error } : {}),
@@ -110,7 +138,10 @@ export const hostIdentifiers: PropertyProbe = {
         title: '/proc/self/cgroup and the cgroup mounts show no 64-hex container id',
         observation: {
           holds: ids64.length === 0,
-          reason: ids64.length > 0 ? `shows ${[...new Set(ids64)].slice(0, 3).join(', ')}` : `none in ${cgroups.length} cgroup lines and ${cgroupMounts.length} cgroup mounts`,
+          reason:
+            ids64.length > 0
+              ? `shows ${[...new Set(ids64)].slice(0, 3).join(', ')}`
+              : `none in ${cgroups.length} cgroup lines and ${cgroupMounts.length} cgroup mounts`,
           // gVisor has no /proc/self/cgroup: a readable mount table still shows the probe looked.
           controlOk: cgroups.length > 0 || mounts.length > 0,
           controlReason: 'neither /proc/self/cgroup nor /proc/self/mountinfo could be read inside',

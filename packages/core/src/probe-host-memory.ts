@@ -47,8 +47,12 @@ const FLOODS: readonly Flood[] = [
     id: `${ID}:trailer`,
     title: `host RSS stays within +${HOST_RSS_BOUND_MIB} MiB while a sandbox sends an unclosed ${TRAILER_MIB} MiB in-band frame (\\0cordon:<every nonce candidate>:...) and ${LINES_MIB} MiB of lines`,
     request: { collectFiles: [VOLUME_FILE] },
-    code: (context, language, nonce) => (language === 'python'
-      ? pythonProbe(context.endpoints, nonce, `${pythonForgeryToolkit(hostPidNamespace())}pids = guarded('/proc', targets) or []
+    code: (context, language, nonce) =>
+      language === 'python'
+        ? pythonProbe(
+            context.endpoints,
+            nonce,
+            `${pythonForgeryToolkit(hostPidNamespace())}pids = guarded('/proc', targets) or []
 guarded('own env', hunt_env)
 guarded('read /proc/<pid>/cmdline', hunt_proc, pids)
 guarded('sys._getframe chain', hunt_frames)
@@ -66,8 +70,12 @@ lines = (b'x' * 127 + b'\\n') * 8192
 for _ in range(${LINES_MIB}):
     written += os.write(1, lines)
 with open('${VOLUME_FILE}', 'w') as f:
-    f.write(str(written))`)
-      : nodeProbe(context.endpoints, nonce, `${nodeForgeryToolkit(hostPidNamespace())}const pids = guarded('/proc', targets) || [];
+    f.write(str(written))`,
+          )
+        : nodeProbe(
+            context.endpoints,
+            nonce,
+            `${nodeForgeryToolkit(hostPidNamespace())}const pids = guarded('/proc', targets) || [];
 guarded('own env', huntEnv);
 guarded('read /proc/<pid>/cmdline', () => huntProc(pids));
 guarded('read /proc/<pid>/mem', () => huntMemory(['self', ...pids], 32 << 20));
@@ -79,7 +87,8 @@ let written = 0;
 for (const [marker, mib] of frames) { writeAll(2, Buffer.from(marker)); for (let i = 0; i < mib; i++) written += writeAll(2, body); }
 const lines = Buffer.from(('x'.repeat(127) + '\\n').repeat(8192));
 for (let i = 0; i < ${LINES_MIB}; i++) written += writeAll(1, lines);
-fs.writeFileSync('${VOLUME_FILE}', String(written));`)),
+fs.writeFileSync('${VOLUME_FILE}', String(written));`,
+          ),
     produced: (run) => {
       if (run.result && (run.result.stderrTruncated || volumeWritten(run) !== undefined)) return undefined;
       return `neither a truncated stderr nor ${VOLUME_FILE} came back`;
@@ -88,20 +97,34 @@ fs.writeFileSync('${VOLUME_FILE}', String(written));`)),
   {
     id: `${ID}:output`,
     title: `host RSS stays within +${HOST_RSS_BOUND_MIB} MiB while a sandbox writes ${OUTPUT_MIB} MiB without a newline past limits.outputBytes`,
-    code: (context, language, nonce) => (language === 'python'
-      ? pythonProbe(context.endpoints, nonce, `chunk = b'y' * (1 << 20)
+    code: (context, language, nonce) =>
+      language === 'python'
+        ? pythonProbe(
+            context.endpoints,
+            nonce,
+            `chunk = b'y' * (1 << 20)
 for _ in range(${OUTPUT_MIB}):
-    os.write(1, chunk)`)
-      : nodeProbe(context.endpoints, nonce, `const fs = $r('node:fs'); const chunk = Buffer.alloc(1 << 20, 'y');
-for (let i = 0; i < ${OUTPUT_MIB}; i++) for (let at = 0; at < chunk.length;) at += fs.writeSync(1, chunk, at);`)),
-    produced: (run) => (run.result?.stdoutTruncated ? undefined : 'stdout was not truncated: the output did not arrive'),
+    os.write(1, chunk)`,
+          )
+        : nodeProbe(
+            context.endpoints,
+            nonce,
+            `const fs = $r('node:fs'); const chunk = Buffer.alloc(1 << 20, 'y');
+for (let i = 0; i < ${OUTPUT_MIB}; i++) for (let at = 0; at < chunk.length;) at += fs.writeSync(1, chunk, at);`,
+          ),
+    produced: (run) =>
+      run.result?.stdoutTruncated ? undefined : 'stdout was not truncated: the output did not arrive',
   },
   {
     id: `${ID}:files`,
     title: `host RSS stays within +${HOST_RSS_BOUND_MIB} MiB while collectFiles ['**'] meets ${MANY_FILES} files, ${DEEP_LEVELS} directory levels and ${SPARSE_FILES} sparse files of ${SPARSE_MIB} MiB`,
     request: { collectFiles: ['**'] },
-    code: (context, language, nonce) => (language === 'python'
-      ? pythonProbe(context.endpoints, nonce, `os.mkdir('many')
+    code: (context, language, nonce) =>
+      language === 'python'
+        ? pythonProbe(
+            context.endpoints,
+            nonce,
+            `os.mkdir('many')
 for i in range(${MANY_FILES}):
     with open('many/f%04d' % i, 'wb') as f:
         f.write(b'z' * 1024)
@@ -112,17 +135,24 @@ with open(deep + '/bottom.txt', 'w') as f:
 for i in range(${SPARSE_FILES}):
     with open('sparse%d.bin' % i, 'wb') as f:
         f.truncate(${SPARSE_MIB} << 20)
-print('CORDON-FACT made=%d files' % (${MANY_FILES} + 1 + ${SPARSE_FILES}), flush=True)`)
-      : nodeProbe(context.endpoints, nonce, `const fs = $r('node:fs');
+print('CORDON-FACT made=%d files' % (${MANY_FILES} + 1 + ${SPARSE_FILES}), flush=True)`,
+          )
+        : nodeProbe(
+            context.endpoints,
+            nonce,
+            `const fs = $r('node:fs');
 fs.mkdirSync('many');
 for (let i = 0; i < ${MANY_FILES}; i++) fs.writeFileSync('many/f' + String(i).padStart(4, '0'), Buffer.alloc(1024, 'z'));
 const deep = Array(${DEEP_LEVELS}).fill('d').join('/');
 fs.mkdirSync(deep, { recursive: true }); fs.writeFileSync(deep + '/bottom.txt', 'bottom');
 for (let i = 0; i < ${SPARSE_FILES}; i++) { const fd = fs.openSync('sparse' + i + '.bin', 'w'); fs.ftruncateSync(fd, ${SPARSE_MIB} * 1024 * 1024); fs.closeSync(fd); }
-process.stdout.write('CORDON-FACT made=' + (${MANY_FILES} + 1 + ${SPARSE_FILES}) + ' files\\n');`)),
+process.stdout.write('CORDON-FACT made=' + (${MANY_FILES} + 1 + ${SPARSE_FILES}) + ' files\\n');`,
+          ),
     produced: (run) => {
       if (!run.result) return undefined;
-      return run.result.filesTruncated || run.result.warnings.some((warning) => /left out|dropped/.test(warning)) ? undefined : `the collection was neither truncated nor named left-out files (${run.result.files.length} files came back)`;
+      return run.result.filesTruncated || run.result.warnings.some((warning) => /left out|dropped/.test(warning))
+        ? undefined
+        : `the collection was neither truncated nor named left-out files (${run.result.files.length} files came back)`;
     },
   },
 ];
@@ -152,22 +182,39 @@ export const hostMemory: PropertyProbe = {
 
 async function checkFlood(context: SuiteContext, flood: Flood, language: Runtime): Promise<PropertyOutcome> {
   const nonce = context.nonce();
-  const { value: run, baselineBytes, peakBytes } = await withRssPeak(() => context.run('sandbox', {
-    language,
-    code: flood.code(context, language, nonce),
-    timeoutMs: FLOOD_TIMEOUT_MS,
-    ...flood.request,
-  }, nonce));
+  const {
+    value: run,
+    baselineBytes,
+    peakBytes,
+  } = await withRssPeak(() =>
+    context.run(
+      'sandbox',
+      {
+        language,
+        code: flood.code(context, language, nonce),
+        timeoutMs: FLOOD_TIMEOUT_MS,
+        ...flood.request,
+      },
+      nonce,
+    ),
+  );
   const grewMiB = (peakBytes - baselineBytes) / MiB;
   const typedError = run.thrown instanceof CordonError;
   const crashed = run.result === undefined && !typedError;
   const problems = [
-    ...(grewMiB > HOST_RSS_BOUND_MIB ? [`host RSS grew by ${grewMiB.toFixed(0)} MiB (bound ${HOST_RSS_BOUND_MIB})`] : []),
+    ...(grewMiB > HOST_RSS_BOUND_MIB
+      ? [`host RSS grew by ${grewMiB.toFixed(0)} MiB (bound ${HOST_RSS_BOUND_MIB})`]
+      : []),
     ...(crashed ? [`the run ended with neither a result nor a typed error: ${run.record.error ?? '?'}`] : []),
   ];
-  const ended = run.result ? `status ${run.result.status}, stdout/stderr truncated ${run.result.stdoutTruncated}/${run.result.stderrTruncated}, ${run.result.files.length} files` : `${run.thrown instanceof Error ? run.thrown.name : 'error'}: ${run.record.error ?? '?'}`;
+  const ended = run.result
+    ? `status ${run.result.status}, stdout/stderr truncated ${run.result.stdoutTruncated}/${run.result.stderrTruncated}, ${run.result.files.length} files`
+    : `${run.thrown instanceof Error ? run.thrown.name : 'error'}: ${run.record.error ?? '?'}`;
   const notProduced = flood.produced(run);
-  const routes = Object.entries(run.output.facts).filter(([key]) => key === 'route.nonce candidates').map(([, value]) => `; nonce candidates: ${value}`).join('');
+  const routes = Object.entries(run.output.facts)
+    .filter(([key]) => key === 'route.nonce candidates')
+    .map(([, value]) => `; nonce candidates: ${value}`)
+    .join('');
   return {
     id: flood.id,
     language,

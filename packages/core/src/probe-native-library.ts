@@ -62,14 +62,22 @@ export function nativeProbeLibrary(): Promise<NativeLibrary> {
 
 async function build(): Promise<NativeLibrary> {
   const compiler = findOnPath('cc') ?? findOnPath('gcc') ?? findOnPath('clang');
-  if (!compiler) return { unavailable: 'no C compiler (cc, gcc or clang) on the host to build the native probe library; install gcc to make this probe decisive' };
+  if (!compiler)
+    return {
+      unavailable:
+        'no C compiler (cc, gcc or clang) on the host to build the native probe library; install gcc to make this probe decisive',
+    };
   const dir = await mkdtemp(join(tmpdir(), 'cordon-native-probe-'));
   try {
     await writeFile(join(dir, 'probe.c'), SOURCE);
-    await run(compiler, ['-shared', '-fPIC', '-O1', '-o', join(dir, 'probe.so'), join(dir, 'probe.c')], { timeout: 60_000 });
+    await run(compiler, ['-shared', '-fPIC', '-O1', '-o', join(dir, 'probe.so'), join(dir, 'probe.c')], {
+      timeout: 60_000,
+    });
     return { bytes: new Uint8Array(await readFile(join(dir, 'probe.so'))) };
   } catch (error) {
-    return { unavailable: `building the native probe library failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}` };
+    return {
+      unavailable: `building the native probe library failed: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`,
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

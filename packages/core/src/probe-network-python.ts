@@ -7,7 +7,13 @@ import { pythonProbe } from './probe-prelude.js';
 const python = (body: string) => (endpoints: CanaryEndpoints, nonce: string) => pythonProbe(endpoints, nonce, body);
 
 /** Sockets that hand out the host: whoever connects can start a privileged container. */
-const DAEMON_SOCKETS = ['/var/run/docker.sock', '/run/docker.sock', '/run/containerd/containerd.sock', '/run/podman/podman.sock', '/run/crio/crio.sock'];
+const DAEMON_SOCKETS = [
+  '/var/run/docker.sock',
+  '/run/docker.sock',
+  '/run/containerd/containerd.sock',
+  '/run/podman/podman.sock',
+  '/run/crio/crio.sock',
+];
 
 function writable(path: string): boolean {
   try {
@@ -55,18 +61,29 @@ def echo(kind):
 /** Python probes: another runtime's sockets, urllib, hand-made DNS, ctypes, and the namespace/ptrace escapes. */
 export const PYTHON_NETWORK_PROBES: readonly NetworkProbe[] = [
   {
-    id: 'P1:tcp', group: 'P1', title: 'socket.create_connection (IPv4)', language: 'python',
-    code: python(`step('socket.create_connection', lambda: send_tcp(E['tcp']['host'], E['tcp']['port'], 'python-tcp ' + NONCE))`),
+    id: 'P1:tcp',
+    group: 'P1',
+    title: 'socket.create_connection (IPv4)',
+    language: 'python',
+    code: python(
+      `step('socket.create_connection', lambda: send_tcp(E['tcp']['host'], E['tcp']['port'], 'python-tcp ' + NONCE))`,
+    ),
   },
   {
-    id: 'P1:udp', group: 'P1', title: 'UDP sendto', language: 'python',
+    id: 'P1:udp',
+    group: 'P1',
+    title: 'UDP sendto',
+    language: 'python',
     code: python(`def udp():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.sendto(('python-udp ' + NONCE).encode(), (E['udp']['host'], E['udp']['port']))
 step('sendto', udp)`),
   },
   {
-    id: 'P1:urllib', group: 'P1', title: 'urllib.request.urlopen', language: 'python',
+    id: 'P1:urllib',
+    group: 'P1',
+    title: 'urllib.request.urlopen',
+    language: 'python',
     code: python(`import urllib.request
 def get():
     with urllib.request.urlopen('http://%s:%d/%s' % (E['tcp']['host'], E['tcp']['port'], NONCE), timeout=4) as r:
@@ -75,18 +92,31 @@ def get():
 step('urlopen', get)`),
   },
   {
-    id: 'V6:python-tcp', group: 'V6', title: 'socket.create_connection (IPv6)', language: 'python', notApplicable: needsIPv6,
-    code: python(`step('AF_INET6 connect', lambda: send_tcp(E['tcp6']['host'], E['tcp6']['port'], 'python-tcp6 ' + NONCE, socket.AF_INET6))`),
+    id: 'V6:python-tcp',
+    group: 'V6',
+    title: 'socket.create_connection (IPv6)',
+    language: 'python',
+    notApplicable: needsIPv6,
+    code: python(
+      `step('AF_INET6 connect', lambda: send_tcp(E['tcp6']['host'], E['tcp6']['port'], 'python-tcp6 ' + NONCE, socket.AF_INET6))`,
+    ),
   },
   {
-    id: 'V6:python-udp', group: 'V6', title: 'UDP sendto (IPv6)', language: 'python', notApplicable: needsIPv6,
+    id: 'V6:python-udp',
+    group: 'V6',
+    title: 'UDP sendto (IPv6)',
+    language: 'python',
+    notApplicable: needsIPv6,
     code: python(`def udp6():
     with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
         s.sendto(('python-udp6 ' + NONCE).encode(), (E['udp6']['host'], E['udp6']['port']))
 step('sendto v6', udp6)`),
   },
   {
-    id: 'D1:python-udp', group: 'D1', title: 'DNS query over UDP straight to the canary resolver', language: 'python',
+    id: 'D1:python-udp',
+    group: 'D1',
+    title: 'DNS query over UDP straight to the canary resolver',
+    language: 'python',
     code: python(`${DNS_QUERY}
 def ask():
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -96,7 +126,10 @@ def ask():
 step('dns udp', ask)`),
   },
   {
-    id: 'D1:python-tcp', group: 'D1', title: 'DNS query over TCP straight to the canary resolver', language: 'python',
+    id: 'D1:python-tcp',
+    group: 'D1',
+    title: 'DNS query over TCP straight to the canary resolver',
+    language: 'python',
     code: python(`${DNS_QUERY}
 def ask():
     query = dns_query(NONCE + '.' + E['dnsZone'])
@@ -106,16 +139,32 @@ def ask():
 step('dns tcp', ask)`),
   },
   {
-    id: 'D2:python-getaddrinfo', group: 'D2', title: 'getaddrinfo (system resolver) of <nonce>.<zone>', language: 'python',
-    notApplicable: needsSystemResolver, runWhenNotApplicable: true,
-    code: python(`step('getaddrinfo', lambda: {'answer': socket.getaddrinfo(NONCE + '.' + E['dnsZone'], 80, socket.AF_INET)[0][4][0]})`),
+    id: 'D2:python-getaddrinfo',
+    group: 'D2',
+    title: 'getaddrinfo (system resolver) of <nonce>.<zone>',
+    language: 'python',
+    notApplicable: needsSystemResolver,
+    runWhenNotApplicable: true,
+    code: python(
+      `step('getaddrinfo', lambda: {'answer': socket.getaddrinfo(NONCE + '.' + E['dnsZone'], 80, socket.AF_INET)[0][4][0]})`,
+    ),
   },
   {
-    id: 'L1:python-v4', group: 'L1', title: "socket connect to the host's 127.0.0.1", language: 'python', notApplicable: needsHostLoopback, runWhenNotApplicable: true,
-    code: python(`step('connect 127.0.0.1', lambda: send_tcp(E['loopbackTcp']['host'], E['loopbackTcp']['port'], 'python-loopback ' + NONCE))`),
+    id: 'L1:python-v4',
+    group: 'L1',
+    title: "socket connect to the host's 127.0.0.1",
+    language: 'python',
+    notApplicable: needsHostLoopback,
+    runWhenNotApplicable: true,
+    code: python(
+      `step('connect 127.0.0.1', lambda: send_tcp(E['loopbackTcp']['host'], E['loopbackTcp']['port'], 'python-loopback ' + NONCE))`,
+    ),
   },
   {
-    id: 'N11:ctypes', group: 'N11', title: 'libc socket/connect/send through ctypes (native code, no socket module)', language: 'python',
+    id: 'N11:ctypes',
+    group: 'N11',
+    title: 'libc socket/connect/send through ctypes (native code, no socket module)',
+    language: 'python',
     code: python(`import ctypes, ctypes.util, struct
 def native():
     libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
@@ -134,12 +183,23 @@ def native():
 step('libc connect', native)`),
   },
   {
-    id: 'U1:python', group: 'U1', title: 'AF_UNIX connect to a host socket path', language: 'python', controlOn: 'host',
-    code: python(`step('AF_UNIX connect', lambda: send_tcp(E['unixPath'], None, 'unix-python ' + NONCE, socket.AF_UNIX))`),
+    id: 'U1:python',
+    group: 'U1',
+    title: 'AF_UNIX connect to a host socket path',
+    language: 'python',
+    controlOn: 'host',
+    code: python(
+      `step('AF_UNIX connect', lambda: send_tcp(E['unixPath'], None, 'unix-python ' + NONCE, socket.AF_UNIX))`,
+    ),
   },
   {
-    id: 'U2:python', group: 'U2', title: "AF_UNIX connect to the host's abstract socket", language: 'python', controlOn: 'host',
-    notApplicable: (context) => (context.endpoints.abstractName ? undefined : 'the host cannot listen on an abstract Unix socket'),
+    id: 'U2:python',
+    group: 'U2',
+    title: "AF_UNIX connect to the host's abstract socket",
+    language: 'python',
+    controlOn: 'host',
+    notApplicable: (context) =>
+      context.endpoints.abstractName ? undefined : 'the host cannot listen on an abstract Unix socket',
     // Node (the canary) pads abstract names to the full 108-byte sun_path; try that form and the exact one.
     code: python(`def abstract():
     name = '\\0' + E['abstractName']
@@ -150,9 +210,17 @@ step('libc connect', native)`),
 step('abstract connect', abstract)`),
   },
   {
-    id: 'U3:daemon-sockets', group: 'U3', title: "host daemon sockets (docker, containerd, podman) not connectable", language: 'python', judge: 'output', controlOn: 'host',
+    id: 'U3:daemon-sockets',
+    group: 'U3',
+    title: 'host daemon sockets (docker, containerd, podman) not connectable',
+    language: 'python',
+    judge: 'output',
+    controlOn: 'host',
     // The host-run control must be able to connect to one, or it would prove nothing.
-    notApplicable: () => (DAEMON_SOCKETS.some(writable) ? undefined : 'no container daemon socket on this host that this user can connect to, so no control is possible'),
+    notApplicable: () =>
+      DAEMON_SOCKETS.some(writable)
+        ? undefined
+        : 'no container daemon socket on this host that this user can connect to, so no control is possible',
     // Connect and close at once: reaching the socket is the escape (it starts privileged containers); nothing is sent.
     code: python(`import stat
 absent = 0
@@ -174,19 +242,29 @@ if absent == ${DAEMON_SOCKETS.length}:
     print('CORDON-UNSUPPORTED no container daemon listens on any of its sockets here', flush=True)`),
   },
   {
-    id: 'R1:raw-icmp', group: 'R1', title: 'SOCK_RAW ICMP echo with the nonce as payload', language: 'python',
+    id: 'R1:raw-icmp',
+    group: 'R1',
+    title: 'SOCK_RAW ICMP echo with the nonce as payload',
+    language: 'python',
     notApplicable: (context) => context.icmpUnavailable,
     code: python(`${ICMP_ECHO}
 step('SOCK_RAW icmp', lambda: echo(socket.SOCK_RAW))`),
   },
   {
-    id: 'R1:dgram-icmp', group: 'R1', title: 'unprivileged ICMP (SOCK_DGRAM) echo with the nonce as payload', language: 'python',
+    id: 'R1:dgram-icmp',
+    group: 'R1',
+    title: 'unprivileged ICMP (SOCK_DGRAM) echo with the nonce as payload',
+    language: 'python',
     notApplicable: (context) => context.icmpUnavailable,
     code: python(`${ICMP_ECHO}
 step('SOCK_DGRAM icmp', lambda: echo(socket.SOCK_DGRAM))`),
   },
   {
-    id: 'NL1:python-ifaces', group: 'NL1', title: 'if_nameindex shows only lo', language: 'python', judge: 'output',
+    id: 'NL1:python-ifaces',
+    group: 'NL1',
+    title: 'if_nameindex shows only lo',
+    language: 'python',
+    judge: 'output',
     code: python(`def ifaces():
     names = [name for _, name in socket.if_nameindex() if name != 'lo']
     print('CORDON-FACT interfaces=' + (','.join(names) or 'lo only'), flush=True)
@@ -194,7 +272,12 @@ step('SOCK_DGRAM icmp', lambda: echo(socket.SOCK_DGRAM))`),
 step('if_nameindex', ifaces)`),
   },
   {
-    id: 'NL1:python-change', group: 'NL1', title: 'change an interface (set lo MTU to its own value) is refused', language: 'python', judge: 'output', controlOn: 'none',
+    id: 'NL1:python-change',
+    group: 'NL1',
+    title: 'change an interface (set lo MTU to its own value) is refused',
+    language: 'python',
+    judge: 'output',
+    controlOn: 'none',
     code: python(`import fcntl, struct
 def change():
     # SIOCSIFMTU with the current value: needs CAP_NET_ADMIN, changes nothing if granted.
@@ -206,7 +289,10 @@ def change():
 step('SIOCSIFMTU lo', change)`),
   },
   {
-    id: 'E1:setns', group: 'E1', title: 'unshare / setns into the host network namespace, then connect', language: 'python',
+    id: 'E1:setns',
+    group: 'E1',
+    title: 'unshare / setns into the host network namespace, then connect',
+    language: 'python',
     code: python(`import ctypes, ctypes.util
 libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
 def call(name, *args):
@@ -226,7 +312,12 @@ step('unshare(CLONE_NEWUSER)', lambda: call('unshare', 0x10000000))
 step('unshare(CLONE_NEWNET)', lambda: call('unshare', 0x40000000))`),
   },
   {
-    id: 'PT1:ptrace', group: 'PT1', title: 'ptrace / read /proc/<pid>/mem / process_vm_readv of a host process', language: 'python', judge: 'output', controlOn: 'none',
+    id: 'PT1:ptrace',
+    group: 'PT1',
+    title: 'ptrace / read /proc/<pid>/mem / process_vm_readv of a host process',
+    language: 'python',
+    judge: 'output',
+    controlOn: 'none',
     code: python(`import ctypes, ctypes.util, platform
 libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6', use_errno=True)
 libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p, ctypes.c_void_p]

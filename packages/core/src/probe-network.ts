@@ -51,7 +51,9 @@ export interface NetworkProbe {
 }
 
 export function needsIPv6(context: ProbeApplicability): string | undefined {
-  return context.endpoints.tcp6 ? undefined : 'the adapter declares no IPv6 path to the canaries (canaryNetwork.bindIPv6 unset), so no control can reach one';
+  return context.endpoints.tcp6
+    ? undefined
+    : 'the adapter declares no IPv6 path to the canaries (canaryNetwork.bindIPv6 unset), so no control can reach one';
 }
 
 export function needsHostLoopback(context: ProbeApplicability): string | undefined {
@@ -61,5 +63,7 @@ export function needsHostLoopback(context: ProbeApplicability): string | undefin
 }
 
 export function needsHostLoopback6(context: ProbeApplicability): string | undefined {
-  return needsHostLoopback(context) ?? (context.endpoints.loopbackTcp6 ? undefined : 'the host has no ::1 to listen on');
+  return (
+    needsHostLoopback(context) ?? (context.endpoints.loopbackTcp6 ? undefined : 'the host has no ::1 to listen on')
+  );
 }

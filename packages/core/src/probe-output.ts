@@ -12,14 +12,31 @@ export interface ProbeOutput {
   facts: Record<string, string>;
 }
 
-const DENIAL_CODES = new Set(['EPERM', 'EACCES', 'ESRCH', 'ENOSYS', 'EINVAL', 'ENOENT', 'EROFS', 'ENODEV', 'EOPNOTSUPP']);
+const DENIAL_CODES = new Set([
+  'EPERM',
+  'EACCES',
+  'ESRCH',
+  'ENOSYS',
+  'EINVAL',
+  'ENOENT',
+  'EROFS',
+  'ENODEV',
+  'EOPNOTSUPP',
+]);
 
 /**
  * Parses probe output. Lines: `CORDON-PROBE {"step","ok","code","message","reached"}`,
  * `CORDON-TOOL-MISSING <tool>`, `CORDON-UNSUPPORTED <reason>`, `CORDON-FACT <key>=<value>`.
  */
 export function parseProbeOutput(stdout: string): ProbeOutput {
-  const output: ProbeOutput = { steps: [], missingTools: [], unsupported: undefined, reached: false, denied: false, facts: {} };
+  const output: ProbeOutput = {
+    steps: [],
+    missingTools: [],
+    unsupported: undefined,
+    reached: false,
+    denied: false,
+    facts: {},
+  };
   for (const line of stdout.split('\n')) {
     if (line.startsWith('CORDON-PROBE ')) {
       let parsed: { step?: unknown; ok?: unknown; code?: unknown; message?: unknown; reached?: unknown };
@@ -30,7 +47,8 @@ export function parseProbeOutput(stdout: string): ProbeOutput {
       }
       const step = typeof parsed.step === 'string' ? parsed.step : '?';
       const message = typeof parsed.message === 'string' ? parsed.message : '';
-      const code = parsed.ok === true ? 'ok' : normalizeErrorCode(typeof parsed.code === 'string' ? parsed.code : '', message);
+      const code =
+        parsed.ok === true ? 'ok' : normalizeErrorCode(typeof parsed.code === 'string' ? parsed.code : '', message);
       output.steps.push(`${step}: ${code}`);
       if (parsed.reached === true) output.reached = true;
       if (parsed.ok !== true && DENIAL_CODES.has(code)) output.denied = true;
@@ -55,7 +73,10 @@ const MESSAGE_CODES: ReadonlyArray<[RegExp, string]> = [
   [/permission denied/i, 'EACCES'],
   [/cannot assign requested address/i, 'EADDRNOTAVAIL'],
   [/address family not supported/i, 'EAFNOSUPPORT'],
-  [/temporary failure in name resolution|could not resolve|name or service not known|unable to resolve|resolving timed out/i, 'EAI_AGAIN'],
+  [
+    /temporary failure in name resolution|could not resolve|name or service not known|unable to resolve|resolving timed out/i,
+    'EAI_AGAIN',
+  ],
   [/timed out|timeout/i, 'ETIMEDOUT'],
   [/no such file or directory/i, 'ENOENT'],
   [/connection reset/i, 'ECONNRESET'],

@@ -24,22 +24,31 @@ const envSecrets = (language: 'node' | 'python' | 'bash'): PropertyProbe => ({
   language,
   async check(context) {
     const code = envSecretCode(context, language);
-    const control = await context.run('control', { language, code, env: { [context.secret.name]: context.secret.value } });
+    const control = await context.run('control', {
+      language,
+      code,
+      env: { [context.secret.name]: context.secret.value },
+    });
     const probe = await context.run('sandbox', { language, code });
     const error = unusable(probe, 'found');
     const found = probe.output.facts.found ?? '';
     const controlFound = control.output.facts.found ?? '';
-    return [{
-      observation: {
-        holds: found === 'nowhere',
-        reason: found === 'nowhere' ? `not visible (${probe.output.facts.envCount ?? '?'} variables in env)` : `the planted secret is visible in: ${shortList(found)}`,
-        controlOk: controlFound.split(',').includes('env'),
-        controlReason: `passed explicitly in env, the control found it in: ${controlFound || 'nothing'}`,
-        ...(error ? { error } : {}),
+    return [
+      {
+        observation: {
+          holds: found === 'nowhere',
+          reason:
+            found === 'nowhere'
+              ? `not visible (${probe.output.facts.envCount ?? '?'} variables in env)`
+              : `the planted secret is visible in: ${shortList(found)}`,
+          controlOk: controlFound.split(',').includes('env'),
+          controlReason: `passed explicitly in env, the control found it in: ${controlFound || 'nothing'}`,
+          ...(error ? { error } : {}),
+        },
+        probe: probe.record,
+        control: control.record,
       },
-      probe: probe.record,
-      control: control.record,
-    }];
+    ];
   },
 });
 
@@ -47,15 +56,22 @@ function envSecretCode(context: SuiteContext, language: 'node' | 'python' | 'bas
   const secret = reversed(context.secret.value);
   switch (language) {
     case 'node':
-      return nodeProbe(context.endpoints, '', `const S = [...${JSON.stringify(secret)}].reverse().join('');
+      return nodeProbe(
+        context.endpoints,
+        '',
+        `const S = [...${JSON.stringify(secret)}].reverse().join('');
 const fs = $r('node:fs'); const found = [];
 if (Object.values(process.env).some((v) => String(v).includes(S))) found.push('env');
 const pids = new Set(['self', '1', String(process.ppid)]);
 try { for (const e of fs.readdirSync('/proc')) if (/^\\d+$/.test(e)) pids.add(e); } catch {}
 for (const p of pids) for (const f of ['environ', 'cmdline']) { try { if (fs.readFileSync('/proc/' + p + '/' + f, 'latin1').includes(S)) found.push('/proc/' + p + '/' + f); } catch {} }
-process.stdout.write('CORDON-FACT envCount=' + Object.keys(process.env).length + '\\nCORDON-FACT found=' + (found.join(',') || 'nowhere') + '\\n');`);
+process.stdout.write('CORDON-FACT envCount=' + Object.keys(process.env).length + '\\nCORDON-FACT found=' + (found.join(',') || 'nowhere') + '\\n');`,
+      );
     case 'python':
-      return pythonProbe(context.endpoints, '', `S = ${JSON.stringify(secret)}[::-1]
+      return pythonProbe(
+        context.endpoints,
+        '',
+        `S = ${JSON.stringify(secret)}[::-1]
 found = ['env'] if any(S in v for v in os.environ.values()) else []
 pids = {'self', '1', str(os.getppid())}
 try:
@@ -71,10 +87,15 @@ for p in sorted(pids):
         except OSError:
             pass
 print('CORDON-FACT envCount=%d' % len(os.environ))
-print('CORDON-FACT found=' + (','.join(found) or 'nowhere'))`);
+print('CORDON-FACT found=' + (','.join(found) or 'nowhere'))`,
+      );
     case 'bash':
       // Without tr/wc the scan would silently see nothing: require them (missing ⇒ invalid).
-      return bashProbe(context.endpoints, '', ['tr', 'wc'], `R='${secret}'; S=''
+      return bashProbe(
+        context.endpoints,
+        '',
+        ['tr', 'wc'],
+        `R='${secret}'; S=''
 for ((i=\${#R}-1; i>=0; i--)); do S+="\${R:i:1}"; done
 found=()
 [[ "$(declare -px)" == *"$S"* ]] && found+=(env)
@@ -88,7 +109,8 @@ for p in self 1 "$PPID" /proc/[0-9]*; do
 done
 echo "CORDON-FACT envCount=$(compgen -e | wc -l)"
 list=$(IFS=,; echo "\${found[*]}")
-echo "CORDON-FACT found=\${list:-nowhere}"`);
+echo "CORDON-FACT found=\${list:-nowhere}"`,
+      );
   }
 }
 
@@ -99,12 +121,20 @@ const hostFiles: PropertyProbe = {
   fallbacks: ['node'],
   async check(context, language) {
     const secret = JSON.stringify(reversed(context.secret.value));
-    const code = (paths: readonly string[]) => language === 'node'
-      ? nodeProbe(context.endpoints, '', `const S = [...${secret}].reverse().join(''); const fs = $r('node:fs'); const found = [];
+    const code = (paths: readonly string[]) =>
+      language === 'node'
+        ? nodeProbe(
+            context.endpoints,
+            '',
+            `const S = [...${secret}].reverse().join(''); const fs = $r('node:fs'); const found = [];
 for (const path of ${JSON.stringify(paths)}) { try { if (fs.readFileSync(path, 'latin1').includes(S)) found.push(path); } catch (e) { emit({ step: 'read ' + path, ok: false, code: errCode(e) }); } }
 try { process.stdout.write('CORDON-FACT shadow=' + $r('node:crypto').createHash('sha256').update(fs.readFileSync('/etc/shadow')).digest('hex') + '\\n'); } catch (e) { emit({ step: 'read /etc/shadow', ok: false, code: errCode(e) }); }
-process.stdout.write('CORDON-FACT found=' + (found.join(',') || 'nowhere') + '\\n');`)
-      : pythonProbe(context.endpoints, '', `import hashlib
+process.stdout.write('CORDON-FACT found=' + (found.join(',') || 'nowhere') + '\\n');`,
+          )
+        : pythonProbe(
+            context.endpoints,
+            '',
+            `import hashlib
 S = ${secret}[::-1]
 found = []
 for path in ${JSON.stringify(paths)}:
@@ -119,25 +149,38 @@ try:
         print('CORDON-FACT shadow=' + hashlib.sha256(f.read()).hexdigest(), flush=True)
 except OSError as e:
     emit(step='read /etc/shadow', ok=False, code=err_code(e))
-print('CORDON-FACT found=' + (','.join(found) or 'nowhere'), flush=True)`);
-    const control = await context.run('control', { language, code: code(['id_rsa']), files: { id_rsa: fakeKey(context.secret.value) } });
+print('CORDON-FACT found=' + (','.join(found) or 'nowhere'), flush=True)`,
+          );
+    const control = await context.run('control', {
+      language,
+      code: code(['id_rsa']),
+      files: { id_rsa: fakeKey(context.secret.value) },
+    });
     const probe = await context.run('sandbox', { language, code: code(context.secret.keyFiles) });
     const found = probe.output.facts.found ?? '';
     const hostShadow = sha256File('/etc/shadow');
     const shadowLeak = hostShadow !== undefined && probe.output.facts.shadow === hostShadow;
-    const problems = [...(found !== 'nowhere' ? [`read ${found}`] : []), ...(shadowLeak ? ["read the host's /etc/shadow"] : [])];
+    const problems = [
+      ...(found !== 'nowhere' ? [`read ${found}`] : []),
+      ...(shadowLeak ? ["read the host's /etc/shadow"] : []),
+    ];
     const error = unusable(probe, 'found');
-    return [{
-      observation: {
-        holds: problems.length === 0,
-        reason: problems.length > 0 ? problems.join('; ') : `not readable (${probe.output.steps.join('; ') || 'no errors reported'})${probe.output.facts.shadow && !shadowLeak ? "; an /etc/shadow was readable but it is not the host's" : ''}`,
-        controlOk: (control.output.facts.found ?? '').includes('id_rsa'),
-        controlReason: `reading ./id_rsa passed in files gave: ${control.output.facts.found ?? control.record.stderrTail ?? 'nothing'}`,
-        ...(error ? { error } : {}),
+    return [
+      {
+        observation: {
+          holds: problems.length === 0,
+          reason:
+            problems.length > 0
+              ? problems.join('; ')
+              : `not readable (${probe.output.steps.join('; ') || 'no errors reported'})${probe.output.facts.shadow && !shadowLeak ? "; an /etc/shadow was readable but it is not the host's" : ''}`,
+          controlOk: (control.output.facts.found ?? '').includes('id_rsa'),
+          controlReason: `reading ./id_rsa passed in files gave: ${control.output.facts.found ?? control.record.stderrTail ?? 'nothing'}`,
+          ...(error ? { error } : {}),
+        },
+        probe: probe.record,
+        control: control.record,
       },
-      probe: probe.record,
-      control: control.record,
-    }];
+    ];
   },
 };
 
@@ -177,17 +220,26 @@ const writeOutside: PropertyProbe = {
     const rootTargets = [`/etc/cordon-written-${nonce}`, `/usr/cordon-written-${nonce}`, `/cordon-written-${nonce}`];
     for (const path of [...hostTargets, ...rootTargets]) context.hostPathsToRemove.add(path);
     const targets = JSON.stringify([...hostTargets, ...rootTargets]);
-    const code = language === 'node'
-      ? nodeProbe(context.endpoints, nonce, `const fs = $r('node:fs');
+    const code =
+      language === 'node'
+        ? nodeProbe(
+            context.endpoints,
+            nonce,
+            `const fs = $r('node:fs');
 const write = (name, path) => { try { fs.writeFileSync(path, 'cordon ' + NONCE); emit({ step: name, ok: true }); } catch (e) { emit({ step: name, ok: false, code: errCode(e) }); } };
 write('write ./inside', 'cordon-inside-' + NONCE);
-for (const path of ${targets}) write('write ' + path, path);`)
-      : pythonProbe(context.endpoints, nonce, `def write(path):
+for (const path of ${targets}) write('write ' + path, path);`,
+          )
+        : pythonProbe(
+            context.endpoints,
+            nonce,
+            `def write(path):
     with open(path, 'w') as f:
         f.write('cordon ' + NONCE)
 step('write ./inside', lambda: write('cordon-inside-' + NONCE))
 for path in ${targets}:
-    step('write ' + path, lambda path=path: write(path))`);
+    step('write ' + path, lambda path=path: write(path))`,
+          );
     const probe = await context.run('sandbox', { language, code }, nonce);
     const error = unusable(probe);
     const onHost = [...hostTargets, ...rootTargets].filter((path) => existsSync(path));
@@ -197,7 +249,10 @@ for path in ${targets}:
       {
         observation: {
           holds: onHost.length === 0,
-          reason: onHost.length > 0 ? `files appeared on the host: ${onHost.join(', ')}` : `nothing appeared on the host (${probe.output.steps.filter((step) => !step.includes('./inside')).join('; ')})`,
+          reason:
+            onHost.length > 0
+              ? `files appeared on the host: ${onHost.join(', ')}`
+              : `nothing appeared on the host (${probe.output.steps.filter((step) => !step.includes('./inside')).join('; ')})`,
           controlOk: insideOk,
           controlReason: 'writing into the working directory failed, so the write code proves nothing',
           ...(error ? { error } : {}),
@@ -229,17 +284,30 @@ const privateTmp: PropertyProbe = {
     const nonce = context.nonce();
     const path = `/tmp/cordon-tmp-${nonce}`;
     context.hostPathsToRemove.add(path);
-    const probe = await context.run('sandbox', { language: 'bash', code: bashProbe(context.endpoints, nonce, [], `step 'write /tmp' bash -c "echo cordon > ${path}"`) }, nonce);
+    const probe = await context.run(
+      'sandbox',
+      {
+        language: 'bash',
+        code: bashProbe(context.endpoints, nonce, [], `step 'write /tmp' bash -c "echo cordon > ${path}"`),
+      },
+      nonce,
+    );
     const wrote = probe.output.steps.includes('write /tmp: ok');
     const onHost = existsSync(path);
-    return [{
-      observation: {
-        holds: wrote && !onHost,
-        reason: onHost ? `${path} appeared in the host's /tmp` : wrote ? 'writable, and not the host /tmp' : `/tmp is not writable (${probe.output.steps.join('; ')})`,
-        ...(unusable(probe) ? { error: unusable(probe) } : {}),
+    return [
+      {
+        observation: {
+          holds: wrote && !onHost,
+          reason: onHost
+            ? `${path} appeared in the host's /tmp`
+            : wrote
+              ? 'writable, and not the host /tmp'
+              : `/tmp is not writable (${probe.output.steps.join('; ')})`,
+          ...(unusable(probe) ? { error: unusable(probe) } : {}),
+        },
+        probe: probe.record,
       },
-      probe: probe.record,
-    }];
+    ];
   },
 };
 
@@ -251,23 +319,33 @@ const identity: PropertyProbe = {
     const probe = await context.run('sandbox', {
       language: 'bash',
       // gVisor's /proc/self/status has no NoNewPrivs line; ask the kernel (prctl PR_GET_NO_NEW_PRIVS = 39) instead.
-      code: bashProbe(context.endpoints, '', [], `nnp=; while read -r key value; do case "$key" in Uid:|CapEff:|NoNewPrivs:|Seccomp:) echo "CORDON-FACT \${key%:}=$value"; [ "$key" = NoNewPrivs: ] && nnp=1;; esac; done < /proc/self/status
-if [ -z "$nnp" ]; then v=$(python3 -c 'import ctypes; print(ctypes.CDLL(None).prctl(39, 0, 0, 0, 0))' 2>/dev/null) && echo "CORDON-FACT NoNewPrivs=$v" && echo "CORDON-FACT NoNewPrivsSource=prctl"; fi`),
+      code: bashProbe(
+        context.endpoints,
+        '',
+        [],
+        `nnp=; while read -r key value; do case "$key" in Uid:|CapEff:|NoNewPrivs:|Seccomp:) echo "CORDON-FACT \${key%:}=$value"; [ "$key" = NoNewPrivs: ] && nnp=1;; esac; done < /proc/self/status
+if [ -z "$nnp" ]; then v=$(python3 -c 'import ctypes; print(ctypes.CDLL(None).prctl(39, 0, 0, 0, 0))' 2>/dev/null) && echo "CORDON-FACT NoNewPrivs=$v" && echo "CORDON-FACT NoNewPrivsSource=prctl"; fi`,
+      ),
     });
     const facts = probe.output.facts;
     const capEff = facts.CapEff ?? '?';
     const noNewPrivs = facts.NoNewPrivs ?? '?';
     const uid = (facts.Uid ?? '?').split(/\s+/)[0] ?? '?';
-    const seccomp = ({ '0': 'off', '1': 'strict', '2': 'filter' } as Record<string, string>)[facts.Seccomp ?? ''] ?? facts.Seccomp ?? '?';
+    const seccomp =
+      ({ '0': 'off', '1': 'strict', '2': 'filter' } as Record<string, string>)[facts.Seccomp ?? ''] ??
+      facts.Seccomp ??
+      '?';
     const holds = /^0+$/.test(capEff) && noNewPrivs === '1';
-    return [{
-      observation: {
-        holds,
-        reason: `uid ${uid}${uid === '0' ? ' (root)' : ''}, CapEff ${capEff}, NoNewPrivs ${noNewPrivs}${facts.NoNewPrivsSource ? ` (from ${facts.NoNewPrivsSource})` : ''}, seccomp ${seccomp}`,
-        ...(unusable(probe, 'CapEff') ? { error: unusable(probe, 'CapEff') } : {}),
+    return [
+      {
+        observation: {
+          holds,
+          reason: `uid ${uid}${uid === '0' ? ' (root)' : ''}, CapEff ${capEff}, NoNewPrivs ${noNewPrivs}${facts.NoNewPrivsSource ? ` (from ${facts.NoNewPrivsSource})` : ''}, seccomp ${seccomp}`,
+          ...(unusable(probe, 'CapEff') ? { error: unusable(probe, 'CapEff') } : {}),
+        },
+        probe: probe.record,
       },
-      probe: probe.record,
-    }];
+    ];
   },
 };
 
@@ -283,26 +361,35 @@ const pidIsolation: PropertyProbe = {
     const marker = context.secret.marker;
     const probe = await context.run('sandbox', {
       language: 'bash',
-      code: bashProbe(context.endpoints, '', ['tr', 'ls', 'wc'], `P=${pid}
+      code: bashProbe(
+        context.endpoints,
+        '',
+        ['tr', 'ls', 'wc'],
+        `P=${pid}
 if [ -r /proc/$P/cmdline ] && [[ "$(tr '\\0' ' ' < /proc/$P/cmdline 2>/dev/null)" == *'${marker}'* ]]; then echo 'CORDON-FACT visible=yes'; else echo 'CORDON-FACT visible=no'; fi
 echo "CORDON-FACT processes=$(ls -d /proc/[0-9]* 2>/dev/null | wc -l)"
-step 'kill -USR2 host pid' kill -USR2 $P`),
+step 'kill -USR2 host pid' kill -USR2 $P`,
+      ),
     });
     await sleep(300);
     const signalled = hostProcess.signalsReceived - before;
     const visible = probe.output.facts.visible === 'yes';
-    return [{
-      observation: {
-        holds: !visible && signalled === 0 && hostProcess.alive,
-        reason: [
-          visible ? `host pid ${pid} is visible with its command line` : `host pid ${pid} not visible`,
-          signalled > 0 || !hostProcess.alive ? 'the host process received the signal' : `signal refused (${probe.output.steps.join('; ')})`,
-          `${probe.output.facts.processes ?? '?'} processes visible inside`,
-        ].join('; '),
-        ...(unusable(probe, 'visible') ? { error: unusable(probe, 'visible') } : {}),
+    return [
+      {
+        observation: {
+          holds: !visible && signalled === 0 && hostProcess.alive,
+          reason: [
+            visible ? `host pid ${pid} is visible with its command line` : `host pid ${pid} not visible`,
+            signalled > 0 || !hostProcess.alive
+              ? 'the host process received the signal'
+              : `signal refused (${probe.output.steps.join('; ')})`,
+            `${probe.output.facts.processes ?? '?'} processes visible inside`,
+          ].join('; '),
+          ...(unusable(probe, 'visible') ? { error: unusable(probe, 'visible') } : {}),
+        },
+        probe: probe.record,
       },
-      probe: probe.record,
-    }];
+    ];
   },
 };
 
@@ -317,11 +404,16 @@ const forkBomb: PropertyProbe = {
     const nonce = context.nonce();
     const marker = `cordon-fork-${nonce}`;
     // Bounded (not a real bomb) so an unisolated run cannot take the machine down.
-    const probe = await context.run('sandbox', {
-      language: 'python',
-      timeoutMs: 15_000,
-      limits: { pids: FORK_PIDS_LIMIT },
-      code: pythonProbe(context.endpoints, nonce, `import shutil
+    const probe = await context.run(
+      'sandbox',
+      {
+        language: 'python',
+        timeoutMs: 15_000,
+        limits: { pids: FORK_PIDS_LIMIT },
+        code: pythonProbe(
+          context.endpoints,
+          nonce,
+          `import shutil
 sleep = shutil.which('sleep')
 forked, stopped = 0, 'nothing'
 for i in range(${FORK_ATTEMPTS}):
@@ -338,23 +430,28 @@ for i in range(${FORK_ATTEMPTS}):
             os._exit(0)
     forked += 1
 print('CORDON-FACT forked=%d' % forked, flush=True)
-print('CORDON-FACT stoppedBy=' + stopped, flush=True)`),
-    }, nonce);
+print('CORDON-FACT stoppedBy=' + stopped, flush=True)`,
+        ),
+      },
+      nonce,
+    );
     await sleep(1_000);
     const left = findHostProcesses([marker]);
     const forked = Number(probe.output.facts.forked ?? NaN);
     const stopped = probe.output.facts.stoppedBy ?? '?';
     const contained = stopped !== 'nothing' && forked < FORK_ATTEMPTS;
     const weak = context.weakLimit('pids');
-    return [{
-      observation: {
-        holds: contained && left.length === 0,
-        reason: `forked ${Number.isNaN(forked) ? '?' : forked} of ${FORK_ATTEMPTS}, stopped by ${stopped}; ${left.length} of its processes left on the host after the run`,
-        ...(weak ? { weakEnforcement: weak } : {}),
-        ...(unusable(probe, 'forked') ? { error: unusable(probe, 'forked') } : {}),
+    return [
+      {
+        observation: {
+          holds: contained && left.length === 0,
+          reason: `forked ${Number.isNaN(forked) ? '?' : forked} of ${FORK_ATTEMPTS}, stopped by ${stopped}; ${left.length} of its processes left on the host after the run`,
+          ...(weak ? { weakEnforcement: weak } : {}),
+          ...(unusable(probe, 'forked') ? { error: unusable(probe, 'forked') } : {}),
+        },
+        probe: probe.record,
       },
-      probe: probe.record,
-    }];
+    ];
   },
 };
 
@@ -368,26 +465,37 @@ const memoryOom: PropertyProbe = {
       language,
       timeoutMs: 20_000,
       limits: { memoryBytes: 64 * MiB },
-      code: language === 'node'
-        ? nodeProbe(context.endpoints, '', `const chunks = [];
+      code:
+        language === 'node'
+          ? nodeProbe(
+              context.endpoints,
+              '',
+              `const chunks = [];
 for (let i = 0; i < 32; i++) chunks.push(Buffer.alloc(16 << 20, 1));
-process.stdout.write('CORDON-FACT allocatedMiB=' + chunks.length * 16 + '\\n');`)
-        : pythonProbe(context.endpoints, '', `chunks = []
+process.stdout.write('CORDON-FACT allocatedMiB=' + chunks.length * 16 + '\\n');`,
+            )
+          : pythonProbe(
+              context.endpoints,
+              '',
+              `chunks = []
 for i in range(32):
     chunks.append(b'\\x01' * (16 << 20))
-print('CORDON-FACT allocatedMiB=%d' % (len(chunks) * 16), flush=True)`),
+print('CORDON-FACT allocatedMiB=%d' % (len(chunks) * 16), flush=True)`,
+            ),
     });
     const weak = context.weakLimit('memoryBytes');
     const allocated = probe.output.facts.allocatedMiB;
-    return [{
-      observation: {
-        holds: probe.record.status === 'oom',
-        reason: `status ${probe.record.status}${allocated ? `, allocated ${allocated} MiB` : ''}${probe.record.signal ? `, signal ${probe.record.signal}` : ''}`,
-        ...(weak ? { weakEnforcement: weak } : {}),
-        ...(probe.record.error ? { error: probe.record.error } : {}),
+    return [
+      {
+        observation: {
+          holds: probe.record.status === 'oom',
+          reason: `status ${probe.record.status}${allocated ? `, allocated ${allocated} MiB` : ''}${probe.record.signal ? `, signal ${probe.record.signal}` : ''}`,
+          ...(weak ? { weakEnforcement: weak } : {}),
+          ...(probe.record.error ? { error: probe.record.error } : {}),
+        },
+        probe: probe.record,
       },
-      probe: probe.record,
-    }];
+    ];
   },
 };
 
@@ -407,22 +515,31 @@ const timeoutTree: PropertyProbe = {
     const markers = [`/tmp/${marker}`, join(plantDir, marker)];
     for (const path of markers) context.hostPathsToRemove.add(path);
     const late = `sleep ${TREE_LATE_MS / 1000}; ${markers.map((path) => `echo late > ${path}`).join('; ')}`;
-    const probe = await context.run('sandbox', {
-      language,
-      timeoutMs: TREE_TIMEOUT_MS,
-      code: language === 'bash'
-        ? `LATE=${shellQuote(late)}
+    const probe = await context.run(
+      'sandbox',
+      {
+        language,
+        timeoutMs: TREE_TIMEOUT_MS,
+        code:
+          language === 'bash'
+            ? `LATE=${shellQuote(late)}
 if command -v setsid >/dev/null 2>&1; then setsid bash -c "exec -a ${marker} sh -c '$LATE'" </dev/null >/dev/null 2>&1 &
 else (exec -a ${marker} sh -c "$LATE") </dev/null >/dev/null 2>&1 & fi
 sleep 60`
-        : pythonProbe(context.endpoints, nonce, `import time
+            : pythonProbe(
+                context.endpoints,
+                nonce,
+                `import time
 if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
         os.execv('/bin/sh', ['${marker}', '-c', ${JSON.stringify(late)}])
     os._exit(0)
-time.sleep(60)`),
-    }, nonce);
+time.sleep(60)`,
+              ),
+      },
+      nonce,
+    );
     // Give a surviving grandchild time to do its late write.
     await sleep(TREE_LATE_MS + 700);
     const left = findHostProcesses([marker]);
@@ -434,14 +551,19 @@ time.sleep(60)`),
       ...(left.length > 0 ? [`${left.length} process(es) of the tree still running on the host`] : []),
       ...(written.length > 0 ? [`the grandchild wrote ${written.join(', ')} after the timeout`] : []),
     ];
-    return [{
-      observation: {
-        holds: problems.length === 0,
-        reason: problems.length > 0 ? problems.join('; ') : `timed out after ${probe.record.durationMs} ms; nothing survived`,
-        ...(probe.record.error ? { error: probe.record.error } : {}),
+    return [
+      {
+        observation: {
+          holds: problems.length === 0,
+          reason:
+            problems.length > 0
+              ? problems.join('; ')
+              : `timed out after ${probe.record.durationMs} ms; nothing survived`,
+          ...(probe.record.error ? { error: probe.record.error } : {}),
+        },
+        probe: probe.record,
       },
-      probe: probe.record,
-    }];
+    ];
   },
 };
 
@@ -460,15 +582,24 @@ const outputCap: PropertyProbe = {
     const result = probe.result;
     const stdoutBytes = result ? Buffer.byteLength(result.stdout) : -1;
     const stderrBytes = result ? Buffer.byteLength(result.stderr) : -1;
-    const holds = result !== undefined && result.stdoutTruncated && result.stderrTruncated && stdoutBytes <= OUTPUT_CAP_BYTES && stderrBytes <= OUTPUT_CAP_BYTES;
-    return [{
-      observation: {
-        holds,
-        reason: result ? `kept ${stdoutBytes}/${stderrBytes} bytes of 65536, truncated flags ${result.stdoutTruncated}/${result.stderrTruncated}` : 'no result',
-        ...(probe.record.error ? { error: probe.record.error } : {}),
+    const holds =
+      result !== undefined &&
+      result.stdoutTruncated &&
+      result.stderrTruncated &&
+      stdoutBytes <= OUTPUT_CAP_BYTES &&
+      stderrBytes <= OUTPUT_CAP_BYTES;
+    return [
+      {
+        observation: {
+          holds,
+          reason: result
+            ? `kept ${stdoutBytes}/${stderrBytes} bytes of 65536, truncated flags ${result.stdoutTruncated}/${result.stderrTruncated}`
+            : 'no result',
+          ...(probe.record.error ? { error: probe.record.error } : {}),
+        },
+        probe: probe.record,
       },
-      probe: probe.record,
-    }];
+    ];
   },
 };
 
@@ -479,16 +610,21 @@ const exitCodes: PropertyProbe = {
   yields: ['signal:SIGKILL', 'signal:SIGTERM'],
   async check(context) {
     const exit = await context.run('sandbox', { language: 'bash', code: 'exit 3' });
-    const outcomes: PropertyOutcome[] = [{
-      observation: {
-        holds: exit.record.exitCode === 3 && exit.record.status === 'error' && exit.record.signal === null,
-        reason: `status ${exit.record.status}, exit code ${exit.record.exitCode}, signal ${exit.record.signal}`,
-        ...(exit.record.error ? { error: exit.record.error } : {}),
+    const outcomes: PropertyOutcome[] = [
+      {
+        observation: {
+          holds: exit.record.exitCode === 3 && exit.record.status === 'error' && exit.record.signal === null,
+          reason: `status ${exit.record.status}, exit code ${exit.record.exitCode}, signal ${exit.record.signal}`,
+          ...(exit.record.error ? { error: exit.record.error } : {}),
+        },
+        probe: exit.record,
       },
-      probe: exit.record,
-    }];
+    ];
     for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
-      const run = await context.run('sandbox', { language: 'bash', code: `kill -${signal.slice(3)} $$; sleep 5; exit 0` });
+      const run = await context.run('sandbox', {
+        language: 'bash',
+        code: `kill -${signal.slice(3)} $$; sleep 5; exit 0`,
+      });
       outcomes.push({
         id: `signal:${signal}`,
         title: `a self-${signal} is reported as a signal`,
@@ -514,13 +650,23 @@ const noState: PropertyProbe = {
     const marker = `cordon-state-${nonce}`;
     context.hostPathsToRemove.add(`/tmp/${marker}`);
     context.hostPathsToRemove.add(join(homedir(), `.${marker}`));
-    const first = await context.run('sandbox', {
-      language: 'bash',
-      code: `M='${marker}'; echo x > /tmp/$M; echo x > "$HOME/.$M"; echo x > "./$M"; (exec -a "$M" sleep 30) </dev/null >/dev/null 2>&1 & echo started`,
-    }, nonce);
-    const second = await context.run('sandbox', {
-      language: 'bash',
-      code: bashProbe(context.endpoints, nonce, ['tr', 'head'], `M='${marker}'; found=()
+    const first = await context.run(
+      'sandbox',
+      {
+        language: 'bash',
+        code: `M='${marker}'; echo x > /tmp/$M; echo x > "$HOME/.$M"; echo x > "./$M"; (exec -a "$M" sleep 30) </dev/null >/dev/null 2>&1 & echo started`,
+      },
+      nonce,
+    );
+    const second = await context.run(
+      'sandbox',
+      {
+        language: 'bash',
+        code: bashProbe(
+          context.endpoints,
+          nonce,
+          ['tr', 'head'],
+          `M='${marker}'; found=()
 [ -e "/tmp/$M" ] && found+=(/tmp)
 [ -e "$HOME/.$M" ] && found+=(HOME)
 [ -e "./$M" ] && found+=(workdir)
@@ -529,28 +675,49 @@ for p in /proc/[0-9]*; do
   [ "$first" = "$M" ] && { found+=(process); break; }
 done
 list=$(IFS=,; echo "\${found[*]}")
-echo "CORDON-FACT found=\${list:-nothing}"`),
-    }, nonce);
-    const found = second.output.facts.found ?? '';
-    const outcomes: PropertyOutcome[] = [{
-      observation: {
-        holds: found === 'nothing',
-        reason: found === 'nothing' ? 'the next execution saw nothing of the first' : `the next execution saw: ${found}`,
-        controlOk: first.record.status === 'ok',
-        controlReason: `the first execution did not complete (${first.record.status})`,
-        ...(unusable(second, 'found') ? { error: unusable(second, 'found') } : {}),
+echo "CORDON-FACT found=\${list:-nothing}"`,
+        ),
       },
-      probe: second.record,
-      control: first.record,
-    }];
+      nonce,
+    );
+    const found = second.output.facts.found ?? '';
+    const outcomes: PropertyOutcome[] = [
+      {
+        observation: {
+          holds: found === 'nothing',
+          reason:
+            found === 'nothing' ? 'the next execution saw nothing of the first' : `the next execution saw: ${found}`,
+          controlOk: first.record.status === 'ok',
+          controlReason: `the first execution did not complete (${first.record.status})`,
+          ...(unusable(second, 'found') ? { error: unusable(second, 'found') } : {}),
+        },
+        probe: second.record,
+        control: first.record,
+      },
+    ];
     if (!context.offers('node')) {
-      outcomes.push({ id: 'no-state:node-globals', language: 'node', observation: { holds: true, reason: '', notApplicable: 'the backend does not offer node' } });
-    } else {
-      const setGlobal = await context.run('sandbox', { language: 'node', code: `globalThis.__cordonState = ${JSON.stringify(nonce)}; process.env.CORDON_STATE = ${JSON.stringify(nonce)};` }, nonce);
-      const readGlobal = await context.run('sandbox', {
+      outcomes.push({
+        id: 'no-state:node-globals',
         language: 'node',
-        code: `process.stdout.write('CORDON-FACT found=' + ([globalThis.__cordonState !== undefined && 'global', process.env.CORDON_STATE !== undefined && 'env'].filter(Boolean).join(',') || 'nothing') + '\\n');`,
-      }, nonce);
+        observation: { holds: true, reason: '', notApplicable: 'the backend does not offer node' },
+      });
+    } else {
+      const setGlobal = await context.run(
+        'sandbox',
+        {
+          language: 'node',
+          code: `globalThis.__cordonState = ${JSON.stringify(nonce)}; process.env.CORDON_STATE = ${JSON.stringify(nonce)};`,
+        },
+        nonce,
+      );
+      const readGlobal = await context.run(
+        'sandbox',
+        {
+          language: 'node',
+          code: `process.stdout.write('CORDON-FACT found=' + ([globalThis.__cordonState !== undefined && 'global', process.env.CORDON_STATE !== undefined && 'env'].filter(Boolean).join(',') || 'nothing') + '\\n');`,
+        },
+        nonce,
+      );
       const seen = readGlobal.output.facts.found ?? '';
       outcomes.push({
         id: 'no-state:node-globals',

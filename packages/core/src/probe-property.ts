@@ -38,7 +38,13 @@ export async function runPropertyProbe(context: SuiteContext, property: Property
   const base = { group: property.id, kind: 'property' as const, language: language ?? property.language };
   const ids = [property.id, ...(property.yields ?? [])];
   if (language === undefined) {
-    return ids.map((id) => ({ ...base, id, title: property.title, verdict: 'not-applicable' as const, detail: `the backend offers none of ${candidates.join(', ')}` }));
+    return ids.map((id) => ({
+      ...base,
+      id,
+      title: property.title,
+      verdict: 'not-applicable' as const,
+      detail: `the backend offers none of ${candidates.join(', ')}`,
+    }));
   }
   const declared = (id: string) => {
     const reason = context.declaredNotApplicable(id);
@@ -46,13 +52,27 @@ export async function runPropertyProbe(context: SuiteContext, property: Property
   };
   // Declared for every result: nothing is run (checks that yield several skip the declared ones themselves).
   if (ids.every((id) => declared(id) !== undefined)) {
-    return ids.map((id) => ({ ...base, id, title: property.title, verdict: 'not-applicable' as const, detail: declared(id) ?? '' }));
+    return ids.map((id) => ({
+      ...base,
+      id,
+      title: property.title,
+      verdict: 'not-applicable' as const,
+      detail: declared(id) ?? '',
+    }));
   }
   let outcomes: PropertyOutcome[];
   try {
     outcomes = await property.check(context, language);
   } catch (error) {
-    outcomes = [{ observation: { holds: false, reason: '', error: `the check itself failed: ${error instanceof Error ? error.message : String(error)}` } }];
+    outcomes = [
+      {
+        observation: {
+          holds: false,
+          reason: '',
+          error: `the check itself failed: ${error instanceof Error ? error.message : String(error)}`,
+        },
+      },
+    ];
   }
   return outcomes.map((outcome) => {
     const id = outcome.id ?? property.id;
@@ -60,15 +80,20 @@ export async function runPropertyProbe(context: SuiteContext, property: Property
     const observation = reason === undefined ? outcome.observation : { ...outcome.observation, notApplicable: reason };
     const judgement = propertyVerdict(observation);
     // A FAILS does not depend on the control, but a control that did not work is still worth saying.
-    const controlFailed = observation.controlOk === false && judgement.verdict !== 'invalid' && judgement.verdict !== 'not-applicable';
+    const controlFailed =
+      observation.controlOk === false && judgement.verdict !== 'invalid' && judgement.verdict !== 'not-applicable';
     return {
       ...base,
       id,
       title: outcome.title ?? property.title,
       language: outcome.language ?? language,
       verdict: judgement.verdict,
-      detail: controlFailed ? `${judgement.reason}; the positive control did not work either: ${observation.controlReason ?? 'no detail'}` : judgement.reason,
-      ...(observation.controlOk !== undefined && observation.notApplicable === undefined ? { controlOk: observation.controlOk } : {}),
+      detail: controlFailed
+        ? `${judgement.reason}; the positive control did not work either: ${observation.controlReason ?? 'no detail'}`
+        : judgement.reason,
+      ...(observation.controlOk !== undefined && observation.notApplicable === undefined
+        ? { controlOk: observation.controlOk }
+        : {}),
       ...(outcome.probe ? { probe: outcome.probe } : {}),
       ...(outcome.control ? { control: outcome.control } : {}),
     };
@@ -80,10 +105,16 @@ export async function runPropertyProbe(context: SuiteContext, property: Property
  * not to be run (declared not applicable, or not asked for: then it is filtered
  * out of the report anyway), else undefined.
  */
-export function skippedOutcome(context: SuiteContext, property: Pick<PropertyProbe, 'id'>, id: string): PropertyOutcome | undefined {
+export function skippedOutcome(
+  context: SuiteContext,
+  property: Pick<PropertyProbe, 'id'>,
+  id: string,
+): PropertyOutcome | undefined {
   const declared = context.declaredNotApplicable(id);
-  if (declared !== undefined) return { id, observation: { holds: true, reason: '', notApplicable: `declared by the backend: ${declared}` } };
-  if (!context.wants(id, property.id)) return { id, observation: { holds: true, reason: '', notApplicable: 'not asked for' } };
+  if (declared !== undefined)
+    return { id, observation: { holds: true, reason: '', notApplicable: `declared by the backend: ${declared}` } };
+  if (!context.wants(id, property.id))
+    return { id, observation: { holds: true, reason: '', notApplicable: 'not asked for' } };
   return undefined;
 }
 

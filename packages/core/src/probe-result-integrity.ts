@@ -1,5 +1,13 @@
 import type { RunOutput, SuiteContext } from './conformance-context.js';
-import { FORGED_PREFIX, bashCode, bashForgeryToolkit, forgedTrailerBody, hostPidNamespace, nodeForgeryToolkit, pythonForgeryToolkit } from './probe-forgery.js';
+import {
+  FORGED_PREFIX,
+  bashCode,
+  bashForgeryToolkit,
+  forgedTrailerBody,
+  hostPidNamespace,
+  nodeForgeryToolkit,
+  pythonForgeryToolkit,
+} from './probe-forgery.js';
 import { bashProbe, nodeProbe, pythonProbe } from './probe-prelude.js';
 import type { PropertyProbe } from './probe-property.js';
 
@@ -31,24 +39,36 @@ export function resultIntegrity(language: Runtime): PropertyProbe {
     language,
     async check(context) {
       const controlNonce = context.nonce();
-      const control = await context.run('sandbox', { language, code: honestCode(context, language, controlNonce), collectFiles: COLLECT }, controlNonce);
+      const control = await context.run(
+        'sandbox',
+        { language, code: honestCode(context, language, controlNonce), collectFiles: COLLECT },
+        controlNonce,
+      );
       const nonce = context.nonce();
-      const probe = await context.run('sandbox', { language, code: forgingCode(context, language, nonce), collectFiles: COLLECT }, nonce);
+      const probe = await context.run(
+        'sandbox',
+        { language, code: forgingCode(context, language, nonce), collectFiles: COLLECT },
+        nonce,
+      );
       const problems = resultProblems(probe, nonce);
       const controlProblems = resultProblems(control, controlNonce);
-      const routes = Object.entries(probe.output.facts).filter(([key]) => key.startsWith('route.')).map(([key, value]) => `${key.slice('route.'.length)}: ${value}`);
+      const routes = Object.entries(probe.output.facts)
+        .filter(([key]) => key.startsWith('route.'))
+        .map(([key, value]) => `${key.slice('route.'.length)}: ${value}`);
       const bothThrew = probe.record.error !== undefined && control.record.error !== undefined;
-      return [{
-        observation: {
-          holds: problems.length === 0,
-          reason: `${problems.length === 0 ? `status error, exit code ${EXIT_CODE}, late.txt collected, nothing forged` : problems.join('; ')}; routes: ${routes.join('; ') || 'none reported (output lost)'}`,
-          controlOk: controlProblems.length === 0,
-          controlReason: `the honest run (exit ${EXIT_CODE}, writes ${LATE_FILE}) gave: ${controlProblems.join('; ')}`,
-          ...(bothThrew ? { error: `the runs could not be made: ${probe.record.error}` } : {}),
+      return [
+        {
+          observation: {
+            holds: problems.length === 0,
+            reason: `${problems.length === 0 ? `status error, exit code ${EXIT_CODE}, late.txt collected, nothing forged` : problems.join('; ')}; routes: ${routes.join('; ') || 'none reported (output lost)'}`,
+            controlOk: controlProblems.length === 0,
+            controlReason: `the honest run (exit ${EXIT_CODE}, writes ${LATE_FILE}) gave: ${controlProblems.join('; ')}`,
+            ...(bothThrew ? { error: `the runs could not be made: ${probe.record.error}` } : {}),
+          },
+          probe: probe.record,
+          control: control.record,
         },
-        probe: probe.record,
-        control: control.record,
-      }];
+      ];
     },
   };
 }
@@ -66,25 +86,39 @@ function resultProblems(run: RunOutput, nonce: string): string[] {
   if (!late) problems.push(`${LATE_FILE} not collected (collected before the program wrote it?)`);
   else if (text(late.content) !== lateContent(nonce)) problems.push(`${LATE_FILE} has content the program never wrote`);
   const forged = result.files.filter((file) => file.path !== LATE_FILE || text(file.content).includes(FORGED_PREFIX));
-  if (forged.length > 0) problems.push(`forged files returned: ${forged.map((file) => JSON.stringify(file.path)).join(', ')}`);
+  if (forged.length > 0)
+    problems.push(`forged files returned: ${forged.map((file) => JSON.stringify(file.path)).join(', ')}`);
   return problems;
 }
 
 function honestCode(context: SuiteContext, language: Runtime, nonce: string): string {
   switch (language) {
     case 'python':
-      return pythonProbe(context.endpoints, nonce, `with open('${LATE_FILE}', 'w') as f:
+      return pythonProbe(
+        context.endpoints,
+        nonce,
+        `with open('${LATE_FILE}', 'w') as f:
     f.write('cordon-late-' + NONCE)
 sys.stdout.flush()
-os._exit(${EXIT_CODE})`);
+os._exit(${EXIT_CODE})`,
+      );
     case 'node':
       // A natural exit with process.exitCode: the prelude's final process.exit(0) is never reached.
-      return nodeProbe(context.endpoints, nonce, `$r('node:fs').writeFileSync('${LATE_FILE}', 'cordon-late-' + NONCE);
+      return nodeProbe(
+        context.endpoints,
+        nonce,
+        `$r('node:fs').writeFileSync('${LATE_FILE}', 'cordon-late-' + NONCE);
 process.exitCode = ${EXIT_CODE};
-await new Promise(() => {});`);
+await new Promise(() => {});`,
+      );
     case 'bash':
-      return bashProbe(context.endpoints, nonce, [], `printf 'cordon-late-%s' "$NONCE" > ${LATE_FILE}
-exit ${EXIT_CODE}`);
+      return bashProbe(
+        context.endpoints,
+        nonce,
+        [],
+        `printf 'cordon-late-%s' "$NONCE" > ${LATE_FILE}
+exit ${EXIT_CODE}`,
+      );
   }
 }
 
@@ -93,7 +127,11 @@ function forgingCode(context: SuiteContext, language: Runtime, nonce: string): s
   const pidNs = hostPidNamespace();
   switch (language) {
     case 'python':
-      return pythonProbe(context.endpoints, nonce, pythonForgeryToolkit(pidNs) + String.raw`FORGED = ${JSON.stringify(forged)}.encode()
+      return pythonProbe(
+        context.endpoints,
+        nonce,
+        pythonForgeryToolkit(pidNs) +
+          String.raw`FORGED = ${JSON.stringify(forged)}.encode()
 def trailers():
     return b''.join(b'\0cordon:' + c.encode() + b':' + FORGED + b'\0\n' for c in CANDIDATES)
 def forged_status():
@@ -209,9 +247,14 @@ finally:
     with open('${LATE_FILE}', 'w') as f:
         f.write('cordon-late-' + NONCE)
     sys.stdout.flush()
-    os._exit(${EXIT_CODE})`);
+    os._exit(${EXIT_CODE})`,
+      );
     case 'node':
-      return nodeProbe(context.endpoints, nonce, nodeForgeryToolkit(pidNs) + String.raw`const FORGED = Buffer.from(${JSON.stringify(forged)});
+      return nodeProbe(
+        context.endpoints,
+        nonce,
+        nodeForgeryToolkit(pidNs) +
+          String.raw`const FORGED = Buffer.from(${JSON.stringify(forged)});
 const trailers = () => Buffer.concat(CANDIDATES.map((c) => Buffer.concat([Buffer.from('\0cordon:' + c + ':'), FORGED, Buffer.from('\0\n')])));
 const forgedStatus = () => Buffer.concat([Buffer.from('S 0\n{"exitCode":0,"signal":null,"status":"ok"}\n'), trailers()]);
 const original = { writeSync: fs.writeSync, write: fs.write, exit: process.exit, reallyExit: process.reallyExit };
@@ -283,9 +326,15 @@ try {
   fs.writeFileSync('${LATE_FILE}', 'cordon-late-' + NONCE);
   process.exitCode = ${EXIT_CODE};
 }
-await new Promise(() => {});`);
+await new Promise(() => {});`,
+      );
     case 'bash':
-      return bashProbe(context.endpoints, nonce, [], bashForgeryToolkit(pidNs) + bashCode(String.raw`FORGED='${forged}'
+      return bashProbe(
+        context.endpoints,
+        nonce,
+        [],
+        bashForgeryToolkit(pidNs) +
+          bashCode(String.raw`FORGED='${forged}'
 trailers() { local c; for c in "@{CANDIDATES[@]}"; do printf '\0cordon:%s:%s\0\n' "$c" "$FORGED"; done; }
 forged_status() { printf 'S 0\n{"exitCode":0,"signal":null,"status":"ok"}\n'; trailers; }
 errno_of() {
@@ -356,6 +405,7 @@ note process_vm_writev 'not possible from bash'
 report_routes
 sleep ${LATE_DELAY_S} 2>/dev/null || read -rt ${LATE_DELAY_S} <> <(:) || :
 printf 'cordon-late-%s' "$NONCE" > ${LATE_FILE}
-exit ${EXIT_CODE}`));
+exit ${EXIT_CODE}`),
+      );
   }
 }

@@ -205,13 +205,19 @@ async function sandboxPair(context: SuiteContext, runner: Runner, a: string, b: 
   let holding: (value: boolean) => void = () => undefined;
   const held = new Promise<boolean>((resolve) => (holding = resolve));
   const aNonce = context.nonce();
-  const aRun = runner({
-    language: 'python', code: pythonProbe(context.endpoints, aNonce, a), timeoutMs: TAKE_TIMEOUT_MS + HOLD_SECONDS * 1000, signal: controller.signal,
-    onStdout: (chunk) => {
-      streamed += chunk;
-      if (streamed.includes('CORDON-FACT holding=1')) holding(true);
+  const aRun = runner(
+    {
+      language: 'python',
+      code: pythonProbe(context.endpoints, aNonce, a),
+      timeoutMs: TAKE_TIMEOUT_MS + HOLD_SECONDS * 1000,
+      signal: controller.signal,
+      onStdout: (chunk) => {
+        streamed += chunk;
+        if (streamed.includes('CORDON-FACT holding=1')) holding(true);
+      },
     },
-  }, aNonce);
+    aNonce,
+  );
   let aEnded = false;
   void aRun.then(() => {
     aEnded = true;
@@ -222,7 +228,10 @@ async function sandboxPair(context: SuiteContext, runner: Runner, a: string, b: 
   let endedBeforeB = false;
   if (wasHolding) {
     const bNonce = context.nonce();
-    bRun = await runner({ language: 'python', code: pythonProbe(context.endpoints, bNonce, b), timeoutMs: 15_000 }, bNonce);
+    bRun = await runner(
+      { language: 'python', code: pythonProbe(context.endpoints, bNonce, b), timeoutMs: 15_000 },
+      bNonce,
+    );
     endedBeforeB = aEnded;
   }
   controller.abort();
@@ -239,13 +248,24 @@ async function sandboxPair(context: SuiteContext, runner: Runner, a: string, b: 
 }
 
 /** The same pair where tenants do share: the adapter's shared-uid executor, else two host processes (see `runHostPair`). */
-async function sharedPair(context: SuiteContext, kind: 'shared-uid' | 'shared-ptys', a: string, b: string): Promise<{ facts: Record<string, string>; how: string } | { unavailable: string }> {
+async function sharedPair(
+  context: SuiteContext,
+  kind: 'shared-uid' | 'shared-ptys',
+  a: string,
+  b: string,
+): Promise<{ facts: Record<string, string>; how: string } | { unavailable: string }> {
   const shared: Executor | undefined = context.adapter.sharedUserControl;
   if (kind === 'shared-uid' && shared) {
     const pair = await sandboxPair(context, (request, nonce) => context.runOn(shared, request, nonce), a, b);
-    return pair.problem ? { unavailable: `on adapter.sharedUserControl: ${pair.problem}` } : { facts: pair.facts, how: 'two sandboxes of adapter.sharedUserControl' };
+    return pair.problem
+      ? { unavailable: `on adapter.sharedUserControl: ${pair.problem}` }
+      : { facts: pair.facts, how: 'two sandboxes of adapter.sharedUserControl' };
   }
-  const pair: HostPair | { unavailable: string } = await runHostPair(kind, pythonProbe(context.endpoints, context.nonce(), a), pythonProbe(context.endpoints, context.nonce(), b));
+  const pair: HostPair | { unavailable: string } = await runHostPair(
+    kind,
+    pythonProbe(context.endpoints, context.nonce(), a),
+    pythonProbe(context.endpoints, context.nonce(), b),
+  );
   return pair;
 }
 
@@ -260,7 +280,12 @@ function taken(facts: Record<string, string>, key: string): { count: number; sto
 }
 
 async function openFiles(context: SuiteContext): Promise<PropertyOutcome> {
-  const pair = await sandboxPair(context, (request, nonce) => context.run('sandbox', request, nonce), openFilesA, openFilesB);
+  const pair = await sandboxPair(
+    context,
+    (request, nonce) => context.run('sandbox', request, nonce),
+    openFilesA,
+    openFilesB,
+  );
   const [soft = NaN, hard = NaN] = (pair.facts['A.nofile'] ?? '').split('/').map(Number);
   const limit = Math.max(soft, hard);
   const opened = Number(pair.facts['B.opened'] ?? NaN);
@@ -268,7 +293,9 @@ async function openFiles(context: SuiteContext): Promise<PropertyOutcome> {
   const least = Number(pair.facts['A.least'] ?? 0);
   const problems = [
     ...(limit > OPEN_FILES_BOUND ? [`RLIMIT_NOFILE is ${soft}/${hard} per process (bound ${OPEN_FILES_BOUND})`] : []),
-    ...(opened < OPEN_FILES_B ? [`sandbox B opened only ${opened} of ${OPEN_FILES_B} files (${pair.facts['B.stop'] ?? '?'})`] : []),
+    ...(opened < OPEN_FILES_B
+      ? [`sandbox B opened only ${opened} of ${OPEN_FILES_B} files (${pair.facts['B.stop'] ?? '?'})`]
+      : []),
   ];
   // Not vacuous: every child held as many files as its limit lets it (or the cap).
   const reachable = Math.min(limit, OPEN_FILES_CHILD_CAP) - 16;
@@ -288,7 +315,12 @@ async function openFiles(context: SuiteContext): Promise<PropertyOutcome> {
 }
 
 async function perUser(context: SuiteContext): Promise<PropertyOutcome> {
-  const pair = await sandboxPair(context, (request, nonce) => context.run('sandbox', request, nonce), perUserA, perUserB);
+  const pair = await sandboxPair(
+    context,
+    (request, nonce) => context.run('sandbox', request, nonce),
+    perUserA,
+    perUserB,
+  );
   const lines: string[] = [];
   const starved: string[] = [];
   for (const name of RESOURCES) {
@@ -303,18 +335,30 @@ async function perUser(context: SuiteContext): Promise<PropertyOutcome> {
     if (b !== 'ok') starved.push(name);
   }
   const control = await sharedPair(context, 'shared-uid', perUserA, perUserB);
-  const shown = 'unavailable' in control ? [] : RESOURCES.filter((name) => (taken(control.facts, `A.${name}`)?.stop ?? 'cap') !== 'cap' && (control.facts[`B.${name}`] ?? 'ok') !== 'ok');
-  const exhausted = 'unavailable' in control ? [] : RESOURCES.filter((name) => (taken(control.facts, `A.${name}`)?.stop ?? 'cap') !== 'cap');
+  const shown =
+    'unavailable' in control
+      ? []
+      : RESOURCES.filter(
+          (name) =>
+            (taken(control.facts, `A.${name}`)?.stop ?? 'cap') !== 'cap' &&
+            (control.facts[`B.${name}`] ?? 'ok') !== 'ok',
+        );
+  const exhausted =
+    'unavailable' in control
+      ? []
+      : RESOURCES.filter((name) => (taken(control.facts, `A.${name}`)?.stop ?? 'cap') !== 'cap');
   return {
     id: `${ID}:per-user`,
-    title: 'per-user kernel limits (inotify instances, POSIX message queue bytes, pipe buffer pages, queued realtime signals) exhausted by one sandbox leave another its share',
+    title:
+      'per-user kernel limits (inotify instances, POSIX message queue bytes, pipe buffer pages, queued realtime signals) exhausted by one sandbox leave another its share',
     observation: {
       holds: starved.length === 0,
       reason: `${starved.length > 0 ? `sandbox B was starved of ${starved.join(', ')} while A held them; ` : ''}${lines.join('; ')}`,
       controlOk: !('unavailable' in control) && shown.length > 0 && shown.length === exhausted.length,
-      controlReason: 'unavailable' in control
-        ? `NO SHARED-UID CONTROL: ${control.unavailable}; give the adapter a sharedUserControl`
-        : `the shared-uid pair (${control.how}) did not show starvation: B starved of ${shown.join(', ') || 'nothing'} of the ${exhausted.join(', ') || 'no'} resources A exhausted`,
+      controlReason:
+        'unavailable' in control
+          ? `NO SHARED-UID CONTROL: ${control.unavailable}; give the adapter a sharedUserControl`
+          : `the shared-uid pair (${control.how}) did not show starvation: B starved of ${shown.join(', ') || 'nothing'} of the ${exhausted.join(', ') || 'no'} resources A exhausted`,
       ...(pair.problem ? { error: pair.problem } : {}),
     },
     // B is what is judged; A's record when B never ran (its stderr says why).
@@ -323,18 +367,46 @@ async function perUser(context: SuiteContext): Promise<PropertyOutcome> {
 }
 
 async function ptys(context: SuiteContext): Promise<PropertyOutcome> {
-  const title = 'pseudo-terminals a sandbox exhausts leave another sandbox as many as before (its devpts is its own, bounded)';
+  const title =
+    'pseudo-terminals a sandbox exhausts leave another sandbox as many as before (its devpts is its own, bounded)';
   const baselineNonce = context.nonce();
-  const baseline = await context.run('sandbox', { language: 'python', code: pythonProbe(context.endpoints, baselineNonce, ptysB) }, baselineNonce);
+  const baseline = await context.run(
+    'sandbox',
+    { language: 'python', code: pythonProbe(context.endpoints, baselineNonce, ptysB) },
+    baselineNonce,
+  );
   const alone = baseline.output.facts['B.pty'];
   if (alone === undefined) {
-    return { id: `${ID}:ptys`, title, observation: { holds: false, reason: '', error: `B alone did not report (status ${baseline.record.status}${baseline.record.error ? `: ${baseline.record.error}` : ''})` }, probe: baseline.record };
+    return {
+      id: `${ID}:ptys`,
+      title,
+      observation: {
+        holds: false,
+        reason: '',
+        error: `B alone did not report (status ${baseline.record.status}${baseline.record.error ? `: ${baseline.record.error}` : ''})`,
+      },
+      probe: baseline.record,
+    };
   }
   if (alone !== 'ok') {
-    return { id: `${ID}:ptys`, title, observation: { holds: true, reason: '', notApplicable: `no pseudo-terminal in a sandbox even alone (${alone}): nothing to share` }, probe: baseline.record };
+    return {
+      id: `${ID}:ptys`,
+      title,
+      observation: {
+        holds: true,
+        reason: '',
+        notApplicable: `no pseudo-terminal in a sandbox even alone (${alone}): nothing to share`,
+      },
+      probe: baseline.record,
+    };
   }
   const cap = ptyCap();
-  const pair = await sandboxPair(context, (request, nonce) => context.run('sandbox', request, nonce), ptysA(cap), ptysB);
+  const pair = await sandboxPair(
+    context,
+    (request, nonce) => context.run('sandbox', request, nonce),
+    ptysA(cap),
+    ptysB,
+  );
   const withA = pair.facts['B.pty'] ?? '?';
   const control = await sharedPair(context, 'shared-ptys', ptysA(cap), ptysB);
   return {
@@ -344,7 +416,10 @@ async function ptys(context: SuiteContext): Promise<PropertyOutcome> {
       holds: withA === alone,
       reason: `${withA !== alone ? 'sandbox B got no pseudo-terminal while A held them; ' : ''}A opened ${pair.facts['A.ptys'] ?? '?'} (cap ${cap}); B alone: ${alone}, B with A: ${withA}`,
       controlOk: !('unavailable' in control) && control.facts['B.pty'] !== undefined && control.facts['B.pty'] !== 'ok',
-      controlReason: 'unavailable' in control ? `NO PTY CONTROL: ${control.unavailable}` : `the shared pair (${control.how}) did not show starvation: A opened ${control.facts['A.ptys'] ?? '?'}, B ${control.facts['B.pty'] ?? '?'}`,
+      controlReason:
+        'unavailable' in control
+          ? `NO PTY CONTROL: ${control.unavailable}`
+          : `the shared pair (${control.how}) did not show starvation: A opened ${control.facts['A.ptys'] ?? '?'}, B ${control.facts['B.pty'] ?? '?'}`,
       ...(pair.problem ? { error: pair.problem } : {}),
     },
     // B is what is judged; A's record when B never ran (its stderr says why).
@@ -371,7 +446,8 @@ export const sharedResources: PropertyProbe = {
   yields: CHECKS.slice(1).map(([id]) => id),
   async check(context) {
     const outcomes: PropertyOutcome[] = [];
-    for (const [id, check] of CHECKS) outcomes.push(skippedOutcome(context, sharedResources, id) ?? (await check(context)));
+    for (const [id, check] of CHECKS)
+      outcomes.push(skippedOutcome(context, sharedResources, id) ?? (await check(context)));
     return outcomes;
   },
 };

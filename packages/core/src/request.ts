@@ -111,13 +111,15 @@ export const MAX_PATH_BYTES = 4096;
 export function relativePathProblem(path: string): string | undefined {
   if (path.length === 0) return 'must not be empty';
   if (path.includes('\0')) return 'must not contain NUL';
-  if (path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path)) return 'must be relative to the working directory';
+  if (path.startsWith('/') || path.startsWith('\\') || /^[A-Za-z]:/.test(path))
+    return 'must be relative to the working directory';
   if (Buffer.byteLength(path) > MAX_PATH_BYTES) return `is longer than ${MAX_PATH_BYTES} bytes`;
   const segments = stripDotSlash(path).split(/[\\/]/);
   if (segments.includes('..')) return 'must not contain ".."';
   if (segments.length === 1 && segments[0] === '') return 'must name a file, not the working directory itself';
   if (segments.includes('.')) return 'must not contain "." segments';
-  if (segments.at(-1) === '') return 'must not end with "/" (name the file, or add "/**" for everything under a directory)';
+  if (segments.at(-1) === '')
+    return 'must not end with "/" (name the file, or add "/**" for everything under a directory)';
   if (segments.includes('')) return 'must not contain empty segments ("//")';
   const long = segments.find((segment) => Buffer.byteLength(segment) > MAX_NAME_BYTES);
   if (long !== undefined) return `has a name longer than ${MAX_NAME_BYTES} bytes (${Buffer.byteLength(long)})`;
@@ -136,25 +138,46 @@ export function normalizeRelativePath(path: string): string {
 }
 
 const limitsSchema = z.strictObject({
-  memoryBytes: z.number().int().min(16 * MiB, 'must be at least 16 MiB').max(1024 * 1024 * MiB).default(DEFAULT_LIMITS.memoryBytes),
+  memoryBytes: z
+    .number()
+    .int()
+    .min(16 * MiB, 'must be at least 16 MiB')
+    .max(1024 * 1024 * MiB)
+    .default(DEFAULT_LIMITS.memoryBytes),
   cpus: z.number().positive().max(1024).default(DEFAULT_LIMITS.cpus),
   pids: z.number().int().min(8, 'must be at least 8').max(1_000_000).default(DEFAULT_LIMITS.pids),
-  outputBytes: z.number().int().min(0).max(1024 * MiB).default(DEFAULT_LIMITS.outputBytes),
-  diskBytes: z.number().int().min(1 * MiB, 'must be at least 1 MiB').max(1024 * 1024 * MiB).default(DEFAULT_LIMITS.diskBytes),
+  outputBytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(1024 * MiB)
+    .default(DEFAULT_LIMITS.outputBytes),
+  diskBytes: z
+    .number()
+    .int()
+    .min(1 * MiB, 'must be at least 1 MiB')
+    .max(1024 * 1024 * MiB)
+    .default(DEFAULT_LIMITS.diskBytes),
 });
 
 const requestSchema = z.strictObject({
   language: z.enum(LANGUAGES),
-  code: z.string().refine((code) => Buffer.byteLength(code) <= MAX_CODE_BYTES, `must be at most ${MAX_CODE_BYTES} bytes`),
+  code: z
+    .string()
+    .refine((code) => Buffer.byteLength(code) <= MAX_CODE_BYTES, `must be at most ${MAX_CODE_BYTES} bytes`),
   stdin: z.union([z.string(), bytesSchema]).optional(),
   env: z
-    .record(z.string().regex(ENV_NAME, 'must be a valid environment variable name'), z.string().refine((v) => !v.includes('\0'), 'must not contain NUL'))
+    .record(
+      z.string().regex(ENV_NAME, 'must be a valid environment variable name'),
+      z.string().refine((v) => !v.includes('\0'), 'must not contain NUL'),
+    )
     .default({}),
   files: z
     .record(z.string(), z.union([z.string(), bytesSchema]))
     .superRefine((files, ctx) => {
       const entries = Object.keys(files);
-      if (entries.length > MAX_FILE_COUNT) ctx.addIssue({ code: 'custom', message: `must hold at most ${MAX_FILE_COUNT} files` });
+      if (entries.length > MAX_FILE_COUNT)
+        ctx.addIssue({ code: 'custom', message: `must hold at most ${MAX_FILE_COUNT} files` });
       const normalized = new Map<string, string>();
       for (const path of entries) {
         const problem = relativePathProblem(path);
@@ -164,23 +187,37 @@ const requestSchema = z.strictObject({
         }
         const plain = normalizeRelativePath(path);
         const twin = normalized.get(plain);
-        if (twin !== undefined) ctx.addIssue({ code: 'custom', path: [path], message: `path names the same file as "${twin}"`, params: { value: path } });
+        if (twin !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [path],
+            message: `path names the same file as "${twin}"`,
+            params: { value: path },
+          });
         normalized.set(plain, path);
       }
       // A file cannot also be a directory of another file ("a" and "a/b").
       for (const [plain, path] of normalized) {
         for (let at = plain.indexOf('/'); at >= 0; at = plain.indexOf('/', at + 1)) {
           const parent = normalized.get(plain.slice(0, at));
-          if (parent !== undefined) ctx.addIssue({ code: 'custom', path: [path], message: `path needs "${parent}" to be a directory, but it is also given as a file`, params: { value: path } });
+          if (parent !== undefined)
+            ctx.addIssue({
+              code: 'custom',
+              path: [path],
+              message: `path needs "${parent}" to be a directory, but it is also given as a file`,
+              params: { value: path },
+            });
         }
       }
     })
     .default({}),
   collectFiles: z
-    .array(z.string().superRefine((pattern, ctx) => {
-      const problem = relativePathProblem(pattern);
-      if (problem) ctx.addIssue({ code: 'custom', message: `pattern ${problem}` });
-    }))
+    .array(
+      z.string().superRefine((pattern, ctx) => {
+        const problem = relativePathProblem(pattern);
+        if (problem) ctx.addIssue({ code: 'custom', message: `pattern ${problem}` });
+      }),
+    )
     .max(MAX_COLLECT_PATTERNS)
     .default([]),
   timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
@@ -211,7 +248,11 @@ export function parseExecutionRequest(input: unknown): NormalizedRequest {
   }
   const filesCap = Math.min(MAX_FILES_BYTES, request.limits.diskBytes);
   if (filesBytes > filesCap) {
-    throw new InvalidRequestError('files', `${filesBytes} bytes`, `total size must be at most ${filesCap} bytes (min of ${MAX_FILES_BYTES} and limits.diskBytes)`);
+    throw new InvalidRequestError(
+      'files',
+      `${filesBytes} bytes`,
+      `total size must be at most ${filesCap} bytes (min of ${MAX_FILES_BYTES} and limits.diskBytes)`,
+    );
   }
 
   return {
@@ -224,14 +265,15 @@ export function parseExecutionRequest(input: unknown): NormalizedRequest {
     timeoutMs: request.timeoutMs,
     limits: request.limits,
     network: normalizeNetwork(request.network),
-    acceptUnenforced: new Set(request.acceptUnenforced === true ? WAIVABLE_GUARANTEES : (request.acceptUnenforced ?? [])),
+    acceptUnenforced: new Set(
+      request.acceptUnenforced === true ? WAIVABLE_GUARANTEES : (request.acceptUnenforced ?? []),
+    ),
     tags: request.tags,
     onStdout: request.onStdout,
     onStderr: request.onStderr,
     signal: request.signal,
   };
 }
-
 
 /** Turns the first zod issue into an error naming the dotted field and the value found there. */
 export function toInvalidRequestError(error: z.ZodError, input: unknown, prefix = ''): InvalidRequestError {
@@ -245,7 +287,12 @@ export function toInvalidRequestError(error: z.ZodError, input: unknown, prefix 
     reason = 'is not a known field';
   }
   // zod 4 leaves `input` out of issues; a bad record key names the key itself as the value.
-  const keyValue = issue.code === 'invalid_key' ? path.at(-1) : (issue.code === 'custom' ? (issue.params as { value?: unknown } | undefined)?.value : undefined);
+  const keyValue =
+    issue.code === 'invalid_key'
+      ? path.at(-1)
+      : issue.code === 'custom'
+        ? (issue.params as { value?: unknown } | undefined)?.value
+        : undefined;
   const value = keyValue ?? valueAt(input, path);
   const field = [prefix, ...path].filter(Boolean).join('.') || 'request';
   return new InvalidRequestError(field, value, reason);

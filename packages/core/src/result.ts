@@ -54,9 +54,24 @@ export function exitCodeFor(result: ExecutionResult): number {
 }
 
 const SIGNAL_NUMBERS: Record<string, number> = {
-  SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGILL: 4, SIGTRAP: 5, SIGABRT: 6, SIGBUS: 7, SIGFPE: 8,
-  SIGKILL: 9, SIGUSR1: 10, SIGSEGV: 11, SIGUSR2: 12, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15,
-  SIGXCPU: 24, SIGXFSZ: 25, SIGSYS: 31,
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGSYS: 31,
 };
 
 export function signalNumber(signal: string | null): number {
@@ -68,6 +83,10 @@ export function signalNumber(signal: string | null): number {
 export function resultToJson(result: ExecutionResult): Record<string, unknown> {
   return {
     ...result,
-    files: result.files.map((file) => ({ path: file.path, contentBase64: Buffer.from(file.content).toString('base64'), size: file.content.byteLength })),
+    files: result.files.map((file) => ({
+      path: file.path,
+      contentBase64: Buffer.from(file.content).toString('base64'),
+      size: file.content.byteLength,
+    })),
   };
 }

@@ -85,16 +85,18 @@ export function newRunnerNonce(): string {
 
 /** The payload header; the program's stdin bytes follow it on the same stream. */
 export function encodePayload(request: NormalizedRequest, nonce: string): Buffer {
-  const json = Buffer.from(JSON.stringify({
-    v: Number(RUNNER_PROTOCOL),
-    nonce,
-    language: request.language,
-    code: request.code,
-    env: request.env,
-    files: [...request.files].map(([path, content]) => [path, Buffer.from(content).toString('base64')]),
-    collect: collectPatternForms(request.collectFiles),
-    bounds: collectionBounds(request),
-  }));
+  const json = Buffer.from(
+    JSON.stringify({
+      v: Number(RUNNER_PROTOCOL),
+      nonce,
+      language: request.language,
+      code: request.code,
+      env: request.env,
+      files: [...request.files].map(([path, content]) => [path, Buffer.from(content).toString('base64')]),
+      collect: collectPatternForms(request.collectFiles),
+      bounds: collectionBounds(request),
+    }),
+  );
   const length = Buffer.alloc(4);
   length.writeUInt32BE(json.length);
   return Buffer.concat([length, json]);
@@ -110,20 +112,31 @@ export function maxTrailerBodyBytes(bounds: CollectionBounds): number {
   const contentBytes = Math.ceil(bounds.maxBytes / 3) * 4;
   // A warning character JSON-escapes to at most 6 bytes (\uXXXX).
   const warningBytes = MAX_TRAILER_WARNINGS * (MAX_TRAILER_WARNING_CHARS * 6 + 3);
-  return contentBytes + bounds.maxPathBytes + bounds.maxFiles * FILE_ENTRY_OVERHEAD_BYTES + warningBytes + TRAILER_FIXED_BYTES;
+  return (
+    contentBytes +
+    bounds.maxPathBytes +
+    bounds.maxFiles * FILE_ENTRY_OVERHEAD_BYTES +
+    warningBytes +
+    TRAILER_FIXED_BYTES
+  );
 }
 
 const SIGNAL_NAMES = Object.keys(constants.signals) as [string, ...string[]];
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 function trailerSchema(bounds: CollectionBounds) {
-  return z.strictObject({
-    exitCode: z.number().int().min(0).max(255).nullable(),
-    signal: z.enum(SIGNAL_NAMES).nullable(),
-    files: z.array(z.tuple([z.string(), z.string().regex(BASE64, 'must be base64')])).max(bounds.maxFiles),
-    filesTruncated: z.boolean(),
-    warnings: z.array(z.string().max(MAX_TRAILER_WARNING_CHARS)).max(MAX_TRAILER_WARNINGS),
-  }).refine((trailer) => (trailer.exitCode === null) !== (trailer.signal === null), 'exactly one of exitCode and signal must be set');
+  return z
+    .strictObject({
+      exitCode: z.number().int().min(0).max(255).nullable(),
+      signal: z.enum(SIGNAL_NAMES).nullable(),
+      files: z.array(z.tuple([z.string(), z.string().regex(BASE64, 'must be base64')])).max(bounds.maxFiles),
+      filesTruncated: z.boolean(),
+      warnings: z.array(z.string().max(MAX_TRAILER_WARNING_CHARS)).max(MAX_TRAILER_WARNINGS),
+    })
+    .refine(
+      (trailer) => (trailer.exitCode === null) !== (trailer.signal === null),
+      'exactly one of exitCode and signal must be set',
+    );
 }
 
 export interface RunnerTrailer {
@@ -139,7 +152,8 @@ export type DecodedTrailer = { ok: true; trailer: RunnerTrailer } | { ok: false;
 /** Checks and decodes the stderr trailer body: every field typed and within `bounds`. */
 export function decodeTrailer(body: Buffer, bounds: CollectionBounds): DecodedTrailer {
   const maxBytes = maxTrailerBodyBytes(bounds);
-  if (body.byteLength > maxBytes) return { ok: false, problem: `trailer body of ${body.byteLength} bytes is over its bound of ${maxBytes} bytes` };
+  if (body.byteLength > maxBytes)
+    return { ok: false, problem: `trailer body of ${body.byteLength} bytes is over its bound of ${maxBytes} bytes` };
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -149,11 +163,18 @@ export function decodeTrailer(body: Buffer, bounds: CollectionBounds): DecodedTr
   const result = trailerSchema(bounds).safeParse(parsed);
   if (!result.success) {
     const issue = result.error.issues[0];
-    return { ok: false, problem: `trailer field ${issue?.path.join('.') || '(body)'} is invalid: ${issue?.message ?? 'unknown'}` };
+    return {
+      ok: false,
+      problem: `trailer field ${issue?.path.join('.') || '(body)'} is invalid: ${issue?.message ?? 'unknown'}`,
+    };
   }
   const { exitCode, signal, files, filesTruncated, warnings } = result.data;
   const fileBytes = files.reduce((sum, [, base64]) => sum + base64DecodedLength(base64), 0);
-  if (fileBytes > bounds.maxBytes) return { ok: false, problem: `trailer files hold ${fileBytes} bytes, over the ${bounds.maxBytes}-byte collection bound` };
+  if (fileBytes > bounds.maxBytes)
+    return {
+      ok: false,
+      problem: `trailer files hold ${fileBytes} bytes, over the ${bounds.maxBytes}-byte collection bound`,
+    };
   return {
     ok: true,
     trailer: {
@@ -177,7 +198,10 @@ export class RunnerTrailerError extends BackendFailureError {
   readonly problem: string;
 
   constructor(backend: string, problem: string, context: { executionId?: string } & Record<string, unknown> = {}) {
-    super(backend, `the runner's result broke protocol ${RUNNER_PROTOCOL}: ${problem}; the sandbox was removed`, { ...context, problem });
+    super(backend, `the runner's result broke protocol ${RUNNER_PROTOCOL}: ${problem}; the sandbox was removed`, {
+      ...context,
+      problem,
+    });
     this.problem = problem;
   }
 }
@@ -308,7 +332,11 @@ export class RunnerOutput {
   constructor(options: RunnerOutputOptions) {
     this.#bounds = options.bounds;
     this.#stdout = new TrailerScanner({ nonce: options.nonce, maxBodyBytes: 0, emit: options.stdout });
-    this.#stderr = new TrailerScanner({ nonce: options.nonce, maxBodyBytes: maxTrailerBodyBytes(options.bounds), emit: options.stderr });
+    this.#stderr = new TrailerScanner({
+      nonce: options.nonce,
+      maxBodyBytes: maxTrailerBodyBytes(options.bounds),
+      emit: options.stderr,
+    });
   }
 
   push(stream: RunnerStream, chunk: Buffer): RunnerOutputState {

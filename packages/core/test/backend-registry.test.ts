@@ -26,7 +26,12 @@ describe('backend selection', () => {
   it('loads a third-party backend by path, registers it, and runs through it', async () => {
     await using executor = await createExecutor({ backend: fixturePath });
     expect(executor.name).toBe('host-fixture');
-    const result = await executor.execute({ language: 'node', code: 'console.log(6 * 7)', network: 'open', acceptUnenforced: ['memoryBytes', 'cpus', 'pids', 'diskBytes'] });
+    const result = await executor.execute({
+      language: 'node',
+      code: 'console.log(6 * 7)',
+      network: 'open',
+      acceptUnenforced: ['memoryBytes', 'cpus', 'pids', 'diskBytes'],
+    });
     expect(result).toMatchObject({ status: 'ok', stdout: '42\n', backend: 'host-fixture' });
     // Registered in the container: the second lookup by name needs no import.
     expect((await loadBackend('host-fixture')).name).toBe('host-fixture');
@@ -38,6 +43,12 @@ describe('backend selection', () => {
   });
 
   it('reads backend options from CORDON_<BACKEND>_<KEY>', () => {
-    expect(backendOptionsFromEnv('docker', { CORDON_DOCKER_POOL_SIZE: '2', CORDON_DOCKER_RUNTIME: 'runsc', CORDON_SPAWN_TIER: 'x' })).toEqual({ poolSize: '2', runtime: 'runsc' });
+    expect(
+      backendOptionsFromEnv('docker', {
+        CORDON_DOCKER_POOL_SIZE: '2',
+        CORDON_DOCKER_RUNTIME: 'runsc',
+        CORDON_SPAWN_TIER: 'x',
+      }),
+    ).toEqual({ poolSize: '2', runtime: 'runsc' });
   });
 });

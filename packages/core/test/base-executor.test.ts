@@ -12,9 +12,13 @@ describe('BaseExecutor', () => {
     await using three = new ScriptedExecutor(() => Promise.resolve(exited(3)));
     const failed = await three.execute(hello);
     expect(failed).toMatchObject({ status: 'error', exitCode: 3, signal: null, backend: 'scripted' });
-    await using killed = new ScriptedExecutor(() => Promise.resolve({ exitCode: null, signal: 'SIGTERM', oomKilled: false }));
+    await using killed = new ScriptedExecutor(() =>
+      Promise.resolve({ exitCode: null, signal: 'SIGTERM', oomKilled: false }),
+    );
     expect(await killed.execute(hello)).toMatchObject({ status: 'error', exitCode: null, signal: 'SIGTERM' });
-    await using oom = new ScriptedExecutor(() => Promise.resolve({ exitCode: null, signal: 'SIGKILL', oomKilled: true }));
+    await using oom = new ScriptedExecutor(() =>
+      Promise.resolve({ exitCode: null, signal: 'SIGKILL', oomKilled: true }),
+    );
     expect((await oom.execute(hello)).status).toBe('oom');
   });
 
@@ -37,14 +41,17 @@ describe('BaseExecutor', () => {
     let running = 0;
     let peak = 0;
     let runs = 0;
-    await using executor = new ScriptedExecutor(async () => {
-      runs++;
-      running++;
-      peak = Math.max(peak, running);
-      await new Promise((resolve) => setTimeout(resolve, 30));
-      running--;
-      return exited(0);
-    }, { maxConcurrency: 2 });
+    await using executor = new ScriptedExecutor(
+      async () => {
+        runs++;
+        running++;
+        peak = Math.max(peak, running);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        running--;
+        return exited(0);
+      },
+      { maxConcurrency: 2 },
+    );
     const controller = new AbortController();
     const first = [executor.execute(hello), executor.execute(hello), executor.execute(hello)];
     const abandoned = executor.execute({ ...hello, signal: controller.signal });
@@ -63,7 +70,11 @@ describe('BaseExecutor', () => {
       context.stderr.write(Buffer.from('short'));
       return Promise.resolve(exited(0));
     });
-    const result = await executor.execute({ ...hello, limits: { outputBytes: 150 }, onStdout: (chunk) => streamed.push(chunk) });
+    const result = await executor.execute({
+      ...hello,
+      limits: { outputBytes: 150 },
+      onStdout: (chunk) => streamed.push(chunk),
+    });
     expect(result.stdout).toBe('x'.repeat(100) + 'y'.repeat(50));
     expect(result.stdoutTruncated).toBe(true);
     expect(result.stderr).toBe('short');
@@ -95,10 +106,13 @@ describe('BaseExecutor', () => {
 
   it('refuses advisory network isolation unless the caller accepts it, and then warns', async () => {
     let runs = 0;
-    await using executor = new ScriptedExecutor(() => {
-      runs++;
-      return Promise.resolve(exited(0));
-    }, { capabilities: { network: 'advisory' } });
+    await using executor = new ScriptedExecutor(
+      () => {
+        runs++;
+        return Promise.resolve(exited(0));
+      },
+      { capabilities: { network: 'advisory' } },
+    );
     await expect(executor.execute(hello)).rejects.toBeInstanceOf(IsolationRefusedError);
     expect(runs).toBe(0);
     const open = await executor.execute({ ...hello, network: 'open' });
@@ -109,7 +123,9 @@ describe('BaseExecutor', () => {
 
   it('refuses a memory limit enforced only by rlimit, naming the guarantee', async () => {
     await using executor = new ScriptedExecutor(() => Promise.resolve(exited(0)), {
-      capabilities: { limits: { memoryBytes: 'rlimit', cpus: 'none', pids: 'rlimit', outputBytes: 'streaming', diskBytes: 'tmpfs' } },
+      capabilities: {
+        limits: { memoryBytes: 'rlimit', cpus: 'none', pids: 'rlimit', outputBytes: 'streaming', diskBytes: 'tmpfs' },
+      },
     });
     const error = await executor.execute(hello).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(IsolationRefusedError);
@@ -119,8 +135,13 @@ describe('BaseExecutor', () => {
   });
 
   it('rejects a language the backend does not offer', async () => {
-    await using executor = new ScriptedExecutor(() => Promise.resolve(exited(0)), { capabilities: { languages: ['node'] } });
-    await expect(executor.execute({ language: 'python', code: '' })).rejects.toMatchObject({ name: 'InvalidRequestError', field: 'language' });
+    await using executor = new ScriptedExecutor(() => Promise.resolve(exited(0)), {
+      capabilities: { languages: ['node'] },
+    });
+    await expect(executor.execute({ language: 'python', code: '' })).rejects.toMatchObject({
+      name: 'InvalidRequestError',
+      field: 'language',
+    });
   });
 
   it('wraps a backend crash in BackendFailureError carrying the execution id', async () => {

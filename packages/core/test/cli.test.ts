@@ -24,24 +24,52 @@ function cordon(...args: string[]) {
 }
 
 function cordonWithInput(input: string | undefined, ...args: string[]) {
-  const result = spawnSync(process.execPath, [cli, ...(args[0] === 'run' ? ['run', ...WAIVE_LIMITS, ...args.slice(1)] : args)], { encoding: 'utf8', timeout: 30_000, ...(input !== undefined ? { input } : {}) });
+  const result = spawnSync(
+    process.execPath,
+    [cli, ...(args[0] === 'run' ? ['run', ...WAIVE_LIMITS, ...args.slice(1)] : args)],
+    { encoding: 'utf8', timeout: 30_000, ...(input !== undefined ? { input } : {}) },
+  );
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
 describe('cordon run', () => {
   it('streams output and exits with the program exit code', () => {
-    const run = cordon('run', '--backend', fixture, '--network', 'open', program('three.js', 'console.log("hi"); console.error("warn"); process.exit(3)'));
+    const run = cordon(
+      'run',
+      '--backend',
+      fixture,
+      '--network',
+      'open',
+      program('three.js', 'console.log("hi"); console.error("warn"); process.exit(3)'),
+    );
     expect(run).toMatchObject({ code: 3, stdout: 'hi\n' });
     expect(run.stderr).toContain('warn');
   });
 
   it('infers the language from the extension and passes --env', () => {
-    const run = cordon('run', '--backend', fixture, '--network', 'open', '--env', 'GREETING=hello', program('env.py', 'import os; print(os.environ["GREETING"])'));
+    const run = cordon(
+      'run',
+      '--backend',
+      fixture,
+      '--network',
+      'open',
+      '--env',
+      'GREETING=hello',
+      program('env.py', 'import os; print(os.environ["GREETING"])'),
+    );
     expect(run).toMatchObject({ code: 0, stdout: 'hello\n' });
   });
 
   it('prints exactly one JSON result with --json and exits 0', () => {
-    const run = cordon('run', '--backend', fixture, '--network', 'open', '--json', program('json.js', 'console.log(1); process.exit(5)'));
+    const run = cordon(
+      'run',
+      '--backend',
+      fixture,
+      '--network',
+      'open',
+      '--json',
+      program('json.js', 'console.log(1); process.exit(5)'),
+    );
     expect(run.code).toBe(0);
     const result = JSON.parse(run.stdout) as { status: string; exitCode: number; stdout: string; id: string };
     expect(result).toMatchObject({ status: 'error', exitCode: 5, stdout: '1\n' });
@@ -49,11 +77,18 @@ describe('cordon run', () => {
   });
 
   it('passes --stdin (a file, or - for its own standard input) to the program', () => {
-    const echo = program('echo.js', "process.stdin.pipe(process.stdout)");
-    expect(cordonWithInput('from the pipe', 'run', '--backend', fixture, '--network', 'open', '--stdin', '-', echo)).toMatchObject({ code: 0, stdout: 'from the pipe' });
-    expect(cordon('run', '--backend', fixture, '--network', 'open', '--stdin', program('input.txt', 'from a file'), echo)).toMatchObject({ code: 0, stdout: 'from a file' });
+    const echo = program('echo.js', 'process.stdin.pipe(process.stdout)');
+    expect(
+      cordonWithInput('from the pipe', 'run', '--backend', fixture, '--network', 'open', '--stdin', '-', echo),
+    ).toMatchObject({ code: 0, stdout: 'from the pipe' });
+    expect(
+      cordon('run', '--backend', fixture, '--network', 'open', '--stdin', program('input.txt', 'from a file'), echo),
+    ).toMatchObject({ code: 0, stdout: 'from a file' });
     // Without --stdin the program's standard input is empty, whatever this command's is.
-    expect(cordonWithInput('ignored', 'run', '--backend', fixture, '--network', 'open', echo)).toMatchObject({ code: 0, stdout: '' });
+    expect(cordonWithInput('ignored', 'run', '--backend', fixture, '--network', 'open', echo)).toMatchObject({
+      code: 0,
+      stdout: '',
+    });
     const both = cordonWithInput('x', 'run', '--backend', fixture, '--stdin', '-', '-');
     expect(both.code).toBe(2);
     expect(both.stderr).toMatch(/both want standard input/);
@@ -61,10 +96,26 @@ describe('cordon run', () => {
 
   describe('on a terminal', () => {
     // OSC 52 (clipboard), a window title, a screen clear, a C1 CSI and a bidi override.
-    const hostile = program('hostile.js', String.raw`process.stdout.write('a\x1b]52;c;ZXZpbA==\x07b\x1b]0;pwned\x07c\x1b[2J\u009b31md\u202ee\n')`);
+    const hostile = program(
+      'hostile.js',
+      String.raw`process.stdout.write('a\x1b]52;c;ZXZpbA==\x07b\x1b]0;pwned\x07c\x1b[2J\u009b31md\u202ee\n')`,
+    );
     const inTerminal = (...args: string[]) => {
       // script(1) (util-linux/bsdutils, in every base system) gives the command a pseudo-terminal, as a user's shell would.
-      const command = [process.execPath, cli, 'run', ...WAIVE_LIMITS, '--backend', fixture, '--network', 'open', ...args, hostile].map((arg) => `'${arg}'`).join(' ');
+      const command = [
+        process.execPath,
+        cli,
+        'run',
+        ...WAIVE_LIMITS,
+        '--backend',
+        fixture,
+        '--network',
+        'open',
+        ...args,
+        hostile,
+      ]
+        .map((arg) => `'${arg}'`)
+        .join(' ');
       return spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8', timeout: 30_000 }).stdout;
     };
 
@@ -78,20 +129,38 @@ describe('cordon run', () => {
       expect(inTerminal('--raw-output')).toContain('a\x1b]52;c;ZXZpbA==\x07b');
     });
 
-    it('leaves a pipe untouched (the program\'s bytes as written)', () => {
+    it("leaves a pipe untouched (the program's bytes as written)", () => {
       const run = cordon('run', '--backend', fixture, '--network', 'open', hostile);
       expect(run.stdout).toContain('a\x1b]52;c;ZXZpbA==\x07b\x1b]0;pwned\x07c\x1b[2J\u009b31md\u202ee\n');
     });
   });
 
   it('exits 124 on timeout', () => {
-    const run = cordon('run', '--backend', fixture, '--network', 'open', '--timeout', '300', program('loop.js', 'for (;;) {}'));
+    const run = cordon(
+      'run',
+      '--backend',
+      fixture,
+      '--network',
+      'open',
+      '--timeout',
+      '300',
+      program('loop.js', 'for (;;) {}'),
+    );
     expect(run.code).toBe(124);
     expect(run.stderr).toMatch(/timed out/);
   });
 
   it('exits 128+n when the program dies of signal n', () => {
-    const run = cordon('run', '--backend', fixture, '--network', 'open', '--language', 'bash', program('kill.txt', 'kill -TERM $$'));
+    const run = cordon(
+      'run',
+      '--backend',
+      fixture,
+      '--network',
+      'open',
+      '--language',
+      'bash',
+      program('kill.txt', 'kill -TERM $$'),
+    );
     expect(run.code).toBe(143);
   });
 
@@ -111,6 +180,8 @@ describe('cordon run', () => {
   it('names the package to install for an unknown backend', () => {
     const run = cordon('run', '--backend', 'nope-not-a-backend', '--json', program('ok3.js', ''));
     expect(run.code).toBe(3);
-    expect(JSON.parse(run.stdout)).toMatchObject({ error: { name: 'BackendUnavailableError', code: 'BACKEND_UNAVAILABLE' } });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      error: { name: 'BackendUnavailableError', code: 'BACKEND_UNAVAILABLE' },
+    });
   });
 });

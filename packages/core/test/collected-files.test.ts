@@ -31,7 +31,11 @@ describe('checkCollectedFiles (the host-side check every backend passes through)
     ['./a', /not in normal form/],
     ['evil', /no collectFiles pattern selects it/],
   ])('drops %s and says why', (path, warning) => {
-    const checked = checkCollectedFiles([file(path), file('out/ok.txt')], ['out', '*', '**/*'].slice(0, path === 'evil' ? 1 : 3), 1 << 20);
+    const checked = checkCollectedFiles(
+      [file(path), file('out/ok.txt')],
+      ['out', '*', '**/*'].slice(0, path === 'evil' ? 1 : 3),
+      1 << 20,
+    );
     expect(checked.files.map((f) => f.path)).toEqual(['out/ok.txt']);
     expect(checked.warnings.join('\n')).toMatch(warning);
   });
@@ -44,7 +48,9 @@ describe('checkCollectedFiles (the host-side check every backend passes through)
   });
 
   it('caps the count and the bytes, flags truncation and names what was left out', () => {
-    const many = Array.from({ length: MAX_COLLECTED_FILES + 5 }, (_, index) => file(`f${String(index).padStart(5, '0')}`));
+    const many = Array.from({ length: MAX_COLLECTED_FILES + 5 }, (_, index) =>
+      file(`f${String(index).padStart(5, '0')}`),
+    );
     const checked = checkCollectedFiles(many, ['**'], 1 << 20);
     expect(checked.files).toHaveLength(MAX_COLLECTED_FILES);
     expect(checked.truncated).toBe(true);
@@ -55,12 +61,14 @@ describe('checkCollectedFiles (the host-side check every backend passes through)
     expect(big.warnings.join('\n')).toMatch(/"b" left out: 600 bytes would pass the 1000-byte cap/);
   });
 
-  it('applies to whatever a backend returns, with the backend\'s own warnings bounded', async () => {
-    await using executor = new ScriptedExecutor(() => Promise.resolve({
-      ...exited(0),
-      files: [file('out.txt'), file('../../etc/evil'), file('/abs')],
-      warnings: Array.from({ length: 30 }, (_, index) => `w${index}`),
-    }));
+  it("applies to whatever a backend returns, with the backend's own warnings bounded", async () => {
+    await using executor = new ScriptedExecutor(() =>
+      Promise.resolve({
+        ...exited(0),
+        files: [file('out.txt'), file('../../etc/evil'), file('/abs')],
+        warnings: Array.from({ length: 30 }, (_, index) => `w${index}`),
+      }),
+    );
     const result = await executor.execute({ language: 'node', code: '', collectFiles: ['out.txt'] });
     expect(result.files.map((f) => f.path)).toEqual(['out.txt']);
     expect(result.warnings.filter((w) => /^w\d+$/.test(w))).toHaveLength(20);
@@ -71,7 +79,7 @@ describe('checkCollectedFiles (the host-side check every backend passes through)
 });
 
 describe('UidLeases', () => {
-  it('hands out distinct uids in range, takes over a dead owner\'s lease, and releases', async () => {
+  it("hands out distinct uids in range, takes over a dead owner's lease, and releases", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'cordon-uid-test-'));
     try {
       const leases = new UidLeases({ dir, range: { first: 5000, count: 3 } });

@@ -30,7 +30,12 @@ describe('canaries', () => {
       await sendTcp({ path: endpoints.unixPath }, 'unix-nonce-2');
       await new Promise<void>((resolve, reject) => {
         const udp = createSocket('udp4');
-        udp.send('udp-nonce-3', endpoints.udp.port, endpoints.udp.host, (error) => (udp.close(), error ? reject(error) : resolve()));
+        udp.send(
+          'udp-nonce-3',
+          endpoints.udp.port,
+          endpoints.udp.host,
+          (error) => (udp.close(), error ? reject(error) : resolve()),
+        );
       });
       const resolver = new dns.Resolver({ timeout: 2000, tries: 1 });
       resolver.setServers([`${endpoints.dns.host}:${endpoints.dns.port}`]);
@@ -63,14 +68,24 @@ describe('runConformance', () => {
     // Not closed: close() would wait for the run that never ends.
     const report = await runConformance(unisolatedAdapter(new HangingExecutor()), { only: ['timeout-tree'] });
     expect(report.results).toHaveLength(1);
-    expect(report.results[0]).toMatchObject({ id: 'timeout-tree', verdict: 'invalid', detail: expect.stringMatching(/did not return within 16500 ms/) as unknown });
+    expect(report.results[0]).toMatchObject({
+      id: 'timeout-tree',
+      verdict: 'invalid',
+      detail: expect.stringMatching(/did not return within 16500 ms/) as unknown,
+    });
   }, 40_000);
 
   it('refuses with a typed error when the canaries cannot listen where the adapter says', async () => {
     const executor = new UnisolatedExecutor();
     try {
-      const adapter = { ...unisolatedAdapter(executor), canaryNetwork: { bindIPv4: '203.0.113.254', reachIPv4: '203.0.113.254', sharesHostLoopback: false } };
-      await expect(runConformance(adapter)).rejects.toMatchObject({ name: 'BackendUnavailableError', message: expect.stringMatching(/canaries could not listen on 203\.0\.113\.254/) as unknown });
+      const adapter = {
+        ...unisolatedAdapter(executor),
+        canaryNetwork: { bindIPv4: '203.0.113.254', reachIPv4: '203.0.113.254', sharesHostLoopback: false },
+      };
+      await expect(runConformance(adapter)).rejects.toMatchObject({
+        name: 'BackendUnavailableError',
+        message: expect.stringMatching(/canaries could not listen on 203\.0\.113\.254/) as unknown,
+      });
     } finally {
       await executor.close();
     }

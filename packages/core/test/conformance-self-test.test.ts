@@ -21,7 +21,9 @@ const NOT_APPLICABLE_ON_HOST: Record<string, RegExp> = {
   'D2:python-getaddrinfo': /system resolver is not the DNS canary/,
   'D2:getent': /system resolver is not the DNS canary/,
   // Node 20 has no global WebSocket without a flag: the vector does not exist in this runtime.
-  ...(typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function' ? {} : { 'N3:WebSocket': /no global WebSocket/ }),
+  ...(typeof (globalThis as { WebSocket?: unknown }).WebSocket === 'function'
+    ? {}
+    : { 'N3:WebSocket': /no global WebSocket/ }),
   // Only when no container daemon this user can reach is listening on this host: nothing to aim at.
   'U3:daemon-sockets': /no container daemon/,
   // Unprivileged ICMP sockets exist only for groups in net.ipv4.ping_group_range ("1 0" = nobody, the kernel default).
@@ -30,7 +32,10 @@ const NOT_APPLICABLE_ON_HOST: Record<string, RegExp> = {
 
 function pingGroupAllows(gid: number): boolean {
   try {
-    const [low = 1, high = 0] = readFileSync('/proc/sys/net/ipv4/ping_group_range', 'utf8').trim().split(/\s+/).map(Number);
+    const [low = 1, high = 0] = readFileSync('/proc/sys/net/ipv4/ping_group_range', 'utf8')
+      .trim()
+      .split(/\s+/)
+      .map(Number);
     return gid >= low && gid <= high;
   } catch {
     return false;
@@ -49,20 +54,42 @@ const missingHostTools = ['curl', 'wget', 'nc', 'ping', 'getent'].filter((tool) 
 
 /** The result channel: its naive trailer, symlink-following collection and unbounded framing. Each has a positive control. */
 const RESULT_CHANNEL: readonly string[] = [
-  'result-integrity:node', 'result-integrity:python', 'result-integrity:bash',
-  'collection-confinement:rename-link', 'collection-confinement:file-links', 'collection-confinement:proc-root-links', 'collection-confinement:race',
-  'host-memory:trailer', 'host-memory:output', 'host-memory:files',
+  'result-integrity:node',
+  'result-integrity:python',
+  'result-integrity:bash',
+  'collection-confinement:rename-link',
+  'collection-confinement:file-links',
+  'collection-confinement:proc-root-links',
+  'collection-confinement:race',
+  'host-memory:trailer',
+  'host-memory:output',
+  'host-memory:files',
 ];
 /** The shared kernel: one uid, the host's RLIMIT_NOFILE, one devpts, the host's boot id and mounts. Each has a positive control. */
 const SHARED_KERNEL: readonly string[] = [
-  'shared-resources:open-files', 'shared-resources:per-user', 'shared-resources:ptys',
-  'host-identifiers:boot-id', 'host-identifiers:mount-paths', 'host-identifiers:cgroup-ids',
+  'shared-resources:open-files',
+  'shared-resources:per-user',
+  'shared-resources:ptys',
+  'host-identifiers:boot-id',
+  'host-identifiers:mount-paths',
+  'host-identifiers:cgroup-ids',
 ];
 /** Properties an unisolated runner must fail; the rest (output cap, exit codes) the base class provides. */
 const MUST_FAIL = [
-  'env-secrets:node', 'env-secrets:python', 'env-secrets:bash', 'host-files', 'write-outside', 'tmp-private',
-  'pid-isolation', 'fork-bomb', 'memory-oom', 'timeout-tree', 'no-state', 'leftovers',
-  ...RESULT_CHANNEL, ...SHARED_KERNEL,
+  'env-secrets:node',
+  'env-secrets:python',
+  'env-secrets:bash',
+  'host-files',
+  'write-outside',
+  'tmp-private',
+  'pid-isolation',
+  'fork-bomb',
+  'memory-oom',
+  'timeout-tree',
+  'no-state',
+  'leftovers',
+  ...RESULT_CHANNEL,
+  ...SHARED_KERNEL,
 ];
 /**
  * Without root the unisolated runs share no throwaway uid, devpts instance or
@@ -70,7 +97,9 @@ const MUST_FAIL = [
  * the host's terminals), so the adapter declares these not applicable.
  */
 const NEEDS_SHARED_HOST: readonly string[] = [
-  'shared-resources:open-files', 'shared-resources:per-user', 'shared-resources:ptys',
+  'shared-resources:open-files',
+  'shared-resources:per-user',
+  'shared-resources:ptys',
   'host-identifiers:cgroup-ids',
 ];
 const MUST_HOLD = ['output-cap', 'exit-code', 'signal:SIGKILL', 'signal:SIGTERM', 'no-state:node-globals'];
@@ -91,8 +120,12 @@ describe('conformance self-test on a deliberately unisolated executor', () => {
   it('reports every network probe as LEAK, except the justified not-applicable ones', () => {
     const network = report.results.filter((result) => result.kind === 'network');
     expect(network.map((result) => result.id).sort()).toEqual(NETWORK_PROBES.map((probe) => probe.id).sort());
-    if (!isRoot) console.warn(`NOT ROOT: ${NEEDS_ROOT.join(', ')} are not checked; run the self-test as root to check them`);
-    if (missingHostTools.length > 0) console.warn(`MISSING HOST TOOLS: ${missingHostTools.join(', ')}; their probes are not checked (apt-get install -y curl wget netcat-openbsd iputils-ping)`);
+    if (!isRoot)
+      console.warn(`NOT ROOT: ${NEEDS_ROOT.join(', ')} are not checked; run the self-test as root to check them`);
+    if (missingHostTools.length > 0)
+      console.warn(
+        `MISSING HOST TOOLS: ${missingHostTools.join(', ')}; their probes are not checked (apt-get install -y curl wget netcat-openbsd iputils-ping)`,
+      );
     for (const result of network) {
       if (!isRoot && NEEDS_ROOT.includes(result.id)) continue;
       if (missingHostTools.some((tool) => result.detail.includes(`tool missing: ${tool}`))) continue;
@@ -106,23 +139,34 @@ describe('conformance self-test on a deliberately unisolated executor', () => {
   });
 
   it('has a valid positive control for every probe that has one', () => {
-    for (const result of report.results.filter((r) => r.kind === 'network' && r.control && r.verdict !== 'not-applicable')) {
+    for (const result of report.results.filter(
+      (r) => r.kind === 'network' && r.control && r.verdict !== 'not-applicable',
+    )) {
       if (missingHostTools.some((tool) => result.detail.includes(`tool missing: ${tool}`))) continue;
       expect(result.control?.delivered, `${result.id} control: ${JSON.stringify(result.control)}`).toBe(true);
     }
   });
 
   it('fails the isolation properties', () => {
-    if (!isRoot) console.warn(`NOT ROOT: ${NEEDS_SHARED_HOST.join(', ')} are not checked; run the self-test as root to check them`);
+    if (!isRoot)
+      console.warn(
+        `NOT ROOT: ${NEEDS_SHARED_HOST.join(', ')} are not checked; run the self-test as root to check them`,
+      );
     for (const id of MUST_FAIL) {
       const result = report.results.find((r) => r.id === id);
-      expect(result?.verdict, `${id}: ${result?.detail}`).toBe(!isRoot && NEEDS_SHARED_HOST.includes(id) ? 'not-applicable' : 'FAILS');
+      expect(result?.verdict, `${id}: ${result?.detail}`).toBe(
+        !isRoot && NEEDS_SHARED_HOST.includes(id) ? 'not-applicable' : 'FAILS',
+      );
     }
   });
 
   it('has a working positive control for every property that has one, even where the property fails', () => {
     const withControl = report.results.filter((r) => r.kind === 'property' && r.controlOk !== undefined);
-    expect(withControl.map((r) => r.id)).toEqual(expect.arrayContaining([...RESULT_CHANNEL, ...SHARED_KERNEL].filter((id) => isRoot || !NEEDS_SHARED_HOST.includes(id))));
+    expect(withControl.map((r) => r.id)).toEqual(
+      expect.arrayContaining(
+        [...RESULT_CHANNEL, ...SHARED_KERNEL].filter((id) => isRoot || !NEEDS_SHARED_HOST.includes(id)),
+      ),
+    );
     for (const result of withControl) expect(result.controlOk, `${result.id} control: ${result.detail}`).toBe(true);
   });
 
@@ -134,7 +178,11 @@ describe('conformance self-test on a deliberately unisolated executor', () => {
   });
 
   it('cleans up: no process of the run survives the suite', () => {
-    expect(findHostProcesses(report.results.flatMap((r) => [r.probe?.nonce, r.control?.nonce]).filter((n): n is string => n !== undefined))).toEqual([]);
+    expect(
+      findHostProcesses(
+        report.results.flatMap((r) => [r.probe?.nonce, r.control?.nonce]).filter((n): n is string => n !== undefined),
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -143,7 +191,9 @@ describe('conformance self-test without python (the properties fall back to node
   let report: ConformanceReport;
 
   beforeAll(async () => {
-    report = await runConformance(unisolatedAdapter(executor), { only: ['host-files', 'write-outside', 'memory-oom', 'timeout-tree', 'P1'] });
+    report = await runConformance(unisolatedAdapter(executor), {
+      only: ['host-files', 'write-outside', 'memory-oom', 'timeout-tree', 'P1'],
+    });
     console.log(formatConformanceTable(report, { width: 180 }));
   }, 120_000);
 
@@ -157,6 +207,9 @@ describe('conformance self-test without python (the properties fall back to node
     expect(byId.get('write-outside')).toMatchObject({ verdict: 'FAILS', language: 'node' });
     expect(byId.get('memory-oom')).toMatchObject({ verdict: 'FAILS', language: 'node' });
     expect(byId.get('timeout-tree')).toMatchObject({ verdict: 'FAILS', language: 'bash' });
-    expect(byId.get('P1:tcp')).toMatchObject({ verdict: 'not-applicable', detail: 'the backend does not offer python' });
+    expect(byId.get('P1:tcp')).toMatchObject({
+      verdict: 'not-applicable',
+      detail: 'the backend does not offer python',
+    });
   });
 });

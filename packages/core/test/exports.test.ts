@@ -23,8 +23,15 @@ describe('the published package', () => {
   });
 
   it('ships a runnable cordon binary', () => {
-    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { bin: { cordon: string }; version: string };
-    const output = execFileSync(process.execPath, [new URL(`../${pkg.bin.cordon}`, import.meta.url).pathname, '--version'], { encoding: 'utf8' });
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      bin: { cordon: string };
+      version: string;
+    };
+    const output = execFileSync(
+      process.execPath,
+      [new URL(`../${pkg.bin.cordon}`, import.meta.url).pathname, '--version'],
+      { encoding: 'utf8' },
+    );
     expect(output.trim()).toBe(pkg.version);
   });
 });

@@ -29,7 +29,12 @@ describe('parseExecutionRequest', () => {
   });
 
   it('normalizes files to bytes and network to its object form', () => {
-    const request = parseExecutionRequest({ language: 'bash', code: 'ls', files: { './a/b.txt': 'hi', 'c.bin': new Uint8Array([1, 2]) }, network: 'open' });
+    const request = parseExecutionRequest({
+      language: 'bash',
+      code: 'ls',
+      files: { './a/b.txt': 'hi', 'c.bin': new Uint8Array([1, 2]) },
+      network: 'open',
+    });
     expect([...request.files.keys()]).toEqual(['a/b.txt', 'c.bin']);
     expect(Buffer.from(request.files.get('a/b.txt') ?? []).toString()).toBe('hi');
     expect(request.network).toEqual({ mode: 'open' });
@@ -59,7 +64,11 @@ describe('parseExecutionRequest', () => {
     [{ language: 'node', code: '', collectFiles: [`d/${'n'.repeat(300)}`] }, 'collectFiles.0', `d/${'n'.repeat(300)}`],
     [{ language: 'node', code: '', env: { 'BAD-NAME': 'x' } }, 'env.BAD-NAME', 'BAD-NAME'],
     [{ language: 'node', code: '', network: 'bridge' }, 'network', 'bridge'],
-    [{ language: 'node', code: '', network: { allow: ['api.example.com'] } }, 'network', { allow: ['api.example.com'] }],
+    [
+      { language: 'node', code: '', network: { allow: ['api.example.com'] } },
+      'network',
+      { allow: ['api.example.com'] },
+    ],
     [{ language: 'node', code: '', onStdout: 'not a function' }, 'onStdout', 'not a function'],
     [{ language: 'node', code: '', acceptUnenforced: ['everything'] }, 'acceptUnenforced', ['everything']],
   ])('rejects %j naming field %s', (input, field, value) => {
@@ -70,7 +79,12 @@ describe('parseExecutionRequest', () => {
   });
 
   it('caps the total size of files by diskBytes', () => {
-    const error = invalid({ language: 'node', code: '', files: { 'big.bin': new Uint8Array(2 * 1024 * 1024) }, limits: { diskBytes: 1024 * 1024 } });
+    const error = invalid({
+      language: 'node',
+      code: '',
+      files: { 'big.bin': new Uint8Array(2 * 1024 * 1024) },
+      limits: { diskBytes: 1024 * 1024 },
+    });
     expect(error.field).toBe('files');
     expect(error.message).toMatch(/at most 1048576 bytes/);
   });

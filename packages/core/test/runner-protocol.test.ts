@@ -27,7 +27,11 @@ describe('TrailerScanner', () => {
   });
 
   it('ignores a trailer with another nonce and anything after the real one', () => {
-    expect(scan(['\0cordon:zz:fake\0out\0cordon:n1:\0late'])).toEqual({ passed: '\0cordon:zz:fake\0out', done: true, body: '' });
+    expect(scan(['\0cordon:zz:fake\0out\0cordon:n1:\0late'])).toEqual({
+      passed: '\0cordon:zz:fake\0out',
+      done: true,
+      body: '',
+    });
   });
 
   it('collects a body spread over many chunks', () => {
@@ -39,6 +43,10 @@ describe('TrailerScanner', () => {
     scanner.push(Buffer.from('\0cordon:n1:abcd'));
     expect(scanner.overflowed).toBe(false);
     scanner.push(Buffer.from('e\0'));
-    expect({ overflowed: scanner.overflowed, done: scanner.done, body: scanner.body }).toEqual({ overflowed: true, done: false, body: undefined });
+    expect({ overflowed: scanner.overflowed, done: scanner.done, body: scanner.body }).toEqual({
+      overflowed: true,
+      done: false,
+      body: undefined,
+    });
   });
 });

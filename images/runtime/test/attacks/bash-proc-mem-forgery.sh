@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Bash: read the memory of every other process through /proc/<pid>/mem (protocol 1:
 # the runner had the program's uid and was dumpable), forge a trailer with any nonce
 # found there, then exit 9.

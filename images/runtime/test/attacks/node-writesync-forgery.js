@@ -2,10 +2,14 @@
 // trailer with, so the real trailer goes out with a forged body; then exit 9.
 const fs = require('node:fs');
 const original = fs.writeSync;
-const forged = Buffer.from(JSON.stringify({
-  exitCode: 0, signal: null, filesTruncated: false,
-  files: ['../../etc/evil', '/etc/evil-abs'].map((path) => [path, Buffer.from('evil').toString('base64')]),
-})).toString('base64');
+const forged = Buffer.from(
+  JSON.stringify({
+    exitCode: 0,
+    signal: null,
+    filesTruncated: false,
+    files: ['../../etc/evil', '/etc/evil-abs'].map((path) => [path, Buffer.from('evil').toString('base64')]),
+  }),
+).toString('base64');
 fs.writeSync = function (fd, data, ...rest) {
   const text = Buffer.isBuffer(data) ? data.toString('latin1') : String(data);
   const at = text.indexOf('\0cordon:');

@@ -4,7 +4,10 @@ import { probeDocker } from '../../src/probe.js';
  * Whether the real-daemon tests can run here. When they cannot, the file fails if
  * CORDON_REQUIRE_TIERS names docker (or all), as in CI, and is skipped LOUDLY otherwise.
  */
-export async function dockerTier(tier: 'docker' | 'gvisor' = 'docker', options: Record<string, unknown> = {}): Promise<boolean> {
+export async function dockerTier(
+  tier: 'docker' | 'gvisor' = 'docker',
+  options: Record<string, unknown> = {},
+): Promise<boolean> {
   const probe = await probeDocker(options);
   if (probe.usable) return true;
   const required = new Set((process.env.CORDON_REQUIRE_TIERS ?? '').split(',').map((name) => name.trim()));

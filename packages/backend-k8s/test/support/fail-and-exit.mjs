@@ -5,7 +5,15 @@
 import { K8sExecutor } from '../../dist/index.js';
 
 const [kubeconfig, namespace, controlNamespace, image] = process.argv.slice(2);
-const executor = K8sExecutor.create({ kubeconfig, namespace, controlNamespace, image, poolSize: 0, verifyIsolation: false, reapIntervalMs: 0 });
+const executor = K8sExecutor.create({
+  kubeconfig,
+  namespace,
+  controlNamespace,
+  image,
+  poolSize: 0,
+  verifyIsolation: false,
+  reapIntervalMs: 0,
+});
 try {
   await executor.execute({ language: 'node', code: 'console.log(1)' });
   process.stdout.write(JSON.stringify({ instanceId: executor.instanceId, error: null }));

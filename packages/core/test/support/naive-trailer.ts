@@ -91,7 +91,12 @@ export function naiveDecodeTrailer(body: Buffer): NaiveTrailer | undefined {
     }
     if (parsed === null || typeof parsed !== 'object') continue;
     const fields = parsed as { exitCode?: unknown; signal?: unknown; files?: unknown; filesTruncated?: unknown };
-    const files = Array.isArray(fields.files) ? (fields.files as unknown[]).filter((entry): entry is [string, string] => Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'string') : [];
+    const files = Array.isArray(fields.files)
+      ? (fields.files as unknown[]).filter(
+          (entry): entry is [string, string] =>
+            Array.isArray(entry) && typeof entry[0] === 'string' && typeof entry[1] === 'string',
+        )
+      : [];
     return {
       exitCode: typeof fields.exitCode === 'number' ? fields.exitCode : null,
       signal: typeof fields.signal === 'string' ? fields.signal : null,

@@ -47,11 +47,30 @@ export class SharedHost {
   async wrap(command: [string, string[]]): Promise<[string, string[]]> {
     this.#shared ??= setUp();
     const { pts, cgroup } = await this.#shared;
-    return [findOnPath('unshare') ?? 'unshare', [
-      '--mount', '--propagation', 'private', '--', '/bin/sh', '-c', ENTER, 'sh', cgroup ?? '', pts,
-      findOnPath('setpriv') ?? 'setpriv', `--reuid=${UNISOLATED_UID}`, `--regid=${UNISOLATED_UID}`, '--clear-groups', `--inh-caps=${KEPT_CAPS}`, `--ambient-caps=${KEPT_CAPS}`,
-      '--', command[0], ...command[1],
-    ]];
+    return [
+      findOnPath('unshare') ?? 'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        '/bin/sh',
+        '-c',
+        ENTER,
+        'sh',
+        cgroup ?? '',
+        pts,
+        findOnPath('setpriv') ?? 'setpriv',
+        `--reuid=${UNISOLATED_UID}`,
+        `--regid=${UNISOLATED_UID}`,
+        '--clear-groups',
+        `--inh-caps=${KEPT_CAPS}`,
+        `--ambient-caps=${KEPT_CAPS}`,
+        '--',
+        command[0],
+        ...command[1],
+      ],
+    ];
   }
 
   async close(): Promise<void> {
@@ -66,7 +85,14 @@ export class SharedHost {
 
 async function setUp(): Promise<Shared> {
   const pts = await mkdtemp(join(tmpdir(), 'cordon-unisolated-pts-'));
-  await promisify(execFile)('mount', ['-t', 'devpts', '-o', `newinstance,ptmxmode=0666,mode=0620,max=${UNISOLATED_PTY_MAX}`, 'devpts', pts]);
+  await promisify(execFile)('mount', [
+    '-t',
+    'devpts',
+    '-o',
+    `newinstance,ptmxmode=0666,mode=0620,max=${UNISOLATED_PTY_MAX}`,
+    'devpts',
+    pts,
+  ]);
   return { pts, cgroup: await makeCgroup() };
 }
 

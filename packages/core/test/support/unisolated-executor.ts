@@ -79,7 +79,12 @@ export class UnisolatedExecutor extends BaseExecutor {
       const stdout = new NaiveStream(undefined, (chunk) => context.stdout.write(chunk));
       const stderr = new NaiveStream(nonce, (chunk) => context.stderr.write(chunk));
       const exit = await new Promise<{ exitCode: number | null; signal: string | null }>((resolve, reject) => {
-        const child = spawn(command[0], command[1], { cwd: workdir, env: { ...process.env, ...request.env, [NONCE_VARIABLE]: nonce }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn(command[0], command[1], {
+          cwd: workdir,
+          env: { ...process.env, ...request.env, [NONCE_VARIABLE]: nonce },
+          detached: true,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
         const onStdout = (chunk: Buffer) => stdout.push(chunk);
         const onStderr = (chunk: Buffer) => stderr.push(chunk);
         child.stdout.on('data', onStdout);
@@ -114,7 +119,14 @@ export class UnisolatedExecutor extends BaseExecutor {
       });
       // Naive on purpose: a trailer, whoever wrote it, decides everything.
       const trailer = stderr.trailer ? naiveDecodeTrailer(stderr.trailer) : undefined;
-      if (trailer) return { exitCode: trailer.exitCode, signal: trailer.signal, oomKilled: false, files: trailer.files, filesTruncated: trailer.filesTruncated };
+      if (trailer)
+        return {
+          exitCode: trailer.exitCode,
+          signal: trailer.signal,
+          oomKilled: false,
+          files: trailer.files,
+          filesTruncated: trailer.filesTruncated,
+        };
       const files = request.collectFiles.length > 0 ? await collectFollowingLinks(workdir, request.collectFiles) : [];
       return { ...exit, oomKilled: false, files };
     } finally {
@@ -154,11 +166,22 @@ export function unisolatedAdapter(executor = new UnisolatedExecutor()): Conforma
   const unshared = executor.unshared;
   return {
     executor,
-    canaryNetwork: { bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', bindIPv6: '::1', reachIPv6: '::1', sharesHostLoopback: true },
+    canaryNetwork: {
+      bindIPv4: '127.0.0.1',
+      reachIPv4: '127.0.0.1',
+      bindIPv6: '::1',
+      reachIPv6: '::1',
+      sharesHostLoopback: true,
+    },
     leftovers: () => Promise.resolve(executor.leftoverWorkdirs()),
     // Without the shared uid and devpts, exhausting them would hit this user's own limits and the host's terminals.
     ...(unshared
-      ? { notApplicable: { 'shared-resources': `the unisolated runs share no throwaway uid here (${unshared}); run the self-test as root`, 'host-identifiers:cgroup-ids': `no container-like cgroup here (${unshared})` } }
+      ? {
+          notApplicable: {
+            'shared-resources': `the unisolated runs share no throwaway uid here (${unshared}); run the self-test as root`,
+            'host-identifiers:cgroup-ids': `no container-like cgroup here (${unshared})`,
+          },
+        }
       : {}),
   };
 }
