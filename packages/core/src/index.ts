@@ -1,6 +1,6 @@
-export { Admission } from './admission.js';
+export { Admission } from './backend/admission.js';
 export type { BackendProbe, CordonBackend } from './backend.js';
-export { parseBackendOptions, parseBooleanOption } from './backend-options.js';
+export { parseBackendOptions, parseBooleanOption } from './backend/options.js';
 export {
   BUILTIN_BACKENDS,
   isBackendInstalled,
@@ -10,7 +10,7 @@ export {
   registeredBackend,
   type BuiltinBackend,
 } from './backend-registry.js';
-export { BaseExecutor, DEFAULT_MAX_CONCURRENCY, type RunContext, type RunOutcome } from './base-executor.js';
+export { BaseExecutor, DEFAULT_MAX_CONCURRENCY, type RunContext, type RunOutcome } from './backend/base-executor.js';
 export {
   checkCollectedFiles,
   collectMatcher,
@@ -18,14 +18,14 @@ export {
   MAX_COLLECT_DEPTH,
   MAX_COLLECTED_FILES,
   type CheckedFiles,
-} from './collected-files.js';
+} from './backend/collected-files.js';
 export {
   isWeakEnforcement,
   type BackendCapabilities,
   type LimitEnforcement,
   type NetworkEnforcement,
 } from './capabilities.js';
-export type { CanaryNetwork, ConformanceAdapter } from './conformance-adapter.js';
+export type { CanaryNetwork, ConformanceAdapter } from './conformance/adapter.js';
 export {
   backendOptionsFromEnv,
   createExecutor,
@@ -45,7 +45,7 @@ export {
 export type { ExecutionEndEvent, ExecutionStartEvent, Executor, ExecutorEvents, ExecutorOptions } from './executor.js';
 export { LIMIT_NAMES, type LimitName } from './limits.js';
 export { normalizeNetwork, type NetworkPolicy, type NetworkPolicyInput } from './network.js';
-export { OutputCollector } from './output-collector.js';
+export { OutputCollector } from './backend/output-collector.js';
 export {
   DEFAULT_LIMITS,
   DEFAULT_TIMEOUT_MS,
@@ -74,5 +74,5 @@ export {
   type ExecutionResult,
   type ExecutionStatus,
 } from './result.js';
-export { LABELS, MANAGED_BY, newExecutionId, SESSION_ID } from './session.js';
-export { SANDBOX_UID_RANGE, sandboxUidLeases, UidLeases, type UidLease } from './uid-lease.js';
+export { LABELS, MANAGED_BY, newExecutionId, SESSION_ID } from './backend/session.js';
+export { SANDBOX_UID_RANGE, sandboxUidLeases, UidLeases, type UidLease } from './backend/uid-lease.js';
