@@ -6,12 +6,14 @@ import { CanarySet } from './canaries/set.js';
 import type { ConformanceAdapter } from './adapter.js';
 import { SuiteContext, type PlantedSecret } from './context.js';
 import { findHostProcesses, reapHostProcesses } from './host-processes.js';
-import { NETWORK_PROBES, runNetworkProbe } from './probes/network/index.js';
+import { NETWORK_PROBES } from './probes/network/index.js';
+import { runNetworkProbe } from './probes/network/run.js';
 import { summarize } from './report.js';
 import { BackendUnavailableError } from '../errors.js';
 import type { ConformanceReport, ConformanceResult, RunConformanceOptions } from './types.js';
 import { propertyVerdict } from './verdict.js';
-import { PROPERTY_PROBES, fakeKey } from './probes/properties/index.js';
+import { PROPERTY_PROBES } from './probes/properties/index.js';
+import { fakeKey } from './probes/properties/support.js';
 import { runPropertyProbe } from './probes/properties/probe.js';
 import { SESSION_ID } from '../backend/session.js';
 
