@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './setup.mjs';
 
-const cordon = (...args) => [process.execPath, join(root, 'packages/core/dist/cli.js'), ...args];
+const cordon = (...args) => [process.execPath, join(root, 'packages/core/dist/cli/main.js'), ...args];
 const has = (path) => () => existsSync(join(root, path));
 const ok = (command, args) => spawnSync(command, args, { stdio: 'ignore', timeout: 20_000 }).status === 0;
 

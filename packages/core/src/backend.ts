@@ -1,5 +1,5 @@
 import type { NetworkEnforcement } from './capabilities.js';
-import type { ConformanceAdapter } from './conformance-adapter.js';
+import type { ConformanceAdapter } from './conformance/adapter.js';
 import type { Executor } from './executor.js';
 
 /** What a backend's `probe()` says about this machine. */

@@ -1,6 +1,9 @@
-export { Admission } from './admission.js';
+/**
+ * `@cordon/core`: the user's surface. Create an executor, run requests, read
+ * results, handle errors. Backend authors build on `@cordon/core/backend`; the
+ * conformance suite is `@cordon/core/conformance`.
+ */
 export type { BackendProbe, CordonBackend } from './backend.js';
-export { parseBackendOptions, parseBooleanOption } from './backend-options.js';
 export {
   BUILTIN_BACKENDS,
   isBackendInstalled,
@@ -10,22 +13,12 @@ export {
   registeredBackend,
   type BuiltinBackend,
 } from './backend-registry.js';
-export { BaseExecutor, DEFAULT_MAX_CONCURRENCY, type RunContext, type RunOutcome } from './base-executor.js';
-export {
-  checkCollectedFiles,
-  collectMatcher,
-  describePath,
-  MAX_COLLECT_DEPTH,
-  MAX_COLLECTED_FILES,
-  type CheckedFiles,
-} from './collected-files.js';
 export {
   isWeakEnforcement,
   type BackendCapabilities,
   type LimitEnforcement,
   type NetworkEnforcement,
 } from './capabilities.js';
-export type { CanaryNetwork, ConformanceAdapter } from './conformance-adapter.js';
 export {
   backendOptionsFromEnv,
   createExecutor,
@@ -45,7 +38,6 @@ export {
 export type { ExecutionEndEvent, ExecutionStartEvent, Executor, ExecutorEvents, ExecutorOptions } from './executor.js';
 export { LIMIT_NAMES, type LimitName } from './limits.js';
 export { normalizeNetwork, type NetworkPolicy, type NetworkPolicyInput } from './network.js';
-export { OutputCollector } from './output-collector.js';
 export {
   DEFAULT_LIMITS,
   DEFAULT_TIMEOUT_MS,
@@ -54,9 +46,7 @@ export {
   MAX_FILES_BYTES,
   MAX_NAME_BYTES,
   MAX_PATH_BYTES,
-  normalizeRelativePath,
   parseExecutionRequest,
-  relativePathProblem,
   WAIVABLE_GUARANTEES,
   type ExecutionLimits,
   type ExecutionRequest,
@@ -74,5 +64,59 @@ export {
   type ExecutionResult,
   type ExecutionStatus,
 } from './result.js';
-export { LABELS, MANAGED_BY, newExecutionId, SESSION_ID } from './session.js';
-export { SANDBOX_UID_RANGE, sandboxUidLeases, UidLeases, type UidLease } from './uid-lease.js';
+
+// The backend-author surface, as exported here before `@cordon/core/backend` existed: kept for one release.
+export {
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  Admission,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  BaseExecutor,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  checkCollectedFiles,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  collectMatcher,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  DEFAULT_MAX_CONCURRENCY,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  describePath,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  LABELS,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  MANAGED_BY,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  MAX_COLLECT_DEPTH,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  MAX_COLLECTED_FILES,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  newExecutionId,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  normalizeRelativePath,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  OutputCollector,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  parseBackendOptions,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  parseBooleanOption,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  relativePathProblem,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  SANDBOX_UID_RANGE,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  sandboxUidLeases,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  SESSION_ID,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  UidLeases,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  type CanaryNetwork,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  type CheckedFiles,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  type ConformanceAdapter,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  type RunContext,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  type RunOutcome,
+  /** @deprecated since 0.2: import from '@cordon/core/backend'. Removed in the next release. */
+  type UidLease,
+} from './backend/index.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixtures/third-party-backend.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'cordon-cli-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

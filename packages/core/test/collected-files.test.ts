@@ -2,8 +2,8 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkCollectedFiles, collectMatcher, MAX_COLLECTED_FILES } from '../src/collected-files.js';
-import { UidLeases } from '../src/uid-lease.js';
+import { checkCollectedFiles, collectMatcher, MAX_COLLECTED_FILES } from '../src/backend/collected-files.js';
+import { UidLeases } from '../src/backend/uid-lease.js';
 import { ScriptedExecutor, exited } from './support/scripted-executor.js';
 
 const file = (path: string, content = 'x') => ({ path, content: Buffer.from(content) });

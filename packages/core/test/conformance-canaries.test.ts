@@ -3,10 +3,10 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { promises as dns } from 'node:dns';
 import { describe, expect, it } from 'vitest';
-import { CanarySet } from '../src/canary-set.js';
-import { runConformance } from '../src/conformance-runner.js';
-import { PLANTED_SECRET_NAME } from '../src/conformance-runner.js';
-import type { RunOutcome } from '../src/base-executor.js';
+import { CanarySet } from '../src/conformance/canaries/set.js';
+import { runConformance } from '../src/conformance/runner.js';
+import { PLANTED_SECRET_NAME } from '../src/conformance/runner.js';
+import type { RunOutcome } from '../src/backend/base-executor.js';
 import { UnisolatedExecutor, unisolatedAdapter } from './support/unisolated-executor.js';
 
 const network = { bindIPv4: '127.0.0.1', reachIPv4: '127.0.0.1', sharesHostLoopback: true };

@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { conformanceExitCode, formatConformanceTable, summarize } from '../src/conformance-report.js';
-import type { ConformanceReport, ConformanceResult } from '../src/conformance-types.js';
+import { conformanceExitCode, formatConformanceTable, summarize } from '../src/conformance/report.js';
+import type { ConformanceReport, ConformanceResult } from '../src/conformance/types.js';
 import {
   networkVerdict,
   propertyVerdict,
   type NetworkObservation,
   type SideObservation,
-} from '../src/conformance-verdict.js';
-import { normalizeErrorCode, parseProbeOutput } from '../src/probe-output.js';
+} from '../src/conformance/verdict.js';
+import { normalizeErrorCode, parseProbeOutput } from '../src/conformance/probes/output.js';
 
 const side = (overrides: Partial<SideObservation> = {}): SideObservation => ({
   delivered: false,

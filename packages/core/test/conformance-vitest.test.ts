@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { NETWORK_PROBES } from '../src/conformance-network.js';
-import { conformanceIds, describeConformance } from '../src/conformance-vitest.js';
+import { NETWORK_PROBES } from '../src/conformance/probes/network/index.js';
+import { conformanceIds, describeConformance } from '../src/conformance/vitest.js';
 import { unisolatedAdapter } from './support/unisolated-executor.js';
 
 describe('conformanceIds', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { SuiteContext } from '../src/conformance-context.js';
-import { runPropertyProbe, skippedOutcome, type PropertyProbe } from '../src/probe-property.js';
+import type { SuiteContext } from '../src/conformance/context.js';
+import { runPropertyProbe, skippedOutcome, type PropertyProbe } from '../src/conformance/probes/properties/probe.js';
 
 /** Just what `runPropertyProbe` reads from a suite context. */
 function context(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TrailerScanner } from '../src/runner-protocol.js';
+import { TrailerScanner } from '../src/backend/runner-protocol.js';
 
 function scan(chunks: string[], nonce = 'n1'): { passed: string; done: boolean; body: string | undefined } {
   const passed: Buffer[] = [];

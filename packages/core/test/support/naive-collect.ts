@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import picomatch from 'picomatch';
-import { collectMatcher } from '../../src/collected-files.js';
+import { collectMatcher } from '../../src/backend/collected-files.js';
 import type { CollectedFile } from '../../src/result.js';
 
 /** Bounds that only keep a link to `/` from walking the whole host; nothing else is bounded. */

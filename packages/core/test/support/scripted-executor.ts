@@ -1,4 +1,4 @@
-import { BaseExecutor, type RunContext, type RunOutcome } from '../../src/base-executor.js';
+import { BaseExecutor, type RunContext, type RunOutcome } from '../../src/backend/base-executor.js';
 import type { BackendCapabilities } from '../../src/capabilities.js';
 import type { ExecutorOptions } from '../../src/executor.js';
 

@@ -1,0 +1,53 @@
+/**
+ * `@cordon/core/backend`: what a backend package builds on. Users never need it;
+ * their surface is `@cordon/core`.
+ *
+ * - `BaseExecutor`: subclass it and implement `run(context)`; validation, refusal
+ *   of unenforced guarantees, admission, timeout, abort, output capping and events
+ *   are done for it (with `Admission` and `OutputCollector`).
+ * - Session labels and ids (`LABELS`, `MANAGED_BY`, `SESSION_ID`, `newExecutionId`)
+ *   for what the backend creates, so leftovers can be found and reaped.
+ * - Sandbox uids (`UidLeases`, `sandboxUidLeases`), checks of collected files,
+ *   backend option parsing, and protocol 2 of the runtime image's runner.
+ * - `ConformanceAdapter`: what `CordonBackend.conformance()` returns.
+ */
+export { Admission } from './admission.js';
+export { BaseExecutor, DEFAULT_MAX_CONCURRENCY, type RunContext, type RunOutcome } from './base-executor.js';
+export {
+  checkCollectedFiles,
+  collectMatcher,
+  describePath,
+  MAX_COLLECT_DEPTH,
+  MAX_COLLECTED_FILES,
+  type CheckedFiles,
+} from './collected-files.js';
+export { parseBackendOptions, parseBooleanOption } from './options.js';
+export { OutputCollector } from './output-collector.js';
+export {
+  collectionBounds,
+  collectPatternForms,
+  decodeTrailer,
+  encodePayload,
+  MAX_TRAILER_PATH_BYTES,
+  MAX_TRAILER_WARNING_CHARS,
+  MAX_TRAILER_WARNINGS,
+  maxTrailerBodyBytes,
+  newRunnerNonce,
+  RUNNER_PROTOCOL,
+  RunnerOutput,
+  RunnerTrailerError,
+  TrailerScanner,
+  type CollectionBounds,
+  type DecodedTrailer,
+  type PatternForm,
+  type RunnerOutputOptions,
+  type RunnerOutputState,
+  type RunnerStream,
+  type RunnerTrailer,
+  type TrailerScannerOptions,
+} from './runner-protocol.js';
+export { LABELS, MANAGED_BY, newExecutionId, SESSION_ID } from './session.js';
+export { SANDBOX_UID_RANGE, sandboxUidLeases, UidLeases, type UidLease } from './uid-lease.js';
+// Defined with the request (which uses them too); only backends need them from outside.
+export { normalizeRelativePath, relativePathProblem } from '../request.js';
+export type { CanaryNetwork, ConformanceAdapter } from '../conformance/adapter.js';
