@@ -1,23 +1,12 @@
+// The package's public surface: the backend (the loader's contract), the executor, its
+// options, the RBAC generator and the conformance adapter. Manifests, the API client
+// and the pod lifecycle are internals.
 import { backend } from './backend.js';
 
 export { backend } from './backend.js';
 export { conformanceAdapter } from './conformance.js';
 export { K8sExecutor } from './k8s-executor.js';
-export { KubeApi, KubeForbiddenError } from './kube-api.js';
-export {
-  BACKEND_NAME,
-  cordonLabels,
-  cordonSelector,
-  denyAllPolicyManifest,
-  DENY_ALL_POLICY_NAME,
-  hardenedPodManifest,
-  namespaceManifest,
-  policyProblem,
-  POOL_LABEL,
-  ROLE_LABEL,
-  type HardenedPodSpec,
-  type PodRole,
-} from './manifests.js';
+export { KubeForbiddenError } from './kube-api.js';
 export {
   DEFAULT_IMAGE,
   DEFAULT_RUN_AS_USER,

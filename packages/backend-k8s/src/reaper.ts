@@ -75,3 +75,27 @@ export async function sessionPods(
   }
   return found;
 }
+
+/**
+ * Deletes every pod of this session and executor that is not already being deleted,
+ * through `remove` (which never throws). A namespace that cannot be listed is skipped.
+ */
+export async function deleteSessionPods(params: {
+  api: KubeApi;
+  namespaces: readonly string[];
+  executor: string;
+  remove: (pod: { namespace: string; name: string }) => Promise<void>;
+}): Promise<void> {
+  const { api } = params;
+  for (const namespace of params.namespaces) {
+    const list = await api
+      .call(`list pods in namespace ${namespace}`, (options) =>
+        api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(SESSION_ID, params.executor) }, options),
+      )
+      .catch(() => undefined);
+    for (const pod of list?.items ?? []) {
+      if (pod.metadata?.name && !pod.metadata.deletionTimestamp)
+        await params.remove({ namespace, name: pod.metadata.name });
+    }
+  }
+}

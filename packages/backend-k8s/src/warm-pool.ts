@@ -11,15 +11,15 @@ export interface WarmPod {
   readonly activeDeadlineSeconds: number;
 }
 
-export interface WarmPoolDeps {
+export interface WarmPoolDeps<Pod extends WarmPod = WarmPod> {
   size: number;
   maxAgeMs: number;
   /** Limits every pool pod is made with; other requests get a cold pod. */
   limits: ExecutionLimits;
   /** Creates a pod and resolves once its runner is up (throws on failure, pod removed). */
-  start(name: string): Promise<WarmPod>;
+  start(name: string): Promise<Pod>;
   /** Removes a pod; never throws. */
-  remove(pod: { name: string; namespace: string }): Promise<void>;
+  remove(pod: Pod): Promise<void>;
   /** Refill failures (e.g. the image is missing): reported, then retried with backoff. */
   onError(error: unknown): void;
 }
@@ -30,9 +30,9 @@ export interface WarmPoolDeps {
  * limits or network differ from the pool's, or whose timeout the pod's
  * `activeDeadlineSeconds` would not cover, gets a cold pod. Each pod serves once.
  */
-export class WarmPool {
-  readonly #deps: WarmPoolDeps;
-  readonly #ready: WarmPod[] = [];
+export class WarmPool<Pod extends WarmPod = WarmPod> {
+  readonly #deps: WarmPoolDeps<Pod>;
+  readonly #ready: Pod[] = [];
   readonly #starting = new Set<Promise<void>>();
   /** Names of pods the pool holds (starting or ready), not yet handed to a request. */
   readonly #owned = new Set<string>();
@@ -41,7 +41,7 @@ export class WarmPool {
   #backoffUntil = 0;
   #failures = 0;
 
-  constructor(deps: WarmPoolDeps) {
+  constructor(deps: WarmPoolDeps<Pod>) {
     this.#deps = deps;
     this.#maintenance = setInterval(() => this.#expire(), Math.max(1000, Math.floor(deps.maxAgeMs / 4)));
     this.#maintenance.unref();
@@ -64,9 +64,9 @@ export class WarmPool {
   }
 
   /** Takes a ready pod for `request`, or undefined (then use a cold pod). Starts a refill either way. */
-  take(request: NormalizedRequest): WarmPod | undefined {
+  take(request: NormalizedRequest): Pod | undefined {
     if (this.#closed || !this.fits(request)) return undefined;
-    let taken: WarmPod | undefined;
+    let taken: Pod | undefined;
     while (!taken && this.#ready.length > 0) {
       const pod = this.#ready.shift()!;
       const ageMs = performance.now() - pod.createdAt;

@@ -1,0 +1,63 @@
+import { verifyIsolation } from './isolation-check.js';
+import type { KubeApi } from './kube-api.js';
+import type { K8sOptions } from './options.js';
+import { checkPolicies, ensureDenyAllPolicy, ensureNamespace } from './tenant-guard.js';
+
+/** Passed (or running) isolation checks, per cluster and tenant; see Tenant#verifyOnce. */
+const VERIFIED_TENANTS = new Map<string, Promise<void>>();
+
+/**
+ * The namespaces an executor's pods run in: the tenant namespace behind the deny-all
+ * NetworkPolicy, and the unrestricted control namespace. Every failure around the
+ * policy is an IsolationRefusedError (fail closed).
+ */
+export class Tenant {
+  readonly #api: KubeApi;
+  readonly #options: K8sOptions;
+  /** Labels for the isolation check's pods (the executor's instance), so close() finds them. */
+  readonly #probeLabels: Record<string, string>;
+
+  constructor(params: { api: KubeApi; options: K8sOptions; probeLabels: Record<string, string> }) {
+    this.#api = params.api;
+    this.#options = params.options;
+    this.#probeLabels = params.probeLabels;
+  }
+
+  get namespaces(): readonly [tenant: string, control: string] {
+    return [this.#options.namespace, this.#options.controlNamespace];
+  }
+
+  /** Namespaces, the deny-all policy (checked as created) and, if enabled, the enforcement probe. */
+  async setUp(): Promise<void> {
+    const { namespace, controlNamespace, createNamespaces } = this.#options;
+    await ensureNamespace(this.#api, namespace, 'tenant', createNamespaces);
+    await ensureNamespace(this.#api, controlNamespace, 'control', createNamespaces);
+    await ensureDenyAllPolicy(this.#api, namespace);
+    if (this.#options.verifyIsolation) await this.#verifyOnce();
+  }
+
+  /**
+   * Re-checks the policy objects (cheap: one list), before every pod, so a policy deleted
+   * or loosened after setup stops new runs instead of letting them out.
+   */
+  checkPolicies(signal?: AbortSignal): Promise<void> {
+    return checkPolicies(this.#api, this.#options.namespace, signal);
+  }
+
+  /**
+   * The enforcement probe runs once per tenant per process: executors of the same
+   * cluster, tenant, control namespace and image share a passed check. A failed one
+   * is not kept, so the next setup tries again.
+   */
+  async #verifyOnce(): Promise<void> {
+    const { namespace, controlNamespace, image, runtimeClassName } = this.#options;
+    const key = JSON.stringify([this.#api.server, namespace, controlNamespace, image, runtimeClassName ?? '']);
+    let check = VERIFIED_TENANTS.get(key);
+    if (!check) {
+      check = verifyIsolation(this.#api, this.#options, this.#probeLabels);
+      VERIFIED_TENANTS.set(key, check);
+      check.catch(() => VERIFIED_TENANTS.delete(key));
+    }
+    await check;
+  }
+}
