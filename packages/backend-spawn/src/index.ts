@@ -1,5 +1,4 @@
 export { backend } from './backend.js';
-export { kernelRemedy } from './remedy.js';
 export { TIERS, type SpawnExecutorOptions, type TierChoice } from './options.js';
 export { SpawnExecutor, type Tier } from './spawn-executor.js';
 

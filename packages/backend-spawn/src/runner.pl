@@ -1,6 +1,8 @@
 # cordon's sandbox runner: the sandbox's first process, PID 1 of its PID namespace in the
-# kernel tier. Plain perl-base, no modules (each `use` costs a millisecond on the cold path):
-# the host passes this architecture's syscall numbers and open(2) flags in CORDON_RUNNER.
+# kernel tier, a plain child of the host in the advisory tier. Plain perl-base, no modules
+# (each `use` costs a millisecond on the cold path): the host passes this architecture's
+# syscall numbers and open(2) flags in CORDON_RUNNER. Started as `perl -e <this file>`
+# behind a `#line 1 "runner.pl"` (runner.ts), so Perl's line numbers are this file's.
 #
 # The program runs as the same uid, so the runner first makes itself unreachable: not
 # dumpable (no ptrace, pidfd_getfd, /proc/1/{mem,fd,environ} without capabilities, which
@@ -17,43 +19,64 @@
 #     then per host request Q <u64 max bytes><path>: O <u64 size>, B <bytes>..., Z, or V <why>.
 # Paths are raw bytes joined by "/". The host's EOF ends the runner, which exits with the
 # program's status (its code, or 128+n for signal n): the host checks that exit against S.
-# Exit 124/125 before R: the job could not be set up.
+#
+# Exit codes, which the host keys on: 125 the runner itself could not go on (its set-up, the
+# control socket, the collection walk), 124 the job could not be set up (a file or directory
+# of the job, a record it does not know), 127 a program could not be started. Before `R`
+# these mean the job never ran; the host then reports "the sandbox could not be set up",
+# with the runner's stderr.
+
+# Every failure says what failed and where, on stderr, then exits with its code. Before `R`
+# the host puts that stderr in its error; after it, stderr is the program's own stream, which
+# the user reads: so one short line, always prefixed, naming this file's line (the caller's)
+# and never an environment value, a file's contents or a path of the request.
+sub fail {
+  my ($code, $what) = @_;
+  my (undef, $file, $line) = caller;
+  print STDERR 'cordon runner: ' . substr($what, 0, 200) . " at $file line $line\n";
+  exit($code);
+}
 
 my %cfg = map { split(/=/, $_, 2) } split(/ /, $ENV{CORDON_RUNNER} // '');
-for (qw(nr_prctl nr_prlimit64 o_directory o_nofollow o_nonblock nofile pid1)) { exit 125 unless ($cfg{$_} // '') =~ /^\d+$/ }
+for (qw(nr_prctl nr_prlimit64 o_directory o_nofollow o_nonblock nofile pid1)) {
+  fail(125, "CORDON_RUNNER has no numeric $_") unless ($cfg{$_} // '') =~ /^\d+$/;
+}
 delete $ENV{CORDON_RUNNER};
 my ($O_DIRECTORY, $O_NOFOLLOW, $O_NONBLOCK) = map { 0 + $cfg{$_} } qw(o_directory o_nofollow o_nonblock);
 # PID 1 of a namespace of our own, by the host's word AND by $$: kill -1 below reaches every
 # process the uid may signal, which outside a fresh PID namespace (as root: the machine) is
 # everything. A flag that $$ contradicts is a broken set-up: refuse it.
 my $pid1 = $cfg{pid1} eq '1';
-exit 125 if $pid1 && $$ != 1;
+fail(125, "told it is PID 1 of its namespace, but its pid is $$") if $pid1 && $$ != 1;
 
 # Before anything else: PR_SET_DUMPABLE (4) to 0, then RLIMIT_NOFILE (7) soft and hard to what
-# the host says (1024, less if its own hard limit is lower), inherited by everything started below (the pre-booted Node too). Fail closed.
-syscall(0 + $cfg{nr_prctl}, 4, 0, 0, 0, 0) == 0 or exit 125;
-exit 125 unless $cfg{nofile} >= 64;
+# the host says (1024, less if its own hard limit is lower), inherited by everything started
+# below (the pre-booted Node too). Fail closed.
+syscall(0 + $cfg{nr_prctl}, 4, 0, 0, 0, 0) == 0 or fail(125, "prctl(PR_SET_DUMPABLE, 0) failed: $!");
+fail(125, 'the open-file limit in CORDON_RUNNER is below 64') unless $cfg{nofile} >= 64;
 my $nofile = pack('QQ', $cfg{nofile}, $cfg{nofile});
-syscall(0 + $cfg{nr_prlimit64}, 0, 7, $nofile, 0) == 0 or exit 125;
+syscall(0 + $cfg{nr_prlimit64}, 0, 7, $nofile, 0) == 0 or fail(125, "prlimit64(RLIMIT_NOFILE) failed: $!");
 
-# Descriptors the host process inherited without close-on-exec (from its own parent) must not reach the sandbox.
-opendir(my $fds, '/proc/self/fd') or exit 125;
+# Descriptors the host process inherited without close-on-exec (from its own parent) must not
+# reach the sandbox.
+opendir(my $fds, '/proc/self/fd') or fail(125, "cannot list /proc/self/fd: $!");
 my @stray = grep { /^\d+$/ && $_ > 3 } readdir($fds);
 closedir($fds);
 for (@stray) { if (open(my $h, '<&=', $_)) { close($h) } }
-open(my $c, '+<&=', 3) or exit 125;
+open(my $c, '+<&=', 3) or fail(125, "cannot open the control socket (fd 3): $!");
 
 # The working directory as it is now, before any code of the request runs: files are
 # collected beneath this handle, wherever the program moves or links the directory.
-sysopen(my $work, '.', $O_DIRECTORY) or exit 125;
+sysopen(my $work, '.', $O_DIRECTORY) or fail(125, "cannot open the working directory: $!");
 my $work_dev = (stat($work))[0];
 
+# Sends one record to the host.
 sub put {
   my ($type, $payload) = @_;
   my $record = pack('aN', $type, length($payload)) . $payload;
   while (length($record)) {
     my $written = syswrite($c, $record);
-    defined($written) or exit 125;
+    defined($written) or fail(125, "cannot write to the control socket: $!");
     substr($record, 0, $written) = '';
   }
 }
@@ -69,64 +92,74 @@ sub take {
   return $buffer;
 }
 
-# One record (type, payload); undef at EOF.
+# One record (type, payload); empty at EOF.
 sub record {
   my $header = take(5);
   return () unless defined($header);
   my ($type, $n) = unpack('aN', $header);
   my $payload = $n ? take($n) : '';
-  defined($payload) or exit 125;
+  defined($payload) or fail(125, 'the control socket ended inside a record');
   return ($type, $payload);
 }
+
+# A record type as it may be shown: one byte, in hex.
+sub type_of { return sprintf('0x%02x', ord($_[0])) }
 
 # Pool: pre-boot Node (argv: node, boot script, NODE_OPTIONS) on a job pipe that only it holds.
 my ($jr, $jw, $pre);
 if (@ARGV) {
-  { local $^F = 1023; pipe($jr, $jw) or exit 125 }
+  { local $^F = 1023; pipe($jr, $jw) or fail(125, "cannot make the pre-booted Node's job pipe: $!") }
   $pre = fork;
-  defined($pre) or exit 125;
+  defined($pre) or fail(125, "cannot fork the pre-booted Node: $!");
   if (!$pre) {
     close($c); close($jw);
     %ENV = (PATH => $ENV{PATH}, NODE_OPTIONS => $ARGV[2], CORDON_JOB_FD => fileno($jr));
     exec { $ARGV[0] } @ARGV[0, 1];
-    exit 127;
+    fail(127, "cannot start the pre-booted Node: $!");
   }
   close($jr);
 }
 
+# The job, record by record, until G: files are written as their chunks come.
 put('W', '');
 my (%env, @argv, $hold, $f);
 while (1) {
   my ($t, $p) = record();
-  defined($t) or exit 125;
-  if ($t eq 'C') { print $f $p or exit 124; next }
-  if ($f) { close($f) or exit 124; undef $f }
+  defined($t) or fail(125, 'the control socket ended before the job was complete');
+  if ($t eq 'C') { print $f $p or fail(124, "cannot write a file of the job: $!"); next }
+  if ($f) { close($f) or fail(124, "cannot close a file of the job: $!"); undef $f }
   last if $t eq 'G';
   if ($t eq 'E') { my ($k, $v) = split(/=/, $p, 2); $env{$k} = $v }
   elsif ($t eq 'A') { @argv = split(/\0/, $p, -1) }
   elsif ($t eq 'H') { $hold = 1 }
-  elsif ($t eq 'D') { mkdir($p) or exit 124 }
-  elsif ($t eq 'F') { open($f, '>', $p) or exit 124; binmode($f) }
-  else { exit 124 }
+  elsif ($t eq 'D') { mkdir($p) or fail(124, "cannot make a directory of the job: $!") }
+  elsif ($t eq 'F') { open($f, '>', $p) or fail(124, "cannot create a file of the job: $!"); binmode($f) }
+  else { fail(124, 'a job record of unknown type ' . type_of($t)) }
 }
 
 my $program;
-# The booted Node fits only a job whose start-up settings it already has: the same NODE_OPTIONS, no other NODE_*/UV_* (NODE_PATH is re-read).
+# The booted Node fits only a job whose start-up settings it already has: the same
+# NODE_OPTIONS, no other NODE_*/UV_* (NODE_PATH is re-read).
 my $fits = !grep { /^(NODE_|UV_)/ && $_ ne 'NODE_OPTIONS' && $_ ne 'NODE_PATH' } keys %env;
 $fits &&= ($env{NODE_OPTIONS} // '') eq ($ARGV[2] // '');
 if ($pre && $fits && @argv == 2 && $argv[0] eq $ARGV[0]) {
   my $job = join("\0", $argv[1], map { "$_=$env{$_}" } sort keys %env);
-  while (length($job)) { my $w = syswrite($jw, $job); defined($w) or exit 125; substr($job, 0, $w) = '' }
+  while (length($job)) {
+    my $w = syswrite($jw, $job);
+    defined($w) or fail(125, "cannot hand the job to the pre-booted Node: $!");
+    substr($job, 0, $w) = '';
+  }
   close($jw);
   $program = $pre;
 } else {
   if ($pre) { kill('KILL', $pre); waitpid($pre, 0); close($jw) }
   %ENV = %env;
   $program = fork;
-  defined($program) or exit 125;
+  defined($program) or fail(125, "cannot fork the program: $!");
   if (!$program) {
     close($c);
-    # Advisory tier: a process group of its own, which the runner (and the host) kill without killing the runner.
+    # Advisory tier: a process group of its own, which the runner (and the host) kill without
+    # killing the runner.
     setpgrp(0, 0) unless $pid1;
     exec { $argv[0] } @argv;
     print STDERR "cordon: cannot run $argv[0]: $!\n";
@@ -168,13 +201,14 @@ sub enter {
   return chdir($dir);
 }
 
-# Lists the current directory, reached as $prefix; false once a cap cut the listing short.
+# Sends one record of the listing, counting its bytes against the cap.
 sub note {
   my ($type, $payload) = @_;
   put($type, $payload);
   $listed += 5 + length($payload);
 }
 
+# Lists the current directory, reached as $prefix; false once a cap cut the listing short.
 sub walk {
   my ($prefix, $depth) = @_;
   sysopen(my $here, '.', $O_DIRECTORY) or return 1;
@@ -192,7 +226,7 @@ sub walk {
       if ($depth >= $MAX_DEPTH) { note('P', $path); next }
       unless (enter($name)) { note('U', $path); next }
       my $complete = walk("$path/", $depth + 1);
-      chdir($here) or exit 125;
+      chdir($here) or fail(125, "cannot return to a directory of the listing: $!");
       return 0 unless $complete;
     } else {
       note('N', (-l _ ? 'l' : -p _ ? 'p' : -S _ ? 's' : -c _ ? 'c' : -b _ ? 'b' : '?') . $path);
@@ -201,7 +235,7 @@ sub walk {
   return 1;
 }
 
-chdir($work) or exit 125;
+chdir($work) or fail(125, "cannot enter the held working directory: $!");
 put('T', '') unless walk('', 0);
 put('M', '');
 
@@ -211,7 +245,7 @@ sub serve {
   my @parts = split(m{/}, $path, -1);
   return put('V', 'not a plain path') if !@parts || grep { $_ eq '' || $_ eq '.' || $_ eq '..' } @parts;
   my $name = pop(@parts);
-  chdir($work) or exit 125;
+  chdir($work) or fail(125, "cannot enter the held working directory: $!");
   for my $part (@parts) { return put('V', 'vanished') unless enter($part) }
   sysopen(my $file, $name, $O_NOFOLLOW | $O_NONBLOCK) or return put('V', lstat($name) ? 'could not be opened' : 'vanished');
   my @st = stat($file);
@@ -228,10 +262,11 @@ sub serve {
   put('Z', '');
 }
 
+# The host's requests until its EOF, then the program's status as the runner's own.
 while (1) {
   my ($t, $p) = record();
   last unless defined($t);
-  exit 124 unless $t eq 'Q' && length($p) > 8;
+  fail(124, 'a file request that is not one (type ' . type_of($t) . ')') unless $t eq 'Q' && length($p) > 8;
   serve(unpack('Q> a*', $p));
 }
 exit($exit);

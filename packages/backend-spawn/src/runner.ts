@@ -4,12 +4,17 @@ import { builtFile } from './built-file.js';
 /** The control socket's fd in the sandbox's first process. */
 export const CONTROL_FD = 3;
 
+/** The runner's file name in its own errors (`cordon runner: … at runner.pl line N`). */
+export const RUNNER_FILE_NAME = 'runner.pl';
+
 /**
  * The sandbox's first process (its PID-namespace init in the kernel tier): Perl, part
  * of every Debian/Ubuntu base system and ~1 ms to start. Its protocol and the order of
  * what it does are described at the top of `runner.pl`, shipped next to this module.
+ * Given to `perl -e`, which would call it `-e`: the `#line` directive makes Perl name
+ * the file and count its lines from the file's first, so an error's line is the file's.
  */
-export const RUNNER_SOURCE = readFileSync(builtFile('runner.pl'), 'utf8');
+export const RUNNER_SOURCE = `#line 1 "${RUNNER_FILE_NAME}"\n${readFileSync(builtFile(RUNNER_FILE_NAME), 'utf8')}`;
 
 /** The syscall numbers the runner needs to protect itself, per architecture (kernel syscall tables). */
 const RUNNER_SYSCALLS: Partial<Record<NodeJS.Architecture, { prctl: number; prlimit64: number }>> = {
