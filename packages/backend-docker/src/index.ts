@@ -1,5 +1,6 @@
 export { backend } from './backend.js';
-export { DockerBackendExecutor, runnerKindFor } from './docker-backend-executor.js';
+export { DockerBackendExecutor } from './docker-backend-executor.js';
+export { runnerKindFor } from './runtime-image.js';
 export {
   DockerExecutor,
   type DockerExecutionResult,
