@@ -1,7 +1,7 @@
 import type { CordonBackend } from '@cordon/core';
 import { dockerConformance } from './conformance-adapter.js';
 import { DockerBackendExecutor } from './docker-backend-executor.js';
-import { BACKEND_NAME } from './docker-client.js';
+import { BACKEND_NAME } from './backend-name.js';
 import { probeDocker } from './probe.js';
 
 /** The docker backend as `createExecutor({ backend: 'docker' })` and `cordon --backend docker` load it. */

@@ -8,7 +8,7 @@ import {
   type ExecutionResult,
   type Executor,
 } from '@cordon/core';
-import { connectDocker, dockerCall } from './docker-client.js';
+import { DockerApi } from './docker-api.js';
 import { DockerBackendExecutor } from './docker-backend-executor.js';
 import { createDualStackNetwork } from './conformance-network.js';
 import { listCordonContainers } from './reaper.js';
@@ -29,11 +29,11 @@ export async function dockerConformance(
     throw new InvalidRequestError('executor', executor.name, 'must be a DockerBackendExecutor made by this package');
   }
   const { options } = executor;
-  const docker = connectDocker(options.dockerHost);
+  const api = DockerApi.connect(options);
   // A dual-stack network of our own for the controls, so the IPv6 probes have a control
   // too; the default bridge (IPv4 only) when that is not possible (remote daemon, not root).
   const local = (options.dockerHost ?? process.env.DOCKER_HOST ?? 'unix://').startsWith('unix://');
-  const dualStack = local ? await createDualStackNetwork(docker, options.apiTimeoutMs) : undefined;
+  const dualStack = local ? await createDualStackNetwork(api) : undefined;
   let gateway: string | undefined;
   let controlNetwork = options.openNetwork;
   if (dualStack) {
@@ -41,12 +41,7 @@ export async function dockerConformance(
     gateway = dualStack.gatewayIPv4;
     controlNetwork = dualStack.name;
   } else {
-    const network = (await dockerCall(
-      `inspect the "${options.openNetwork}" network`,
-      options.apiTimeoutMs,
-      () => docker.getNetwork(options.openNetwork).inspect() as Promise<unknown>,
-    )) as BridgeNetwork;
-    gateway = bridgeGateway(network);
+    gateway = bridgeGateway((await api.inspectNetwork(options.openNetwork)) as BridgeNetwork);
   }
   if (!gateway) {
     throw new InvalidRequestError(
@@ -113,7 +108,7 @@ export async function dockerConformance(
             ...underTest.idleContainerIds(),
             ...sharedUserControl.idleContainerIds(),
           ]);
-      const found = await listCordonContainers(docker, options.apiTimeoutMs, { [LABELS.session]: SESSION_ID });
+      const found = await listCordonContainers(api, { [LABELS.session]: SESSION_ID });
       return found
         .filter((info) => !idle.has(info.Id))
         .map(

@@ -2,9 +2,9 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core';
-import type Docker from 'dockerode';
+import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS } from './container-spec.js';
-import { BACKEND_NAME, dockerCall } from './docker-client.js';
+import type { DockerApi } from './docker-api.js';
 
 export interface DualStackNetwork {
   name: string;
@@ -22,10 +22,7 @@ const ACCEPT_DAD = '/proc/sys/net/ipv6/conf/default/accept_dad';
  * otherwise its gateway address stays "tentative" until a container joins, and the
  * host canaries could not bind it. Undefined when any of that is not possible.
  */
-export async function createDualStackNetwork(
-  docker: Docker,
-  apiTimeoutMs: number,
-): Promise<DualStackNetwork | undefined> {
+export async function createDualStackNetwork(api: DockerApi): Promise<DualStackNetwork | undefined> {
   let previousDad: string;
   try {
     previousDad = readFileSync(ACCEPT_DAD, 'utf8').trim();
@@ -40,38 +37,32 @@ export async function createDualStackNetwork(
     const gatewayIPv6 = `fd00:c0d0:${v6}::1`;
     try {
       writeFileSync(ACCEPT_DAD, '0');
-      const network = await dockerCall('create a dual-stack network', apiTimeoutMs, () =>
-        docker.createNetwork({
-          Name: name,
-          Driver: 'bridge',
-          EnableIPv6: true,
-          CheckDuplicate: true,
-          Labels: {
-            [LABELS.managedBy]: MANAGED_BY,
-            [LABELS.session]: SESSION_ID,
-            [LABELS.backend]: BACKEND_NAME,
-            [DOCKER_LABELS.ownerPid]: String(process.pid),
-            [DOCKER_LABELS.ownerHost]: hostname(),
-          },
-          IPAM: {
-            Driver: 'default',
-            Config: [
-              { Subnet: `172.31.${third}.0/24`, Gateway: gatewayIPv4 },
-              { Subnet: `fd00:c0d0:${v6}::/64`, Gateway: gatewayIPv6 },
-            ],
-          },
-        }),
-      );
+      const networkId = await api.createNetwork({
+        Name: name,
+        Driver: 'bridge',
+        EnableIPv6: true,
+        CheckDuplicate: true,
+        Labels: {
+          [LABELS.managedBy]: MANAGED_BY,
+          [LABELS.session]: SESSION_ID,
+          [LABELS.backend]: BACKEND_NAME,
+          [DOCKER_LABELS.ownerPid]: String(process.pid),
+          [DOCKER_LABELS.ownerHost]: hostname(),
+        },
+        IPAM: {
+          Driver: 'default',
+          Config: [
+            { Subnet: `172.31.${third}.0/24`, Gateway: gatewayIPv4 },
+            { Subnet: `fd00:c0d0:${v6}::/64`, Gateway: gatewayIPv6 },
+          ],
+        },
+      });
       return {
         name,
         gatewayIPv4,
         gatewayIPv6,
         close: async () => {
-          await dockerCall(
-            'remove the dual-stack network',
-            apiTimeoutMs,
-            () => network.remove() as Promise<unknown>,
-          ).catch(() => undefined);
+          await api.removeNetwork(networkId).catch(() => undefined);
         },
       };
     } catch {

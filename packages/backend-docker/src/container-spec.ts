@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { LABELS, MANAGED_BY, SESSION_ID, type ExecutionLimits } from '@cordon/core';
 import type Docker from 'dockerode';
-import { BACKEND_NAME } from './docker-client.js';
+import { BACKEND_NAME } from './backend-name.js';
 import { supervisorCommand, WORKDIR, type RunnerKind } from './runtime-image.js';
 
 /** Labels beyond core's: who owns the container, so dead sessions can be reaped. */

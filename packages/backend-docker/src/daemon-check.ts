@@ -1,6 +1,8 @@
 import { BackendUnavailableError } from '@cordon/core';
 import type Docker from 'dockerode';
-import { BACKEND_NAME, dockerCall, messageOf, statusCodeOf } from './docker-client.js';
+import { BACKEND_NAME } from './backend-name.js';
+import type { DockerApi } from './docker-api.js';
+import { daemonMessageOf, httpStatusOf } from './docker-errors.js';
 import type { ResolvedDockerOptions } from './options.js';
 import { BUILD_REMEDY, DAEMON_REMEDY, RUNNER_PROTOCOL, RUNNER_PROTOCOL_LABEL } from './runtime-image.js';
 
@@ -22,16 +24,11 @@ export interface DaemonFacts {
  * a `BackendUnavailableError` that says what to do.
  */
 export async function checkDaemon(
-  docker: Docker,
-  options: ResolvedDockerOptions,
-  timeoutMs = options.apiTimeoutMs,
+  api: DockerApi,
+  options: Pick<ResolvedDockerOptions, 'image' | 'runtime'>,
 ): Promise<DaemonFacts> {
-  await dockerCall('reach the daemon', timeoutMs, () => docker.ping() as Promise<unknown>);
-  const info = (await dockerCall('read daemon info', timeoutMs, () => docker.info() as Promise<unknown>)) as {
-    ServerVersion?: string;
-    Runtimes?: Record<string, { path?: string } | undefined>;
-    DefaultRuntime?: string;
-  };
+  await api.ping();
+  const info = await api.info();
   const runtimes = Object.keys(info.Runtimes ?? {});
   const runtime = options.runtime ?? info.DefaultRuntime ?? 'runc';
   if (!runtimes.includes(runtime)) {
@@ -43,10 +40,10 @@ export async function checkDaemon(
   }
   let image: Docker.ImageInspectInfo;
   try {
-    image = await dockerCall('inspect the runtime image', timeoutMs, () => docker.getImage(options.image).inspect());
+    image = await api.inspectImage(options.image);
   } catch (error) {
     if (error instanceof BackendUnavailableError) throw error;
-    if (statusCodeOf((error as { cause?: unknown }).cause) === 404) {
+    if (httpStatusOf(error) === 404) {
       throw new BackendUnavailableError(
         BACKEND_NAME,
         `the runtime image ${options.image} is not present`,
@@ -56,7 +53,7 @@ export async function checkDaemon(
     }
     throw new BackendUnavailableError(
       BACKEND_NAME,
-      `could not inspect the image ${options.image} (${messageOf((error as { cause?: unknown }).cause ?? error)})`,
+      `could not inspect the image ${options.image} (${daemonMessageOf(error)})`,
       DAEMON_REMEDY,
       { cause: error },
     );

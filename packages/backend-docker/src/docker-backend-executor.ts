@@ -7,27 +7,21 @@ import {
   sandboxUidLeases,
   type BackendCapabilities,
   type ExecutionLimits,
-  type Language,
   type RunContext,
   type RunOutcome,
 } from '@cordon/core';
-import type Docker from 'dockerode';
-import type { SandboxSpec } from './container-spec.js';
+import { BACKEND_NAME } from './backend-name.js';
+import { DOCKER_LABELS, type SandboxSpec } from './container-spec.js';
 import { checkDaemon, type DaemonFacts } from './daemon-check.js';
-import { BACKEND_NAME, connectDocker } from './docker-client.js';
+import { DockerApi } from './docker-api.js';
 import { resolveDockerOptions, type DockerBackendOptions, type ResolvedDockerOptions } from './options.js';
-import { DOCKER_LABELS } from './container-spec.js';
 import { listCordonContainers, reapDeadSessions, removeContainers } from './reaper.js';
-import type { RunnerKind } from './runtime-image.js';
+import { runnerKindFor, type RunnerKind } from './runtime-image.js';
 import { SandboxContainer } from './sandbox-container.js';
 import { WarmPool } from './warm-pool.js';
 
 /** Pooled containers are made with the default limits; a request with other limits gets a cold one. */
 const POOL_LIMITS: ExecutionLimits = { ...DEFAULT_LIMITS };
-
-export function runnerKindFor(language: Language): RunnerKind {
-  return language === 'python' ? 'python' : 'node';
-}
 
 /**
  * Every execution in a fresh, hardened, single-use container (runc, or any OCI
@@ -41,7 +35,7 @@ export class DockerBackendExecutor extends BaseExecutor {
   readonly facts: DaemonFacts;
   /** On every container this executor makes (label `cordon.dev/executor`). */
   readonly executorId = randomBytes(6).toString('hex');
-  readonly #docker: Docker;
+  readonly #api: DockerApi;
   readonly #pool: WarmPool | undefined;
   readonly #pooledKinds: ReadonlySet<RunnerKind>;
   readonly #removals = new Set<Promise<void>>();
@@ -49,12 +43,18 @@ export class DockerBackendExecutor extends BaseExecutor {
   readonly #owned: { close(): Promise<void> }[] = [];
   #lastPoolError: unknown;
 
-  private constructor(docker: Docker, options: ResolvedDockerOptions, facts: DaemonFacts, conformanceControl: boolean) {
+  private constructor(params: {
+    api: DockerApi;
+    options: ResolvedDockerOptions;
+    facts: DaemonFacts;
+    conformanceControl: boolean;
+  }) {
+    const { options } = params;
     super(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency });
-    this.#docker = docker;
+    this.#api = params.api;
     this.options = options;
-    this.facts = facts;
-    this.#conformanceControl = conformanceControl;
+    this.facts = params.facts;
+    this.#conformanceControl = params.conformanceControl;
     this.#pooledKinds = new Set(options.poolLanguages.map(runnerKindFor));
     this.#pool =
       options.poolSize > 0 && this.#pooledKinds.size > 0
@@ -95,11 +95,11 @@ export class DockerBackendExecutor extends BaseExecutor {
     conformanceControl: boolean,
   ): Promise<DockerBackendExecutor> {
     const resolved = resolveDockerOptions(options);
-    const docker = connectDocker(resolved.dockerHost);
-    const facts = await checkDaemon(docker, resolved);
+    const api = DockerApi.connect(resolved);
+    const facts = await checkDaemon(api, resolved);
     // Best effort: a failed reap must not stop this session from working.
-    await reapDeadSessions(docker, resolved.apiTimeoutMs).catch(() => undefined);
-    const executor = new DockerBackendExecutor(docker, resolved, facts, conformanceControl);
+    await reapDeadSessions(api).catch(() => undefined);
+    const executor = new DockerBackendExecutor({ api, options: resolved, facts, conformanceControl });
     executor.#pool?.fill();
     return executor;
   }
@@ -197,12 +197,11 @@ export class DockerBackendExecutor extends BaseExecutor {
     const lease = fixedUid === undefined && !this.#conformanceControl ? await sandboxUidLeases().acquire() : undefined;
     const programUid = lease?.uid ?? fixedUid ?? 0;
     try {
-      return await SandboxContainer.start(
-        this.#docker,
-        this.#spec(kind, limits, network, programUid, executionId),
-        this.options.apiTimeoutMs,
+      return await SandboxContainer.start({
+        api: this.#api,
+        spec: this.#spec(kind, limits, network, programUid, executionId),
         lease,
-      );
+      });
     } catch (error) {
       await lease?.release();
       throw error;
@@ -220,12 +219,9 @@ export class DockerBackendExecutor extends BaseExecutor {
     await Promise.allSettled([...this.#removals]);
     // Anything still labelled as ours (a removal that failed, a start that raced close).
     try {
-      const rest = await listCordonContainers(this.#docker, this.options.apiTimeoutMs, {
-        [DOCKER_LABELS.executor]: this.executorId,
-      });
+      const rest = await listCordonContainers(this.#api, { [DOCKER_LABELS.executor]: this.executorId });
       await removeContainers(
-        this.#docker,
-        this.options.apiTimeoutMs,
+        this.#api,
         rest.map((info) => info.Id),
       );
     } catch {

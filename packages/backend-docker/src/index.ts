@@ -1,15 +1,9 @@
 export { backend } from './backend.js';
-export { DockerBackendExecutor, runnerKindFor } from './docker-backend-executor.js';
-export {
-  DockerExecutor,
-  type DockerExecutionResult,
-  type DockerExecutorInfo,
-  type DockerExecutorOptions,
-} from './docker-executor.js';
-export { dockerConformance } from './conformance-adapter.js';
-export { probeDocker } from './probe.js';
-export { resolveDockerOptions, type DockerBackendOptions, type ResolvedDockerOptions } from './options.js';
+export { DockerBackendExecutor } from './docker-backend-executor.js';
+export { DockerExecutor } from './drop-in/docker-executor.js';
+export type { DockerExecutionResult, DockerExecutorInfo, DockerExecutorOptions } from './drop-in/types.js';
+export type { DockerBackendOptions, ResolvedDockerOptions } from './options.js';
 export type { DaemonFacts } from './daemon-check.js';
-export { DOCKER_LABELS } from './container-spec.js';
 export { DEFAULT_IMAGE, RUNTIME_IMAGE_VERSION } from './runtime-image.js';
-export { DockerExecutor as default } from './docker-executor.js';
+// The drop-in for the original design: its callers switch by changing one import path.
+export { DockerExecutor as default } from './drop-in/docker-executor.js';

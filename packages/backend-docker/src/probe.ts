@@ -1,6 +1,6 @@
 import type { BackendProbe } from '@cordon/core';
 import { checkDaemon } from './daemon-check.js';
-import { connectDocker } from './docker-client.js';
+import { DockerApi } from './docker-api.js';
 import { resolveDockerOptions } from './options.js';
 
 /** Short timeout: `auto` selection and `cordon doctor` must not wait on a dead daemon. */
@@ -10,11 +10,11 @@ const PROBE_TIMEOUT_MS = 2_000;
 export async function probeDocker(options: Record<string, unknown> = {}): Promise<BackendProbe> {
   try {
     const resolved = resolveDockerOptions(options);
-    const facts = await checkDaemon(
-      connectDocker(resolved.dockerHost),
-      resolved,
-      Math.min(PROBE_TIMEOUT_MS, resolved.apiTimeoutMs),
-    );
+    const api = DockerApi.connect({
+      dockerHost: resolved.dockerHost,
+      apiTimeoutMs: Math.min(PROBE_TIMEOUT_MS, resolved.apiTimeoutMs),
+    });
+    const facts = await checkDaemon(api, resolved);
     return {
       usable: true,
       detail: `Docker ${facts.serverVersion}, runtime ${facts.runtime}, image ${resolved.image}`,

@@ -1,41 +1,24 @@
 import { hostname } from 'node:os';
 import { LABELS, MANAGED_BY } from '@cordon/core';
 import type Docker from 'dockerode';
+import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS } from './container-spec.js';
-import { BACKEND_NAME, dockerCall, statusCodeOf } from './docker-client.js';
+import type { DockerApi } from './docker-api.js';
+
+/** `key=value` filters matching everything this backend made. */
+const CORDON_FILTERS = [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.backend}=${BACKEND_NAME}`];
 
 /** Containers this backend made, optionally narrowed by more `key=value` labels. */
 export async function listCordonContainers(
-  docker: Docker,
-  apiTimeoutMs: number,
+  api: DockerApi,
   labels: Record<string, string> = {},
 ): Promise<Docker.ContainerInfo[]> {
-  const filters = [
-    `${LABELS.managedBy}=${MANAGED_BY}`,
-    `${LABELS.backend}=${BACKEND_NAME}`,
-    ...Object.entries(labels).map(([key, value]) => `${key}=${value}`),
-  ];
-  return dockerCall('list containers', apiTimeoutMs, () =>
-    docker.listContainers({ all: true, filters: { label: filters } }),
-  );
+  return api.listContainers([...CORDON_FILTERS, ...Object.entries(labels).map(([key, value]) => `${key}=${value}`)]);
 }
 
 /** Force-removes containers by id, in parallel; already-gone ones count as removed. */
-export async function removeContainers(docker: Docker, apiTimeoutMs: number, ids: readonly string[]): Promise<void> {
-  await Promise.all(
-    ids.map(async (id) => {
-      try {
-        await dockerCall(
-          'remove a container',
-          apiTimeoutMs,
-          () => docker.getContainer(id).remove({ force: true, v: true }) as Promise<unknown>,
-        );
-      } catch (error) {
-        const status = statusCodeOf((error as { cause?: unknown }).cause);
-        if (status !== 404 && status !== 409) throw error;
-      }
-    }),
-  );
+export async function removeContainers(api: DockerApi, ids: readonly string[]): Promise<void> {
+  await Promise.all(ids.map((id) => api.removeContainer(id)));
 }
 
 /**
@@ -43,30 +26,17 @@ export async function removeContainers(docker: Docker, apiTimeoutMs: number, ids
  * was killed before `close()`): containers and networks whose owner pid no longer runs.
  * Containers made from other hosts (a shared remote daemon) are left alone.
  */
-export async function reapDeadSessions(docker: Docker, apiTimeoutMs: number): Promise<string[]> {
+export async function reapDeadSessions(api: DockerApi): Promise<string[]> {
   const host = hostname();
-  const dead = (await listCordonContainers(docker, apiTimeoutMs)).filter((info) =>
-    isDeadOwner(info.Labels ?? {}, host),
-  );
+  const dead = (await listCordonContainers(api)).filter((info) => isDeadOwner(info.Labels ?? {}, host));
   await removeContainers(
-    docker,
-    apiTimeoutMs,
+    api,
     dead.map((info) => info.Id),
   );
   // Networks made for conformance control runs by sessions that died before closing.
-  const networks = await dockerCall('list networks', apiTimeoutMs, () =>
-    docker.listNetworks({
-      filters: { label: [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.backend}=${BACKEND_NAME}`] },
-    }),
-  );
+  const networks = await api.listNetworks(CORDON_FILTERS);
   const deadNetworks = networks.filter((info) => isDeadOwner(info.Labels ?? {}, host));
-  await Promise.all(
-    deadNetworks.map((info) =>
-      dockerCall('remove a network', apiTimeoutMs, () => docker.getNetwork(info.Id).remove() as Promise<unknown>).catch(
-        () => undefined,
-      ),
-    ),
-  );
+  await Promise.all(deadNetworks.map((info) => api.removeNetwork(info.Id).catch(() => undefined)));
   return [...dead.map((info) => info.Id), ...deadNetworks.map((info) => info.Id)];
 }
 

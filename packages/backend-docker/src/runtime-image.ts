@@ -1,3 +1,4 @@
+import type { Language } from '@cordon/core';
 /**
  * The runtime image this package's runner protocol matches. Kept equal to
  * `CORDON_RUNTIME_VERSION` in images/runtime/versions.env (a test checks it).
@@ -14,6 +15,10 @@ export const IMAGE_USER_UID = 10001;
 
 /** Which booted child serves a language: node's container also runs bash (spawned when its job comes). */
 export type RunnerKind = 'node' | 'python';
+
+export function runnerKindFor(language: Language): RunnerKind {
+  return language === 'python' ? 'python' : 'node';
+}
 
 export interface SupervisorCommandOptions {
   kind: RunnerKind;

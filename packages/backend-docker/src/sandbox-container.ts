@@ -1,9 +1,9 @@
 import { constants } from 'node:os';
 import { Writable } from 'node:stream';
 import { BackendUnavailableError, type RunContext, type RunOutcome, type UidLease } from '@cordon/core';
-import type Docker from 'dockerode';
+import { BACKEND_NAME } from './backend-name.js';
 import { containerCreateOptions, type SandboxSpec } from './container-spec.js';
-import { BACKEND_NAME, dockerCall, messageOf, statusCodeOf, toCordonError } from './docker-client.js';
+import type { DockerApi } from './docker-api.js';
 import {
   collectionBounds,
   encodePayload,
@@ -12,7 +12,7 @@ import {
   RunnerTrailerError,
   type RunnerTrailer,
 } from '@cordon/core/runner-protocol';
-import { BUILD_REMEDY, DAEMON_REMEDY } from './runtime-image.js';
+import { startError } from './start-error.js';
 
 /** Output a supervisor may print before its payload (only when it fails to boot), kept for the report. */
 const EARLY_OUTPUT_CAP = 64 * 1024;
@@ -26,10 +26,8 @@ type Sink = (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 export class SandboxContainer {
   readonly id: string;
   readonly spec: SandboxSpec;
-  readonly #docker: Docker;
-  readonly #container: Docker.Container;
+  readonly #api: DockerApi;
   readonly #stream: NodeJS.ReadWriteStream;
-  readonly #apiTimeoutMs: number;
   readonly #ended: Promise<void>;
   #isEnded = false;
   #used = false;
@@ -39,21 +37,19 @@ export class SandboxContainer {
   /** The program's uid, held until the container is gone (absent for a shared fixed uid). */
   readonly #lease: UidLease | undefined;
 
-  private constructor(
-    docker: Docker,
-    container: Docker.Container,
-    stream: NodeJS.ReadWriteStream,
-    spec: SandboxSpec,
-    apiTimeoutMs: number,
-    lease: UidLease | undefined,
-  ) {
-    this.#docker = docker;
-    this.#lease = lease;
-    this.#container = container;
-    this.id = container.id;
+  private constructor(params: {
+    api: DockerApi;
+    id: string;
+    stream: NodeJS.ReadWriteStream;
+    spec: SandboxSpec;
+    lease: UidLease | undefined;
+  }) {
+    const { api, stream } = params;
+    this.#api = api;
+    this.#lease = params.lease;
+    this.id = params.id;
     this.#stream = stream;
-    this.spec = spec;
-    this.#apiTimeoutMs = apiTimeoutMs;
+    this.spec = params.spec;
     this.#ended = new Promise((resolve) => {
       const done = () => {
         this.#isEnded = true;
@@ -64,7 +60,7 @@ export class SandboxContainer {
       // `on`, not `once`: a second error on a dead socket must not become an uncaught exception.
       stream.on('error', done);
     });
-    docker.modem.demuxStream(stream, this.#writable('stdout'), this.#writable('stderr'));
+    api.demuxStream(stream, this.#writable('stdout'), this.#writable('stderr'));
   }
 
   /**
@@ -72,32 +68,28 @@ export class SandboxContainer {
    * `lease` (the program's uid) is released when the container is removed; on a failed
    * start the caller keeps it.
    */
-  static async start(
-    docker: Docker,
-    spec: SandboxSpec,
-    apiTimeoutMs: number,
-    lease?: UidLease,
-  ): Promise<SandboxContainer> {
-    const container = await dockerCall('create a container', apiTimeoutMs, () =>
-      docker.createContainer(containerCreateOptions(spec)),
-    ).catch((error: unknown) => {
-      throw createError(error, spec);
+  static async start(params: {
+    api: DockerApi;
+    spec: SandboxSpec;
+    lease?: UidLease | undefined;
+  }): Promise<SandboxContainer> {
+    const { api, spec } = params;
+    const id = await api.createContainer(containerCreateOptions(spec)).catch((error: unknown) => {
+      throw startError(error, spec);
     });
     try {
-      const stream = await dockerCall('attach to the container', apiTimeoutMs, () =>
-        container.attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
-      );
-      const sandbox = new SandboxContainer(docker, container, stream, spec, apiTimeoutMs, lease);
+      const stream = await api.attachContainer(id);
+      const sandbox = new SandboxContainer({ api, id, stream, spec, lease: params.lease });
       try {
-        await dockerCall('start the container', apiTimeoutMs, () => container.start() as Promise<unknown>);
+        await api.startContainer(id);
       } catch (error) {
         stream.end();
         throw error;
       }
       return sandbox;
     } catch (error) {
-      await removeContainer(container, apiTimeoutMs).catch(() => undefined);
-      throw createError(error, spec);
+      await api.removeContainer(id).catch(() => undefined);
+      throw startError(error, spec);
     }
   }
 
@@ -174,25 +166,11 @@ export class SandboxContainer {
 
   async #outcomeFromDaemon(signal: AbortSignal, trailer: RunnerTrailer | undefined): Promise<RunOutcome> {
     if (trailer) await this.kill();
-    const exited = await Promise.race([
-      this.#container.wait().then(
-        () => true,
-        (error: unknown) => {
-          throw toCordonError('wait for the container', error, { containerId: this.id });
-        },
-      ),
-      new Promise<false>((resolve) => {
-        if (signal.aborted) resolve(false);
-        signal.addEventListener('abort', () => resolve(false), { once: true });
-      }),
-    ]);
-    if (!exited) {
+    if ((await this.#api.waitContainer(this.id, { signal })) === 'aborted') {
       await this.kill();
       return { exitCode: null, signal: 'SIGKILL', oomKilled: false };
     }
-    const info = await dockerCall('inspect the container', this.#apiTimeoutMs, () => this.#container.inspect(), {
-      containerId: this.id,
-    });
+    const info = await this.#api.inspectContainer(this.id);
     const oomKilled = info.State.OOMKilled === true;
     if (trailer) return outcomeOf(trailer, oomKilled);
     if (oomKilled) return { exitCode: null, signal: 'SIGKILL', oomKilled: true };
@@ -202,14 +180,9 @@ export class SandboxContainer {
   /** SIGKILL to every process in the container; a container already gone is fine. */
   async kill(): Promise<void> {
     try {
-      await dockerCall(
-        'kill the container',
-        this.#apiTimeoutMs,
-        () => this.#container.kill({ signal: 'SIGKILL' }) as Promise<unknown>,
-      );
+      await this.#api.killContainer(this.id);
     } catch (error) {
-      const status = statusCodeOf((error as { cause?: unknown }).cause);
-      if (status === 404 || status === 409) return;
+      // An unreachable daemon is no reason to fail the run here: the removal that follows retries.
       if (error instanceof BackendUnavailableError) return;
       throw error;
     }
@@ -218,7 +191,7 @@ export class SandboxContainer {
   /** Kills and deletes the container (and its tmpfs), then frees its uid; safe to call more than once. */
   async remove(): Promise<void> {
     this.#stream.end();
-    await removeContainer(this.#container, this.#apiTimeoutMs);
+    await this.#api.removeContainer(this.id);
     // Only once the container is gone: no process of this uid is left anywhere.
     await this.#lease?.release();
   }
@@ -236,21 +209,6 @@ export class SandboxContainer {
         callback();
       },
     });
-  }
-}
-
-async function removeContainer(container: Docker.Container, apiTimeoutMs: number): Promise<void> {
-  try {
-    await dockerCall(
-      'remove the container',
-      apiTimeoutMs,
-      () => container.remove({ force: true, v: true }) as Promise<unknown>,
-    );
-  } catch (error) {
-    // Already gone (or being removed by another call): nothing left to do.
-    const status = statusCodeOf((error as { cause?: unknown }).cause);
-    if (status === 404 || status === 409) return;
-    throw error;
   }
 }
 
@@ -274,23 +232,4 @@ function exitStatusOf(exitCode: number): { exitCode: number | null; signal: stri
     if (name) return { exitCode: null, signal: name };
   }
   return { exitCode, signal: null };
-}
-
-function createError(error: unknown, spec: SandboxSpec): Error {
-  const message = messageOf((error as { cause?: unknown }).cause ?? error);
-  const status = statusCodeOf((error as { cause?: unknown }).cause);
-  if (status === 404 && /no such image/i.test(message)) {
-    return new BackendUnavailableError(BACKEND_NAME, `the runtime image ${spec.image} is not present`, BUILD_REMEDY, {
-      cause: error,
-    });
-  }
-  if (/runtime/i.test(message) && /unknown|invalid/i.test(message)) {
-    return new BackendUnavailableError(
-      BACKEND_NAME,
-      `the OCI runtime "${spec.runtime ?? ''}" is not configured in dockerd (${message})`,
-      `Configure it in /etc/docker/daemon.json: ${DAEMON_REMEDY}`,
-      { cause: error },
-    );
-  }
-  return error instanceof Error ? error : new Error(String(error));
 }

@@ -1,0 +1,207 @@
+import type { Writable } from 'node:stream';
+import Docker from 'dockerode';
+import { ApiTimeoutError, rawStatusOf, translateDockerError } from './docker-errors.js';
+
+export interface DockerApiOptions {
+  /** unix://, tcp://, http:// or https://; undefined: DOCKER_HOST, else the default socket. */
+  dockerHost?: string | undefined;
+  /** The deadline on every bounded call. */
+  apiTimeoutMs: number;
+}
+
+export interface DockerCallOptions {
+  signal?: AbortSignal | undefined;
+  /** HTTP statuses the caller treats as done (e.g. 404 on a removal): the call resolves to `undefined`. */
+  allow?: readonly number[];
+  /** Context for the BackendFailureError of a failed call. */
+  context?: Record<string, unknown>;
+}
+
+/** What the backend reads from `GET /info`. */
+export interface DaemonInfo {
+  ServerVersion?: string;
+  Runtimes?: Record<string, { path?: string } | undefined>;
+  DefaultRuntime?: string;
+}
+
+/** Already gone, or being removed by another call: nothing left to do. */
+const GONE = [404, 409] as const;
+
+/**
+ * The Docker client with cordon's rules: every call but a wait for an exit has a
+ * deadline (a hung daemon must not hang a run), and every failure becomes a typed
+ * CordonError naming what was attempted; raw dockerode errors never reach callers.
+ * One per executor (and per probe), bound to its `apiTimeoutMs`.
+ */
+export class DockerApi {
+  readonly apiTimeoutMs: number;
+  readonly #docker: Docker;
+
+  private constructor(docker: Docker, apiTimeoutMs: number) {
+    this.#docker = docker;
+    this.apiTimeoutMs = apiTimeoutMs;
+  }
+
+  static connect(options: DockerApiOptions): DockerApi {
+    return new DockerApi(dockerodeFor(options.dockerHost), options.apiTimeoutMs);
+  }
+
+  /**
+   * Runs one API call with the deadline and translates failures.
+   * @param action what is attempted, e.g. `create a container`, for errors.
+   */
+  async call<T>(
+    action: string,
+    request: () => Promise<T>,
+    options: DockerCallOptions & { allow: readonly number[] },
+  ): Promise<T | undefined>;
+  async call<T>(action: string, request: () => Promise<T>, options?: DockerCallOptions): Promise<T>;
+  async call<T>(action: string, request: () => Promise<T>, options: DockerCallOptions = {}): Promise<T | undefined> {
+    const timeoutMs = this.apiTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    const bounds = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new ApiTimeoutError(`no answer from the Docker daemon within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      const { signal } = options;
+      if (!signal) return;
+      onAbort = () => reject(signal.reason as Error);
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([request(), bounds]);
+    } catch (error) {
+      const status = rawStatusOf(error);
+      if (status !== undefined && options.allow?.includes(status)) return undefined;
+      throw translateDockerError(action, error, options.context);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async ping(): Promise<void> {
+    await this.call('reach the daemon', () => this.#docker.ping() as Promise<unknown>);
+  }
+
+  async info(): Promise<DaemonInfo> {
+    return (await this.call('read daemon info', () => this.#docker.info() as Promise<unknown>)) as DaemonInfo;
+  }
+
+  async inspectImage(image: string): Promise<Docker.ImageInspectInfo> {
+    return this.call('inspect the runtime image', () => this.#docker.getImage(image).inspect());
+  }
+
+  /** Creates a container; resolves to its id. */
+  async createContainer(options: Docker.ContainerCreateOptions): Promise<string> {
+    const container = await this.call('create a container', () => this.#docker.createContainer(options));
+    return container.id;
+  }
+
+  /** The container's stdin, stdout and stderr, multiplexed (see `demuxStream`); attach before start to miss nothing. */
+  async attachContainer(id: string): Promise<NodeJS.ReadWriteStream> {
+    return this.call('attach to the container', () =>
+      this.#docker.getContainer(id).attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
+    );
+  }
+
+  /** Splits an attach stream into stdout and stderr. */
+  demuxStream(stream: NodeJS.ReadWriteStream, stdout: Writable, stderr: Writable): void {
+    this.#docker.modem.demuxStream(stream, stdout, stderr);
+  }
+
+  async startContainer(id: string): Promise<void> {
+    await this.call('start the container', () => this.#docker.getContainer(id).start() as Promise<unknown>);
+  }
+
+  /**
+   * Waits for the container to exit: `exited`, or `aborted` when `signal` fires first.
+   * No deadline: the run's own timeout (the signal) bounds how long a program may take.
+   */
+  async waitContainer(id: string, options: { signal: AbortSignal }): Promise<'exited' | 'aborted'> {
+    const { signal } = options;
+    return Promise.race([
+      this.#docker
+        .getContainer(id)
+        .wait()
+        .then(
+          () => 'exited' as const,
+          (error: unknown) => {
+            throw translateDockerError('wait for the container', error, { containerId: id });
+          },
+        ),
+      new Promise<'aborted'>((resolve) => {
+        if (signal.aborted) resolve('aborted');
+        signal.addEventListener('abort', () => resolve('aborted'), { once: true });
+      }),
+    ]);
+  }
+
+  async inspectContainer(id: string): Promise<Docker.ContainerInspectInfo> {
+    return this.call('inspect the container', () => this.#docker.getContainer(id).inspect(), {
+      context: { containerId: id },
+    });
+  }
+
+  /** SIGKILL to every process in the container; one already stopped or gone is fine. */
+  async killContainer(id: string): Promise<void> {
+    await this.call(
+      'kill the container',
+      () => this.#docker.getContainer(id).kill({ signal: 'SIGKILL' }) as Promise<unknown>,
+      { allow: GONE },
+    );
+  }
+
+  /** Force-removes the container and its volumes; one already gone (or going) is fine. */
+  async removeContainer(id: string): Promise<void> {
+    await this.call(
+      'remove the container',
+      () => this.#docker.getContainer(id).remove({ force: true, v: true }) as Promise<unknown>,
+      { allow: GONE },
+    );
+  }
+
+  /** Every container (running or not) carrying all of `labels` (`key=value`). */
+  async listContainers(labels: readonly string[]): Promise<Docker.ContainerInfo[]> {
+    return this.call('list containers', () =>
+      this.#docker.listContainers({ all: true, filters: { label: [...labels] } }),
+    );
+  }
+
+  /** Creates a network; resolves to its id. */
+  async createNetwork(options: Docker.NetworkCreateOptions): Promise<string> {
+    const network = await this.call('create a network', () => this.#docker.createNetwork(options));
+    return network.id;
+  }
+
+  async inspectNetwork(name: string): Promise<unknown> {
+    return this.call(
+      `inspect the "${name}" network`,
+      () => this.#docker.getNetwork(name).inspect() as Promise<unknown>,
+    );
+  }
+
+  /** Networks carrying all of `labels` (`key=value`). */
+  async listNetworks(labels: readonly string[]): Promise<Docker.NetworkInspectInfo[]> {
+    return this.call('list networks', () => this.#docker.listNetworks({ filters: { label: [...labels] } }));
+  }
+
+  async removeNetwork(id: string): Promise<void> {
+    await this.call('remove the network', () => this.#docker.getNetwork(id).remove() as Promise<unknown>);
+  }
+}
+
+/** A dockerode client for `dockerHost` (unix:// or tcp://), or for DOCKER_HOST / the default socket. */
+function dockerodeFor(dockerHost: string | undefined): Docker {
+  if (dockerHost === undefined) return new Docker();
+  const url = new URL(dockerHost);
+  if (url.protocol === 'unix:') return new Docker({ socketPath: url.pathname });
+  return new Docker({
+    host: url.hostname,
+    port: url.port === '' ? (url.protocol === 'https:' ? 2376 : 2375) : Number(url.port),
+    protocol: url.protocol === 'https:' ? 'https' : 'http',
+  });
+}
