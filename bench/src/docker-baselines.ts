@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
-import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core';
+import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
 import { runCommand } from './run-command.js';
 import { MISSED, withDeadline } from './deadline.js';
 import { checkOutput, commandBaseline, type Participant, type Sample } from './sample.js';

@@ -1,13 +1,6 @@
 import { networkInterfaces } from 'node:os';
-import {
-  SESSION_ID,
-  LABELS,
-  InvalidRequestError,
-  type ConformanceAdapter,
-  type ExecutionRequest,
-  type ExecutionResult,
-  type Executor,
-} from '@cordon/core';
+import { InvalidRequestError, type ExecutionRequest, type ExecutionResult, type Executor } from '@cordon/core';
+import { SESSION_ID, LABELS, type ConformanceAdapter } from '@cordon/core/backend';
 import { DockerApi } from './docker-api.js';
 import { DockerBackendExecutor } from './docker-backend-executor.js';
 import { createDualStackNetwork } from './conformance-network.js';

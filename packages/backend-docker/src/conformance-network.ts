@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core';
+import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
 import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS } from './container-spec.js';
 import type { DockerApi } from './docker-api.js';

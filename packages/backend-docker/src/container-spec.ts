@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
-import { LABELS, MANAGED_BY, SESSION_ID, type ExecutionLimits } from '@cordon/core';
+import { type ExecutionLimits } from '@cordon/core';
+import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
 import type Docker from 'dockerode';
 import { BACKEND_NAME } from './backend-name.js';
 import { supervisorCommand, WORKDIR, type RunnerKind } from './runtime-image.js';

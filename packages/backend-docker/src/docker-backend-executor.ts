@@ -1,15 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import {
-  BaseExecutor,
-  DEFAULT_LIMITS,
-  LANGUAGES,
-  LIMIT_NAMES,
-  sandboxUidLeases,
-  type BackendCapabilities,
-  type ExecutionLimits,
-  type RunContext,
-  type RunOutcome,
-} from '@cordon/core';
+import { DEFAULT_LIMITS, LANGUAGES, LIMIT_NAMES, type BackendCapabilities, type ExecutionLimits } from '@cordon/core';
+import { BaseExecutor, sandboxUidLeases, type RunContext, type RunOutcome } from '@cordon/core/backend';
 import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS, type SandboxSpec } from './container-spec.js';
 import { checkDaemon, type DaemonFacts } from './daemon-check.js';

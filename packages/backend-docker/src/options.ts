@@ -1,4 +1,5 @@
-import { LANGUAGES, parseBackendOptions, type Language } from '@cordon/core';
+import { LANGUAGES, type Language } from '@cordon/core';
+import { parseBackendOptions } from '@cordon/core/backend';
 import { z } from 'zod';
 import { DEFAULT_IMAGE } from './runtime-image.js';
 

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { LABELS, MANAGED_BY } from '@cordon/core';
+import { LABELS, MANAGED_BY } from '@cordon/core/backend';
 import type Docker from 'dockerode';
 import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS } from './container-spec.js';

@@ -6,7 +6,7 @@ import type { Language } from '@cordon/core';
 export const RUNTIME_IMAGE_VERSION = '0.2.0';
 export const DEFAULT_IMAGE = `cordon-runtime:${RUNTIME_IMAGE_VERSION}`;
 /** Image label naming the stdin/trailer protocol its runner speaks. */
-export { RUNNER_PROTOCOL } from '@cordon/core/runner-protocol';
+export { RUNNER_PROTOCOL } from '@cordon/core/backend';
 export const RUNNER_PROTOCOL_LABEL = 'dev.cordon.runner-protocol';
 /** The tmpfs working directory inside the container, owned by the program's uid. */
 export const WORKDIR = '/workspace';

@@ -1,6 +1,7 @@
 import { constants } from 'node:os';
 import { Writable } from 'node:stream';
-import { BackendUnavailableError, type RunContext, type RunOutcome, type UidLease } from '@cordon/core';
+import { BackendUnavailableError } from '@cordon/core';
+import { type RunContext, type RunOutcome, type UidLease } from '@cordon/core/backend';
 import { BACKEND_NAME } from './backend-name.js';
 import { containerCreateOptions, type SandboxSpec } from './container-spec.js';
 import type { DockerApi } from './docker-api.js';
@@ -11,7 +12,7 @@ import {
   RunnerOutput,
   RunnerTrailerError,
   type RunnerTrailer,
-} from '@cordon/core/runner-protocol';
+} from '@cordon/core/backend';
 import { startError } from './start-error.js';
 
 /** Output a supervisor may print before its payload (only when it fails to boot), kept for the report. */

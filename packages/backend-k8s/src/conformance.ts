@@ -1,4 +1,5 @@
-import type { ConformanceAdapter, Executor } from '@cordon/core';
+import type { Executor } from '@cordon/core';
+import type { ConformanceAdapter } from '@cordon/core/backend';
 import { InvalidRequestError } from '@cordon/core';
 import type { V1Node } from '@kubernetes/client-node';
 import { K8sExecutor } from './k8s-executor.js';

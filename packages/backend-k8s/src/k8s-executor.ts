@@ -1,14 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  BaseExecutor,
-  DEFAULT_LIMITS,
-  DEFAULT_TIMEOUT_MS,
-  LABELS,
-  type BackendCapabilities,
-  type RunContext,
-  type RunOutcome,
-} from '@cordon/core';
+import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_MS, type BackendCapabilities } from '@cordon/core';
+import { BaseExecutor, LABELS, type RunContext, type RunOutcome } from '@cordon/core/backend';
 import { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, POOL_LABEL } from './manifests.js';
 import { parseK8sOptions, type K8sOptions } from './options.js';

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
-import { LABELS, MANAGED_BY, SESSION_ID, type ExecutionLimits } from '@cordon/core';
+import { type ExecutionLimits } from '@cordon/core';
+import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
 import type { V1Namespace, V1NetworkPolicy, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import { DEFAULT_RUN_AS_USER, PER_POD_UID_COUNT, PER_POD_UID_MIN, toTolerations, type K8sOptions } from './options.js';
 import { WORK_DIR } from './runner-protocol.js';

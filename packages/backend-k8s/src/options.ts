@@ -1,4 +1,4 @@
-import { parseBackendOptions, parseBooleanOption } from '@cordon/core';
+import { parseBackendOptions, parseBooleanOption } from '@cordon/core/backend';
 import type { V1Toleration } from '@kubernetes/client-node';
 import { z } from 'zod';
 

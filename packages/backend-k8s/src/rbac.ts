@@ -1,4 +1,4 @@
-import { LABELS, MANAGED_BY } from '@cordon/core';
+import { LABELS, MANAGED_BY } from '@cordon/core/backend';
 import {
   dumpYaml,
   type V1Namespace,

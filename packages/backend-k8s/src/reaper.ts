@@ -1,4 +1,4 @@
-import { LABELS, SESSION_ID } from '@cordon/core';
+import { LABELS, SESSION_ID } from '@cordon/core/backend';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { KubeApi } from './kube-api.js';
 import { cordonSelector, EXPIRES_ANNOTATION } from './manifests.js';

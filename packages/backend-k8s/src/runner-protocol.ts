@@ -2,11 +2,11 @@ import type { Language } from '@cordon/core';
 
 /**
  * The cordon runtime image's runner protocol (images/runtime/runner), shared with the
- * docker backend through `@cordon/core/runner-protocol`, where the framing and why
+ * docker backend through `@cordon/core/backend`, where the framing and why
  * its trailer is authentic are described: the pod's root supervisor runs the program
  * under the pod's own uid and alone writes the trailer.
  */
-export { RUNNER_PROTOCOL } from '@cordon/core/runner-protocol';
+export { RUNNER_PROTOCOL } from '@cordon/core/backend';
 
 /** The tmpfs working directory (HOME) inside the pod, owned by the program's uid once it writes there. */
 export const WORK_DIR = '/workspace';
@@ -52,4 +52,4 @@ export {
   RunnerOutput,
   RunnerTrailerError,
   type RunnerTrailer,
-} from '@cordon/core/runner-protocol';
+} from '@cordon/core/backend';

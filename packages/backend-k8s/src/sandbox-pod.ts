@@ -1,4 +1,5 @@
-import { BackendFailureError, IsolationRefusedError, LABELS, type RunContext, type RunOutcome } from '@cordon/core';
+import { BackendFailureError, IsolationRefusedError } from '@cordon/core';
+import { LABELS, type RunContext, type RunOutcome } from '@cordon/core/backend';
 import type { V1ContainerStateTerminated } from '@kubernetes/client-node';
 import type { KubeApi } from './kube-api.js';
 import { BACKEND_NAME } from './manifests.js';

@@ -1,4 +1,5 @@
-import { BackendUnavailableError, IsolationRefusedError, SESSION_ID, type Executor } from '@cordon/core';
+import { BackendUnavailableError, IsolationRefusedError, type Executor } from '@cordon/core';
+import { SESSION_ID } from '@cordon/core/backend';
 import {
   CoreV1Api,
   KubeConfig,

@@ -1,4 +1,5 @@
-import { DEFAULT_LIMITS, LABELS, SESSION_ID } from '@cordon/core';
+import { DEFAULT_LIMITS } from '@cordon/core';
+import { LABELS, SESSION_ID } from '@cordon/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   cordonSelector,

@@ -1,4 +1,4 @@
-import { LABELS } from '@cordon/core';
+import { LABELS } from '@cordon/core/backend';
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { isReapable } from '../src/reaper.js';

@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
-import { collectMatcher, parseExecutionRequest } from '@cordon/core';
+import { parseExecutionRequest } from '@cordon/core';
+import { collectMatcher } from '@cordon/core/backend';
 import {
   collectionBounds,
   collectPatternForms,
@@ -8,7 +9,7 @@ import {
   RunnerOutput,
   TrailerScanner,
   type CollectionBounds,
-} from '@cordon/core/runner-protocol';
+} from '@cordon/core/backend';
 import { describe, expect, it } from 'vitest';
 import { encodePayload } from '../src/runner-protocol.js';
 

@@ -3,13 +3,8 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import {
-  SESSION_ID,
-  type BackendProbe,
-  type ConformanceAdapter,
-  type CordonBackend,
-  type Executor,
-} from '@cordon/core';
+import { type BackendProbe, type CordonBackend, type Executor } from '@cordon/core';
+import { SESSION_ID, type ConformanceAdapter } from '@cordon/core/backend';
 import { detectHost } from './host.js';
 import { findLeftovers } from './leftovers.js';
 import { parseSpawnOptions } from './options.js';

@@ -1,4 +1,5 @@
-import { collectMatcher, describePath, MAX_COLLECT_DEPTH, MAX_COLLECTED_FILES, MAX_FILES_BYTES } from '@cordon/core';
+import { MAX_FILES_BYTES } from '@cordon/core';
+import { collectMatcher, describePath, MAX_COLLECT_DEPTH, MAX_COLLECTED_FILES } from '@cordon/core/backend';
 import { decodeName, decodeNameLossy, quoteNameBytes } from './name-bytes.js';
 
 /** One entry of the runner's listing of the working directory. */

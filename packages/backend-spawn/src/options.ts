@@ -1,4 +1,4 @@
-import { parseBackendOptions, parseBooleanOption } from '@cordon/core';
+import { parseBackendOptions, parseBooleanOption } from '@cordon/core/backend';
 import { z } from 'zod';
 import type { SandboxIdChoice } from './sandbox-user.js';
 

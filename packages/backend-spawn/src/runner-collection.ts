@@ -7,7 +7,7 @@ import {
   type ListedEntry,
   type WantedFile,
 } from './collection-plan.js';
-import { describePath } from '@cordon/core';
+import { describePath } from '@cordon/core/backend';
 import { encodeFileRequest, MAX_RECORD_PAYLOAD_BYTES, type RunnerRecord } from './runner-records.js';
 
 /** The runner stops listing at 8 MiB of records; past this the host stops believing it. */

@@ -1,7 +1,8 @@
 import { spawn, type ChildProcess, type StdioPipe } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
-import { BackendFailureError, type RunContext, type RunOutcome } from '@cordon/core';
+import { BackendFailureError } from '@cordon/core';
+import { type RunContext, type RunOutcome } from '@cordon/core/backend';
 import type { ExecutionCgroup } from './cgroup.js';
 import { ControlChannel } from './control-channel.js';
 import { RunnerCollection } from './runner-collection.js';

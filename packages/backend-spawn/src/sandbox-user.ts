@@ -1,4 +1,4 @@
-import { SANDBOX_UID_RANGE, sandboxUidLeases } from '@cordon/core';
+import { SANDBOX_UID_RANGE, sandboxUidLeases } from '@cordon/core/backend';
 
 /** `per-sandbox`: a host uid (and gid) of its own for each sandbox; a number: that id for every sandbox. */
 export type SandboxIdChoice = 'per-sandbox' | number;

@@ -1,13 +1,9 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import {
   BackendUnavailableError,
-  BaseExecutor,
   DEFAULT_LIMITS,
   InvalidRequestError,
-  SANDBOX_UID_RANGE,
   LANGUAGES,
-  newExecutionId,
-  SESSION_ID,
   type ExecutionLimits,
   type NormalizedRequest,
   type BackendCapabilities,
@@ -15,9 +11,15 @@ import {
   type ExecutionResult,
   type Language,
   type LimitEnforcement,
+} from '@cordon/core';
+import {
+  BaseExecutor,
+  SANDBOX_UID_RANGE,
+  newExecutionId,
+  SESSION_ID,
   type RunContext,
   type RunOutcome,
-} from '@cordon/core';
+} from '@cordon/core/backend';
 import { createAdvisoryDir, type AdvisoryDir } from './advisory-dir.js';
 import type { CgroupDriver, ExecutionCgroup } from './cgroup.js';
 import { reapStaleSessions, removeSessionDirs } from './cgroup.js';

@@ -1,7 +1,8 @@
 import { existsSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IsolationRefusedError, SANDBOX_UID_RANGE } from '@cordon/core';
+import { IsolationRefusedError } from '@cordon/core';
+import { SANDBOX_UID_RANGE } from '@cordon/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpawnExecutor } from '../src/index.js';
 import { filesOf, leftoversOf, plantHostCanary, sleep, startCanary } from './helpers.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SESSION_ID } from '@cordon/core';
+import { SESSION_ID } from '@cordon/core/backend';
 import { describe, expect, it } from 'vitest';
 import { detectCgroups, reapStaleSessions, removeSessionDirs } from '../src/cgroup.js';
 

@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { SANDBOX_UID_RANGE, SESSION_ID, type ExecutionResult } from '@cordon/core';
+import { type ExecutionResult } from '@cordon/core';
+import { SANDBOX_UID_RANGE, SESSION_ID } from '@cordon/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpawnExecutor } from '../src/index.js';
 import { SHARED_CONTROL_UID } from '../src/sandbox-user.js';

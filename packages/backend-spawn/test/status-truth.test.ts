@@ -1,4 +1,5 @@
-import { BackendFailureError, OutputCollector, parseExecutionRequest, type RunContext } from '@cordon/core';
+import { BackendFailureError, parseExecutionRequest } from '@cordon/core';
+import { OutputCollector, type RunContext } from '@cordon/core/backend';
 import { describe, expect, it } from 'vitest';
 import { SandboxProcess } from '../src/sandbox-process.js';
 

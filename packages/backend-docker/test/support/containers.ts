@@ -1,4 +1,4 @@
-import { LABELS, SESSION_ID } from '@cordon/core';
+import { LABELS, SESSION_ID } from '@cordon/core/backend';
 import Docker from 'dockerode';
 
 export const docker = new Docker();
