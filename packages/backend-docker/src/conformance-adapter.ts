@@ -5,7 +5,7 @@ import { DockerApi } from './docker-api.js';
 import { DockerBackendExecutor } from './docker-backend-executor.js';
 import { createDualStackNetwork } from './conformance-network.js';
 import { listCordonContainers } from './reaper.js';
-import { IMAGE_USER_UID } from './runtime-image.js';
+import { RUNTIME_IMAGE_UID } from '@cordon/core/backend';
 
 /**
  * Canaries listen on a bridge gateway (IPv4 and IPv6 of a network made for the
@@ -64,7 +64,7 @@ export async function dockerConformance(
   const sharedUserControl = await DockerBackendExecutor.create({
     ...resolverOptions,
     runtime: options.controlRuntime,
-    sandboxUid: IMAGE_USER_UID,
+    sandboxUid: RUNTIME_IMAGE_UID,
     poolSize: 0,
   });
   executor.closeWith(sharedUserControl);

@@ -3,7 +3,7 @@ import { type ExecutionLimits } from '@cordon/core';
 import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
 import type Docker from 'dockerode';
 import { BACKEND_NAME } from './backend-name.js';
-import { supervisorCommand, WORKDIR, type RunnerKind } from './runtime-image.js';
+import { RUNTIME_WORKDIR, supervisorCommand, type RunnerKind } from '@cordon/core/backend';
 
 /** Labels beyond core's: who owns the container, so dead sessions can be reaped. */
 export const DOCKER_LABELS = {
@@ -99,7 +99,7 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
   else labels[DOCKER_LABELS.pool] = spec.kind;
 
   const tmpfs: Record<string, string> = {
-    [WORKDIR]: `rw,nosuid,nodev,${exec},size=${disk},${owner},mode=0700`,
+    [RUNTIME_WORKDIR]: `rw,nosuid,nodev,${exec},size=${disk},${owner},mode=0700`,
     '/tmp': `rw,nosuid,nodev,${exec},size=${disk},mode=1777`,
   };
   // Every devpts instance on a kernel shares kernel.pty.max, so one container could take

@@ -4,7 +4,8 @@ import { BACKEND_NAME } from './backend-name.js';
 import type { DockerApi } from './docker-api.js';
 import { daemonMessageOf, httpStatusOf } from './docker-errors.js';
 import type { ResolvedDockerOptions } from './options.js';
-import { BUILD_REMEDY, DAEMON_REMEDY, RUNNER_PROTOCOL, RUNNER_PROTOCOL_LABEL } from './runtime-image.js';
+import { RUNNER_PROTOCOL, RUNNER_PROTOCOL_LABEL } from '@cordon/core/backend';
+import { BUILD_REMEDY, DAEMON_REMEDY } from './runtime-image.js';
 
 /** What was found about the daemon and the image; shown by `probe()` and `capabilities().notes`. */
 export interface DaemonFacts {

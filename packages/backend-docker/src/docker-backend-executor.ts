@@ -7,7 +7,7 @@ import { checkDaemon, type DaemonFacts } from './daemon-check.js';
 import { DockerApi } from './docker-api.js';
 import { resolveDockerOptions, type DockerBackendOptions, type ResolvedDockerOptions } from './options.js';
 import { listCordonContainers, reapDeadSessions, removeContainers } from './reaper.js';
-import { runnerKindFor, type RunnerKind } from './runtime-image.js';
+import { runnerKindFor, type RunnerKind } from '@cordon/core/backend';
 import { SandboxContainer } from './sandbox-container.js';
 import { WarmPool } from './warm-pool.js';
 

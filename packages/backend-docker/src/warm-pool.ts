@@ -1,4 +1,4 @@
-import type { RunnerKind } from './runtime-image.js';
+import type { RunnerKind } from '@cordon/core/backend';
 import type { SandboxContainer } from './sandbox-container.js';
 
 export interface WarmPoolOptions {

@@ -7,7 +7,7 @@ import { BACKEND_NAME, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, PO
 import { parseK8sOptions, type K8sOptions } from './options.js';
 import { PodTracker } from './pod-tracker.js';
 import { deleteSessionPods, reapDeadSessions, sessionPods, type SessionPod } from './reaper.js';
-import { runnerKindFor, type RunnerKind } from './runner-protocol.js';
+import { runnerKindFor, type RunnerKind } from '@cordon/core/backend';
 import { appliesPidsPerPod, type SandboxPodSpec } from './sandbox-manifest.js';
 import { SandboxPod, stoppedOutcome } from './sandbox-pod.js';
 import { Tenant } from './tenant.js';

@@ -3,7 +3,7 @@ import { type ExecutionLimits } from '@cordon/core';
 import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
 import type { V1Namespace, V1NetworkPolicy, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import { DEFAULT_RUN_AS_USER, PER_POD_UID_COUNT, PER_POD_UID_MIN, toTolerations, type K8sOptions } from './options.js';
-import { WORK_DIR } from './runner-protocol.js';
+import { RUNTIME_WORKDIR } from '@cordon/core/backend';
 import { isGvisorRuntimeClass } from './runtime-class.js';
 
 export const BACKEND_NAME = 'k8s';
@@ -195,9 +195,9 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
           image: options.image,
           imagePullPolicy: options.imagePullPolicy,
           command: spec.command,
-          workingDir: supervised ? '/' : WORK_DIR,
+          workingDir: supervised ? '/' : RUNTIME_WORKDIR,
           env: [
-            { name: 'HOME', value: WORK_DIR },
+            { name: 'HOME', value: RUNTIME_WORKDIR },
             { name: 'PATH', value: '/usr/local/bin:/usr/bin:/bin' },
           ],
           stdin: spec.stdin,
@@ -216,7 +216,7 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
           resources: resourcesFor(spec.limits, options.cpuRequestFraction),
           volumeMounts: [
             { name: 'tmp', mountPath: '/tmp' },
-            { name: 'work', mountPath: WORK_DIR },
+            { name: 'work', mountPath: RUNTIME_WORKDIR },
             ...(hidePtys ? [{ name: 'no-ptys', mountPath: '/dev/pts', readOnly: true }] : []),
           ],
         },

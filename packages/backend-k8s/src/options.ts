@@ -1,11 +1,16 @@
-import { parseBackendOptions, parseBooleanOption } from '@cordon/core/backend';
+import {
+  DEFAULT_RUNTIME_IMAGE,
+  parseBackendOptions,
+  parseBooleanOption,
+  RUNTIME_IMAGE_UID,
+} from '@cordon/core/backend';
 import type { V1Toleration } from '@kubernetes/client-node';
 import { z } from 'zod';
 
 /** The cordon runtime image, as the docker backend builds it and the test cluster imports it. */
-export const DEFAULT_IMAGE = 'cordon-runtime:0.2.0';
+export const DEFAULT_IMAGE = DEFAULT_RUNTIME_IMAGE;
 /** The runtime image's own non-root user: the uid of cordon's non-sandbox pods (canary, control, probe). */
-export const DEFAULT_RUN_AS_USER = 10001;
+export const DEFAULT_RUN_AS_USER = RUNTIME_IMAGE_UID;
 /**
  * `runAsUser: 'per-pod'` (the default) draws each sandbox pod's program uid from this
  * range. The kernel counts RLIMIT_NPROC and its per-user limits (inotify instances,

@@ -6,7 +6,7 @@ import type { V1Status } from '@kubernetes/client-node';
 import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
 import { messageOf, type KubeApi } from './kube-api.js';
 import { BACKEND_NAME, SANDBOX_CONTAINER } from './manifests.js';
-import { collectionBounds, RunnerOutput, type RunnerTrailer } from './runner-protocol.js';
+import { collectionBounds, RunnerOutput, type RunnerTrailer } from '@cordon/core/backend';
 
 /** The part of the `ws` socket used here (the client's own type comes from a package it does not expose). */
 interface Socket {
@@ -53,7 +53,7 @@ export type AttachOutcome =
   | { kind: 'stopped' };
 
 export interface AttachInput {
-  /** The payload header (see runner-protocol.ts). */
+  /** The payload header (see runner-protocol.ts in @cordon/core/backend). */
   payload: Buffer;
   /** The program's stdin, sent after the payload, then closed. */
   stdin: Uint8Array | undefined;

@@ -3,7 +3,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { EXECUTOR_LABEL, hardenedPodManifest, podCommand, podUid } from './manifests.js';
 import { gateSource } from './network-gate.js';
 import type { K8sOptions } from './options.js';
-import { supervisorCommand, type RunnerKind } from './runner-protocol.js';
+import { supervisorCommand, type RunnerKind } from '@cordon/core/backend';
 
 /** What one sandbox pod is made of; the rest comes from the options. */
 export interface SandboxPodSpec {

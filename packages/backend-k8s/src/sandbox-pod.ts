@@ -1,5 +1,12 @@
 import { BackendFailureError, IsolationRefusedError } from '@cordon/core';
-import { LABELS, type RunContext, type RunOutcome } from '@cordon/core/backend';
+import {
+  encodePayload,
+  LABELS,
+  newRunnerNonce,
+  RunnerTrailerError,
+  type RunContext,
+  type RunOutcome,
+} from '@cordon/core/backend';
 import type { V1ContainerStateTerminated } from '@kubernetes/client-node';
 import type { KubeApi } from './kube-api.js';
 import { BACKEND_NAME } from './manifests.js';
@@ -7,7 +14,6 @@ import { GATE_EXIT_CODE, GATE_MESSAGE_PREFIX } from './network-gate.js';
 import { attachAndRun } from './pod-attach.js';
 import { createPod, waitForRunning, waitForTermination } from './pod-lifecycle.js';
 import type { PodTracker } from './pod-tracker.js';
-import { encodePayload, newNonce, RunnerTrailerError } from './runner-protocol.js';
 import { sandboxPodManifest, type SandboxPodSpec } from './sandbox-manifest.js';
 
 /** How long to wait for the kubelet to report why a container died (only read when the runner died by SIGKILL). */
@@ -85,7 +91,7 @@ export class SandboxPod {
     if (this.#used) throw new Error('a sandbox pod runs one execution only');
     this.#used = true;
     const { request, signal } = context;
-    const nonce = newNonce();
+    const nonce = newRunnerNonce();
     const payload = encodePayload(request, nonce);
     const outcome = await attachAndRun(
       this.#api,

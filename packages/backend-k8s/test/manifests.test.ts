@@ -15,7 +15,7 @@ import {
   type HardenedPodSpec,
 } from '../src/manifests.js';
 import { parseK8sOptions } from '../src/options.js';
-import { supervisorCommand, WORK_DIR } from '../src/runner-protocol.js';
+import { RUNTIME_WORKDIR as WORK_DIR, supervisorCommand } from '@cordon/core/backend';
 
 const MiB = 1024 * 1024;
 

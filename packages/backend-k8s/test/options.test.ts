@@ -1,8 +1,15 @@
+import { readFileSync } from 'node:fs';
 import { InvalidRequestError } from '@cordon/core';
 import { describe, expect, it } from 'vitest';
 import { parseK8sOptions } from '../src/options.js';
 
 describe('parseK8sOptions', () => {
+  it('defaults to the image version pinned in images/runtime/versions.env (the one the docker backend builds)', () => {
+    const versions = readFileSync(new URL('../../../images/runtime/versions.env', import.meta.url), 'utf8');
+    const pinned = /^CORDON_RUNTIME_VERSION=(.+)$/m.exec(versions)?.[1];
+    expect(parseK8sOptions({}).image).toBe(`cordon-runtime:${pinned}`);
+  });
+
   it('applies defaults', () => {
     const options = parseK8sOptions({});
     expect(options).toMatchObject({

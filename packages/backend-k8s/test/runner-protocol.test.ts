@@ -11,7 +11,7 @@ import {
   type CollectionBounds,
 } from '@cordon/core/backend';
 import { describe, expect, it } from 'vitest';
-import { encodePayload } from '../src/runner-protocol.js';
+import { encodePayload } from '@cordon/core/backend';
 
 const MiB = 1024 * 1024;
 const bounds: CollectionBounds = { maxBytes: 1000, maxFiles: 3, maxDepth: 64, maxPathBytes: 1000 };

@@ -8,7 +8,8 @@
  * - Session labels and ids (`LABELS`, `MANAGED_BY`, `SESSION_ID`, `newExecutionId`)
  *   for what the backend creates, so leftovers can be found and reaped.
  * - Sandbox uids (`UidLeases`, `sandboxUidLeases`), checks of collected files,
- *   backend option parsing, and protocol 2 of the runtime image's runner.
+ *   backend option parsing, protocol 2 of the runtime image's runner, and the
+ *   runtime image's facts (version, working directory, uid, supervisor command).
  * - `ConformanceAdapter`: what `CordonBackend.conformance()` returns.
  */
 export { Admission } from './admission.js';
@@ -46,6 +47,17 @@ export {
   type RunnerTrailer,
   type TrailerScannerOptions,
 } from './runner-protocol.js';
+export {
+  DEFAULT_RUNTIME_IMAGE,
+  RUNNER_PROTOCOL_LABEL,
+  RUNTIME_IMAGE_UID,
+  RUNTIME_IMAGE_VERSION,
+  RUNTIME_WORKDIR,
+  runnerKindFor,
+  supervisorCommand,
+  type RunnerKind,
+  type SupervisorCommandOptions,
+} from './runtime-image.js';
 export { LABELS, MANAGED_BY, newExecutionId, SESSION_ID } from './session.js';
 export { SANDBOX_UID_RANGE, sandboxUidLeases, UidLeases, type UidLease } from './uid-lease.js';
 // Defined with the request (which uses them too); only backends need them from outside.
