@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { NormalizedRequest } from '@cordon/core';
 import { GUARD_FILE, PROGRAM_FILE } from './sandbox-plan.js';
+import { ignored } from '@cordon/core/backend';
 
 const run = promisify(execFile);
 
@@ -34,7 +35,10 @@ export async function createAdvisoryDir(options: AdvisoryDirOptions): Promise<Ad
   await mkdir(path, { mode: 0o755 });
   let mounted = false;
   const remove = async () => {
-    if (mounted) await run(join(dirname(options.mountPath!), 'umount'), ['--lazy', path]).catch(() => undefined);
+    if (mounted)
+      await run(join(dirname(options.mountPath!), 'umount'), ['--lazy', path]).catch(
+        ignored('spawn.advisory', () => `unmount ${path}`),
+      );
     await rm(path, { recursive: true, force: true });
   };
   try {

@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionLimits } from '@cordon/core';
+import { debug, ignored } from '@cordon/core/backend';
 
 const ROOT = '/sys/fs/cgroup';
 /** Every cgroup cordon makes lives under `<controller>/cordon/<session>/<execution>`. */
@@ -35,7 +36,8 @@ async function writable(path: string): Promise<boolean> {
   try {
     await access(path, constants.W_OK);
     return true;
-  } catch {
+  } catch (error) {
+    debug('spawn.cgroup', () => `${path} not writable`, error);
     return false;
   }
 }
@@ -52,9 +54,12 @@ export async function detectCgroups(): Promise<CgroupDriver | undefined> {
     ) {
       return new CgroupV2();
     }
-  } catch {
+    debug('spawn.cgroup', 'v2 lacks memory, pids or cpu, or subtree_control is not writable');
+  } catch (error) {
     // No unified hierarchy at the root.
+    debug('spawn.cgroup', 'read cgroup.controllers at the root', error);
   }
+  debug('spawn.cgroup', 'no usable cgroups: limits are rlimits');
   return undefined;
 }
 
@@ -62,7 +67,9 @@ async function killTasks(procsFile: string): Promise<boolean> {
   let pids: string[];
   try {
     pids = (await readFile(procsFile, 'utf8')).split('\n').filter(Boolean);
-  } catch {
+  } catch (error) {
+    // ENOENT once the cgroup is gone: the usual case.
+    debug('spawn.cgroup', () => `read ${procsFile}`, error);
     return true;
   }
   for (const pid of pids) {
@@ -70,8 +77,9 @@ async function killTasks(procsFile: string): Promise<boolean> {
     if (!isSandboxPid(Number(pid))) continue;
     try {
       process.kill(Number(pid), 'SIGKILL');
-    } catch {
+    } catch (error) {
       // Already gone.
+      debug('spawn.cgroup', () => `kill pid ${pid} of ${procsFile}`, error);
     }
   }
   return pids.length === 0;
@@ -145,10 +153,18 @@ class CgroupV1 implements CgroupDriver {
       procsFiles,
       attach: (pids) => attachAll(procsFiles, pids),
       oomKilled: async () => {
-        const control = await readFile(join(memory, 'memory.oom_control'), 'utf8').catch(() => '');
+        const control = await readFile(join(memory, 'memory.oom_control'), 'utf8').catch(
+          ignored('spawn.cgroup', () => `read ${memory}/memory.oom_control`, ''),
+        );
         const kills = /oom_kill (\d+)/.exec(control);
         if (kills) return Number(kills[1]) > 0;
-        return Number(await readFile(join(memory, 'memory.failcnt'), 'utf8').catch(() => '0')) > 0;
+        return (
+          Number(
+            await readFile(join(memory, 'memory.failcnt'), 'utf8').catch(
+              ignored('spawn.cgroup', () => `read ${memory}/memory.failcnt`, '0'),
+            ),
+          ) > 0
+        );
       },
       killAll: async () => {
         for (let attempt = 0; attempt < 100 && !(await killTasks(join(pids, 'cgroup.procs'))); attempt++)
@@ -167,7 +183,9 @@ class CgroupV1 implements CgroupDriver {
         writeFile(join(cpu, 'cpu.cfs_quota_us'), String(Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US)))),
       ]);
     } catch (error) {
-      await group.remove().catch(() => undefined);
+      await group
+        .remove()
+        .catch(ignored('spawn.cgroup', () => `remove ${memory}, ${pids}, ${cpu} after a failed limit write`));
       throw error;
     }
     return group;
@@ -210,7 +228,9 @@ class CgroupV2 implements CgroupDriver {
       procsFiles: [procs],
       attach: (pids) => attachAll([procs], pids),
       oomKilled: async () => {
-        const events = await readFile(join(dir, 'memory.events'), 'utf8').catch(() => '');
+        const events = await readFile(join(dir, 'memory.events'), 'utf8').catch(
+          ignored('spawn.cgroup', () => `read ${dir}/memory.events`, ''),
+        );
         return Number(/oom_kill (\d+)/.exec(events)?.[1] ?? 0) > 0;
       },
       killAll,
@@ -227,7 +247,7 @@ class CgroupV2 implements CgroupDriver {
         writeFile(join(dir, 'cpu.max'), `${Math.max(1000, Math.round(limits.cpus * CPU_PERIOD_US))} ${CPU_PERIOD_US}`),
       ]);
     } catch (error) {
-      await group.remove().catch(() => undefined);
+      await group.remove().catch(ignored('spawn.cgroup', () => `remove ${dir} after a failed limit write`));
       throw error;
     }
     return group;
@@ -238,7 +258,7 @@ class CgroupV2 implements CgroupDriver {
 export async function listSessionCgroups(driver: CgroupDriver, session: string): Promise<string[]> {
   const found: string[] = [];
   for (const dir of driver.sessionDirs(session)) {
-    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    const entries = await readdir(dir, { withFileTypes: true }).catch(ignored('spawn.cgroup', () => `list ${dir}`, []));
     for (const entry of entries) if (entry.isDirectory()) found.push(join(dir, entry.name));
   }
   return found;
@@ -249,7 +269,12 @@ export async function listSessionCgroups(driver: CgroupDriver, session: string):
  * ones go: another executor of the same process may still be running in them.
  */
 export async function removeSessionDirs(driver: CgroupDriver, session: string): Promise<void> {
-  await Promise.allSettled(driver.sessionDirs(session).map((dir) => rmdir(dir)));
+  // Busy (another executor's cgroups) or already gone is normal; logged for reap questions.
+  await Promise.all(
+    driver
+      .sessionDirs(session)
+      .map((dir) => rmdir(dir).catch(ignored('spawn.cgroup', () => `remove session dir ${dir}`))),
+  );
 }
 
 /**
@@ -268,36 +293,41 @@ export async function reapStaleSessions(
   // cgroupfs timestamps come from a coarse kernel clock and can sit a tick past Date.now().
   const oldEnough = (age: number) => minAgeMs <= 0 || age >= minAgeMs;
   for (const parent of new Set(driver.sessionDirs(ownSession).map((dir) => dirname(dir)))) {
-    const sessions = await readdir(parent, { withFileTypes: true }).catch(() => []);
+    const sessions = await readdir(parent, { withFileTypes: true }).catch(
+      ignored('spawn.reaper', () => `list ${parent}`, []),
+    );
     for (const session of sessions) {
       if (!session.isDirectory() || session.name === ownSession) continue;
       const sessionDir = join(parent, session.name);
-      const executions = await readdir(sessionDir, { withFileTypes: true }).catch(() => []);
+      const executions = await readdir(sessionDir, { withFileTypes: true }).catch(
+        ignored('spawn.reaper', () => `list ${sessionDir}`, []),
+      );
       for (const execution of executions) {
         if (!execution.isDirectory()) continue;
         const dir = join(sessionDir, execution.name);
         const age = await stat(dir).then(
           (info) => now - info.mtimeMs,
-          () => 0,
+          ignored('spawn.reaper', () => `stat ${dir}`, 0),
         );
         if (
           oldEnough(age) &&
           (await rmdir(dir).then(
             () => true,
-            () => false,
+            // EBUSY while tasks remain: kept for a later session.
+            ignored('spawn.reaper', () => `remove stale cgroup ${dir}`, false),
           ))
         )
           reaped.push(dir);
       }
       const age = await stat(sessionDir).then(
         (info) => now - info.mtimeMs,
-        () => 0,
+        ignored('spawn.reaper', () => `stat ${sessionDir}`, 0),
       );
       if (
         oldEnough(age) &&
         (await rmdir(sessionDir).then(
           () => true,
-          () => false,
+          ignored('spawn.reaper', () => `remove stale session dir ${sessionDir}`, false),
         ))
       )
         reaped.push(sessionDir);

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
 import { detectCgroups, type CgroupDriver } from './cgroup.js';
 import { acquireSandboxUser, type SandboxIdChoice } from './sandbox-user.js';
+import { debug } from '@cordon/core/backend';
 
 /** What this machine offers the spawn backend; detected once per process and option set. */
 export interface HostFacts {
@@ -23,7 +24,8 @@ export function firstExisting(paths: readonly string[]): string | undefined {
     try {
       accessSync(path, constants.X_OK);
       return true;
-    } catch {
+    } catch (error) {
+      debug('spawn.host', () => `tool ${path} not executable`, error);
       return false;
     }
   });

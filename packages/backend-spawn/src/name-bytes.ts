@@ -1,3 +1,4 @@
+import { debug } from '@cordon/core/backend';
 /**
  * File names from the sandbox are arbitrary bytes (anything but `/` and NUL). A result
  * carries paths as strings, so only names that are valid UTF-8 come back; the others
@@ -12,7 +13,9 @@ const lossy = new TextDecoder('utf-8', { fatal: false, ignoreBOM: true });
 export function decodeName(bytes: Uint8Array): string | undefined {
   try {
     return strict.decode(bytes);
-  } catch {
+  } catch (error) {
+    // The name itself is file data: only its length.
+    debug('spawn.files', () => `a ${bytes.byteLength}-byte file name is not UTF-8`, error);
     return undefined;
   }
 }

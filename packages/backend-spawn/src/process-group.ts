@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { debug } from '@cordon/core/backend';
 
 /**
  * Signalling a process group from the host (the advisory tier, where there is no PID
@@ -18,7 +19,8 @@ function procStat(pid: number): ProcStat | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-  } catch {
+  } catch (error) {
+    debug('spawn.process', () => `read /proc/${pid}/stat`, error);
     return undefined;
   }
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
@@ -46,7 +48,8 @@ export function killGroup(groupId: number): void {
   if (!Number.isSafeInteger(groupId) || groupId <= 1 || groupId === process.pid || groupId === OWN_GROUP) return;
   try {
     process.kill(-groupId, 'SIGKILL');
-  } catch {
-    // Group already gone.
+  } catch (error) {
+    // Group already gone (ESRCH, the usual case).
+    debug('spawn.process', () => `kill process group ${groupId}`, error);
   }
 }

@@ -5,6 +5,7 @@ import { runnerArgs, runnerEnv } from './runner.js';
 import type { RunnerJob } from './runner-records.js';
 import { BOOT_SOURCE, ETC_FILES, GUARD_SOURCE, sandboxBootId } from './sandbox-data.js';
 import { seccompProgram } from './seccomp.js';
+import { debug } from '@cordon/core/backend';
 
 /** Inside the kernel tier's sandbox. */
 export const SANDBOX_ROOT = '/sandbox';
@@ -121,8 +122,9 @@ function rootLinks(): string[] {
       const stat = lstatSync(name);
       if (stat.isSymbolicLink()) args.push('--symlink', readlinkSync(name), name);
       else if (stat.isDirectory()) args.push('--ro-bind', name, name);
-    } catch {
+    } catch (error) {
       // Absent on this host.
+      debug('spawn.plan', () => `root link ${name}`, error);
     }
   }
   return args;

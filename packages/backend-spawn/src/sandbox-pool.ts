@@ -1,4 +1,5 @@
 import type { SandboxProcess } from './sandbox-process.js';
+import { debug, ignored } from '@cordon/core/backend';
 
 /**
  * Pre-started kernel-tier sandboxes, each waiting for one job and used once (off
@@ -46,11 +47,19 @@ export class SandboxPool {
     if (this.#filling || this.#closed) return;
     this.#filling = (async () => {
       while (!this.#closed && this.#ready.length < this.#size) {
-        const sandbox = await this.#start().catch(() => undefined);
+        debug('spawn.pool', () => `refill: starting sandbox ${this.#ready.length + 1} of ${this.#size}`);
+        const sandbox = await this.#start().catch(
+          ignored('spawn.pool', 'refill: start a sandbox (cold starts until the next take)'),
+        );
         // A host that cannot start sandboxes now gets cold starts (which report the error) until the next take.
         if (!sandbox) return;
         if ((await sandbox.ready()) && !this.#closed) this.#ready.push(sandbox);
         else {
+          debug('spawn.pool', () =>
+            this.#closed
+              ? 'refill: closed meanwhile'
+              : 'refill: a sandbox failed to get ready, refill stops until the next take',
+          );
           await this.#cleanup(sandbox);
           return;
         }

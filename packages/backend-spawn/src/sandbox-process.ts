@@ -2,7 +2,7 @@ import { spawn, type ChildProcess, type StdioPipe } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { BackendFailureError } from '@cordon/core';
-import { type RunContext, type RunOutcome } from '@cordon/core/backend';
+import { ignored, type RunContext, type RunOutcome } from '@cordon/core/backend';
 import type { ExecutionCgroup } from './cgroup.js';
 import { ControlChannel } from './control-channel.js';
 import { RunnerCollection } from './runner-collection.js';
@@ -103,7 +103,8 @@ export class SandboxProcess {
     });
     this.#closed = new Promise((resolve) => this.#child.on('close', (code, signal) => resolve({ code, signal })));
     this.#prepared = this.#prepare();
-    this.#prepared.catch(() => undefined);
+    // Observed by ready(); logged here so a pool member that never gets ready says why.
+    this.#prepared.catch(ignored('spawn.sandbox', () => `prepare sandbox pid ${this.#child.pid ?? 'none'}`));
   }
 
   get cgroup(): ExecutionCgroup | undefined {
@@ -124,7 +125,11 @@ export class SandboxProcess {
     // Moving bubblewrap itself (trusted, not the sandbox) right away pays the kernel's
     // grace period for cgroup migration while it sets up, so moving the runner later is quick.
     const early =
-      cgroup && this.#child.pid !== undefined ? cgroup.attach([this.#child.pid]).catch(() => undefined) : undefined;
+      cgroup && this.#child.pid !== undefined
+        ? cgroup
+            .attach([this.#child.pid])
+            .catch(ignored('spawn.cgroup', () => `early attach of bubblewrap pid ${this.#child.pid ?? 'none'}`))
+        : undefined;
     const waiting = await new Promise<boolean>((resolve) => {
       this.#channel.onWaiting(() => resolve(true));
       void this.#closed.then(() => resolve(false));
@@ -135,7 +140,11 @@ export class SandboxProcess {
     const runner = this.#plan.statusFd !== undefined ? await this.#sandboxInitPid() : this.#child.pid;
     if (runner === undefined) throw new Error('the sandbox runner has no pid');
     // The runner, and a pre-booted Node it started (the pool); nothing else exists yet.
-    const children = (await readFile(`/proc/${runner}/task/${runner}/children`, 'utf8').catch(() => ''))
+    const children = (
+      await readFile(`/proc/${runner}/task/${runner}/children`, 'utf8').catch(
+        ignored('spawn.sandbox', () => `read children of runner pid ${runner}`, ''),
+      )
+    )
       .split(/\s+/)
       .filter(Boolean)
       .map(Number);
@@ -160,7 +169,7 @@ export class SandboxProcess {
   async release(): Promise<void> {
     this.kill();
     await this.#closed;
-    const cgroup = await this.#cgroupPromise.catch(() => undefined);
+    const cgroup = await this.#cgroupPromise.catch(ignored('spawn.cgroup', 'create (released without one)'));
     await cgroup?.remove();
     await this.#user?.release();
   }

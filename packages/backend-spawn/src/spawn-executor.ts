@@ -17,6 +17,7 @@ import {
   SANDBOX_UID_RANGE,
   newExecutionId,
   SESSION_ID,
+  debug,
   type RunContext,
   type RunOutcome,
 } from '@cordon/core/backend';
@@ -94,6 +95,12 @@ export class SpawnExecutor extends BaseExecutor {
     const parsed = parseSpawnOptions(options as Record<string, unknown>);
     const host = await detectHost(parsed);
     const tier = chooseTier(parsed, host);
+    // The reason is the host's kernelProblem: a tool or kernel fact, never configuration values.
+    debug('spawn.tier', () =>
+      tier === 'kernel'
+        ? `tier kernel (option ${parsed.tier})`
+        : `tier advisory (option ${parsed.tier}): ${host.kernelProblem ?? 'forced'}`,
+    );
     if (!host.perlPath) {
       throw new BackendUnavailableError(
         'spawn',
@@ -123,7 +130,11 @@ export class SpawnExecutor extends BaseExecutor {
     };
     const resolvConf = parsed.resolvConf === undefined ? undefined : readResolvConf(parsed.resolvConf);
     await host.cgroups?.prepareSession(SESSION_ID);
-    if (host.cgroups) await reapStaleSessions(host.cgroups, SESSION_ID);
+    if (host.cgroups) {
+      const reaped = await reapStaleSessions(host.cgroups, SESSION_ID);
+      if (reaped.length > 0)
+        debug('spawn.reaper', () => `reaped ${reaped.length} stale cgroup(s): ${reaped.join(', ')}`);
+    }
     return new SpawnExecutor(parsed, host, tier, interpreters, resolvConf);
   }
 

@@ -5,6 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { container } from 'tsyringe';
 import type { CordonBackend } from './backend.js';
 import { BackendUnavailableError, InvalidRequestError } from './errors.js';
+import { debug } from './backend/debug.js';
 
 /** Backends that ship with cordon, each in its own package. */
 export const BUILTIN_BACKENDS = ['spawn', 'docker', 'k8s'] as const;
@@ -99,7 +100,8 @@ async function importBackendModule(
 function resolveFromProject(packageName: string): string | undefined {
   try {
     return createRequire(join(process.cwd(), 'package.json')).resolve(packageName);
-  } catch {
+  } catch (error) {
+    debug('core.registry', () => `resolve ${packageName} from the project`, error);
     return undefined;
   }
 }
@@ -108,7 +110,8 @@ function resolveFromHere(packageName: string): boolean {
   try {
     createRequire(import.meta.url).resolve(packageName);
     return true;
-  } catch {
+  } catch (error) {
+    debug('core.registry', () => `resolve ${packageName} from core`, error);
     return false;
   }
 }

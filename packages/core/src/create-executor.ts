@@ -3,6 +3,7 @@ import type { CordonBackend } from './backend.js';
 import { isBackendInstalled, loadBackend } from './backend-registry.js';
 import { BackendUnavailableError } from './errors.js';
 import type { Executor, ExecutorOptions } from './executor.js';
+import { debug } from './backend/debug.js';
 
 export interface CreateExecutorOptions extends ExecutorOptions {
   /**
@@ -22,8 +23,14 @@ export interface CreateExecutorOptions extends ExecutorOptions {
 export async function createExecutor(options: CreateExecutorOptions = {}): Promise<Executor> {
   const { backend: requested, ...rest } = options;
   const spec = requested ?? process.env.CORDON_BACKEND ?? 'auto';
-  const backend = spec === 'auto' ? (await detectBackend()).backend : await loadBackend(spec);
+  const backend = spec === 'auto' ? (await detectAndLog()).backend : await loadBackend(spec);
   return backend.create({ ...backendOptionsFromEnv(backend.name), ...rest });
+}
+
+async function detectAndLog(): Promise<DetectedBackend> {
+  const detected = await detectBackend();
+  debug('core.auto', () => `chose backend ${detected.backend.name}`);
+  return detected;
 }
 
 export interface DetectedBackend {
@@ -50,10 +57,15 @@ export async function detectBackend(): Promise<DetectedBackend> {
 }
 
 async function usable(name: string, skipped: string[]): Promise<CordonBackend | undefined> {
-  if (!isBackendInstalled(name)) return undefined;
+  if (!isBackendInstalled(name)) {
+    debug('core.auto', () => `backend ${name} not installed, skipped`);
+    return undefined;
+  }
   const backend = await loadBackend(name);
   const probe = await backend.probe(backendOptionsFromEnv(name));
   if (probe.usable) return backend;
+  // Names only: the probe's detail can quote configuration (cordon doctor shows it).
+  debug('core.auto', () => `backend ${name} not usable, skipped`);
   skipped.push(`${name}: ${probe.detail}`);
   return undefined;
 }

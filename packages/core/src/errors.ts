@@ -3,6 +3,7 @@
  * read `code` and `context` instead of parsing messages. Raw dockerode, Kubernetes
  * or errno errors never reach the surface: backends wrap them as `cause`.
  */
+import { debug } from './backend/debug.js';
 export type CordonErrorCode =
   'INVALID_REQUEST' | 'BACKEND_UNAVAILABLE' | 'ISOLATION_REFUSED' | 'BACKEND_FAILURE' | 'EXECUTOR_CLOSED';
 
@@ -116,7 +117,12 @@ function describeValue(value: unknown): string {
     const text = JSON.stringify(value);
     if (text === undefined) return String(value);
     return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-  } catch {
+  } catch (error) {
+    // The class only: a JSON.stringify error quotes the value's keys, which are request data.
+    debug(
+      'core.errors',
+      () => `value not JSON (${error instanceof Error ? error.name : typeof error}), described with String()`,
+    );
     return String(value);
   }
 }

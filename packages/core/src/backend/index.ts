@@ -10,6 +10,7 @@
  * - Sandbox uids (`UidLeases`, `sandboxUidLeases`), checks of collected files,
  *   backend option parsing, protocol 2 of the runtime image's runner, and the
  *   runtime image's facts (version, working directory, uid, supervisor command).
+ * - The debug channel (`debug`, `ignored`): `NODE_DEBUG=cordon` lines for swallowed errors.
  * - `ConformanceAdapter`: what `CordonBackend.conformance()` returns.
  */
 export { Admission } from './admission.js';
@@ -22,6 +23,15 @@ export {
   MAX_COLLECTED_FILES,
   type CheckedFiles,
 } from './collected-files.js';
+export {
+  debug,
+  debugEnabled,
+  describeDebugError,
+  formatDebugLine,
+  ignored,
+  MAX_DEBUG_ERROR_CHARS,
+  type DebugMessage,
+} from './debug.js';
 export { parseBackendOptions, parseBooleanOption } from './options.js';
 export { OutputCollector } from './output-collector.js';
 export {

@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import type { OutputListener } from '../request.js';
+import { debug } from './debug.js';
 
 /**
  * Collects one output stream up to a byte cap. Bytes past the cap are dropped as
@@ -50,8 +51,12 @@ export class OutputCollector {
     if (!this.#listener || this.#listenerFailed) return;
     try {
       this.#listener(text);
-    } catch {
-      // A throwing listener must not kill the execution; stop calling it.
+    } catch (error) {
+      // A throwing listener must not kill the execution; stop calling it. Its class only: its message may quote output.
+      debug(
+        'core.output',
+        () => `output listener threw ${error instanceof Error ? error.name : typeof error}, no longer called`,
+      );
       this.#listenerFailed = true;
     }
   }

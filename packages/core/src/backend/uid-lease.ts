@@ -2,6 +2,7 @@ import { randomInt } from 'node:crypto';
 import { mkdir, open, readFile, unlink } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { debug, ignored } from './debug.js';
 
 /**
  * Host uids handed to sandboxes one each, so no two tenants share the kernel's
@@ -65,7 +66,7 @@ export class UidLeases {
     let released: Promise<void> | undefined;
     const release = () => {
       released ??= unlink(join(this.#dir, String(uid)))
-        .catch(() => undefined)
+        .catch(ignored('core.uid', () => `release uid ${uid}`))
         .finally(() => this.#held.delete(uid));
       return released;
     };
@@ -84,7 +85,7 @@ export class UidLeases {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       }
       if (!(await isStale(path))) return false;
-      await unlink(path).catch(() => undefined);
+      await unlink(path).catch(ignored('core.uid', () => `remove stale lease ${path}`));
     }
     return false;
   }
@@ -92,7 +93,7 @@ export class UidLeases {
 
 /** A lease whose owner process is gone (same host). */
 async function isStale(path: string): Promise<boolean> {
-  const content = await readFile(path, 'utf8').catch(() => undefined);
+  const content = await readFile(path, 'utf8').catch(ignored('core.uid', () => `read lease ${path}`));
   if (content === undefined) return true;
   const [pidText, host] = content.trim().split(' ');
   const pid = Number(pidText);
@@ -102,6 +103,7 @@ async function isStale(path: string): Promise<boolean> {
     process.kill(pid, 0);
     return false;
   } catch (error) {
+    debug('core.uid', () => `lease owner pid ${pid} of ${path}`, error);
     return (error as NodeJS.ErrnoException).code === 'ESRCH';
   }
 }
