@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
+import { debug, ignored, LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
 import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS } from './container-spec.js';
 import type { DockerApi } from './docker-api.js';
@@ -26,7 +26,8 @@ export async function createDualStackNetwork(api: DockerApi): Promise<DualStackN
   let previousDad: string;
   try {
     previousDad = readFileSync(ACCEPT_DAD, 'utf8').trim();
-  } catch {
+  } catch (error) {
+    debug('docker.conformance', `read ${ACCEPT_DAD} (no dual-stack network)`, error);
     return undefined;
   }
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -62,16 +63,18 @@ export async function createDualStackNetwork(api: DockerApi): Promise<DualStackN
         gatewayIPv4,
         gatewayIPv6,
         close: async () => {
-          await api.removeNetwork(networkId).catch(() => undefined);
+          await api.removeNetwork(networkId).catch(ignored('docker.conformance', () => `remove network ${networkId}`));
         },
       };
-    } catch {
+    } catch (error) {
       // Most likely the random subnet overlaps an existing network: try another.
+      debug('docker.conformance', () => `create network ${name}`, error);
     } finally {
       try {
         writeFileSync(ACCEPT_DAD, previousDad);
-      } catch {
+      } catch (error) {
         // Restoring a sysctl we just wrote cannot fail short of losing root mid-run.
+        debug('docker.conformance', `restore ${ACCEPT_DAD}`, error);
       }
     }
   }

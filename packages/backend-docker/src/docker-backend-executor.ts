@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_LIMITS, LANGUAGES, LIMIT_NAMES, type BackendCapabilities, type ExecutionLimits } from '@cordon/core';
-import { BaseExecutor, sandboxUidLeases, type RunContext, type RunOutcome } from '@cordon/core/backend';
+import { BaseExecutor, debug, ignored, sandboxUidLeases, type RunContext, type RunOutcome } from '@cordon/core/backend';
 import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS, type SandboxSpec } from './container-spec.js';
 import { checkDaemon, type DaemonFacts } from './daemon-check.js';
@@ -54,6 +54,7 @@ export class DockerBackendExecutor extends BaseExecutor {
             kinds: [...this.#pooledKinds],
             start: (kind) => this.#startContainer(kind, POOL_LIMITS, 'none'),
             discard: (container) => this.#removeLater(container),
+            // Logged by the pool, with its backoff.
             onError: (error) => {
               this.#lastPoolError = error;
             },
@@ -89,7 +90,9 @@ export class DockerBackendExecutor extends BaseExecutor {
     const api = DockerApi.connect(resolved);
     const facts = await checkDaemon(api, resolved);
     // Best effort: a failed reap must not stop this session from working.
-    await reapDeadSessions(api).catch(() => undefined);
+    const reaped = await reapDeadSessions(api).catch(ignored('docker.reaper', 'reap dead sessions', []));
+    if (reaped.length > 0)
+      debug('docker.reaper', () => `reaped ${reaped.length} of dead sessions: ${reaped.join(', ')}`);
     const executor = new DockerBackendExecutor({ api, options: resolved, facts, conformanceControl });
     executor.#pool?.fill();
     return executor;
@@ -157,7 +160,7 @@ export class DockerBackendExecutor extends BaseExecutor {
         void this.#track(
           starting.then(
             (late) => late.remove(),
-            () => undefined,
+            ignored('docker.executor', () => `start of aborted execution ${context.id}`),
           ),
         );
         return { exitCode: null, signal: null, oomKilled: false };
@@ -215,8 +218,9 @@ export class DockerBackendExecutor extends BaseExecutor {
         this.#api,
         rest.map((info) => info.Id),
       );
-    } catch {
+    } catch (error) {
       // The daemon is gone: the next session's reaper removes what is left.
+      debug('docker.executor', () => `remove leftovers of executor ${this.executorId} on close`, error);
     }
   }
 
@@ -249,10 +253,7 @@ export class DockerBackendExecutor extends BaseExecutor {
 
   /** Tracks a removal so `settled()` and `close()` wait for it; resolves when it is done (never rejects). */
   #track(task: Promise<unknown>): Promise<void> {
-    const settled = task.then(
-      () => undefined,
-      () => undefined,
-    );
+    const settled = task.then(() => undefined, ignored('docker.executor', 'background container removal'));
     this.#removals.add(settled);
     void settled.then(() => this.#removals.delete(settled));
     return settled;

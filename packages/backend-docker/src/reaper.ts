@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { LABELS, MANAGED_BY } from '@cordon/core/backend';
+import { ignored, LABELS, MANAGED_BY } from '@cordon/core/backend';
 import type Docker from 'dockerode';
 import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS } from './container-spec.js';
@@ -36,7 +36,11 @@ export async function reapDeadSessions(api: DockerApi): Promise<string[]> {
   // Networks made for conformance control runs by sessions that died before closing.
   const networks = await api.listNetworks(CORDON_FILTERS);
   const deadNetworks = networks.filter((info) => isDeadOwner(info.Labels ?? {}, host));
-  await Promise.all(deadNetworks.map((info) => api.removeNetwork(info.Id).catch(() => undefined)));
+  await Promise.all(
+    deadNetworks.map((info) =>
+      api.removeNetwork(info.Id).catch(ignored('docker.reaper', () => `remove network ${info.Id}`)),
+    ),
+  );
   return [...dead.map((info) => info.Id), ...deadNetworks.map((info) => info.Id)];
 }
 

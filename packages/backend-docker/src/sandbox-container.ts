@@ -14,6 +14,7 @@ import {
   type RunnerTrailer,
 } from '@cordon/core/backend';
 import { startError } from './start-error.js';
+import { ignored } from '@cordon/core/backend';
 
 /** Output a supervisor may print before its payload (only when it fails to boot), kept for the report. */
 const EARLY_OUTPUT_CAP = 64 * 1024;
@@ -89,7 +90,9 @@ export class SandboxContainer {
       }
       return sandbox;
     } catch (error) {
-      await api.removeContainer(id).catch(() => undefined);
+      await api
+        .removeContainer(id)
+        .catch(ignored('docker.container', () => `remove container ${id} after a failed start`));
       throw startError(error, spec);
     }
   }

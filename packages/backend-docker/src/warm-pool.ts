@@ -1,4 +1,4 @@
-import type { RunnerKind } from '@cordon/core/backend';
+import { debug, type RunnerKind } from '@cordon/core/backend';
 import type { SandboxContainer } from './sandbox-container.js';
 
 export interface WarmPoolOptions {
@@ -85,6 +85,7 @@ export class WarmPool {
 
   #startOne(kind: RunnerKind): void {
     this.#starting.set(kind, (this.#starting.get(kind) ?? 0) + 1);
+    debug('docker.pool', () => `refill ${kind}: starting a container`);
     const task = this.#options
       .start(kind)
       .then(
@@ -110,6 +111,7 @@ export class WarmPool {
           this.#options.onError(error);
           const backoff = Math.min(MAX_BACKOFF_MS, (this.#backoffMs.get(kind) ?? 500) * 2);
           this.#backoffMs.set(kind, backoff);
+          debug('docker.pool', () => `refill ${kind} failed, retrying in ${backoff} ms`, error);
           const timer = setTimeout(() => {
             this.#retryTimers.delete(timer);
             this.#refill(kind);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_MS, type BackendCapabilities } from '@cordon/core';
-import { BaseExecutor, LABELS, type RunContext, type RunOutcome } from '@cordon/core/backend';
+import { BaseExecutor, debug, ignored, LABELS, type RunContext, type RunOutcome } from '@cordon/core/backend';
 import { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, POOL_LABEL } from './manifests.js';
 import { parseK8sOptions, type K8sOptions } from './options.js';
@@ -241,7 +241,9 @@ export class K8sExecutor extends BaseExecutor {
     await this.#tracker.settled();
     const deadline = performance.now() + DISPOSE_WAIT_MS;
     while (performance.now() < deadline) {
-      const found = await sessionPods(this.api, this.#tenant.namespaces, this.instanceId).catch(() => []);
+      const found = await sessionPods(this.api, this.#tenant.namespaces, this.instanceId).catch(
+        ignored('k8s.executor', () => `list pods of executor ${this.instanceId}`, []),
+      );
       if (!found.some((pod) => pod.phase === 'Terminating')) return;
       await sleep(250);
     }
@@ -276,7 +278,8 @@ export class K8sExecutor extends BaseExecutor {
       let remaining: string[];
       try {
         remaining = await this.leftovers();
-      } catch {
+      } catch (error) {
+        debug('k8s.executor', () => `list leftovers of executor ${this.instanceId} on close`, error);
         return;
       }
       if (remaining.length === 0 || performance.now() > deadline) return;

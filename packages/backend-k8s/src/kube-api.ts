@@ -1,4 +1,5 @@
 import { BackendFailureError, BackendUnavailableError, CordonError } from '@cordon/core';
+import { debug } from '@cordon/core/backend';
 import {
   ApiException,
   CoreV1Api,
@@ -182,6 +183,8 @@ function apiMessage(error: ApiException<unknown>): string {
       const parsed = JSON.parse(body) as { message?: unknown };
       if (typeof parsed.message === 'string') return parsed.message;
     } catch {
+      // The body is used as the message; not logged (it can echo the request).
+      debug('k8s.api', () => `an API error body of ${body.length} chars is not JSON`);
       return body.slice(0, 300);
     }
   }

@@ -1,4 +1,5 @@
 import {
+  debug,
   DEFAULT_RUNTIME_IMAGE,
   parseBackendOptions,
   parseBooleanOption,
@@ -64,6 +65,8 @@ const tolerations = z.preprocess((value) => {
   try {
     return JSON.parse(value) as unknown;
   } catch {
+    // No error text: JSON.parse quotes its input, a configured value. Zod reports the shape.
+    debug('k8s.options', 'tolerations are not JSON, left to validation');
     return value;
   }
 }, z.array(tolerationSchema));

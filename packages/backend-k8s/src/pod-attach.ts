@@ -6,7 +6,7 @@ import type { V1Status } from '@kubernetes/client-node';
 import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
 import { messageOf, type KubeApi } from './kube-api.js';
 import { BACKEND_NAME, SANDBOX_CONTAINER } from './manifests.js';
-import { collectionBounds, RunnerOutput, type RunnerTrailer } from '@cordon/core/backend';
+import { collectionBounds, debug, RunnerOutput, type RunnerTrailer } from '@cordon/core/backend';
 
 /** The part of the `ws` socket used here (the client's own type comes from a package it does not expose). */
 interface Socket {
@@ -189,7 +189,9 @@ export async function attachAndRun(
 function parseStatus(data: Buffer): V1Status | undefined {
   try {
     return JSON.parse(data.toString('utf8')) as V1Status;
-  } catch {
+  } catch (error) {
+    // The class only (describeDebugError drops a SyntaxError's message, which quotes the bytes).
+    debug('k8s.attach', () => `a ${data.byteLength}-byte status frame is not JSON`, error);
     return undefined;
   }
 }

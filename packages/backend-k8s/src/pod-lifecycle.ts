@@ -3,6 +3,7 @@ import { BackendFailureError, BackendUnavailableError, CordonError } from '@cord
 import type { V1ContainerStateTerminated, V1Pod } from '@kubernetes/client-node';
 import type { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, SANDBOX_CONTAINER } from './manifests.js';
+import { debug } from '@cordon/core/backend';
 
 /** Waiting reasons that never resolve on their own for a single-use pod: fail at once instead of hanging. */
 const IMAGE_REASONS = new Set([
@@ -166,7 +167,8 @@ async function lastWarning(api: KubeApi, namespace: string, name: string): Promi
     );
     const last = events?.items.at(-1);
     return last ? `${last.reason ?? 'Warning'}: ${last.message ?? ''}`.slice(0, 500) : undefined;
-  } catch {
+  } catch (error) {
+    debug('k8s.pod', () => `list warning events of pod ${namespace}/${name}`, error);
     return undefined;
   }
 }

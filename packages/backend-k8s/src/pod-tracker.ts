@@ -1,5 +1,6 @@
 import type { KubeApi } from './kube-api.js';
 import { deletePod } from './pod-lifecycle.js';
+import { debug } from '@cordon/core/backend';
 
 /** A pod by its coordinates. */
 export interface PodRef {
@@ -39,8 +40,9 @@ export class PodTracker {
     try {
       await deletePod(this.#api, pod.namespace, pod.name);
       this.#pods.delete(key(pod));
-    } catch {
+    } catch (error) {
       // Kept: removeAll() tries again, and the reaper of a later session would find it.
+      debug('k8s.tracker', () => `delete pod ${pod.namespace}/${pod.name} (kept for a retry)`, error);
     }
   }
 

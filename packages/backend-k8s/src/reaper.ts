@@ -1,4 +1,4 @@
-import { LABELS, SESSION_ID } from '@cordon/core/backend';
+import { debug, ignored, LABELS, SESSION_ID } from '@cordon/core/backend';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { KubeApi } from './kube-api.js';
 import { cordonSelector, EXPIRES_ANNOTATION } from './manifests.js';
@@ -41,10 +41,13 @@ export async function reapDeadSessions(api: KubeApi, namespaces: readonly string
         await deletePod(api, namespace, name);
         removed.push(`${namespace}/${name}`);
       }
-    } catch {
+    } catch (error) {
       // Reaping is housekeeping: a failure here must not fail executions.
+      debug('k8s.reaper', () => `reap namespace ${namespace}`, error);
     }
   }
+  if (removed.length > 0)
+    debug('k8s.reaper', () => `reaped ${removed.length} pod(s) of dead sessions: ${removed.join(', ')}`);
   return removed;
 }
 
@@ -92,7 +95,7 @@ export async function deleteSessionPods(params: {
       .call(`list pods in namespace ${namespace}`, (options) =>
         api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(SESSION_ID, params.executor) }, options),
       )
-      .catch(() => undefined);
+      .catch(ignored('k8s.reaper', () => `list pods of executor ${params.executor} in namespace ${namespace}`));
     for (const pod of list?.items ?? []) {
       if (pod.metadata?.name && !pod.metadata.deletionTimestamp)
         await params.remove({ namespace, name: pod.metadata.name });

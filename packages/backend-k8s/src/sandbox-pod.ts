@@ -1,6 +1,7 @@
 import { BackendFailureError, IsolationRefusedError } from '@cordon/core';
 import {
   encodePayload,
+  ignored,
   LABELS,
   newRunnerNonce,
   RunnerTrailerError,
@@ -167,7 +168,7 @@ export class SandboxPod {
           ),
         { contentType: 'application/merge-patch+json', allow: [404, 409, 422] },
       )
-      .catch(() => undefined);
+      .catch(ignored('k8s.pod', () => `label pod ${this.namespace}/${this.name} with its execution`));
   }
 
   /**

@@ -2,6 +2,7 @@ import { verifyIsolation } from './isolation-check.js';
 import type { KubeApi } from './kube-api.js';
 import type { K8sOptions } from './options.js';
 import { checkPolicies, ensureDenyAllPolicy, ensureNamespace } from './tenant-guard.js';
+import { debug } from '@cordon/core/backend';
 
 /** Passed (or running) isolation checks, per cluster and tenant; see Tenant#verifyOnce. */
 const VERIFIED_TENANTS = new Map<string, Promise<void>>();
@@ -56,7 +57,11 @@ export class Tenant {
     if (!check) {
       check = verifyIsolation(this.#api, this.#options, this.#probeLabels);
       VERIFIED_TENANTS.set(key, check);
-      check.catch(() => VERIFIED_TENANTS.delete(key));
+      // Not cached when it fails; the caller sees the error through `await check`.
+      check.catch((error: unknown) => {
+        debug('k8s.tenant', () => `isolation check of namespace ${namespace} failed, not cached`, error);
+        return VERIFIED_TENANTS.delete(key);
+      });
     }
     await check;
   }

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ExecutionLimits, NormalizedRequest } from '@cordon/core';
 import { DEADLINE_GRACE_SECONDS } from './manifests.js';
+import { debug } from '@cordon/core/backend';
 
 /** A started pod waiting for one request. */
 export interface WarmPod {
@@ -85,6 +86,7 @@ export class WarmPool<Pod extends WarmPod = WarmPod> {
     while (this.#ready.length + this.#starting.size < this.#deps.size) {
       const name = `cordon-warm-${randomBytes(6).toString('hex')}`;
       this.#owned.add(name);
+      debug('k8s.pool', () => `refill: starting pod ${name}`);
       const starting = this.#deps.start(name).then(
         (pod) => {
           this.#failures = 0;
@@ -94,7 +96,9 @@ export class WarmPool<Pod extends WarmPod = WarmPod> {
         (error: unknown) => {
           this.#owned.delete(name);
           this.#failures += 1;
-          this.#backoffUntil = performance.now() + Math.min(60_000, 1000 * 2 ** Math.min(this.#failures, 6));
+          const backoff = Math.min(60_000, 1000 * 2 ** Math.min(this.#failures, 6));
+          this.#backoffUntil = performance.now() + backoff;
+          debug('k8s.pool', () => `refill: pod ${name} failed, no refill for ${backoff} ms`, error);
           if (!this.#closed) this.#deps.onError(error);
         },
       );

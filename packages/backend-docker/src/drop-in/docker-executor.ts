@@ -3,6 +3,7 @@ import { DockerBackendExecutor } from '../docker-backend-executor.js';
 import { probeDocker } from '../probe.js';
 import { DEFAULT_IMAGE } from '../runtime-image.js';
 import type { DockerExecutionResult, DockerExecutorInfo, DockerExecutorOptions } from './types.js';
+import { ignored } from '@cordon/core/backend';
 
 const MiB = 1024 * 1024;
 
@@ -90,7 +91,8 @@ export class DockerExecutor implements AsyncDisposable {
   async close(): Promise<void> {
     const executor = this.#executor;
     this.#executor = undefined;
-    if (executor) await (await executor.catch(() => undefined))?.close();
+    // Its creation error was reported by the call that made it.
+    if (executor) await (await executor.catch(ignored('docker.drop-in', 'executor creation, seen at close')))?.close();
   }
 
   [Symbol.asyncDispose](): Promise<void> {

@@ -10,6 +10,7 @@ import { LIMIT_NAMES, type LimitName } from '../limits.js';
 import { parseProbeOutput, type ProbeOutput } from './probes/output.js';
 import type { ExecutionRequest, Language, WaivableGuarantee } from '../request.js';
 import type { ExecutionResult } from '../result.js';
+import { ignored } from '../backend/debug.js';
 
 /** A secret planted in the host for one suite run: in this process's env, the host process canary, and fake key files. */
 export interface PlantedSecret {
@@ -152,7 +153,8 @@ export class SuiteContext {
           limitMs,
         );
       });
-      execution.catch(() => undefined);
+      // Handled through the race below; logged so a late failure past the deadline is seen.
+      execution.catch(ignored('conformance.run', 'an execution'));
       const result = await Promise.race([execution, overdue]);
       return toRunOutput(where, nonce, result);
     } catch (error) {

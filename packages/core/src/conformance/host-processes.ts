@@ -1,4 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
+import { debug } from '../backend/debug.js';
 
 export interface HostProcess {
   pid: number;
@@ -18,7 +19,8 @@ export function findHostProcesses(markers: Iterable<string>): HostProcess[] {
   let entries: string[];
   try {
     entries = readdirSync('/proc');
-  } catch {
+  } catch (error) {
+    debug('conformance.host', 'list /proc', error);
     return [];
   }
   for (const entry of entries) {
@@ -28,7 +30,8 @@ export function findHostProcesses(markers: Iterable<string>): HostProcess[] {
     let cmdline: string;
     try {
       cmdline = readFileSync(`/proc/${entry}/cmdline`, 'latin1').replaceAll('\0', ' ').trim();
-    } catch {
+    } catch (error) {
+      debug('conformance.host', () => `read /proc/${entry}/cmdline`, error);
       continue;
     }
     if (cmdline === '') continue;
@@ -42,8 +45,9 @@ export function killHostProcesses(processes: readonly HostProcess[]): void {
   for (const { pid } of processes) {
     try {
       process.kill(pid, 'SIGKILL');
-    } catch {
+    } catch (error) {
       // Gone already, or not ours to signal.
+      debug('conformance.host', () => `kill pid ${pid}`, error);
     }
   }
 }

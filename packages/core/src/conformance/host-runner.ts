@@ -4,6 +4,7 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Language } from '../request.js';
+import { debug } from '../backend/debug.js';
 
 export interface HostRunResult {
   stdout: string;
@@ -32,7 +33,8 @@ function findExecutable(path: string): string | undefined {
   try {
     accessSync(path, constants.X_OK);
     return path;
-  } catch {
+  } catch (error) {
+    debug('conformance.host', () => `${path} not executable`, error);
     return undefined;
   }
 }
@@ -119,8 +121,9 @@ export function startOnHost(
         const killGroup = () => {
           try {
             if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-          } catch {
+          } catch (error) {
             // Already gone.
+            debug('conformance.host', () => `kill process group ${child.pid ?? 'none'}`, error);
           }
         };
         kill = killGroup;

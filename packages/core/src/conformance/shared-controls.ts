@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { findOnPath, hostPython, startOnHost } from './host-runner.js';
 import { parseProbeOutput } from './probes/output.js';
+import { debug } from '../backend/debug.js';
 
 /**
  * The fixed, unused host uid the shared-resources controls run as when the
@@ -123,8 +124,9 @@ function uidInUse(uid: number): string | undefined {
         .some((line) => line.split(':')[2] === String(uid))
     )
       return 'an /etc/passwd entry';
-  } catch {
+  } catch (error) {
     // No passwd file: only processes can tell.
+    debug('conformance.controls', 'read /etc/passwd', error);
   }
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -133,8 +135,9 @@ function uidInUse(uid: number): string | undefined {
         .split('\n')
         .find((l) => l.startsWith('Uid:'));
       if (line?.split(/\s+/).slice(1).includes(String(uid))) return `process ${entry}`;
-    } catch {
+    } catch (error) {
       // Gone meanwhile.
+      debug('conformance.controls', () => `read /proc/${entry}/status`, error);
     }
   }
   return undefined;

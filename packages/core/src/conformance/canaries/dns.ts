@@ -3,6 +3,7 @@ import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { CanaryLog } from './log.js';
 import { formatAddress } from './stream.js';
+import { debug } from '../../backend/debug.js';
 
 /**
  * A DNS responder on UDP and TCP (same port) that records every query name and
@@ -86,7 +87,8 @@ function answer(message: Buffer, canary: string, at: string, log: CanaryLog, ans
   let query: dnsPacket.Packet;
   try {
     query = dnsPacket.decode(message);
-  } catch {
+  } catch (error) {
+    debug('conformance.canary', () => `a ${message.byteLength}-byte datagram to the DNS canary is not DNS`, error);
     // Not DNS: still record the raw bytes, a probe may have sent its nonce anyway.
     log.record(canary, at, message);
     return undefined;

@@ -11,6 +11,7 @@ import { IcmpCanary } from './icmp.js';
 import { StreamCanary } from './stream.js';
 import { UdpCanary } from './udp.js';
 import { SESSION_ID } from '../../backend/session.js';
+import { debug } from '../../backend/debug.js';
 
 export const CANARY_DNS_ZONE = 'canary.cordon.test';
 
@@ -121,7 +122,8 @@ export class CanarySet implements AsyncDisposable {
 async function optional<T>(start: () => Promise<T>): Promise<T | undefined> {
   try {
     return await start();
-  } catch {
+  } catch (error) {
+    debug('conformance.canary', 'start an optional canary', error);
     return undefined;
   }
 }
