@@ -23,14 +23,8 @@ export interface CreateExecutorOptions extends ExecutorOptions {
 export async function createExecutor(options: CreateExecutorOptions = {}): Promise<Executor> {
   const { backend: requested, ...rest } = options;
   const spec = requested ?? process.env.CORDON_BACKEND ?? 'auto';
-  const backend = spec === 'auto' ? (await detectAndLog()).backend : await loadBackend(spec);
+  const backend = spec === 'auto' ? (await detectBackend()).backend : await loadBackend(spec);
   return backend.create({ ...backendOptionsFromEnv(backend.name), ...rest });
-}
-
-async function detectAndLog(): Promise<DetectedBackend> {
-  const detected = await detectBackend();
-  debug('core.auto', () => `chose backend ${detected.backend.name}`);
-  return detected;
 }
 
 export interface DetectedBackend {
@@ -43,17 +37,23 @@ export async function detectBackend(): Promise<DetectedBackend> {
   const skipped: string[] = [];
   if (isInsidePod()) {
     const found = await usable('k8s', skipped);
-    if (found) return { backend: found, reason: 'running inside a Kubernetes pod' };
-  }
+    if (found) return chosen(found, 'running inside a Kubernetes pod');
+  } else debug('core.auto', 'not inside a Kubernetes pod: k8s not considered');
   const docker = await usable('docker', skipped);
-  if (docker) return { backend: docker, reason: 'a Docker daemon is reachable and the runtime image is present' };
+  if (docker) return chosen(docker, 'a Docker daemon is reachable and the runtime image is present');
   const spawn = isBackendInstalled('spawn') ? await loadBackend('spawn') : undefined;
-  if (spawn) return { backend: spawn, reason: skipped.length > 0 ? `default (${skipped.join('; ')})` : 'default' };
+  if (spawn) return chosen(spawn, skipped.length > 0 ? `default (${skipped.join('; ')})` : 'default');
+  debug('core.auto', 'no usable backend');
   throw new BackendUnavailableError(
     'auto',
     `no usable backend is installed${skipped.length > 0 ? ` (${skipped.join('; ')})` : ''}`,
     'Run: pnpm add @cordon/backend-spawn (or @cordon/backend-docker, @cordon/backend-k8s).',
   );
+}
+
+function chosen(backend: CordonBackend, reason: string): DetectedBackend {
+  debug('core.auto', () => `chose backend ${backend.name}`);
+  return { backend, reason };
 }
 
 async function usable(name: string, skipped: string[]): Promise<CordonBackend | undefined> {

@@ -1,3 +1,4 @@
+import { debug } from '../../backend/debug.js';
 /** What a probe printed about itself, parsed from its `CORDON-*` lines. */
 export interface ProbeOutput {
   /** `step: ok` or `step: CODE`, in order. */
@@ -43,6 +44,8 @@ export function parseProbeOutput(stdout: string): ProbeOutput {
       try {
         parsed = JSON.parse(line.slice('CORDON-PROBE '.length)) as typeof parsed;
       } catch {
+        // Sandbox output: its length only.
+        debug('conformance.probe', () => `a ${line.length}-char CORDON-PROBE line is not JSON, skipped`);
         continue;
       }
       const step = typeof parsed.step === 'string' ? parsed.step : '?';

@@ -19,7 +19,8 @@ function writable(path: string): boolean {
   try {
     accessSync(path, constants.W_OK);
     return true;
-  } catch {
+  } catch (error) {
+    debug('conformance.probe', () => `${path} not writable`, error);
     return false;
   }
 }
@@ -31,6 +32,7 @@ def dns_query(name):
     qname = b''.join(bytes([len(label)]) + label.encode() for label in name.split('.')) + b'\\0'
     return struct.pack('>HHHHHH', random.randint(0, 65535), 0x0100, 1, 0, 0, 0) + qname + struct.pack('>HH', 1, 1)
 `;
+import { debug } from '../../../backend/debug.js';
 
 // An ICMP echo request carrying the nonce, with its checksum, for raw and datagram ICMP sockets.
 const ICMP_ECHO = `import struct

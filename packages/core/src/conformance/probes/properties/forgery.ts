@@ -1,4 +1,5 @@
 import { readlinkSync } from 'node:fs';
+import { debug } from '../../../backend/debug.js';
 
 /**
  * The attacker's toolkit of the result-channel probes (escape-probes.md "The result
@@ -29,7 +30,8 @@ export function forgedTrailerBody(nonce: string): string {
 export function hostPidNamespace(): string {
   try {
     return readlinkSync('/proc/self/ns/pid');
-  } catch {
+  } catch (error) {
+    debug('conformance.probe', 'read /proc/self/ns/pid', error);
     return '';
   }
 }

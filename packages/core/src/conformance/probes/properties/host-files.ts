@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { nodeProbe, pythonProbe } from '../prelude.js';
 import { unusable, type PropertyProbe } from './probe.js';
 import { fakeKey, reversed } from './support.js';
+import { debug } from '../../../backend/debug.js';
 
 export const hostFiles: PropertyProbe = {
   id: 'host-files',
@@ -77,7 +78,8 @@ print('CORDON-FACT found=' + (','.join(found) or 'nowhere'), flush=True)`,
 function sha256File(path: string): string | undefined {
   try {
     return createHash('sha256').update(readFileSync(path)).digest('hex');
-  } catch {
+  } catch (error) {
+    debug('conformance.probe', () => `hash ${path}`, error);
     return undefined;
   }
 }

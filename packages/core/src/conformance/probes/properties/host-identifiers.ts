@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { CanaryEndpoints } from '../../types.js';
 import { bashProbe } from '../prelude.js';
 import { skippedOutcome, unusable, type PropertyOutcome, type PropertyProbe } from './probe.js';
+import { debug } from '../../../backend/debug.js';
 
 const ID = 'host-identifiers';
 /** Where container runtimes keep their state: any of it in a mount table names the host's layout. */
@@ -21,7 +22,8 @@ export function hostPathsToHide(): string[] {
   const real = (path: string) => {
     try {
       return realpathSync(path);
-    } catch {
+    } catch (error) {
+      debug('conformance.probe', () => `realpath ${path}`, error);
       return path;
     }
   };
@@ -164,7 +166,8 @@ function mountPlace(line: string): string {
 function readHost(path: string): string | undefined {
   try {
     return readFileSync(path, 'utf8').trim();
-  } catch {
+  } catch (error) {
+    debug('conformance.probe', () => `read ${path}`, error);
     return undefined;
   }
 }

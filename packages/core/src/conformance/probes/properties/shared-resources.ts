@@ -7,6 +7,7 @@ import { parseProbeOutput } from '../output.js';
 import { pythonProbe } from '../prelude.js';
 import { skippedOutcome, type PropertyOutcome, type PropertyProbe } from './probe.js';
 import type { ExecutionRequest } from '../../../request.js';
+import { debug } from '../../../backend/debug.js';
 
 const ID = 'shared-resources';
 /** The per-process open-file limit a sandbox may have at most (RLIMIT_NOFILE, after raising soft to hard). */
@@ -29,7 +30,8 @@ function ptyCap(): number {
   const read = (name: string, fallback: number) => {
     try {
       return Number(readFileSync(`/proc/sys/kernel/pty/${name}`, 'utf8').trim());
-    } catch {
+    } catch (error) {
+      debug('conformance.probe', () => `read /proc/sys/kernel/pty/${name}`, error);
       return fallback;
     }
   };
