@@ -6,7 +6,7 @@ import type { V1Status } from '@kubernetes/client-node';
 import { WebSocketHandler } from '@kubernetes/client-node/dist/web-socket-handler.js';
 import { messageOf, type KubeApi } from './kube-api.js';
 import { BACKEND_NAME, SANDBOX_CONTAINER } from './manifests.js';
-import { collectionBounds, debug, RunnerOutput, type RunnerTrailer } from '@cordon/core/backend';
+import { collectionBounds, debug, ignored, RunnerOutput, type RunnerTrailer } from '@cordon/core/backend';
 
 /** The part of the `ws` socket used here (the client's own type comes from a package it does not expose). */
 interface Socket {
@@ -199,12 +199,12 @@ function parseStatus(data: Buffer): V1Status | undefined {
 /** Resolves with `promise` unless `signal` fires first; a value that arrives late is handed to `discard`. */
 async function raceAbort<T>(promise: Promise<T>, signal: AbortSignal, discard: (late: T) => void): Promise<T> {
   if (signal.aborted) {
-    promise.then(discard, () => undefined);
+    promise.then(discard, ignored('k8s.attach', 'a step finished after abort'));
     throw signal.reason;
   }
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
-      promise.then(discard, () => undefined);
+      promise.then(discard, ignored('k8s.attach', 'a step finished after abort'));
       reject(signal.reason as Error);
     };
     signal.addEventListener('abort', onAbort, { once: true });

@@ -71,7 +71,12 @@ export class SandboxProcess {
       ...(plan.user ?? {}),
     });
     this.#streams = this.#child.stdio as unknown as (Readable & Writable)[];
-    for (const stream of this.#streams) stream?.on('error', () => undefined);
+    // EPIPE and the like once the sandbox is gone; the exit status tells what happened.
+    for (const stream of this.#streams)
+      stream?.on(
+        'error',
+        ignored('spawn.sandbox', () => `stdio stream of sandbox pid ${this.#child.pid ?? 'none'}`),
+      );
     this.#child.on('error', (error) => {
       this.#spawnError = error;
     });

@@ -3,7 +3,7 @@ import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import dnsPacket from 'dns-packet';
 import type { CanaryLog } from './log.js';
 import { formatAddress } from './stream.js';
-import { debug } from '../../backend/debug.js';
+import { debug, ignored } from '../../backend/debug.js';
 
 /**
  * A DNS responder on UDP and TCP (same port) that records every query name and
@@ -47,7 +47,10 @@ export class DnsCanary {
       const reply = answer(message, name, `udp ${at}`, log, answerIPv4);
       if (reply) this.#udp.send(reply, remote.port, remote.address);
     });
-    this.#udp.on('error', () => undefined);
+    this.#udp.on(
+      'error',
+      ignored('conformance.canary', () => `DNS canary ${name} (udp)`),
+    );
     this.#tcp.on('connection', (socket) => {
       this.#sockets.add(socket);
       socket.setTimeout(5_000, () => socket.destroy());

@@ -2,6 +2,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { CanaryLog } from './log.js';
 import { formatAddress } from './stream.js';
+import { ignored } from '../../backend/debug.js';
 
 /** A UDP canary: records every datagram. */
 export class UdpCanary {
@@ -24,7 +25,10 @@ export class UdpCanary {
     });
     canary.#at = formatAddress(socket.address());
     socket.on('message', (message) => log.record(name, canary.#at, message));
-    socket.on('error', () => undefined);
+    socket.on(
+      'error',
+      ignored('conformance.canary', () => `UDP canary ${name}`),
+    );
     return canary;
   }
 
