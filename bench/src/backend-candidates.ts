@@ -6,7 +6,7 @@ import {
   InvalidRequestError,
   loadBackend,
   packageNameFor,
-  type BackendProbe,
+  type BackendAvailability,
   type CordonBackend,
   type Executor,
 } from '@cordon/core';
@@ -28,7 +28,7 @@ interface BackendPlan {
   poolSize?: number;
   /** Extra options, e.g. the image the Docker baselines use, so both compare the same image. */
   options(context: PlanContext): Record<string, unknown>;
-  /** What to add to a failed probe's message when the usual cause is plain. */
+  /** What to add to a failed availability check's message when the usual cause is plain. */
   hint?(): string | undefined;
 }
 
@@ -72,7 +72,7 @@ export interface BackendCandidate extends Participant {
 }
 
 /**
- * Loads a backend through the public API, probes it, and creates a cold executor
+ * Loads a backend through the public API, checks its availability, and creates a cold executor
  * (pool size 0, or no pool at all) and, when the backend has a pool, a pooled one.
  * Anything missing becomes a plain "skipped" line, never a crash.
  */
@@ -94,18 +94,18 @@ export async function prepareBackend(
     };
   }
   const base = { ...backendOptionsFromEnv(name), ...plan.options(context), maxConcurrency: context.maxConcurrency };
-  let probe: BackendProbe;
+  let availability: BackendAvailability;
   try {
-    const outcome = await withDeadline(backend.probe(base), SETUP_DEADLINE_MS);
-    probe =
+    const outcome = await withDeadline(backend.availability(base), SETUP_DEADLINE_MS);
+    availability =
       outcome === MISSED
-        ? { usable: false, detail: `probe() did not return within ${SETUP_DEADLINE_MS / 1000} s` }
+        ? { usable: false, detail: `availability() did not return within ${SETUP_DEADLINE_MS / 1000} s` }
         : outcome;
   } catch (error) {
-    // probe() must not throw; if it does, the backend is not usable here either.
-    probe = { usable: false, detail: `probe failed: ${describeError(error)}` };
+    // availability() must not throw; if it does, the backend is not usable here either.
+    availability = { usable: false, detail: `availability() failed: ${describeError(error)}` };
   }
-  if (!probe.usable) {
+  if (!availability.usable) {
     const hint = plan.hint?.();
     return {
       backend: name,
@@ -113,7 +113,7 @@ export async function prepareBackend(
       skipped: [
         {
           backend: name,
-          reason: `${probe.detail}${probe.remedy ? ` (${probe.remedy})` : ''}${hint ? ` [${hint}]` : ''}`,
+          reason: `${availability.detail}${availability.remedy ? ` (${availability.remedy})` : ''}${hint ? ` [${hint}]` : ''}`,
         },
       ],
     };
@@ -176,7 +176,7 @@ export function loadBenchBackend(name: string): Promise<CordonBackend> {
   return loadBackend(entry ?? name);
 }
 
-/** probe() and create() (which may verify isolation, e.g. k8s's canary pods) get this long. */
+/** availability() and create() (which may verify isolation, e.g. k8s's canary pods) get this long. */
 const SETUP_DEADLINE_MS = 180_000;
 
 async function createWithin(backend: CordonBackend, options: Record<string, unknown>): Promise<Executor> {

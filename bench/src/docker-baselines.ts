@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Docker from 'dockerode';
-import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
+import { LABELS, MANAGED_BY, OWNER_ID } from '@cordon/core/backend';
 import { runCommand } from './run-command.js';
 import { MISSED, withDeadline } from './deadline.js';
 import { checkOutput, commandBaseline, type Participant, type Sample } from './sample.js';
@@ -13,7 +13,7 @@ const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** Labels on every baseline container, so an interrupted run's leftovers can be found and removed. */
 const BASELINE_LABELS = {
   [LABELS.managedBy]: MANAGED_BY,
-  [LABELS.session]: SESSION_ID,
+  [LABELS.owner]: OWNER_ID,
   [LABELS.backend]: 'bench-baseline',
 };
 
@@ -87,7 +87,7 @@ export function originalApiBaseline(docker: Docker, image: string): Participant 
     supports: (scenario) => scenario.name === 'node-hello',
     async runOnce(scenario): Promise<Sample> {
       const started = performance.now();
-      // A stuck daemon must not hang the run; a container left by a missed deadline carries the session label.
+      // A stuck daemon must not hang the run; a container left by a missed deadline carries the owner label.
       const outcome = await withDeadline(originalApiCall(docker, image, scenario, started), 60_000);
       return outcome === MISSED
         ? { ms: performance.now() - started, ok: false, problem: 'the Docker API did not answer within 60 s' }
@@ -149,7 +149,7 @@ export function demultiplex(buffer: Buffer): { stdout: string; stderr: string } 
 export async function removeBaselineContainers(docker: Docker): Promise<number> {
   const containers = await docker.listContainers({
     all: true,
-    filters: { label: [`${LABELS.session}=${SESSION_ID}`, `${LABELS.backend}=bench-baseline`] },
+    filters: { label: [`${LABELS.owner}=${OWNER_ID}`, `${LABELS.backend}=bench-baseline`] },
   });
   await Promise.all(
     containers.map((info) =>

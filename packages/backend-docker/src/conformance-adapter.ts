@@ -1,9 +1,9 @@
 import { networkInterfaces } from 'node:os';
 import { InvalidRequestError, type ExecutionRequest, type ExecutionResult, type Executor } from '@cordon/core';
-import { SESSION_ID, LABELS, type ConformanceAdapter } from '@cordon/core/backend';
+import { OWNER_ID, LABELS, type ConformanceAdapter } from '@cordon/core/backend';
 import { DockerApi } from './docker-api.js';
 import { DockerBackendExecutor } from './docker-backend-executor.js';
-import { createDualStackNetwork } from './conformance-network.js';
+import { createDualStackNetwork } from './dual-stack-network.js';
 import { listCordonContainers } from './reaper.js';
 import { RUNTIME_IMAGE_UID } from '@cordon/core/backend';
 
@@ -54,7 +54,7 @@ export async function dockerConformance(
     executor.closeWith(underTest);
   }
 
-  // Controls run under `controlRuntime` (runc) with the same image and code: for a gVisor tier
+  // Controls run under `controlRuntime` (runc) with the same image and code: for gVisor sandboxes
   // the control proves the canary and the tool, the probe proves the runtime. Control
   // containers also get CAP_NET_RAW so the raw-socket probe has a valid control.
   const controlOptions = { ...resolverOptions, runtime: options.controlRuntime, openNetwork: controlNetwork };
@@ -101,7 +101,7 @@ export async function dockerConformance(
             ...underTest.idleContainerIds(),
             ...sharedUserControl.idleContainerIds(),
           ]);
-      const found = await listCordonContainers(api, { [LABELS.session]: SESSION_ID });
+      const found = await listCordonContainers(api, { [LABELS.owner]: OWNER_ID });
       return found
         .filter((info) => !idle.has(info.Id))
         .map(

@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import { type ExecutionLimits } from '@cordon/core';
-import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
+import { LABELS, MANAGED_BY, OWNER_ID } from '@cordon/core/backend';
 import type Docker from 'dockerode';
 import { BACKEND_NAME } from './backend-name.js';
 import { RUNTIME_WORKDIR, supervisorCommand, type RunnerKind } from '@cordon/core/backend';
 
-/** Labels beyond core's: who owns the container, so dead sessions can be reaped. */
+/** Labels beyond core's: who owns the container, so what dead owners left can be reaped. */
 export const DOCKER_LABELS = {
   ownerPid: 'cordon.dev/owner-pid',
   ownerHost: 'cordon.dev/owner-host',
@@ -88,7 +88,7 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
   const exec = control ? 'exec' : 'noexec';
   const labels: Record<string, string> = {
     [LABELS.managedBy]: MANAGED_BY,
-    [LABELS.session]: SESSION_ID,
+    [LABELS.owner]: OWNER_ID,
     [LABELS.backend]: BACKEND_NAME,
     [DOCKER_LABELS.ownerPid]: String(process.pid),
     [DOCKER_LABELS.ownerHost]: hostname(),

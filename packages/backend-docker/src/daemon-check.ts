@@ -7,7 +7,7 @@ import type { ResolvedDockerOptions } from './options.js';
 import { RUNNER_PROTOCOL, RUNNER_PROTOCOL_LABEL } from '@cordon/core/backend';
 import { BUILD_REMEDY, DAEMON_REMEDY } from './runtime-image.js';
 
-/** What was found about the daemon and the image; shown by `probe()` and `capabilities().notes`. */
+/** What was found about the daemon and the image; shown by `availability()` and `capabilities().notes`. */
 export interface DaemonFacts {
   serverVersion: string;
   /** The OCI runtime executions use (the option, or the daemon's default). */

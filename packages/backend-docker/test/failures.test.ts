@@ -4,12 +4,12 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackendUnavailableError, CordonError } from '@cordon/core';
-import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
+import { LABELS, MANAGED_BY, OWNER_ID } from '@cordon/core/backend';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DOCKER_LABELS } from '../src/container-spec.js';
 import { DockerBackendExecutor } from '../src/docker-backend-executor.js';
 import { DEFAULT_IMAGE } from '../src/runtime-image.js';
-import { probeDocker } from '../src/probe.js';
+import { dockerAvailability } from '../src/availability.js';
 import { docker, sessionContainers } from './support/containers.js';
 import { dockerTier } from './support/docker-tier.js';
 
@@ -65,7 +65,7 @@ describe('docker backend: failures', () => {
     const error = await rejection(DockerBackendExecutor.create({ dockerHost }));
     expect(error).toBeInstanceOf(BackendUnavailableError);
     expect((error as BackendUnavailableError).remedy).toContain('scripts/docker-up.sh');
-    const probe = await probeDocker({ dockerHost });
+    const probe = await dockerAvailability({ dockerHost });
     expect(probe).toMatchObject({ usable: false });
     expect(probe.remedy).toContain('scripts/docker-up.sh');
     expect(performance.now() - started).toBeLessThan(5000);
@@ -92,7 +92,7 @@ describe('docker backend: failures', () => {
     const runtime = await rejection(DockerBackendExecutor.create({ runtime: 'no-such-runtime' }));
     expect(runtime).toBeInstanceOf(BackendUnavailableError);
     expect((runtime as Error).message).toContain('no-such-runtime');
-    expect(await probeDocker({ image: 'cordon-runtime:does-not-exist' })).toMatchObject({ usable: false });
+    expect(await dockerAvailability({ image: 'cordon-runtime:does-not-exist' })).toMatchObject({ usable: false });
     // An image without cordon's runner is refused too (fail closed, not a confusing hang).
     const foreign = await rejection(
       DockerBackendExecutor.create({
@@ -147,7 +147,7 @@ describe('docker backend: failures', () => {
       Labels: {
         [LABELS.managedBy]: MANAGED_BY,
         [LABELS.backend]: 'docker',
-        [LABELS.session]: 'dead-session',
+        [LABELS.owner]: 'dead-session',
         [DOCKER_LABELS.ownerPid]: deadPid,
         [DOCKER_LABELS.ownerHost]: hostname(),
       },
@@ -160,7 +160,7 @@ describe('docker backend: failures', () => {
       Labels: {
         [LABELS.managedBy]: MANAGED_BY,
         [LABELS.backend]: 'docker',
-        [LABELS.session]: SESSION_ID,
+        [LABELS.owner]: OWNER_ID,
         [DOCKER_LABELS.ownerPid]: String(process.ppid),
         [DOCKER_LABELS.ownerHost]: hostname(),
       },

@@ -1,4 +1,4 @@
-import type { BackendProbe, CordonBackend } from '@cordon/core';
+import type { BackendAvailability, CordonBackend } from '@cordon/core';
 import { CordonError } from '@cordon/core';
 import { conformanceAdapter } from './conformance.js';
 import { K8sExecutor } from './k8s-executor.js';
@@ -13,7 +13,7 @@ function executorOptions(options: Record<string, unknown>): Record<string, unkno
   return Object.fromEntries(Object.entries(options).filter(([key]) => !CONFORMANCE_ONLY.includes(key)));
 }
 
-async function probe(options: Record<string, unknown> = {}): Promise<BackendProbe> {
+async function availability(options: Record<string, unknown> = {}): Promise<BackendAvailability> {
   try {
     const parsed = parseK8sOptions(executorOptions(options));
     const api = KubeApi.load({ ...parsed, apiTimeoutMs: Math.min(parsed.apiTimeoutMs, 3000) });
@@ -39,6 +39,6 @@ async function probe(options: Record<string, unknown> = {}): Promise<BackendProb
 export const backend: CordonBackend = {
   name: BACKEND_NAME,
   create: (options) => Promise.resolve(K8sExecutor.create(executorOptions(options))),
-  probe,
+  availability,
   conformance: (executor, options) => conformanceAdapter(executor, options),
 };

@@ -1,6 +1,6 @@
 import { randomInt } from 'node:crypto';
 import { type ExecutionLimits } from '@cordon/core';
-import { LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
+import { LABELS, MANAGED_BY, OWNER_ID } from '@cordon/core/backend';
 import type { V1Namespace, V1NetworkPolicy, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import { DEFAULT_RUN_AS_USER, PER_POD_UID_COUNT, PER_POD_UID_MIN, toTolerations, type K8sOptions } from './options.js';
 import { RUNTIME_WORKDIR } from '@cordon/core/backend';
@@ -13,11 +13,11 @@ export const DENY_ALL_POLICY_NAME = 'cordon-deny-all';
 /** What a cordon pod is for; reaping and leak checks select on it. */
 export const ROLE_LABEL = 'cordon.dev/role';
 export type PodRole = 'sandbox' | 'canary' | 'control' | 'isolation-probe';
-/** One executor instance: two executors in one process share the session, not their pods. */
+/** One executor instance: two executors in one process share the owner, not their pods. */
 export const EXECUTOR_LABEL = 'cordon.dev/executor';
 /** `warm` for pool pods, `cold` for pods made for one request. */
 export const POOL_LABEL = 'cordon.dev/pool';
-/** When the pod is past its useful life (ISO time), for the reaper of a later session. */
+/** When the pod is past its useful life (ISO time), for the reaper of a later owner. */
 export const EXPIRES_ANNOTATION = 'cordon.dev/expires-at';
 /** The uid a sandbox pod's program runs under (the pod itself starts as root). */
 export const PROGRAM_UID_ANNOTATION = 'cordon.dev/program-uid';
@@ -26,13 +26,13 @@ export const PROGRAM_UID_ANNOTATION = 'cordon.dev/program-uid';
 export const DEADLINE_GRACE_SECONDS = 30;
 
 export function cordonLabels(extra: Record<string, string> = {}): Record<string, string> {
-  return { [LABELS.managedBy]: MANAGED_BY, [LABELS.backend]: BACKEND_NAME, [LABELS.session]: SESSION_ID, ...extra };
+  return { [LABELS.managedBy]: MANAGED_BY, [LABELS.backend]: BACKEND_NAME, [LABELS.owner]: OWNER_ID, ...extra };
 }
 
-/** Selects everything cordon's k8s backend made, or (with `session`) one session's, or one executor's. */
-export function cordonSelector(session?: string, executor?: string): string {
+/** Selects everything cordon's k8s backend made, or (with `owner`) one owner's, or one executor's. */
+export function cordonSelector(owner?: string, executor?: string): string {
   const parts = [`${LABELS.managedBy}=${MANAGED_BY}`, `${LABELS.backend}=${BACKEND_NAME}`];
-  if (session !== undefined) parts.push(`${LABELS.session}=${session}`);
+  if (owner !== undefined) parts.push(`${LABELS.owner}=${owner}`);
   if (executor !== undefined) parts.push(`${EXECUTOR_LABEL}=${executor}`);
   return parts.join(',');
 }
@@ -51,7 +51,7 @@ export function namespaceManifest(name: string, role: 'tenant' | 'control'): V1N
     kind: 'Namespace',
     metadata: {
       name,
-      // No session label: a namespace is shared by every session and outlives them.
+      // No owner label: a namespace is shared by every owner and outlives them.
       labels: {
         [LABELS.managedBy]: MANAGED_BY,
         [LABELS.backend]: BACKEND_NAME,

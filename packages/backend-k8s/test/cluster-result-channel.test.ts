@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { SESSION_ID } from '@cordon/core/backend';
+import { OWNER_ID } from '@cordon/core/backend';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,8 +20,8 @@ const execFileAsync = promisify(execFile);
 const tier = clusterTier();
 if (!tier.kubeconfig && !tier.required) announceSkip(tier.why);
 
-const tenant = `cordon-tr-${SESSION_ID}`;
-const control = `cordon-cr-${SESSION_ID}`;
+const tenant = `cordon-tr-${OWNER_ID}`;
+const control = `cordon-cr-${OWNER_ID}`;
 
 /** Holds every inotify instance its uid may have, says how many, then waits. */
 const EXHAUST_INOTIFY = `

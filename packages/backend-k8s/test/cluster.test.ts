@@ -1,5 +1,5 @@
 import { BackendUnavailableError, IsolationRefusedError, type Executor } from '@cordon/core';
-import { SESSION_ID } from '@cordon/core/backend';
+import { OWNER_ID } from '@cordon/core/backend';
 import {
   CoreV1Api,
   KubeConfig,
@@ -28,8 +28,8 @@ describe.runIf(!tier.kubeconfig && tier.required)('k8s cluster tier (required)',
 });
 
 // Namespaces of this test run only, removed afterwards.
-const tenant = `cordon-t-${SESSION_ID}`;
-const control = `cordon-c-${SESSION_ID}`;
+const tenant = `cordon-t-${OWNER_ID}`;
+const control = `cordon-c-${OWNER_ID}`;
 
 describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', () => {
   let executor: K8sExecutor;
@@ -194,8 +194,8 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
   });
 
   it('works with only the rights in deploy/rbac.yaml', async () => {
-    const ns = `cordon-rt-${SESSION_ID}`;
-    const ctl = `cordon-rc-${SESSION_ID}`;
+    const ns = `cordon-rt-${OWNER_ID}`;
+    const ctl = `cordon-rc-${OWNER_ID}`;
     made.push(ns, ctl);
     const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
     for (const manifest of rbacManifests({ namespace: ns, controlNamespace: ctl })) {
@@ -290,10 +290,10 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
 
   it('leaves no pod of this session once every executor is closed', async () => {
     await executor.close();
-    const pods = await core.listNamespacedPod({ namespace: tenant, labelSelector: `cordon.dev/session=${SESSION_ID}` });
+    const pods = await core.listNamespacedPod({ namespace: tenant, labelSelector: `cordon.dev/owner=${OWNER_ID}` });
     const controlPods = await core.listNamespacedPod({
       namespace: control,
-      labelSelector: `cordon.dev/session=${SESSION_ID}`,
+      labelSelector: `cordon.dev/owner=${OWNER_ID}`,
     });
     expect([...pods.items, ...controlPods.items].map((pod) => pod.metadata?.name)).toEqual([]);
   });

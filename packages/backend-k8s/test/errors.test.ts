@@ -109,7 +109,7 @@ describe('typed errors without a cluster', () => {
     expect(seen.some((line) => line.startsWith('POST /api/v1/namespaces/cordon-sandbox/pods'))).toBe(false);
     await executor.close();
 
-    const probe = await backend.probe({ kubeconfig: kubeconfig('http://127.0.0.1:1') });
+    const probe = await backend.availability({ kubeconfig: kubeconfig('http://127.0.0.1:1') });
     expect(probe.usable).toBe(false);
     expect(probe.detail).toMatch(/unreachable/);
     api.close();

@@ -1,5 +1,5 @@
 import { DEFAULT_LIMITS } from '@cordon/core';
-import { LABELS, SESSION_ID } from '@cordon/core/backend';
+import { LABELS, OWNER_ID } from '@cordon/core/backend';
 import { describe, expect, it } from 'vitest';
 import {
   cordonSelector,
@@ -155,15 +155,15 @@ describe('hardenedPodManifest', () => {
     expect(pod.metadata!.labels).toEqual({
       [LABELS.managedBy]: 'cordon',
       [LABELS.backend]: 'k8s',
-      [LABELS.session]: SESSION_ID,
+      [LABELS.owner]: OWNER_ID,
       [LABELS.execution]: 'e1',
       'cordon.dev/role': 'sandbox',
     });
     const expires = Date.parse(pod.metadata!.annotations!['cordon.dev/expires-at']!);
     expect(expires - Date.now()).toBeGreaterThan(85_000);
     expect(expires - Date.now()).toBeLessThan(95_000);
-    expect(cordonSelector(SESSION_ID)).toBe(
-      `cordon.dev/managed-by=cordon,cordon.dev/backend=k8s,cordon.dev/session=${SESSION_ID}`,
+    expect(cordonSelector(OWNER_ID)).toBe(
+      `cordon.dev/managed-by=cordon,cordon.dev/backend=k8s,cordon.dev/owner=${OWNER_ID}`,
     );
   });
 

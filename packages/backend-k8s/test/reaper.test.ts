@@ -6,14 +6,14 @@ import { isReapable } from '../src/reaper.js';
 const now = Date.parse('2026-01-01T12:00:00Z');
 
 function pod(
-  session: string,
+  owner: string,
   phase: string,
   extra: { expiresAt?: string; finishedAt?: Date; deleting?: boolean } = {},
 ): V1Pod {
   return {
     metadata: {
       name: 'p',
-      labels: { [LABELS.session]: session },
+      labels: { [LABELS.owner]: owner },
       annotations: extra.expiresAt ? { 'cordon.dev/expires-at': extra.expiresAt } : {},
       ...(extra.deleting ? { deletionTimestamp: new Date(now) } : {}),
     },
@@ -36,15 +36,15 @@ function pod(
 }
 
 describe('isReapable', () => {
-  it("never reaps this session's pods", () => {
+  it("never reaps this owner's pods", () => {
     expect(isReapable(pod('mine', 'Failed', { expiresAt: '2020-01-01T00:00:00Z' }), now, 'mine')).toBe(false);
   });
 
-  it("reaps another session's expired pods, running or not", () => {
+  it("reaps another owner's expired pods, running or not", () => {
     expect(isReapable(pod('old', 'Running', { expiresAt: '2026-01-01T11:59:00Z' }), now, 'mine')).toBe(true);
   });
 
-  it("leaves another session's live running pods alone", () => {
+  it("leaves another owner's live running pods alone", () => {
     expect(isReapable(pod('live', 'Running', { expiresAt: '2026-01-01T12:05:00Z' }), now, 'mine')).toBe(false);
   });
 

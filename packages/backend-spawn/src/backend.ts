@@ -3,8 +3,8 @@ import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { type BackendProbe, type CordonBackend, type Executor } from '@cordon/core';
-import { SESSION_ID, type ConformanceAdapter } from '@cordon/core/backend';
+import { type BackendAvailability, type CordonBackend, type Executor } from '@cordon/core';
+import { OWNER_ID, type ConformanceAdapter } from '@cordon/core/backend';
 import { detectHost } from './host.js';
 import { findLeftovers } from './leftovers.js';
 import { parseSpawnOptions } from './options.js';
@@ -64,7 +64,7 @@ async function portIsFree(address: string, port: number): Promise<boolean> {
   });
 }
 
-async function probe(options: Record<string, unknown> = {}): Promise<BackendProbe> {
+async function availability(options: Record<string, unknown> = {}): Promise<BackendAvailability> {
   try {
     const parsed = parseSpawnOptions(options);
     const host = await detectHost(parsed);
@@ -93,7 +93,7 @@ async function probe(options: Record<string, unknown> = {}): Promise<BackendProb
 export const backend: CordonBackend = {
   name: 'spawn',
   create: (options) => SpawnExecutor.create(options),
-  probe,
+  availability,
   conformance: async (executor: Executor): Promise<ConformanceAdapter> => {
     if (!(executor instanceof SpawnExecutor))
       throw new TypeError('the spawn backend conformance adapter needs a SpawnExecutor');
@@ -125,13 +125,13 @@ export const backend: CordonBackend = {
         sharesHostLoopback: true,
         ...(resolverIsCanary ? { dnsPort: 53 } : {}),
       },
-      // The executors share the session: idle pool members of any are held on purpose, not leaked.
+      // The executors share the owner: idle pool members of any are held on purpose, not leaked.
       leftovers: async () => {
         // A pool still filling is work in progress, not a leak: let both settle first.
         const executors = [executor, underTest, ...(sharedUserControl ? [sharedUserControl] : [])];
         await Promise.all(executors.filter((one) => !one.closed).map((one) => one.warm()));
         return findLeftovers(
-          SESSION_ID,
+          OWNER_ID,
           executor.cgroupDriver,
           new Set(executors.flatMap((one) => [...one.idleSandboxIds])),
         );

@@ -1,5 +1,5 @@
 /**
- * The records on the runner's control socket, both ways: type (one byte), payload
+ * The records on the runner's runner socket, both ways: type (one byte), payload
  * length (u32 BE), payload. See `runner.pl` for the types.
  */
 

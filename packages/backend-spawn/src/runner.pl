@@ -21,7 +21,7 @@
 # program's status (its code, or 128+n for signal n): the host checks that exit against S.
 #
 # Exit codes, which the host keys on: 125 the runner itself could not go on (its set-up, the
-# control socket, the collection walk), 124 the job could not be set up (a file or directory
+# runner socket, the collection walk), 124 the job could not be set up (a file or directory
 # of the job, a record it does not know), 127 a program could not be started. Before `R`
 # these mean the job never ran; the host then reports "the sandbox could not be set up",
 # with the runner's stderr.
@@ -63,7 +63,7 @@ opendir(my $fds, '/proc/self/fd') or fail(125, "cannot list /proc/self/fd: $!");
 my @stray = grep { /^\d+$/ && $_ > 3 } readdir($fds);
 closedir($fds);
 for (@stray) { if (open(my $h, '<&=', $_)) { close($h) } }
-open(my $c, '+<&=', 3) or fail(125, "cannot open the control socket (fd 3): $!");
+open(my $c, '+<&=', 3) or fail(125, "cannot open the runner socket (fd 3): $!");
 
 # The working directory as it is now, before any code of the request runs: files are
 # collected beneath this handle, wherever the program moves or links the directory.
@@ -76,7 +76,7 @@ sub put {
   my $record = pack('aN', $type, length($payload)) . $payload;
   while (length($record)) {
     my $written = syswrite($c, $record);
-    defined($written) or fail(125, "cannot write to the control socket: $!");
+    defined($written) or fail(125, "cannot write to the runner socket: $!");
     substr($record, 0, $written) = '';
   }
 }
@@ -98,7 +98,7 @@ sub record {
   return () unless defined($header);
   my ($type, $n) = unpack('aN', $header);
   my $payload = $n ? take($n) : '';
-  defined($payload) or fail(125, 'the control socket ended inside a record');
+  defined($payload) or fail(125, 'the runner socket ended inside a record');
   return ($type, $payload);
 }
 
@@ -125,7 +125,7 @@ put('W', '');
 my (%env, @argv, $hold, $f);
 while (1) {
   my ($t, $p) = record();
-  defined($t) or fail(125, 'the control socket ended before the job was complete');
+  defined($t) or fail(125, 'the runner socket ended before the job was complete');
   if ($t eq 'C') { print $f $p or fail(124, "cannot write a file of the job: $!"); next }
   if ($f) { close($f) or fail(124, "cannot close a file of the job: $!"); undef $f }
   last if $t eq 'G';

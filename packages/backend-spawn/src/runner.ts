@@ -1,7 +1,7 @@
 import { constants, readFileSync } from 'node:fs';
 import { builtFile } from './built-file.js';
 
-/** The control socket's fd in the sandbox's first process. */
+/** The runner socket's fd in the sandbox's first process. */
 export const CONTROL_FD = 3;
 
 /** The runner's file name in its own errors (`cordon runner: … at runner.pl line N`). */

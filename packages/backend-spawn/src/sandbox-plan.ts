@@ -33,7 +33,7 @@ const ETC_FROM_HOST = [
 export interface SandboxPlan {
   command: string;
   args: string[];
-  /** Environment of the host-side wrapper processes; the program's own comes over the control socket. */
+  /** Environment of the host-side wrapper processes; the program's own comes over the runner socket. */
   env: Record<string, string>;
   cwd: string | undefined;
   /** bubblewrap reports the sandbox init's host pid on this fd. */
@@ -142,7 +142,7 @@ function interpreterBinds(paths: readonly (string | undefined)[]): string[] {
 }
 
 const PACKAGES_DIR = '/packages';
-/** fds 0-2 are stdio, 3 the control socket, 4 bubblewrap's status. */
+/** fds 0-2 are stdio, 3 the runner socket, 4 bubblewrap's status. */
 const FIRST_INPUT_FD = 5;
 /** Compiled once: the same filter goes to every sandbox. */
 const SECCOMP_PROGRAM = seccompProgram();

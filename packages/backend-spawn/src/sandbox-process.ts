@@ -4,7 +4,7 @@ import type { Readable, Writable } from 'node:stream';
 import { BackendFailureError } from '@cordon/core';
 import { ignored, type RunContext, type RunOutcome } from '@cordon/core/backend';
 import type { ExecutionCgroup } from './cgroup.js';
-import { ControlChannel } from './control-channel.js';
+import { RunnerChannel } from './runner-channel.js';
 import { RunnerCollection } from './runner-collection.js';
 import { childGroupLeader, killGroup } from './process-group.js';
 import { encodeJob, type RunnerJob } from './runner-records.js';
@@ -18,7 +18,7 @@ const MAX_STATUS_JSON_BYTES = 64 * 1024;
 
 /**
  * One started sandbox: bubblewrap (or the advisory wrappers) and the runner,
- * waiting for its job on the control socket. Used exactly once.
+ * waiting for its job on the runner socket. Used exactly once.
  *
  * Its cgroup is made while bubblewrap sets up (they overlap), and the runner,
  * with anything it started, is moved in once it waits for its job: nothing of
@@ -35,7 +35,7 @@ export class SandboxProcess {
   readonly #user: SandboxUser | undefined;
   readonly #child: ChildProcess;
   readonly #streams: (Readable & Writable)[];
-  readonly #channel = new ControlChannel();
+  readonly #channel = new RunnerChannel();
   readonly #closed: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   #statusJson = '';
   #setupStderr = '';
@@ -86,7 +86,7 @@ export class SandboxProcess {
         this.#setupStderr += chunk.toString('utf8');
       this.#onStderr?.(chunk);
     });
-    this.#channel.onViolation((reason) => this.#fail(`its runner broke the control protocol: ${reason}`));
+    this.#channel.onViolation((reason) => this.#fail(`its runner broke the runner protocol: ${reason}`));
     this.#streams[3]!.on('data', (chunk: Buffer) => {
       this.#channel.push(chunk);
       this.#noteProgramGroup();
@@ -103,7 +103,7 @@ export class SandboxProcess {
     this.#child.on('exit', () => {
       this.#exited = true;
       // The runner is gone; in the advisory tier nothing it started may outlive it. Its
-      // control stream stays open: what it wrote last (its status) may still be unread.
+      // runner stream stays open: what it wrote last (its status) may still be unread.
       if (plan.detached) this.#killTree();
     });
     this.#closed = new Promise((resolve) => this.#child.on('close', (code, signal) => resolve({ code, signal })));
@@ -229,7 +229,7 @@ export class SandboxProcess {
     if (this.#used) throw new Error('a sandbox is used once');
     this.#used = true;
     const { request, signal } = context;
-    const control = this.#streams[3]!;
+    const runnerSocket = this.#streams[3]!;
     const executionId = context.id;
 
     this.#onStdout = (chunk) => context.stdout.write(chunk);
@@ -266,12 +266,12 @@ export class SandboxProcess {
       ? new RunnerCollection({
           patterns: request.collectFiles,
           diskBytes: request.limits.diskBytes,
-          send: (record) => control.write(record),
-          finish: () => control.end(),
+          send: (record) => runnerSocket.write(record),
+          finish: () => runnerSocket.end(),
         })
       : undefined;
     if (collection) this.#channel.afterStatus((record) => collection.handle(record));
-    for (const record of encodeJob(job)) control.write(record);
+    for (const record of encodeJob(job)) runnerSocket.write(record);
     this.#child.stdin!.end(request.stdin ?? Buffer.alloc(0));
 
     const { code, signal: closeSignal } = await this.#closed;

@@ -142,7 +142,7 @@ describe('spawn backend, advisory tier (forced)', () => {
   });
 
   it('a runner that exits right after its status is still believed: its last record is read, not dropped with its stream', async () => {
-    // Regression: the host closed the control stream when the runner exited, before reading
+    // Regression: the host closed the runner stream when the runner exited, before reading
     // the status it had just written (seen as "reported no status" under load).
     const outcomes: string[] = [];
     for (let round = 0; round < 6; round++) {

@@ -10,13 +10,13 @@ describe('spawn backend module', () => {
   });
 
   it('probe reports the kernel tier on this machine', async () => {
-    const probe = await backend.probe({});
+    const probe = await backend.availability({});
     expect(probe).toMatchObject({ usable: true, network: 'kernel' });
     expect(probe.detail).toMatch(/bubblewrap/);
   });
 
   it('probe reports the advisory tier with a remedy when forced', async () => {
-    const probe = await backend.probe({ tier: 'advisory' });
+    const probe = await backend.availability({ tier: 'advisory' });
     expect(probe).toMatchObject({ usable: true, network: 'advisory' });
     expect(probe.remedy).toMatch(/bubblewrap/);
   });

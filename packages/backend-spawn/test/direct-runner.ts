@@ -30,7 +30,7 @@ export function runnerLine(n: number): string {
 }
 
 /**
- * `runner.pl` as the host starts it (`perl -e`, the control socket on fd 3), without
+ * `runner.pl` as the host starts it (`perl -e`, the runner socket on fd 3), without
  * bubblewrap: in a fresh working directory, as a throwaway leased uid when the tests
  * run as root (so even a runner gone wrong reaches only that uid's processes).
  */
@@ -92,7 +92,7 @@ export class DirectRunner {
     this.#control.end();
   }
 
-  /** The runner's next record; undefined once its control stream ended. */
+  /** The runner's next record; undefined once its runner stream ended. */
   async next(): Promise<RunnerRecord | undefined> {
     while (this.#records.length === 0 && !this.#controlEnded)
       await new Promise<void>((resolve) => (this.#wake = resolve));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { planCollection, type ListedEntry } from '../src/collection-plan.js';
-import { ControlChannel } from '../src/control-channel.js';
+import { RunnerChannel } from '../src/runner-channel.js';
 import { quoteNameBytes } from '../src/name-bytes.js';
 import { RunnerCollection } from '../src/runner-collection.js';
 import { encodeRecord, MAX_RECORD_PAYLOAD_BYTES, RecordReader } from '../src/runner-records.js';
@@ -15,8 +15,8 @@ const u64 = (value: number) => {
 const listed = (path: string | Buffer, size: number) =>
   encodeRecord('L', Buffer.concat([u64(size), Buffer.from(path)]));
 
-function startedChannel(): ControlChannel {
-  const channel = new ControlChannel();
+function startedChannel(): RunnerChannel {
+  const channel = new RunnerChannel();
   channel.push(Buffer.concat([encodeRecord('W'), encodeRecord('R', '42')]));
   return channel;
 }
@@ -39,7 +39,7 @@ describe('RecordReader', () => {
   });
 });
 
-describe('ControlChannel', () => {
+describe('RunnerChannel', () => {
   it('takes W, R <pid>, S <status> in order', () => {
     const channel = startedChannel();
     channel.push(encodeRecord('S', String(7 << 8)));
@@ -62,7 +62,7 @@ describe('ControlChannel', () => {
       [encodeRecord('W'), encodeRecord('R', '1'), encodeRecord('S', '0'), encodeRecord('M')],
     ],
   ])('%s is a violation', (_name, records) => {
-    const channel = new ControlChannel();
+    const channel = new RunnerChannel();
     const seen: string[] = [];
     channel.onViolation((reason) => seen.push(reason));
     channel.push(Buffer.concat(records));

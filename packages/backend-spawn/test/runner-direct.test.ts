@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeFileRequest, encodeJob, encodeRecord, type RunnerJob } from '../src/runner-records.js';
 import { advisoryRunnerConfig, DirectRunner, runnerLine, type RunnerEnd } from './direct-runner.js';
 
-// runner.pl driven with plain perl, no bubblewrap: the control socket on fd 3 as the host
+// runner.pl driven with plain perl, no bubblewrap: the runner socket on fd 3 as the host
 // gives it, the advisory configuration (pid1=0: the runner never runs `kill -1`, which
 // outside a PID namespace of its own would reach every process of its uid, as root the
 // machine's), as a leased throwaway uid when root.
@@ -92,8 +92,8 @@ describe('runner.pl without bubblewrap', () => {
     const end = await runner.ended;
     expect(end.code).toBe(125);
     const { what, line } = runnerError(end);
-    expect(what).toBe('the control socket ended inside a record');
-    expect(runnerLine(line)).toContain("fail(125, 'the control socket ended inside a record')");
+    expect(what).toBe('the runner socket ended inside a record');
+    expect(runnerLine(line)).toContain("fail(125, 'the runner socket ended inside a record')");
     expect(end.stderr).not.toContain('secret');
   });
 

@@ -15,7 +15,7 @@ describe.runIf(isRoot)('the runner as PID 1', () => {
       ['--pid', '--kill-child', '--', '/bin/sh', '-c', '"$@"; echo "runner exit $?"', 'sh', ...runnerArgs('perl')],
       {
         env: { PATH: '/usr/bin:/bin', ...runnerEnv({ pidNamespaceInit: true }) },
-        // A control socket, so a runner that wrongly went on would say W and wait for a job (and time out) instead.
+        // A runner socket, so a runner that wrongly went on would say W and wait for a job (and time out) instead.
         stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
         encoding: 'utf8',
         timeout: 10_000,

@@ -16,7 +16,7 @@ afterAll(async () => {
   await Promise.all([executor?.close(), pooled?.close()]);
 });
 
-/** Takes the runner's control socket with pidfd_getfd and writes forged status lines and records on it, then exits 7. */
+/** Takes the runner's runner socket with pidfd_getfd and writes forged status lines and records on it, then exits 7. */
 const FORGE_STATUS = [
   PY_SYSCALL,
   'pidfd = sys_call(PIDFD_OPEN, RUNNER_PID, 0)',

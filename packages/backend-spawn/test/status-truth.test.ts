@@ -59,7 +59,7 @@ describe('the sandbox process as the host sees it end', () => {
 
   it('an oversized record gets the sandbox killed and the run failed closed', async () => {
     const run = runWith("syswrite($c, pack('aN', 'B', 1 << 30)); sleep 30;");
-    await expect(run).rejects.toThrow(/killed: its runner broke the control protocol: a record of 1073741824 bytes/);
+    await expect(run).rejects.toThrow(/killed: its runner broke the runner protocol: a record of 1073741824 bytes/);
   });
 
   it('an endless listing gets the sandbox killed and the run failed closed', async () => {
@@ -67,6 +67,6 @@ describe('the sandbox process as the host sees it end', () => {
       "put('S', '0'); my $r = pack('aN', 'L', 8 + 60000) . pack('Q>', 1) . ('x' x 60000); syswrite($c, $r) while 1;",
       ['*'],
     );
-    await expect(run).rejects.toThrow(/killed: its runner broke the control protocol: a listing past/);
+    await expect(run).rejects.toThrow(/killed: its runner broke the runner protocol: a listing past/);
   });
 });

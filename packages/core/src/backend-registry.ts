@@ -15,8 +15,9 @@ const TOKEN_PREFIX = 'cordon.backend:';
 
 /** Registers a backend in the shared tsyringe container, so `createExecutor` finds it by name. */
 export function registerBackend(backend: CordonBackend): void {
-  assertBackendShape(backend, backend?.name ?? 'backend');
-  container.register<CordonBackend>(TOKEN_PREFIX + backend.name, { useValue: backend });
+  const adapted = withAvailability(backend);
+  assertBackendShape(adapted, backend?.name ?? 'backend');
+  container.register<CordonBackend>(TOKEN_PREFIX + adapted.name, { useValue: adapted });
 }
 
 export function registeredBackend(name: string): CordonBackend | undefined {
@@ -41,7 +42,7 @@ export async function loadBackend(spec: string): Promise<CordonBackend> {
   const isPath = spec.startsWith('.') || isAbsolute(spec);
   const packageName = isPath ? spec : packageNameFor(spec);
   const module = await importBackendModule(spec, packageName, isPath);
-  const candidate = (module.backend ?? module.default) as CordonBackend | undefined;
+  const candidate = withAvailability((module.backend ?? module.default) as CordonBackend | undefined);
   assertBackendShape(candidate, spec);
   registerBackend(candidate);
   if (candidate.name !== spec) container.register<CordonBackend>(TOKEN_PREFIX + spec, { useValue: candidate });
@@ -122,6 +123,19 @@ function isModuleNotFound(error: unknown, packageName: string): boolean {
   return (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') && error.message.includes(packageName);
 }
 
+/**
+ * A module written before `probe()` was renamed `availability()` gets an
+ * `availability` that calls its `probe` (kept for one release).
+ */
+function withAvailability<T extends CordonBackend | undefined>(candidate: T): T {
+  const value = candidate as Partial<CordonBackend> | undefined | null;
+  if (!value || typeof value !== 'object' || typeof value.availability === 'function') return candidate;
+  const legacy = value.probe;
+  if (typeof legacy !== 'function') return candidate;
+  debug('core.registry', () => `backend ${String(value.name)} has probe() only (the old name of availability())`);
+  return { ...value, availability: (options?: Record<string, unknown>) => legacy.call(value, options) } as T;
+}
+
 function assertBackendShape(candidate: unknown, spec: string): asserts candidate is CordonBackend {
   const value = candidate as Partial<CordonBackend> | undefined;
   const ok =
@@ -129,13 +143,13 @@ function assertBackendShape(candidate: unknown, spec: string): asserts candidate
     value !== null &&
     typeof value.name === 'string' &&
     typeof value.create === 'function' &&
-    typeof value.probe === 'function' &&
+    typeof value.availability === 'function' &&
     typeof value.conformance === 'function';
   if (!ok) {
     throw new BackendUnavailableError(
       spec,
       'the module does not export a cordon backend',
-      'Export `backend` (or a default export) with name, create(options), probe() and conformance(executor, options).',
+      'Export `backend` (or a default export) with name, create(options), availability() and conformance(executor, options).',
     );
   }
 }

@@ -2,8 +2,8 @@ import type { NetworkEnforcement } from './capabilities.js';
 import type { ConformanceAdapter } from './conformance/adapter.js';
 import type { Executor } from './executor.js';
 
-/** What a backend's `probe()` says about this machine. */
-export interface BackendProbe {
+/** What a backend's `availability()` says about this machine: can it run here, and if not, what to do. */
+export interface BackendAvailability {
   usable: boolean;
   /** Why it is not usable, or what it will use (e.g. "bubblewrap 0.8.0, cgroup v1"). */
   detail: string;
@@ -11,6 +11,9 @@ export interface BackendProbe {
   remedy?: string;
   network?: NetworkEnforcement;
 }
+
+/** @deprecated Renamed `BackendAvailability` ("probe" names the conformance suite's escape attempts only). */
+export type BackendProbe = BackendAvailability;
 
 /**
  * The module shape a backend package exports, as `backend` or as its default
@@ -20,7 +23,7 @@ export interface BackendProbe {
  * export const backend: CordonBackend = {
  *   name: 'firecracker',
  *   create: (options) => FirecrackerExecutor.create(options),
- *   probe: async () => ({ usable: true, detail: 'firecracker 1.7' }),
+ *   availability: async () => ({ usable: true, detail: 'firecracker 1.7' }),
  *   conformance: (executor) => ({ executor, canaryNetwork: { ... }, leftovers: async () => [] }),
  * };
  * ```
@@ -35,7 +38,12 @@ export interface CordonBackend {
    */
   create(options: Record<string, unknown>): Promise<Executor>;
   /** Cheap check for auto-selection and `cordon doctor`; must not throw. */
-  probe(options?: Record<string, unknown>): Promise<BackendProbe>;
+  availability(options?: Record<string, unknown>): Promise<BackendAvailability>;
+  /**
+   * @deprecated The old name of `availability()`. A module that has only `probe()` still
+   * loads (the registry adapts it) for one release.
+   */
+  probe?(options?: Record<string, unknown>): Promise<BackendAvailability>;
   /** How the conformance suite reaches this backend's sandboxes and makes control runs. */
   conformance(executor: Executor, options: Record<string, unknown>): Promise<ConformanceAdapter>;
 }

@@ -62,11 +62,11 @@ async function usable(name: string, skipped: string[]): Promise<CordonBackend | 
     return undefined;
   }
   const backend = await loadBackend(name);
-  const probe = await backend.probe(backendOptionsFromEnv(name));
-  if (probe.usable) return backend;
-  // Names only: the probe's detail can quote configuration (cordon doctor shows it).
+  const availability = await backend.availability(backendOptionsFromEnv(name));
+  if (availability.usable) return backend;
+  // Names only: the detail can quote configuration (cordon doctor shows it).
   debug('core.auto', () => `backend ${name} not usable, skipped`);
-  skipped.push(`${name}: ${probe.detail}`);
+  skipped.push(`${name}: ${availability.detail}`);
   return undefined;
 }
 

@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { loadBackend, packageNameFor } from '../src/backend-registry.js';
+import { loadBackend, packageNameFor, registerBackend } from '../src/backend-registry.js';
+import type { CordonBackend } from '../src/backend.js';
 import { backendOptionsFromEnv, createExecutor } from '../src/create-executor.js';
 import { BackendUnavailableError, InvalidRequestError } from '../src/errors.js';
 
@@ -35,6 +36,18 @@ describe('backend selection', () => {
     expect(result).toMatchObject({ status: 'ok', stdout: '42\n', backend: 'host-fixture' });
     // Registered in the container: the second lookup by name needs no import.
     expect((await loadBackend('host-fixture')).name).toBe('host-fixture');
+  });
+
+  it('still loads a backend written before probe() was renamed availability()', async () => {
+    const legacy = {
+      name: 'legacy-probe-only',
+      create: () => Promise.reject(new Error('not used')),
+      probe: () => Promise.resolve({ usable: true, detail: 'old shape' }),
+      conformance: () => Promise.reject(new Error('not used')),
+    } as unknown as CordonBackend;
+    registerBackend(legacy);
+    const loaded = await loadBackend('legacy-probe-only');
+    await expect(loaded.availability()).resolves.toEqual({ usable: true, detail: 'old shape' });
   });
 
   it('rejects a module that is not a backend', async () => {

@@ -4,8 +4,8 @@ import { connect } from 'node:net';
 import { promises as dns } from 'node:dns';
 import { describe, expect, it } from 'vitest';
 import { CanarySet } from '../src/conformance/canaries/set.js';
-import { runConformance } from '../src/conformance/runner.js';
-import { PLANTED_SECRET_NAME } from '../src/conformance/runner.js';
+import { runConformance } from '../src/conformance/suite.js';
+import { PLANTED_SECRET_NAME } from '../src/conformance/suite.js';
 import type { RunOutcome } from '../src/backend/base-executor.js';
 import { UnisolatedExecutor, unisolatedAdapter } from './support/unisolated-executor.js';
 

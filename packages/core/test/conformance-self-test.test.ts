@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatConformanceTable } from '../src/conformance/report.js';
-import { runConformance } from '../src/conformance/runner.js';
+import { runConformance } from '../src/conformance/suite.js';
 import type { ConformanceReport } from '../src/conformance/types.js';
 import { NETWORK_PROBES } from '../src/conformance/probes/network/index.js';
 import { findHostProcesses } from '../src/conformance/host-processes.js';
-import { findOnPath } from '../src/conformance/host-runner.js';
+import { findOnPath } from '../src/conformance/on-host.js';
 import { UnisolatedExecutor, unisolatedAdapter } from './support/unisolated-executor.js';
 
 /**

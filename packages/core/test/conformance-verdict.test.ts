@@ -15,7 +15,7 @@ const side = (overrides: Partial<SideObservation> = {}): SideObservation => ({
   ...overrides,
 });
 const observe = (overrides: Partial<NetworkObservation> = {}): NetworkObservation => ({
-  tier: 'kernel',
+  networkEnforcement: 'kernel',
   patchable: false,
   judge: 'canary',
   probe: side(),
@@ -39,14 +39,15 @@ describe('networkVerdict', () => {
     ).toBe('LEAK');
   });
 
-  it('on an advisory tier: a leak patching cannot stop is not-enforced, one it claims to stop is still a LEAK', () => {
-    expect(networkVerdict(observe({ tier: 'advisory', probe: side({ delivered: true }) })).verdict).toBe(
+  it('under advisory isolation: a leak patching cannot stop is not-enforced, one it claims to stop is still a LEAK', () => {
+    expect(networkVerdict(observe({ networkEnforcement: 'advisory', probe: side({ delivered: true }) })).verdict).toBe(
       'not-enforced',
     );
     expect(
-      networkVerdict(observe({ tier: 'advisory', patchable: true, probe: side({ delivered: true }) })).verdict,
+      networkVerdict(observe({ networkEnforcement: 'advisory', patchable: true, probe: side({ delivered: true }) }))
+        .verdict,
     ).toBe('LEAK');
-    expect(networkVerdict(observe({ tier: 'advisory' })).verdict).toBe('blocked');
+    expect(networkVerdict(observe({ networkEnforcement: 'advisory' })).verdict).toBe('blocked');
   });
 
   it('makes a missing tool invalid, never blocked, in the sandbox or in the control', () => {
@@ -154,7 +155,7 @@ describe('report', () => {
   });
   const report = (results: ConformanceResult[]): ConformanceReport => ({
     backend: 'x',
-    tier: 'kernel',
+    networkEnforcement: 'kernel',
     startedAt: '',
     durationMs: 1,
     results,

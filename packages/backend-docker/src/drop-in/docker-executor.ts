@@ -1,6 +1,6 @@
 import { exitCodeFor, InvalidRequestError, type ExecutionResult } from '@cordon/core';
 import { DockerBackendExecutor } from '../docker-backend-executor.js';
-import { probeDocker } from '../probe.js';
+import { dockerAvailability } from '../availability.js';
 import { DEFAULT_IMAGE } from '../runtime-image.js';
 import type { DockerExecutionResult, DockerExecutorInfo, DockerExecutorOptions } from './types.js';
 import { ignored } from '@cordon/core/backend';
@@ -74,16 +74,16 @@ export class DockerExecutor implements AsyncDisposable {
 
   /** True when the daemon answers and the image is present. */
   async isAvailable(): Promise<boolean> {
-    return (await probeDocker({ image: this.#options.image })).usable;
+    return (await dockerAvailability({ image: this.#options.image })).usable;
   }
 
   async getInfo(): Promise<DockerExecutorInfo> {
-    const probe = await probeDocker({ image: this.#options.image });
+    const availability = await dockerAvailability({ image: this.#options.image });
     return {
       backend: 'docker',
-      available: probe.usable,
+      available: availability.usable,
       ...this.#options,
-      detail: probe.usable ? probe.detail : `${probe.detail}. ${probe.remedy ?? ''}`.trim(),
+      detail: availability.usable ? availability.detail : `${availability.detail}. ${availability.remedy ?? ''}`.trim(),
     };
   }
 

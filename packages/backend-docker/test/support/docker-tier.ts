@@ -1,4 +1,4 @@
-import { probeDocker } from '../../src/probe.js';
+import { dockerAvailability } from '../../src/availability.js';
 
 /**
  * Whether the real-daemon tests can run here. When they cannot, the file fails if
@@ -8,7 +8,7 @@ export async function dockerTier(
   tier: 'docker' | 'gvisor' = 'docker',
   options: Record<string, unknown> = {},
 ): Promise<boolean> {
-  const probe = await probeDocker(options);
+  const probe = await dockerAvailability(options);
   if (probe.usable) return true;
   const required = new Set((process.env.CORDON_REQUIRE_TIERS ?? '').split(',').map((name) => name.trim()));
   const why = `${probe.detail}${probe.remedy ? `. ${probe.remedy}` : ''}`;

@@ -14,7 +14,7 @@ import { LIMIT_NAMES } from '../limits.js';
 import { OutputCollector } from './output-collector.js';
 import { parseExecutionRequest, type ExecutionRequest, type NormalizedRequest } from '../request.js';
 import type { CollectedFile, ExecutionResult, ExecutionStatus } from '../result.js';
-import { newExecutionId } from './session.js';
+import { newExecutionId } from './owner.js';
 
 export const DEFAULT_MAX_CONCURRENCY = 4;
 

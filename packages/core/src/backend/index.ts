@@ -5,7 +5,7 @@
  * - `BaseExecutor`: subclass it and implement `run(context)`; validation, refusal
  *   of unenforced guarantees, admission, timeout, abort, output capping and events
  *   are done for it (with `Admission` and `OutputCollector`).
- * - Session labels and ids (`LABELS`, `MANAGED_BY`, `SESSION_ID`, `newExecutionId`)
+ * - Owner labels and ids (`LABELS`, `MANAGED_BY`, `OWNER_ID`, `newExecutionId`)
  *   for what the backend creates, so leftovers can be found and reaped.
  * - Sandbox uids (`UidLeases`, `sandboxUidLeases`), checks of collected files,
  *   backend option parsing, protocol 2 of the runtime image's runner, and the
@@ -68,7 +68,7 @@ export {
   type RunnerKind,
   type SupervisorCommandOptions,
 } from './runtime-image.js';
-export { LABELS, MANAGED_BY, newExecutionId, SESSION_ID } from './session.js';
+export { LABELS, MANAGED_BY, newExecutionId, OWNER_ID, SESSION_ID } from './owner.js';
 export { SANDBOX_UID_RANGE, sandboxUidLeases, UidLeases, type UidLease } from './uid-lease.js';
 // Defined with the request (which uses them too); only backends need them from outside.
 export { normalizeRelativePath, relativePathProblem } from '../request.js';

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { BUILTIN_BACKENDS, isBackendInstalled, loadBackend } from '../backend-registry.js';
 import { backendOptionsFromEnv, detectBackend } from '../create-executor.js';
-import type { BackendProbe } from '../backend.js';
+import type { BackendAvailability } from '../backend.js';
 
 interface DoctorRow {
   backend: string;
@@ -52,18 +52,18 @@ async function inspect(name: string): Promise<DoctorRow> {
       remedy: `pnpm add @cordon/backend-${name}`,
     };
   }
-  let probe: BackendProbe;
+  let availability: BackendAvailability;
   try {
-    probe = await (await loadBackend(name)).probe(backendOptionsFromEnv(name));
+    availability = await (await loadBackend(name)).availability(backendOptionsFromEnv(name));
   } catch (error) {
-    probe = { usable: false, detail: error instanceof Error ? error.message : String(error) };
+    availability = { usable: false, detail: error instanceof Error ? error.message : String(error) };
   }
   return {
     backend: name,
     installed: true,
-    usable: probe.usable,
-    network: probe.network ?? '-',
-    detail: probe.detail,
-    ...(probe.remedy ? { remedy: probe.remedy } : {}),
+    usable: availability.usable,
+    network: availability.network ?? '-',
+    detail: availability.detail,
+    ...(availability.remedy ? { remedy: availability.remedy } : {}),
   };
 }

@@ -14,7 +14,7 @@ export interface ConformanceAdapter {
   /**
    * Runs the same request where the network is open, to prove the probe can reach
    * its canary. Default: `executor.execute({ ...request, network: 'open' })`.
-   * A backend may use another runtime for controls (e.g. runc for a runsc tier).
+   * A backend may use another runtime for controls (e.g. runc when the sandboxes run on runsc).
    */
   control?(request: ExecutionRequest): Promise<ExecutionResult>;
   /**

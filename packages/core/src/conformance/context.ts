@@ -3,7 +3,7 @@ import type { BackendCapabilities, NetworkEnforcement } from '../capabilities.js
 import { isWeakEnforcement } from '../capabilities.js';
 import type { CanarySet } from './canaries/set.js';
 import type { ConformanceAdapter } from './adapter.js';
-import { runOnHost } from './host-runner.js';
+import { runOnHost } from './on-host.js';
 import type { CanaryEndpoints, RunRecord } from './types.js';
 import type { Executor } from '../executor.js';
 import { LIMIT_NAMES, type LimitName } from '../limits.js';
@@ -42,7 +42,7 @@ export const RETURN_GRACE_MS = 15_000;
 export class SuiteContext {
   readonly executor: Executor;
   readonly capabilities: BackendCapabilities;
-  readonly tier: NetworkEnforcement;
+  readonly networkEnforcement: NetworkEnforcement;
   /** Every nonce handed out; the final leftover scan looks for processes carrying any of them. */
   readonly nonces = new Set<string>();
   /** Host paths probes may have created (only if unisolated); removed at the end. */
@@ -58,7 +58,7 @@ export class SuiteContext {
   ) {
     this.executor = adapter.executor;
     this.capabilities = adapter.executor.capabilities();
-    this.tier = this.capabilities.network;
+    this.networkEnforcement = this.capabilities.network;
   }
 
   /** The backend's reason why result `id` (or its group, the part before `:`) cannot be checked here. */
@@ -91,13 +91,13 @@ export class SuiteContext {
   }
 
   /**
-   * Guarantees every probe run waives: the network on an advisory tier (else the
+   * Guarantees every probe run waives: the network under advisory isolation (else the
    * executor refuses the run) and every limit the backend declares weak, so that a
    * network probe is not refused for an unrelated limit.
    */
   acceptUnenforced(): WaivableGuarantee[] {
     const accepted: WaivableGuarantee[] = LIMIT_NAMES.filter((limit) => this.weakLimit(limit) !== undefined);
-    if (this.tier !== 'kernel') accepted.push('network');
+    if (this.networkEnforcement !== 'kernel') accepted.push('network');
     return accepted;
   }
 

@@ -29,7 +29,7 @@
  * by `adapter.leftovers()`.
  */
 export type { CanaryNetwork, ConformanceAdapter } from './adapter.js';
-export { runConformance, PLANTED_SECRET_NAME } from './runner.js';
+export { runConformance, PLANTED_SECRET_NAME } from './suite.js';
 export {
   conformanceExitCode,
   conformanceToJson,
@@ -66,6 +66,6 @@ export type { PropertyOutcome, PropertyProbe } from './probes/properties/probe.j
 export { parseProbeOutput, normalizeErrorCode, type ProbeOutput } from './probes/output.js';
 export { CanarySet, CANARY_DNS_ZONE } from './canaries/set.js';
 export { CanaryLog, type CanaryHit } from './canaries/log.js';
-export { runOnHost, type HostRunResult } from './host-runner.js';
+export { runOnHost, type HostRunResult } from './on-host.js';
 export { findHostProcesses, type HostProcess } from './host-processes.js';
 export { SuiteContext, type PlantedSecret, type RunOutput } from './context.js';

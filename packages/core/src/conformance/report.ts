@@ -18,11 +18,12 @@ export function conformanceExitCode(report: ConformanceReport): number {
   return report.results.some((result) => FAILING_VERDICTS.has(result.verdict)) ? 1 : 0;
 }
 
-/** The `--json` shape: `{ backend, tier, summary, results: [{ id, verdict, detail, ... }] }`. */
+/** The `--json` shape: `{ backend, networkEnforcement, summary, results: [{ id, verdict, detail, ... }] }` (`tier`, its old name, is kept for one release). */
 export function conformanceToJson(report: ConformanceReport): Record<string, unknown> {
   return {
     backend: report.backend,
-    tier: report.tier,
+    networkEnforcement: report.networkEnforcement,
+    tier: report.networkEnforcement,
     startedAt: report.startedAt,
     durationMs: report.durationMs,
     summary: report.summary,
@@ -68,7 +69,7 @@ export function formatConformanceTable(report: ConformanceReport, options: Table
     ].join('\n');
   };
   const out = [
-    `cordon conformance: backend ${report.backend} (network ${report.tier}), ${report.results.length} checks in ${(report.durationMs / 1000).toFixed(1)} s`,
+    `cordon conformance: backend ${report.backend} (network ${report.networkEnforcement}), ${report.results.length} checks in ${(report.durationMs / 1000).toFixed(1)} s`,
     line(...HEADERS),
     line('-'.repeat(idWidth), '-'.repeat(langWidth), '-'.repeat(verdictWidth), '-'.repeat(Math.min(detailWidth, 40))),
   ];

@@ -1,5 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { findOnPath, hostPython, startOnHost } from './host-runner.js';
+import { findOnPath, hostPython, startOnHost } from './on-host.js';
 import { parseProbeOutput } from './probes/output.js';
 import { debug } from '../backend/debug.js';
 

@@ -7,7 +7,7 @@ import type { ExecutionStatus } from '../result.js';
  * Network probes: `blocked` (the control delivered its nonce, the probe did not),
  * `LEAK` (the probe delivered its nonce), `invalid` (the control failed to deliver,
  * a tool was missing, or the probe could not run), `not-enforced` (the probe
- * reached out on an advisory tier, by a path patching cannot stop),
+ * reached out under advisory isolation, by a path patching cannot stop),
  * `not-applicable` (no control is possible here; the reason is in `detail`).
  * Properties: `holds` or `FAILS`, and `invalid`, `not-enforced` (the backend
  * declares the limit weak), `not-applicable` as above.
@@ -105,7 +105,10 @@ export interface ConformanceSummary {
 
 export interface ConformanceReport {
   readonly backend: string;
-  readonly tier: NetworkEnforcement;
+  /** How the backend enforces the network (`kernel`, or `advisory` patching). */
+  readonly networkEnforcement: NetworkEnforcement;
+  /** @deprecated The old name of `networkEnforcement` (the suite still sets it). */
+  readonly tier?: NetworkEnforcement;
   readonly startedAt: string;
   readonly durationMs: number;
   readonly results: readonly ConformanceResult[];

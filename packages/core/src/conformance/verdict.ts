@@ -15,8 +15,8 @@ export interface SideObservation {
 }
 
 export interface NetworkObservation {
-  tier: NetworkEnforcement;
-  /** An advisory tier claims to stop this probe (plain Node module calls). */
+  networkEnforcement: NetworkEnforcement;
+  /** Advisory isolation claims to stop this probe (plain Node module calls). */
   patchable: boolean;
   judge: 'canary' | 'output';
   /** Set when no control is possible here; a leak still wins. */
@@ -33,7 +33,7 @@ export interface VerdictWithReason {
 
 /**
  * The verdict rules, in order:
- * 1. The probe delivered its nonce: `LEAK`; on an advisory tier, `not-enforced`
+ * 1. The probe delivered its nonce: `LEAK`; under advisory isolation, `not-enforced`
  *    unless the probe is one in-process patching claims to stop (then still `LEAK`).
  * 2. The backend or the probe says no control is possible: `not-applicable`.
  * 3. The vector does not exist where the control runs (the runtime lacks the API,
@@ -47,8 +47,8 @@ export interface VerdictWithReason {
 export function networkVerdict(observation: NetworkObservation): VerdictWithReason {
   const { probe, control } = observation;
   if (probe.delivered) {
-    if (observation.tier === 'advisory' && !observation.patchable) {
-      return { verdict: 'not-enforced', reason: 'got out; the advisory tier cannot stop this path' };
+    if (observation.networkEnforcement === 'advisory' && !observation.patchable) {
+      return { verdict: 'not-enforced', reason: 'got out; advisory isolation cannot stop this path' };
     }
     return { verdict: 'LEAK', reason: 'got out' };
   }

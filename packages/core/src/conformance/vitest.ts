@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConformanceAdapter } from './adapter.js';
 import { NETWORK_PROBES } from './probes/network/index.js';
 import { conformanceToJson, formatConformanceTable } from './report.js';
-import { runConformance } from './runner.js';
+import { runConformance } from './suite.js';
 import { FAILING_VERDICTS, type ConformanceReport, type RunConformanceOptions } from './types.js';
 import { PROPERTY_PROBES } from './probes/properties/index.js';
 

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { findOnPath } from '../../src/conformance/host-runner.js';
+import { findOnPath } from '../../src/conformance/on-host.js';
 
 /** Every run of the unisolated executor runs as this one uid when the test runs as root: the per-user probes exhaust it, never root. */
 export const UNISOLATED_UID = 1_599_999_998;

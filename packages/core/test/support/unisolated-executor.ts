@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { BaseExecutor, type RunContext, type RunOutcome } from '../../src/backend/base-executor.js';
 import type { BackendCapabilities } from '../../src/capabilities.js';
 import type { ConformanceAdapter } from '../../src/conformance/adapter.js';
-import { hostCommand } from '../../src/conformance/host-runner.js';
+import { hostCommand } from '../../src/conformance/on-host.js';
 import type { Language } from '../../src/request.js';
 import { collectFollowingLinks } from './naive-collect.js';
 import { NaiveStream, naiveDecodeTrailer } from './naive-trailer.js';

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { CanaryLog } from './log.js';
-import { hostPython } from '../host-runner.js';
+import { hostPython } from '../on-host.js';
 
 // Node cannot open raw sockets, so a tiny Python helper reads ICMP and prints each packet as hex.
 const LISTENER = `

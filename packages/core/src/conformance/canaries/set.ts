@@ -10,7 +10,7 @@ import { HostProcessCanary } from './host-process.js';
 import { IcmpCanary } from './icmp.js';
 import { StreamCanary } from './stream.js';
 import { UdpCanary } from './udp.js';
-import { SESSION_ID } from '../../backend/session.js';
+import { OWNER_ID } from '../../backend/owner.js';
 import { debug } from '../../backend/debug.js';
 
 export const CANARY_DNS_ZONE = 'canary.cordon.test';
@@ -73,10 +73,10 @@ export class CanarySet implements AsyncDisposable {
       dns6 = track(await DnsCanary.listen('dns6', log, network.bindIPv6, network.reachIPv4, network.dnsPort ?? 0));
     }
 
-    this.tempDir = await mkdtemp(join(tmpdir(), `cordon-canary-${SESSION_ID}-`));
+    this.tempDir = await mkdtemp(join(tmpdir(), `cordon-canary-${OWNER_ID}-`));
     const unixPath = join(this.tempDir, 'canary.sock');
     track(await StreamCanary.listen('unix', log, { path: unixPath }));
-    const abstractName = `cordon-canary-${SESSION_ID}-${randomBytes(4).toString('hex')}`;
+    const abstractName = `cordon-canary-${OWNER_ID}-${randomBytes(4).toString('hex')}`;
     const abstract = await optional(() => StreamCanary.listen('abstract', log, { path: `\0${abstractName}` }));
     if (abstract) track(abstract);
 

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { findOnPath } from '../../host-runner.js';
+import { findOnPath } from '../../on-host.js';
 
 const run = promisify(execFile);
 

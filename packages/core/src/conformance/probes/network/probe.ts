@@ -25,8 +25,8 @@ export interface NetworkProbe {
   /** Programs the probe checks for inside the sandbox first. */
   readonly requiresTools?: readonly string[];
   /**
-   * An advisory tier (in-process patching of Node's modules) claims to stop this
-   * one, so a leak there is a `LEAK`; every other leak on an advisory tier is
+   * Advisory isolation (in-process patching of Node's modules) claims to stop this
+   * one, so a leak there is a `LEAK`; every other leak under advisory isolation is
    * `not-enforced`.
    */
   readonly patchable?: boolean;

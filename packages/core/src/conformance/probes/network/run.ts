@@ -63,7 +63,7 @@ export async function runNetworkProbe(context: SuiteContext, probe: NetworkProbe
   const probeDeliveries = await deliveries(context, probe, probeRun, nonce, PROBE_GRACE_MS);
 
   const judgement = networkVerdict({
-    tier: context.tier,
+    networkEnforcement: context.networkEnforcement,
     patchable: probe.patchable ?? false,
     judge: probe.judge ?? 'canary',
     ...(notApplicable !== undefined ? { notApplicable } : {}),

@@ -8,13 +8,13 @@ const MAX_LINE_PAYLOAD_BYTES = 32;
 export type AfterStatusHandler = (record: RunnerRecord) => string | undefined;
 
 /**
- * The host's side of the runner's control socket: `W` waiting for its job, `R <pid>`
+ * The host's side of the runner's runner socket: `W` waiting for its job, `R <pid>`
  * the program started, `S <raw wait status>` it exited, then (with a collection) the
  * records of the collection. Every record is bounded before it is buffered; anything
  * out of order or past a bound is a violation, reported once, after which nothing more
  * is read (the sandbox is then killed and the run fails closed).
  */
-export class ControlChannel {
+export class RunnerChannel {
   waiting = false;
   started = false;
   /** The program's pid as the runner sees it (a host pid in the advisory tier). */

@@ -1,4 +1,4 @@
-import type { BackendProbe } from '@cordon/core';
+import type { BackendAvailability } from '@cordon/core';
 import { checkDaemon } from './daemon-check.js';
 import { DockerApi } from './docker-api.js';
 import { resolveDockerOptions } from './options.js';
@@ -7,7 +7,7 @@ import { resolveDockerOptions } from './options.js';
 const PROBE_TIMEOUT_MS = 2_000;
 
 /** Daemon reachable, runtime configured and runtime image present; never throws. */
-export async function probeDocker(options: Record<string, unknown> = {}): Promise<BackendProbe> {
+export async function dockerAvailability(options: Record<string, unknown> = {}): Promise<BackendAvailability> {
   try {
     const resolved = resolveDockerOptions(options);
     const api = DockerApi.connect({

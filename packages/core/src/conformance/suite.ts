@@ -15,7 +15,7 @@ import { propertyVerdict } from './verdict.js';
 import { PROPERTY_PROBES } from './probes/properties/index.js';
 import { fakeKey } from './probes/properties/support.js';
 import { runPropertyProbe } from './probes/properties/probe.js';
-import { SESSION_ID } from '../backend/session.js';
+import { OWNER_ID } from '../backend/owner.js';
 
 /** The environment variable planted in this process for the run (its value is random per run). */
 export const PLANTED_SECRET_NAME = 'CORDON_CONFORMANCE_SECRET';
@@ -39,7 +39,7 @@ export async function runConformance(
   const startedAt = new Date();
   const started = performance.now();
   const executor = adapter.executor;
-  const tier = executor.capabilities().network;
+  const networkEnforcement = executor.capabilities().network;
   const selected = (ids: readonly string[]) =>
     !options.only || options.only.some((wanted) => ids.some((id) => id === wanted || id.split(':')[0] === wanted));
 
@@ -50,7 +50,7 @@ export async function runConformance(
   };
   const previousEnv = process.env[secret.name];
   process.env[secret.name] = secret.value;
-  const homePlant = join(homedir(), `.cordon-canary-${SESSION_ID}-${randomBytes(4).toString('hex')}`);
+  const homePlant = join(homedir(), `.cordon-canary-${OWNER_ID}-${randomBytes(4).toString('hex')}`);
   let canaries: CanarySet | undefined;
   let context: SuiteContext | undefined;
   try {
@@ -95,7 +95,8 @@ export async function runConformance(
     options.signal?.throwIfAborted();
     return {
       backend: executor.name,
-      tier,
+      networkEnforcement,
+      tier: networkEnforcement,
       startedAt: startedAt.toISOString(),
       durationMs: Math.round(performance.now() - started),
       results,

@@ -1,7 +1,7 @@
 import { randomBytes, randomInt } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { debug, ignored, LABELS, MANAGED_BY, SESSION_ID } from '@cordon/core/backend';
+import { debug, ignored, LABELS, MANAGED_BY, OWNER_ID } from '@cordon/core/backend';
 import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS } from './container-spec.js';
 import type { DockerApi } from './docker-api.js';
@@ -33,7 +33,7 @@ export async function createDualStackNetwork(api: DockerApi): Promise<DualStackN
   for (let attempt = 0; attempt < 5; attempt++) {
     const third = randomInt(0, 256);
     const v6 = randomBytes(2).toString('hex');
-    const name = `cordon-conformance-${SESSION_ID}-${randomBytes(3).toString('hex')}`;
+    const name = `cordon-conformance-${OWNER_ID}-${randomBytes(3).toString('hex')}`;
     const gatewayIPv4 = `172.31.${third}.1`;
     const gatewayIPv6 = `fd00:c0d0:${v6}::1`;
     try {
@@ -45,7 +45,7 @@ export async function createDualStackNetwork(api: DockerApi): Promise<DualStackN
         CheckDuplicate: true,
         Labels: {
           [LABELS.managedBy]: MANAGED_BY,
-          [LABELS.session]: SESSION_ID,
+          [LABELS.owner]: OWNER_ID,
           [LABELS.backend]: BACKEND_NAME,
           [DOCKER_LABELS.ownerPid]: String(process.pid),
           [DOCKER_LABELS.ownerHost]: hostname(),
