@@ -31,7 +31,7 @@ function harness(
   const discarded: string[] = [];
   const pending: Pending[] = [];
   const errors: [unknown, Kind][] = [];
-  let count = 0;
+  const members: Member[] = [];
   const pool = new WarmPool<Member, Kind>({
     area: 'test.pool',
     size: 2,
@@ -40,7 +40,8 @@ function harness(
       request.network.mode === 'none' ? (request.language === 'python' ? 'python' : 'node') : undefined,
     start: (kind) => {
       started.push(kind);
-      const member = new Member(`${kind}-${++count}`, kind);
+      const member = new Member(`${kind}-${members.length + 1}`, kind);
+      members.push(member);
       const error = failing?.();
       if (error) return Promise.reject(error);
       if (!manual) return Promise.resolve(member);
@@ -52,7 +53,7 @@ function harness(
     onRefillError: (error, kind) => errors.push([error, kind]),
     ...rest,
   });
-  return { pool, started, discarded, pending, errors };
+  return { pool, started, discarded, pending, errors, members };
 }
 
 const request = (input: Partial<ExecutionRequest> = {}) =>
@@ -115,15 +116,7 @@ describe('WarmPool', () => {
   });
 
   it('skips members that are no longer alive', async () => {
-    const members: Member[] = [];
-    const { pool, discarded } = harness({
-      keys: ['node'],
-      start: (kind) => {
-        const member = new Member(`${kind}-${members.length + 1}`, kind);
-        members.push(member);
-        return Promise.resolve(member);
-      },
-    });
+    const { pool, discarded, members } = harness({ keys: ['node'] });
     pool.fill();
     await pool.settled();
     members[0]!.alive = false;
@@ -133,16 +126,7 @@ describe('WarmPool', () => {
   });
 
   it('evicts an idle member whose ended resolves, and replaces it', async () => {
-    const members: Member[] = [];
-    const { pool, discarded } = harness({
-      keys: ['node'],
-      size: 1,
-      start: (kind) => {
-        const member = new Member(`${kind}-${members.length + 1}`, kind);
-        members.push(member);
-        return Promise.resolve(member);
-      },
-    });
+    const { pool, discarded, members } = harness({ keys: ['node'], size: 1 });
     pool.fill();
     await pool.settled();
     members[0]!.end();
