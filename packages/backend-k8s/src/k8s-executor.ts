@@ -7,8 +7,8 @@ import {
   ignored,
   LABELS,
   type RunContext,
-  type WarmPool,
   type RunOutcome,
+  type WarmPool,
 } from '@cordon/core/backend';
 import { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, POOL_LABEL } from './manifests.js';
