@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { executeOnce, loadBenchBackend } from './backend-candidates.js';
 import { closeWithin } from './deadline.js';
-import { waitForQuiet } from './quiet.js';
+import { waitForQuiet, waitForSettled } from './quiet.js';
 import type { MemoryRow } from './results.js';
 import { scenario } from './scenarios.js';
 import { percentile, round } from './stats.js';
@@ -46,8 +46,9 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop);
   process.on('SIGTERM', stop);
   try {
-    // Filling the pool is background work; it is done when the machine is quiet again.
+    // Filling the pool is background work: done once the executor has settled and the machine is quiet again.
     await sleep(Math.min(1_000, input.fillTimeoutMs));
+    await waitForSettled([executor], input.fillTimeoutMs);
     await waitForQuiet({ threshold: input.quietThreshold, windowMs: 200, maxWaitMs: input.fillTimeoutMs });
     const rssWarmPool = settledRss().rss;
 

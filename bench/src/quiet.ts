@@ -55,3 +55,25 @@ export async function waitForQuiet(options: QuietOptions): Promise<boolean> {
     if (performance.now() >= deadline) return false;
   }
 }
+
+/** What every cordon backend's executor (a `BaseExecutor`) offers: its background work done. */
+interface Settles {
+  settled(): Promise<void>;
+}
+
+/**
+ * Waits, at most `maxWaitMs`, for the executors' background work (pool refills, removals)
+ * through their `settled()`; an executor without one is skipped (the quiet check covers it).
+ */
+export async function waitForSettled(executors: readonly object[], maxWaitMs: number): Promise<void> {
+  const settling = executors
+    .filter((executor): executor is Settles => typeof (executor as Partial<Settles>).settled === 'function')
+    .map((executor) => executor.settled().catch(() => undefined));
+  if (settling.length === 0 || maxWaitMs <= 0) return;
+  const controller = new AbortController();
+  await Promise.race([
+    Promise.all(settling),
+    sleep(maxWaitMs, undefined, { signal: controller.signal, ref: false }).catch(() => undefined),
+  ]);
+  controller.abort();
+}

@@ -22,7 +22,7 @@ import { describeMachine } from './machine.js';
 import { measureLatency, measureThroughput, type SampleSet, type ThroughputSet } from './measure.js';
 import { measureMemory } from './memory.js';
 import type { Progress } from './progress.js';
-import { busyFraction, waitForQuiet, type QuietOptions } from './quiet.js';
+import { busyFraction, waitForQuiet, waitForSettled, type QuietOptions } from './quiet.js';
 import {
   resultsFileSchema,
   type BaselineName,
@@ -133,6 +133,10 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
     cleanup.executors.push(...prepared.candidates);
   }
   // Pools fill in the background; start measuring once they are done.
+  await waitForSettled(
+    candidates.map((candidate) => candidate.executor),
+    settings.quick ? 1_000 : 30_000,
+  );
   if (!(await waitForQuiet({ ...quiet, windowMs: 250, maxWaitMs: settings.quick ? 1_000 : 30_000 }))) busySamples++;
 
   const measured: Measured[] = [];
@@ -187,6 +191,8 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
     for (const participant of [hostNode, ...working()]) {
       if (!participant) continue;
       // Each level starts with full pools and a quiet machine.
+      if (participant.role === 'candidate')
+        await waitForSettled([(participant as BackendCandidate).executor], settings.quick ? 500 : 10_000);
       if (!(await waitForQuiet({ ...quiet, maxWaitMs: settings.quick ? 500 : 10_000 }))) busySamples++;
       const scaled = Math.max(concurrency, Math.ceil(count / participant.sampleEvery));
       const set = await measureThroughput(participant, node, concurrency, scaled, progress);

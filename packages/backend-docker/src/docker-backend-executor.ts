@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { DEFAULT_LIMITS, LANGUAGES, LIMIT_NAMES, type BackendCapabilities, type ExecutionLimits } from '@cordon/core';
-import { BaseExecutor, debug, ignored, sandboxUidLeases, type RunContext, type RunOutcome } from '@cordon/core/backend';
+import {
+  BaseExecutor,
+  debug,
+  ignored,
+  sandboxUidLeases,
+  WarmPool,
+  type RunContext,
+  type RunOutcome,
+} from '@cordon/core/backend';
 import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS, type SandboxSpec } from './container-spec.js';
 import { checkDaemon, type DaemonFacts } from './daemon-check.js';
@@ -9,7 +17,6 @@ import { resolveDockerOptions, type DockerBackendOptions, type ResolvedDockerOpt
 import { listCordonContainers, reapDeadSessions, removeContainers } from './reaper.js';
 import { runnerKindFor, type RunnerKind } from '@cordon/core/backend';
 import { SandboxContainer } from './sandbox-container.js';
-import { WarmPool } from './warm-pool.js';
 
 /** Pooled containers are made with the default limits; a request with other limits gets a cold one. */
 const POOL_LIMITS: ExecutionLimits = { ...DEFAULT_LIMITS };
@@ -27,12 +34,10 @@ export class DockerBackendExecutor extends BaseExecutor {
   /** On every container this executor makes (label `cordon.dev/executor`). */
   readonly executorId = randomBytes(6).toString('hex');
   readonly #api: DockerApi;
-  readonly #pool: WarmPool | undefined;
+  readonly #pool: WarmPool<SandboxContainer, RunnerKind> | undefined;
   readonly #pooledKinds: ReadonlySet<RunnerKind>;
-  readonly #removals = new Set<Promise<void>>();
   readonly #conformanceControl: boolean;
   readonly #owned: { close(): Promise<void> }[] = [];
-  #lastPoolError: unknown;
 
   private constructor(params: {
     api: DockerApi;
@@ -50,14 +55,17 @@ export class DockerBackendExecutor extends BaseExecutor {
     this.#pool =
       options.poolSize > 0 && this.#pooledKinds.size > 0
         ? new WarmPool({
+            area: 'docker.pool',
             size: options.poolSize,
-            kinds: [...this.#pooledKinds],
-            start: (kind) => this.#startContainer(kind, POOL_LIMITS, 'none'),
-            discard: (container) => this.#removeLater(container),
-            // Logged by the pool, with its backoff.
-            onError: (error) => {
-              this.#lastPoolError = error;
+            keys: [...this.#pooledKinds],
+            keyFor: (request) => {
+              const kind = runnerKindFor(request.language);
+              const poolable = request.network.mode === 'none' && sameLimits(request.limits, POOL_LIMITS);
+              return poolable && this.#pooledKinds.has(kind) ? kind : undefined;
             },
+            backoff: { initialMs: 1000, maxMs: 30_000 },
+            start: (kind) => this.#startContainer(kind, POOL_LIMITS, 'none'),
+            discard: (container) => this.track(container.remove(), () => `remove pool container ${container.id}`),
           })
         : undefined;
   }
@@ -130,38 +138,35 @@ export class DockerBackendExecutor extends BaseExecutor {
     return this.#pool?.idleIds() ?? new Set();
   }
 
-  /**
-   * Resolves once no pool refill and no background removal is in progress, so a
-   * listing of this session's containers shows only idle pool capacity and leaks.
-   */
-  async settled(): Promise<void> {
-    do {
-      await this.#pool?.settled();
-      await Promise.allSettled([...this.#removals]);
-    } while (this.#removals.size > 0);
+  protected override settleBackend(): Promise<void> {
+    return this.#pool?.settled() ?? Promise.resolve();
   }
 
-  /** The last error a pool refill hit, for diagnostics. */
+  /** The last error a pool refill hit, until a refill succeeds again; for diagnostics. */
+  get poolRefillError(): unknown {
+    return this.#pool?.refillError;
+  }
+
+  /** @deprecated Use `poolRefillError`; kept for one release. */
   get lastPoolError(): unknown {
-    return this.#lastPoolError;
+    return this.poolRefillError;
   }
 
   protected async run(context: RunContext): Promise<RunOutcome> {
     const { request } = context;
     const kind = runnerKindFor(request.language);
-    const poolable =
-      request.network.mode === 'none' && this.#pooledKinds.has(kind) && sameLimits(request.limits, POOL_LIMITS);
-    let container = poolable ? this.#pool?.take(kind) : undefined;
+    let container = this.#pool?.take(request);
     if (!container) {
       const starting = this.#startContainer(kind, request.limits, request.network.mode, context.id);
       const started = await Promise.race([starting, abortedPromise(context.signal)]);
       if (started === 'aborted') {
         // Still being created: remove it once it exists, without holding up the caller.
-        void this.#track(
+        void this.track(
           starting.then(
             (late) => late.remove(),
             ignored('docker.executor', () => `start of aborted execution ${context.id}`),
           ),
+          () => `remove the container of aborted execution ${context.id}`,
         );
         return { exitCode: null, signal: null, oomKilled: false };
       }
@@ -172,10 +177,10 @@ export class DockerBackendExecutor extends BaseExecutor {
       outcome = await container.run(context);
     } catch (error) {
       // A failed run (a broken trailer, a daemon error) returns only once its container is gone.
-      await this.#track(container.remove());
+      await this.track(container.remove(), () => `remove container ${container.id} after a failed run`);
       throw error;
     }
-    this.#removeLater(container);
+    void this.track(container.remove(), () => `remove container ${container.id}`);
     return outcome;
   }
 
@@ -209,8 +214,8 @@ export class DockerBackendExecutor extends BaseExecutor {
 
   protected async dispose(): Promise<void> {
     await Promise.allSettled(this.#owned.map((owned) => owned.close()));
-    await this.#pool?.drain();
-    await Promise.allSettled([...this.#removals]);
+    await this.#pool?.close();
+    await this.backgroundSettled();
     // Anything still labelled as ours (a removal that failed, a start that raced close).
     try {
       const rest = await listCordonContainers(this.#api, { [DOCKER_LABELS.executor]: this.executorId });
@@ -245,18 +250,6 @@ export class DockerBackendExecutor extends BaseExecutor {
       ...(executionId ? { executionId } : {}),
       ...(this.#conformanceControl ? { conformanceControl: true } : {}),
     };
-  }
-
-  #removeLater(container: SandboxContainer): void {
-    void this.#track(container.remove());
-  }
-
-  /** Tracks a removal so `settled()` and `close()` wait for it; resolves when it is done (never rejects). */
-  #track(task: Promise<unknown>): Promise<void> {
-    const settled = task.then(() => undefined, ignored('docker.executor', 'background container removal'));
-    this.#removals.add(settled);
-    void settled.then(() => this.#removals.delete(settled));
-    return settled;
   }
 }
 

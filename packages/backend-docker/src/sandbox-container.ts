@@ -97,8 +97,8 @@ export class SandboxContainer {
     }
   }
 
-  /** Still waiting for its payload: the attach stream is open and nobody used it. */
-  get ready(): boolean {
+  /** Still waiting for its payload: the attach stream is open and nobody used it (a warm pool member). */
+  get alive(): boolean {
     return !this.#used && !this.#isEnded;
   }
 

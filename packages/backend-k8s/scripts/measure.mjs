@@ -30,7 +30,7 @@ const round = (ms) => Math.round(ms);
 {
   const executor = K8sExecutor.create({ ...base, poolSize: 2, maxConcurrency: concurrency });
   await executor.ready();
-  await executor.poolSettled();
+  await executor.settled();
   const languages = [
     ['node', 'console.log(6 * 7)'],
     ['python', 'print(6 * 7)'],
@@ -98,7 +98,7 @@ for (const [mode, poolSize] of [
   await executor.ready();
   const times = [];
   for (let i = 0; i < samples + 1; i++) {
-    await executor.poolSettled();
+    await executor.settled();
     if (mode === 'warm' && executor.warmPods === 0) throw new Error('pool did not fill');
     const t = performance.now();
     const result = await executor.execute({ language: 'node', code: 'console.log(1)' });

@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_LIMITS, DEFAULT_TIMEOUT_MS, type BackendCapabilities } from '@cordon/core';
-import { BaseExecutor, debug, ignored, LABELS, type RunContext, type RunOutcome } from '@cordon/core/backend';
+import { DEFAULT_TIMEOUT_MS, type BackendCapabilities } from '@cordon/core';
+import {
+  BaseExecutor,
+  debug,
+  ignored,
+  LABELS,
+  type RunContext,
+  type RunOutcome,
+  type WarmPool,
+} from '@cordon/core/backend';
 import { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, POOL_LABEL } from './manifests.js';
 import { parseK8sOptions, type K8sOptions } from './options.js';
@@ -11,7 +19,7 @@ import { runnerKindFor, type RunnerKind } from '@cordon/core/backend';
 import { appliesPidsPerPod, type SandboxPodSpec } from './sandbox-manifest.js';
 import { SandboxPod, stoppedOutcome } from './sandbox-pod.js';
 import { Tenant } from './tenant.js';
-import { WarmPool } from './warm-pool.js';
+import { WARM_POD_LIMITS, warmPodPool } from './warm-pods.js';
 
 /** How long `close()` waits for this session's pods to be gone from the API. */
 const DISPOSE_WAIT_MS = 30_000;
@@ -29,14 +37,15 @@ export class K8sExecutor extends BaseExecutor {
   /** Labels this instance's pods, so close() and leftovers() never touch another executor's. */
   readonly instanceId = randomBytes(4).toString('hex');
   readonly #tenant: Tenant;
-  /** One pool per booted runner (node also serves bash; python has its own). */
-  readonly #pools = new Map<RunnerKind, WarmPool<SandboxPod>>();
+  /** Warm pods per booted runner (node also serves bash; python has its own). */
+  readonly #pool: WarmPool<SandboxPod, RunnerKind> | undefined;
+  /** Names of warm pods being started: the pool's, not leftovers. */
+  readonly #warmStarting = new Set<string>();
   /** Pods this executor made and has not seen deleted yet, and the deletions under way. */
   readonly #tracker: PodTracker;
   #guard: Promise<void> | undefined;
   readonly #closeWith: K8sExecutor[] = [];
   #reapTimer: NodeJS.Timeout | undefined;
-  #poolError: unknown;
 
   /** The options as given to `create`, for making a sibling executor. */
   readonly createOptions: Record<string, unknown>;
@@ -48,23 +57,15 @@ export class K8sExecutor extends BaseExecutor {
     this.createOptions = createOptions;
     this.#tracker = new PodTracker(api);
     this.#tenant = new Tenant({ api, options, probeLabels: { [EXECUTOR_LABEL]: this.instanceId } });
-    if (options.poolSize > 0) {
-      for (const kind of ['node', 'python'] as const) {
-        this.#pools.set(
-          kind,
-          new WarmPool({
+    this.#pool =
+      options.poolSize > 0
+        ? warmPodPool({
             size: options.poolSize,
             maxAgeMs: options.warmPodMaxAgeMs,
-            limits: { ...DEFAULT_LIMITS },
-            start: (name) => this.#startWarmPod(name, kind),
+            start: (kind) => this.#startWarmPod(kind),
             remove: (pod) => pod.remove(),
-            onError: (error) => {
-              this.#poolError = error;
-            },
-          }),
-        );
-      }
-    }
+          })
+        : undefined;
   }
 
   /**
@@ -127,19 +128,24 @@ export class K8sExecutor extends BaseExecutor {
     });
   }
 
-  /** Resolves when the warm pool has finished its current refill; for tests and benchmarks. */
-  async poolSettled(): Promise<void> {
-    await Promise.all([...this.#pools.values()].map((pool) => pool.settled()));
+  /** @deprecated Use `settled()`; kept for one release. */
+  poolSettled(): Promise<void> {
+    return this.settled();
   }
 
   /** Ready pool pods, all runners together. */
   get warmPods(): number {
-    return [...this.#pools.values()].reduce((sum, pool) => sum + pool.readyCount, 0);
+    return this.#pool?.idleIds().size ?? 0;
   }
 
-  /** The last error seen while refilling the pool (e.g. a missing image), if any. */
+  /** The last error a pool refill hit (e.g. a missing image), until a refill succeeds again. */
+  get poolRefillError(): unknown {
+    return this.#pool?.refillError;
+  }
+
+  /** @deprecated Use `poolRefillError`; kept for one release. */
   get poolError(): unknown {
-    return this.#poolError;
+    return this.poolRefillError;
   }
 
   async #setUp(): Promise<void> {
@@ -150,7 +156,7 @@ export class K8sExecutor extends BaseExecutor {
       this.#reapTimer = setInterval(() => void reapDeadSessions(this.api, namespaces), this.options.reapIntervalMs);
       this.#reapTimer.unref();
     }
-    for (const pool of this.#pools.values()) pool.fill();
+    this.#pool?.fill();
   }
 
   protected async run(context: RunContext): Promise<RunOutcome> {
@@ -164,7 +170,7 @@ export class K8sExecutor extends BaseExecutor {
     await this.#tenant.checkPolicies(signal);
     if (signal.aborted) return stoppedOutcome();
 
-    let pod = this.#pools.get(runnerKindFor(request.language))?.take(request);
+    let pod = this.#pool?.take(request);
     if (pod) {
       pod.labelExecution(context.id);
     } else {
@@ -175,7 +181,7 @@ export class K8sExecutor extends BaseExecutor {
     try {
       const outcome = await pod.run(context);
       // Success: the deletion runs in the background (close() and settled() wait for it).
-      void pod.remove();
+      void this.track(pod.remove(), () => `delete pod ${pod.name}`);
       return outcome;
     } catch (error) {
       // Failure: nothing of the run may outlive execute(), even if the caller dies next.
@@ -211,7 +217,17 @@ export class K8sExecutor extends BaseExecutor {
     }
   }
 
-  #startWarmPod(name: string, kind: RunnerKind): Promise<SandboxPod> {
+  async #startWarmPod(kind: RunnerKind): Promise<SandboxPod> {
+    const name = `cordon-warm-${randomBytes(6).toString('hex')}`;
+    this.#warmStarting.add(name);
+    try {
+      return await this.#startPod(name, kind);
+    } finally {
+      this.#warmStarting.delete(name);
+    }
+  }
+
+  #startPod(name: string, kind: RunnerKind): Promise<SandboxPod> {
     return SandboxPod.start({
       api: this.api,
       tracker: this.#tracker,
@@ -219,7 +235,7 @@ export class K8sExecutor extends BaseExecutor {
         name,
         namespace: this.options.namespace,
         kind,
-        limits: DEFAULT_LIMITS,
+        limits: WARM_POD_LIMITS,
         activeDeadlineSeconds: deadlineSeconds(this.options.warmPodMaxAgeMs, DEFAULT_TIMEOUT_MS),
         noNetwork: true,
         labels: { [POOL_LABEL]: 'warm' },
@@ -232,12 +248,9 @@ export class K8sExecutor extends BaseExecutor {
     return { ...spec, options: this.options, executorId: this.instanceId };
   }
 
-  /**
-   * Resolves once background work is done: pool refills, deletions, and deleted pods
-   * actually gone from the API (bounded). For leak checks while the executor is open.
-   */
-  async settled(): Promise<void> {
-    await this.poolSettled();
+  /** Besides pool refills and deletions: deleted pods actually gone from the API (bounded). */
+  protected override async settleBackend(): Promise<void> {
+    await this.#pool?.settled();
     await this.#tracker.settled();
     const deadline = performance.now() + DISPOSE_WAIT_MS;
     while (performance.now() < deadline) {
@@ -257,8 +270,9 @@ export class K8sExecutor extends BaseExecutor {
     if (!this.closed) await this.settled();
     const found = await sessionPods(this.api, this.#tenant.namespaces, this.instanceId);
     if (this.closed) return found.map(describePod);
-    const pools = [...this.#pools.values()];
-    return found.filter((pod) => !pools.some((pool) => pool.owns(pod.name))).map(describePod);
+    return found
+      .filter((pod) => !this.#warmStarting.has(pod.name) && !(this.#pool?.owns(pod.name) ?? false))
+      .map(describePod);
   }
 
   /** Closes `other` when this executor closes (the conformance adapter's sibling). */
@@ -269,7 +283,7 @@ export class K8sExecutor extends BaseExecutor {
   protected async dispose(): Promise<void> {
     await Promise.allSettled(this.#closeWith.map((other) => other.close()));
     if (this.#reapTimer) clearInterval(this.#reapTimer);
-    await Promise.all([...this.#pools.values()].map((pool) => pool.close()));
+    await this.#pool?.close();
     await this.#tracker.removeAll();
     // Deletion is asynchronous in Kubernetes: wait until the pods are really gone, so
     // nothing this session made outlives close().

@@ -65,6 +65,11 @@ export class SandboxPod {
     this.#apiTimeoutMs = spec.options.apiTimeoutMs;
   }
 
+  /** Its name (unique in its namespace): the id a warm pool knows it by. */
+  get id(): string {
+    return this.name;
+  }
+
   /** Creates the pod and resolves once its supervisor runs; a failed (or aborted) start removes it. */
   static async start(params: SandboxPodStart): Promise<SandboxPod> {
     const { api, tracker, spec, signal } = params;

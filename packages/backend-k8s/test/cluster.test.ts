@@ -267,7 +267,7 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
   });
 
   it("leaves nothing behind after close(), and leaves other executors' pods alone", async () => {
-    await executor.poolSettled();
+    await executor.settled();
     const before = executor.warmPods;
     expect(before).toBeGreaterThan(0);
     const own = K8sExecutor.create({
@@ -279,7 +279,7 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     });
     await own.ready();
     await Promise.all([1, 2, 3].map((n) => own.execute({ language: 'node', code: `console.log(${n})` })));
-    await own.poolSettled();
+    await own.settled();
     await own.close();
     expect(await own.leftovers()).toEqual([]);
     // The other executor's warm pods survived and still serve.

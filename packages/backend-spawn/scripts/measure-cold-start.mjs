@@ -44,7 +44,7 @@ for (let i = 0; i < iterations; i++) {
       if (result.stdout !== '1\n') throw new Error(`unexpected result ${JSON.stringify(result)}`);
     }),
   );
-  await pooledExecutor.warm();
+  await pooledExecutor.settled();
   pooled.push(await time(() => pooledExecutor.execute({ language: 'node', code: 'console.log(1)' })));
 }
 await executor.close();

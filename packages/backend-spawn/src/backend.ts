@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { type BackendAvailability, type CordonBackend, type Executor } from '@cordon/core';
 import { OWNER_ID, type ConformanceAdapter } from '@cordon/core/backend';
 import { detectHost } from './host.js';
-import { findLeftovers } from './leftovers.js';
+import { findLeftovers } from './reaper.js';
 import { parseSpawnOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
 import { SHARED_CONTROL_UID } from './sandbox-user.js';
@@ -129,7 +129,7 @@ export const backend: CordonBackend = {
       leftovers: async () => {
         // A pool still filling is work in progress, not a leak: let both settle first.
         const executors = [executor, underTest, ...(sharedUserControl ? [sharedUserControl] : [])];
-        await Promise.all(executors.filter((one) => !one.closed).map((one) => one.warm()));
+        await Promise.all(executors.filter((one) => !one.closed).map((one) => one.settled()));
         return findLeftovers(
           OWNER_ID,
           executor.cgroupDriver,

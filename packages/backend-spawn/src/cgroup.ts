@@ -1,6 +1,6 @@
-import { access, mkdir, readdir, readFile, rmdir, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExecutionLimits } from '@cordon/core';
 import { debug, ignored } from '@cordon/core/backend';
@@ -275,63 +275,4 @@ export async function removeSessionDirs(driver: CgroupDriver, session: string): 
       .sessionDirs(session)
       .map((dir) => rmdir(dir).catch(ignored('spawn.cgroup', () => `remove session dir ${dir}`))),
   );
-}
-
-/**
- * Reaps what dead sessions left: a process that crashed or was killed cannot remove its
- * cgroups (its sandboxes die with it through --die-with-parent, leaving them empty).
- * Only cgroups with no task go (rmdir refuses a busy one), and only once older than
- * `minAgeMs`, so a live executor's cgroup that is about to receive its process is safe.
- */
-export async function reapStaleSessions(
-  driver: CgroupDriver,
-  ownSession: string,
-  minAgeMs = 60_000,
-): Promise<string[]> {
-  const reaped: string[] = [];
-  const now = Date.now();
-  // cgroupfs timestamps come from a coarse kernel clock and can sit a tick past Date.now().
-  const oldEnough = (age: number) => minAgeMs <= 0 || age >= minAgeMs;
-  for (const parent of new Set(driver.sessionDirs(ownSession).map((dir) => dirname(dir)))) {
-    const sessions = await readdir(parent, { withFileTypes: true }).catch(
-      ignored('spawn.reaper', () => `list ${parent}`, []),
-    );
-    for (const session of sessions) {
-      if (!session.isDirectory() || session.name === ownSession) continue;
-      const sessionDir = join(parent, session.name);
-      const executions = await readdir(sessionDir, { withFileTypes: true }).catch(
-        ignored('spawn.reaper', () => `list ${sessionDir}`, []),
-      );
-      for (const execution of executions) {
-        if (!execution.isDirectory()) continue;
-        const dir = join(sessionDir, execution.name);
-        const age = await stat(dir).then(
-          (info) => now - info.mtimeMs,
-          ignored('spawn.reaper', () => `stat ${dir}`, 0),
-        );
-        if (
-          oldEnough(age) &&
-          (await rmdir(dir).then(
-            () => true,
-            // EBUSY while tasks remain: kept for a later session.
-            ignored('spawn.reaper', () => `remove stale cgroup ${dir}`, false),
-          ))
-        )
-          reaped.push(dir);
-      }
-      const age = await stat(sessionDir).then(
-        (info) => now - info.mtimeMs,
-        ignored('spawn.reaper', () => `stat ${sessionDir}`, 0),
-      );
-      if (
-        oldEnough(age) &&
-        (await rmdir(sessionDir).then(
-          () => true,
-          ignored('spawn.reaper', () => `remove stale session dir ${sessionDir}`, false),
-        ))
-      )
-        reaped.push(sessionDir);
-    }
-  }
-  return reaped;
 }

@@ -18,12 +18,13 @@ import {
   newExecutionId,
   SESSION_ID,
   debug,
+  WarmPool,
   type RunContext,
   type RunOutcome,
 } from '@cordon/core/backend';
 import { createAdvisoryDir, type AdvisoryDir } from './advisory-dir.js';
 import type { CgroupDriver, ExecutionCgroup } from './cgroup.js';
-import { reapStaleSessions, removeSessionDirs } from './cgroup.js';
+import { removeSessionDirs } from './cgroup.js';
 import { defaultPythonPath, detectHost, type HostFacts } from './host.js';
 import { parseSpawnOptions, type ParsedSpawnOptions, type SpawnExecutorOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
@@ -35,7 +36,7 @@ import {
   type Interpreters,
   type SandboxShape,
 } from './sandbox-plan.js';
-import { SandboxPool } from './sandbox-pool.js';
+import { reapDeadSessions } from './reaper.js';
 import { SandboxProcess } from './sandbox-process.js';
 import { acquireSandboxUser, type SandboxUser } from './sandbox-user.js';
 import { RUNNER_OPEN_FILES, runnerSupported } from './runner.js';
@@ -55,7 +56,7 @@ export class SpawnExecutor extends BaseExecutor {
   readonly #host: HostFacts;
   readonly #interpreters: Interpreters;
   readonly #capabilities: BackendCapabilities;
-  readonly #pool: SandboxPool | undefined;
+  readonly #pool: WarmPool<SandboxProcess, 'kernel'> | undefined;
   /** `resolvConf`'s contents, read once at create. */
   readonly #resolvConf: Buffer | undefined;
 
@@ -74,16 +75,18 @@ export class SpawnExecutor extends BaseExecutor {
     this.#resolvConf = resolvConf;
     this.#capabilities = this.#describe();
     if (tier === 'kernel' && options.poolSize > 0) {
-      this.#pool = new SandboxPool(
-        options.poolSize,
-        () =>
-          this.#startKernel(
-            newExecutionId(),
-            { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true },
-            DEFAULT_LIMITS,
-          ),
-        (sandbox) => sandbox.release(),
-      );
+      // One start at a time, so refills do not crowd the CPU the running executions need; a
+      // host that cannot start sandboxes gets cold starts (which report the error) until the next take.
+      this.#pool = new WarmPool({
+        area: 'spawn.pool',
+        size: options.poolSize,
+        keys: ['kernel'],
+        keyFor: (request) => (isPoolable(request) ? 'kernel' : undefined),
+        startConcurrency: 1,
+        start: () => this.#startPoolMember(),
+        discard: (sandbox) => sandbox.release(),
+      });
+      this.#pool.fill();
     }
   }
 
@@ -131,9 +134,9 @@ export class SpawnExecutor extends BaseExecutor {
     const resolvConf = parsed.resolvConf === undefined ? undefined : readResolvConf(parsed.resolvConf);
     await host.cgroups?.prepareSession(SESSION_ID);
     if (host.cgroups) {
-      const reaped = await reapStaleSessions(host.cgroups, SESSION_ID);
+      const reaped = await reapDeadSessions(host.cgroups, SESSION_ID);
       if (reaped.length > 0)
-        debug('spawn.reaper', () => `reaped ${reaped.length} stale cgroup(s): ${reaped.join(', ')}`);
+        debug('spawn.reaper', () => `reaped ${reaped.length} cgroup(s) of dead sessions: ${reaped.join(', ')}`);
     }
     return new SpawnExecutor(parsed, host, tier, interpreters, resolvConf);
   }
@@ -212,7 +215,7 @@ export class SpawnExecutor extends BaseExecutor {
     const { request, id } = context;
     if (context.signal.aborted) return { exitCode: null, signal: null, oomKilled: false };
     if (this.tier === 'kernel') {
-      const pooled = this.#pool && isPoolable(request) ? this.#pool.take() : undefined;
+      const pooled = this.#pool?.take(request);
       // Node boots (trusted boot script only) while the runner is moved into its cgroup and the job is sent.
       const sandbox =
         pooled ??
@@ -270,6 +273,18 @@ export class SpawnExecutor extends BaseExecutor {
     return this.#host.cgroups ? this.#host.cgroups.create(SESSION_ID, id, limits) : Promise.resolve(undefined);
   }
 
+  /** A pool member: network none, the default limits, Node pre-booted; resolves once its runner waits. */
+  async #startPoolMember(): Promise<SandboxProcess> {
+    const sandbox = await this.#startKernel(
+      newExecutionId(),
+      { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true },
+      DEFAULT_LIMITS,
+    );
+    if (await sandbox.ready()) return sandbox;
+    await sandbox.release();
+    throw new Error(`pool sandbox ${sandbox.id} failed to get ready`);
+  }
+
   /**
    * Starts a kernel-tier sandbox: bubblewrap is spawned as the sandbox user at once,
    * while its cgroup is made; the runner is moved in before it gets its job.
@@ -320,12 +335,21 @@ export class SpawnExecutor extends BaseExecutor {
 
   /** Idle pool members: held on purpose while the executor is open, so not leftovers. */
   get idleSandboxIds(): ReadonlySet<string> {
-    return this.#pool?.idleIds ?? new Set();
+    return this.#pool?.idleIds() ?? new Set();
   }
 
-  /** Resolves once the pool (if any) is full; for benchmarks and tests. */
-  async warm(): Promise<void> {
-    await this.#pool?.filled();
+  /** The last error a pool refill hit, until a refill succeeds again; for diagnostics. */
+  get poolRefillError(): unknown {
+    return this.#pool?.refillError;
+  }
+
+  protected override settleBackend(): Promise<void> {
+    return this.#pool?.settled() ?? Promise.resolve();
+  }
+
+  /** @deprecated Use `settled()`; kept for one release. */
+  warm(): Promise<void> {
+    return this.settled();
   }
 
   /** The validated options this executor was made with (to make a sibling that differs in one). */

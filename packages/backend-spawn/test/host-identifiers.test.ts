@@ -27,7 +27,7 @@ describe('host identifiers, kernel tier', () => {
 
   it("no host path of cordon's in the mount table (etc files, the guard, the boot script given as data)", async () => {
     const code = 'cat /proc/self/mountinfo; cat /etc/passwd /etc/hosts > /dev/null && echo etc-readable';
-    await pooled.warm();
+    await pooled.settled();
     for (const result of [
       await executor.execute({ language: 'bash', code }),
       await pooled.execute({ language: 'bash', code }),

@@ -4,7 +4,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SESSION_ID } from '@cordon/core/backend';
 import { describe, expect, it } from 'vitest';
-import { detectCgroups, reapStaleSessions, removeSessionDirs } from '../src/cgroup.js';
+import { detectCgroups, removeSessionDirs } from '../src/cgroup.js';
+import { reapDeadSessions } from '../src/reaper.js';
 
 const driver = await detectCgroups();
 
@@ -20,7 +21,7 @@ describe.runIf(driver !== undefined)('reaping cgroups of dead sessions', () => {
     const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       for (const dir of busyDirs) await writeFile(join(dir, 'cgroup.procs'), String(sleeper.pid));
-      const reaped = await reapStaleSessions(cgroups, SESSION_ID, 0);
+      const reaped = await reapDeadSessions(cgroups, SESSION_ID, 0);
       for (const dir of deadDirs) {
         expect(existsSync(dir)).toBe(false);
         expect(reaped).toContain(dir);
@@ -30,7 +31,7 @@ describe.runIf(driver !== undefined)('reaping cgroups of dead sessions', () => {
     } finally {
       sleeper.kill('SIGKILL');
       await new Promise((resolve) => sleeper.once('exit', resolve));
-      await reapStaleSessions(cgroups, SESSION_ID, 0);
+      await reapDeadSessions(cgroups, SESSION_ID, 0);
       await removeSessionDirs(cgroups, SESSION_ID);
     }
     for (const dir of busyDirs) expect(existsSync(dir)).toBe(false);

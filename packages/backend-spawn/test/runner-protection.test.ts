@@ -105,13 +105,13 @@ describe('the runner cannot be reached from the program (kernel tier)', () => {
     const nodeLimits =
       "console.log(require('fs').readFileSync('/proc/self/limits', 'utf8').match(/Max open files\\s+(\\d+)\\s+(\\d+)/).slice(1).join(' '))";
     const node = await executor.execute({ language: 'node', code: nodeLimits });
-    await pooled.warm();
+    await pooled.settled();
     const preBooted = await pooled.execute({ language: 'node', code: nodeLimits });
     expect([bash.stdout, python.stdout, node.stdout, preBooted.stdout]).toEqual(Array(4).fill('1024 1024\n'));
   });
 
   it('the pre-booted Node (pool) cannot reach the runner either', async () => {
-    await pooled.warm();
+    await pooled.settled();
     const code = `
       const { execFileSync } = require('child_process');
       try { require('fs').openSync('/proc/1/mem', 'r+'); console.log('mem OPEN'); } catch { console.log('mem denied'); }

@@ -165,4 +165,30 @@ describe('BaseExecutor', () => {
     expect(executor.disposed).toBe(1);
     await expect(executor.execute(hello)).rejects.toBeInstanceOf(ExecutorClosedError);
   });
+
+  it('waits in settled() and close() for tracked background work, which never rejects', async () => {
+    const executor = new ScriptedExecutor(() => Promise.resolve(exited(0)));
+    let finish!: () => void;
+    let fail!: (error: Error) => void;
+    const slow = executor.background(new Promise<void>((resolve) => (finish = resolve)));
+    const failing = executor.background(new Promise<void>((_resolve, reject) => (fail = reject)));
+    let settled = false;
+    const settling = executor.settled().then(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(settled).toBe(false);
+    fail(new Error('removal failed'));
+    await expect(failing).resolves.toBeUndefined();
+    expect(settled).toBe(false);
+    finish();
+    await settling;
+    await expect(slow).resolves.toBeUndefined();
+    let later!: () => void;
+    void executor.background(new Promise<void>((resolve) => (later = resolve)));
+    let closed = false;
+    const closing = executor.close().then(() => (closed = true));
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect([closed, executor.disposed]).toEqual([false, 1]);
+    later();
+    await closing;
+  });
 });

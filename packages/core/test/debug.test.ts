@@ -75,4 +75,31 @@ m.debug('t.area', () => { process.stderr.write('BUILT\\n'); return 'x'; });
     expect(off).toBe('');
     expect(stderrOf('net', code)).toBe('');
   });
+
+  it("logs a warm pool's refills, failures with their backoff, and discards under its area", () => {
+    const code = `
+      let fail = true;
+      const pool = new m.WarmPool({
+        area: 'test.pool', size: 1, keys: ['node'], keyFor: () => 'node',
+        backoff: { initialMs: 10, maxMs: 10 },
+        start: () => (fail ? Promise.reject(new Error('daemon down')) : Promise.resolve({ id: 'm1' })),
+        discard: () => {},
+      });
+      pool.fill();
+      await pool.settled();
+      fail = false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await pool.settled();
+      await pool.close();`;
+    const lines = stderrOf('cordon', code)
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.replace(/^CORDON \d+: /, ''));
+    expect(lines).toEqual([
+      '[test.pool] refill node: starting 1 of 1',
+      '[test.pool] refill node failed, retrying in 10 ms: Error: daemon down',
+      '[test.pool] refill node: starting 1 of 1',
+      '[test.pool] discard m1 (on close)',
+    ]);
+  });
 });

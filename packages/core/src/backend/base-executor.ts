@@ -15,6 +15,7 @@ import { OutputCollector } from './output-collector.js';
 import { parseExecutionRequest, type ExecutionRequest, type NormalizedRequest } from '../request.js';
 import type { CollectedFile, ExecutionResult, ExecutionStatus } from '../result.js';
 import { newExecutionId } from './owner.js';
+import { ignored, type DebugMessage } from './debug.js';
 
 export const DEFAULT_MAX_CONCURRENCY = 4;
 
@@ -60,6 +61,8 @@ export abstract class BaseExecutor implements Executor {
   readonly #admission: Admission;
   readonly #running = new Set<(reason: StopReason) => void>();
   readonly #inFlight = new Set<Promise<unknown>>();
+  /** Background work (removals) that `settled()` and `close()` wait for. */
+  readonly #background = new Set<Promise<void>>();
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -280,6 +283,41 @@ export abstract class BaseExecutor implements Executor {
     for (const stop of this.#running) stop('aborted');
     await Promise.allSettled([...this.#inFlight]);
     await this.dispose();
+    await this.backgroundSettled();
+  }
+
+  /**
+   * Tracks background work (a removal after the result was returned) so `settled()` and
+   * `close()` wait for it. The returned promise resolves when it is done and never rejects:
+   * a failure is logged on the debug channel (area `<backend>.executor`) as `what`.
+   */
+  protected track(task: Promise<unknown>, what: DebugMessage): Promise<void> {
+    const done = task.then(() => undefined, ignored(`${this.name}.executor`, what));
+    this.#background.add(done);
+    void done.then(() => this.#background.delete(done));
+    return done;
+  }
+
+  /** Resolves once no work passed to `track` is in progress (including work tracked meanwhile). */
+  protected async backgroundSettled(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+  }
+
+  /** What `settled()` waits for besides tracked work: pool refills, a backend's own bookkeeping. */
+  protected settleBackend(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /**
+   * Resolves once no background work is in progress: warm pool refills and discards,
+   * removals after a result. A listing of the executor's sandboxes then shows only idle
+   * pool capacity and leaks; for leak checks, tests and benchmarks.
+   */
+  async settled(): Promise<void> {
+    do {
+      await this.settleBackend();
+      await this.backgroundSettled();
+    } while (this.#background.size > 0);
   }
 
   [Symbol.asyncDispose](): Promise<void> {

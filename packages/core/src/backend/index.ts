@@ -11,6 +11,7 @@
  *   backend option parsing, protocol 2 of the runtime image's runner, and the
  *   runtime image's facts (version, working directory, uid, supervisor command).
  * - The debug channel (`debug`, `ignored`): `NODE_DEBUG=cordon` lines for swallowed errors.
+ * - `WarmPool`: started sandboxes waiting for one request each (fits, max age, backoff, close).
  * - `ConformanceAdapter`: what `CordonBackend.conformance()` returns.
  */
 export { Admission } from './admission.js';
@@ -69,6 +70,7 @@ export {
   type SupervisorCommandOptions,
 } from './runtime-image.js';
 export { LABELS, MANAGED_BY, newExecutionId, OWNER_ID, SESSION_ID } from './owner.js';
+export { WarmPool, type WarmMember, type WarmPoolBackoff, type WarmPoolParams } from './warm-pool.js';
 export { SANDBOX_UID_RANGE, sandboxUidLeases, UidLeases, type UidLease } from './uid-lease.js';
 // Defined with the request (which uses them too); only backends need them from outside.
 export { normalizeRelativePath, relativePathProblem } from '../request.js';

@@ -32,6 +32,11 @@ export class ScriptedExecutor extends BaseExecutor {
     return this.#script(context);
   }
 
+  /** Hands `task` to BaseExecutor's background tracking, as a backend does with a removal. */
+  background(task: Promise<unknown>): Promise<void> {
+    return this.track(task, 'scripted background task');
+  }
+
   protected dispose(): Promise<void> {
     this.disposed++;
     return Promise.resolve();

@@ -1,9 +1,9 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rmdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { ignored } from '@cordon/core/backend';
 import { advisoryDirPrefix } from './advisory-dir.js';
 import { listSessionCgroups, type CgroupDriver } from './cgroup.js';
-import { ignored } from '@cordon/core/backend';
 
 /**
  * Everything a session still holds: execution cgroups (and their tasks), advisory
@@ -61,4 +61,59 @@ export async function findLeftovers(
     }
   }
   return found;
+}
+
+/**
+ * Reaps what dead sessions left: a process that crashed or was killed cannot remove its
+ * cgroups (its sandboxes die with it through --die-with-parent, leaving them empty).
+ * Only cgroups with no task go (rmdir refuses a busy one), and only once older than
+ * `minAgeMs`, so a live executor's cgroup that is about to receive its process is safe.
+ */
+export async function reapDeadSessions(driver: CgroupDriver, ownSession: string, minAgeMs = 60_000): Promise<string[]> {
+  const reaped: string[] = [];
+  const now = Date.now();
+  // cgroupfs timestamps come from a coarse kernel clock and can sit a tick past Date.now().
+  const oldEnough = (age: number) => minAgeMs <= 0 || age >= minAgeMs;
+  for (const parent of new Set(driver.sessionDirs(ownSession).map((dir) => dirname(dir)))) {
+    const sessions = await readdir(parent, { withFileTypes: true }).catch(
+      ignored('spawn.reaper', () => `list ${parent}`, []),
+    );
+    for (const session of sessions) {
+      if (!session.isDirectory() || session.name === ownSession) continue;
+      const sessionDir = join(parent, session.name);
+      const executions = await readdir(sessionDir, { withFileTypes: true }).catch(
+        ignored('spawn.reaper', () => `list ${sessionDir}`, []),
+      );
+      for (const execution of executions) {
+        if (!execution.isDirectory()) continue;
+        const dir = join(sessionDir, execution.name);
+        const age = await stat(dir).then(
+          (info) => now - info.mtimeMs,
+          ignored('spawn.reaper', () => `stat ${dir}`, 0),
+        );
+        if (
+          oldEnough(age) &&
+          (await rmdir(dir).then(
+            () => true,
+            // EBUSY while tasks remain: kept for a later session.
+            ignored('spawn.reaper', () => `remove stale cgroup ${dir}`, false),
+          ))
+        )
+          reaped.push(dir);
+      }
+      const age = await stat(sessionDir).then(
+        (info) => now - info.mtimeMs,
+        ignored('spawn.reaper', () => `stat ${sessionDir}`, 0),
+      );
+      if (
+        oldEnough(age) &&
+        (await rmdir(sessionDir).then(
+          () => true,
+          ignored('spawn.reaper', () => `remove stale session dir ${sessionDir}`, false),
+        ))
+      )
+        reaped.push(sessionDir);
+    }
+  }
+  return reaped;
 }
