@@ -1,7 +1,7 @@
 import type { BackendAvailability } from '@cordon/core';
 import { checkDaemon } from './daemon-check.js';
 import { DockerApi } from './docker-api.js';
-import { resolveDockerOptions } from './options.js';
+import { parseDockerOptions } from './options.js';
 
 /** Short timeout: `auto` selection and `cordon doctor` must not wait on a dead daemon. */
 const PROBE_TIMEOUT_MS = 2_000;
@@ -9,7 +9,7 @@ const PROBE_TIMEOUT_MS = 2_000;
 /** Daemon reachable, runtime configured and runtime image present; never throws. */
 export async function dockerAvailability(options: Record<string, unknown> = {}): Promise<BackendAvailability> {
   try {
-    const resolved = resolveDockerOptions(options);
+    const resolved = parseDockerOptions(options);
     const api = DockerApi.connect({
       dockerHost: resolved.dockerHost,
       apiTimeoutMs: Math.min(PROBE_TIMEOUT_MS, resolved.apiTimeoutMs),

@@ -3,7 +3,7 @@ import type Docker from 'dockerode';
 import { BACKEND_NAME } from './backend-name.js';
 import type { DockerApi } from './docker-api.js';
 import { daemonMessageOf, httpStatusOf } from './docker-errors.js';
-import type { ResolvedDockerOptions } from './options.js';
+import type { ParsedDockerOptions } from './options.js';
 import { RUNNER_PROTOCOL, RUNNER_PROTOCOL_LABEL } from '@cordon/core/backend';
 import { BUILD_REMEDY, DAEMON_REMEDY } from './runtime-image.js';
 
@@ -26,7 +26,7 @@ export interface DaemonFacts {
  */
 export async function checkDaemon(
   api: DockerApi,
-  options: Pick<ResolvedDockerOptions, 'image' | 'runtime'>,
+  options: Pick<ParsedDockerOptions, 'image' | 'runtime'>,
 ): Promise<DaemonFacts> {
   await api.ping();
   const info = await api.info();

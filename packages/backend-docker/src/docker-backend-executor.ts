@@ -13,7 +13,7 @@ import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS, type SandboxSpec } from './container-spec.js';
 import { checkDaemon, type DaemonFacts } from './daemon-check.js';
 import { DockerApi } from './docker-api.js';
-import { resolveDockerOptions, type DockerBackendOptions, type ResolvedDockerOptions } from './options.js';
+import { parseDockerOptions, type DockerOptions, type ParsedDockerOptions } from './options.js';
 import { listCordonContainers, reapDeadSessions, removeContainers } from './reaper.js';
 import { runnerKindFor, type RunnerKind } from '@cordon/core/backend';
 import { SandboxContainer } from './sandbox-container.js';
@@ -29,7 +29,7 @@ const POOL_LIMITS: ExecutionLimits = { ...DEFAULT_LIMITS };
  */
 export class DockerBackendExecutor extends BaseExecutor {
   readonly name = BACKEND_NAME;
-  readonly options: ResolvedDockerOptions;
+  readonly options: ParsedDockerOptions;
   readonly facts: DaemonFacts;
   /** On every container this executor makes (label `cordon.dev/executor`). */
   readonly executorId = randomBytes(6).toString('hex');
@@ -41,7 +41,7 @@ export class DockerBackendExecutor extends BaseExecutor {
 
   private constructor(params: {
     api: DockerApi;
-    options: ResolvedDockerOptions;
+    options: ParsedDockerOptions;
     facts: DaemonFacts;
     conformanceControl: boolean;
   }) {
@@ -75,7 +75,7 @@ export class DockerBackendExecutor extends BaseExecutor {
    * left behind, and starts filling the warm pool.
    * @throws BackendUnavailableError when Docker, the runtime or the image is missing.
    */
-  static async create(options: DockerBackendOptions | Record<string, unknown> = {}): Promise<DockerBackendExecutor> {
+  static async create(options: DockerOptions | Record<string, unknown> = {}): Promise<DockerBackendExecutor> {
     return DockerBackendExecutor.#create(options, false);
   }
 
@@ -85,16 +85,16 @@ export class DockerBackendExecutor extends BaseExecutor {
    * can reach its canary. Never hand it untrusted work.
    */
   static async createConformanceControl(
-    options: DockerBackendOptions | Record<string, unknown>,
+    options: DockerOptions | Record<string, unknown>,
   ): Promise<DockerBackendExecutor> {
     return DockerBackendExecutor.#create({ ...options, poolSize: 0 }, true);
   }
 
   static async #create(
-    options: DockerBackendOptions | Record<string, unknown>,
+    options: DockerOptions | Record<string, unknown>,
     conformanceControl: boolean,
   ): Promise<DockerBackendExecutor> {
-    const resolved = resolveDockerOptions(options);
+    const resolved = parseDockerOptions(options);
     const api = DockerApi.connect(resolved);
     const facts = await checkDaemon(api, resolved);
     // Best effort: a failed reap must not stop this session from working.

@@ -1,38 +1,17 @@
 import { LANGUAGES, type Language } from '@cordon/core';
-import { parseBackendOptions } from '@cordon/core/backend';
+import { listOption, parseBackendOptions } from '@cordon/core/backend';
 import { z } from 'zod';
 import { DEFAULT_IMAGE } from './runtime-image.js';
 
-const languageList = z.preprocess(
-  (value) =>
-    typeof value === 'string'
-      ? value
-          .split(',')
-          .map((item) => item.trim())
-          .filter(Boolean)
-      : value,
-  z.array(z.enum(LANGUAGES)),
-);
-
-const addressList = z.preprocess(
-  (value) =>
-    typeof value === 'string'
-      ? value
-          .split(',')
-          .map((item) => item.trim())
-          .filter(Boolean)
-      : value,
-  z.array(z.union([z.ipv4(), z.ipv6()])),
-);
-
-const optionsSchema = z.strictObject({
+/** The schema behind `DockerOptions` (a type test keeps the two in step). */
+export const dockerOptionsSchema = z.strictObject({
   image: z.string().min(1).default(DEFAULT_IMAGE),
   runtime: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'must be an OCI runtime name known to dockerd, e.g. runsc')
     .optional(),
   poolSize: z.coerce.number().int().min(0).max(64).default(2),
-  poolLanguages: languageList.default([...LANGUAGES]),
+  poolLanguages: listOption(z.enum(LANGUAGES)).default([...LANGUAGES]),
   maxConcurrency: z.coerce.number().int().min(1).max(1024).optional(),
   dockerHost: z
     .string()
@@ -40,7 +19,7 @@ const optionsSchema = z.strictObject({
     .optional(),
   apiTimeoutMs: z.coerce.number().int().min(100).max(600_000).default(15_000),
   openNetwork: z.string().min(1).default('bridge'),
-  dns: addressList.optional(),
+  dns: listOption(z.union([z.ipv4(), z.ipv6()])).optional(),
   controlRuntime: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/)
@@ -57,15 +36,18 @@ const optionsSchema = z.strictObject({
     .default('per-sandbox'),
 });
 
-/** Options of the docker backend; every one also reads from `CORDON_DOCKER_<KEY>`. */
-export interface DockerBackendOptions {
+/**
+ * Options of the docker backend; each is also read from `--option key=value` and
+ * `CORDON_DOCKER_<KEY>` (see README), strings coerced. `parseDockerOptions` validates them.
+ */
+export interface DockerOptions {
   /** Runtime image (see images/runtime). @default `cordon-runtime:<version>` */
   image?: string;
   /** OCI runtime name configured in dockerd, e.g. `runsc` for gVisor. @default the daemon's default (runc) */
   runtime?: string;
   /** Pre-booted containers kept ready per runner (node, which also serves bash; python). 0 disables the pool. @default 2 */
   poolSize?: number;
-  /** Languages whose runner is kept warm. @default ['node', 'python', 'bash'] */
+  /** Languages whose runner is kept warm; a string is split on commas. @default ['node', 'python', 'bash'] */
   poolLanguages?: readonly Language[] | string;
   /** Executions running at once. @default 4 */
   maxConcurrency?: number;
@@ -75,7 +57,7 @@ export interface DockerBackendOptions {
   apiTimeoutMs?: number;
   /** Docker network for requests with `network: 'open'`. @default 'bridge' */
   openNetwork?: string;
-  /** Resolvers written to the containers' /etc/resolv.conf (only reachable with `network: 'open'`). @default the daemon's choice */
+  /** IPv4/IPv6 resolvers written to the containers' /etc/resolv.conf (only reachable with `network: 'open'`); a string is split on commas. @default the daemon's choice */
   dns?: readonly string[] | string;
   /** Runtime for the conformance suite's control runs when `runtime` is not runc. @default 'runc' */
   controlRuntime?: string;
@@ -89,8 +71,17 @@ export interface DockerBackendOptions {
   sandboxUid?: 'per-sandbox' | number;
 }
 
-export type ResolvedDockerOptions = z.output<typeof optionsSchema>;
+/** The docker backend's options after validation, defaults applied. */
+export type ParsedDockerOptions = z.output<typeof dockerOptionsSchema>;
 
-export function resolveDockerOptions(options: Record<string, unknown> | DockerBackendOptions): ResolvedDockerOptions {
-  return parseBackendOptions(optionsSchema, options as Record<string, unknown>);
+/** @throws InvalidRequestError naming `options.<key>`. */
+export function parseDockerOptions(options: DockerOptions | Record<string, unknown>): ParsedDockerOptions {
+  return parseBackendOptions(dockerOptionsSchema, options as Record<string, unknown>);
 }
+
+/** @deprecated since 0.2: use `DockerOptions`. Removed in the next release. */
+export type DockerBackendOptions = DockerOptions;
+/** @deprecated since 0.2: use `ParsedDockerOptions`. Removed in the next release. */
+export type ResolvedDockerOptions = ParsedDockerOptions;
+/** @deprecated since 0.2: use `parseDockerOptions`. Removed in the next release. */
+export const resolveDockerOptions = parseDockerOptions;

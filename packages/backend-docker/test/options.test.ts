@@ -1,12 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { InvalidRequestError } from '@cordon/core';
-import { describe, expect, it } from 'vitest';
-import { resolveDockerOptions } from '../src/options.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { z } from 'zod';
+import {
+  type DockerBackendOptions,
+  type DockerOptions,
+  type dockerOptionsSchema,
+  parseDockerOptions,
+  resolveDockerOptions,
+  type ParsedDockerOptions,
+  type ResolvedDockerOptions,
+} from '../src/options.js';
 import { RUNTIME_IMAGE_VERSION } from '../src/runtime-image.js';
 
 describe('docker options', () => {
   it('applies defaults', () => {
-    expect(resolveDockerOptions({})).toMatchObject({
+    expect(parseDockerOptions({})).toMatchObject({
       image: `cordon-runtime:${RUNTIME_IMAGE_VERSION}`,
       poolSize: 2,
       poolLanguages: ['node', 'python', 'bash'],
@@ -16,14 +25,14 @@ describe('docker options', () => {
   });
 
   it('takes a fixed non-root sandbox uid, the shared setup', () => {
-    expect(resolveDockerOptions({ sandboxUid: '10001' })).toMatchObject({ sandboxUid: 10001 });
-    expect(() => resolveDockerOptions({ sandboxUid: 0 })).toThrow(InvalidRequestError);
-    expect(() => resolveDockerOptions({ sandboxUid: 'shared' })).toThrow(InvalidRequestError);
+    expect(parseDockerOptions({ sandboxUid: '10001' })).toMatchObject({ sandboxUid: 10001 });
+    expect(() => parseDockerOptions({ sandboxUid: 0 })).toThrow(InvalidRequestError);
+    expect(() => parseDockerOptions({ sandboxUid: 'shared' })).toThrow(InvalidRequestError);
   });
 
   it('coerces strings from the CLI and CORDON_DOCKER_* variables', () => {
     expect(
-      resolveDockerOptions({
+      parseDockerOptions({
         poolSize: '5',
         poolLanguages: 'python, bash',
         apiTimeoutMs: '2000',
@@ -49,13 +58,27 @@ describe('docker options', () => {
     ] as const) {
       let caught: unknown;
       try {
-        resolveDockerOptions(options);
+        parseDockerOptions(options);
       } catch (error) {
         caught = error;
       }
       expect(caught).toBeInstanceOf(InvalidRequestError);
       expect((caught as InvalidRequestError).field).toBe(field);
     }
+  });
+
+  it('keeps DockerOptions and its schema in step (checked by pnpm typecheck)', () => {
+    // Every option of the interface is a key of the schema, and the other way round.
+    expectTypeOf<keyof DockerOptions>().toEqualTypeOf<keyof z.input<typeof dockerOptionsSchema>>();
+    expectTypeOf<keyof ParsedDockerOptions>().toEqualTypeOf<keyof DockerOptions>();
+    // What parsing returns is a valid input again, field by field.
+    expectTypeOf<ParsedDockerOptions>().toExtend<DockerOptions>();
+  });
+
+  it('keeps the deprecated names for one release', () => {
+    expect(resolveDockerOptions).toBe(parseDockerOptions);
+    expectTypeOf<DockerBackendOptions>().toEqualTypeOf<DockerOptions>();
+    expectTypeOf<ResolvedDockerOptions>().toEqualTypeOf<ParsedDockerOptions>();
   });
 
   it('matches the image version pinned in images/runtime/versions.env', () => {

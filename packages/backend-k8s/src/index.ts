@@ -14,6 +14,8 @@ export {
   parseK8sOptions,
   type K8sOptions,
   type K8sOptionsInput,
+  type K8sToleration,
+  type ParsedK8sOptions,
 } from './options.js';
 export { rbacManifests, rbacYaml, type RbacOptions } from './rbac.js';
 

@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { CordonError, IsolationRefusedError } from '@cordon/core';
 import type { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, deadlineSeconds, hardenedPodManifest, podCommand, type PodRole } from './manifests.js';
-import type { K8sOptions } from './options.js';
+import type { ParsedK8sOptions } from './options.js';
 import { gateSource } from './network-gate.js';
 import { createPod, deletePod, waitForRunning } from './pod-lifecycle.js';
 
@@ -48,7 +48,7 @@ attempt();
  */
 export async function verifyIsolation(
   api: KubeApi,
-  options: K8sOptions,
+  options: ParsedK8sOptions,
   labels: Record<string, string>,
   signal?: AbortSignal,
 ): Promise<void> {

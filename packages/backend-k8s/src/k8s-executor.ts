@@ -12,7 +12,7 @@ import {
 } from '@cordon/core/backend';
 import { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, POOL_LABEL } from './manifests.js';
-import { parseK8sOptions, type K8sOptions } from './options.js';
+import { parseK8sOptions, type K8sOptions, type ParsedK8sOptions } from './options.js';
 import { PodTracker } from './pod-tracker.js';
 import { deleteSessionPods, reapDeadSessions, sessionPods, type SessionPod } from './reaper.js';
 import { runnerKindFor, type RunnerKind } from '@cordon/core/backend';
@@ -32,7 +32,7 @@ const DISPOSE_WAIT_MS = 30_000;
  */
 export class K8sExecutor extends BaseExecutor {
   readonly name = BACKEND_NAME;
-  readonly options: K8sOptions;
+  readonly options: ParsedK8sOptions;
   readonly api: KubeApi;
   /** Labels this instance's pods, so close() and leftovers() never touch another executor's. */
   readonly instanceId = randomBytes(4).toString('hex');
@@ -50,7 +50,7 @@ export class K8sExecutor extends BaseExecutor {
   /** The options as given to `create`, for making a sibling executor. */
   readonly createOptions: Record<string, unknown>;
 
-  private constructor(options: K8sOptions, api: KubeApi, createOptions: Record<string, unknown>) {
+  private constructor(options: ParsedK8sOptions, api: KubeApi, createOptions: Record<string, unknown>) {
     super(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency });
     this.options = options;
     this.api = api;
@@ -72,7 +72,7 @@ export class K8sExecutor extends BaseExecutor {
    * Validates options and connects. The tenant guard (namespaces, policy, isolation
    * check) runs on `ready()` or before the first execution.
    */
-  static create(options: Record<string, unknown> = {}): K8sExecutor {
+  static create(options: K8sOptions | Record<string, unknown> = {}): K8sExecutor {
     const parsed = parseK8sOptions(options);
     const api = KubeApi.load(parsed);
     return new K8sExecutor(parsed, api, { ...options });

@@ -2,7 +2,13 @@ import { randomInt } from 'node:crypto';
 import { type ExecutionLimits } from '@cordon/core';
 import { LABELS, MANAGED_BY, OWNER_ID } from '@cordon/core/backend';
 import type { V1Namespace, V1NetworkPolicy, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
-import { DEFAULT_RUN_AS_USER, PER_POD_UID_COUNT, PER_POD_UID_MIN, toTolerations, type K8sOptions } from './options.js';
+import {
+  DEFAULT_RUN_AS_USER,
+  PER_POD_UID_COUNT,
+  PER_POD_UID_MIN,
+  toTolerations,
+  type ParsedK8sOptions,
+} from './options.js';
 import { RUNTIME_WORKDIR } from '@cordon/core/backend';
 import { isGvisorRuntimeClass } from './runtime-class.js';
 
@@ -128,7 +134,7 @@ export interface HardenedPodSpec {
   name: string;
   namespace: string;
   role: PodRole;
-  options: K8sOptions;
+  options: ParsedK8sOptions;
   labels?: Record<string, string>;
   command: string[];
   /** Keep stdin open for one attach (the runner reads its request there). */
@@ -247,7 +253,7 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
 }
 
 /** The uid for a new pod: its own when `runAsUser` is `per-pod`, else the fixed one. */
-export function podUid(options: K8sOptions): number {
+export function podUid(options: ParsedK8sOptions): number {
   if (options.runAsUser !== 'per-pod') return options.runAsUser;
   return PER_POD_UID_MIN + randomInt(PER_POD_UID_COUNT);
 }

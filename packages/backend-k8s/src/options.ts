@@ -1,12 +1,82 @@
 import {
+  booleanOption,
   debug,
   DEFAULT_RUNTIME_IMAGE,
+  listOption,
+  mapOption,
   parseBackendOptions,
-  parseBooleanOption,
   RUNTIME_IMAGE_UID,
 } from '@cordon/core/backend';
 import type { V1Toleration } from '@kubernetes/client-node';
 import { z } from 'zod';
+
+/** A pod toleration, as Kubernetes defines it (the fields cordon accepts). */
+export type K8sToleration = z.output<typeof tolerationSchema>;
+
+/**
+ * Options of the k8s backend; each is also read from `--option key=value` and
+ * `CORDON_K8S_<KEY>` (see README), strings coerced. `parseK8sOptions` validates them
+ * into `ParsedK8sOptions`.
+ */
+export interface K8sOptions {
+  /** Tenant namespace the sandbox pods run in, behind the deny-all NetworkPolicy. @default 'cordon-sandbox' */
+  namespace?: string;
+  /**
+   * Unrestricted namespace for the isolation check's canary and control pods, and for
+   * requests with `network: 'open'`. Must differ from `namespace`. @default 'cordon-control'
+   */
+  controlNamespace?: string;
+  /** Create the namespaces when missing (needs `create` on namespaces). @default true */
+  createNamespaces?: boolean;
+  /** Verify, once per tenant, that a pod in the namespace misses a canary that a control pod reaches. @default true */
+  verifyIsolation?: boolean;
+  /** The cordon runtime image (images/runtime, runner protocol 2). @default `cordon-runtime:<version>` */
+  image?: string;
+  /** The backend does not pull unless configured to. @default 'Never' */
+  imagePullPolicy?: 'Never' | 'IfNotPresent' | 'Always';
+  /** Secret names in the tenant namespace; a string is split on commas. @default [] */
+  imagePullSecrets?: readonly string[] | string;
+  /** e.g. `gvisor` on GKE Sandbox. @default none (the cluster's default runtime) */
+  runtimeClassName?: string;
+  /** Node labels the pods must match; a string is `key=value,key2=value2`. @default {} */
+  nodeSelector?: Readonly<Record<string, string>> | string;
+  /** Pod tolerations; a string is a JSON array. @default [] */
+  tolerations?: readonly K8sToleration[] | string;
+  /**
+   * IPv4 nameservers for the pods' /etc/resolv.conf; a string is split on commas. The
+   * conformance adapter points it at its DNS canary so a leaking system lookup would show.
+   * @default none: 127.0.0.1 behind the policy (no resolver), the cluster's resolver for `network: 'open'`
+   */
+  dns?: readonly string[] | string;
+  /**
+   * The uid sandbox programs run under (the pod's supervisor starts as root and
+   * switches to it). `per-pod`: a non-root uid of its own for each pod, so limits.pids
+   * is enforced per pod (RLIMIT_NPROC) and per-user kernel limits are not shared. A
+   * number: that uid for every pod (and for cordon's other pods); then limits.pids
+   * falls back to the kubelet's node-wide podPidsLimit. @default 'per-pod'
+   */
+  runAsUser?: 'per-pod' | number;
+  /** Path of a kubeconfig file. @default `KUBECONFIG`, else `~/.kube/config`, else the in-cluster service account */
+  kubeconfig?: string;
+  /** Kubeconfig context. @default the kubeconfig's current context */
+  context?: string;
+  /** Pre-started pods kept ready per runner for requests with default limits; 0 disables the pool. @default 2 */
+  poolSize?: number;
+  /** A warm pod older than this is replaced (it also bounds its `activeDeadlineSeconds`). @default 600000 (10 min) */
+  warmPodMaxAgeMs?: number;
+  /** Limit for one API call; an unreachable API server fails after this. @default 15000 */
+  apiTimeoutMs?: number;
+  /** Scheduling plus container start; a pod not running by then is deleted and the run fails. @default 120000 */
+  podStartTimeoutMs?: number;
+  /** How long a new pod waits for the policy to cover it before it refuses to run anything. @default 30000 */
+  networkGateTimeoutMs?: number;
+  /** CPU request as a fraction (0 to 1) of the CPU limit, so small nodes can pack pods (memory request = limit). @default 0.1 */
+  cpuRequestFraction?: number;
+  /** How often leftovers of dead sessions are looked for; 0 disables the periodic reaper. @default 300000 (5 min) */
+  reapIntervalMs?: number;
+  /** Executions running at once. @default 4 */
+  maxConcurrency?: number;
+}
 
 /** The cordon runtime image, as the docker backend builds it and the test cluster imports it. */
 export const DEFAULT_IMAGE = DEFAULT_RUNTIME_IMAGE;
@@ -23,33 +93,6 @@ export const PER_POD_UID_COUNT = 1_000_000;
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const namespaceName = z.string().max(63).regex(DNS_LABEL, 'must be a DNS-1123 label (lowercase letters, digits, "-")');
-
-/** `a=b,c=d` (CLI/env) or an object. */
-const stringMap = z.preprocess(
-  (value) => {
-    if (typeof value !== 'string') return value;
-    if (value.trim() === '') return {};
-    return Object.fromEntries(
-      value.split(',').map((pair) => {
-        const at = pair.indexOf('=');
-        return at < 0 ? [pair.trim(), ''] : [pair.slice(0, at).trim(), pair.slice(at + 1).trim()];
-      }),
-    );
-  },
-  z.record(z.string().min(1), z.string()),
-);
-
-/** `a,b` (CLI/env) or an array. */
-const stringList = z.preprocess(
-  (value) => {
-    if (typeof value !== 'string') return value;
-    return value
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item !== '');
-  },
-  z.array(z.string().min(1)),
-);
 
 const tolerationSchema = z.strictObject({
   key: z.string().optional(),
@@ -71,43 +114,22 @@ const tolerations = z.preprocess((value) => {
   }
 }, z.array(tolerationSchema));
 
-const bool = (fallback: boolean) => z.preprocess(parseBooleanOption, z.boolean()).default(fallback);
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+/** The schema behind `K8sOptions` (a type test keeps the two in step). */
 export const k8sOptionsSchema = z
   .strictObject({
-    /** Tenant namespace the sandbox pods run in, behind the deny-all NetworkPolicy. */
     namespace: namespaceName.default('cordon-sandbox'),
-    /**
-     * Unrestricted namespace for the isolation check's canary and control pods, and for
-     * requests with `network: 'open'`. Must differ from `namespace`.
-     */
     controlNamespace: namespaceName.default('cordon-control'),
-    /** Create the namespaces when missing (needs `create` on namespaces). */
-    createNamespaces: bool(true),
-    /** Verify, once per tenant, that a pod in the namespace misses a canary that a control pod reaches. */
-    verifyIsolation: bool(true),
+    createNamespaces: booleanOption(true),
+    verifyIsolation: booleanOption(true),
     image: z.string().min(1).default(DEFAULT_IMAGE),
-    /** `Never` by default: the backend does not pull unless configured to. */
     imagePullPolicy: z.enum(['Never', 'IfNotPresent', 'Always']).default('Never'),
-    imagePullSecrets: stringList.default([]),
-    /** e.g. `gvisor` on GKE Sandbox. */
+    imagePullSecrets: listOption(z.string().min(1)).default([]),
     runtimeClassName: z.string().min(1).optional(),
-    nodeSelector: stringMap.default({}),
+    nodeSelector: mapOption(z.string()).default({}),
     tolerations: tolerations.default([]),
-    /**
-     * Nameservers for the sandbox pods' /etc/resolv.conf (default: none reachable, 127.0.0.1
-     * behind the policy; the cluster's resolver for `network: 'open'`). The conformance
-     * adapter points it at its DNS canary so a leaking system lookup would show.
-     */
-    dns: stringList.pipe(z.array(z.ipv4())).optional(),
-    /**
-     * The uid sandbox programs run under (the pod's supervisor starts as root and
-     * switches to it). `per-pod`: a non-root uid of its own for each pod, so limits.pids
-     * is enforced per pod (RLIMIT_NPROC) and per-user kernel limits are not shared. A
-     * number: that uid for every pod (and for cordon's other pods); then limits.pids
-     * falls back to the kubelet's node-wide podPidsLimit.
-     */
+    dns: listOption(z.string().min(1)).pipe(z.array(z.ipv4())).optional(),
     runAsUser: z
       .union([
         z.literal('per-pod'),
@@ -118,23 +140,14 @@ export const k8sOptionsSchema = z
           .max(2 ** 31 - 1),
       ])
       .default('per-pod'),
-    /** Path of a kubeconfig file; default: `KUBECONFIG`, `~/.kube/config`, or the in-cluster service account. */
     kubeconfig: z.string().min(1).optional(),
-    /** Kubeconfig context; default: its current context. */
     context: z.string().min(1).optional(),
-    /** Pre-started pods kept ready for requests with default limits; 0 disables the pool. */
     poolSize: z.coerce.number().int().min(0).max(64).default(2),
-    /** A warm pod older than this is replaced (it also bounds its `activeDeadlineSeconds`). */
     warmPodMaxAgeMs: positiveInt(10 * 60_000),
-    /** Limit for one API call; an unreachable API server fails after this. */
     apiTimeoutMs: positiveInt(15_000),
-    /** Scheduling plus container start; a pod not running by then is deleted and the run fails. */
     podStartTimeoutMs: positiveInt(120_000),
-    /** How long a new pod waits for the policy to cover it before it refuses to run anything. */
     networkGateTimeoutMs: positiveInt(30_000),
-    /** CPU request as a fraction of the CPU limit, so small nodes can pack pods (memory request = limit). */
     cpuRequestFraction: z.coerce.number().positive().max(1).default(0.1),
-    /** How often leftovers of dead sessions are looked for; 0 disables the periodic reaper. */
     reapIntervalMs: z.coerce
       .number()
       .int()
@@ -147,13 +160,17 @@ export const k8sOptionsSchema = z
     path: ['controlNamespace'],
   });
 
-export type K8sOptions = z.output<typeof k8sOptionsSchema>;
-export type K8sOptionsInput = z.input<typeof k8sOptionsSchema>;
+/** The k8s backend's options after validation, defaults applied. Until 0.2 this type was named `K8sOptions`. */
+export type ParsedK8sOptions = z.output<typeof k8sOptionsSchema>;
 
-export function parseK8sOptions(options: Record<string, unknown>): K8sOptions {
-  return parseBackendOptions(k8sOptionsSchema, options);
+/** @throws InvalidRequestError naming `options.<key>`. */
+export function parseK8sOptions(options: K8sOptions | Record<string, unknown>): ParsedK8sOptions {
+  return parseBackendOptions(k8sOptionsSchema, options as Record<string, unknown>);
 }
 
-export function toTolerations(options: K8sOptions): V1Toleration[] {
+/** @deprecated since 0.2: use `K8sOptions` (the options as written) or `ParsedK8sOptions`. Removed in the next release. */
+export type K8sOptionsInput = z.input<typeof k8sOptionsSchema>;
+
+export function toTolerations(options: ParsedK8sOptions): V1Toleration[] {
   return options.tolerations.map((toleration) => ({ ...toleration }));
 }

@@ -2,14 +2,14 @@ import type { DEFAULT_LIMITS, NormalizedRequest } from '@cordon/core';
 import type { V1Pod } from '@kubernetes/client-node';
 import { EXECUTOR_LABEL, hardenedPodManifest, podCommand, podUid } from './manifests.js';
 import { gateSource } from './network-gate.js';
-import type { K8sOptions } from './options.js';
+import type { ParsedK8sOptions } from './options.js';
 import { supervisorCommand, type RunnerKind } from '@cordon/core/backend';
 
 /** What one sandbox pod is made of; the rest comes from the options. */
 export interface SandboxPodSpec {
   name: string;
   namespace: string;
-  options: K8sOptions;
+  options: ParsedK8sOptions;
   /** The executor instance that owns the pod (its label), so close() never touches another's. */
   executorId: string;
   kind: RunnerKind;
@@ -21,7 +21,7 @@ export interface SandboxPodSpec {
 }
 
 /** limits.pids is applied per pod only when each pod has a uid of its own. */
-export function appliesPidsPerPod(options: K8sOptions): boolean {
+export function appliesPidsPerPod(options: ParsedK8sOptions): boolean {
   return options.runAsUser === 'per-pod';
 }
 

@@ -1,6 +1,6 @@
 import { verifyIsolation } from './isolation-check.js';
 import type { KubeApi } from './kube-api.js';
-import type { K8sOptions } from './options.js';
+import type { ParsedK8sOptions } from './options.js';
 import { checkPolicies, ensureDenyAllPolicy, ensureNamespace } from './tenant-guard.js';
 import { debug } from '@cordon/core/backend';
 
@@ -14,11 +14,11 @@ const VERIFIED_TENANTS = new Map<string, Promise<void>>();
  */
 export class Tenant {
   readonly #api: KubeApi;
-  readonly #options: K8sOptions;
+  readonly #options: ParsedK8sOptions;
   /** Labels for the isolation check's pods (the executor's instance), so close() finds them. */
   readonly #probeLabels: Record<string, string>;
 
-  constructor(params: { api: KubeApi; options: K8sOptions; probeLabels: Record<string, string> }) {
+  constructor(params: { api: KubeApi; options: ParsedK8sOptions; probeLabels: Record<string, string> }) {
     this.#api = params.api;
     this.#options = params.options;
     this.#probeLabels = params.probeLabels;

@@ -1,7 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { InvalidRequestError } from '@cordon/core';
-import { describe, expect, it } from 'vitest';
-import { parseK8sOptions } from '../src/options.js';
+import { describe, expect, expectTypeOf, it } from 'vitest';
+import type { z } from 'zod';
+import {
+  type K8sOptions,
+  type K8sOptionsInput,
+  type k8sOptionsSchema,
+  parseK8sOptions,
+  type ParsedK8sOptions,
+} from '../src/options.js';
 
 describe('parseK8sOptions', () => {
   it('defaults to the image version pinned in images/runtime/versions.env (the one the docker backend builds)', () => {
@@ -49,5 +56,30 @@ describe('parseK8sOptions', () => {
     expect(() => parseK8sOptions({ tolerations: 'not json' })).toThrow(/options\.tolerations/);
     expect(() => parseK8sOptions({ bogus: 1 })).toThrow(/options\.bogus/);
     expect(() => parseK8sOptions({ namespace: 'same', controlNamespace: 'same' })).toThrow(/options\.controlNamespace/);
+  });
+
+  it('reads lists and maps from CLI and environment strings', () => {
+    expect(
+      parseK8sOptions({
+        imagePullSecrets: 'a, b,,',
+        nodeSelector: 'pool=sandbox, zone = x',
+        tolerations: '[{"key":"k","operator":"Exists"}]',
+        dns: '10.0.0.10',
+      }),
+    ).toMatchObject({
+      imagePullSecrets: ['a', 'b'],
+      nodeSelector: { pool: 'sandbox', zone: 'x' },
+      tolerations: [{ key: 'k', operator: 'Exists' }],
+      dns: ['10.0.0.10'],
+    });
+  });
+
+  it('keeps K8sOptions and its schema in step (checked by pnpm typecheck)', () => {
+    // Every option of the interface is a key of the schema, and the other way round.
+    expectTypeOf<keyof K8sOptions>().toEqualTypeOf<keyof z.input<typeof k8sOptionsSchema>>();
+    expectTypeOf<keyof ParsedK8sOptions>().toEqualTypeOf<keyof K8sOptions>();
+    // What parsing returns is a valid input again, field by field.
+    expectTypeOf<ParsedK8sOptions>().toExtend<K8sOptions>();
+    expectTypeOf<K8sOptionsInput>().toEqualTypeOf<z.input<typeof k8sOptionsSchema>>();
   });
 });

@@ -1,4 +1,4 @@
-import { parseBackendOptions, parseBooleanOption } from '@cordon/core/backend';
+import { booleanOption, listOption, parseBackendOptions } from '@cordon/core/backend';
 import { z } from 'zod';
 import type { SandboxIdChoice } from './sandbox-user.js';
 
@@ -6,15 +6,21 @@ import type { SandboxIdChoice } from './sandbox-user.js';
 export const TIERS = ['auto', 'kernel', 'advisory'] as const;
 export type TierChoice = (typeof TIERS)[number];
 
-/** Options of the spawn backend; each is also read from `CORDON_SPAWN_<KEY>` (see README). */
-export interface SpawnExecutorOptions {
+/**
+ * Options of the spawn backend; each is also read from `--option key=value` and
+ * `CORDON_SPAWN_<KEY>` (see README), strings coerced. `parseSpawnOptions` validates them.
+ */
+export interface SpawnOptions {
   /** Executions running at once. @default 4 */
   maxConcurrency?: number;
   /** `kernel` refuses to start without namespaces; `advisory` forces the patching-only tier (tests). @default 'auto' */
   tier?: TierChoice;
   /** Accept the advisory tier's network isolation for every run (adds `network` to each request's `acceptUnenforced`). @default false */
   allowAdvisoryIsolation?: boolean;
-  /** Read-only directories the code may import from (a `node_modules`, a Python site-packages); on NODE_PATH and PYTHONPATH. */
+  /**
+   * Absolute read-only directories the code may import from (a `node_modules`, a Python
+   * site-packages); on NODE_PATH and PYTHONPATH. A string is split on `,` and `:`. @default []
+   */
   packageDirs?: readonly string[] | string;
   /**
    * Who the sandbox runs as when the host process is root: `per-sandbox`, a host uid of
@@ -23,6 +29,7 @@ export interface SpawnExecutorOptions {
    * A `per-sandbox` gid is the sandbox's uid. Ignored when not root. @default 'per-sandbox'
    */
   sandboxUid?: SandboxIdChoice;
+  /** The gid to `sandboxUid`'s uid: `per-sandbox`, the sandbox's uid; or one fixed gid for all. Ignored when not root. @default 'per-sandbox' */
   sandboxGid?: SandboxIdChoice;
   /** Node.js binary offered to `node` code. @default process.execPath */
   nodePath?: string;
@@ -40,30 +47,21 @@ const numberOption = z.coerce.number().int();
 
 const sandboxIdOption = z.union([z.literal('per-sandbox'), numberOption.min(1).max(2 ** 31 - 1)]);
 
-/** `a,b` or `a:b` from CLI/env, or an array from code. */
-const pathListOption = z.preprocess(
-  (value) =>
-    typeof value === 'string'
-      ? value
-          .split(/[,:]/)
-          .map((part) => part.trim())
-          .filter(Boolean)
-      : value,
-  z.array(
+const absolutePath = z.string().refine((path) => path.startsWith('/'), 'must be an absolute path');
+
+/** The schema behind `SpawnOptions` (a type test keeps the two in step). */
+export const spawnOptionsSchema = z.strictObject({
+  maxConcurrency: numberOption.min(1).optional(),
+  tier: z.enum(TIERS).default('auto'),
+  allowAdvisoryIsolation: booleanOption(false),
+  /** `a,b` or `a:b` from CLI/env, or an array from code. */
+  packageDirs: listOption(
     z
       .string()
       .min(1)
       .refine((path) => path.startsWith('/'), 'must be an absolute path'),
-  ),
-);
-
-const absolutePath = z.string().refine((path) => path.startsWith('/'), 'must be an absolute path');
-
-const optionsSchema = z.strictObject({
-  maxConcurrency: numberOption.min(1).optional(),
-  tier: z.enum(TIERS).default('auto'),
-  allowAdvisoryIsolation: z.preprocess(parseBooleanOption, z.boolean()).default(false),
-  packageDirs: pathListOption.default([]),
+    { separators: [',', ':'] },
+  ).default([]),
   sandboxUid: sandboxIdOption.default('per-sandbox'),
   sandboxGid: sandboxIdOption.default('per-sandbox'),
   nodePath: absolutePath.optional(),
@@ -73,9 +71,13 @@ const optionsSchema = z.strictObject({
   resolvConf: absolutePath.optional(),
 });
 
-export type ParsedSpawnOptions = z.output<typeof optionsSchema>;
+/** The spawn backend's options after validation, defaults applied. */
+export type ParsedSpawnOptions = z.output<typeof spawnOptionsSchema>;
 
 /** @throws InvalidRequestError naming `options.<key>`. */
-export function parseSpawnOptions(options: Record<string, unknown>): ParsedSpawnOptions {
-  return parseBackendOptions(optionsSchema, options);
+export function parseSpawnOptions(options: SpawnOptions | Record<string, unknown>): ParsedSpawnOptions {
+  return parseBackendOptions(spawnOptionsSchema, options as Record<string, unknown>);
 }
+
+/** @deprecated since 0.2: use `SpawnOptions`. Removed in the next release. */
+export type SpawnExecutorOptions = SpawnOptions;

@@ -26,7 +26,7 @@ import { createAdvisoryDir, type AdvisoryDir } from './advisory-dir.js';
 import type { CgroupDriver, ExecutionCgroup } from './cgroup.js';
 import { removeSessionDirs } from './cgroup.js';
 import { defaultPythonPath, detectHost, type HostFacts } from './host.js';
-import { parseSpawnOptions, type ParsedSpawnOptions, type SpawnExecutorOptions } from './options.js';
+import { parseSpawnOptions, type ParsedSpawnOptions, type SpawnOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
 import {
   advisoryJob,
@@ -94,8 +94,8 @@ export class SpawnExecutor extends BaseExecutor {
    * @throws InvalidRequestError for a bad option; BackendUnavailableError when
    *   `tier: 'kernel'` is asked for and this host cannot give it, or a needed tool is missing.
    */
-  static async create(options: SpawnExecutorOptions | Record<string, unknown> = {}): Promise<SpawnExecutor> {
-    const parsed = parseSpawnOptions(options as Record<string, unknown>);
+  static async create(options: SpawnOptions | Record<string, unknown> = {}): Promise<SpawnExecutor> {
+    const parsed = parseSpawnOptions(options);
     const host = await detectHost(parsed);
     const tier = chooseTier(parsed, host);
     // The reason is the host's kernelProblem: a tool or kernel fact, never configuration values.

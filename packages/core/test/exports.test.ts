@@ -12,6 +12,13 @@ describe('the published package', () => {
     expect(core.DEFAULT_LIMITS.memoryBytes).toBe(512 * 1024 * 1024);
   });
 
+  it("exposes the backend author's option helpers from the /backend subpath", async () => {
+    const backend = await import('@cordon/core/backend');
+    for (const helper of [backend.parseBackendOptions, backend.booleanOption, backend.listOption, backend.mapOption]) {
+      expect(typeof helper).toBe('function');
+    }
+  });
+
   it('exposes the conformance suite as a subpath', async () => {
     const conformance = await import('@cordon/core/conformance');
     expect(typeof conformance.runConformance).toBe('function');

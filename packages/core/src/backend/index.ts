@@ -8,7 +8,8 @@
  * - Owner labels and ids (`LABELS`, `MANAGED_BY`, `OWNER_ID`, `newExecutionId`)
  *   for what the backend creates, so leftovers can be found and reaped.
  * - Sandbox uids (`UidLeases`, `sandboxUidLeases`), checks of collected files,
- *   backend option parsing, protocol 2 of the runtime image's runner, and the
+ *   backend option parsing (`parseBackendOptions` and the CLI/env-friendly
+ *   `booleanOption`, `listOption`, `mapOption`), protocol 2 of the runtime image's runner, and the
  *   runtime image's facts (version, working directory, uid, supervisor command).
  * - The debug channel (`debug`, `ignored`): `NODE_DEBUG=cordon` lines for swallowed errors.
  * - `WarmPool`: started sandboxes waiting for one request each (fits, max age, backoff, close).
@@ -33,7 +34,14 @@ export {
   MAX_DEBUG_ERROR_CHARS,
   type DebugMessage,
 } from './debug.js';
-export { parseBackendOptions, parseBooleanOption } from './options.js';
+export {
+  booleanOption,
+  listOption,
+  mapOption,
+  parseBackendOptions,
+  parseBooleanOption,
+  type ListOptionSettings,
+} from './options.js';
 export { OutputCollector } from './output-collector.js';
 export {
   collectionBounds,
