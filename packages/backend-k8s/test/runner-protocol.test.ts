@@ -14,7 +14,14 @@ import { describe, expect, it } from 'vitest';
 import { encodePayload } from '@cordon/core/backend';
 
 const MiB = 1024 * 1024;
-const bounds: CollectionBounds = { maxBytes: 1000, maxFiles: 3, maxDepth: 64, maxPathBytes: 1000 };
+const bounds: CollectionBounds = {
+  maxBytes: 1000,
+  maxFiles: 3,
+  maxDepth: 64,
+  maxPathBytes: 1000,
+  maxEntries: 100_000,
+  maxListingBytes: 8 * MiB,
+};
 const body = (value: unknown) => Buffer.from(JSON.stringify(value));
 const honest = {
   exitCode: 3,
@@ -50,7 +57,14 @@ describe('runner protocol 2', () => {
       env: { A: 'b' },
       files: [['d/x.txt', Buffer.from('hi').toString('base64')]],
       collect: collectPatternForms(['*.txt']),
-      bounds: { maxBytes: 8 * MiB, maxFiles: 1000, maxDepth: 64, maxPathBytes: MiB },
+      bounds: {
+        maxBytes: 8 * MiB,
+        maxFiles: 1000,
+        maxDepth: 64,
+        maxPathBytes: MiB,
+        maxEntries: 100_000,
+        maxListingBytes: 8 * MiB,
+      },
     });
   });
 

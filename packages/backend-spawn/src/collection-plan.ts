@@ -1,5 +1,12 @@
-import { MAX_FILES_BYTES } from '@cordon/core';
-import { collectMatcher, describePath, MAX_COLLECT_DEPTH, MAX_COLLECTED_FILES } from '@cordon/core/backend';
+import {
+  byPath,
+  collectMatcher,
+  CollectionCaps,
+  collectWarning,
+  CollectWarnings,
+  describePath,
+  MAX_COLLECT_ENTRIES,
+} from '@cordon/core/backend';
 import { decodeName, decodeNameLossy, quoteNameBytes } from './name-bytes.js';
 
 /** One entry of the runner's listing of the working directory. */
@@ -10,7 +17,9 @@ export type ListedEntry =
   /** A directory the runner did not enter: MAX_COLLECT_DEPTH levels down already. */
   | { kind: 'too-deep'; pathBytes: Buffer }
   /** A directory the runner could not open (the program took its permissions away). */
-  | { kind: 'unreadable'; pathBytes: Buffer };
+  | { kind: 'unreadable'; pathBytes: Buffer }
+  /** An entry on another filesystem than the working directory's (a mount point): never entered nor read. */
+  | { kind: 'other-filesystem'; pathBytes: Buffer };
 
 export type SpecialFileType = 'symbolic link' | 'fifo' | 'socket' | 'device' | 'special file';
 
@@ -26,7 +35,7 @@ export const SPECIAL_FILE_TYPES: Readonly<Record<string, SpecialFileType>> = {
 
 export interface Listing {
   entries: readonly ListedEntry[];
-  /** The runner stopped at its entry or byte cap: files past it were never looked at. */
+  /** The runner stopped at its entry or listing-bytes cap: files past it were never looked at. */
   cutShort: boolean;
 }
 
@@ -43,84 +52,60 @@ export interface CollectionPlan {
   warnings: string[];
 }
 
-/** The runner lists at most this many entries. */
-export const MAX_LISTED_ENTRIES = 100_000;
-/** Warnings about left-out files per execution; the rest are counted in one line. */
-const MAX_WARNINGS = 20;
+/** The runner lists at most this many entries (core's, as the runtime image's supervisor). */
+export const MAX_LISTED_ENTRIES = MAX_COLLECT_ENTRIES;
 
-/** Path order as core's check uses it (UTF-16 code units), so both caps agree on which files come first. */
-function byPath(a: WantedFile, b: WantedFile): number {
-  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
-}
+/** Why a directory's files were not listed, by its kind of entry. */
+const NOT_LISTED = {
+  'too-deep': collectWarning.tooDeep,
+  unreadable: collectWarning.unreadable,
+  'other-filesystem': collectWarning.otherFilesystem,
+} as const;
 
 /**
  * Chooses the files to read back from the runner's listing: selected by the request's
  * patterns (core's matcher, the same the host check uses), in path order, within the
- * count cap and min(diskBytes, MAX_FILES_BYTES). Every file the patterns select that is
- * left out is named in a warning, with why (name not UTF-8, too deep, a cap).
+ * caps core's `CollectionCaps` sets (as the image's supervisor and the host's check).
+ * Every file the patterns select that is left out is named in a warning, worded as
+ * core's `collectWarning` (name not UTF-8, too deep, a cap).
  */
 export function planCollection(listing: Listing, patterns: readonly string[], diskBytes: number): CollectionPlan {
   const selected = collectMatcher(patterns);
-  const warnings: string[] = [];
-  let unlisted = 0;
-  const warn = (text: string) => {
-    if (warnings.length < MAX_WARNINGS) warnings.push(text);
-    else unlisted++;
-  };
+  const warnings = new CollectWarnings();
   const candidates: WantedFile[] = [];
   for (const entry of listing.entries) {
     // Nothing beneath these was looked at, so which of their files a pattern selects is unknown.
-    if (entry.kind === 'too-deep') {
-      warn(
-        `collected files under ${quoteNameBytes(entry.pathBytes)} left out: deeper than ${MAX_COLLECT_DEPTH} directory levels`,
-      );
-      continue;
-    }
-    if (entry.kind === 'unreadable') {
-      warn(`collected files under ${quoteNameBytes(entry.pathBytes)} left out: the directory could not be opened`);
+    if (entry.kind === 'too-deep' || entry.kind === 'unreadable' || entry.kind === 'other-filesystem') {
+      warnings.add(collectWarning.under(quoteNameBytes(entry.pathBytes), NOT_LISTED[entry.kind]));
       continue;
     }
     const path = decodeName(entry.pathBytes);
     const isSelected = selected(path ?? decodeNameLossy(entry.pathBytes));
     if (!isSelected) continue;
     if (entry.kind === 'special') {
-      warn(
-        `collected file ${quoteNameBytes(entry.pathBytes)} left out: a ${entry.fileType}, not a regular file${entry.fileType === 'symbolic link' ? ' (links are never followed)' : ''}`,
-      );
+      warnings.add(collectWarning.file(quoteNameBytes(entry.pathBytes), collectWarning.special(entry.fileType)));
       continue;
     }
     if (path === undefined) {
-      warn(`collected file ${quoteNameBytes(entry.pathBytes)} left out: its name is not valid UTF-8`);
+      warnings.add(collectWarning.file(quoteNameBytes(entry.pathBytes), collectWarning.invalidName));
       continue;
     }
     candidates.push({ path, pathBytes: entry.pathBytes, sizeBytes: entry.sizeBytes });
   }
   candidates.sort(byPath);
 
-  const budgetBytes = Math.min(diskBytes, MAX_FILES_BYTES);
+  const caps = new CollectionCaps(diskBytes);
   const wanted: WantedFile[] = [];
-  let usedBytes = 0;
   let truncated = listing.cutShort;
-  if (listing.cutShort)
-    warn(
-      `collected files: the working directory holds more than ${MAX_LISTED_ENTRIES} entries (or 8 MiB of names); files past them were not looked at`,
-    );
+  if (listing.cutShort) warnings.add(collectWarning.cutShort);
   for (const file of candidates) {
-    if (wanted.length >= MAX_COLLECTED_FILES) {
+    const overCap = caps.admit(file.path, file.sizeBytes);
+    if (overCap !== undefined) {
       truncated = true;
-      warn(`collected file ${describePath(file.path)} left out: more than ${MAX_COLLECTED_FILES} files`);
+      warnings.add(collectWarning.file(describePath(file.path), overCap));
       continue;
     }
-    if (usedBytes + file.sizeBytes > budgetBytes) {
-      truncated = true;
-      warn(
-        `collected file ${describePath(file.path)} left out: ${file.sizeBytes} bytes would pass the ${budgetBytes}-byte cap`,
-      );
-      continue;
-    }
-    usedBytes += file.sizeBytes;
     wanted.push(file);
   }
-  if (unlisted > 0) warnings.push(`collected files: ${unlisted} more left out (not listed)`);
-  return { wanted, truncated, warnings };
+  return { wanted, truncated, warnings: warnings.list() };
 }

@@ -7,17 +7,24 @@ import {
   type ListedEntry,
   type WantedFile,
 } from './collection-plan.js';
-import { describePath } from '@cordon/core/backend';
+import { collectWarning, describePath, MAX_COLLECT_LISTING_BYTES } from '@cordon/core/backend';
 import { encodeFileRequest, MAX_RECORD_PAYLOAD_BYTES, type RunnerRecord } from './runner-records.js';
 
-/** The runner stops listing at 8 MiB of records; past this the host stops believing it. */
-const MAX_LISTING_BYTES = 8 * 1024 * 1024 + MAX_RECORD_PAYLOAD_BYTES + 64 * 1024;
+/**
+ * The runner stops listing past MAX_COLLECT_LISTING_BYTES of paths (after at most one more
+ * entry) or MAX_LISTED_ENTRIES entries; each record adds at most 13 bytes of framing (type,
+ * length, size). Past this the host stops believing it.
+ */
+const MAX_LISTING_BYTES =
+  MAX_COLLECT_LISTING_BYTES + MAX_RECORD_PAYLOAD_BYTES + (MAX_LISTED_ENTRIES + 2) * 13 + 64 * 1024;
 
 export interface CollectionResult {
   files: CollectedFile[];
   truncated: boolean;
   warnings: string[];
 }
+
+const NOT_LISTED_KINDS = { P: 'too-deep', U: 'unreadable', X: 'other-filesystem' } as const;
 
 interface Reading {
   file: WantedFile;
@@ -89,8 +96,9 @@ export class RunnerCollection {
       }
       case 'P':
       case 'U':
-        if (payload.byteLength === 0) return `a "${type}" directory without a name`;
-        this.#entries.push({ kind: type === 'P' ? 'too-deep' : 'unreadable', pathBytes: payload });
+      case 'X':
+        if (payload.byteLength === 0) return `a "${type}" entry without a name`;
+        this.#entries.push({ kind: NOT_LISTED_KINDS[type], pathBytes: payload });
         return undefined;
       case 'T':
         this.#cutShort = true;
@@ -116,9 +124,7 @@ export class RunnerCollection {
     const reading = this.#reading;
     if (!reading) {
       if (type === 'V') {
-        this.#warnings.push(
-          `collected file ${describePath(file.path)} left out: ${payload.toString('utf8').slice(0, 100)}`,
-        );
+        this.#warnings.push(collectWarning.file(describePath(file.path), payload.toString('utf8').slice(0, 100)));
         this.#advance();
         return undefined;
       }

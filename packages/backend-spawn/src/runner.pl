@@ -15,7 +15,8 @@
 #   with H, after S:  the listing of the working directory: L <u64 size><path> per regular
 #     file, N <kind><path> per other entry that is not a directory (kind: l link, p fifo,
 #     s socket, c/b device), P <path> per directory too deep to enter, U <path> per directory
-#     that could not be opened, T the listing was cut short, M end;
+#     that could not be opened, X <path> per entry on another filesystem, T the listing was
+#     cut short, M end; names in byte order, depth first;
 #     then per host request Q <u64 max bytes><path>: O <u64 size>, B <bytes>..., Z, or V <why>.
 # Paths are raw bytes joined by "/". The host's EOF ends the runner, which exits with the
 # program's status (its code, or 128+n for signal n): the host checks that exit against S.
@@ -38,7 +39,7 @@ sub fail {
 }
 
 my %cfg = map { split(/=/, $_, 2) } split(/ /, $ENV{CORDON_RUNNER} // '');
-for (qw(nr_prctl nr_prlimit64 o_directory o_nofollow o_nonblock nofile pid1)) {
+for (qw(nr_prctl nr_prlimit64 o_directory o_nofollow o_nonblock nofile pid1 collect_depth collect_entries collect_listing_bytes)) {
   fail(125, "CORDON_RUNNER has no numeric $_") unless ($cfg{$_} // '') =~ /^\d+$/;
 }
 delete $ENV{CORDON_RUNNER};
@@ -187,9 +188,11 @@ exit($exit) unless $hold;
 
 # The listing: every regular file beneath the held handle, walked by relative opens that
 # never follow a link (O_NOFOLLOW at each step, lstat for each name), never leave the
-# working directory's device, no deeper than 64 levels, at most 100,000 entries and 8 MiB.
-# Whatever this reads the program could read itself: same uid, same view.
-my ($MAX_DEPTH, $MAX_ENTRIES, $MAX_LISTING_BYTES) = (64, 100_000, 8 * 1024 * 1024);
+# working directory's device, no deeper than 64 levels, at most 100,000 entries and 8 MiB
+# of listed paths: core's MAX_COLLECT_DEPTH, MAX_COLLECT_ENTRIES, MAX_COLLECT_LISTING_BYTES,
+# from CORDON_RUNNER, which the runtime image's collector (collect.cjs) walks by too, in the
+# same order. Whatever this reads the program could read itself: same uid, same view.
+my ($MAX_DEPTH, $MAX_ENTRIES, $MAX_LISTING_BYTES) = map { 0 + $cfg{$_} } qw(collect_depth collect_entries collect_listing_bytes);
 my ($entries, $listed) = (0, 0);
 
 # Makes the directory $name (relative to the current one, never through a link) current.
@@ -201,11 +204,11 @@ sub enter {
   return chdir($dir);
 }
 
-# Sends one record of the listing, counting its bytes against the cap.
+# Sends one record of the listing ($head, then the path), counting the path's bytes against the cap.
 sub note {
-  my ($type, $payload) = @_;
-  put($type, $payload);
-  $listed += 5 + length($payload);
+  my ($type, $head, $path) = @_;
+  put($type, $head . $path);
+  $listed += length($path);
 }
 
 # Lists the current directory, reached as $prefix; false once a cap cut the listing short.
@@ -213,23 +216,26 @@ sub walk {
   my ($prefix, $depth) = @_;
   sysopen(my $here, '.', $O_DIRECTORY) or return 1;
   opendir(my $dh, '.') or return 1;
-  my @names = grep { $_ ne '.' && $_ ne '..' } readdir($dh);
+  # Byte order (no locale here), as collect.cjs: the caps past the listing are the host's.
+  my @names = sort grep { $_ ne '.' && $_ ne '..' } readdir($dh);
   closedir($dh);
   for my $name (@names) {
     return 0 if ++$entries > $MAX_ENTRIES || $listed > $MAX_LISTING_BYTES;
     my $path = $prefix . $name;
     my @st = lstat($name);
-    next unless @st && $st[0] == $work_dev;
-    if (-f _) {
-      note('L', pack('Q>', $st[7]) . $path);
+    next unless @st;
+    if ($st[0] != $work_dev) {
+      note('X', '', $path);
+    } elsif (-f _) {
+      note('L', pack('Q>', $st[7]), $path);
     } elsif (-d _) {
-      if ($depth >= $MAX_DEPTH) { note('P', $path); next }
-      unless (enter($name)) { note('U', $path); next }
+      if ($depth >= $MAX_DEPTH) { note('P', '', $path); next }
+      unless (enter($name)) { note('U', '', $path); next }
       my $complete = walk("$path/", $depth + 1);
       chdir($here) or fail(125, "cannot return to a directory of the listing: $!");
       return 0 unless $complete;
     } else {
-      note('N', (-l _ ? 'l' : -p _ ? 'p' : -S _ ? 's' : -c _ ? 'c' : -b _ ? 'b' : '?') . $path);
+      note('N', (-l _ ? 'l' : -p _ ? 'p' : -S _ ? 's' : -c _ ? 'c' : -b _ ? 'b' : '?'), $path);
     }
   }
   return 1;

@@ -1,4 +1,5 @@
 import { constants, readFileSync } from 'node:fs';
+import { MAX_COLLECT_DEPTH, MAX_COLLECT_ENTRIES, MAX_COLLECT_LISTING_BYTES } from '@cordon/core/backend';
 import { builtFile } from './built-file.js';
 
 /** The runner socket's fd in the sandbox's first process. */
@@ -47,7 +48,8 @@ export const RUNNER_OPEN_FILES = Math.min(SANDBOX_OPEN_FILES, hostOpenFilesHardL
  * The runner's configuration, in its environment (it removes it before the program runs):
  * syscall numbers and open(2) flags of this machine, so the runner loads no Perl module,
  * its open-file limit, and whether it is PID 1 of a namespace of its own (it then kills
- * everything else in it, but only once it has seen its own pid be 1).
+ * everything else in it, but only once it has seen its own pid be 1), and core's bounds of a
+ * collection's walk (the runtime image's supervisor gets the same in its payload).
  */
 export function runnerEnv(params: { pidNamespaceInit: boolean }): Record<string, string> {
   const numbers = RUNNER_SYSCALLS[process.arch];
@@ -60,6 +62,9 @@ export function runnerEnv(params: { pidNamespaceInit: boolean }): Record<string,
     o_nonblock: constants.O_NONBLOCK,
     nofile: RUNNER_OPEN_FILES,
     pid1: params.pidNamespaceInit ? 1 : 0,
+    collect_depth: MAX_COLLECT_DEPTH,
+    collect_entries: MAX_COLLECT_ENTRIES,
+    collect_listing_bytes: MAX_COLLECT_LISTING_BYTES,
   };
   return {
     CORDON_RUNNER: Object.entries(config)

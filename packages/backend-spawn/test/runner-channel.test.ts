@@ -120,13 +120,21 @@ describe('RunnerCollection', () => {
     expect(grown.channel.violation).toMatch(/more than the 2 asked for/);
   });
 
-  it('takes special files and unopened directories from the listing; a kind it does not know is a violation', () => {
+  it('takes special files, unopened directories and other filesystems from the listing; a kind it does not know is a violation', () => {
     const run = collecting(['*']);
-    run.channel.push(Buffer.concat([encodeRecord('N', 'llink'), encodeRecord('U', 'locked'), encodeRecord('M')]));
+    run.channel.push(
+      Buffer.concat([
+        encodeRecord('N', 'llink'),
+        encodeRecord('U', 'locked'),
+        encodeRecord('X', 'mnt'),
+        encodeRecord('M'),
+      ]),
+    );
     expect(run.channel.violation).toBeUndefined();
     expect(run.collection.result?.warnings).toEqual([
       'collected file "link" left out: a symbolic link, not a regular file (links are never followed)',
       'collected files under "locked" left out: the directory could not be opened',
+      'collected files under "mnt" left out: another filesystem is mounted there',
     ]);
     const unknown = collecting(['*']);
     unknown.channel.push(encodeRecord('N', 'xname'));
@@ -136,7 +144,7 @@ describe('RunnerCollection', () => {
   it('a listing past its bound is a violation', () => {
     const run = collecting(['*']);
     const record = listed('x'.repeat(60_000), 1);
-    for (let sent = 0; sent < 10 * 1024 * 1024 && run.channel.violation === undefined; sent += record.byteLength)
+    for (let sent = 0; sent < 16 * 1024 * 1024 && run.channel.violation === undefined; sent += record.byteLength)
       run.channel.push(record);
     expect(run.channel.violation).toMatch(/a listing past/);
   });
@@ -170,7 +178,7 @@ describe('planCollection', () => {
     expect(plan.warnings).toEqual([
       'collected file "\\xff.txt" left out: its name is not valid UTF-8',
       'collected files under "d/d" left out: deeper than 64 directory levels',
-      'collected files: the working directory holds more than 100000 entries (or 8 MiB of names); files past them were not looked at',
+      'collected files: the working directory holds more than 100000 entries (or 8388608 bytes of paths); files past them were not looked at',
     ]);
     const capped = planCollection(
       { entries: [file('a.txt', 600), file('b.txt', 600), file('c.txt', 10)], cutShort: false },

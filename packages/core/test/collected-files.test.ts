@@ -2,7 +2,16 @@ import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { checkCollectedFiles, collectMatcher, MAX_COLLECTED_FILES } from '../src/backend/collected-files.js';
+import {
+  checkCollectedFiles,
+  collectMatcher,
+  CollectionCaps,
+  CollectWarnings,
+  MAX_COLLECT_WARNINGS,
+  MAX_COLLECTED_FILES,
+  MAX_COLLECTED_PATH_BYTES,
+} from '../src/backend/collected-files.js';
+import { COLLECT_FILES_CASES, collectFilesMismatches } from '../src/conformance/collect-files-cases.js';
 import { UidLeases } from '../src/backend/uid-lease.js';
 import { ScriptedExecutor, exited } from './support/scripted-executor.js';
 
@@ -75,6 +84,89 @@ describe('checkCollectedFiles (the host-side check every backend passes through)
     expect(result.warnings.join('\n')).toMatch(/10 more warnings from the backend/);
     expect(result.warnings.join('\n')).toMatch(/"\.\.\/\.\.\/etc\/evil" dropped/);
     expect(result.warnings.join('\n')).toMatch(/"\/abs" dropped/);
+  });
+});
+
+describe('CollectionCaps and CollectWarnings (one behaviour: spawn, the image and the host check apply them)', () => {
+  it('caps the count, min(diskBytes, MAX_FILES_BYTES) bytes and the JSON-encoded path bytes; a later smaller file may fit', () => {
+    const caps = new CollectionCaps(1024 * 1024);
+    expect(caps.admit('a', 700_000)).toBeUndefined();
+    expect(caps.admit('b', 700_000)).toBe('700000 bytes would pass the 1048576-byte cap');
+    expect(caps.admit('c', 10)).toBeUndefined();
+    const long = 'd/'.repeat(2000);
+    const paths = new CollectionCaps(1 << 30);
+    let admitted = 0;
+    while (paths.admit(`${long}${admitted}`, 0) === undefined) admitted++;
+    expect(admitted).toBe(Math.floor(MAX_COLLECTED_PATH_BYTES / Buffer.byteLength(JSON.stringify(`${long}0`))));
+    expect(paths.admit(`${long}x`, 0)).toBe(`the paths would pass ${MAX_COLLECTED_PATH_BYTES} bytes`);
+    const count = new CollectionCaps(1 << 30);
+    for (let index = 0; index < MAX_COLLECTED_FILES; index++) expect(count.admit(`f${index}`, 0)).toBeUndefined();
+    expect(count.admit('last', 0)).toBe(`more than ${MAX_COLLECTED_FILES} files`);
+  });
+
+  it('the host check applies the path-bytes cap too', () => {
+    const long = 'p'.repeat(200);
+    const files = Array.from({ length: MAX_COLLECTED_FILES }, (_, index) =>
+      file(`${Array.from({ length: 10 }, () => long).join('/')}/${String(index).padStart(4, '0')}`),
+    );
+    const checked = checkCollectedFiles(files, ['**'], 1 << 30);
+    expect(checked.truncated).toBe(true);
+    expect(checked.files.length).toBeLessThan(MAX_COLLECTED_FILES);
+    expect(checked.warnings[0]).toMatch(/left out: the paths would pass 1048576 bytes/);
+  });
+
+  it('keeps the first warnings and counts the rest in one line', () => {
+    const warnings = new CollectWarnings();
+    for (let index = 0; index < MAX_COLLECT_WARNINGS + 3; index++) warnings.add(`w${index}`);
+    expect(warnings.list()).toHaveLength(MAX_COLLECT_WARNINGS + 1);
+    expect(warnings.list().at(-1)).toBe('collected files: 3 more left out (not listed)');
+  });
+});
+
+describe('COLLECT_FILES_CASES (the table every backend runs)', () => {
+  const result = (files: [string, string][], truncated = false, warnings: string[] = []) => ({
+    status: 'ok' as const,
+    exitCode: 0,
+    stderr: '',
+    files: files.map(([path, content]) => file(path, content)),
+    filesTruncated: truncated,
+    warnings,
+  });
+
+  it('lists every case in path order and holds on its own expectation', () => {
+    for (const row of COLLECT_FILES_CASES) {
+      const paths = row.files.map(([path]) => path);
+      expect(paths, row.name).toEqual([...paths].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+      const warnings = row.warnings.map((text) => `collected file ${text}`);
+      expect(
+        collectFilesMismatches(row, result([...row.files] as [string, string][], row.truncated, warnings)),
+      ).toEqual([]);
+    }
+  });
+
+  it('names every difference: files, content, order, the flag, warnings missing or unexpected', () => {
+    const row = COLLECT_FILES_CASES.find((candidate) => candidate.name.startsWith('links to a file'))!;
+    const mismatches = collectFilesMismatches(
+      row,
+      result(
+        [
+          ['t/real.txt', 'other'],
+          ['t/abs', ''],
+        ],
+        true,
+        ['collected file "t/x" left out: something else'],
+      ),
+    );
+    expect(mismatches).toEqual([
+      'missing 1 files: ["t/dir/f.txt"]',
+      'unexpected 1 files: ["t/abs"]',
+      'other content in ["t/real.txt"]',
+      'filesTruncated is true, expected false',
+      'no warning contains "t/abs" left out: a symbolic link, not a regular file',
+      'no warning contains "t/link.txt" left out: a symbolic link, not a regular file',
+      'no warning contains "t/linkdir" left out: a symbolic link, not a regular file',
+      'unexpected warning: collected file "t/x" left out: something else',
+    ]);
   });
 });
 

@@ -18,11 +18,20 @@
 export { Admission } from './admission.js';
 export { BaseExecutor, DEFAULT_MAX_CONCURRENCY, type RunContext, type RunOutcome } from './base-executor.js';
 export {
+  byPath,
   checkCollectedFiles,
   collectMatcher,
+  CollectionCaps,
+  collectWarning,
+  CollectWarnings,
   describePath,
   MAX_COLLECT_DEPTH,
+  MAX_COLLECT_ENTRIES,
+  MAX_COLLECT_LISTING_BYTES,
+  MAX_COLLECT_WARNINGS,
   MAX_COLLECTED_FILES,
+  MAX_COLLECTED_PATH_BYTES,
+  patternForms,
   type CheckedFiles,
 } from './collected-files.js';
 export {

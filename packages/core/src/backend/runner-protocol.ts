@@ -2,7 +2,14 @@ import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
 import picomatch from 'picomatch';
 import { z } from 'zod';
-import { MAX_COLLECT_DEPTH, MAX_COLLECTED_FILES } from './collected-files.js';
+import {
+  MAX_COLLECT_DEPTH,
+  MAX_COLLECT_ENTRIES,
+  MAX_COLLECT_LISTING_BYTES,
+  MAX_COLLECTED_FILES,
+  MAX_COLLECTED_PATH_BYTES,
+  patternForms,
+} from './collected-files.js';
 import { BackendFailureError } from '../errors.js';
 import { MAX_FILES_BYTES, type NormalizedRequest } from '../request.js';
 import type { CollectedFile } from '../result.js';
@@ -30,18 +37,25 @@ import type { CollectedFile } from '../result.js';
  */
 export const RUNNER_PROTOCOL = '2';
 
-/** Path bytes (JSON-encoded) the collected files' names may take in one trailer. */
-export const MAX_TRAILER_PATH_BYTES = 1024 * 1024;
+/** Path bytes (JSON-encoded) the collected files' names may take in one trailer: core's cap on every backend. */
+export const MAX_TRAILER_PATH_BYTES = MAX_COLLECTED_PATH_BYTES;
 /** Warnings one trailer may carry, and characters per warning. */
 export const MAX_TRAILER_WARNINGS = 32;
 export const MAX_TRAILER_WARNING_CHARS = 1000;
 
-/** What the supervisor may collect for one request; the host holds it to the same. */
+/**
+ * What the supervisor may collect for one request, core's collection constants (the same
+ * spawn's runner uses); the host holds the trailer to the same.
+ */
 export interface CollectionBounds {
   maxBytes: number;
   maxFiles: number;
   maxDepth: number;
   maxPathBytes: number;
+  /** Directory entries the walk looks at; past them it stops, truncated. */
+  maxEntries: number;
+  /** Bytes of relative paths the walk lists; past them it stops, truncated. */
+  maxListingBytes: number;
 }
 
 export function collectionBounds(request: Pick<NormalizedRequest, 'limits'>): CollectionBounds {
@@ -51,6 +65,8 @@ export function collectionBounds(request: Pick<NormalizedRequest, 'limits'>): Co
     maxFiles: MAX_COLLECTED_FILES,
     maxDepth: MAX_COLLECT_DEPTH,
     maxPathBytes: MAX_TRAILER_PATH_BYTES,
+    maxEntries: MAX_COLLECT_ENTRIES,
+    maxListingBytes: MAX_COLLECT_LISTING_BYTES,
   };
 }
 
@@ -67,9 +83,7 @@ export function collectPatternForms(patterns: readonly string[]): { include: Pat
   const include: PatternForm[] = [];
   const exclude: PatternForm[] = [];
   for (const pattern of patterns) {
-    const negated = pattern.startsWith('!') && !pattern.startsWith('!(');
-    const body = negated ? pattern.slice(1) : pattern;
-    const forms = body.endsWith('*') ? [body] : [body, `${body}/**`];
+    const { negated, forms } = patternForms(pattern);
     for (const form of forms) {
       const regex = picomatch.makeRe(form, { dot: true });
       (negated ? exclude : include).push([form, regex.source, regex.flags]);

@@ -20,6 +20,9 @@
  *   RSS), shared resources (two sandboxes at once; controls on
  *   `adapter.sharedUserControl` or two host processes as one throwaway uid),
  *   host identifiers.
+ * - One `collectFiles` behaviour: `COLLECT_FILES_CASES`, a table every backend runs
+ *   (`runCollectFilesCase` on an executor returns where it differs; the vitest
+ *   subpath's `describeCollectFilesCases` declares one test per case).
  * - `formatConformanceTable`, `conformanceToJson`, `conformanceExitCode`.
  *
  * While it runs, this process's env carries `PLANTED_SECRET_NAME`, and fake keys
@@ -30,6 +33,14 @@
  */
 export type { CanaryNetwork, ConformanceAdapter } from './adapter.js';
 export { runConformance, PLANTED_SECRET_NAME } from './suite.js';
+export {
+  COLLECT_FILES_CASES,
+  collectFilesCaseRequest,
+  collectFilesMismatches,
+  runCollectFilesCase,
+  type CollectFilesCase,
+  type CollectFilesCaseOptions,
+} from './collect-files-cases.js';
 export {
   conformanceExitCode,
   conformanceToJson,

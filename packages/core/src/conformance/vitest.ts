@@ -10,9 +10,18 @@
  * It runs the suite once in `beforeAll`, prints the table, declares one test per
  * probe that passes only on `blocked`, `holds` or `not-applicable` (with the
  * detail as the failure message), and closes the executor afterwards.
+ *
+ * `describeCollectFilesCases` declares one test per row of `COLLECT_FILES_CASES`, the
+ * one `collectFiles` behaviour every backend must show:
+ *
+ * ```ts
+ * describeCollectFilesCases('my-backend', () => executor);
+ * ```
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ConformanceAdapter } from './adapter.js';
+import { COLLECT_FILES_CASES, runCollectFilesCase, type CollectFilesCaseOptions } from './collect-files-cases.js';
+import type { Executor } from '../executor.js';
 import { NETWORK_PROBES } from './probes/network/index.js';
 import { conformanceToJson, formatConformanceTable } from './report.js';
 import { runConformance } from './suite.js';
@@ -84,5 +93,24 @@ export function describeConformance(
         }
       });
     }
+  });
+}
+
+export interface DescribeCollectFilesOptions extends CollectFilesCaseOptions {
+  /** Leave out the cases that rely on file permissions (a collector running as root reads through them). */
+  skipPermissionCases?: boolean;
+}
+
+/** One test per `COLLECT_FILES_CASES` row on the executor `executor()` returns when the tests run. */
+export function describeCollectFilesCases(
+  name: string,
+  executor: () => Executor,
+  options: DescribeCollectFilesOptions = {},
+): void {
+  describe(`collectFiles cases: ${name}`, () => {
+    const cases = COLLECT_FILES_CASES.filter((row) => !(options.skipPermissionCases && row.permissions));
+    it.each(cases.map((row) => [row.name, row] as const))('%s', async (_, row) => {
+      expect(await runCollectFilesCase(executor(), row, options)).toEqual([]);
+    });
   });
 }
