@@ -14,7 +14,7 @@ import { DOCKER_LABELS, type SandboxSpec } from './container-spec.js';
 import { checkDaemon, type DaemonFacts } from './daemon-check.js';
 import { DockerApi } from './docker-api.js';
 import { parseDockerOptions, type DockerOptions, type ParsedDockerOptions } from './options.js';
-import { listCordonContainers, reapDeadSessions, removeContainers } from './reaper.js';
+import { listCordonContainers, reapDeadOwners, removeContainers } from './reaper.js';
 import { runnerKindFor, type RunnerKind } from '@cordon/core/backend';
 import { SandboxContainer } from './sandbox-container.js';
 
@@ -98,7 +98,7 @@ export class DockerBackendExecutor extends BaseExecutor {
     const api = DockerApi.connect(resolved);
     const facts = await checkDaemon(api, resolved);
     // Best effort: a failed reap must not stop this session from working.
-    const reaped = await reapDeadSessions(api).catch(ignored('docker.reaper', 'reap dead sessions', []));
+    const reaped = await reapDeadOwners(api).catch(ignored('docker.reaper', 'reap dead sessions', []));
     if (reaped.length > 0)
       debug('docker.reaper', () => `reaped ${reaped.length} of dead sessions: ${reaped.join(', ')}`);
     const executor = new DockerBackendExecutor({ api, options: resolved, facts, conformanceControl });

@@ -26,7 +26,7 @@ export async function removeContainers(api: DockerApi, ids: readonly string[]): 
  * was killed before `close()`): containers and networks whose owner pid no longer runs.
  * Containers made from other hosts (a shared remote daemon) are left alone.
  */
-export async function reapDeadSessions(api: DockerApi): Promise<string[]> {
+export async function reapDeadOwners(api: DockerApi): Promise<string[]> {
   const host = hostname();
   const dead = (await listCordonContainers(api)).filter((info) => isDeadOwner(info.Labels ?? {}, host));
   await removeContainers(

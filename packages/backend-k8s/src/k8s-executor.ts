@@ -14,7 +14,7 @@ import { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, POOL_LABEL } from './manifests.js';
 import { parseK8sOptions, type K8sOptions, type ParsedK8sOptions } from './options.js';
 import { PodTracker } from './pod-tracker.js';
-import { deleteSessionPods, reapDeadSessions, sessionPods, type SessionPod } from './reaper.js';
+import { deleteSessionPods, reapDeadOwners, sessionPods, type SessionPod } from './reaper.js';
 import { runnerKindFor, type RunnerKind } from '@cordon/core/backend';
 import { appliesPidsPerPod, type SandboxPodSpec } from './sandbox-manifest.js';
 import { SandboxPod, stoppedOutcome } from './sandbox-pod.js';
@@ -151,9 +151,9 @@ export class K8sExecutor extends BaseExecutor {
   async #setUp(): Promise<void> {
     await this.#tenant.setUp();
     const namespaces = this.#tenant.namespaces;
-    await reapDeadSessions(this.api, namespaces);
+    await reapDeadOwners(this.api, namespaces);
     if (this.options.reapIntervalMs > 0) {
-      this.#reapTimer = setInterval(() => void reapDeadSessions(this.api, namespaces), this.options.reapIntervalMs);
+      this.#reapTimer = setInterval(() => void reapDeadOwners(this.api, namespaces), this.options.reapIntervalMs);
       this.#reapTimer.unref();
     }
     this.#pool?.fill();

@@ -1,4 +1,4 @@
-import { debug, ignored, LABELS, SESSION_ID } from '@cordon/core/backend';
+import { debug, ignored, LABELS, OWNER_ID } from '@cordon/core/backend';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { KubeApi } from './kube-api.js';
 import { cordonSelector, EXPIRES_ANNOTATION } from './manifests.js';
@@ -12,8 +12,8 @@ const FINISHED_GRACE_MS = 60_000;
  * need it. A pod past its `expires-at` (its `activeDeadlineSeconds` has passed) or
  * finished for a minute qualifies; a live session's running pods never do.
  */
-export function isReapable(pod: V1Pod, now: number, ownSession = SESSION_ID): boolean {
-  if (pod.metadata?.labels?.[LABELS.session] === ownSession) return false;
+export function isReapable(pod: V1Pod, now: number, ownSession = OWNER_ID): boolean {
+  if (pod.metadata?.labels?.[LABELS.owner] === ownSession) return false;
   if (pod.metadata?.deletionTimestamp) return false;
   const expiresAt = Date.parse(pod.metadata?.annotations?.[EXPIRES_ANNOTATION] ?? '');
   if (Number.isFinite(expiresAt) && expiresAt < now) return true;
@@ -27,7 +27,7 @@ export function isReapable(pod: V1Pod, now: number, ownSession = SESSION_ID): bo
 }
 
 /** Deletes what dead sessions left in `namespaces`; returns the names removed. Never throws. */
-export async function reapDeadSessions(api: KubeApi, namespaces: readonly string[]): Promise<string[]> {
+export async function reapDeadOwners(api: KubeApi, namespaces: readonly string[]): Promise<string[]> {
   const removed: string[] = [];
   for (const namespace of namespaces) {
     try {
@@ -62,7 +62,7 @@ export async function sessionPods(
   api: KubeApi,
   namespaces: readonly string[],
   executor?: string,
-  session = SESSION_ID,
+  session = OWNER_ID,
 ): Promise<SessionPod[]> {
   const found: SessionPod[] = [];
   for (const namespace of namespaces) {
@@ -93,7 +93,7 @@ export async function deleteSessionPods(params: {
   for (const namespace of params.namespaces) {
     const list = await api
       .call(`list pods in namespace ${namespace}`, (options) =>
-        api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(SESSION_ID, params.executor) }, options),
+        api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(OWNER_ID, params.executor) }, options),
       )
       .catch(ignored('k8s.reaper', () => `list pods of executor ${params.executor} in namespace ${namespace}`));
     for (const pod of list?.items ?? []) {

@@ -1,4 +1,4 @@
-import { SESSION_ID } from '@cordon/core/backend';
+import { OWNER_ID } from '@cordon/core/backend';
 import { describeCollectFilesCases } from '@cordon/core/conformance/vitest';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
@@ -10,8 +10,8 @@ const tier = clusterTier();
 if (!tier.kubeconfig && !tier.required) announceSkip(tier.why);
 
 // Namespaces of this test file only, removed afterwards.
-const tenant = `cordon-f-${SESSION_ID}`;
-const control = `cordon-g-${SESSION_ID}`;
+const tenant = `cordon-f-${OWNER_ID}`;
+const control = `cordon-g-${OWNER_ID}`;
 
 describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster: collectFiles', () => {
   let executor: K8sExecutor;
@@ -32,7 +32,7 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster: co
 
   afterAll(async () => {
     await executor?.close();
-    const pods = await core.listNamespacedPod({ namespace: tenant, labelSelector: `cordon.dev/session=${SESSION_ID}` });
+    const pods = await core.listNamespacedPod({ namespace: tenant, labelSelector: `cordon.dev/session=${OWNER_ID}` });
     await Promise.allSettled([tenant, control].map((name) => core.deleteNamespace({ name })));
     expect(pods.items.map((pod) => pod.metadata?.name)).toEqual([]);
   }, 120_000);

@@ -146,14 +146,15 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend: the result channel a
   });
 
   it('leaves no pod behind when execute() fails, even if the caller dies right after', async () => {
-    // The protocol 1 image has no supervisor: the pod starts, then its stream ends without a
-    // result. The caller is a separate process that exits the moment execute() rejects.
+    // An image without the supervisor (images/runtime/test/build-no-supervisor.sh; .ci/run builds
+    // it, cluster/up.sh imports it): the pod starts, then its stream ends without a result. The
+    // caller is a separate process that exits the moment execute() rejects.
     const { stdout } = await execFileAsync(process.execPath, [
       fileURLToPath(new URL('support/fail-and-exit.mjs', import.meta.url)),
       tier.kubeconfig!,
       tenant,
       control,
-      'cordon-runtime:0.1.0',
+      'cordon-runtime:test-no-supervisor',
     ]);
     const { instanceId, error } = JSON.parse(stdout) as { instanceId: string; error: string | null };
     expect(error).toBe('BackendFailureError');

@@ -69,7 +69,7 @@ export async function findLeftovers(
  * Only cgroups with no task go (rmdir refuses a busy one), and only once older than
  * `minAgeMs`, so a live executor's cgroup that is about to receive its process is safe.
  */
-export async function reapDeadSessions(driver: CgroupDriver, ownSession: string, minAgeMs = 60_000): Promise<string[]> {
+export async function reapDeadOwners(driver: CgroupDriver, ownSession: string, minAgeMs = 60_000): Promise<string[]> {
   const reaped: string[] = [];
   const now = Date.now();
   // cgroupfs timestamps come from a coarse kernel clock and can sit a tick past Date.now().

@@ -16,7 +16,7 @@ import {
   BaseExecutor,
   SANDBOX_UID_RANGE,
   newExecutionId,
-  SESSION_ID,
+  OWNER_ID,
   debug,
   WarmPool,
   type RunContext,
@@ -36,7 +36,7 @@ import {
   type Interpreters,
   type SandboxShape,
 } from './sandbox-plan.js';
-import { reapDeadSessions } from './reaper.js';
+import { reapDeadOwners } from './reaper.js';
 import { SandboxProcess } from './sandbox-process.js';
 import { acquireSandboxUser, type SandboxUser } from './sandbox-user.js';
 import { RUNNER_OPEN_FILES, runnerSupported } from './runner.js';
@@ -132,9 +132,9 @@ export class SpawnExecutor extends BaseExecutor {
       perl: host.perlPath,
     };
     const resolvConf = parsed.resolvConf === undefined ? undefined : readResolvConf(parsed.resolvConf);
-    await host.cgroups?.prepareSession(SESSION_ID);
+    await host.cgroups?.prepareSession(OWNER_ID);
     if (host.cgroups) {
-      const reaped = await reapDeadSessions(host.cgroups, SESSION_ID);
+      const reaped = await reapDeadOwners(host.cgroups, OWNER_ID);
       if (reaped.length > 0)
         debug('spawn.reaper', () => `reaped ${reaped.length} cgroup(s) of dead sessions: ${reaped.join(', ')}`);
     }
@@ -242,7 +242,7 @@ export class SpawnExecutor extends BaseExecutor {
         ? await acquireSandboxUser({ uid: this.#options.sandboxUid, gid: this.#options.sandboxGid })
         : undefined;
       dir = await createAdvisoryDir({
-        session: SESSION_ID,
+        session: OWNER_ID,
         execution: id,
         request,
         owner: user,
@@ -253,7 +253,7 @@ export class SpawnExecutor extends BaseExecutor {
         packageDirs: this.#options.packageDirs,
         wrapper: this.#wrapper(request.limits, user),
         user: undefined,
-        marker: `${SESSION_ID}/${id}`,
+        marker: `${OWNER_ID}/${id}`,
         dir: dir.path,
       });
       sandbox = new SandboxProcess({ id, plan, cgroup: this.#createCgroup(id, request.limits) });
@@ -270,7 +270,7 @@ export class SpawnExecutor extends BaseExecutor {
   }
 
   #createCgroup(id: string, limits: ExecutionLimits): Promise<ExecutionCgroup | undefined> {
-    return this.#host.cgroups ? this.#host.cgroups.create(SESSION_ID, id, limits) : Promise.resolve(undefined);
+    return this.#host.cgroups ? this.#host.cgroups.create(OWNER_ID, id, limits) : Promise.resolve(undefined);
   }
 
   /** A pool member: network none, the default limits, Node pre-booted; resolves once its runner waits. */
@@ -299,7 +299,7 @@ export class SpawnExecutor extends BaseExecutor {
         packageDirs: this.#options.packageDirs,
         wrapper: this.#wrapper(limits, undefined),
         user: user ? { uid: user.uid, gid: user.gid } : undefined,
-        marker: `${SESSION_ID}/${id}`,
+        marker: `${OWNER_ID}/${id}`,
         bwrapPath: this.#host.bwrapPath!,
         shape,
         resolvConf: this.#resolvConf,
@@ -368,7 +368,7 @@ export class SpawnExecutor extends BaseExecutor {
   protected async dispose(): Promise<void> {
     await Promise.all([...this.#companions].map((companion) => companion.close()));
     await this.#pool?.close();
-    if (this.#host.cgroups) await removeSessionDirs(this.#host.cgroups, SESSION_ID);
+    if (this.#host.cgroups) await removeSessionDirs(this.#host.cgroups, OWNER_ID);
   }
 }
 

@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SESSION_ID } from '@cordon/core/backend';
+import { OWNER_ID } from '@cordon/core/backend';
 import { describe, expect, it } from 'vitest';
 import { detectCgroups, removeSessionDirs } from '../src/cgroup.js';
-import { reapDeadSessions } from '../src/reaper.js';
+import { reapDeadOwners } from '../src/reaper.js';
 
 const driver = await detectCgroups();
 
@@ -14,25 +14,25 @@ describe.runIf(driver !== undefined)('reaping cgroups of dead sessions', () => {
     const cgroups = driver!;
     const dead = `dead${Date.now().toString(16)}`;
     const busy = `busy${Date.now().toString(16)}`;
-    await cgroups.prepareSession(SESSION_ID);
+    await cgroups.prepareSession(OWNER_ID);
     const deadDirs = cgroups.sessionDirs(dead).map((dir) => join(dir, 'exec1'));
     const busyDirs = cgroups.sessionDirs(busy).map((dir) => join(dir, 'exec1'));
     await Promise.all([...deadDirs, ...busyDirs].map((dir) => mkdir(dir, { recursive: true })));
     const sleeper = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       for (const dir of busyDirs) await writeFile(join(dir, 'cgroup.procs'), String(sleeper.pid));
-      const reaped = await reapDeadSessions(cgroups, SESSION_ID, 0);
+      const reaped = await reapDeadOwners(cgroups, OWNER_ID, 0);
       for (const dir of deadDirs) {
         expect(existsSync(dir)).toBe(false);
         expect(reaped).toContain(dir);
       }
       for (const dir of busyDirs) expect(existsSync(dir)).toBe(true);
-      for (const dir of cgroups.sessionDirs(SESSION_ID)) expect(existsSync(dir)).toBe(true);
+      for (const dir of cgroups.sessionDirs(OWNER_ID)) expect(existsSync(dir)).toBe(true);
     } finally {
       sleeper.kill('SIGKILL');
       await new Promise((resolve) => sleeper.once('exit', resolve));
-      await reapDeadSessions(cgroups, SESSION_ID, 0);
-      await removeSessionDirs(cgroups, SESSION_ID);
+      await reapDeadOwners(cgroups, OWNER_ID, 0);
+      await removeSessionDirs(cgroups, OWNER_ID);
     }
     for (const dir of busyDirs) expect(existsSync(dir)).toBe(false);
   });

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { type ExecutionResult } from '@cordon/core';
-import { SANDBOX_UID_RANGE, SESSION_ID } from '@cordon/core/backend';
+import { SANDBOX_UID_RANGE, OWNER_ID } from '@cordon/core/backend';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpawnExecutor } from '../src/index.js';
 import { SHARED_CONTROL_UID } from '../src/sandbox-user.js';
@@ -123,7 +123,7 @@ describe.runIf(isRoot)('shared per-user kernel limits: a host uid of its own per
     const uids = new Set<number>();
     for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
       const environ = readFileSafe(`/proc/${pid}/environ`);
-      if (!environ.includes(`CORDON_SPAWN_SESSION=${SESSION_ID}/`)) continue;
+      if (!environ.includes(`CORDON_SPAWN_SESSION=${OWNER_ID}/`)) continue;
       const uid = /^Uid:\s+(\d+)/m.exec(readFileSafe(`/proc/${pid}/status`))?.[1];
       if (uid !== undefined) uids.add(Number(uid));
     }
