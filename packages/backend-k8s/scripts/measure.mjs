@@ -2,7 +2,7 @@
 // through the pool, zero failures expected and nothing of this session left after
 // close(); then warm-pod and cold-pod `console.log(1)` latency, p50 and p90.
 // Usage: node scripts/measure.mjs [--runs 100] [--concurrency 4] [--samples 15]
-import { SESSION_ID } from '@cordon/core';
+import { LABELS, OWNER_ID } from '@cordon/core/backend';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { parseArgs } from 'node:util';
 import { K8sExecutor } from '../dist/index.js';
@@ -70,7 +70,7 @@ const round = (ms) => Math.round(ms);
   const core = kc.makeApiClient(CoreV1Api);
   const left = [];
   for (const namespace of [base.namespace, base.controlNamespace]) {
-    const pods = await core.listNamespacedPod({ namespace, labelSelector: `cordon.dev/session=${SESSION_ID}` });
+    const pods = await core.listNamespacedPod({ namespace, labelSelector: `${LABELS.owner}=${OWNER_ID}` });
     left.push(...pods.items.map((pod) => `${namespace}/${pod.metadata.name}`));
   }
   console.log(

@@ -1,9 +1,9 @@
-import { OWNER_ID } from '@cordon/core/backend';
+import { LABELS, OWNER_ID } from '@cordon/core/backend';
 import { describeCollectFilesCases } from '@cordon/core/conformance/vitest';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { K8sExecutor } from '../src/index.js';
-import { announceSkip, clusterTier } from './cluster-tier.js';
+import type { K8sExecutor } from '../src/index.js';
+import { announceSkip, clusterTier, startTenantExecutor } from './cluster-tier.js';
 
 // Core's one collectFiles behaviour (COLLECT_FILES_CASES), collected by the image's supervisor in a pod.
 const tier = clusterTier();
@@ -18,21 +18,12 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster: co
   let core: CoreV1Api;
 
   beforeAll(async () => {
-    const admin = new KubeConfig();
-    admin.loadFromFile(tier.kubeconfig!);
-    core = admin.makeApiClient(CoreV1Api);
-    executor = K8sExecutor.create({
-      kubeconfig: tier.kubeconfig,
-      namespace: tenant,
-      controlNamespace: control,
-      poolSize: 1,
-    });
-    await executor.ready();
+    ({ executor, core } = await startTenantExecutor(tier.kubeconfig!, { tenant, control }));
   }, 300_000);
 
   afterAll(async () => {
     await executor?.close();
-    const pods = await core.listNamespacedPod({ namespace: tenant, labelSelector: `cordon.dev/session=${OWNER_ID}` });
+    const pods = await core.listNamespacedPod({ namespace: tenant, labelSelector: `${LABELS.owner}=${OWNER_ID}` });
     await Promise.allSettled([tenant, control].map((name) => core.deleteNamespace({ name })));
     expect(pods.items.map((pod) => pod.metadata?.name)).toEqual([]);
   }, 120_000);

@@ -2,12 +2,12 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { OWNER_ID } from '@cordon/core/backend';
-import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { CoreV1Api } from '@kubernetes/client-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { K8sExecutor } from '../src/index.js';
+import type { K8sExecutor } from '../src/index.js';
 import { EXECUTOR_LABEL } from '../src/manifests.js';
-import { announceSkip, clusterTier } from './cluster-tier.js';
+import { announceSkip, clusterTier, startTenantExecutor } from './cluster-tier.js';
 import {
   BASH_PROC_MEM_FORGERY,
   FORGED_PATHS,
@@ -41,19 +41,10 @@ time.sleep(60)
 /** Issue 10 on k8s: holes 3 and 4, the shared kernel, and no pod left by a failed execute(). */
 describe.runIf(tier.kubeconfig !== undefined)('k8s backend: the result channel and what pods share', () => {
   let executor: K8sExecutor;
-  const admin = new KubeConfig();
   let core: CoreV1Api;
 
   beforeAll(async () => {
-    admin.loadFromFile(tier.kubeconfig!);
-    core = admin.makeApiClient(CoreV1Api);
-    executor = K8sExecutor.create({
-      kubeconfig: tier.kubeconfig,
-      namespace: tenant,
-      controlNamespace: control,
-      poolSize: 1,
-    });
-    await executor.ready();
+    ({ executor, core } = await startTenantExecutor(tier.kubeconfig!, { tenant, control }));
   }, 300_000);
 
   afterAll(async () => {

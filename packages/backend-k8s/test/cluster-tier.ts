@@ -1,4 +1,6 @@
 import { existsSync } from 'node:fs';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { K8sExecutor } from '../src/index.js';
 
 /**
  * The cluster tier runs when KUBECONFIG names a kubeconfig of the test cluster
@@ -21,4 +23,24 @@ export function announceSkip(why: string): void {
   process.stderr.write(
     `\n*** SKIPPED: @cordon/backend-k8s cluster tests: ${why}.\n*** Enable: KUBECONFIG=$(pnpm -s cluster:up | tail -1) pnpm --filter @cordon/backend-k8s test\n\n`,
   );
+}
+
+/**
+ * An admin API client and a started executor (pool of 1) for one test file's own tenant
+ * and control namespaces; the caller closes it and deletes the namespaces.
+ */
+export async function startTenantExecutor(
+  kubeconfig: string,
+  namespaces: { tenant: string; control: string },
+): Promise<{ executor: K8sExecutor; core: CoreV1Api }> {
+  const admin = new KubeConfig();
+  admin.loadFromFile(kubeconfig);
+  const executor = K8sExecutor.create({
+    kubeconfig,
+    namespace: namespaces.tenant,
+    controlNamespace: namespaces.control,
+    poolSize: 1,
+  });
+  await executor.ready();
+  return { executor, core: admin.makeApiClient(CoreV1Api) };
 }
