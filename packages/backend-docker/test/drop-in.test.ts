@@ -12,7 +12,7 @@ describe('package entry', () => {
     expect(pkg.default).toBe(pkg.DockerExecutor);
     expect(pkg.backend.name).toBe('docker');
     expect(typeof pkg.backend.create).toBe('function');
-    expect(typeof pkg.backend.probe).toBe('function');
+    expect(typeof pkg.backend.availability).toBe('function');
     expect(typeof pkg.backend.conformance).toBe('function');
     expect(typeof pkg.DockerBackendExecutor.create).toBe('function');
   });
