@@ -17,7 +17,7 @@ docker image inspect "$base" >/dev/null 2>&1 || {
 }
 # The image runs as its non-root user; the removal needs root, the result keeps the user.
 dockerfile=$(printf 'FROM %s\nUSER root\nRUN rm /opt/cordon/runner/supervisor.cjs\nUSER 10001\n' "$base")
-if ! output=$(DOCKER_BUILDKIT=0 docker build --quiet -t "$target" - <<<"$dockerfile" 2>&1); then
+if ! output=$(DOCKER_BUILDKIT=0 docker build --quiet --force-rm -t "$target" - <<<"$dockerfile" 2>&1); then
   echo "$output" >&2
   exit 1
 fi
