@@ -23,7 +23,7 @@ function strictConformance(result) {
 }
 
 /**
- * Judges the advisory tier: it must run and be honest — probes patching cannot stop
+ * Judges advisory isolation: it must run and be honest — probes patching cannot stop
  * are `not-enforced` (so the CLI exits non-zero), and nothing is `LEAK` or `invalid`.
  */
 function advisoryConformance(result) {
@@ -123,8 +123,8 @@ export const tiers = [
         check: strictConformance,
       },
       {
-        title: 'cordon conformance --backend spawn (advisory tier)',
-        command: cordon('conformance', '--backend', 'spawn', '--option', 'tier=advisory', '--json'),
+        title: 'cordon conformance --backend spawn (advisory isolation)',
+        command: cordon('conformance', '--backend', 'spawn', '--option', 'isolation=advisory', '--json'),
         check: advisoryConformance,
       },
     ],

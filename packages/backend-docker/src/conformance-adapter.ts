@@ -96,11 +96,7 @@ export async function dockerConformance(
       if (!executor.closed) await Promise.all([executor.settled(), underTest.settled(), sharedUserControl.settled()]);
       const idle = executor.closed
         ? new Set<string>()
-        : new Set([
-            ...executor.idleContainerIds(),
-            ...underTest.idleContainerIds(),
-            ...sharedUserControl.idleContainerIds(),
-          ]);
+        : new Set([...executor.idleSandboxIds, ...underTest.idleSandboxIds, ...sharedUserControl.idleSandboxIds]);
       const found = await listCordonContainers(api, { [LABELS.owner]: OWNER_ID });
       return found
         .filter((info) => !idle.has(info.Id))

@@ -71,7 +71,7 @@ export class DockerBackendExecutor extends BaseExecutor {
   }
 
   /**
-   * Checks the daemon, runtime and image (fail closed), reaps what dead sessions
+   * Checks the daemon, runtime and image (fail closed), reaps what dead owners
    * left behind, and starts filling the warm pool.
    * @throws BackendUnavailableError when Docker, the runtime or the image is missing.
    */
@@ -97,10 +97,9 @@ export class DockerBackendExecutor extends BaseExecutor {
     const resolved = parseDockerOptions(options);
     const api = DockerApi.connect(resolved);
     const facts = await checkDaemon(api, resolved);
-    // Best effort: a failed reap must not stop this session from working.
-    const reaped = await reapDeadOwners(api).catch(ignored('docker.reaper', 'reap dead sessions', []));
-    if (reaped.length > 0)
-      debug('docker.reaper', () => `reaped ${reaped.length} of dead sessions: ${reaped.join(', ')}`);
+    // Best effort: a failed reap must not stop this executor from working.
+    const reaped = await reapDeadOwners(api).catch(ignored('docker.reaper', 'reap dead owners', []));
+    if (reaped.length > 0) debug('docker.reaper', () => `reaped ${reaped.length} of dead owners: ${reaped.join(', ')}`);
     const executor = new DockerBackendExecutor({ api, options: resolved, facts, conformanceControl });
     executor.#pool?.fill();
     return executor;
@@ -133,18 +132,13 @@ export class DockerBackendExecutor extends BaseExecutor {
     };
   }
 
-  /** Ids of containers idling in the warm pool: held capacity, not leftovers. */
+  protected override warmPool(): WarmPool<SandboxContainer, RunnerKind> | undefined {
+    return this.#pool;
+  }
+
+  /** @deprecated since 0.2: use `idleSandboxIds`. Removed in the next release. */
   idleContainerIds(): Set<string> {
-    return this.#pool?.idleIds() ?? new Set();
-  }
-
-  protected override settleBackend(): Promise<void> {
-    return this.#pool?.settled() ?? Promise.resolve();
-  }
-
-  /** The last error a pool refill hit, until a refill succeeds again; for diagnostics. */
-  get poolRefillError(): unknown {
-    return this.#pool?.refillError;
+    return new Set(this.idleSandboxIds);
   }
 
   /** @deprecated Use `poolRefillError`; kept for one release. */
@@ -224,7 +218,7 @@ export class DockerBackendExecutor extends BaseExecutor {
         rest.map((info) => info.Id),
       );
     } catch (error) {
-      // The daemon is gone: the next session's reaper removes what is left.
+      // The daemon is gone: the next owner's reaper removes what is left.
       debug('docker.executor', () => `remove leftovers of executor ${this.executorId} on close`, error);
     }
   }

@@ -22,7 +22,7 @@ export async function removeContainers(api: DockerApi, ids: readonly string[]): 
 }
 
 /**
- * Removes what dead sessions on this host left behind (their process crashed or
+ * Removes what dead owners on this host left behind (their process crashed or
  * was killed before `close()`): containers and networks whose owner pid no longer runs.
  * Containers made from other hosts (a shared remote daemon) are left alone.
  */
@@ -33,7 +33,7 @@ export async function reapDeadOwners(api: DockerApi): Promise<string[]> {
     api,
     dead.map((info) => info.Id),
   );
-  // Networks made for conformance control runs by sessions that died before closing.
+  // Networks made for conformance control runs by owners that died before closing.
   const networks = await api.listNetworks(CORDON_FILTERS);
   const deadNetworks = networks.filter((info) => isDeadOwner(info.Labels ?? {}, host));
   await Promise.all(

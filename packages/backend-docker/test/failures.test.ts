@@ -138,7 +138,7 @@ describe('docker backend: failures', () => {
     60_000,
   );
 
-  it.runIf(available)('reaps containers of sessions whose process is gone', async () => {
+  it.runIf(available)('reaps containers of owners whose process is gone', async () => {
     const dead = spawnSync(process.execPath, ['-e', 'console.log(process.pid)'], { encoding: 'utf8' });
     const deadPid = dead.stdout.trim();
     const orphan = await docker.createContainer({
@@ -147,7 +147,7 @@ describe('docker backend: failures', () => {
       Labels: {
         [LABELS.managedBy]: MANAGED_BY,
         [LABELS.backend]: 'docker',
-        [LABELS.owner]: 'dead-session',
+        [LABELS.owner]: 'dead-owner',
         [DOCKER_LABELS.ownerPid]: deadPid,
         [DOCKER_LABELS.ownerHost]: hostname(),
       },

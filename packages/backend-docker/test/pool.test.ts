@@ -7,7 +7,7 @@ const available = await dockerTier('docker');
 
 async function waitForPool(executor: DockerBackendExecutor, count: number, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (executor.idleContainerIds().size < count) {
+  while (executor.idleSandboxIds.size < count) {
     if (Date.now() > deadline) throw new Error(`pool did not reach ${count} ready containers in ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -21,7 +21,7 @@ describe.runIf(available)('docker backend: warm pool', () => {
   it('hands out pre-booted containers once each and refills', async () => {
     await using executor = await DockerBackendExecutor.create({ poolSize: 2, poolLanguages: 'node' });
     await waitForPool(executor, 2);
-    const before = executor.idleContainerIds();
+    const before = executor.idleSandboxIds;
     const ids: string[] = [];
     for (let i = 0; i < 2; i++) {
       const result = await executor.execute({ language: 'node', code: 'console.log(require("os").hostname())' });
@@ -29,7 +29,7 @@ describe.runIf(available)('docker backend: warm pool', () => {
       ids.push(result.id);
     }
     // Both pooled containers were used and are no longer in the pool; new ones replace them.
-    const after = executor.idleContainerIds();
+    const after = executor.idleSandboxIds;
     for (const id of before) expect(after.has(id)).toBe(false);
     await waitForPool(executor, 2);
     expect(new Set(ids).size).toBe(2);
@@ -66,21 +66,21 @@ describe.runIf(available)('docker backend: warm pool', () => {
   it('gives requests with other limits or an open network a cold container', async () => {
     await using executor = await DockerBackendExecutor.create({ poolSize: 1, poolLanguages: 'node' });
     await waitForPool(executor, 1);
-    const idle = executor.idleContainerIds();
+    const idle = executor.idleSandboxIds;
     const result = await executor.execute({
       language: 'bash',
       code: 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max',
       limits: { memoryBytes: 100 * 1024 * 1024 },
     });
     expect(result.stdout.trim()).toBe(String(100 * 1024 * 1024));
-    expect(executor.idleContainerIds()).toEqual(idle);
+    expect(executor.idleSandboxIds).toEqual(idle);
     const open = await executor.execute({
       language: 'bash',
       code: 'ls /sys/class/net | sort | tr "\\n" " "',
       network: 'open',
     });
     expect(open.stdout).toContain('eth0');
-    expect(executor.idleContainerIds()).toEqual(idle);
+    expect(executor.idleSandboxIds).toEqual(idle);
   });
 
   it('runs 200 executions at concurrency 8 through the pool with zero failures and no leftovers', async () => {

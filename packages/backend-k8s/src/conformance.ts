@@ -10,7 +10,7 @@ import { isGvisorRuntimeClass } from './runtime-class.js';
  * The conformance suite's view of this backend. Its canaries run on the machine
  * that runs the suite, which must be a node of the cluster (or reachable from the
  * pod network at `conformanceReachIpv4`). Control runs are the same execution with
- * `network: 'open'`: a pod in the unrestricted control namespace, same image and
+ * `network: 'open'`: a pod in the unrestricted namespace, same image and
  * runtime. Pods never share the host's loopback.
  */
 export async function conformanceAdapter(

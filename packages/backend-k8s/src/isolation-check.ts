@@ -41,7 +41,7 @@ attempt();
 
 /**
  * Proves the tenant namespace's policy is enforced, not merely stored: a canary pod
- * runs in the control namespace, a control pod there must reach it (TCP and UDP,
+ * runs in the unrestricted namespace, a control pod there must reach it (TCP and UDP,
  * seen in the canary's log) and a probe pod in the tenant namespace must not. A
  * plugin that ignores NetworkPolicy, or a network that blocks everything anyway,
  * both fail this check, and then nothing runs (fail closed).
@@ -78,10 +78,10 @@ export async function verifyIsolation(
     return name;
   };
   try {
-    const canary = await pod(options.controlNamespace, 'canary', CANARY_SOURCE, false);
+    const canary = await pod(options.unrestrictedNamespace, 'canary', CANARY_SOURCE, false);
     const running = await waitForRunning(
       api,
-      options.controlNamespace,
+      options.unrestrictedNamespace,
       canary,
       options.image,
       options.podStartTimeoutMs,
@@ -89,12 +89,17 @@ export async function verifyIsolation(
     );
     const canaryIp = running.status?.podIP;
     if (!canaryIp) throw refusal('the canary pod has no IP address');
-    const control = await pod(options.controlNamespace, 'control', senderSource(canaryIp, controlNonce, true), false);
+    const control = await pod(
+      options.unrestrictedNamespace,
+      'control',
+      senderSource(canaryIp, controlNonce, true),
+      false,
+    );
     const probe = await pod(options.namespace, 'isolation-probe', senderSource(canaryIp, probeNonce, false), true);
     const [, probeDone] = await Promise.all([
       waitForRunning(
         api,
-        options.controlNamespace,
+        options.unrestrictedNamespace,
         control,
         options.image,
         options.podStartTimeoutMs + 40_000,
@@ -113,10 +118,10 @@ export async function verifyIsolation(
     ]);
     await sleep(300, undefined, { signal });
     const log = await api.call(
-      `get pods/log in namespace ${options.controlNamespace}`,
+      `get pods/log in namespace ${options.unrestrictedNamespace}`,
       (callOptions) =>
         api.core.readNamespacedPodLog(
-          { name: canary, namespace: options.controlNamespace, container: 'sandbox' },
+          { name: canary, namespace: options.unrestrictedNamespace, container: 'sandbox' },
           callOptions,
         ),
       { signal },
@@ -126,7 +131,7 @@ export async function verifyIsolation(
     const controlUdp = lines.includes(`udp ${controlNonce}`);
     if (!controlTcp || !controlUdp) {
       throw refusal(
-        `the control pod in namespace ${options.controlNamespace} could not reach the canary pod (${controlTcp ? '' : 'TCP '}${controlUdp ? '' : 'UDP '}missing), so a blocked probe would prove nothing`,
+        `the control pod in namespace ${options.unrestrictedNamespace} could not reach the canary pod (${controlTcp ? '' : 'TCP '}${controlUdp ? '' : 'UDP '}missing), so a blocked probe would prove nothing`,
       );
     }
     const leaked = lines.filter((line) => line.endsWith(probeNonce));
@@ -150,7 +155,7 @@ export async function verifyIsolation(
       BACKEND_NAME,
       'network',
       `could not be verified in namespace ${options.namespace}: ${reason}`,
-      'Fix the cause above; the check runs canary and control pods in the controlNamespace and a probe pod in the tenant namespace.',
+      'Fix the cause above; the check runs canary and control pods in the unrestrictedNamespace and a probe pod in the tenant namespace.',
       { cause: error },
     );
   } finally {
@@ -163,6 +168,6 @@ function refusal(reason: string): IsolationRefusedError {
     BACKEND_NAME,
     'network',
     `isolation check failed: ${reason}`,
-    'Enable a network plugin that enforces NetworkPolicy (GKE: Dataplane V2; elsewhere Calico, Cilium or kube-router) and make sure pods in the control namespace can reach each other.',
+    'Enable a network plugin that enforces NetworkPolicy (GKE: Dataplane V2; elsewhere Calico, Cilium or kube-router) and make sure pods in the unrestricted namespace can reach each other.',
   );
 }

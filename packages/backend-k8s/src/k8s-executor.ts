@@ -14,14 +14,14 @@ import { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, POOL_LABEL } from './manifests.js';
 import { parseK8sOptions, type K8sOptions, type ParsedK8sOptions } from './options.js';
 import { PodTracker } from './pod-tracker.js';
-import { deleteSessionPods, reapDeadOwners, sessionPods, type SessionPod } from './reaper.js';
+import { deleteOwnedPods, reapDeadOwners, ownedPods, type OwnedPod } from './reaper.js';
 import { runnerKindFor, type RunnerKind } from '@cordon/core/backend';
 import { appliesPidsPerPod, type SandboxPodSpec } from './sandbox-manifest.js';
 import { SandboxPod, stoppedOutcome } from './sandbox-pod.js';
 import { Tenant } from './tenant.js';
 import { WARM_POD_LIMITS, warmPodPool } from './warm-pods.js';
 
-/** How long `close()` waits for this session's pods to be gone from the API. */
+/** How long `close()` waits for this owner's pods to be gone from the API. */
 const DISPOSE_WAIT_MS = 30_000;
 
 /**
@@ -108,7 +108,7 @@ export class K8sExecutor extends BaseExecutor {
 
   /**
    * Sets up the tenant (namespaces, deny-all policy, isolation check), reaps dead
-   * sessions' pods and fills the pool. Runs once; a failure is thrown to every
+   * owners' pods and fills the pool. Runs once; a failure is thrown to every
    * caller and retried on the next call.
    */
   ready(signal?: AbortSignal): Promise<void> {
@@ -133,14 +133,13 @@ export class K8sExecutor extends BaseExecutor {
     return this.settled();
   }
 
-  /** Ready pool pods, all runners together. */
+  /** Ready pool pods, all runners together (`idleSandboxIds` names them). */
   get warmPods(): number {
-    return this.#pool?.idleIds().size ?? 0;
+    return this.idleSandboxIds.size;
   }
 
-  /** The last error a pool refill hit (e.g. a missing image), until a refill succeeds again. */
-  get poolRefillError(): unknown {
-    return this.#pool?.refillError;
+  protected override warmPool(): WarmPool<SandboxPod, RunnerKind> | undefined {
+    return this.#pool;
   }
 
   /** @deprecated Use `poolRefillError`; kept for one release. */
@@ -200,7 +199,7 @@ export class K8sExecutor extends BaseExecutor {
         tracker: this.#tracker,
         spec: this.#spec({
           name: `cordon-${context.id}`,
-          namespace: open ? this.options.controlNamespace : this.options.namespace,
+          namespace: open ? this.options.unrestrictedNamespace : this.options.namespace,
           kind: runnerKindFor(request.language),
           limits: request.limits,
           activeDeadlineSeconds: deadlineSeconds(this.options.podStartTimeoutMs, request.timeoutMs),
@@ -250,11 +249,10 @@ export class K8sExecutor extends BaseExecutor {
 
   /** Besides pool refills and deletions: deleted pods actually gone from the API (bounded). */
   protected override async settleBackend(): Promise<void> {
-    await this.#pool?.settled();
     await this.#tracker.settled();
     const deadline = performance.now() + DISPOSE_WAIT_MS;
     while (performance.now() < deadline) {
-      const found = await sessionPods(this.api, this.#tenant.namespaces, this.instanceId).catch(
+      const found = await ownedPods(this.api, this.#tenant.namespaces, this.instanceId).catch(
         ignored('k8s.executor', () => `list pods of executor ${this.instanceId}`, []),
       );
       if (!found.some((pod) => pod.phase === 'Terminating')) return;
@@ -263,12 +261,12 @@ export class K8sExecutor extends BaseExecutor {
   }
 
   /**
-   * What this executor still has in the cluster, by its session and instance labels
+   * What this executor still has in the cluster, by its owner and instance labels
    * (for leak checks). Idle pool pods are expected while it is open and are not listed.
    */
   async leftovers(): Promise<string[]> {
     if (!this.closed) await this.settled();
-    const found = await sessionPods(this.api, this.#tenant.namespaces, this.instanceId);
+    const found = await ownedPods(this.api, this.#tenant.namespaces, this.instanceId);
     if (this.closed) return found.map(describePod);
     return found
       .filter((pod) => !this.#warmStarting.has(pod.name) && !(this.#pool?.owns(pod.name) ?? false))
@@ -286,7 +284,7 @@ export class K8sExecutor extends BaseExecutor {
     await this.#pool?.close();
     await this.#tracker.removeAll();
     // Deletion is asynchronous in Kubernetes: wait until the pods are really gone, so
-    // nothing this session made outlives close().
+    // nothing this owner made outlives close().
     const deadline = performance.now() + DISPOSE_WAIT_MS;
     for (;;) {
       let remaining: string[];
@@ -297,7 +295,7 @@ export class K8sExecutor extends BaseExecutor {
         return;
       }
       if (remaining.length === 0 || performance.now() > deadline) return;
-      await deleteSessionPods({
+      await deleteOwnedPods({
         api: this.api,
         namespaces: this.#tenant.namespaces,
         executor: this.instanceId,
@@ -308,6 +306,6 @@ export class K8sExecutor extends BaseExecutor {
   }
 }
 
-function describePod(pod: SessionPod): string {
+function describePod(pod: OwnedPod): string {
   return `pod ${pod.namespace}/${pod.name} (${pod.phase})`;
 }

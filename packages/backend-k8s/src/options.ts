@@ -22,9 +22,12 @@ export interface K8sOptions {
   /** Tenant namespace the sandbox pods run in, behind the deny-all NetworkPolicy. @default 'cordon-sandbox' */
   namespace?: string;
   /**
-   * Unrestricted namespace for the isolation check's canary and control pods, and for
-   * requests with `network: 'open'`. Must differ from `namespace`. @default 'cordon-control'
+   * The namespace without the deny-all policy: requests with `network: 'open'` run there,
+   * and so do the isolation check's canary and positive-control pods. Must differ from
+   * `namespace`. @default 'cordon-control'
    */
+  unrestrictedNamespace?: string;
+  /** @deprecated since 0.2: use `unrestrictedNamespace` (the same meaning). Removed in the next release. */
   controlNamespace?: string;
   /** Create the namespaces when missing (needs `create` on namespaces). @default true */
   createNamespaces?: boolean;
@@ -72,7 +75,7 @@ export interface K8sOptions {
   networkGateTimeoutMs?: number;
   /** CPU request as a fraction (0 to 1) of the CPU limit, so small nodes can pack pods (memory request = limit). @default 0.1 */
   cpuRequestFraction?: number;
-  /** How often leftovers of dead sessions are looked for; 0 disables the periodic reaper. @default 300000 (5 min) */
+  /** How often leftovers of dead owners are looked for; 0 disables the periodic reaper. @default 300000 (5 min) */
   reapIntervalMs?: number;
   /** Executions running at once. @default 4 */
   maxConcurrency?: number;
@@ -120,7 +123,8 @@ const positiveInt = (fallback: number) => z.coerce.number().int().positive().def
 export const k8sOptionsSchema = z
   .strictObject({
     namespace: namespaceName.default('cordon-sandbox'),
-    controlNamespace: namespaceName.default('cordon-control'),
+    unrestrictedNamespace: namespaceName.optional(),
+    controlNamespace: namespaceName.optional(),
     createNamespaces: booleanOption(true),
     verifyIsolation: booleanOption(true),
     image: z.string().min(1).default(DEFAULT_IMAGE),
@@ -155,12 +159,30 @@ export const k8sOptionsSchema = z
       .default(5 * 60_000),
     maxConcurrency: z.coerce.number().int().positive().optional(),
   })
-  .refine((options) => options.namespace !== options.controlNamespace, {
-    message: 'controlNamespace must differ from namespace (the control namespace has no deny-all policy)',
-    path: ['controlNamespace'],
+  .refine(
+    (options) =>
+      options.unrestrictedNamespace === undefined ||
+      options.controlNamespace === undefined ||
+      options.unrestrictedNamespace === options.controlNamespace,
+    {
+      message: 'is the deprecated name of unrestrictedNamespace and disagrees with it; give unrestrictedNamespace only',
+      path: ['controlNamespace'],
+    },
+  )
+  // The deprecated alias is folded in, so the rest of the backend reads one field.
+  .transform(({ controlNamespace, unrestrictedNamespace, ...rest }) => ({
+    ...rest,
+    unrestrictedNamespace: unrestrictedNamespace ?? controlNamespace ?? 'cordon-control',
+  }))
+  .refine((options) => options.namespace !== options.unrestrictedNamespace, {
+    message: 'must differ from namespace (the unrestricted namespace has no deny-all policy)',
+    path: ['unrestrictedNamespace'],
   });
 
-/** The k8s backend's options after validation, defaults applied. Until 0.2 this type was named `K8sOptions`. */
+/**
+ * The k8s backend's options after validation, defaults applied (`controlNamespace` folded
+ * into `unrestrictedNamespace`). Until 0.2 this type was named `K8sOptions`.
+ */
 export type ParsedK8sOptions = z.output<typeof k8sOptionsSchema>;
 
 /** @throws InvalidRequestError naming `options.<key>`. */

@@ -41,7 +41,7 @@ export class PodTracker {
       await deletePod(this.#api, pod.namespace, pod.name);
       this.#pods.delete(key(pod));
     } catch (error) {
-      // Kept: removeAll() tries again, and the reaper of a later session would find it.
+      // Kept: removeAll() tries again, and the reaper of a later owner would find it.
       debug('k8s.tracker', () => `delete pod ${pod.namespace}/${pod.name} (kept for a retry)`, error);
     }
   }

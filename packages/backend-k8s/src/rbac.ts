@@ -13,11 +13,13 @@ import { BACKEND_NAME, denyAllPolicyManifest, namespaceManifest } from './manife
 export interface RbacOptions {
   /** Tenant namespace (the backend's `namespace` option). @default 'cordon-sandbox' */
   namespace?: string;
-  /** The backend's `controlNamespace` option. @default 'cordon-control' */
+  /** The backend's `unrestrictedNamespace` option. @default 'cordon-control' */
+  unrestrictedNamespace?: string;
+  /** @deprecated since 0.2: use `unrestrictedNamespace`. Removed in the next release. */
   controlNamespace?: string;
   /** Service account the backend runs as. @default 'cordon-executor' */
   serviceAccount?: string;
-  /** Namespace of that service account (where your application runs). @default the control namespace */
+  /** Namespace of that service account (where your application runs). @default the unrestricted namespace */
   serviceAccountNamespace?: string;
 }
 
@@ -33,8 +35,8 @@ const TENANT_RULES: V1PolicyRule[] = [
   { apiGroups: [''], resources: ['events'], verbs: ['list'] },
 ];
 
-/** Rights in the control namespace: the isolation check's canary and control pods, and `network: 'open'` runs. */
-const CONTROL_RULES: V1PolicyRule[] = [
+/** Rights in the unrestricted namespace: the isolation check's canary and control pods, and `network: 'open'` runs. */
+const UNRESTRICTED_RULES: V1PolicyRule[] = [
   { apiGroups: [''], resources: ['pods'], verbs: ['create', 'get', 'list', 'delete', 'patch'] },
   { apiGroups: [''], resources: ['pods/attach'], verbs: ['create', 'get'] },
   { apiGroups: [''], resources: ['pods/log'], verbs: ['get'] },
@@ -50,9 +52,9 @@ const CONTROL_RULES: V1PolicyRule[] = [
  */
 export function rbacManifests(options: RbacOptions = {}): Manifest[] {
   const namespace = options.namespace ?? 'cordon-sandbox';
-  const controlNamespace = options.controlNamespace ?? 'cordon-control';
+  const unrestrictedNamespace = options.unrestrictedNamespace ?? options.controlNamespace ?? 'cordon-control';
   const serviceAccount = options.serviceAccount ?? 'cordon-executor';
-  const serviceAccountNamespace = options.serviceAccountNamespace ?? controlNamespace;
+  const serviceAccountNamespace = options.serviceAccountNamespace ?? unrestrictedNamespace;
   const labels = { [LABELS.managedBy]: MANAGED_BY, [LABELS.backend]: BACKEND_NAME };
   const subject = { kind: 'ServiceAccount', name: serviceAccount, namespace: serviceAccountNamespace };
   const roleAndBinding = (target: string, rules: V1PolicyRule[]): [V1Role, V1RoleBinding] => [
@@ -74,7 +76,7 @@ export function rbacManifests(options: RbacOptions = {}): Manifest[] {
   const manifests: Manifest[] = [
     namespaceManifest(namespace, 'tenant'),
     denyAllPolicyManifest(namespace),
-    namespaceManifest(controlNamespace, 'control'),
+    namespaceManifest(unrestrictedNamespace, 'control'),
   ];
   manifests.push({
     apiVersion: 'v1',
@@ -83,7 +85,10 @@ export function rbacManifests(options: RbacOptions = {}): Manifest[] {
     // The backend talks to the API server with this token; its sandbox pods never get one.
     automountServiceAccountToken: true,
   });
-  manifests.push(...roleAndBinding(namespace, TENANT_RULES), ...roleAndBinding(controlNamespace, CONTROL_RULES));
+  manifests.push(
+    ...roleAndBinding(namespace, TENANT_RULES),
+    ...roleAndBinding(unrestrictedNamespace, UNRESTRICTED_RULES),
+  );
   return manifests;
 }
 

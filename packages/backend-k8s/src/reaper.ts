@@ -4,16 +4,16 @@ import type { KubeApi } from './kube-api.js';
 import { cordonSelector, EXPIRES_ANNOTATION } from './manifests.js';
 import { deletePod } from './pod-lifecycle.js';
 
-/** A finished pod of another session is left this long for its owner to read its status. */
+/** A finished pod of another owner is left this long for its owner to read its status. */
 const FINISHED_GRACE_MS = 60_000;
 
 /**
- * Whether a pod left by another session is dead weight: its session cannot still
+ * Whether a pod left by another owner is dead weight: its owner cannot still
  * need it. A pod past its `expires-at` (its `activeDeadlineSeconds` has passed) or
- * finished for a minute qualifies; a live session's running pods never do.
+ * finished for a minute qualifies; a live owner's running pods never do.
  */
-export function isReapable(pod: V1Pod, now: number, ownSession = OWNER_ID): boolean {
-  if (pod.metadata?.labels?.[LABELS.owner] === ownSession) return false;
+export function isReapable(pod: V1Pod, now: number, ownId = OWNER_ID): boolean {
+  if (pod.metadata?.labels?.[LABELS.owner] === ownId) return false;
   if (pod.metadata?.deletionTimestamp) return false;
   const expiresAt = Date.parse(pod.metadata?.annotations?.[EXPIRES_ANNOTATION] ?? '');
   if (Number.isFinite(expiresAt) && expiresAt < now) return true;
@@ -26,7 +26,7 @@ export function isReapable(pod: V1Pod, now: number, ownSession = OWNER_ID): bool
   return now - finished > FINISHED_GRACE_MS;
 }
 
-/** Deletes what dead sessions left in `namespaces`; returns the names removed. Never throws. */
+/** Deletes what dead owners left in `namespaces`; returns the names removed. Never throws. */
 export async function reapDeadOwners(api: KubeApi, namespaces: readonly string[]): Promise<string[]> {
   const removed: string[] = [];
   for (const namespace of namespaces) {
@@ -47,27 +47,27 @@ export async function reapDeadOwners(api: KubeApi, namespaces: readonly string[]
     }
   }
   if (removed.length > 0)
-    debug('k8s.reaper', () => `reaped ${removed.length} pod(s) of dead sessions: ${removed.join(', ')}`);
+    debug('k8s.reaper', () => `reaped ${removed.length} pod(s) of dead owners: ${removed.join(', ')}`);
   return removed;
 }
 
-export interface SessionPod {
+export interface OwnedPod {
   namespace: string;
   name: string;
   phase: string;
 }
 
-/** This session's pods in `namespaces`, or only one executor's. */
-export async function sessionPods(
+/** This owner's pods in `namespaces`, or only one executor's. */
+export async function ownedPods(
   api: KubeApi,
   namespaces: readonly string[],
   executor?: string,
-  session = OWNER_ID,
-): Promise<SessionPod[]> {
-  const found: SessionPod[] = [];
+  owner = OWNER_ID,
+): Promise<OwnedPod[]> {
+  const found: OwnedPod[] = [];
   for (const namespace of namespaces) {
     const list = await api.call(`list pods in namespace ${namespace}`, (options) =>
-      api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(session, executor) }, options),
+      api.core.listNamespacedPod({ namespace, labelSelector: cordonSelector(owner, executor) }, options),
     );
     for (const pod of list.items)
       found.push({
@@ -80,10 +80,10 @@ export async function sessionPods(
 }
 
 /**
- * Deletes every pod of this session and executor that is not already being deleted,
+ * Deletes every pod of this owner and executor that is not already being deleted,
  * through `remove` (which never throws). A namespace that cannot be listed is skipped.
  */
-export async function deleteSessionPods(params: {
+export async function deleteOwnedPods(params: {
   api: KubeApi;
   namespaces: readonly string[];
   executor: string;

@@ -15,7 +15,7 @@ export interface SandboxPodSpec {
   kind: RunnerKind;
   limits: NormalizedRequest['limits'] | typeof DEFAULT_LIMITS;
   activeDeadlineSeconds: number;
-  /** Behind the deny-all policy (the tenant namespace), as opposed to the control namespace. */
+  /** Behind the deny-all policy (the tenant namespace), as opposed to the unrestricted namespace. */
   noNetwork: boolean;
   labels: Record<string, string>;
 }

@@ -9,7 +9,7 @@ const VERIFIED_TENANTS = new Map<string, Promise<void>>();
 
 /**
  * The namespaces an executor's pods run in: the tenant namespace behind the deny-all
- * NetworkPolicy, and the unrestricted control namespace. Every failure around the
+ * NetworkPolicy, and the unrestricted namespace. Every failure around the
  * policy is an IsolationRefusedError (fail closed).
  */
 export class Tenant {
@@ -24,15 +24,16 @@ export class Tenant {
     this.#probeLabels = params.probeLabels;
   }
 
-  get namespaces(): readonly [tenant: string, control: string] {
-    return [this.#options.namespace, this.#options.controlNamespace];
+  get namespaces(): readonly [tenant: string, unrestricted: string] {
+    return [this.#options.namespace, this.#options.unrestrictedNamespace];
   }
 
   /** Namespaces, the deny-all policy (checked as created) and, if enabled, the enforcement probe. */
   async setUp(): Promise<void> {
-    const { namespace, controlNamespace, createNamespaces } = this.#options;
+    const { namespace, unrestrictedNamespace, createNamespaces } = this.#options;
     await ensureNamespace(this.#api, namespace, 'tenant', createNamespaces);
-    await ensureNamespace(this.#api, controlNamespace, 'control', createNamespaces);
+    // Its namespace-role label keeps the value `control`, so namespaces made by earlier versions match.
+    await ensureNamespace(this.#api, unrestrictedNamespace, 'control', createNamespaces);
     await ensureDenyAllPolicy(this.#api, namespace);
     if (this.#options.verifyIsolation) await this.#verifyOnce();
   }
@@ -47,12 +48,12 @@ export class Tenant {
 
   /**
    * The enforcement probe runs once per tenant per process: executors of the same
-   * cluster, tenant, control namespace and image share a passed check. A failed one
+   * cluster, tenant, unrestricted namespace and image share a passed check. A failed one
    * is not kept, so the next setup tries again.
    */
   async #verifyOnce(): Promise<void> {
-    const { namespace, controlNamespace, image, runtimeClassName } = this.#options;
-    const key = JSON.stringify([this.#api.server, namespace, controlNamespace, image, runtimeClassName ?? '']);
+    const { namespace, unrestrictedNamespace, image, runtimeClassName } = this.#options;
+    const key = JSON.stringify([this.#api.server, namespace, unrestrictedNamespace, image, runtimeClassName ?? '']);
     let check = VERIFIED_TENANTS.get(key);
     if (!check) {
       check = verifyIsolation(this.#api, this.#options, this.#probeLabels);

@@ -7,7 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { K8sExecutor } from '../src/index.js';
 import { EXECUTOR_LABEL } from '../src/manifests.js';
-import { announceSkip, clusterTier, startTenantExecutor } from './cluster-tier.js';
+import { announceSkip, clusterTier, startTenantExecutor, type TenantExecutor } from './cluster-tier.js';
 import {
   BASH_PROC_MEM_FORGERY,
   FORGED_PATHS,
@@ -21,7 +21,7 @@ const tier = clusterTier();
 if (!tier.kubeconfig && !tier.required) announceSkip(tier.why);
 
 const tenant = `cordon-tr-${OWNER_ID}`;
-const control = `cordon-cr-${OWNER_ID}`;
+const unrestricted = `cordon-cr-${OWNER_ID}`;
 
 /** Holds every inotify instance its uid may have, says how many, then waits. */
 const EXHAUST_INOTIFY = `
@@ -40,17 +40,17 @@ time.sleep(60)
 
 /** Issue 10 on k8s: holes 3 and 4, the shared kernel, and no pod left by a failed execute(). */
 describe.runIf(tier.kubeconfig !== undefined)('k8s backend: the result channel and what pods share', () => {
+  let started: TenantExecutor | undefined;
   let executor: K8sExecutor;
   let core: CoreV1Api;
 
   beforeAll(async () => {
-    ({ executor, core } = await startTenantExecutor(tier.kubeconfig!, { tenant, control }));
+    started = await startTenantExecutor(tier.kubeconfig!, { tenant, unrestricted });
+    ({ executor, core } = started);
   }, 300_000);
 
   afterAll(async () => {
-    await executor?.close();
-    expect(await executor.leftovers()).toEqual([]);
-    await Promise.allSettled([tenant, control].map((name) => core.deleteNamespace({ name })));
+    expect(await started?.stop()).toEqual([]);
   }, 120_000);
 
   const expectHonest = (result: Awaited<ReturnType<K8sExecutor['execute']>>, found: RegExp) => {
@@ -144,7 +144,7 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend: the result channel a
       fileURLToPath(new URL('support/fail-and-exit.mjs', import.meta.url)),
       tier.kubeconfig!,
       tenant,
-      control,
+      unrestricted,
       'cordon-runtime:test-no-supervisor',
     ]);
     const { instanceId, error } = JSON.parse(stdout) as { instanceId: string; error: string | null };

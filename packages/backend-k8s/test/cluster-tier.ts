@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import { LABELS, OWNER_ID } from '@cordon/core/backend';
 import { K8sExecutor } from '../src/index.js';
 
 /**
@@ -25,22 +26,50 @@ export function announceSkip(why: string): void {
   );
 }
 
-/**
- * An admin API client and a started executor (pool of 1) for one test file's own tenant
- * and control namespaces; the caller closes it and deletes the namespaces.
- */
+/** A started executor for one test file's own namespaces; `stop()` tears it all down. */
+export interface TenantExecutor {
+  readonly executor: K8sExecutor;
+  /** An admin client, for checks the executor's own rights would not allow. */
+  readonly core: CoreV1Api;
+  /**
+   * Closes the executor, lists what it left (its leftovers, then any pod with this
+   * process's owner label in the tenant namespace) and deletes both namespaces.
+   * Resolves to that list, which a test expects to be empty.
+   */
+  stop(): Promise<string[]>;
+}
+
+/** An executor (pool of 1) on a tenant and an unrestricted namespace of the test file's own. */
 export async function startTenantExecutor(
   kubeconfig: string,
-  namespaces: { tenant: string; control: string },
-): Promise<{ executor: K8sExecutor; core: CoreV1Api }> {
+  namespaces: { tenant: string; unrestricted: string },
+): Promise<TenantExecutor> {
   const admin = new KubeConfig();
   admin.loadFromFile(kubeconfig);
+  const core = admin.makeApiClient(CoreV1Api);
   const executor = K8sExecutor.create({
     kubeconfig,
     namespace: namespaces.tenant,
-    controlNamespace: namespaces.control,
+    unrestrictedNamespace: namespaces.unrestricted,
     poolSize: 1,
   });
-  await executor.ready();
-  return { executor, core: admin.makeApiClient(CoreV1Api) };
+  const stop = async (): Promise<string[]> => {
+    await executor.close();
+    const left = await executor.leftovers();
+    const owned = await core.listNamespacedPod({
+      namespace: namespaces.tenant,
+      labelSelector: `${LABELS.owner}=${OWNER_ID}`,
+    });
+    await Promise.allSettled(
+      [namespaces.tenant, namespaces.unrestricted].map((name) => core.deleteNamespace({ name })),
+    );
+    return [...left, ...owned.items.map((pod) => `pod ${pod.metadata?.name ?? '?'}`)];
+  };
+  try {
+    await executor.ready();
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+  return { executor, core, stop };
 }

@@ -29,7 +29,7 @@ describe.runIf(!tier.kubeconfig && tier.required)('k8s cluster tier (required)',
 
 // Namespaces of this test run only, removed afterwards.
 const tenant = `cordon-t-${OWNER_ID}`;
-const control = `cordon-c-${OWNER_ID}`;
+const unrestricted = `cordon-c-${OWNER_ID}`;
 
 describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', () => {
   let executor: K8sExecutor;
@@ -45,10 +45,10 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     executor = K8sExecutor.create({
       kubeconfig: tier.kubeconfig,
       namespace: tenant,
-      controlNamespace: control,
+      unrestrictedNamespace: unrestricted,
       poolSize: 1,
     });
-    made.push(tenant, control);
+    made.push(tenant, unrestricted);
     await executor.ready();
   }, 300_000);
 
@@ -149,7 +149,7 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     const broken = K8sExecutor.create({
       kubeconfig: tier.kubeconfig,
       namespace: tenant,
-      controlNamespace: control,
+      unrestrictedNamespace: unrestricted,
       poolSize: 0,
       verifyIsolation: false,
       image: 'cordon-does-not-exist:0',
@@ -183,7 +183,7 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     expect((await executor.execute({ language: 'node', code: 'console.log(1)' })).stdout).toBe('1\n');
   });
 
-  it('runs network: open in the control namespace', async () => {
+  it('runs network: open in the unrestricted namespace', async () => {
     const result = await executor.execute({
       language: 'bash',
       code: 'grep -c nameserver /etc/resolv.conf; grep nameserver /etc/resolv.conf',
@@ -198,7 +198,7 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     const ctl = `cordon-rc-${OWNER_ID}`;
     made.push(ns, ctl);
     const rbac = admin.makeApiClient(RbacAuthorizationV1Api);
-    for (const manifest of rbacManifests({ namespace: ns, controlNamespace: ctl })) {
+    for (const manifest of rbacManifests({ namespace: ns, unrestrictedNamespace: ctl })) {
       const namespace = manifest.metadata?.namespace ?? '';
       const kind = manifest.kind ?? '';
       if (kind === 'Namespace') await core.createNamespace({ body: manifest as V1Namespace });
@@ -239,7 +239,7 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
       limited = K8sExecutor.create({
         kubeconfig: path,
         namespace: ns,
-        controlNamespace: ctl,
+        unrestrictedNamespace: ctl,
         createNamespaces: false,
         poolSize: 0,
       });
@@ -250,7 +250,7 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
       const outside = K8sExecutor.create({
         kubeconfig: path,
         namespace: tenant,
-        controlNamespace: ctl,
+        unrestrictedNamespace: ctl,
         createNamespaces: false,
         poolSize: 0,
       });
@@ -273,7 +273,7 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     const own = K8sExecutor.create({
       kubeconfig: tier.kubeconfig,
       namespace: tenant,
-      controlNamespace: control,
+      unrestrictedNamespace: unrestricted,
       poolSize: 2,
       verifyIsolation: false,
     });
@@ -288,13 +288,13 @@ describe.runIf(tier.kubeconfig !== undefined)('k8s backend on a real cluster', (
     );
   });
 
-  it('leaves no pod of this session once every executor is closed', async () => {
+  it('leaves no pod of this owner once every executor is closed', async () => {
     await executor.close();
     const pods = await core.listNamespacedPod({ namespace: tenant, labelSelector: `cordon.dev/owner=${OWNER_ID}` });
-    const controlPods = await core.listNamespacedPod({
-      namespace: control,
+    const unrestrictedPods = await core.listNamespacedPod({
+      namespace: unrestricted,
       labelSelector: `cordon.dev/owner=${OWNER_ID}`,
     });
-    expect([...pods.items, ...controlPods.items].map((pod) => pod.metadata?.name)).toEqual([]);
+    expect([...pods.items, ...unrestrictedPods.items].map((pod) => pod.metadata?.name)).toEqual([]);
   });
 });

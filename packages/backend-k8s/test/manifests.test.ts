@@ -150,7 +150,7 @@ describe('hardenedPodManifest', () => {
     ]);
   });
 
-  it('labels the pod with the session and role, and stamps an expiry for the reaper', () => {
+  it('labels the pod with the owner and role, and stamps an expiry for the reaper', () => {
     const pod = hardenedPodManifest(spec({ labels: { [LABELS.execution]: 'e1' } }));
     expect(pod.metadata!.labels).toEqual({
       [LABELS.managedBy]: 'cordon',

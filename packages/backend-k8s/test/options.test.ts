@@ -21,7 +21,7 @@ describe('parseK8sOptions', () => {
     const options = parseK8sOptions({});
     expect(options).toMatchObject({
       namespace: 'cordon-sandbox',
-      controlNamespace: 'cordon-control',
+      unrestrictedNamespace: 'cordon-control',
       createNamespaces: true,
       verifyIsolation: true,
       image: 'cordon-runtime:0.2.0',
@@ -55,7 +55,20 @@ describe('parseK8sOptions', () => {
     expect(() => parseK8sOptions({ runAsUser: '0' })).toThrow(/options\.runAsUser/);
     expect(() => parseK8sOptions({ tolerations: 'not json' })).toThrow(/options\.tolerations/);
     expect(() => parseK8sOptions({ bogus: 1 })).toThrow(/options\.bogus/);
-    expect(() => parseK8sOptions({ namespace: 'same', controlNamespace: 'same' })).toThrow(/options\.controlNamespace/);
+    expect(() => parseK8sOptions({ namespace: 'same', unrestrictedNamespace: 'same' })).toThrow(
+      /options\.unrestrictedNamespace/,
+    );
+    expect(() => parseK8sOptions({ namespace: 'same', controlNamespace: 'same' })).toThrow(
+      /options\.unrestrictedNamespace/,
+    );
+  });
+
+  it('reads the deprecated controlNamespace as unrestrictedNamespace, and refuses the two disagreeing', () => {
+    expect(parseK8sOptions({ controlNamespace: 'open-ns' }).unrestrictedNamespace).toBe('open-ns');
+    expect(parseK8sOptions({ controlNamespace: 'open-ns' })).not.toHaveProperty('controlNamespace');
+    expect(() => parseK8sOptions({ controlNamespace: 'a', unrestrictedNamespace: 'b' })).toThrow(
+      /options\.controlNamespace/,
+    );
   });
 
   it('reads lists and maps from CLI and environment strings', () => {
@@ -77,7 +90,8 @@ describe('parseK8sOptions', () => {
   it('keeps K8sOptions and its schema in step (checked by pnpm typecheck)', () => {
     // Every option of the interface is a key of the schema, and the other way round.
     expectTypeOf<keyof K8sOptions>().toEqualTypeOf<keyof z.input<typeof k8sOptionsSchema>>();
-    expectTypeOf<keyof ParsedK8sOptions>().toEqualTypeOf<keyof K8sOptions>();
+    // Parsed, the deprecated `controlNamespace` is folded into `unrestrictedNamespace`.
+    expectTypeOf<keyof ParsedK8sOptions>().toEqualTypeOf<Exclude<keyof K8sOptions, 'controlNamespace'>>();
     // What parsing returns is a valid input again, field by field.
     expectTypeOf<ParsedK8sOptions>().toExtend<K8sOptions>();
     expectTypeOf<K8sOptionsInput>().toEqualTypeOf<z.input<typeof k8sOptionsSchema>>();

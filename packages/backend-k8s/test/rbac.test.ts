@@ -9,7 +9,7 @@ describe('rbac', () => {
   });
 
   it('grants only namespaced rights, and none on secrets, configmaps or exec', () => {
-    const manifests = rbacManifests({ namespace: 'tenant-a', controlNamespace: 'ctl' });
+    const manifests = rbacManifests({ namespace: 'tenant-a', unrestrictedNamespace: 'ctl' });
     const kinds = manifests.map((manifest) => manifest.kind);
     expect(kinds).not.toContain('ClusterRole');
     expect(kinds).not.toContain('ClusterRoleBinding');
@@ -20,5 +20,9 @@ describe('rbac', () => {
     for (const manifest of manifests) {
       if ('rules' in manifest) for (const rule of manifest.rules ?? []) expect(rule.verbs).not.toContain('*');
     }
+  });
+
+  it('reads the deprecated controlNamespace as unrestrictedNamespace', () => {
+    expect(rbacManifests({ controlNamespace: 'ctl' })).toEqual(rbacManifests({ unrestrictedNamespace: 'ctl' }));
   });
 });

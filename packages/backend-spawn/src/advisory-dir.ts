@@ -9,19 +9,20 @@ import { ignored } from '@cordon/core/backend';
 
 const run = promisify(execFile);
 
-/** Prefix of every advisory-tier directory; the session id makes leak checks scoped. */
-export function advisoryDirPrefix(session: string): string {
-  return `cordon-spawn-${session}-`;
+/** Prefix of every advisory-isolation directory; the owner id makes leak checks scoped. */
+export function advisoryDirPrefix(ownerId: string): string {
+  return `cordon-spawn-${ownerId}-`;
 }
 
-/** The advisory tier's private directory on the host: `work/`, `tmp/`, the program and a copy of the guard. */
+/** The advisory isolation's private directory on the host: `work/`, `tmp/`, the program and a copy of the guard. */
 export interface AdvisoryDir extends AsyncDisposable {
   readonly path: string;
   readonly guardCopy: string;
 }
 
 export interface AdvisoryDirOptions {
-  session: string;
+  /** The owner id (`OWNER_ID`), in the directory's and the mount's names. */
+  ownerId: string;
   execution: string;
   request: NormalizedRequest;
   /** Where the host process is root: the sandbox user, and `mount` for a size-capped tmpfs. */
@@ -31,7 +32,7 @@ export interface AdvisoryDirOptions {
 
 export async function createAdvisoryDir(options: AdvisoryDirOptions): Promise<AdvisoryDir> {
   const { request, owner } = options;
-  const path = join(tmpdir(), `${advisoryDirPrefix(options.session)}${options.execution}`);
+  const path = join(tmpdir(), `${advisoryDirPrefix(options.ownerId)}${options.execution}`);
   await mkdir(path, { mode: 0o755 });
   let mounted = false;
   const remove = async () => {
@@ -48,7 +49,7 @@ export async function createAdvisoryDir(options: AdvisoryDirOptions): Promise<Ad
         'tmpfs',
         '-o',
         `size=${request.limits.diskBytes},mode=0755,nosuid,nodev`,
-        `cordon-${options.session}-${options.execution}`,
+        `cordon-${options.ownerId}-${options.execution}`,
         path,
       ]);
       mounted = true;

@@ -71,16 +71,16 @@ async function availability(options: Record<string, unknown> = {}): Promise<Back
     const cgroups = host.cgroups ? `cgroup ${host.cgroups.version}` : 'rlimits only (no writable cgroups)';
     if (!host.perlPath)
       return { usable: false, detail: 'perl is not installed', remedy: 'Install perl-base (Debian/Ubuntu) or perl.' };
-    if (host.userNamespaces && parsed.tier !== 'advisory') {
+    if (host.userNamespaces && parsed.isolation !== 'advisory') {
       const version = await promisify(execFile)(host.bwrapPath!, ['--version']).then(
         ({ stdout }) => stdout.trim(),
         () => 'bubblewrap',
       );
-      return { usable: true, detail: `kernel tier: ${version}, ${cgroups}`, network: 'kernel' };
+      return { usable: true, detail: `kernel isolation: ${version}, ${cgroups}`, network: 'kernel' };
     }
     return {
       usable: true,
-      detail: `advisory tier only (${host.kernelProblem ?? 'forced'}), ${cgroups}: network:'none' runs are refused unless accepted`,
+      detail: `advisory isolation only (${host.kernelProblem ?? 'forced'}), ${cgroups}: network:'none' runs are refused unless accepted`,
       remedy: kernelRemedy(host.kernelProblem),
       network: 'advisory',
     };
@@ -100,7 +100,7 @@ export const backend: CordonBackend = {
     // Probe D2 needs the sandboxes' system resolver to be the DNS canary, so a plain getaddrinfo
     // that leaked would show in its log: probes and controls run on a sibling executor whose
     // resolv.conf names 127.0.0.1, where the canary then listens on port 53 (root only, port free).
-    const resolverIsCanary = executor.tier === 'kernel' && !executor.closed && (await portIsFree('127.0.0.1', 53));
+    const resolverIsCanary = executor.isolation === 'kernel' && !executor.closed && (await portIsFree('127.0.0.1', 53));
     const underTest = resolverIsCanary
       ? await sibling(resolverSiblings, executor, { resolvConf: CANARY_RESOLV_CONF })
       : executor;

@@ -6,7 +6,7 @@ import type { ExecutionLimits } from '@cordon/core';
 import { debug, ignored } from '@cordon/core/backend';
 
 const ROOT = '/sys/fs/cgroup';
-/** Every cgroup cordon makes lives under `<controller>/cordon/<session>/<execution>`. */
+/** Every cgroup cordon makes lives under `<controller>/cordon/<owner>/<execution>`. */
 const PARENT = 'cordon';
 const CPU_PERIOD_US = 100_000;
 
@@ -25,11 +25,11 @@ export interface ExecutionCgroup {
 
 export interface CgroupDriver {
   readonly version: 'v1' | 'v2';
-  /** Creates the session's parent directories (once per executor). */
-  prepareSession(session: string): Promise<void>;
-  create(session: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup>;
-  /** Directories of this session (for leftovers and reaping). */
-  sessionDirs(session: string): string[];
+  /** Creates the owner's parent directories (once per executor). */
+  prepareOwner(owner: string): Promise<void>;
+  create(owner: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup>;
+  /** Directories of this owner (for leftovers and reaping). */
+  ownerDirs(owner: string): string[];
 }
 
 async function writable(path: string): Promise<boolean> {
@@ -131,22 +131,18 @@ class CgroupV1 implements CgroupDriver {
     this.#controllers = controllers;
   }
 
-  sessionDirs(session: string): string[] {
-    return this.#controllers.map((dir) => join(dir, PARENT, session));
+  ownerDirs(owner: string): string[] {
+    return this.#controllers.map((dir) => join(dir, PARENT, owner));
   }
 
-  async prepareSession(session: string): Promise<void> {
-    await Promise.all(this.sessionDirs(session).map((dir) => mkdir(dir, { recursive: true })));
+  async prepareOwner(owner: string): Promise<void> {
+    await Promise.all(this.ownerDirs(owner).map((dir) => mkdir(dir, { recursive: true })));
   }
 
-  async create(session: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup> {
-    const [memory, pids, cpu] = this.sessionDirs(session).map((dir) => join(dir, execution)) as [
-      string,
-      string,
-      string,
-    ];
+  async create(owner: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup> {
+    const [memory, pids, cpu] = this.ownerDirs(owner).map((dir) => join(dir, execution)) as [string, string, string];
     const dirs = [memory, pids, cpu];
-    // Recursive: another executor of this session may have removed the session directory on close.
+    // Recursive: another executor of this owner may have removed the owner directory on close.
     await Promise.all(dirs.map((dir) => mkdir(dir, { recursive: true })));
     const procsFiles = dirs.map((dir) => join(dir, 'cgroup.procs'));
     const group: ExecutionCgroup = {
@@ -196,27 +192,27 @@ class CgroupV1 implements CgroupDriver {
 class CgroupV2 implements CgroupDriver {
   readonly version = 'v2';
 
-  sessionDirs(session: string): string[] {
-    return [join(ROOT, PARENT, session)];
+  ownerDirs(owner: string): string[] {
+    return [join(ROOT, PARENT, owner)];
   }
 
-  async prepareSession(session: string): Promise<void> {
+  async prepareOwner(owner: string): Promise<void> {
     const parent = join(ROOT, PARENT);
-    const sessionDir = join(parent, session);
-    await mkdir(sessionDir, { recursive: true });
+    const ownerDir = join(parent, owner);
+    await mkdir(ownerDir, { recursive: true });
     // Controllers must be enabled on each level above the leaf.
-    for (const dir of [ROOT, parent, sessionDir])
+    for (const dir of [ROOT, parent, ownerDir])
       await writeFile(join(dir, 'cgroup.subtree_control'), '+memory +pids +cpu');
   }
 
-  async create(session: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup> {
-    const dir = join(ROOT, PARENT, session, execution);
+  async create(owner: string, execution: string, limits: ExecutionLimits): Promise<ExecutionCgroup> {
+    const dir = join(ROOT, PARENT, owner, execution);
     try {
       await mkdir(dir);
     } catch (error) {
-      // Another executor of this session removed the session directory on close.
+      // Another executor of this owner removed the owner directory on close.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      await this.prepareSession(session);
+      await this.prepareOwner(owner);
       await mkdir(dir);
     }
     const procs = join(dir, 'cgroup.procs');
@@ -254,10 +250,10 @@ class CgroupV2 implements CgroupDriver {
   }
 }
 
-/** Execution cgroups of a session that still exist. */
-export async function listSessionCgroups(driver: CgroupDriver, session: string): Promise<string[]> {
+/** Execution cgroups of an owner that still exist. */
+export async function listOwnerCgroups(driver: CgroupDriver, owner: string): Promise<string[]> {
   const found: string[] = [];
-  for (const dir of driver.sessionDirs(session)) {
+  for (const dir of driver.ownerDirs(owner)) {
     const entries = await readdir(dir, { withFileTypes: true }).catch(ignored('spawn.cgroup', () => `list ${dir}`, []));
     for (const entry of entries) if (entry.isDirectory()) found.push(join(dir, entry.name));
   }
@@ -265,14 +261,12 @@ export async function listSessionCgroups(driver: CgroupDriver, session: string):
 }
 
 /**
- * Removes the session's parent directories when an executor closes. Only empty
+ * Removes the owner's parent directories when an executor closes. Only empty
  * ones go: another executor of the same process may still be running in them.
  */
-export async function removeSessionDirs(driver: CgroupDriver, session: string): Promise<void> {
+export async function removeOwnerDirs(driver: CgroupDriver, owner: string): Promise<void> {
   // Busy (another executor's cgroups) or already gone is normal; logged for reap questions.
   await Promise.all(
-    driver
-      .sessionDirs(session)
-      .map((dir) => rmdir(dir).catch(ignored('spawn.cgroup', () => `remove session dir ${dir}`))),
+    driver.ownerDirs(owner).map((dir) => rmdir(dir).catch(ignored('spawn.cgroup', () => `remove owner dir ${dir}`))),
   );
 }

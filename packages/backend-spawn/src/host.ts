@@ -10,7 +10,7 @@ export interface HostFacts {
   bwrapPath: string | undefined;
   /** Unprivileged user namespaces work for the sandbox user (bubblewrap ran a probe). */
   userNamespaces: boolean;
-  /** Why the kernel tier is not available, when it is not. */
+  /** Why the kernel isolation is not available, when it is not. */
   kernelProblem: string | undefined;
   perlPath: string | undefined;
   setprivPath: string | undefined;

@@ -1,13 +1,15 @@
 export { backend } from './backend.js';
 export {
+  ISOLATION_CHOICES,
   parseSpawnOptions,
   TIERS,
+  type IsolationChoice,
   type ParsedSpawnOptions,
   type SpawnExecutorOptions,
   type SpawnOptions,
   type TierChoice,
 } from './options.js';
-export { SpawnExecutor, type Tier } from './spawn-executor.js';
+export { SpawnExecutor, type Isolation, type Tier } from './spawn-executor.js';
 
 import { backend } from './backend.js';
 export default backend;

@@ -2,7 +2,7 @@
  * Preloaded (`--require`) into every Node process of a `network: 'none'` run.
  * It is the first layer, not the guarantee: it turns each Node network entry
  * point into a fast, clear error naming the blocked host and port. Determined
- * code can bypass it (native addons, non-Node programs); the kernel tier's
+ * code can bypass it (native addons, non-Node programs); the kernel isolation's
  * empty network namespace is what actually holds. Kept small: it runs at the
  * start of every Node process in the sandbox.
  */

@@ -3,8 +3,13 @@ import { z } from 'zod';
 import type { SandboxIdChoice } from './sandbox-user.js';
 
 /** `auto`: kernel isolation where this host allows it, else advisory. */
-export const TIERS = ['auto', 'kernel', 'advisory'] as const;
-export type TierChoice = (typeof TIERS)[number];
+export const ISOLATION_CHOICES = ['auto', 'kernel', 'advisory'] as const;
+export type IsolationChoice = (typeof ISOLATION_CHOICES)[number];
+
+/** @deprecated since 0.2: use `ISOLATION_CHOICES`. Removed in the next release. */
+export const TIERS = ISOLATION_CHOICES;
+/** @deprecated since 0.2: use `IsolationChoice`. Removed in the next release. */
+export type TierChoice = IsolationChoice;
 
 /**
  * Options of the spawn backend; each is also read from `--option key=value` and
@@ -13,9 +18,11 @@ export type TierChoice = (typeof TIERS)[number];
 export interface SpawnOptions {
   /** Executions running at once. @default 4 */
   maxConcurrency?: number;
-  /** `kernel` refuses to start without namespaces; `advisory` forces the patching-only tier (tests). @default 'auto' */
-  tier?: TierChoice;
-  /** Accept the advisory tier's network isolation for every run (adds `network` to each request's `acceptUnenforced`). @default false */
+  /** `kernel` refuses to start without namespaces; `advisory` forces the patching-only isolation (tests). @default 'auto' */
+  isolation?: IsolationChoice;
+  /** @deprecated since 0.2: use `isolation` (the same values). Removed in the next release. */
+  tier?: IsolationChoice;
+  /** Accept advisory isolation's network enforcement for every run (adds `network` to each request's `acceptUnenforced`). @default false */
   allowAdvisoryIsolation?: boolean;
   /**
    * Absolute read-only directories the code may import from (a `node_modules`, a Python
@@ -35,11 +42,11 @@ export interface SpawnOptions {
   nodePath?: string;
   /** Python binary offered to `python` code. @default the first of /usr/bin/python3, /usr/local/bin/python3 */
   pythonPath?: string;
-  /** Kernel-tier sandboxes started ahead, each used once, for network-none runs with the default limits. @default 0 */
+  /** Kernel-isolated sandboxes started ahead, each used once, for network-none runs with the default limits. @default 0 */
   poolSize?: number;
   /** bubblewrap binary. @default the first `bwrap` on /usr/bin, /usr/local/bin, /bin */
   bwrapPath?: string;
-  /** A file mounted as the kernel tier's /etc/resolv.conf, for both network modes. @default the host's, for network 'open' only */
+  /** A file mounted as the kernel isolation's /etc/resolv.conf, for both network modes. @default the host's, for network 'open' only */
   resolvConf?: string;
 }
 
@@ -50,28 +57,39 @@ const sandboxIdOption = z.union([z.literal('per-sandbox'), numberOption.min(1).m
 const absolutePath = z.string().refine((path) => path.startsWith('/'), 'must be an absolute path');
 
 /** The schema behind `SpawnOptions` (a type test keeps the two in step). */
-export const spawnOptionsSchema = z.strictObject({
-  maxConcurrency: numberOption.min(1).optional(),
-  tier: z.enum(TIERS).default('auto'),
-  allowAdvisoryIsolation: booleanOption(false),
-  /** `a,b` or `a:b` from CLI/env, or an array from code. */
-  packageDirs: listOption(
-    z
-      .string()
-      .min(1)
-      .refine((path) => path.startsWith('/'), 'must be an absolute path'),
-    { separators: [',', ':'] },
-  ).default([]),
-  sandboxUid: sandboxIdOption.default('per-sandbox'),
-  sandboxGid: sandboxIdOption.default('per-sandbox'),
-  nodePath: absolutePath.optional(),
-  pythonPath: absolutePath.optional(),
-  bwrapPath: absolutePath.optional(),
-  poolSize: numberOption.min(0).max(64).default(0),
-  resolvConf: absolutePath.optional(),
-});
+export const spawnOptionsSchema = z
+  .strictObject({
+    maxConcurrency: numberOption.min(1).optional(),
+    isolation: z.enum(ISOLATION_CHOICES).optional(),
+    tier: z.enum(ISOLATION_CHOICES).optional(),
+    allowAdvisoryIsolation: booleanOption(false),
+    /** `a,b` or `a:b` from CLI/env, or an array from code. */
+    packageDirs: listOption(
+      z
+        .string()
+        .min(1)
+        .refine((path) => path.startsWith('/'), 'must be an absolute path'),
+      { separators: [',', ':'] },
+    ).default([]),
+    sandboxUid: sandboxIdOption.default('per-sandbox'),
+    sandboxGid: sandboxIdOption.default('per-sandbox'),
+    nodePath: absolutePath.optional(),
+    pythonPath: absolutePath.optional(),
+    bwrapPath: absolutePath.optional(),
+    poolSize: numberOption.min(0).max(64).default(0),
+    resolvConf: absolutePath.optional(),
+  })
+  .refine(
+    (options) => options.isolation === undefined || options.tier === undefined || options.isolation === options.tier,
+    {
+      path: ['tier'],
+      message: 'is the deprecated name of isolation and disagrees with it; give isolation only',
+    },
+  )
+  // The deprecated alias is folded in, so the rest of the backend reads one field.
+  .transform(({ tier, isolation, ...rest }) => ({ ...rest, isolation: isolation ?? tier ?? 'auto' }));
 
-/** The spawn backend's options after validation, defaults applied. */
+/** The spawn backend's options after validation, defaults applied (`tier` folded into `isolation`). */
 export type ParsedSpawnOptions = z.output<typeof spawnOptionsSchema>;
 
 /** @throws InvalidRequestError naming `options.<key>`. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { debug } from '@cordon/core/backend';
 
 /**
- * Signalling a process group from the host (the advisory tier, where there is no PID
+ * Signalling a process group from the host (the advisory isolation, where there is no PID
  * namespace to kill). A group id is never taken on anyone's word: `kill(-1)` reaches
  * every process the host may signal (as root: the whole machine) and `kill(-0)` the
  * host's own group, so only a group this module has just seen led by a direct child of

@@ -3,22 +3,22 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { ignored } from '@cordon/core/backend';
 import { advisoryDirPrefix } from './advisory-dir.js';
-import { listSessionCgroups, type CgroupDriver } from './cgroup.js';
+import { listOwnerCgroups, type CgroupDriver } from './cgroup.js';
 
 /**
- * Everything a session still holds: execution cgroups (and their tasks), advisory
+ * Everything an owner still holds: execution cgroups (and their tasks), advisory
  * directories and tmpfs mounts, and host-side wrapper processes (tagged with
- * CORDON_SPAWN_SESSION in their environment). Scoped to one session id; idle pool
+ * CORDON_SPAWN_OWNER in their environment). Scoped to one owner id; idle pool
  * members (held on purpose while their executor is open) are not leftovers.
  */
 export async function findLeftovers(
-  session: string,
+  owner: string,
   cgroups: CgroupDriver | undefined,
   idle: ReadonlySet<string> = new Set(),
 ): Promise<string[]> {
   const found: string[] = [];
   if (cgroups) {
-    for (const dir of await listSessionCgroups(cgroups, session)) {
+    for (const dir of await listOwnerCgroups(cgroups, owner)) {
       if (idle.has(basename(dir))) continue;
       const tasks = (
         await readFile(join(dir, 'cgroup.procs'), 'utf8').catch(
@@ -30,7 +30,7 @@ export async function findLeftovers(
       found.push(`cgroup ${dir}${tasks.length > 0 ? ` (tasks ${tasks.join(', ')})` : ''}`);
     }
   }
-  const prefix = advisoryDirPrefix(session);
+  const prefix = advisoryDirPrefix(owner);
   for (const name of await readdir(tmpdir()).catch(ignored('spawn.leftovers', () => `list ${tmpdir()}`, []))) {
     if (name.startsWith(prefix)) found.push(`directory ${join(tmpdir(), name)}`);
   }
@@ -38,15 +38,15 @@ export async function findLeftovers(
     ignored('spawn.leftovers', 'read /proc/self/mountinfo', ''),
   );
   for (const line of mounts.split('\n'))
-    if (line.includes(`cordon-${session}-`)) found.push(`mount ${line.split(' ')[4] ?? line}`);
-  const tag = Buffer.from(`CORDON_SPAWN_SESSION=${session}/`);
+    if (line.includes(`cordon-${owner}-`)) found.push(`mount ${line.split(' ')[4] ?? line}`);
+  const tag = Buffer.from(`CORDON_SPAWN_OWNER=${owner}/`);
   for (const pid of await readdir('/proc').catch(ignored('spawn.leftovers', 'list /proc', []))) {
     if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
     const environ = await readFile(`/proc/${pid}/environ`).catch(
       ignored('spawn.leftovers', () => `read /proc/${pid}/environ`),
     );
     const marker = environ?.includes(tag)
-      ? /CORDON_SPAWN_SESSION=[^/]+\/([0-9a-z-]+)/.exec(environ.toString('latin1'))?.[1]
+      ? /CORDON_SPAWN_OWNER=[^/]+\/([0-9a-z-]+)/.exec(environ.toString('latin1'))?.[1]
       : undefined;
     if (marker !== undefined && !idle.has(marker)) {
       const cmdline = (
@@ -64,55 +64,43 @@ export async function findLeftovers(
 }
 
 /**
- * Reaps what dead sessions left: a process that crashed or was killed cannot remove its
+ * Reaps what dead owners left: a process that crashed or was killed cannot remove its
  * cgroups (its sandboxes die with it through --die-with-parent, leaving them empty).
  * Only cgroups with no task go (rmdir refuses a busy one), and only once older than
  * `minAgeMs`, so a live executor's cgroup that is about to receive its process is safe.
  */
-export async function reapDeadOwners(driver: CgroupDriver, ownSession: string, minAgeMs = 60_000): Promise<string[]> {
+export async function reapDeadOwners(driver: CgroupDriver, ownId: string, minAgeMs = 60_000): Promise<string[]> {
   const reaped: string[] = [];
   const now = Date.now();
   // cgroupfs timestamps come from a coarse kernel clock and can sit a tick past Date.now().
   const oldEnough = (age: number) => minAgeMs <= 0 || age >= minAgeMs;
-  for (const parent of new Set(driver.sessionDirs(ownSession).map((dir) => dirname(dir)))) {
-    const sessions = await readdir(parent, { withFileTypes: true }).catch(
+  /** Removes `dir` once it is old enough; kept while young, busy (tasks remain: EBUSY) or gone. */
+  const removeIfStale = async (dir: string, what: string): Promise<void> => {
+    const age = await stat(dir).then(
+      (info) => now - info.mtimeMs,
+      ignored('spawn.reaper', () => `stat ${dir}`, 0),
+    );
+    if (!oldEnough(age)) return;
+    const removed = await rmdir(dir).then(
+      () => true,
+      ignored('spawn.reaper', () => `remove stale ${what} ${dir}`, false),
+    );
+    if (removed) reaped.push(dir);
+  };
+  for (const parent of new Set(driver.ownerDirs(ownId).map((dir) => dirname(dir)))) {
+    const owners = await readdir(parent, { withFileTypes: true }).catch(
       ignored('spawn.reaper', () => `list ${parent}`, []),
     );
-    for (const session of sessions) {
-      if (!session.isDirectory() || session.name === ownSession) continue;
-      const sessionDir = join(parent, session.name);
-      const executions = await readdir(sessionDir, { withFileTypes: true }).catch(
-        ignored('spawn.reaper', () => `list ${sessionDir}`, []),
+    for (const owner of owners) {
+      if (!owner.isDirectory() || owner.name === ownId) continue;
+      const ownerDir = join(parent, owner.name);
+      const executions = await readdir(ownerDir, { withFileTypes: true }).catch(
+        ignored('spawn.reaper', () => `list ${ownerDir}`, []),
       );
-      for (const execution of executions) {
-        if (!execution.isDirectory()) continue;
-        const dir = join(sessionDir, execution.name);
-        const age = await stat(dir).then(
-          (info) => now - info.mtimeMs,
-          ignored('spawn.reaper', () => `stat ${dir}`, 0),
-        );
-        if (
-          oldEnough(age) &&
-          (await rmdir(dir).then(
-            () => true,
-            // EBUSY while tasks remain: kept for a later session.
-            ignored('spawn.reaper', () => `remove stale cgroup ${dir}`, false),
-          ))
-        )
-          reaped.push(dir);
-      }
-      const age = await stat(sessionDir).then(
-        (info) => now - info.mtimeMs,
-        ignored('spawn.reaper', () => `stat ${sessionDir}`, 0),
-      );
-      if (
-        oldEnough(age) &&
-        (await rmdir(sessionDir).then(
-          () => true,
-          ignored('spawn.reaper', () => `remove stale session dir ${sessionDir}`, false),
-        ))
-      )
-        reaped.push(sessionDir);
+      // Executions first: an owner's directory can only go once it is empty.
+      for (const execution of executions)
+        if (execution.isDirectory()) await removeIfStale(join(ownerDir, execution.name), 'cgroup');
+      await removeIfStale(ownerDir, 'owner dir');
     }
   }
   return reaped;

@@ -1,4 +1,4 @@
-/** How to get the kernel tier on this host (or another backend), for refusals and `cordon doctor`. */
+/** How to get the kernel isolation on this host (or another backend), for refusals and `cordon doctor`. */
 export function kernelRemedy(problem: string | undefined): string {
   const steps = [
     'Install bubblewrap (apt-get install bubblewrap, dnf install bubblewrap)',

@@ -17,7 +17,7 @@ export type AfterStatusHandler = (record: RunnerRecord) => string | undefined;
 export class RunnerChannel {
   waiting = false;
   started = false;
-  /** The program's pid as the runner sees it (a host pid in the advisory tier). */
+  /** The program's pid as the runner sees it (a host pid in the advisory isolation). */
   programPid: number | undefined;
   /** The program's raw wait status, as reported. */
   status: number | undefined;

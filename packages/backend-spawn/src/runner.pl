@@ -1,5 +1,5 @@
 # cordon's sandbox runner: the sandbox's first process, PID 1 of its PID namespace in the
-# kernel tier, a plain child of the host in the advisory tier. Plain perl-base, no modules
+# kernel isolation, a plain child of the host in the advisory isolation. Plain perl-base, no modules
 # (each `use` costs a millisecond on the cold path): the host passes this architecture's
 # syscall numbers and open(2) flags in CORDON_RUNNER. Started as `perl -e <this file>`
 # behind a `#line 1 "runner.pl"` (runner.ts), so Perl's line numbers are this file's.
@@ -159,7 +159,7 @@ if ($pre && $fits && @argv == 2 && $argv[0] eq $ARGV[0]) {
   defined($program) or fail(125, "cannot fork the program: $!");
   if (!$program) {
     close($c);
-    # Advisory tier: a process group of its own, which the runner (and the host) kill without
+    # Advisory isolation: a process group of its own, which the runner (and the host) kill without
     # killing the runner.
     setpgrp(0, 0) unless $pid1;
     exec { $argv[0] } @argv;

@@ -9,7 +9,7 @@ export const CONTROL_FD = 3;
 export const RUNNER_FILE_NAME = 'runner.pl';
 
 /**
- * The sandbox's first process (its PID-namespace init in the kernel tier): Perl, part
+ * The sandbox's first process (its PID-namespace init in the kernel isolation): Perl, part
  * of every Debian/Ubuntu base system and ~1 ms to start. Its protocol and the order of
  * what it does are described at the top of `runner.pl`, shipped next to this module.
  * Given to `perl -e`, which would call it `-e`: the `#line` directive makes Perl name

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { builtFile } from './built-file.js';
 
 /**
- * Files of this package that a kernel-tier sandbox sees, as contents rather than
+ * Files of this package that a kernel-isolated sandbox sees, as contents rather than
  * paths: bubblewrap copies each from a pipe (`--file`), so no host path of ours shows
  * in the sandbox's mount table, and the sandbox uid needs no access to our install
  * directory. Read once per process.

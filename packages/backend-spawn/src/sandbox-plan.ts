@@ -7,7 +7,7 @@ import { BOOT_SOURCE, ETC_FILES, GUARD_SOURCE, sandboxBootId } from './sandbox-d
 import { seccompProgram } from './seccomp.js';
 import { debug } from '@cordon/core/backend';
 
-/** Inside the kernel tier's sandbox. */
+/** Inside the kernel isolation's sandbox. */
 export const SANDBOX_ROOT = '/sandbox';
 export const SANDBOX_WORKDIR = '/sandbox/work';
 const SANDBOX_TMP = '/sandbox/tmp';
@@ -40,7 +40,7 @@ export interface SandboxPlan {
   statusFd: number | undefined;
   /** Data bubblewrap reads from these fds (the seccomp filter, files given as contents), each written and closed at spawn. */
   inputs: readonly PlanInputData[];
-  /** Own process group, so the advisory tier can kill it as a whole. */
+  /** Own process group, so the advisory isolation can kill it as a whole. */
   detached: boolean;
   /** Drop root to this user at spawn (libuv clears supplementary groups too); bubblewrap then sets no-new-privileges. */
   user?: { uid: number; gid: number };
@@ -58,7 +58,7 @@ export interface Interpreters {
   perl: string;
 }
 
-/** What a kernel-tier sandbox is fixed to when it starts; everything else is per job. */
+/** What a kernel-isolated sandbox is fixed to when it starts; everything else is per job. */
 export interface SandboxShape {
   network: 'none' | 'open';
   diskBytes: number;
@@ -73,9 +73,9 @@ export interface PlanInput {
   wrapper: string[];
   /** The sandbox user when the host process is root. */
   user: { uid: number; gid: number } | undefined;
-  /** `<session>/<id>`, in the wrapper processes' environment, for leak checks. */
+  /** `<owner>/<id>`, in the wrapper processes' environment, for leak checks. */
   marker: string;
-  /** The contents of /etc/resolv.conf in place of the host's (kernel tier). */
+  /** The contents of /etc/resolv.conf in place of the host's (kernel isolation). */
   resolvConf?: Buffer | undefined;
 }
 
@@ -149,7 +149,7 @@ const SECCOMP_PROGRAM = seccompProgram();
 const GUARD_IN_SANDBOX = `${CORDON_DIR}/network-guard.cjs`;
 const BOOT_IN_SANDBOX = `${CORDON_DIR}/node-boot.cjs`;
 
-/** Mount points of the package directories inside the kernel tier's sandbox. */
+/** Mount points of the package directories inside the kernel isolation's sandbox. */
 export function packageTargets(packageDirs: readonly string[]): string[] {
   return packageDirs.map((_, index) => `${PACKAGES_DIR}/${index}`);
 }
@@ -171,7 +171,7 @@ class InputFds {
 }
 
 /**
- * The kernel tier: bubblewrap with new user, pid, ipc, uts, cgroup (and net)
+ * The kernel isolation: bubblewrap with new user, pid, ipc, uts, cgroup (and net)
  * namespaces, a read-only minimal root, and one sized tmpfs holding the working
  * directory, /tmp and the program. The runner is the namespace's init.
  */
@@ -267,7 +267,7 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
   return {
     command: input.wrapper[0] ?? input.bwrapPath,
     args: [...input.wrapper.slice(1), ...(input.wrapper.length > 0 ? [input.bwrapPath] : []), ...args],
-    env: { PATH: SANDBOX_PATH, CORDON_SPAWN_SESSION: input.marker, ...runnerEnv({ pidNamespaceInit: true }) },
+    env: { PATH: SANDBOX_PATH, CORDON_SPAWN_OWNER: input.marker, ...runnerEnv({ pidNamespaceInit: true }) },
     cwd: '/',
     statusFd: 4,
     inputs: fds.inputs,
@@ -276,7 +276,7 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
   };
 }
 
-/** The job for a kernel-tier sandbox: the request's files, the program, its env and argv. */
+/** The job for a kernel-isolated sandbox: the request's files, the program, its env and argv. */
 export function kernelJob(
   request: NormalizedRequest,
   interpreters: Interpreters,
@@ -303,13 +303,13 @@ export function kernelJob(
   };
 }
 
-/** The advisory tier: no namespaces; a private directory, a dropped uid, the guard. */
+/** The advisory isolation: no namespaces; a private directory, a dropped uid, the guard. */
 export function advisoryPlan(input: PlanInput & { dir: string }): SandboxPlan {
   const [command, ...args] = [...input.wrapper, ...runnerArgs(input.interpreters.perl)] as [string, ...string[]];
   return {
     command,
     args,
-    env: { PATH: SANDBOX_PATH, CORDON_SPAWN_SESSION: input.marker, ...runnerEnv({ pidNamespaceInit: false }) },
+    env: { PATH: SANDBOX_PATH, CORDON_SPAWN_OWNER: input.marker, ...runnerEnv({ pidNamespaceInit: false }) },
     cwd: `${input.dir}/work`,
     statusFd: undefined,
     inputs: [],

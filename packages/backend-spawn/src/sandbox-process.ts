@@ -42,7 +42,7 @@ export class SandboxProcess {
   #spawnError: Error | undefined;
   /** Why the sandbox was killed for breaking a bound or the protocol. */
   #violation: string | undefined;
-  /** Advisory tier: the program's process group, once seen leading its own group under the runner. */
+  /** Advisory isolation: the program's process group, once seen leading its own group under the runner. */
   #programGroup: number | undefined;
   #programGroupChecked = false;
   #onStdout: ((chunk: Buffer) => void) | undefined;
@@ -102,7 +102,7 @@ export class SandboxProcess {
     }
     this.#child.on('exit', () => {
       this.#exited = true;
-      // The runner is gone; in the advisory tier nothing it started may outlive it. Its
+      // The runner is gone; in the advisory isolation nothing it started may outlive it. Its
       // runner stream stays open: what it wrote last (its status) may still be unread.
       if (plan.detached) this.#killTree();
     });
@@ -184,7 +184,7 @@ export class SandboxProcess {
   }
 
   /**
-   * Advisory tier: the pid in the runner's `R` is a claim. It is checked once, while the
+   * Advisory isolation: the pid in the runner's `R` is a claim. It is checked once, while the
    * runner still lives (it sets the group in both parent and child before it says `R`),
    * and only a verified group is ever signalled, later, even after the runner is gone.
    */

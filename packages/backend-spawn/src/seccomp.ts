@@ -1,5 +1,5 @@
 /**
- * A seccomp deny-list for the kernel tier, compiled here to classic BPF (the form
+ * A seccomp deny-list for the kernel isolation, compiled here to classic BPF (the form
  * bubblewrap's `--seccomp FD` loads). Defence in depth under the namespaces: the
  * sandbox has no capabilities and an empty network namespace already; this takes
  * away kernel interfaces that are large attack surface and that no interpreter

@@ -24,7 +24,7 @@ import {
 } from '@cordon/core/backend';
 import { createAdvisoryDir, type AdvisoryDir } from './advisory-dir.js';
 import type { CgroupDriver, ExecutionCgroup } from './cgroup.js';
-import { removeSessionDirs } from './cgroup.js';
+import { removeOwnerDirs } from './cgroup.js';
 import { defaultPythonPath, detectHost, type HostFacts } from './host.js';
 import { parseSpawnOptions, type ParsedSpawnOptions, type SpawnOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
@@ -42,16 +42,19 @@ import { acquireSandboxUser, type SandboxUser } from './sandbox-user.js';
 import { RUNNER_OPEN_FILES, runnerSupported } from './runner.js';
 import { DENIED_SYSCALLS, seccompSupported } from './seccomp.js';
 
-export type Tier = 'kernel' | 'advisory';
+/** What a spawn executor runs sandboxes with: kernel namespaces, or advisory patching only. */
+export type Isolation = 'kernel' | 'advisory';
+/** @deprecated since 0.2: use `Isolation`. Removed in the next release. */
+export type Tier = Isolation;
 
 /**
- * Runs each execution in a fresh bubblewrap sandbox (kernel tier), or, where the
+ * Runs each execution in a fresh bubblewrap sandbox (kernel isolation), or, where the
  * kernel offers no namespaces, as an unprivileged process with only the Node
- * network guard (advisory tier, refused for untrusted runs unless accepted).
+ * network guard (advisory isolation, refused for untrusted runs unless accepted).
  */
 export class SpawnExecutor extends BaseExecutor {
   readonly name = 'spawn';
-  readonly tier: Tier;
+  readonly isolation: Isolation;
   readonly #options: ParsedSpawnOptions;
   readonly #host: HostFacts;
   readonly #interpreters: Interpreters;
@@ -63,18 +66,18 @@ export class SpawnExecutor extends BaseExecutor {
   private constructor(
     options: ParsedSpawnOptions,
     host: HostFacts,
-    tier: Tier,
+    isolation: Isolation,
     interpreters: Interpreters,
     resolvConf: Buffer | undefined,
   ) {
     super({ maxConcurrency: options.maxConcurrency });
     this.#options = options;
     this.#host = host;
-    this.tier = tier;
+    this.isolation = isolation;
     this.#interpreters = interpreters;
     this.#resolvConf = resolvConf;
     this.#capabilities = this.#describe();
-    if (tier === 'kernel' && options.poolSize > 0) {
+    if (isolation === 'kernel' && options.poolSize > 0) {
       // One start at a time, so refills do not crowd the CPU the running executions need; a
       // host that cannot start sandboxes gets cold starts (which report the error) until the next take.
       this.#pool = new WarmPool({
@@ -92,17 +95,17 @@ export class SpawnExecutor extends BaseExecutor {
 
   /**
    * @throws InvalidRequestError for a bad option; BackendUnavailableError when
-   *   `tier: 'kernel'` is asked for and this host cannot give it, or a needed tool is missing.
+   *   `isolation: 'kernel'` is asked for and this host cannot give it, or a needed tool is missing.
    */
   static async create(options: SpawnOptions | Record<string, unknown> = {}): Promise<SpawnExecutor> {
     const parsed = parseSpawnOptions(options);
     const host = await detectHost(parsed);
-    const tier = chooseTier(parsed, host);
+    const isolation = chooseIsolation(parsed, host);
     // The reason is the host's kernelProblem: a tool or kernel fact, never configuration values.
-    debug('spawn.tier', () =>
-      tier === 'kernel'
-        ? `tier kernel (option ${parsed.tier})`
-        : `tier advisory (option ${parsed.tier}): ${host.kernelProblem ?? 'forced'}`,
+    debug('spawn.isolation', () =>
+      isolation === 'kernel'
+        ? `isolation kernel (option ${parsed.isolation})`
+        : `isolation advisory (option ${parsed.isolation}): ${host.kernelProblem ?? 'forced'}`,
     );
     if (!host.perlPath) {
       throw new BackendUnavailableError(
@@ -132,13 +135,18 @@ export class SpawnExecutor extends BaseExecutor {
       perl: host.perlPath,
     };
     const resolvConf = parsed.resolvConf === undefined ? undefined : readResolvConf(parsed.resolvConf);
-    await host.cgroups?.prepareSession(OWNER_ID);
+    await host.cgroups?.prepareOwner(OWNER_ID);
     if (host.cgroups) {
       const reaped = await reapDeadOwners(host.cgroups, OWNER_ID);
       if (reaped.length > 0)
-        debug('spawn.reaper', () => `reaped ${reaped.length} cgroup(s) of dead sessions: ${reaped.join(', ')}`);
+        debug('spawn.reaper', () => `reaped ${reaped.length} cgroup(s) of dead owners: ${reaped.join(', ')}`);
     }
-    return new SpawnExecutor(parsed, host, tier, interpreters, resolvConf);
+    return new SpawnExecutor(parsed, host, isolation, interpreters, resolvConf);
+  }
+
+  /** @deprecated since 0.2: use `isolation`. Removed in the next release. */
+  get tier(): Isolation {
+    return this.isolation;
   }
 
   /** The cgroup driver in use, for leak checks; undefined where limits are rlimits. */
@@ -152,7 +160,7 @@ export class SpawnExecutor extends BaseExecutor {
 
   /** `allowAdvisoryIsolation` waives the network guarantee for every run, with the usual warning on the result. */
   override execute(request: ExecutionRequest): Promise<ExecutionResult> {
-    if (this.tier !== 'advisory' || !this.#options.allowAdvisoryIsolation || request.acceptUnenforced === true)
+    if (this.isolation !== 'advisory' || !this.#options.allowAdvisoryIsolation || request.acceptUnenforced === true)
       return super.execute(request);
     const accepted = new Set(request.acceptUnenforced ?? []);
     accepted.add('network');
@@ -167,15 +175,15 @@ export class SpawnExecutor extends BaseExecutor {
     const cgroup = this.#host.cgroups !== undefined;
     const rlimit: LimitEnforcement = this.#host.prlimitPath ? 'rlimit' : 'none';
     const notes = [
-      this.tier === 'kernel'
-        ? 'kernel tier: bubblewrap namespaces (user, pid, ipc, uts, cgroup, net), read-only minimal filesystem, a boot id of its own, no pseudo-terminals, /dev/shm sized by diskBytes'
-        : `advisory tier: ${this.#host.kernelProblem ?? 'forced by the tier option'}; only the Node network guard stands between code and the network`,
+      this.isolation === 'kernel'
+        ? 'kernel isolation: bubblewrap namespaces (user, pid, ipc, uts, cgroup, net), read-only minimal filesystem, a boot id of its own, no pseudo-terminals, /dev/shm sized by diskBytes'
+        : `advisory isolation: ${this.#host.kernelProblem ?? 'forced by the isolation option'}; only the Node network guard stands between code and the network`,
       this.#userNote(),
       `RLIMIT_NOFILE ${RUNNER_OPEN_FILES} per process; the runner that reports status and collects files is not dumpable, so the program cannot reach it`,
       cgroup
         ? `limits through cgroup ${this.#host.cgroups?.version}`
         : 'no writable cgroups (not root or no delegation): limits through rlimits where possible',
-      ...(this.tier === 'kernel'
+      ...(this.isolation === 'kernel'
         ? [
             seccompSupported()
               ? `seccomp deny-list (${DENIED_SYSCALLS.length} syscalls: io_uring, Linux AIO, bpf, perf_event_open, userfaultfd, ptrace, process_vm_*, pidfd_getfd, kcmp, keyring, modules, kexec, mount, namespaces, file handles)`
@@ -188,13 +196,13 @@ export class SpawnExecutor extends BaseExecutor {
       languages: LANGUAGES.filter(
         (language: Language) => language !== 'python' || this.#interpreters.python !== undefined,
       ),
-      network: this.tier,
+      network: this.isolation,
       limits: {
         memoryBytes: cgroup ? 'cgroup' : rlimit,
         cpus: cgroup ? 'cgroup' : 'none',
         pids: cgroup ? 'cgroup' : rlimit,
         outputBytes: 'streaming',
-        diskBytes: this.tier === 'kernel' || (this.#host.isRoot && this.#host.mountPath) ? 'tmpfs' : 'none',
+        diskBytes: this.isolation === 'kernel' || (this.#host.isRoot && this.#host.mountPath) ? 'tmpfs' : 'none',
       },
       notes,
     };
@@ -214,7 +222,7 @@ export class SpawnExecutor extends BaseExecutor {
   protected async run(context: RunContext): Promise<RunOutcome> {
     const { request, id } = context;
     if (context.signal.aborted) return { exitCode: null, signal: null, oomKilled: false };
-    if (this.tier === 'kernel') {
+    if (this.isolation === 'kernel') {
       const pooled = this.#pool?.take(request);
       // Node boots (trusted boot script only) while the runner is moved into its cgroup and the job is sent.
       const sandbox =
@@ -242,7 +250,7 @@ export class SpawnExecutor extends BaseExecutor {
         ? await acquireSandboxUser({ uid: this.#options.sandboxUid, gid: this.#options.sandboxGid })
         : undefined;
       dir = await createAdvisoryDir({
-        session: OWNER_ID,
+        ownerId: OWNER_ID,
         execution: id,
         request,
         owner: user,
@@ -286,7 +294,7 @@ export class SpawnExecutor extends BaseExecutor {
   }
 
   /**
-   * Starts a kernel-tier sandbox: bubblewrap is spawned as the sandbox user at once,
+   * Starts a kernel-isolated sandbox: bubblewrap is spawned as the sandbox user at once,
    * while its cgroup is made; the runner is moved in before it gets its job.
    */
   async #startKernel(id: string, shape: SandboxShape, limits: ExecutionLimits): Promise<SandboxProcess> {
@@ -312,7 +320,7 @@ export class SpawnExecutor extends BaseExecutor {
   }
 
   /**
-   * Host-side prefix: in the advisory tier, setpriv drops root with no-new-privileges
+   * Host-side prefix: in the advisory isolation, setpriv drops root with no-new-privileges
    * (no bubblewrap sets it there); without cgroups, prlimit sets rlimits. Memory is
    * RLIMIT_DATA, not RLIMIT_AS: V8 reserves far more address space than it uses, so
    * Node cannot even start under an address-space cap of 512 MiB, while the data
@@ -333,18 +341,8 @@ export class SpawnExecutor extends BaseExecutor {
     return wrapper;
   }
 
-  /** Idle pool members: held on purpose while the executor is open, so not leftovers. */
-  get idleSandboxIds(): ReadonlySet<string> {
-    return this.#pool?.idleIds() ?? new Set();
-  }
-
-  /** The last error a pool refill hit, until a refill succeeds again; for diagnostics. */
-  get poolRefillError(): unknown {
-    return this.#pool?.refillError;
-  }
-
-  protected override settleBackend(): Promise<void> {
-    return this.#pool?.settled() ?? Promise.resolve();
+  protected override warmPool(): WarmPool<SandboxProcess, 'kernel'> | undefined {
+    return this.#pool;
   }
 
   /** @deprecated Use `settled()`; kept for one release. */
@@ -368,7 +366,7 @@ export class SpawnExecutor extends BaseExecutor {
   protected async dispose(): Promise<void> {
     await Promise.all([...this.#companions].map((companion) => companion.close()));
     await this.#pool?.close();
-    if (this.#host.cgroups) await removeSessionDirs(this.#host.cgroups, OWNER_ID);
+    if (this.#host.cgroups) await removeOwnerDirs(this.#host.cgroups, OWNER_ID);
   }
 }
 
@@ -395,8 +393,8 @@ function readResolvConf(path: string): Buffer {
   }
 }
 
-function chooseTier(options: ParsedSpawnOptions, host: HostFacts): Tier {
-  switch (options.tier) {
+function chooseIsolation(options: ParsedSpawnOptions, host: HostFacts): Isolation {
+  switch (options.isolation) {
     case 'advisory':
       return 'advisory';
     case 'kernel':

@@ -10,7 +10,7 @@ import { filesOf, leftoversOf, plantHostCanary, sleep, startCanary } from './hel
 let executor: SpawnExecutor;
 
 beforeAll(async () => {
-  executor = await SpawnExecutor.create({ tier: 'advisory' });
+  executor = await SpawnExecutor.create({ isolation: 'advisory' });
 });
 afterAll(async () => {
   await executor?.close();
@@ -18,9 +18,9 @@ afterAll(async () => {
 
 const accept = { acceptUnenforced: ['network'] as const };
 
-describe('spawn backend, advisory tier (forced)', () => {
+describe('spawn backend, advisory isolation (forced)', () => {
   it('reports the network as advisory', () => {
-    expect(executor.tier).toBe('advisory');
+    expect(executor.isolation).toBe('advisory');
     expect(executor.capabilities().network).toBe('advisory');
   });
 
@@ -39,7 +39,7 @@ describe('spawn backend, advisory tier (forced)', () => {
   });
 
   it('allowAdvisoryIsolation accepts it for every run', async () => {
-    await using relaxed = await SpawnExecutor.create({ tier: 'advisory', allowAdvisoryIsolation: 'true' });
+    await using relaxed = await SpawnExecutor.create({ isolation: 'advisory', allowAdvisoryIsolation: 'true' });
     const result = await relaxed.execute({ language: 'node', code: 'console.log(2)' });
     expect([result.status, result.stdout]).toEqual(['ok', '2\n']);
     expect(result.warnings).toHaveLength(1);
@@ -78,7 +78,7 @@ describe('spawn backend, advisory tier (forced)', () => {
     expect(canary.connections).toBe(0);
   });
 
-  it('does not stop non-Node programs (what the advisory tier cannot stop)', async () => {
+  it('does not stop non-Node programs (what the advisory isolation cannot stop)', async () => {
     await using canary = await startCanary();
     const result = await executor.execute({
       language: 'bash',

@@ -9,21 +9,21 @@ describe('spawn backend module', () => {
     expect(backend.name).toBe('spawn');
   });
 
-  it('probe reports the kernel tier on this machine', async () => {
+  it('probe reports the kernel isolation on this machine', async () => {
     const probe = await backend.availability({});
     expect(probe).toMatchObject({ usable: true, network: 'kernel' });
     expect(probe.detail).toMatch(/bubblewrap/);
   });
 
-  it('probe reports the advisory tier with a remedy when forced', async () => {
-    const probe = await backend.availability({ tier: 'advisory' });
+  it('probe reports the advisory isolation with a remedy when forced', async () => {
+    const probe = await backend.availability({ isolation: 'advisory' });
     expect(probe).toMatchObject({ usable: true, network: 'advisory' });
     expect(probe.remedy).toMatch(/bubblewrap/);
   });
 
   it('rejects bad options naming the option', async () => {
-    await expect(SpawnExecutor.create({ tier: 'sideways' })).rejects.toBeInstanceOf(InvalidRequestError);
-    await expect(SpawnExecutor.create({ tier: 'sideways' })).rejects.toThrow(/options\.tier/);
+    await expect(SpawnExecutor.create({ isolation: 'sideways' })).rejects.toBeInstanceOf(InvalidRequestError);
+    await expect(SpawnExecutor.create({ isolation: 'sideways' })).rejects.toThrow(/options\.isolation/);
     await expect(SpawnExecutor.create({ packageDirs: 'relative/dir' })).rejects.toThrow(/options\.packageDirs/);
     await expect(SpawnExecutor.create({ bogus: 1 })).rejects.toThrow(/options\.bogus/);
   });

@@ -3,12 +3,12 @@ import { afterAll, beforeAll, expect } from 'vitest';
 import { SpawnExecutor } from '../src/index.js';
 import { leftoversOf } from './helpers.js';
 
-// Core's one collectFiles behaviour (COLLECT_FILES_CASES), in both tiers: the runner collects in each.
+// Core's one collectFiles behaviour (COLLECT_FILES_CASES), in both isolation levels: the runner collects in each.
 let kernel: SpawnExecutor;
 let advisory: SpawnExecutor;
 
 beforeAll(async () => {
-  [kernel, advisory] = await Promise.all([SpawnExecutor.create({}), SpawnExecutor.create({ tier: 'advisory' })]);
+  [kernel, advisory] = await Promise.all([SpawnExecutor.create({}), SpawnExecutor.create({ isolation: 'advisory' })]);
 });
 afterAll(async () => {
   const leftovers = await Promise.all([kernel, advisory].filter(Boolean).map((executor) => leftoversOf(executor)));
@@ -16,9 +16,9 @@ afterAll(async () => {
   expect(leftovers.flat()).toEqual([]);
 });
 
-describeCollectFilesCases('spawn, kernel tier', () => kernel);
+describeCollectFilesCases('spawn, kernel isolation', () => kernel);
 // Advisory runs as this host user: as root, file permissions do not hold for its runner.
-describeCollectFilesCases('spawn, advisory tier', () => advisory, {
+describeCollectFilesCases('spawn, advisory isolation', () => advisory, {
   request: { acceptUnenforced: ['network'] },
   skipPermissionCases: process.getuid?.() === 0,
 });

@@ -14,7 +14,7 @@ afterAll(async () => {
   await executor?.close();
 });
 
-describe('collected files, kernel tier: confinement', () => {
+describe('collected files, kernel isolation: confinement', () => {
   it('the working directory renamed and replaced by a link to a host directory: the host file never comes back', async () => {
     using canary = plantHostCanary();
     const result = await executor.execute({
@@ -83,7 +83,7 @@ describe('collected files, kernel tier: confinement', () => {
   });
 });
 
-describe('collected files, kernel tier: what is left out is named in warnings', () => {
+describe('collected files, kernel isolation: what is left out is named in warnings', () => {
   it('names a file whose name is not valid UTF-8 (escaped) and files deeper than 64 levels; keeps a name with a newline', async () => {
     const result = await executor.execute({
       language: 'bash',

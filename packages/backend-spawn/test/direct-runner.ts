@@ -7,7 +7,7 @@ import { runnerArgs, runnerEnv } from '../src/runner.js';
 import { RecordReader, type RunnerRecord } from '../src/runner-records.js';
 import { acquireSandboxUser, type SandboxUser } from '../src/sandbox-user.js';
 
-/** The runner's configuration in the advisory tier: never PID 1, so it never runs `kill -1`. */
+/** The runner's configuration in the advisory isolation: never PID 1, so it never runs `kill -1`. */
 export function advisoryRunnerConfig(): string {
   return runnerEnv({ pidNamespaceInit: false }).CORDON_RUNNER!;
 }

@@ -15,7 +15,7 @@ afterAll(async () => {
   await Promise.all([executor?.close(), pooled?.close()]);
 });
 
-describe('host identifiers, kernel tier', () => {
+describe('host identifiers, kernel isolation', () => {
   it('a boot id of its own per sandbox', async () => {
     const read = () => executor.execute({ language: 'bash', code: 'cat /proc/sys/kernel/random/boot_id' });
     const [first, second] = await Promise.all([read(), read()]);

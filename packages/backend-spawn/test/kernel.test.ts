@@ -19,9 +19,10 @@ async function expectNoLeftovers(): Promise<void> {
   expect(await leftoversOf(executor)).toEqual([]);
 }
 
-describe('spawn backend, kernel tier', () => {
-  it('is the kernel tier on this machine, with cgroup limits', () => {
-    expect(executor.tier).toBe('kernel');
+describe('spawn backend, kernel isolation', () => {
+  it('is the kernel isolation on this machine, with cgroup limits', () => {
+    expect(executor.isolation).toBe('kernel');
+    expect(executor.tier).toBe('kernel'); // the deprecated name, for one release
     const capabilities = executor.capabilities();
     expect(capabilities.network).toBe('kernel');
     expect(capabilities.limits).toMatchObject({
@@ -325,7 +326,7 @@ describe('spawn backend, kernel tier', () => {
     }
   });
 
-  it('keeps working when another executor of the same session closes', async () => {
+  it('keeps working when another executor of the same owner closes', async () => {
     const other = await SpawnExecutor.create({});
     await other.execute({ language: 'bash', code: 'true' });
     await other.close();

@@ -12,7 +12,7 @@ import {
 describe('spawn options', () => {
   it('applies defaults', () => {
     expect(parseSpawnOptions({})).toEqual({
-      tier: 'auto',
+      isolation: 'auto',
       allowAdvisoryIsolation: false,
       packageDirs: [],
       sandboxUid: 'per-sandbox',
@@ -42,6 +42,7 @@ describe('spawn options', () => {
 
   it('names the bad option', () => {
     for (const [options, field, value] of [
+      [{ isolation: 'sideways' }, 'options.isolation', 'sideways'],
       [{ tier: 'sideways' }, 'options.tier', 'sideways'],
       // A list item that came as part of a string is named by index; its value is not looked up (yet).
       [{ packageDirs: 'relative/dir' }, 'options.packageDirs.0', undefined],
@@ -63,10 +64,19 @@ describe('spawn options', () => {
     }
   });
 
+  it('reads the deprecated tier as isolation, and refuses the two disagreeing', () => {
+    expect(parseSpawnOptions({ isolation: 'advisory' }).isolation).toBe('advisory');
+    expect(parseSpawnOptions({ tier: 'kernel', isolation: 'kernel' })).not.toHaveProperty('tier');
+    expect(() => parseSpawnOptions({ tier: 'kernel', isolation: 'advisory' })).toThrow(
+      expect.objectContaining({ field: 'options.tier' }),
+    );
+  });
+
   it('keeps SpawnOptions and its schema in step (checked by pnpm typecheck)', () => {
     // Every option of the interface is a key of the schema, and the other way round.
     expectTypeOf<keyof SpawnOptions>().toEqualTypeOf<keyof z.input<typeof spawnOptionsSchema>>();
-    expectTypeOf<keyof ParsedSpawnOptions>().toEqualTypeOf<keyof SpawnOptions>();
+    // Parsed, the deprecated `tier` is folded into `isolation`.
+    expectTypeOf<keyof ParsedSpawnOptions>().toEqualTypeOf<Exclude<keyof SpawnOptions, 'tier'>>();
     // What parsing returns is a valid input again, field by field.
     expectTypeOf<ParsedSpawnOptions>().toExtend<SpawnOptions>();
     expectTypeOf<SpawnExecutorOptions>().toEqualTypeOf<SpawnOptions>();

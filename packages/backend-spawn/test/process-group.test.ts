@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { childGroupLeader } from '../src/process-group.js';
 
-// The advisory tier signals the program's process group by the pid its runner reports:
+// The advisory isolation signals the program's process group by the pid its runner reports:
 // a claim, checked before any group is signalled. Only the check is exercised here; no
 // test signals a process group (a wrong one could be the whole machine's).
 describe('childGroupLeader', () => {

@@ -44,7 +44,7 @@ function runnerError(end: RunnerEnd): { what: string; line: number } {
 }
 
 describe('runner.pl without bubblewrap', () => {
-  it('is configured for the advisory tier: never PID 1', () => {
+  it('is configured for the advisory isolation: never PID 1', () => {
     expect(advisoryRunnerConfig().split(' ')).toContain('pid1=0');
   });
 

@@ -29,7 +29,7 @@ const FORGE_STATUS = [
   'sys.exit(7)',
 ].join('\n');
 
-describe('the runner cannot be reached from the program (kernel tier)', () => {
+describe('the runner cannot be reached from the program (kernel isolation)', () => {
   it('pidfd_getfd of the runner socket is denied, so a forged status line cannot turn exit 7 into ok', async () => {
     const result = await executor.execute({
       language: 'python',
@@ -122,9 +122,9 @@ describe('the runner cannot be reached from the program (kernel tier)', () => {
   });
 });
 
-describe('the runner cannot be reached from the program (advisory tier)', () => {
+describe('the runner cannot be reached from the program (advisory isolation)', () => {
   it('pidfd_getfd of the parent runner socket is denied (not dumpable; no seccomp there)', async () => {
-    await using advisory = await SpawnExecutor.create({ tier: 'advisory' });
+    await using advisory = await SpawnExecutor.create({ isolation: 'advisory' });
     const result = await advisory.execute({
       language: 'python',
       code: FORGE_STATUS.replace('RUNNER_PID', 'os.getppid()'),

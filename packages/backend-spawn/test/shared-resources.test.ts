@@ -123,7 +123,7 @@ describe.runIf(isRoot)('shared per-user kernel limits: a host uid of its own per
     const uids = new Set<number>();
     for (const pid of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
       const environ = readFileSafe(`/proc/${pid}/environ`);
-      if (!environ.includes(`CORDON_SPAWN_SESSION=${OWNER_ID}/`)) continue;
+      if (!environ.includes(`CORDON_SPAWN_OWNER=${OWNER_ID}/`)) continue;
       const uid = /^Uid:\s+(\d+)/m.exec(readFileSafe(`/proc/${pid}/status`))?.[1];
       if (uid !== undefined) uids.add(Number(uid));
     }

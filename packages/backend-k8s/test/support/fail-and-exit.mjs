@@ -1,14 +1,14 @@
 // A caller that dies the moment execute() fails: runs one execution that cannot
-// succeed (argv: kubeconfig, namespace, controlNamespace, image), prints the
+// succeed (argv: kubeconfig, namespace, unrestrictedNamespace, image), prints the
 // executor's instance id and the error's name, and exits at once, without close().
 // Whatever the backend left to do after execute() settled never happens.
 import { K8sExecutor } from '../../dist/index.js';
 
-const [kubeconfig, namespace, controlNamespace, image] = process.argv.slice(2);
+const [kubeconfig, namespace, unrestrictedNamespace, image] = process.argv.slice(2);
 const executor = K8sExecutor.create({
   kubeconfig,
   namespace,
-  controlNamespace,
+  unrestrictedNamespace,
   image,
   poolSize: 0,
   verifyIsolation: false,

@@ -16,6 +16,7 @@ import { parseExecutionRequest, type ExecutionRequest, type NormalizedRequest } 
 import type { CollectedFile, ExecutionResult, ExecutionStatus } from '../result.js';
 import { newExecutionId } from './owner.js';
 import { ignored, type DebugMessage } from './debug.js';
+import type { WarmPool } from './warm-pool.js';
 
 export const DEFAULT_MAX_CONCURRENCY = 4;
 
@@ -49,6 +50,9 @@ const MAX_BACKEND_WARNINGS = 20;
 const MAX_WARNING_CHARS = 500;
 
 type StopReason = 'timeout' | 'aborted';
+
+/** What the executor reads of its warm pool, whatever the pool's members and keys. */
+export type WarmPoolView = Pick<WarmPool<never, unknown>, 'idleIds' | 'settled' | 'refillError'>;
 
 /**
  * Validation, refusal of unenforceable guarantees, admission, timeout, abort,
@@ -303,9 +307,24 @@ export abstract class BaseExecutor implements Executor {
     while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
   }
 
-  /** What `settled()` waits for besides tracked work: pool refills, a backend's own bookkeeping. */
+  /** The executor's warm pool, when it keeps one: `settled()`, `idleSandboxIds` and `poolRefillError` read it. */
+  protected warmPool(): WarmPoolView | undefined {
+    return undefined;
+  }
+
+  /** What `settled()` waits for besides the warm pool and tracked work: a backend's own bookkeeping. */
   protected settleBackend(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** Ids of sandboxes idling in the warm pool (container ids, pod names, sandbox ids): held capacity, not leftovers. */
+  get idleSandboxIds(): ReadonlySet<string> {
+    return this.warmPool()?.idleIds() ?? new Set();
+  }
+
+  /** The last error a pool refill hit (a missing image, a daemon gone), until a refill succeeds again. */
+  get poolRefillError(): unknown {
+    return this.warmPool()?.refillError;
   }
 
   /**
@@ -315,6 +334,7 @@ export abstract class BaseExecutor implements Executor {
    */
   async settled(): Promise<void> {
     do {
+      await this.warmPool()?.settled();
       await this.settleBackend();
       await this.backgroundSettled();
     } while (this.#background.size > 0);
