@@ -16,6 +16,10 @@ export function pnpmCommand() {
   return ['npx', '--yes', pinned];
 }
 
+// A first run prints no third-party banner: turbo's telemetry notice is turned off for
+// what this script starts (it otherwise shows once per machine, and reports usage).
+process.env.TURBO_TELEMETRY_DISABLED ??= '1';
+
 export function run(command, args, options = {}) {
   const result = spawnSync(command, args, { stdio: 'inherit', cwd: root, ...options });
   if (result.error) throw result.error;

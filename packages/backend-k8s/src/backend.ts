@@ -29,7 +29,9 @@ async function availability(options: Record<string, unknown> = {}): Promise<Back
   } catch (error) {
     if (error instanceof CordonError) {
       const remedy = typeof error.context.remedy === 'string' ? error.context.remedy : undefined;
-      return { usable: false, detail: error.message, network: 'kernel', ...(remedy ? { remedy } : {}) };
+      // The reason alone when there is one: the remedy is shown on a line of its own.
+      const detail = typeof error.context.reason === 'string' ? error.context.reason : error.message;
+      return { usable: false, detail, network: 'kernel', ...(remedy ? { remedy } : {}) };
     }
     return { usable: false, detail: error instanceof Error ? error.message : String(error), network: 'kernel' };
   }

@@ -9,6 +9,7 @@ import {
   type ConfigurationOptions,
   type ObservableMiddleware,
 } from '@kubernetes/client-node';
+import { findKubeconfig } from './kubeconfig-source.js';
 import { BACKEND_NAME } from './manifests.js';
 
 const RBAC_REMEDY =
@@ -63,9 +64,17 @@ export class KubeApi {
     context?: string | undefined;
     apiTimeoutMs: number;
   }): KubeApi {
+    const source = findKubeconfig({ kubeconfig: options.kubeconfig });
+    if (source.kind === 'none') {
+      throw new BackendUnavailableError(
+        BACKEND_NAME,
+        `no Kubernetes cluster is configured: no kubeconfig found (looked at ${source.lookedAt.join('; ')})`,
+        "Point KUBECONFIG at your cluster's kubeconfig (export KUBECONFIG=/path/to/kubeconfig) or pass --option kubeconfig=/path/to/kubeconfig; for cordon's test cluster, `pnpm cluster:up` prints its path.",
+      );
+    }
     const config = new KubeConfig();
     try {
-      if (options.kubeconfig !== undefined) config.loadFromFile(options.kubeconfig);
+      if (source.kind === 'file') config.loadFromFile(source.path);
       else config.loadFromDefault();
       if (options.context !== undefined) config.setCurrentContext(options.context);
     } catch (error) {
