@@ -86,6 +86,29 @@ const formatTally = (tally) =>
     .map(([verdict, count]) => `${count} ${verdict}`)
     .join(', ');
 
+/** `cordon doctor --json`'s row for one backend, or undefined. */
+function doctorRow(name) {
+  const result = spawnSync(cordon('doctor', '--json')[0], cordon('doctor', '--json').slice(1), {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return parseJson(result.stdout ?? '')?.backends?.find((row) => row.backend === name);
+}
+
+/**
+ * The spawn launcher this run must use: CI says which (its second spawn run masks
+ * bubblewrap: CORDON_TEST_EXPECT_LAUNCHER=perl), else bubblewrap where it is installed.
+ */
+function expectedLauncher() {
+  return process.env.CORDON_TEST_EXPECT_LAUNCHER ?? (ok('bwrap', ['--version']) ? 'bubblewrap' : 'perl');
+}
+
+function launcherNamed(result) {
+  const spawn = parseJson(result.stdout ?? '')?.backends?.find((row) => row.backend === 'spawn');
+  const want = `launcher ${expectedLauncher()}`;
+  return { ok: Boolean(spawn?.detail?.includes(want)), detail: `spawn: ${spawn?.detail ?? 'no row'} (want "${want}")` };
+}
+
 export const tiers = [
   {
     name: 'core',
@@ -99,23 +122,20 @@ export const tiers = [
   {
     name: 'spawn',
     present: has('packages/backend-spawn'),
+    // Usable when either launcher (bubblewrap, or the perl one on perl-base) can create the
+    // sandbox's namespaces here: the backend's own probe, through `cordon doctor`.
     detect: () => {
-      if (!ok('bwrap', ['--version']))
-        return {
-          ok: false,
-          why: 'bubblewrap (bwrap) is not installed',
-          enable: 'apt-get install bubblewrap (Debian/Ubuntu) or dnf install bubblewrap (Fedora)',
-        };
-      if (!ok('bwrap', ['--unshare-all', '--ro-bind', '/', '/', 'true']))
-        return {
-          ok: false,
-          why: 'bwrap cannot create namespaces here',
-          enable:
-            'sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 also kernel.apparmor_restrict_unprivileged_userns=0',
-        };
-      return { ok: true };
+      const spawn = doctorRow('spawn');
+      if (!spawn) return { ok: false, why: 'cordon doctor did not report the spawn backend', enable: 'pnpm build' };
+      if (spawn.usable && spawn.network === 'kernel') return { ok: true };
+      return { ok: false, why: spawn.detail, enable: spawn.remedy ?? 'see cordon doctor' };
     },
     steps: [
+      {
+        title: `cordon doctor names the launcher (${expectedLauncher()})`,
+        command: cordon('doctor', '--json'),
+        check: launcherNamed,
+      },
       { title: 'vitest @cordon/backend-spawn', vitest: 'backend-spawn' },
       {
         title: 'cordon conformance --backend spawn',

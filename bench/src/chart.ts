@@ -11,6 +11,7 @@ interface Bar {
 const BASELINE_SHORT: Record<MeasuredBaseline, string> = {
   'host-node': 'bare node',
   'bwrap-node': 'node in bwrap',
+  'perl-launcher-node': 'node in the perl launcher',
   'host-python': 'bare python',
   'host-bash': 'bare bash',
   'docker-run': 'docker run',

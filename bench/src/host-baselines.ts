@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { perlLauncher } from '@cordon/backend-spawn';
 import type { BaselineName } from './results.js';
 import { runCommand } from './run-command.js';
 import { commandBaseline, type Participant } from './sample.js';
@@ -92,5 +93,45 @@ export function bwrapNodeReference(): Participant {
     'bwrap-node',
     (scenario) => scenario.name === 'node-hello',
     (scenario) => runCommand(bwrap, [...BWRAP_ARGS, process.execPath, '-e', scenario.code], 60_000, BARE_ENV),
+  );
+}
+
+/** Spawn's perl launcher (perl-base, no bubblewrap), or why it cannot run here. */
+async function detectPerlLauncher(): Promise<
+  { ok: true; command: string; args: string[]; env: NodeJS.ProcessEnv } | { ok: false; reason: string }
+> {
+  if (!existsSync('/usr/bin/perl')) return { ok: false, reason: 'perl is not installed' };
+  const launcher = perlLauncher('/usr/bin/perl');
+  if (typeof launcher === 'string') return { ok: false, reason: launcher };
+  const found = {
+    command: launcher.command,
+    args: [...launcher.prefix, ...BWRAP_ARGS],
+    env: { ...BARE_ENV, ...launcher.env },
+  };
+  const outcome = await runCommand(found.command, [...found.args, '--', '/bin/true'], 15_000, found.env);
+  if (outcome.exitCode !== 0)
+    return {
+      ok: false,
+      reason: `the perl launcher cannot create namespaces here: ${outcome.stderr.trim().slice(0, 200)}`,
+    };
+  return { ok: true, ...found };
+}
+
+export function describePerlLauncherNode(): string {
+  return `perl -e <launcher.pl> ${BWRAP_ARGS.join(' ')} -- node -e 'console.log(1)'`;
+}
+
+/**
+ * Reference, not a baseline: bare node inside the namespaces of spawn's perl launcher, with
+ * bubblewrap's arguments, so the two launchers' own cost is compared in one run.
+ */
+export async function perlLauncherNodeReference(): Promise<Participant | { reason: string }> {
+  const found = await detectPerlLauncher();
+  if (!found.ok) return { reason: found.reason };
+  return commandBaseline(
+    'perl-launcher-node',
+    (scenario) => scenario.name === 'node-hello',
+    (scenario) =>
+      runCommand(found.command, [...found.args, '--', process.execPath, '-e', scenario.code], 60_000, found.env),
   );
 }

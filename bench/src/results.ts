@@ -9,9 +9,10 @@ export type BaselineName = (typeof BASELINES)[number];
 /**
  * Reference points measured beside the baselines but never a figure's divisor:
  * `bwrap-node` is bare node inside bubblewrap's namespaces, what kernel isolation
- * alone costs, so a spawn figure can be split into namespaces and the rest.
+ * alone costs, so a spawn figure can be split into namespaces and the rest;
+ * `perl-launcher-node` the same through spawn's perl launcher (hosts without bubblewrap).
  */
-export const REFERENCES = ['bwrap-node'] as const;
+export const REFERENCES = ['bwrap-node', 'perl-launcher-node'] as const;
 export const MEASURED_BASELINES = [...BASELINES, ...REFERENCES] as const;
 export type MeasuredBaseline = (typeof MEASURED_BASELINES)[number];
 

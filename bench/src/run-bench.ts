@@ -12,6 +12,8 @@ import {
 } from './docker-baselines.js';
 import {
   bwrapNodeReference,
+  describePerlLauncherNode,
+  perlLauncherNodeReference,
   describeBwrapNode,
   describeHostBaseline,
   detectBwrap,
@@ -97,6 +99,12 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
       commands.set('bwrap-node', describeBwrapNode());
     } else {
       skip({ backend: 'bwrap-node (reference)', reason: bwrap.reason });
+    }
+    const perl = await perlLauncherNodeReference();
+    if ('reason' in perl) skip({ backend: 'perl-launcher-node (reference)', reason: perl.reason });
+    else {
+      baselines.push(perl);
+      commands.set('perl-launcher-node', describePerlLauncherNode());
     }
   }
   let dockerVersion: string | null = null;

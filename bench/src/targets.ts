@@ -102,6 +102,11 @@ export function evaluateTargets(
 function floorNote(row: ResultRow, spec: TargetSpec): string {
   const versusHost = row.ratios?.['host-node'];
   const versusBwrap = row.ratios?.['bwrap-node'];
-  if (spec.backend !== 'spawn' || !versusHost || !versusBwrap) return '';
-  return `; bare node in bwrap alone: ${Math.round((versusHost / versusBwrap) * 100) / 100}× host-node`;
+  const versusPerl = row.ratios?.['perl-launcher-node'];
+  if (spec.backend !== 'spawn' || !versusHost) return '';
+  const alone = (versusReference: number | undefined, what: string) =>
+    versusReference
+      ? `; bare node in ${what} alone: ${Math.round((versusHost / versusReference) * 100) / 100}× host-node`
+      : '';
+  return alone(versusBwrap, 'bwrap') + alone(versusPerl, 'the perl launcher');
 }

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { type BackendAvailability, type CordonBackend, type Executor } from '@cordon/core';
 import { OWNER_ID, type ConformanceAdapter } from '@cordon/core/backend';
 import { detectHost } from './host.js';
+import { describeLauncher } from './launcher.js';
 import { findLeftovers } from './reaper.js';
 import { parseSpawnOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
@@ -72,11 +73,19 @@ async function availability(options: Record<string, unknown> = {}): Promise<Back
     if (!host.perlPath)
       return { usable: false, detail: 'perl is not installed', remedy: 'Install perl-base (Debian/Ubuntu) or perl.' };
     if (host.userNamespaces && parsed.isolation !== 'advisory') {
-      const version = await promisify(execFile)(host.bwrapPath!, ['--version']).then(
-        ({ stdout }) => stdout.trim(),
-        () => 'bubblewrap',
-      );
-      return { usable: true, detail: `kernel isolation: ${version}, ${cgroups}`, network: 'kernel' };
+      const launcher = host.launcher!;
+      const version =
+        launcher.kind === 'bubblewrap'
+          ? await promisify(execFile)(launcher.command, ['--version']).then(
+              ({ stdout }) => stdout.trim(),
+              () => undefined,
+            )
+          : undefined;
+      return {
+        usable: true,
+        detail: `kernel isolation: ${describeLauncher(launcher, version)}, ${cgroups}`,
+        network: 'kernel',
+      };
     }
     return {
       usable: true,

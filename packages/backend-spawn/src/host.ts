@@ -1,14 +1,17 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
 import { detectCgroups, type CgroupDriver } from './cgroup.js';
+import { bubblewrapLauncher, perlLauncher, type Launcher, type LauncherChoice } from './launcher.js';
+import { rootLinks } from './sandbox-plan.js';
 import { acquireSandboxUser, type SandboxIdChoice } from './sandbox-user.js';
 import { debug } from '@cordon/core/backend';
 
 /** What this machine offers the spawn backend; detected once per process and option set. */
 export interface HostFacts {
   isRoot: boolean;
-  bwrapPath: string | undefined;
-  /** Unprivileged user namespaces work for the sandbox user (bubblewrap ran a probe). */
+  /** What starts kernel-isolated sandboxes: the first of bubblewrap and the perl launcher whose probe passed. */
+  launcher: Launcher | undefined;
+  /** Unprivileged user namespaces work for the sandbox user (the launcher ran a probe). */
   userNamespaces: boolean;
   /** Why the kernel isolation is not available, when it is not. */
   kernelProblem: string | undefined;
@@ -50,12 +53,13 @@ const cache = new Map<string, Promise<HostFacts>>();
 
 interface DetectOptions {
   bwrapPath?: string | undefined;
+  launcher: LauncherChoice;
   sandboxUid: SandboxIdChoice;
   sandboxGid: SandboxIdChoice;
 }
 
 export function detectHost(options: DetectOptions): Promise<HostFacts> {
-  const key = `${options.bwrapPath ?? ''}:${options.sandboxUid}:${options.sandboxGid}`;
+  const key = `${options.launcher}:${options.bwrapPath ?? ''}:${options.sandboxUid}:${options.sandboxGid}`;
   let facts = cache.get(key);
   if (!facts) {
     facts = detect(options);
@@ -66,30 +70,55 @@ export function detectHost(options: DetectOptions): Promise<HostFacts> {
 
 async function detect(options: DetectOptions): Promise<HostFacts> {
   const isRoot = process.getuid?.() === 0;
-  const bwrapPath = options.bwrapPath ?? binary('bwrap');
   const setprivPath = binary('setpriv');
+  const perlPath = binary('perl');
   const cgroups = isRoot ? await detectCgroups() : undefined;
   let kernelProblem: string | undefined;
+  let launcher: Launcher | undefined;
   if (process.platform !== 'linux') kernelProblem = `namespaces need Linux (this is ${process.platform})`;
-  else if (!bwrapPath || !existsSync(bwrapPath)) kernelProblem = 'bubblewrap (bwrap) is not installed';
   else if (isRoot && !setprivPath)
     kernelProblem = 'setpriv (util-linux) is needed to drop root before creating namespaces';
-  else if (!isRoot) kernelProblem = await probeUserNamespaces(bwrapPath, undefined);
   else {
-    // As a sandbox would run: under a uid of its own (leased for the probe) or the fixed one.
-    const user = await acquireSandboxUser({ uid: options.sandboxUid, gid: options.sandboxGid });
-    try {
-      kernelProblem = await probeUserNamespaces(bwrapPath, { setpriv: setprivPath!, uid: user.uid, gid: user.gid });
-    } finally {
-      await user.release();
+    const problems: string[] = [];
+    const candidates: Launcher[] = [];
+    if (options.launcher !== 'perl') {
+      const bwrapPath = options.bwrapPath ?? binary('bwrap');
+      if (bwrapPath && existsSync(bwrapPath)) candidates.push(bubblewrapLauncher(bwrapPath));
+      else problems.push('bubblewrap (bwrap) is not installed');
     }
+    if (options.launcher !== 'bubblewrap') {
+      const perl = perlPath ? perlLauncher(perlPath) : 'perl is not installed, so there is no perl launcher';
+      if (typeof perl === 'string') problems.push(perl);
+      else candidates.push(perl);
+    }
+    // As a sandbox would run: under a uid of its own (leased for the probe) or the fixed one.
+    const user =
+      isRoot && candidates.length > 0
+        ? await acquireSandboxUser({ uid: options.sandboxUid, gid: options.sandboxGid })
+        : undefined;
+    try {
+      for (const candidate of candidates) {
+        const problem = await probeLauncher(
+          candidate,
+          user ? { setpriv: setprivPath!, uid: user.uid, gid: user.gid } : undefined,
+        );
+        if (problem === undefined) {
+          launcher = candidate;
+          break;
+        }
+        problems.push(problem);
+      }
+    } finally {
+      await user?.release();
+    }
+    if (!launcher) kernelProblem = problems.join('; ');
   }
   return {
     isRoot,
-    bwrapPath,
-    userNamespaces: kernelProblem === undefined,
+    launcher,
+    userNamespaces: launcher !== undefined,
     kernelProblem,
-    perlPath: binary('perl'),
+    perlPath,
     setprivPath,
     prlimitPath: binary('prlimit'),
     mountPath: binary('mount'),
@@ -97,37 +126,53 @@ async function detect(options: DetectOptions): Promise<HostFacts> {
   };
 }
 
-/** Runs bubblewrap once with every namespace the sandbox uses; returns why it failed, if it did. */
-function probeUserNamespaces(
-  bwrapPath: string,
+/**
+ * Runs the launcher once with every namespace and mount kind the sandbox uses; returns why
+ * it failed, if it did. Both launchers get the same arguments.
+ */
+function probeLauncher(
+  launcher: Launcher,
   drop: { setpriv: string; uid: number; gid: number } | undefined,
 ): Promise<string | undefined> {
-  const bwrapArgs = [
-    bwrapPath,
+  const launcherArgs = [
+    launcher.command,
+    ...launcher.prefix,
     '--unshare-all',
     '--unshare-user',
     '--disable-userns',
     '--ro-bind',
-    '/',
+    '/usr',
+    '/usr',
+    ...rootLinks(),
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--size',
+    '1048576',
+    '--tmpfs',
+    '/tmp',
+    '--remount-ro',
     '/',
     '--',
-    '/bin/true',
+    '/usr/bin/true',
   ];
   const [command, ...args] = drop
-    ? [drop.setpriv, `--reuid=${drop.uid}`, `--regid=${drop.gid}`, '--clear-groups', '--no-new-privs', ...bwrapArgs]
-    : bwrapArgs;
+    ? [drop.setpriv, `--reuid=${drop.uid}`, `--regid=${drop.gid}`, '--clear-groups', '--no-new-privs', ...launcherArgs]
+    : launcherArgs;
+  const name = launcher.kind === 'bubblewrap' ? 'bubblewrap' : "cordon's perl launcher";
   return new Promise((resolve) => {
-    const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'pipe'], env: {} });
+    const child = spawn(command!, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...launcher.env } });
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', (error) => resolve(`bubblewrap could not start: ${error.message}`));
+    child.on('error', (error) => resolve(`${name} could not start: ${error.message}`));
     child.on('close', (code) => {
       if (code === 0) resolve(undefined);
-      else if (/unknown option|unrecognized option/i.test(stderr))
+      else if (launcher.kind === 'bubblewrap' && /unknown option|unrecognized option/i.test(stderr))
         resolve(
-          `bubblewrap at ${bwrapPath} is too old (0.8 or newer is needed for --disable-userns and --size): ${stderr.trim()}`,
+          `bubblewrap at ${launcher.command} is too old (0.8 or newer is needed for --disable-userns and --size): ${stderr.trim()}`,
         );
-      else resolve(`bubblewrap cannot create user namespaces here (${stderr.trim() || `exit ${code}`})`);
+      else resolve(`${name} cannot create the sandbox's namespaces here (${stderr.trim() || `exit ${code}`})`);
     });
   });
 }

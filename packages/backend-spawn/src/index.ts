@@ -1,4 +1,5 @@
 export { backend } from './backend.js';
+export { LAUNCHER_CHOICES, perlLauncher, type Launcher, type LauncherChoice, type LauncherKind } from './launcher.js';
 export {
   ISOLATION_CHOICES,
   parseSpawnOptions,

@@ -1,5 +1,6 @@
 import { booleanOption, listOption, parseBackendOptions } from '@cordon/core/backend';
 import { z } from 'zod';
+import { LAUNCHER_CHOICES, type LauncherChoice } from './launcher.js';
 import type { SandboxIdChoice } from './sandbox-user.js';
 
 /** `auto`: kernel isolation where this host allows it, else advisory. */
@@ -44,7 +45,13 @@ export interface SpawnOptions {
   pythonPath?: string;
   /** Kernel-isolated sandboxes started ahead, each used once, for network-none runs with the default limits. @default 0 */
   poolSize?: number;
-  /** bubblewrap binary. @default the first `bwrap` on /usr/bin, /usr/local/bin, /bin */
+  /**
+   * What starts kernel-isolated sandboxes: `bubblewrap`, cordon's `perl` launcher (perl-base
+   * only, for hosts without bubblewrap), or `auto`, bubblewrap where it is installed and works,
+   * else perl. Either builds the same sandbox. @default 'auto'
+   */
+  launcher?: LauncherChoice;
+  /** bubblewrap binary. @default the first `bwrap` on /usr/bin, /bin, /usr/sbin, /sbin, /usr/local/bin */
   bwrapPath?: string;
   /** A file mounted as the kernel isolation's /etc/resolv.conf, for both network modes. @default the host's, for network 'open' only */
   resolvConf?: string;
@@ -75,6 +82,7 @@ export const spawnOptionsSchema = z
     sandboxGid: sandboxIdOption.default('per-sandbox'),
     nodePath: absolutePath.optional(),
     pythonPath: absolutePath.optional(),
+    launcher: z.enum(LAUNCHER_CHOICES).default('auto'),
     bwrapPath: absolutePath.optional(),
     poolSize: numberOption.min(0).max(64).default(0),
     resolvConf: absolutePath.optional(),

@@ -1,6 +1,7 @@
 import { lstatSync, readlinkSync } from 'node:fs';
 import { basename, dirname, posix } from 'node:path';
 import type { Language, NormalizedRequest } from '@cordon/core';
+import { launcherCommand, type Launcher } from './launcher.js';
 import { runnerArgs, runnerEnv } from './runner.js';
 import type { RunnerJob } from './runner-records.js';
 import { BOOT_SOURCE, ETC_FILES, GUARD_SOURCE, sandboxBootId } from './sandbox-data.js';
@@ -115,7 +116,7 @@ export function programEnv(
 }
 
 /** `/usr`-merged hosts have symlinks for these; older layouts have directories. */
-function rootLinks(): string[] {
+export function rootLinks(): string[] {
   const args: string[] = [];
   for (const name of ['/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32']) {
     try {
@@ -171,11 +172,11 @@ class InputFds {
 }
 
 /**
- * The kernel isolation: bubblewrap with new user, pid, ipc, uts, cgroup (and net)
+ * The kernel isolation, in bubblewrap's arguments (which the perl launcher reads too): new user, pid, ipc, uts, cgroup (and net)
  * namespaces, a read-only minimal root, and one sized tmpfs holding the working
  * directory, /tmp and the program. The runner is the namespace's init.
  */
-export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: SandboxShape }): SandboxPlan {
+export function kernelPlan(input: PlanInput & { launcher: Launcher; shape: SandboxShape }): SandboxPlan {
   const { interpreters, shape } = input;
   const none = shape.network === 'none';
   const fds = new InputFds();
@@ -265,9 +266,13 @@ export function kernelPlan(input: PlanInput & { bwrapPath: string; shape: Sandbo
   args.push('--', ...runnerArgs(interpreters.perl, preboot));
 
   return {
-    command: input.wrapper[0] ?? input.bwrapPath,
-    args: [...input.wrapper.slice(1), ...(input.wrapper.length > 0 ? [input.bwrapPath] : []), ...args],
-    env: { PATH: SANDBOX_PATH, CORDON_SPAWN_OWNER: input.marker, ...runnerEnv({ pidNamespaceInit: true }) },
+    ...launcherCommand(input.launcher, input.wrapper, args),
+    env: {
+      PATH: SANDBOX_PATH,
+      CORDON_SPAWN_OWNER: input.marker,
+      ...input.launcher.env,
+      ...runnerEnv({ pidNamespaceInit: true }),
+    },
     cwd: '/',
     statusFd: 4,
     inputs: fds.inputs,

@@ -26,6 +26,7 @@ import { createAdvisoryDir, type AdvisoryDir } from './advisory-dir.js';
 import type { CgroupDriver, ExecutionCgroup } from './cgroup.js';
 import { removeOwnerDirs } from './cgroup.js';
 import { defaultPythonPath, detectHost, type HostFacts } from './host.js';
+import { describeLauncher, type LauncherKind } from './launcher.js';
 import { parseSpawnOptions, type ParsedSpawnOptions, type SpawnOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
 import {
@@ -149,6 +150,11 @@ export class SpawnExecutor extends BaseExecutor {
     return this.isolation;
   }
 
+  /** What starts its kernel-isolated sandboxes (bubblewrap, or the perl launcher where bubblewrap is absent); undefined in the advisory isolation. */
+  get launcher(): LauncherKind | undefined {
+    return this.isolation === 'kernel' ? this.#host.launcher?.kind : undefined;
+  }
+
   /** The cgroup driver in use, for leak checks; undefined where limits are rlimits. */
   get cgroupDriver(): CgroupDriver | undefined {
     return this.#host.cgroups;
@@ -176,7 +182,7 @@ export class SpawnExecutor extends BaseExecutor {
     const rlimit: LimitEnforcement = this.#host.prlimitPath ? 'rlimit' : 'none';
     const notes = [
       this.isolation === 'kernel'
-        ? 'kernel isolation: bubblewrap namespaces (user, pid, ipc, uts, cgroup, net), read-only minimal filesystem, a boot id of its own, no pseudo-terminals, /dev/shm sized by diskBytes'
+        ? `kernel isolation: ${describeLauncher(this.#host.launcher!)}; namespaces (user, pid, ipc, uts, cgroup, net), read-only minimal filesystem, a boot id of its own, no pseudo-terminals, /dev/shm sized by diskBytes`
         : `advisory isolation: ${this.#host.kernelProblem ?? 'forced by the isolation option'}; only the Node network guard stands between code and the network`,
       this.#userNote(),
       `RLIMIT_NOFILE ${RUNNER_OPEN_FILES} per process; the runner that reports status and collects files is not dumpable, so the program cannot reach it`,
@@ -294,7 +300,7 @@ export class SpawnExecutor extends BaseExecutor {
   }
 
   /**
-   * Starts a kernel-isolated sandbox: bubblewrap is spawned as the sandbox user at once,
+   * Starts a kernel-isolated sandbox: its launcher is spawned as the sandbox user at once,
    * while its cgroup is made; the runner is moved in before it gets its job.
    */
   async #startKernel(id: string, shape: SandboxShape, limits: ExecutionLimits): Promise<SandboxProcess> {
@@ -308,7 +314,7 @@ export class SpawnExecutor extends BaseExecutor {
         wrapper: this.#wrapper(limits, undefined),
         user: user ? { uid: user.uid, gid: user.gid } : undefined,
         marker: `${OWNER_ID}/${id}`,
-        bwrapPath: this.#host.bwrapPath!,
+        launcher: this.#host.launcher!,
         shape,
         resolvConf: this.#resolvConf,
       });

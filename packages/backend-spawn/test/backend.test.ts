@@ -2,6 +2,7 @@ import { InvalidRequestError } from '@cordon/core';
 import { describe, expect, it } from 'vitest';
 import { backend, SpawnExecutor } from '../src/index.js';
 import defaultExport from '../src/index.js';
+import { expectedLauncher } from './expected-launcher.js';
 
 describe('spawn backend module', () => {
   it('exports the backend as `backend` and as default', () => {
@@ -12,7 +13,7 @@ describe('spawn backend module', () => {
   it('probe reports the kernel isolation on this machine', async () => {
     const probe = await backend.availability({});
     expect(probe).toMatchObject({ usable: true, network: 'kernel' });
-    expect(probe.detail).toMatch(/bubblewrap/);
+    expect(probe.detail).toMatch(expectedLauncher() === 'bubblewrap' ? /launcher bubblewrap/ : /launcher perl/);
   });
 
   it('probe reports the advisory isolation with a remedy when forced', async () => {

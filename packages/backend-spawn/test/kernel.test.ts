@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpawnExecutor } from '../src/index.js';
+import { expectedLauncher } from './expected-launcher.js';
 import { leftoversOf, sleep, startCanary } from './helpers.js';
 
 const MiB = 1024 * 1024;
@@ -23,6 +24,7 @@ describe('spawn backend, kernel isolation', () => {
   it('is the kernel isolation on this machine, with cgroup limits', () => {
     expect(executor.isolation).toBe('kernel');
     expect(executor.tier).toBe('kernel'); // the deprecated name, for one release
+    expect(executor.launcher).toBe(expectedLauncher());
     const capabilities = executor.capabilities();
     expect(capabilities.network).toBe('kernel');
     expect(capabilities.limits).toMatchObject({

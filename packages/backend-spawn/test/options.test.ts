@@ -13,6 +13,7 @@ describe('spawn options', () => {
   it('applies defaults', () => {
     expect(parseSpawnOptions({})).toEqual({
       isolation: 'auto',
+      launcher: 'auto',
       allowAdvisoryIsolation: false,
       packageDirs: [],
       sandboxUid: 'per-sandbox',
