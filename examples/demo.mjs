@@ -76,7 +76,7 @@ const host = adapter.canaryNetwork.reachIPv4;
 
 if (!json)
   process.stderr.write(
-    `cordon demo on backend "${backend.name}" (${detected.reason}); canary at ${host}:${canary.port}\n\n`,
+    `cordon demo on backend "${backend.name}" (${detected.reason}); canary at ${host}:${canary.port}\n${capabilities.notes?.[0] ? `${capabilities.notes[0]}\n` : ''}\n`,
   );
 if (weakLimits.length > 0) {
   process.stderr.write(

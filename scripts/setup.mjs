@@ -17,8 +17,10 @@ export function pnpmCommand() {
 }
 
 // A first run prints no third-party banner: turbo's telemetry notice is turned off for
-// what this script starts (it otherwise shows once per machine, and reports usage).
+// what this script starts (it otherwise shows once per machine, and reports usage), and so
+// is pnpm's "update available" box (as .npmrc does for npm's own notice).
 process.env.TURBO_TELEMETRY_DISABLED ??= '1';
+process.env.npm_config_update_notifier ??= 'false';
 
 export function run(command, args, options = {}) {
   const result = spawnSync(command, args, { stdio: 'inherit', cwd: root, ...options });
