@@ -86,13 +86,12 @@ const formatTally = (tally) =>
     .map(([verdict, count]) => `${count} ${verdict}`)
     .join(', ');
 
-/** `cordon doctor --json`'s row for one backend, or undefined. */
-function doctorRow(name) {
-  const result = spawnSync(cordon('doctor', '--json')[0], cordon('doctor', '--json').slice(1), {
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
-  return parseJson(result.stdout ?? '')?.backends?.find((row) => row.backend === name);
+/** The spawn backend's row in `cordon doctor --json`'s output, or undefined. */
+const spawnRow = (stdout) => parseJson(stdout ?? '')?.backends?.find((row) => row.backend === 'spawn');
+
+function doctorSpawnRow() {
+  const [command, ...args] = cordon('doctor', '--json');
+  return spawnRow(spawnSync(command, args, { encoding: 'utf8', timeout: 60_000 }).stdout);
 }
 
 /**
@@ -100,11 +99,12 @@ function doctorRow(name) {
  * bubblewrap: CORDON_TEST_EXPECT_LAUNCHER=perl), else bubblewrap where it is installed.
  */
 function expectedLauncher() {
-  return process.env.CORDON_TEST_EXPECT_LAUNCHER ?? (ok('bwrap', ['--version']) ? 'bubblewrap' : 'perl');
+  // The fixed path the backend looks at first, not PATH (CI masks exactly this file).
+  return process.env.CORDON_TEST_EXPECT_LAUNCHER ?? (ok('/usr/bin/bwrap', ['--version']) ? 'bubblewrap' : 'perl');
 }
 
 function launcherNamed(result) {
-  const spawn = parseJson(result.stdout ?? '')?.backends?.find((row) => row.backend === 'spawn');
+  const spawn = spawnRow(result.stdout);
   const want = `launcher ${expectedLauncher()}`;
   return { ok: Boolean(spawn?.detail?.includes(want)), detail: `spawn: ${spawn?.detail ?? 'no row'} (want "${want}")` };
 }
@@ -125,7 +125,7 @@ export const tiers = [
     // Usable when either launcher (bubblewrap, or the perl one on perl-base) can create the
     // sandbox's namespaces here: the backend's own probe, through `cordon doctor`.
     detect: () => {
-      const spawn = doctorRow('spawn');
+      const spawn = doctorSpawnRow();
       if (!spawn) return { ok: false, why: 'cordon doctor did not report the spawn backend', enable: 'pnpm build' };
       if (spawn.usable && spawn.network === 'kernel') return { ok: true };
       return { ok: false, why: spawn.detail, enable: spawn.remedy ?? 'see cordon doctor' };

@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { debug } from '@cordon/core/backend';
 
 /**
@@ -7,25 +8,36 @@ import { debug } from '@cordon/core/backend';
  * its code range up front, ~570 MiB, so a data limit below that stops Node at start
  * ("Failed to reserve virtual memory for CodeRange"). Measured once per binary; 0 if unknown.
  */
-const cache = new Map<string, number>();
+const cache = new Map<string, Promise<number>>();
 
-export function nodeReservedDataBytes(nodePath: string): number {
+function nodeReservedDataBytes(nodePath: string): Promise<number> {
   let bytes = cache.get(nodePath);
   if (bytes === undefined) {
-    const result = spawnSync(
+    bytes = promisify(execFile)(
       nodePath,
       [
         '-e',
         "process.stdout.write(/^VmData:\\s*(\\d+) kB/m.exec(require('fs').readFileSync('/proc/self/status','utf8'))[1])",
       ],
       { encoding: 'utf8', timeout: 10_000, env: { PATH: '/usr/bin:/bin' } },
+    ).then(
+      ({ stdout }) => (/^\d+$/.test(stdout) ? Number(stdout) * 1024 : 0),
+      () => 0,
     );
-    bytes = result.status === 0 && /^\d+$/.test(result.stdout) ? Number(result.stdout) * 1024 : 0;
-    debug('spawn.rlimit', () => `${nodePath} holds ${bytes} bytes of data at start`);
+    void bytes.then((measured) => debug('spawn.rlimit', () => `${nodePath} holds ${measured} bytes of data at start`));
     cache.set(nodePath, bytes);
   }
   return bytes;
 }
 
 /** Above this, RLIMIT_DATA cannot bound node code: the limit would have to exceed the request by that much for Node to start. */
-export const RLIMIT_DATA_OVERHEAD_LIMIT_BYTES = 256 * 1024 * 1024;
+const RLIMIT_DATA_OVERHEAD_LIMIT_BYTES = 256 * 1024 * 1024;
+
+/**
+ * What RLIMIT_DATA must add to a request's memoryBytes so this Node can start at all: 0 where
+ * its start-up data is small (the limit then bounds memory), else all of it (memory is then unbounded).
+ */
+export async function rlimitDataAllowanceBytes(nodePath: string): Promise<number> {
+  const reserved = await nodeReservedDataBytes(nodePath);
+  return reserved > RLIMIT_DATA_OVERHEAD_LIMIT_BYTES ? reserved : 0;
+}

@@ -27,7 +27,7 @@ import type { CgroupDriver, ExecutionCgroup } from './cgroup.js';
 import { removeOwnerDirs } from './cgroup.js';
 import { defaultPythonPath, detectHost, type HostFacts } from './host.js';
 import { describeLauncher, type LauncherKind } from './launcher.js';
-import { nodeReservedDataBytes, RLIMIT_DATA_OVERHEAD_LIMIT_BYTES } from './node-reservation.js';
+import { rlimitDataAllowanceBytes } from './node-reservation.js';
 import { parseSpawnOptions, type ParsedSpawnOptions, type SpawnOptions } from './options.js';
 import { kernelRemedy } from './remedy.js';
 import {
@@ -64,8 +64,8 @@ export class SpawnExecutor extends BaseExecutor {
   readonly #pool: WarmPool<SandboxProcess, 'kernel'> | undefined;
   /** `resolvConf`'s contents, read once at create. */
   readonly #resolvConf: Buffer | undefined;
-  /** Without cgroups: the data Node holds at start, added to RLIMIT_DATA so Node can start at all (see node-reservation.ts). */
-  readonly #nodeReservedDataBytes: number;
+  /** Without cgroups: added to RLIMIT_DATA so Node can start at all; non-zero means memory is unbounded (node-reservation.ts). */
+  readonly #dataAllowanceBytes: number;
 
   private constructor(
     options: ParsedSpawnOptions,
@@ -73,6 +73,7 @@ export class SpawnExecutor extends BaseExecutor {
     isolation: Isolation,
     interpreters: Interpreters,
     resolvConf: Buffer | undefined,
+    dataAllowanceBytes: number,
   ) {
     super({ maxConcurrency: options.maxConcurrency });
     this.#options = options;
@@ -80,7 +81,7 @@ export class SpawnExecutor extends BaseExecutor {
     this.isolation = isolation;
     this.#interpreters = interpreters;
     this.#resolvConf = resolvConf;
-    this.#nodeReservedDataBytes = !host.cgroups && host.prlimitPath ? nodeReservedDataBytes(interpreters.node) : 0;
+    this.#dataAllowanceBytes = dataAllowanceBytes;
     this.#capabilities = this.#describe();
     if (isolation === 'kernel' && options.poolSize > 0) {
       // One start at a time, so refills do not crowd the CPU the running executions need; a
@@ -146,7 +147,9 @@ export class SpawnExecutor extends BaseExecutor {
       if (reaped.length > 0)
         debug('spawn.reaper', () => `reaped ${reaped.length} cgroup(s) of dead owners: ${reaped.join(', ')}`);
     }
-    return new SpawnExecutor(parsed, host, isolation, interpreters, resolvConf);
+    const dataAllowanceBytes =
+      !host.cgroups && host.prlimitPath ? await rlimitDataAllowanceBytes(interpreters.node) : 0;
+    return new SpawnExecutor(parsed, host, isolation, interpreters, resolvConf, dataAllowanceBytes);
   }
 
   /** @deprecated since 0.2: use `isolation`. Removed in the next release. */
@@ -185,7 +188,7 @@ export class SpawnExecutor extends BaseExecutor {
     const cgroup = this.#host.cgroups !== undefined;
     const rlimit: LimitEnforcement = this.#host.prlimitPath ? 'rlimit' : 'none';
     // RLIMIT_DATA raised by hundreds of MiB for Node to start bounds nothing: say none (fail closed).
-    const dataUnbounded = this.#nodeReservedDataBytes > RLIMIT_DATA_OVERHEAD_LIMIT_BYTES;
+    const dataUnbounded = this.#dataAllowanceBytes > 0;
     const notes = [
       this.isolation === 'kernel'
         ? `kernel isolation: ${describeLauncher(this.#host.launcher!)}; namespaces (user, pid, ipc, uts, cgroup, net), read-only minimal filesystem, a boot id of its own, no pseudo-terminals, /dev/shm sized by diskBytes`
@@ -197,7 +200,7 @@ export class SpawnExecutor extends BaseExecutor {
         : 'no writable cgroups (not root or no delegation): limits through rlimits where possible',
       ...(dataUnbounded
         ? [
-            `memory is not bounded: Node ${process.version}'s V8 holds ${Math.round(this.#nodeReservedDataBytes / 2 ** 20)} MiB of reserved data at start, which RLIMIT_DATA counts, so the data limit is memoryBytes plus that`,
+            `memory is not bounded: Node ${process.version}'s V8 holds ${Math.round(this.#dataAllowanceBytes / 2 ** 20)} MiB of reserved data at start, which RLIMIT_DATA counts, so the data limit is memoryBytes plus that`,
           ]
         : []),
       ...(this.isolation === 'kernel'
@@ -356,7 +359,7 @@ export class SpawnExecutor extends BaseExecutor {
     if (!this.#host.cgroups && this.#host.prlimitPath)
       wrapper.push(
         this.#host.prlimitPath,
-        `--data=${limits.memoryBytes + (this.#nodeReservedDataBytes > RLIMIT_DATA_OVERHEAD_LIMIT_BYTES ? this.#nodeReservedDataBytes : 0)}`,
+        `--data=${limits.memoryBytes + this.#dataAllowanceBytes}`,
         `--nproc=${limits.pids}`,
         '--',
       );
