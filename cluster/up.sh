@@ -271,7 +271,7 @@ docker_name() {
   echo "$n"
 }
 
-# Images from the local Docker engine (the cordon runtime image), when present.
+# Images from the local Docker engine (the cordon runtime and test images), when present.
 # The last archive taken from Docker is kept in the cache, so a cluster:up while
 # Docker is down (or restarting) still gets the images it had.
 import_docker_images() {
@@ -292,8 +292,9 @@ import_docker_images() {
     return 0
   fi
   if [[ -z ${CORDON_K8S_IMAGES+set} ]]; then
-    refs=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^cordon-runtime:' | grep -v '<none>' || true)
-    [[ -n $refs ]] || { log "no cordon-runtime:* image in Docker yet (images/runtime/build-offline.sh builds it); skipping"; return; }
+    # The runtime images, and the test images that are not cordon's (images/test/build-foreign.sh).
+    refs=$(docker images --format '{{.Repository}}:{{.Tag}}' | grep -E '^(cordon-runtime|cordon-test/[^:]+):' | grep -v '<none>' || true)
+    [[ -n $refs ]] || { log "no cordon-runtime:* or cordon-test/* image in Docker yet (images/runtime/build-offline.sh builds it); skipping"; return; }
   fi
   # Import only when something changed since the last import.
   local id stamp all=() changed=0

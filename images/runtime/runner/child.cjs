@@ -1,5 +1,5 @@
 'use strict';
-// The program's own process for node (runner protocol 2; see supervisor.cjs). The
+// The program's own process for node (runner protocol 3; see supervisor.cjs). The
 // supervisor boots it under the sandbox uid before any request exists; it waits for
 // one job on fd 3 ({ script, env, files, code }), writes the request's files and the
 // program into the working directory (as the program's uid, before any of its code

@@ -1,23 +1,38 @@
 'use strict';
-// cordon's in-container supervisor, runner protocol 2.
+// cordon's in-container supervisor, runner protocol 3 (supervisor.py speaks the same
+// protocol for images with python3 but no node).
 //
 // Runs as root holding only CAP_SETUID, CAP_SETGID and CAP_KILL (no DAC override, no
-// ptrace), next to tini as PID 1. The program never runs in this process: it runs as
-// a separate process under the sandbox uid (`--uid`), which cannot read this
-// process's memory, signal it or obtain its descriptors. So the per-run nonce, read
-// here from the payload and never handed to anything else, stays secret, and only
-// this process can write the real trailer: the exit status in it is what waitpid
-// said, and the files are what was found after every process of the sandbox uid was
-// gone.
+// ptrace), beneath an init as PID 1 (the runtime image's tini, or docker's --init in
+// a user's own image: nothing here assumes either). The program never runs in this
+// process: it runs as a separate process under the sandbox uid (`--uid`), which
+// cannot read this process's memory, signal it or obtain its descriptors. So the
+// per-run nonce, read here from the payload and never handed to anything else, stays
+// secret, and only this process can write the real trailer: the exit status in it is
+// what waitpid said, and the files are what was found after every process of the
+// sandbox uid was gone.
 //
-// In, on fd 0: a 4-byte big-endian length N, N bytes of JSON { v: 2, nonce, language,
-// code, env, files: [[path, base64]], collect: { include, exclude }, bounds }, then the
-// program's own stdin until EOF (read byte-exact, so the rest is left to the program).
+// In, on fd 0: a 4-byte big-endian length N, N bytes of JSON { v: 3, nonce, language,
+// code, env, files: [[path, base64]], collect: { include, exclude }, bounds,
+// stdinBytes }, then exactly `stdinBytes` bytes: the program's stdin. The program
+// never reads fd 0: its own fd 0 is a socket from this process, which copies those
+// bytes into it (asynchronously: a program that never reads blocks nothing here) and
+// then shuts it, so the program sees EOF after exactly its stdin. fd 0 then stays
+// open for the whole run as the host's liveness: the host ends it only once it read
+// the trailer (or gave up). EOF or a read error on fd 0 before the trailer is written
+// means the host is gone: every program process is SIGKILLed and this process exits
+// 125 at once, without a trailer (also while still waiting for the payload, as an
+// idle pooled container does). Bytes past `stdinBytes` are read and dropped.
 // Out: the program writes straight to fds 1 and 2; at the end this process writes
 //   stdout: "\0cordon:<nonce>:\0"
 //   stderr: "\0cordon:<nonce>:" + JSON { exitCode, signal, files, filesTruncated, warnings } + "\0"
 // (JSON never contains a NUL) and exits with the program's code, or 128+N for signal N.
 // A supervisor failure before the program ran exits 125 without a trailer.
+//
+// Options: --kind node|python, --uid N, [--nproc N] (RLIMIT_NPROC of the program's
+// processes, set by prlimit), and paths for images laid out otherwise: --node,
+// --python, --bash, --prlimit (interpreters and tools), --node-path (NODE_PATH of the
+// node child; empty for none).
 //
 // For node and python a booted child is spawned at container start, under the
 // sandbox uid, and waits for its job on fd 3 (so a pooled run does not wait for an
@@ -27,6 +42,8 @@
 // (glibc's setxid), dear under gVisor, so there are as few as possible: none on a
 // pooled node or python run without collectFiles.
 const fs = require('node:fs');
+const net = require('node:net');
+const tty = require('node:tty');
 const path = require('node:path');
 const { WORKDIR, writeProgram } = require('./workdir.cjs');
 const { spawn } = require('node:child_process');
@@ -37,7 +54,7 @@ const { pinStdio, readExactly, writeFully } = require('./stdio.cjs');
 
 pinStdio();
 
-const PROTOCOL = 2;
+const PROTOCOL = 3;
 const BASE_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', HOME: WORKDIR };
 /** Larger than any valid request (4 MiB code, 32 MiB files as base64): anything bigger is not one. */
 const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
@@ -48,32 +65,61 @@ const JOB_FD = 3;
 /** The node child's exit declaration (see declaredExit). */
 const EXIT_FD = 4;
 const MAX_DECLARATION_CHARS = 16;
+const RUNNER_DIR = '/opt/cordon/runner';
+
+/** Where the tools are unless the command line says otherwise (the runtime image's layout). */
+const DEFAULT_PATHS = {
+  node: '/usr/local/bin/node',
+  python: '/usr/bin/python3',
+  bash: '/bin/bash',
+  prlimit: '/usr/bin/prlimit',
+  'node-path': '/usr/local/lib/node_modules',
+};
 
 /** The booted children: each becomes the program when its job arrives. */
-const CHILDREN = {
-  node: { command: '/usr/local/bin/node', args: ['/opt/cordon/runner/child.cjs'], script: 'main.js' },
-  python: { command: '/usr/bin/python3', args: ['-u', '/opt/cordon/runner/child.py'], script: 'main.py' },
-};
+function bootedChild(options) {
+  if (options.kind === 'node')
+    return { command: options.paths.node, args: [`${RUNNER_DIR}/child.cjs`], script: 'main.js' };
+  return { command: options.paths.python, args: ['-u', `${RUNNER_DIR}/child.py`], script: 'main.py' };
+}
+
 /** What the interpreters read at start; the program's own environment is set when its job arrives. */
-const BOOT_ENV = {
-  node: { ...BASE_ENV, LANG: 'C.UTF-8', NODE_PATH: '/usr/local/lib/node_modules' },
-  python: { ...BASE_ENV, LANG: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' },
-};
+function bootEnv(options) {
+  if (options.kind === 'python')
+    return { ...BASE_ENV, LANG: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' };
+  const nodePath = options.paths['node-path'];
+  return { ...BASE_ENV, LANG: 'C.UTF-8', ...(nodePath === '' ? {} : { NODE_PATH: nodePath }) };
+}
+
+function checkedPath(name, value) {
+  if (value === undefined) return DEFAULT_PATHS[name];
+  if (name === 'node-path' && value === '') return value;
+  if (!path.posix.isAbsolute(value) || value.includes('\0'))
+    throw new Error(`--${name} must be an absolute path (got ${JSON.stringify(value)})`);
+  return value;
+}
 
 function readOptions() {
   const { values } = parseArgs({
     args: process.argv.slice(2),
-    options: { kind: { type: 'string' }, uid: { type: 'string' }, nproc: { type: 'string' } },
+    options: {
+      kind: { type: 'string' },
+      uid: { type: 'string' },
+      nproc: { type: 'string' },
+      ...Object.fromEntries(Object.keys(DEFAULT_PATHS).map((name) => [name, { type: 'string' }])),
+    },
     strict: true,
   });
   const kind = values.kind;
   if (kind !== 'node' && kind !== 'python') throw new Error(`--kind must be node or python (got ${kind})`);
   const uid = Number(values.uid);
-  if (!Number.isInteger(uid) || uid < 0 || uid >= 2 ** 31) throw new Error(`--uid must be a uid (got ${values.uid})`);
+  if (!/^\d+$/.test(values.uid ?? '') || !Number.isInteger(uid) || uid >= 2 ** 31)
+    throw new Error(`--uid must be a uid (got ${values.uid})`);
   const nproc = values.nproc === undefined ? undefined : Number(values.nproc);
-  if (nproc !== undefined && (!Number.isInteger(nproc) || nproc < 1))
+  if (nproc !== undefined && (!/^\d+$/.test(values.nproc) || !Number.isInteger(nproc) || nproc < 1))
     throw new Error(`--nproc must be a positive integer (got ${values.nproc})`);
-  return { kind, uid, nproc };
+  const paths = Object.fromEntries(Object.keys(DEFAULT_PATHS).map((name) => [name, checkedPath(name, values[name])]));
+  return { kind, uid, nproc, paths };
 }
 
 /** Runs `fn` with the program's effective uid and gid (root's own are restored after). */
@@ -98,25 +144,82 @@ function spawnProgram(options, command, args, env, stdio) {
   const argv =
     options.nproc === undefined
       ? [command, ...args]
-      : ['/usr/bin/prlimit', `--nproc=${options.nproc}`, '--', command, ...args];
+      : [options.paths.prlimit, `--nproc=${options.nproc}`, '--', command, ...args];
   // No cwd option: it would chdir before dropping root, which cannot enter the 0700 workdir;
   // the child inherits this process's cwd, the workdir, entered as the program's uid.
-  return spawn(argv[0], argv.slice(1), {
+  const spawned = spawn(argv[0], argv.slice(1), {
     env,
     stdio,
     ...(options.uid === 0 ? {} : { uid: options.uid, gid: options.uid }),
   });
+  spawned.on('error', () => undefined);
+  // The program may exit (or shut its fd 0) before taking all of its stdin: EPIPE is not ours.
+  if (spawned.stdin) spawned.stdin.on('error', () => undefined);
+  return spawned;
 }
 
+/** The host ended fd 0 before a payload came: nothing to run, nobody to report to. */
+class HostGoneError extends Error {}
+
 function readPayload() {
-  const length = readExactly(0, 4).readUInt32BE(0);
+  let header;
+  try {
+    header = readExactly(0, 4);
+  } catch (error) {
+    throw new HostGoneError(`fd 0 ended before a payload came (${error.message})`);
+  }
+  const length = header.readUInt32BE(0);
   if (length > MAX_PAYLOAD_BYTES) throw new Error(`payload of ${length} bytes is larger than ${MAX_PAYLOAD_BYTES}`);
   const payload = JSON.parse(readExactly(0, length).toString('utf8'));
   if (payload.v !== PROTOCOL)
     throw new Error(`unsupported payload version ${payload.v} (this runner speaks ${PROTOCOL})`);
   if (typeof payload.nonce !== 'string' || !/^[0-9a-f]{16,64}$/.test(payload.nonce))
     throw new Error('the payload has no valid nonce');
+  if (!Number.isSafeInteger(payload.stdinBytes) || payload.stdinBytes < 0)
+    throw new Error(`the payload's stdinBytes must be an integer >= 0 (got ${JSON.stringify(payload.stdinBytes)})`);
   return payload;
+}
+
+/** Set once the trailer is being written: from then on the end of fd 0 is the host done reading. */
+let reporting = false;
+
+/**
+ * fd 0 as a stream. Pipes and sockets (what docker and kubectl attach) are polled by the
+ * event loop, never read by a threadpool thread: Node's exit joins those threads, so
+ * one blocked in read(0) would hold this process's exit until the host wrote again.
+ */
+function hostStream() {
+  const stat = fs.fstatSync(0);
+  if (stat.isFIFO() || stat.isSocket()) return new net.Socket({ fd: 0, readable: true, writable: false });
+  if (tty.isatty(0)) return new tty.ReadStream(0);
+  return fs.createReadStream('', { fd: 0, autoClose: false });
+}
+
+/**
+ * The host's side of the run on fd 0, after the payload: `stdinBytes` bytes are copied
+ * to the program's stdin (buffered here as needed, so a program that never reads
+ * stalls nothing), which is then shut; whatever follows is dropped; the end of fd 0 or
+ * a read error before the trailer means the host is gone, and so is the run.
+ */
+function relayHost(stdinBytes, programStdin) {
+  let remaining = stdinBytes;
+  if (remaining === 0) programStdin.end();
+  const hostGone = () => {
+    if (reporting) return;
+    killOnce();
+    process.exit(SUPERVISOR_FAILURE);
+  };
+  const host = hostStream();
+  host.on('error', hostGone);
+  host.on('end', hostGone);
+  host.on('close', hostGone);
+  host.on('data', (chunk) => {
+    if (remaining === 0) return;
+    const taken = chunk.length <= remaining ? chunk : chunk.subarray(0, remaining);
+    remaining -= taken.length;
+    if (!programStdin.destroyed) programStdin.write(taken);
+    if (remaining === 0) programStdin.end();
+  });
 }
 
 /**
@@ -134,12 +237,15 @@ function sendJob(socket, job) {
   socket.destroy();
 }
 
+/** How the program ended; rejects when it never started (Node then sets a negative errno as exitCode). */
 function exited(child) {
+  const failed = () => new Error(`could not start ${child.spawnfile} (${child.exitCode})`);
+  if (child.exitCode !== null && child.exitCode < 0) return Promise.reject(failed());
   if (child.exitCode !== null || child.signalCode !== null)
     return Promise.resolve({ code: child.exitCode, signal: child.signalCode });
   return new Promise((resolve, reject) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
-    child.once('error', reject);
+    child.once('error', (error) => reject(child.exitCode !== null && child.exitCode < 0 ? failed() : error));
   });
 }
 
@@ -187,11 +293,7 @@ function otherProcesses() {
 async function killProgramProcesses() {
   const started = Date.now();
   for (;;) {
-    try {
-      process.kill(-1, 'SIGKILL');
-    } catch {
-      // ESRCH: nothing left to signal.
-    }
+    killOnce();
     if (otherProcesses().length === 0) return true;
     if (Date.now() - started > SWEEP_TIMEOUT_MS) return false;
     // Yield, so libuv reaps the children that are this process's own.
@@ -211,21 +313,21 @@ async function main() {
     throw new Error(
       'the supervisor must run as root (holding CAP_SETUID, CAP_SETGID, CAP_KILL): it runs the program as another uid',
     );
-  const child = CHILDREN[options.kind];
+  const child = bootedChild(options);
   // Root's supplementary groups would widen what the collection can read.
   if (options.uid !== 0) process.setgroups([]);
   const rootDev = asProgram(options.uid, () => {
     process.chdir(WORKDIR);
     return fs.statSync('.').dev;
   });
-  const booted = spawnProgram(options, child.command, child.args, BOOT_ENV[options.kind], [
-    'inherit',
+  // The program's stdin is a socket from this process (see relayHost), from boot on.
+  const booted = spawnProgram(options, child.command, child.args, bootEnv(options), [
+    'pipe',
     'inherit',
     'inherit',
     'pipe',
     ...(options.kind === 'node' ? ['pipe'] : []),
   ]);
-  booted.on('error', () => undefined);
   booted.stdio[JOB_FD].on('error', () => undefined);
   const declared = options.kind === 'node' ? declaredExit(booted.stdio[EXIT_FD]) : undefined;
 
@@ -237,7 +339,7 @@ async function main() {
     booted.kill('SIGKILL');
     const script = path.posix.join(WORKDIR, 'main.sh');
     asProgram(options.uid, () => writeProgram({ files: payload.files, code: payload.code, script }));
-    program = spawnProgram(options, '/bin/bash', [script], env, ['inherit', 'inherit', 'inherit']);
+    program = spawnProgram(options, options.paths.bash, [script], env, ['pipe', 'inherit', 'inherit']);
   } else {
     if (payload.language !== options.kind)
       throw new Error(`this runner boots ${options.kind}, not ${payload.language}`);
@@ -246,6 +348,7 @@ async function main() {
     program = booted;
     programDeclared = declared;
   }
+  relayHost(payload.stdinBytes, program.stdin);
   return { payload, program, programDeclared, options, rootDev };
 }
 
@@ -270,6 +373,7 @@ async function finish({ payload, program, programDeclared, options, rootDev }) {
       result.warnings.push(`collection failed: ${error && error.message ? error.message : error}`);
     }
   }
+  reporting = true;
   writeTrailers(payload.nonce, {
     exitCode: code,
     signal,
@@ -284,6 +388,7 @@ main()
   .then(finish)
   .catch((error) => {
     try {
+      if (error instanceof HostGoneError) killOnce();
       writeFully(2, `cordon supervisor: ${error && error.stack ? error.stack : error}\n`);
     } finally {
       process.exit(SUPERVISOR_FAILURE);
