@@ -38,6 +38,33 @@ function advisoryConformance(result) {
   };
 }
 
+/**
+ * Judges conformance on an image that is not cordon's: everything it can run must be
+ * blocked or hold; a probe may be `invalid` only for a tool the image really lacks
+ * (`tool missing: python3`), and then only a tool in `lacks`.
+ */
+function foreignConformance(lacks) {
+  return (result) => {
+    const report = parseJson(result.stdout);
+    if (!report) return noReport(result);
+    printReport(report);
+    const tally = tallyVerdicts(report);
+    const wrong = (report.results ?? []).filter(({ verdict, detail }) => {
+      if (verdict === 'LEAK' || verdict === 'FAILS' || verdict === 'not-enforced') return true;
+      if (verdict !== 'invalid') return false;
+      const tools = /^tool missing: (.*)$/.exec(String(detail ?? '').split(' | ')[0] ?? '')?.[1];
+      return !tools || !tools.split(', ').every((tool) => lacks.includes(tool.replace(/ \((sandbox|control)\)$/, '')));
+    });
+    const rows = wrong.map(
+      ({ id, verdict, detail }) => `; ${verdict} ${id}: ${String(detail).replace(/\s+/g, ' ').slice(0, 200)}`,
+    );
+    return {
+      ok: wrong.length === 0 && (tally.blocked ?? 0) > 0,
+      detail: `${formatTally(tally)}; invalid allowed only for a missing ${lacks.join('/') || 'nothing'}${rows.join('')}`,
+    };
+  };
+}
+
 function parseJson(text) {
   try {
     return JSON.parse(text);
@@ -175,6 +202,28 @@ export const tiers = [
         check: strictConformance,
       },
     ],
+  },
+  {
+    // Users' own images (any image with node and/or python3): images/test/build-foreign.sh
+    // builds three from other bases. Conformance on each, as far as its tools go.
+    name: 'docker-foreign',
+    present: has('images/test/build-foreign.sh'),
+    detect: () => {
+      if (!ok('docker', ['info']))
+        return { ok: false, why: 'no Docker daemon is reachable', enable: 'bash scripts/docker-up.sh' };
+      if (!ok('bash', [join(root, 'images/test/build-foreign.sh'), '--check']))
+        return { ok: false, why: 'the foreign test images are not built', enable: 'bash images/test/build-foreign.sh' };
+      return { ok: true };
+    },
+    steps: [
+      ['cordon-test/minimal-node:1', ['python3', 'bash', 'curl', 'nc', 'wget', 'ping', 'python']],
+      ['cordon-test/python-only:1', ['node']],
+      ['cordon-test/node-python-stripe:1', ['nc', 'wget', 'ping']],
+    ].map(([image, lacks]) => ({
+      title: `cordon conformance --backend docker --option image=${image}`,
+      command: cordon('conformance', '--backend', 'docker', '--option', `image=${image}`, '--json'),
+      check: foreignConformance(lacks),
+    })),
   },
   {
     name: 'gvisor',

@@ -3,7 +3,14 @@ import { type ExecutionLimits } from '@cordon/core';
 import { LABELS, MANAGED_BY, OWNER_ID } from '@cordon/core/backend';
 import type Docker from 'dockerode';
 import { BACKEND_NAME } from './backend-name.js';
-import { RUNTIME_WORKDIR, supervisorCommand, type RunnerKind } from '@cordon/core/backend';
+import {
+  foreignSupervisorCommand,
+  RUNNER_DIR,
+  RUNTIME_WORKDIR,
+  supervisorCommand,
+  type ImageTools,
+  type RunnerKind,
+} from '@cordon/core/backend';
 
 /** Labels beyond core's: who owns the container, so what dead owners left can be reaped. */
 export const DOCKER_LABELS = {
@@ -17,6 +24,11 @@ export const DOCKER_LABELS = {
 /** Everything that decides how a sandbox container is made; two equal specs make interchangeable containers. */
 export interface SandboxSpec {
   image: string;
+  /**
+   * Set for an image that is not cordon's: its tools, and the runner arrives over
+   * stdin at start (see core's foreign-image.ts). Absent: the image's own runner.
+   */
+  tools?: ImageTools | undefined;
   runtime: string | undefined;
   kind: RunnerKind;
   /**
@@ -107,19 +119,25 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
   // (/dev/ptmx links into it). gVisor's terminals are its own, and it mishandles a
   // mount over /dev/pts, so it keeps them.
   if (!spec.gvisor) tmpfs['/dev/pts'] = 'ro,nosuid,nodev,noexec,size=4k,mode=0555';
+  // A foreign image's runner is written here by its bootstrap (root's, read-only to the program).
+  if (spec.tools) tmpfs[RUNNER_DIR] = 'rw,nosuid,nodev,noexec,size=4m,mode=0755';
   const hostConfig = hostConfigOf(spec, tmpfs, control, disk);
+  // RLIMIT_NPROC only under gVisor, where it is the per-sandbox pids limit (see SandboxSpec.gvisor);
+  // the supervisor sets it on the program's processes alone.
+  const nproc = spec.gvisor ? limits.pids : undefined;
 
   return {
     Image: spec.image,
-    // RLIMIT_NPROC only under gVisor, where it is the per-sandbox pids limit (see SandboxSpec.gvisor);
-    // the supervisor sets it on the program's processes alone.
-    Cmd: supervisorCommand({ kind: spec.kind, programUid, nproc: spec.gvisor ? limits.pids : undefined }),
+    // A foreign image's own entrypoint is replaced by its interpreter running cordon's bootstrap.
+    ...(spec.tools
+      ? { Entrypoint: foreignSupervisorCommand({ tools: spec.tools, kind: spec.kind, programUid, nproc }), Cmd: [] }
+      : { Cmd: supervisorCommand({ kind: spec.kind, programUid, nproc }) }),
     // Root for the supervisor, with nothing but SUPERVISOR_CAPABILITIES; the program runs as programUid.
     User: '0:0',
     WorkingDir: '/',
     Hostname: 'sandbox',
     Labels: labels,
-    // Code, files and stdin arrive over the attached stdin; closing it is the program's EOF.
+    // Code, files and stdin arrive over the attached stdin, which then stays open as the host's liveness (protocol 3).
     AttachStdin: true,
     AttachStdout: true,
     AttachStderr: true,
@@ -161,8 +179,14 @@ function hostConfigOf(
     ],
     // Output goes only over the attach stream (capped by the host): no log files on the daemon's disk.
     LogConfig: { Type: 'none', Config: {} },
-    AutoRemove: false,
+    // Gone as soon as it exits, even when its owner died first and no cordon process runs
+    // again on this daemon (its supervisor exits when the attach closes, see protocol 3).
+    // The exit status and OOM kills come from the events stream (ContainerExits).
+    AutoRemove: true,
     Privileged: false,
+    // A foreign image has no tini: Docker's init is PID 1 there, so orphans are reaped
+    // (the supervisor's sweep waits for /proc to empty) and signals reach the supervisor.
+    ...(spec.tools ? { Init: true } : {}),
     ...(spec.runtime ? { Runtime: spec.runtime } : {}),
     ...(spec.dns ? { Dns: [...spec.dns] } : {}),
   };

@@ -17,6 +17,11 @@ export interface DaemonFacts {
   gvisor: boolean;
   imageId: string;
   imageLabels: Record<string, string>;
+  /**
+   * The image is not cordon's (no runner label): the runner is sent in over stdin at
+   * each container's start, and its tools are probed once (see image-tools.ts).
+   */
+  foreignImage: boolean;
 }
 
 /**
@@ -61,15 +66,24 @@ export async function checkDaemon(
   }
   const imageLabels = image.Config?.Labels ?? {};
   const protocol = imageLabels[RUNNER_PROTOCOL_LABEL];
-  if (protocol !== RUNNER_PROTOCOL) {
-    // Another protocol is refused as firmly as none: an older runner runs the program in its own
-    // process, where the program can forge the result.
-    const found =
-      protocol === undefined
-        ? `does not carry cordon's runner (no label ${RUNNER_PROTOCOL_LABEL})`
-        : `speaks runner protocol ${protocol}, and this backend speaks ${RUNNER_PROTOCOL} only`;
-    throw new BackendUnavailableError(BACKEND_NAME, `the image ${options.image} ${found}`, BUILD_REMEDY);
+  // No label: a foreign image, which gets this package's runner at start. Another
+  // protocol is refused: an older runner runs the program in its own process, where the
+  // program can forge the result, and a label cannot be half-trusted.
+  if (protocol !== undefined && protocol !== RUNNER_PROTOCOL) {
+    throw new BackendUnavailableError(
+      BACKEND_NAME,
+      `the image ${options.image} speaks runner protocol ${protocol}, and this backend speaks ${RUNNER_PROTOCOL} only`,
+      BUILD_REMEDY,
+    );
   }
   const gvisor = /runsc|gvisor/i.test(`${runtime} ${info.Runtimes?.[runtime]?.path ?? ''}`);
-  return { serverVersion: info.ServerVersion ?? 'unknown', runtime, runtimes, gvisor, imageId: image.Id, imageLabels };
+  return {
+    serverVersion: info.ServerVersion ?? 'unknown',
+    runtime,
+    runtimes,
+    gvisor,
+    imageId: image.Id,
+    imageLabels,
+    foreignImage: protocol === undefined,
+  };
 }

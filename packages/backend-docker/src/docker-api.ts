@@ -1,4 +1,5 @@
-import type { Writable } from 'node:stream';
+import type { Socket } from 'node:net';
+import type { Readable, Writable } from 'node:stream';
 import Docker from 'dockerode';
 import { ApiTimeoutError, rawStatusOf, translateDockerError } from './docker-errors.js';
 
@@ -102,9 +103,10 @@ export class DockerApi {
   }
 
   /** The container's stdin, stdout and stderr, multiplexed (see `demuxStream`); attach before start to miss nothing. */
-  async attachContainer(id: string): Promise<NodeJS.ReadWriteStream> {
+  async attachContainer(id: string, options: { stdin?: boolean } = {}): Promise<NodeJS.ReadWriteStream> {
+    const stdin = options.stdin ?? true;
     return this.call('attach to the container', () =>
-      this.#docker.getContainer(id).attach({ stream: true, stdin: true, stdout: true, stderr: true, hijack: true }),
+      this.#docker.getContainer(id).attach({ stream: true, stdin, stdout: true, stderr: true, hijack: stdin }),
     );
   }
 
@@ -118,26 +120,32 @@ export class DockerApi {
   }
 
   /**
-   * Waits for the container to exit: `exited`, or `aborted` when `signal` fires first.
-   * No deadline: the run's own timeout (the signal) bounds how long a program may take.
+   * The daemon's event stream under `filters` (e.g. `{ label: [...], event: ['die'] }`),
+   * resolved once the daemon answered. Its socket is unref'd: a subscription never keeps
+   * the process alive.
    */
-  async waitContainer(id: string, options: { signal: AbortSignal }): Promise<'exited' | 'aborted'> {
-    const { signal } = options;
-    return Promise.race([
-      this.#docker
-        .getContainer(id)
-        .wait()
-        .then(
-          () => 'exited' as const,
-          (error: unknown) => {
-            throw translateDockerError('wait for the container', error, { containerId: id });
-          },
-        ),
-      new Promise<'aborted'>((resolve) => {
-        if (signal.aborted) resolve('aborted');
-        signal.addEventListener('abort', () => resolve('aborted'), { once: true });
-      }),
-    ]);
+  async events(params: { filters: Record<string, string[]> }): Promise<Readable> {
+    const stream = (await this.call('subscribe to container events', () =>
+      this.#docker.getEvents({ filters: params.filters }),
+    )) as Readable & { socket?: Socket };
+    stream.socket?.unref();
+    return stream;
+  }
+
+  /**
+   * Exit status of a container that ends (or ended) but was not yet removed: its code,
+   * or `undefined` when it is already gone (AutoRemove) or `signal` fired. No deadline.
+   */
+  async exitCodeOf(id: string, options: { signal: AbortSignal }): Promise<number | undefined> {
+    try {
+      const result = (await this.#docker.getContainer(id).wait({ abortSignal: options.signal })) as {
+        StatusCode?: number;
+      };
+      return typeof result.StatusCode === 'number' ? result.StatusCode : undefined;
+    } catch (error) {
+      if (options.signal.aborted || rawStatusOf(error) === 404) return undefined;
+      throw translateDockerError('wait for the container', error, { containerId: id });
+    }
   }
 
   async inspectContainer(id: string): Promise<Docker.ContainerInspectInfo> {

@@ -1,9 +1,20 @@
 import { randomBytes } from 'node:crypto';
-import { DEFAULT_LIMITS, LANGUAGES, LIMIT_NAMES, type BackendCapabilities, type ExecutionLimits } from '@cordon/core';
+import {
+  BackendUnavailableError,
+  DEFAULT_LIMITS,
+  LANGUAGES,
+  LIMIT_NAMES,
+  type BackendCapabilities,
+  type ExecutionLimits,
+  type Language,
+} from '@cordon/core';
 import {
   BaseExecutor,
   debug,
+  foreignKindFor,
   ignored,
+  languagesOfTools,
+  type ImageTools,
   sandboxUidLeases,
   WarmPool,
   type RunContext,
@@ -11,8 +22,10 @@ import {
 } from '@cordon/core/backend';
 import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS, type SandboxSpec } from './container-spec.js';
+import { ContainerExits } from './container-exits.js';
 import { checkDaemon, type DaemonFacts } from './daemon-check.js';
 import { DockerApi } from './docker-api.js';
+import { imageTools } from './image-tools.js';
 import { parseDockerOptions, type DockerOptions, type ParsedDockerOptions } from './options.js';
 import { listCordonContainers, reapDeadOwners, removeContainers } from './reaper.js';
 import { runnerKindFor, type RunnerKind } from '@cordon/core/backend';
@@ -31,9 +44,14 @@ export class DockerBackendExecutor extends BaseExecutor {
   readonly name = BACKEND_NAME;
   readonly options: ParsedDockerOptions;
   readonly facts: DaemonFacts;
+  /** A foreign image's tools (probed once per image id); undefined for cordon's runtime image. */
+  readonly imageTools: ImageTools | undefined;
+  /** What the image can run. */
+  readonly languages: readonly Language[];
   /** On every container this executor makes (label `cordon.dev/executor`). */
   readonly executorId = randomBytes(6).toString('hex');
   readonly #api: DockerApi;
+  readonly #exits: ContainerExits;
   readonly #pool: WarmPool<SandboxContainer, RunnerKind> | undefined;
   readonly #pooledKinds: ReadonlySet<RunnerKind>;
   readonly #conformanceControl: boolean;
@@ -43,15 +61,21 @@ export class DockerBackendExecutor extends BaseExecutor {
     api: DockerApi;
     options: ParsedDockerOptions;
     facts: DaemonFacts;
+    tools: ImageTools | undefined;
     conformanceControl: boolean;
   }) {
     const { options } = params;
     super(options.maxConcurrency === undefined ? {} : { maxConcurrency: options.maxConcurrency });
     this.#api = params.api;
+    this.#exits = new ContainerExits({ api: params.api, labels: [`${DOCKER_LABELS.executor}=${this.executorId}`] });
     this.options = options;
     this.facts = params.facts;
+    this.imageTools = params.tools;
+    this.languages = params.tools ? languagesOfTools(params.tools) : LANGUAGES;
     this.#conformanceControl = params.conformanceControl;
-    this.#pooledKinds = new Set(options.poolLanguages.map(runnerKindFor));
+    this.#pooledKinds = new Set(
+      options.poolLanguages.filter((language) => this.languages.includes(language)).map((l) => this.#kindFor(l)),
+    );
     this.#pool =
       options.poolSize > 0 && this.#pooledKinds.size > 0
         ? new WarmPool({
@@ -59,7 +83,7 @@ export class DockerBackendExecutor extends BaseExecutor {
             size: options.poolSize,
             keys: [...this.#pooledKinds],
             keyFor: (request) => {
-              const kind = runnerKindFor(request.language);
+              const kind = this.#kindFor(request.language);
               const poolable = request.network.mode === 'none' && sameLimits(request.limits, POOL_LIMITS);
               return poolable && this.#pooledKinds.has(kind) ? kind : undefined;
             },
@@ -97,10 +121,21 @@ export class DockerBackendExecutor extends BaseExecutor {
     const resolved = parseDockerOptions(options);
     const api = DockerApi.connect(resolved);
     const facts = await checkDaemon(api, resolved);
+    const tools = facts.foreignImage
+      ? await imageTools({ api, image: resolved.image, imageId: facts.imageId })
+      : undefined;
+    // Under gVisor the pids limit is RLIMIT_NPROC, set through prlimit by node's supervisor
+    // (python's sets it itself): without prlimit it could not be enforced.
+    if (tools?.node && facts.gvisor && !tools.prlimit)
+      throw new BackendUnavailableError(
+        BACKEND_NAME,
+        `the image ${resolved.image} has no prlimit, which the pids limit needs under gVisor (${facts.runtime})`,
+        "Add util-linux (prlimit) to the image, run it under runc, or use cordon's runtime image (npx cordon image build).",
+      );
     // Best effort: a failed reap must not stop this executor from working.
     const reaped = await reapDeadOwners(api).catch(ignored('docker.reaper', 'reap dead owners', []));
     if (reaped.length > 0) debug('docker.reaper', () => `reaped ${reaped.length} of dead owners: ${reaped.join(', ')}`);
-    const executor = new DockerBackendExecutor({ api, options: resolved, facts, conformanceControl });
+    const executor = new DockerBackendExecutor({ api, options: resolved, facts, tools, conformanceControl });
     executor.#pool?.fill();
     return executor;
   }
@@ -108,7 +143,7 @@ export class DockerBackendExecutor extends BaseExecutor {
   capabilities(): BackendCapabilities {
     return {
       name: this.name,
-      languages: LANGUAGES,
+      languages: this.languages,
       network: 'kernel',
       // Under gVisor `pids` is RLIMIT_NPROC in the sandbox's own kernel (see SandboxSpec.gvisor).
       limits: {
@@ -120,7 +155,9 @@ export class DockerBackendExecutor extends BaseExecutor {
       },
       notes: [
         `Docker ${this.facts.serverVersion}, OCI runtime ${this.facts.runtime}`,
-        `image ${this.options.image} (node ${this.facts.imageLabels['dev.cordon.node-version'] ?? '?'})`,
+        this.imageTools
+          ? `image ${this.options.image}, not cordon's: ${describeTools(this.imageTools)}; cordon's runner is sent in over stdin at each start`
+          : `image ${this.options.image} (node ${this.facts.imageLabels['dev.cordon.node-version'] ?? '?'})`,
         this.#pool
           ? `warm pool: ${this.options.poolSize} per runner (${[...this.#pooledKinds].join(', ')})`
           : 'warm pool disabled',
@@ -148,7 +185,7 @@ export class DockerBackendExecutor extends BaseExecutor {
 
   protected async run(context: RunContext): Promise<RunOutcome> {
     const { request } = context;
-    const kind = runnerKindFor(request.language);
+    const kind = this.#kindFor(request.language);
     let container = this.#pool?.take(request);
     if (!container) {
       const starting = this.#startContainer(kind, request.limits, request.network.mode, context.id);
@@ -192,6 +229,7 @@ export class DockerBackendExecutor extends BaseExecutor {
     try {
       return await SandboxContainer.start({
         api: this.#api,
+        exits: this.#exits,
         spec: this.#spec(kind, limits, network, programUid, executionId),
         lease,
       });
@@ -210,6 +248,7 @@ export class DockerBackendExecutor extends BaseExecutor {
     await Promise.allSettled(this.#owned.map((owned) => owned.close()));
     await this.#pool?.close();
     await this.backgroundSettled();
+    this.#exits.close();
     // Anything still labelled as ours (a removal that failed, a start that raced close).
     try {
       const rest = await listCordonContainers(this.#api, { [DOCKER_LABELS.executor]: this.executorId });
@@ -223,6 +262,10 @@ export class DockerBackendExecutor extends BaseExecutor {
     }
   }
 
+  #kindFor(language: Language): RunnerKind {
+    return this.imageTools ? foreignKindFor(language, this.imageTools) : runnerKindFor(language);
+  }
+
   #spec(
     kind: RunnerKind,
     limits: ExecutionLimits,
@@ -232,6 +275,7 @@ export class DockerBackendExecutor extends BaseExecutor {
   ): SandboxSpec {
     return {
       image: this.options.image,
+      tools: this.imageTools,
       runtime: this.options.runtime,
       gvisor: this.facts.gvisor,
       kind,
@@ -256,4 +300,13 @@ function abortedPromise(signal: AbortSignal): Promise<'aborted'> {
     if (signal.aborted) resolve('aborted');
     signal.addEventListener('abort', () => resolve('aborted'), { once: true });
   });
+}
+
+function describeTools(tools: ImageTools): string {
+  const found = [
+    tools.node ? `node at ${tools.node}` : 'no node',
+    tools.python ? `python3 at ${tools.python}` : 'no python3',
+    tools.bash ? `bash at ${tools.bash}` : 'no bash',
+  ];
+  return found.join(', ');
 }

@@ -1,14 +1,17 @@
+import type { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { Writable } from 'node:stream';
-import { BackendUnavailableError } from '@cordon/core';
+import { BackendFailureError, BackendUnavailableError } from '@cordon/core';
 import { type RunContext, type RunOutcome, type UidLease } from '@cordon/core/backend';
 import { BACKEND_NAME } from './backend-name.js';
 import { containerCreateOptions, type SandboxSpec } from './container-spec.js';
+import type { ContainerExit, ContainerExits } from './container-exits.js';
 import type { DockerApi } from './docker-api.js';
 import {
   collectionBounds,
   encodePayload,
   newRunnerNonce,
+  runnerBundleFrame,
   RunnerOutput,
   RunnerTrailerError,
   type RunnerTrailer,
@@ -29,6 +32,7 @@ export class SandboxContainer {
   readonly id: string;
   readonly spec: SandboxSpec;
   readonly #api: DockerApi;
+  readonly #exits: ContainerExits;
   readonly #stream: NodeJS.ReadWriteStream;
   readonly #ended: Promise<void>;
   #isEnded = false;
@@ -41,6 +45,7 @@ export class SandboxContainer {
 
   private constructor(params: {
     api: DockerApi;
+    exits: ContainerExits;
     id: string;
     stream: NodeJS.ReadWriteStream;
     spec: SandboxSpec;
@@ -48,7 +53,11 @@ export class SandboxContainer {
   }) {
     const { api, stream } = params;
     this.#api = api;
+    this.#exits = params.exits;
     this.#lease = params.lease;
+    // Waiting in a pool is no reason to keep the process alive: when it ends, the
+    // closed attach is the supervisor's EOF, and the container exits and removes itself.
+    setRef(stream, false);
     this.id = params.id;
     this.#stream = stream;
     this.spec = params.spec;
@@ -72,22 +81,27 @@ export class SandboxContainer {
    */
   static async start(params: {
     api: DockerApi;
+    exits: ContainerExits;
     spec: SandboxSpec;
     lease?: UidLease | undefined;
   }): Promise<SandboxContainer> {
-    const { api, spec } = params;
+    const { api, spec, exits } = params;
+    // Subscribed before the container exists, so its exit cannot be missed.
+    await exits.connect().catch(ignored('docker.events', 'subscribe to container events'));
     const id = await api.createContainer(containerCreateOptions(spec)).catch((error: unknown) => {
       throw startError(error, spec);
     });
     try {
       const stream = await api.attachContainer(id);
-      const sandbox = new SandboxContainer({ api, id, stream, spec, lease: params.lease });
+      const sandbox = new SandboxContainer({ api, exits, id, stream, spec, lease: params.lease });
       try {
         await api.startContainer(id);
       } catch (error) {
         stream.end();
         throw error;
       }
+      // A foreign image's bootstrap reads cordon's runner first (before any payload).
+      if (spec.tools) stream.write(await runnerBundleFrame());
       return sandbox;
     } catch (error) {
       await api
@@ -115,6 +129,8 @@ export class SandboxContainer {
   async run(context: RunContext): Promise<RunOutcome> {
     if (this.#used) throw new Error('a sandbox container runs one execution only');
     this.#used = true;
+    // A run in progress keeps the process alive until its result is in.
+    setRef(this.#stream, true);
     const nonce = newRunnerNonce();
     const output = new RunnerOutput({
       nonce,
@@ -136,9 +152,10 @@ export class SandboxContainer {
       context.signal.addEventListener('abort', () => resolve('aborted'), { once: true });
     });
 
+    // Protocol 3: the stream stays open until the run is over (it is this process's
+    // liveness to the supervisor); `remove` ends it.
     this.#stream.write(encodePayload(context.request, nonce));
     if (context.request.stdin && context.request.stdin.byteLength > 0) this.#stream.write(context.request.stdin);
-    this.#stream.end();
 
     const first = await Promise.race([settled, this.#ended.then(() => 'ended' as const), aborted]);
     if (first === 'aborted') {
@@ -170,15 +187,34 @@ export class SandboxContainer {
 
   async #outcomeFromDaemon(signal: AbortSignal, trailer: RunnerTrailer | undefined): Promise<RunOutcome> {
     if (trailer) await this.kill();
-    if ((await this.#api.waitContainer(this.id, { signal })) === 'aborted') {
+    const exit = await this.#exitFromDaemon(signal);
+    if (signal.aborted) {
       await this.kill();
       return { exitCode: null, signal: 'SIGKILL', oomKilled: false };
     }
-    const info = await this.#api.inspectContainer(this.id);
-    const oomKilled = info.State.OOMKilled === true;
+    const oomKilled = exit?.oomKilled === true;
     if (trailer) return outcomeOf(trailer, oomKilled);
     if (oomKilled) return { exitCode: null, signal: 'SIGKILL', oomKilled: true };
-    return { ...exitStatusOf(info.State.ExitCode), oomKilled: false };
+    if (exit === undefined)
+      throw new BackendFailureError(
+        BACKEND_NAME,
+        'the container ended without a result, and the daemon no longer knows its exit status',
+        {
+          containerId: this.id,
+        },
+      );
+    return { ...exitStatusOf(exit.exitCode), oomKilled: false };
+  }
+
+  /**
+   * The exit as the daemon saw it: from the executor's event stream (the container
+   * removes itself, so inspect would race), else from `wait` while it still exists.
+   */
+  async #exitFromDaemon(signal: AbortSignal): Promise<ContainerExit | undefined> {
+    const exit = await this.#exits.exitOf(this.id, signal);
+    if (exit || signal.aborted) return exit;
+    const exitCode = await this.#api.exitCodeOf(this.id, { signal });
+    return exitCode === undefined ? undefined : { exitCode, oomKilled: false };
   }
 
   /** SIGKILL to every process in the container; a container already gone is fine. */
@@ -195,7 +231,9 @@ export class SandboxContainer {
   /** Kills and deletes the container (and its tmpfs), then frees its uid; safe to call more than once. */
   async remove(): Promise<void> {
     this.#stream.end();
+    setRef(this.#stream, false);
     await this.#api.removeContainer(this.id);
+    this.#exits.forget(this.id);
     // Only once the container is gone: no process of this uid is left anywhere.
     await this.#lease?.release();
   }
@@ -236,4 +274,11 @@ function exitStatusOf(exitCode: number): { exitCode: number | null; signal: stri
     if (name) return { exitCode: null, signal: name };
   }
   return { exitCode, signal: null };
+}
+
+/** Holds (or stops holding) the process open for the attach socket; streams that are not sockets are left alone. */
+function setRef(stream: NodeJS.ReadWriteStream, ref: boolean): void {
+  const socket = stream as Partial<Pick<Socket, 'ref' | 'unref'>>;
+  if (ref) socket.ref?.();
+  else socket.unref?.();
 }

@@ -4,7 +4,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BackendUnavailableError, CordonError } from '@cordon/core';
-import { LABELS, MANAGED_BY, OWNER_ID } from '@cordon/core/backend';
+import { LABELS, MANAGED_BY, OWNER_ID, RUNNER_PROTOCOL, RUNNER_PROTOCOL_LABEL } from '@cordon/core/backend';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DOCKER_LABELS } from '../src/container-spec.js';
 import { DockerBackendExecutor } from '../src/docker-backend-executor.js';
@@ -93,16 +93,37 @@ describe('docker backend: failures', () => {
     expect(runtime).toBeInstanceOf(BackendUnavailableError);
     expect((runtime as Error).message).toContain('no-such-runtime');
     expect(await dockerAvailability({ image: 'cordon-runtime:does-not-exist' })).toMatchObject({ usable: false });
-    // An image without cordon's runner is refused too (fail closed, not a confusing hang).
-    const foreign = await rejection(
-      DockerBackendExecutor.create({
-        image:
-          (await docker.listImages({ filters: { reference: ['cordon-rootfs'] } }))[0]?.RepoTags?.[0] ??
-          'cordon-rootfs:missing',
-      }),
-    );
-    expect(foreign).toBeInstanceOf(BackendUnavailableError);
   });
+
+  it.runIf(available)(
+    'refuses an image of another runner protocol, and one with neither node nor python3',
+    async () => {
+      // Any image without cordon's label is a user's own (see foreign-images.test.ts); one that
+      // carries another protocol's label is refused (fail closed), as is one cordon cannot run.
+      const rootfs = (await docker.listImages({ filters: { reference: ['cordon-rootfs'] } }))[0]?.RepoTags?.[0];
+      expect(rootfs, 'the runtime image build leaves its cordon-rootfs base').toBeDefined();
+      const oldProtocol = 'cordon-test/old-protocol:1';
+      const noInterpreter = 'cordon-test/no-interpreter:1';
+      const built = spawnSync('docker', ['build', '-q', '-t', oldProtocol, '-'], {
+        input: `FROM ${rootfs}\nLABEL ${RUNNER_PROTOCOL_LABEL}=2\n`,
+      });
+      expect(built.status, built.stderr.toString()).toBe(0);
+      const imported = spawnSync('sh', ['-c', `tar -C /bin -c busybox | docker import - ${noInterpreter}`]);
+      expect(imported.status, imported.stderr.toString()).toBe(0);
+      try {
+        const old = await rejection(DockerBackendExecutor.create({ image: oldProtocol }));
+        expect(old).toBeInstanceOf(BackendUnavailableError);
+        expect((old as Error).message).toContain(
+          `speaks runner protocol 2, and this backend speaks ${RUNNER_PROTOCOL}`,
+        );
+        const none = await rejection(DockerBackendExecutor.create({ image: noInterpreter }));
+        expect(none).toBeInstanceOf(BackendUnavailableError);
+        expect((none as Error).message).toContain('has neither node nor python3');
+      } finally {
+        spawnSync('docker', ['rmi', '-f', oldProtocol, noInterpreter]);
+      }
+    },
+  );
 
   it.runIf(available)(
     'fails clearly, promptly and without hanging when the daemon goes away mid-run',

@@ -33,7 +33,7 @@ export interface K8sOptions {
   createNamespaces?: boolean;
   /** Verify, once per tenant, that a pod in the namespace misses a canary that a control pod reaches. @default true */
   verifyIsolation?: boolean;
-  /** The cordon runtime image (images/runtime, runner protocol 2). @default `cordon-runtime:<version>` */
+  /** The cordon runtime image (images/runtime, runner protocol 3). @default `cordon-runtime:<version>` */
   image?: string;
   /** The backend does not pull unless configured to. @default 'Never' */
   imagePullPolicy?: 'Never' | 'IfNotPresent' | 'Always';

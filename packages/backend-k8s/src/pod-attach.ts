@@ -55,7 +55,7 @@ export type AttachOutcome =
 export interface AttachInput {
   /** The payload header (see runner-protocol.ts in @cordon/core/backend). */
   payload: Buffer;
-  /** The program's stdin, sent after the payload, then closed. */
+  /** The program's stdin, sent after the payload (its length is in the payload). */
   stdin: Uint8Array | undefined;
   nonce: string;
   /** The request, for the bounds of what may come back. */
@@ -64,7 +64,7 @@ export interface AttachInput {
 
 /**
  * Attaches to the pod's booted runner, sends the payload and the program's stdin,
- * closes stdin, and streams the program's output into `sinks` until the runner's
+ * and streams the program's output into `sinks` until the runner's
  * trailers arrive. The client's connect resolves when the websocket opens, not when
  * anything ends, so the end is taken from the trailers, or the socket closing.
  */
@@ -174,11 +174,8 @@ export async function attachAndRun(
         socket.send(message);
       }
     }
-    // The program reads its stdin to EOF. Only protocol v5 can close stdin and keep
-    // the output streams; on older servers stdin stays open (a program that reads
-    // it waits until its timeout).
-    if (WebSocketHandler.supportsClose(socket.protocol))
-      socket.send(Buffer.from([WebSocketHandler.CloseStream, WebSocketHandler.StdinStream]));
+    // Runner protocol 3: the supervisor ends the program's stdin after its bytes; the
+    // attach stays open until the trailer (closing it is this process's end to the supervisor).
     return await done;
   } finally {
     signal.removeEventListener('abort', onAbort);

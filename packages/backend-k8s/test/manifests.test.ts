@@ -67,7 +67,7 @@ describe('hardenedPodManifest', () => {
     expect(container.stdinOnce).toBe(true);
     expect(container.tty).toBe(false);
     expect(container.imagePullPolicy).toBe('Never');
-    expect(container.image).toBe('cordon-runtime:0.2.0');
+    expect(container.image).toBe('cordon-runtime:0.3.0');
     expect(container.workingDir).toBe(WORK_DIR);
   });
 

@@ -24,7 +24,7 @@ describe('parseK8sOptions', () => {
       unrestrictedNamespace: 'cordon-control',
       createNamespaces: true,
       verifyIsolation: true,
-      image: 'cordon-runtime:0.2.0',
+      image: 'cordon-runtime:0.3.0',
       imagePullPolicy: 'Never',
       poolSize: 2,
       runAsUser: 'per-pod',

@@ -36,7 +36,7 @@ const inImageCollect = createRequire(import.meta.url)('../../../images/runtime/r
   compileMatcher: (patterns: ReturnType<typeof collectPatternForms>) => (path: string) => boolean;
 };
 
-describe('runner protocol 2', () => {
+describe('runner protocol 3', () => {
   it('encodes a length-prefixed JSON payload with the collection patterns and bounds', () => {
     const request = parseExecutionRequest({
       language: 'python',
@@ -50,7 +50,7 @@ describe('runner protocol 2', () => {
     const length = payload.readUInt32BE(0);
     expect(length).toBe(payload.byteLength - 4);
     expect(JSON.parse(payload.subarray(4).toString('utf8'))).toEqual({
-      v: 2,
+      v: 3,
       nonce: 'n0nce',
       language: 'python',
       code: 'print(1)',
@@ -65,6 +65,7 @@ describe('runner protocol 2', () => {
         maxEntries: 100_000,
         maxListingBytes: 8 * MiB,
       },
+      stdinBytes: 0,
     });
   });
 

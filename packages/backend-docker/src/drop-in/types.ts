@@ -14,7 +14,7 @@ export interface DockerExecutorOptions {
   tempDir?: string;
   /** Accepted; the root filesystem is always read-only (the working directory and /tmp are writable tmpfs). @default true */
   readonlyRootfs?: boolean;
-  /** Accepted and ignored: every container is removed after its run, without AutoRemove's race with reading output. @default true */
+  /** Accepted and ignored: every container is made with AutoRemove and ends on its own when the caller's process ends. @default true */
   autoRemove?: boolean;
 }
 

@@ -9,7 +9,7 @@
  *   for what the backend creates, so leftovers can be found and reaped.
  * - Sandbox uids (`UidLeases`, `sandboxUidLeases`), checks of collected files,
  *   backend option parsing (`parseBackendOptions` and the CLI/env-friendly
- *   `booleanOption`, `listOption`, `mapOption`), protocol 2 of the runtime image's runner, and the
+ *   `booleanOption`, `listOption`, `mapOption`), protocol 3 of the runtime image's runner, and the
  *   runtime image's facts (version, working directory, uid, supervisor command).
  * - The debug channel (`debug`, `ignored`): `NODE_DEBUG=cordon` lines for swallowed errors.
  * - `WarmPool`: started sandboxes waiting for one request each (fits, max age, backoff, close).
@@ -86,6 +86,18 @@ export {
   type RunnerKind,
   type SupervisorCommandOptions,
 } from './runtime-image.js';
+export {
+  foreignKindFor,
+  foreignSupervisorCommand,
+  languagesOfTools,
+  parseToolsProbe,
+  RUNNER_DIR,
+  runnerBundleFrame,
+  toolsProbeCommand,
+  TOOLS_PROBE_MARKER,
+  type ForeignSupervisorOptions,
+  type ImageTools,
+} from './foreign-image.js';
 export { LABELS, MANAGED_BY, newExecutionId, OWNER_ID, SESSION_ID } from './owner.js';
 export { WarmPool, type WarmMember, type WarmPoolBackoff, type WarmPoolParams } from './warm-pool.js';
 export { SANDBOX_UID_RANGE, sandboxUidLeases, UidLeases, type UidLease } from './uid-lease.js';

@@ -15,10 +15,14 @@ import { MAX_FILES_BYTES, type NormalizedRequest } from '../request.js';
 import type { CollectedFile } from '../result.js';
 
 /**
- * Protocol 2 of the cordon runtime image's runner (images/runtime/runner), spoken by
+ * Protocol 3 of the cordon runtime image's runner (images/runtime/runner), spoken by
  * the docker and k8s backends. In, on the container's stdin: a 4-byte big-endian
- * length, that many bytes of JSON (`encodePayload`), then the program's own stdin
- * until EOF. Out: the program's output as is, then a trailer on each stream:
+ * length, that many bytes of JSON (`encodePayload`), then exactly `stdinBytes` bytes,
+ * the program's stdin, which the supervisor hands on through a pipe of its own and
+ * closes. The host then keeps the stream open until it has the trailer: it is the
+ * host's liveness, and its end before the trailer (the host process died or gave up)
+ * makes the supervisor kill the program and exit, so no container outlives its owner
+ * for long. Out: the program's output as is, then a trailer on each stream:
  *   stdout: "\0cordon:<nonce>:\0"
  *   stderr: "\0cordon:<nonce>:" + JSON { exitCode, signal, files, filesTruncated, warnings } + "\0"
  *
@@ -35,7 +39,7 @@ import type { CollectedFile } from '../result.js';
  * every byte is bounded (`TrailerScanner`), every field checked (`decodeTrailer`),
  * and every path re-checked (core's `checkCollectedFiles`).
  */
-export const RUNNER_PROTOCOL = '2';
+export const RUNNER_PROTOCOL = '3';
 
 /** Path bytes (JSON-encoded) the collected files' names may take in one trailer: core's cap on every backend. */
 export const MAX_TRAILER_PATH_BYTES = MAX_COLLECTED_PATH_BYTES;
@@ -109,6 +113,7 @@ export function encodePayload(request: NormalizedRequest, nonce: string): Buffer
       files: [...request.files].map(([path, content]) => [path, Buffer.from(content).toString('base64')]),
       collect: collectPatternForms(request.collectFiles),
       bounds: collectionBounds(request),
+      stdinBytes: request.stdin?.byteLength ?? 0,
     }),
   );
   const length = Buffer.alloc(4);

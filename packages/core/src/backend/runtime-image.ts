@@ -6,7 +6,7 @@ import type { Language } from '../request.js';
  * images/runtime/versions.env (a test ties them); the framing its runner speaks is
  * `RUNNER_PROTOCOL` in runner-protocol.ts, which the image carries as a label.
  */
-export const RUNTIME_IMAGE_VERSION = '0.2.0';
+export const RUNTIME_IMAGE_VERSION = '0.3.0';
 export const DEFAULT_RUNTIME_IMAGE = `cordon-runtime:${RUNTIME_IMAGE_VERSION}`;
 /** Image label naming the stdin/trailer protocol its runner speaks. */
 export const RUNNER_PROTOCOL_LABEL = 'dev.cordon.runner-protocol';
