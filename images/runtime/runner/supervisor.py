@@ -8,6 +8,8 @@
 # `--nproc` is RLIMIT_NPROC set in the program's process alone (setrlimit after the
 # uid switch, before exec: a user's image has no prlimit). Output goes to fds 1 and 2
 # with blocking os.write loops, never through sys.stdout.
+import base64
+import collections
 import fcntl
 import json
 import os
@@ -40,6 +42,8 @@ HOST_READ_BYTES = 64 * 1024
 DEFAULT_PATHS = {'python': '/usr/bin/python3', 'bash': '/bin/bash'}
 NONCE = re.compile('[0-9a-f]{16,64}')
 MAX_SAFE_INTEGER = 2**53 - 1
+# The signals Node names (os.constants.signals), and so the host accepts in a trailer.
+NAMED_SIGNALS = frozenset(range(1, 32))
 
 
 class SupervisorError(Exception):
@@ -234,8 +238,6 @@ def inside_workdir(relative):
 
 def write_program(files, code, script):
     """workdir.cjs's writeProgram: the request's files and the program's source, as the caller's uid."""
-    import base64
-
     for relative, content in files:
         target = inside_workdir(relative)
         os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -304,7 +306,7 @@ def relay_host(stdin_bytes, program_stdin):
     thread), which then shuts it; whatever follows is dropped; the end of fd 0 or a read
     error means the host is gone.
     """
-    chunks = []
+    chunks = collections.deque()
     ready = threading.Condition()
 
     def writer():
@@ -313,7 +315,7 @@ def relay_host(stdin_bytes, program_stdin):
             with ready:
                 while not chunks:
                     ready.wait()
-                chunk = chunks.pop(0)
+                chunk = chunks.popleft()
             if chunk is None:
                 break
             if open_:
@@ -360,13 +362,14 @@ def relay_host(stdin_bytes, program_stdin):
 
 
 def wait_status(pid):
+    """(exitCode, signal name, signal number) of the program, as Node names signals."""
     _, status = os.waitpid(pid, 0)
     if os.WIFSIGNALED(status):
         number = os.WTERMSIG(status)
-        try:
-            name = signal.Signals(number).name
-        except ValueError:
-            name = None
+        name = signal.Signals(number).name if number in NAMED_SIGNALS else None
+        if name is None:
+            # A real-time signal: Node (and so the host) has no name for it; the shell's 128+N then.
+            return 128 + number, None, number
         return None, name, number
     return os.WEXITSTATUS(status), None, None
 

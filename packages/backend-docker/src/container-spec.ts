@@ -130,7 +130,12 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
     Image: spec.image,
     // A foreign image's own entrypoint is replaced by its interpreter running cordon's bootstrap.
     ...(spec.tools
-      ? { Entrypoint: foreignSupervisorCommand({ tools: spec.tools, kind: spec.kind, programUid, nproc }), Cmd: [] }
+      ? {
+          Entrypoint: foreignSupervisorCommand({ tools: spec.tools, kind: spec.kind, programUid, nproc }),
+          Cmd: [],
+          // The image's own NODE_OPTIONS would load code into the root supervisor (the program's environment is the request's).
+          Env: ['NODE_OPTIONS='],
+        }
       : { Cmd: supervisorCommand({ kind: spec.kind, programUid, nproc }) }),
     // Root for the supervisor, with nothing but SUPERVISOR_CAPABILITIES; the program runs as programUid.
     User: '0:0',

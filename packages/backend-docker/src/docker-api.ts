@@ -163,12 +163,27 @@ export class DockerApi {
     );
   }
 
-  /** Force-removes the container and its volumes; one already gone (or going) is fine. */
+  /**
+   * Force-removes the container and its volumes, resolving once it is gone: one
+   * already gone is fine, and one being removed (AutoRemove after its exit) is waited
+   * for, so nobody sees it after this returns.
+   */
   async removeContainer(id: string): Promise<void> {
+    let inProgress = false;
     await this.call(
       'remove the container',
-      () => this.#docker.getContainer(id).remove({ force: true, v: true }) as Promise<unknown>,
-      { allow: GONE },
+      () =>
+        (this.#docker.getContainer(id).remove({ force: true, v: true }) as Promise<unknown>).catch((error: unknown) => {
+          if (rawStatusOf(error) !== 409) throw error;
+          inProgress = true;
+        }),
+      { allow: [404] },
+    );
+    if (!inProgress) return;
+    await this.call(
+      'wait for the container to be removed',
+      () => this.#docker.getContainer(id).wait({ condition: 'removed' }) as Promise<unknown>,
+      { allow: [404], context: { containerId: id } },
     );
   }
 

@@ -53,8 +53,8 @@ describe('foreign images', () => {
       programUid: 70002,
       nproc: 64,
     });
-    expect(pythonOnly.slice(0, 3)).toEqual(['/usr/bin/python3', '-u', '-c']);
-    expect(pythonOnly.slice(4)).toEqual([
+    expect(pythonOnly.slice(0, 5)).toEqual(['/usr/bin/python3', '-I', '-S', '-u', '-c']);
+    expect(pythonOnly.slice(6)).toEqual([
       '--kind',
       'python',
       '--uid',

@@ -163,7 +163,8 @@ export function foreignSupervisorCommand(options: ForeignSupervisorOptions): str
   }
   if (!tools.python) throw new Error('an image without node and python3 cannot run cordon');
   if (options.kind !== 'python') throw new Error(`an image without node cannot boot a ${options.kind} runner`);
-  return [tools.python, '-u', '-c', PYTHON_BOOTSTRAP, ...args];
+  // -I -S: the image's PYTHON* variables, user site and site-packages stay out of the root process.
+  return [tools.python, '-I', '-S', '-u', '-c', PYTHON_BOOTSTRAP, ...args];
 }
 
 let bundle: Promise<Buffer> | undefined;
