@@ -49,6 +49,15 @@ export async function loadBackend(spec: string): Promise<CordonBackend> {
   return candidate;
 }
 
+/**
+ * The module of a built-in backend's package, for commands that use more than its
+ * `backend` export (`cordon image build`); loaded on demand, never a static dependency.
+ * @throws BackendUnavailableError naming the package to install.
+ */
+export async function loadBackendModule(name: BuiltinBackend): Promise<Record<string, unknown>> {
+  return importBackendModule(name, packageNameFor(name), false);
+}
+
 /** True when the backend's package can be found from here, without loading it. */
 export function isBackendInstalled(spec: string): boolean {
   if (registeredBackend(spec)) return true;

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { conformanceCommand } from './conformance.js';
 import { doctorCommand } from './doctor.js';
+import { imageCommand } from './image.js';
 import { runCommand } from './run.js';
 
 const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
@@ -17,5 +18,6 @@ const program = new Command('cordon')
 program.addCommand(runCommand());
 program.addCommand(conformanceCommand());
 program.addCommand(doctorCommand());
+program.addCommand(imageCommand());
 
 await program.parseAsync(process.argv);
