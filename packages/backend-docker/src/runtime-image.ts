@@ -9,6 +9,6 @@ export { RUNTIME_IMAGE_VERSION } from '@cordon/core/backend';
 /** The image a container runs unless `options.image` says otherwise. */
 export const DEFAULT_IMAGE = DEFAULT_RUNTIME_IMAGE;
 
-export const BUILD_REMEDY = 'Build the runtime image: bash images/runtime/build-offline.sh (or pass options.image).';
+export const BUILD_REMEDY = 'Build the runtime image: npx cordon image build (or pass options.image).';
 export const DAEMON_REMEDY =
-  'Start Docker: bash scripts/docker-up.sh (or point options.dockerHost / DOCKER_HOST at a daemon).';
+  'Start the Docker daemon (Debian/Ubuntu: apt-get install docker.io, then start dockerd), or point options.dockerHost / DOCKER_HOST at a daemon.';

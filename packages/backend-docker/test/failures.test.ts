@@ -64,10 +64,10 @@ describe('docker backend: failures', () => {
     const started = performance.now();
     const error = await rejection(DockerBackendExecutor.create({ dockerHost }));
     expect(error).toBeInstanceOf(BackendUnavailableError);
-    expect((error as BackendUnavailableError).remedy).toContain('scripts/docker-up.sh');
+    expect((error as BackendUnavailableError).remedy).toContain('start dockerd');
     const probe = await dockerAvailability({ dockerHost });
     expect(probe).toMatchObject({ usable: false });
-    expect(probe.remedy).toContain('scripts/docker-up.sh');
+    expect(probe.remedy).toContain('start dockerd');
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
@@ -88,7 +88,7 @@ describe('docker backend: failures', () => {
   it.runIf(available)('refuses a missing image and an unknown runtime, naming the fix', async () => {
     const image = await rejection(DockerBackendExecutor.create({ image: 'cordon-runtime:does-not-exist' }));
     expect(image).toBeInstanceOf(BackendUnavailableError);
-    expect((image as BackendUnavailableError).remedy).toContain('build-offline.sh');
+    expect((image as BackendUnavailableError).remedy).toContain('npx cordon image build');
     const runtime = await rejection(DockerBackendExecutor.create({ runtime: 'no-such-runtime' }));
     expect(runtime).toBeInstanceOf(BackendUnavailableError);
     expect((runtime as Error).message).toContain('no-such-runtime');

@@ -1,5 +1,6 @@
 import type { BackendAvailability, CordonBackend } from '@cordon/core';
 import { CordonError } from '@cordon/core';
+import { RUNNER_PROTOCOL } from '@cordon/core/backend';
 import { conformanceAdapter } from './conformance.js';
 import { K8sExecutor } from './k8s-executor.js';
 import { KubeApi } from './kube-api.js';
@@ -25,6 +26,8 @@ async function availability(options: Record<string, unknown> = {}): Promise<Back
       usable: true,
       detail: `API server ${api.server} (${version}), namespace ${parsed.namespace}, image ${parsed.image}`,
       network: 'kernel',
+      // The nodes' container runtime holds the image: its labels are not visible from here.
+      image: { ref: parsed.image, present: 'unknown', expectedProtocol: RUNNER_PROTOCOL },
     };
   } catch (error) {
     if (error instanceof CordonError) {

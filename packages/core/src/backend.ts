@@ -10,6 +10,22 @@ export interface BackendAvailability {
   /** What to install or start when not usable. */
   remedy?: string;
   network?: NetworkEnforcement;
+  /** The runtime image the backend runs, as far as this check could see it (docker, k8s). */
+  image?: RuntimeImageReport;
+}
+
+/** A backend's runtime image as `availability()` found it; `cordon doctor` shows it. */
+export interface RuntimeImageReport {
+  /** The reference the backend runs (its image option). */
+  ref: string;
+  /** Whether the image is there; `unknown` where this process cannot look (a cluster's nodes). */
+  present: boolean | 'unknown';
+  /** The image's `dev.cordon.runtime-version` label. */
+  runtimeVersion?: string;
+  /** The image's `dev.cordon.runner-protocol` label. */
+  runnerProtocol?: string;
+  /** The runner protocol the installed backend speaks. */
+  expectedProtocol: string;
 }
 
 /** @deprecated Renamed `BackendAvailability` ("probe" names the conformance suite's escape attempts only). */

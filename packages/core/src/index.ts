@@ -3,7 +3,7 @@
  * results, handle errors. Backend authors build on `@cordon/core/backend`; the
  * conformance suite is `@cordon/core/conformance`.
  */
-export type { BackendAvailability, BackendProbe, CordonBackend } from './backend.js';
+export type { BackendAvailability, BackendProbe, CordonBackend, RuntimeImageReport } from './backend.js';
 export {
   BUILTIN_BACKENDS,
   isBackendInstalled,

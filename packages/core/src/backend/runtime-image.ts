@@ -10,6 +10,8 @@ export const RUNTIME_IMAGE_VERSION = '0.3.0';
 export const DEFAULT_RUNTIME_IMAGE = `cordon-runtime:${RUNTIME_IMAGE_VERSION}`;
 /** Image label naming the stdin/trailer protocol its runner speaks. */
 export const RUNNER_PROTOCOL_LABEL = 'dev.cordon.runner-protocol';
+/** Image label naming the runtime image's version (`CORDON_RUNTIME_VERSION`). */
+export const RUNTIME_VERSION_LABEL = 'dev.cordon.runtime-version';
 /** The tmpfs working directory (and HOME) inside a sandbox, owned by the program's uid. */
 export const RUNTIME_WORKDIR = '/workspace';
 /** The image's own non-root user: the uid every sandbox shared before per-sandbox uids. */

@@ -1,7 +1,17 @@
 import { Command } from 'commander';
 import { BUILTIN_BACKENDS, isBackendInstalled, loadBackend } from '../backend-registry.js';
 import { backendOptionsFromEnv, detectBackend } from '../create-executor.js';
-import type { BackendAvailability } from '../backend.js';
+import type { BackendAvailability, RuntimeImageReport } from '../backend.js';
+
+/** The command that builds the runtime image from the installed @cordon/backend-docker. */
+const IMAGE_BUILD_COMMAND = 'npx cordon image build';
+
+/** How a backend's runtime image stands. `mismatch`: present, but its runner speaks another protocol (or none). */
+export type ImageStatus = 'ok' | 'mismatch' | 'missing' | 'unknown';
+
+interface DoctorImage extends RuntimeImageReport {
+  status: ImageStatus;
+}
 
 interface DoctorRow {
   backend: string;
@@ -10,6 +20,7 @@ interface DoctorRow {
   network: string;
   detail: string;
   remedy?: string;
+  image?: DoctorImage;
 }
 
 export function doctorCommand(): Command {
@@ -26,6 +37,9 @@ export function doctorCommand(): Command {
       } catch (error) {
         auto = `none: ${error instanceof Error ? error.message : String(error)}`;
       }
+      // An image whose runner speaks another protocol is a failure of this machine's setup, not
+      // a backend merely absent here: the doctor exits non-zero.
+      if (rows.some((row) => row.image?.status === 'mismatch')) process.exitCode = 1;
       if (flags.json) {
         process.stdout.write(`${JSON.stringify({ auto, backends: rows }, null, 2)}\n`);
         return;
@@ -35,6 +49,7 @@ export function doctorCommand(): Command {
         process.stdout.write(
           `${row.backend.padEnd(7)} ${state.padEnd(14)} network: ${row.network.padEnd(9)} ${row.detail}\n`,
         );
+        if (row.image) process.stdout.write(`${' '.repeat(8)}${imageLine(row.image)}\n`);
         if (row.remedy && !row.usable) process.stdout.write(`${' '.repeat(8)}→ ${row.remedy}\n`);
       }
       process.stdout.write(`\nauto → ${auto}\n`);
@@ -64,6 +79,36 @@ async function inspect(name: string): Promise<DoctorRow> {
     usable: availability.usable,
     network: availability.network ?? '-',
     detail: availability.detail,
-    ...(availability.remedy ? { remedy: availability.remedy } : {}),
+    ...(remedyFor(availability) ? { remedy: remedyFor(availability) } : {}),
+    ...(availability.image ? { image: { ...availability.image, status: imageStatus(availability.image) } } : {}),
   };
+}
+
+export function imageStatus(image: RuntimeImageReport): ImageStatus {
+  if (image.present === 'unknown') return 'unknown';
+  if (!image.present) return 'missing';
+  return image.runnerProtocol === image.expectedProtocol ? 'ok' : 'mismatch';
+}
+
+/** A mismatched image always names the command that rebuilds it. */
+function remedyFor(availability: BackendAvailability): string | undefined {
+  const { image, remedy } = availability;
+  if (image && imageStatus(image) === 'mismatch' && !remedy?.includes(IMAGE_BUILD_COMMAND)) {
+    return `Rebuild the runtime image: ${IMAGE_BUILD_COMMAND}${remedy ? `. ${remedy}` : ''}`;
+  }
+  return remedy;
+}
+
+export function imageLine(image: DoctorImage): string {
+  const version = `runtime ${image.runtimeVersion ?? '(no dev.cordon.runtime-version label)'}`;
+  switch (image.status) {
+    case 'ok':
+      return `image ${image.ref}: ${version}, runner protocol ${image.runnerProtocol} (matches this backend)`;
+    case 'mismatch':
+      return `image ${image.ref}: ${version}, runner protocol ${image.runnerProtocol ?? '(none)'}: MISMATCH, this backend speaks ${image.expectedProtocol}; rebuild it: ${IMAGE_BUILD_COMMAND}`;
+    case 'missing':
+      return `image ${image.ref}: not present; build it: ${IMAGE_BUILD_COMMAND}`;
+    case 'unknown':
+      return `image ${image.ref}: held by the nodes' container runtime, labels not visible from here (build it with ${IMAGE_BUILD_COMMAND}, then load it into the nodes)`;
+  }
 }
