@@ -190,7 +190,7 @@ export const tiers = [
         return {
           ok: false,
           why: 'the cordon runtime image is not built',
-          enable: 'bash images/runtime/build-offline.sh',
+          enable: 'npx cordon image build',
         };
       return { ok: true };
     },

@@ -12,7 +12,7 @@ source "$here/versions.env"
 base="${1:-cordon-runtime:$CORDON_RUNTIME_VERSION}"
 target=cordon-runtime:test-no-supervisor
 docker image inspect "$base" >/dev/null 2>&1 || {
-  echo "build-no-supervisor: $base is missing (run bash images/runtime/build-offline.sh)" >&2
+  echo "build-no-supervisor: $base is missing (build it: npx cordon image build)" >&2
   exit 1
 }
 # The image runs as its non-root user; the removal needs root, the result keeps the user.
