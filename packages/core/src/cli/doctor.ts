@@ -7,7 +7,7 @@ import type { BackendAvailability, RuntimeImageReport } from '../backend.js';
 const IMAGE_BUILD_COMMAND = 'npx cordon image build';
 
 /** How a backend's runtime image stands. `mismatch`: present, but its runner speaks another protocol (or none). */
-export type ImageStatus = 'ok' | 'mismatch' | 'missing' | 'unknown';
+export type ImageStatus = 'ok' | 'mismatch' | 'missing' | 'unknown' | 'own';
 
 interface DoctorImage extends RuntimeImageReport {
   status: ImageStatus;
@@ -87,6 +87,8 @@ async function inspect(name: string): Promise<DoctorRow> {
 export function imageStatus(image: RuntimeImageReport): ImageStatus {
   if (image.present === 'unknown') return 'unknown';
   if (!image.present) return 'missing';
+  // No runner label at all: a user's own image, which gets cordon's runner at each start.
+  if (image.runnerProtocol === undefined) return 'own';
   return image.runnerProtocol === image.expectedProtocol ? 'ok' : 'mismatch';
 }
 
@@ -106,6 +108,8 @@ export function imageLine(image: DoctorImage): string {
       return `image ${image.ref}: ${version}, runner protocol ${image.runnerProtocol} (matches this backend)`;
     case 'mismatch':
       return `image ${image.ref}: ${version}, runner protocol ${image.runnerProtocol ?? '(none)'}: MISMATCH, this backend speaks ${image.expectedProtocol}; rebuild it: ${IMAGE_BUILD_COMMAND}`;
+    case 'own':
+      return `image ${image.ref}: not cordon's (no runner label); cordon's runner protocol ${image.expectedProtocol} is sent in at each start`;
     case 'missing':
       return `image ${image.ref}: not present; build it: ${IMAGE_BUILD_COMMAND}`;
     case 'unknown':
