@@ -4,39 +4,17 @@ import { CordonError, IsolationRefusedError } from '@cordon/core';
 import type { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, deadlineSeconds, hardenedPodManifest, podCommand, type PodRole } from './manifests.js';
 import type { ParsedK8sOptions } from './options.js';
-import { gateSource } from './network-gate.js';
+import { gateCommand } from './network-gate.js';
+import { checkInterpreter, interpreterCommand, type Interpreter } from './interpreter.js';
+import { canarySource, senderSource } from './isolation-probes.js';
 import { createPod, deletePod, waitForRunning } from './pod-lifecycle.js';
 
-export const CANARY_TCP_PORT = 8080;
-export const CANARY_UDP_PORT = 8053;
+// Where they always were, for importers of this module.
+export { CANARY_TCP_PORT, CANARY_UDP_PORT } from './isolation-probes.js';
 
-/** Logs every TCP line and UDP datagram it receives; answers TCP with `ok`. */
-const CANARY_SOURCE = `
-const net = require('node:net'); const dgram = require('node:dgram');
-net.createServer((socket) => { socket.on('error', () => {}); socket.on('data', (data) => { process.stdout.write('tcp ' + data.toString().trim() + '\\n'); socket.end('ok\\n'); }); }).listen(${CANARY_TCP_PORT}, '0.0.0.0');
-const udp = dgram.createSocket('udp4'); udp.on('message', (data) => process.stdout.write('udp ' + data.toString().trim() + '\\n')); udp.bind(${CANARY_UDP_PORT}, '0.0.0.0');
-setInterval(() => {}, 1 << 30);
-`;
-
-/** Sends the nonce over TCP (retrying until answered, or once) and over UDP. */
-function senderSource(host: string, nonce: string, untilAnswered: boolean): string {
-  return `
-const net = require('node:net'); const dgram = require('node:dgram');
-const udp = dgram.createSocket('udp4'); udp.on('error', () => {});
-for (let i = 0; i < 5; i++) setTimeout(() => udp.send(Buffer.from(${JSON.stringify(nonce)}), ${CANARY_UDP_PORT}, ${JSON.stringify(host)}, () => {}), i * 200);
-const started = Date.now();
-function attempt() {
-  const socket = net.connect({ host: ${JSON.stringify(host)}, port: ${CANARY_TCP_PORT}, timeout: 3000 });
-  let answered = false;
-  socket.on('connect', () => socket.write(${JSON.stringify(nonce)} + '\\n'));
-  socket.on('data', () => { answered = true; socket.end(); });
-  const retry = () => { socket.destroy(); if (!answered && ${untilAnswered} && Date.now() - started < 30000) setTimeout(attempt, 300); else done(answered); };
-  socket.on('timeout', retry); socket.on('error', retry); socket.on('close', () => { if (answered) done(true); });
-}
-let finished = false;
-function done(ok) { if (finished) return; finished = true; setTimeout(() => { udp.close(); process.stdout.write(ok ? 'reached\\n' : 'missed\\n'); process.exit(0); }, 1200); }
-attempt();
-`;
+export interface IsolationCheckOptions {
+  /** Which interpreter of the image runs the canary, control and probe pods and the probe's gate; default node. */
+  interpreter?: Interpreter | undefined;
 }
 
 /**
@@ -51,7 +29,9 @@ export async function verifyIsolation(
   options: ParsedK8sOptions,
   labels: Record<string, string>,
   signal?: AbortSignal,
+  check: IsolationCheckOptions = {},
 ): Promise<void> {
+  const interpreter = checkInterpreter('interpreter', check.interpreter ?? 'node');
   const nonce = randomBytes(6).toString('hex');
   const controlNonce = `cordon-control-${nonce}`;
   const probeNonce = `cordon-probe-${nonce}`;
@@ -66,8 +46,11 @@ export async function verifyIsolation(
       options,
       labels,
       command: noNetwork
-        ? podCommand({ command: ['node', '-e', source], gateSource: gateSource(options.networkGateTimeoutMs) })
-        : ['node', '-e', source],
+        ? podCommand({
+            command: interpreterCommand(interpreter, source),
+            ...gateCommand({ interpreter, timeoutMs: options.networkGateTimeoutMs }),
+          })
+        : interpreterCommand(interpreter, source),
       stdin: false,
       noNetwork,
       limits: { memoryBytes: 128 * 1024 * 1024, cpus: 0.5, diskBytes: 1024 * 1024 },
@@ -78,7 +61,7 @@ export async function verifyIsolation(
     return name;
   };
   try {
-    const canary = await pod(options.unrestrictedNamespace, 'canary', CANARY_SOURCE, false);
+    const canary = await pod(options.unrestrictedNamespace, 'canary', canarySource(interpreter), false);
     const running = await waitForRunning(
       api,
       options.unrestrictedNamespace,
@@ -92,10 +75,15 @@ export async function verifyIsolation(
     const control = await pod(
       options.unrestrictedNamespace,
       'control',
-      senderSource(canaryIp, controlNonce, true),
+      senderSource(interpreter, { host: canaryIp, nonce: controlNonce, untilAnswered: true }),
       false,
     );
-    const probe = await pod(options.namespace, 'isolation-probe', senderSource(canaryIp, probeNonce, false), true);
+    const probe = await pod(
+      options.namespace,
+      'isolation-probe',
+      senderSource(interpreter, { host: canaryIp, nonce: probeNonce, untilAnswered: false }),
+      true,
+    );
     const [, probeDone] = await Promise.all([
       waitForRunning(
         api,

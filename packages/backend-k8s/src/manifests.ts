@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { type ExecutionLimits } from '@cordon/core';
+import { InvalidRequestError, type ExecutionLimits } from '@cordon/core';
 import { LABELS, MANAGED_BY, OWNER_ID } from '@cordon/core/backend';
 import type { V1Namespace, V1NetworkPolicy, V1Pod, V1ResourceRequirements } from '@kubernetes/client-node';
 import {
@@ -11,6 +11,7 @@ import {
 } from './options.js';
 import { RUNTIME_WORKDIR } from '@cordon/core/backend';
 import { isGvisorRuntimeClass } from './runtime-class.js';
+import { checkInterpreter, type Interpreter } from './interpreter.js';
 
 export const BACKEND_NAME = 'k8s';
 export const SANDBOX_CONTAINER = 'sandbox';
@@ -268,7 +269,18 @@ export interface PodCommandOptions {
   command: readonly string[];
   /** Source of the network gate (see network-gate.ts), run first in pods behind the policy. */
   gateSource?: string | undefined;
+  /** What runs gateSource (see gateCommand); default node. */
+  gateInterpreter?: Interpreter | undefined;
+  /** The image's shell, PID 1 of the container; default /bin/bash. The script is POSIX sh (dash, busybox ash). */
+  shell?: string | undefined;
 }
+
+/** How the shell runs the gate's source (its $0) with each interpreter; stdin is the workload's. */
+export const GATE_INVOCATIONS: Readonly<Record<Interpreter, string>> = {
+  node: 'node -e "$0" </dev/null',
+  python: 'python3 -I -S -c "$0" </dev/null',
+};
+export const DEFAULT_POD_SHELL = '/bin/bash';
 
 /**
  * The pod's command: a shell that caps open files, optionally runs the network gate,
@@ -281,7 +293,9 @@ export interface PodCommandOptions {
  * - on SIGTERM (the pod is being deleted: a timeout, an abort) it does the same at
  *   once instead of waiting out the grace period. The workload runs in the background
  *   (`wait` is interruptible, a foreground child is not) with its stdin given explicitly
- *   (bash gives a background job /dev/null otherwise).
+ *   (a background job gets /dev/null otherwise). bash keeps an explicit `0<&0`; POSIX
+ *   shells (dash, busybox ash) apply it after the /dev/null, so for them the shell's
+ *   stdin is kept on fd 3 first and given back to the job (and fd 3 closed in both).
  * Afterwards the container stays up for DRAIN_HOLD_SECONDS (or until SIGTERM): the
  * kubelet closes an attach stream when the container exits and was seen to drop the
  * runner's last bytes (its trailer) about once in a hundred runs. The backend returns
@@ -290,16 +304,23 @@ export interface PodCommandOptions {
  * shares with every root process of the node; the supervisor sets it on the program.
  */
 export function podCommand(options: PodCommandOptions): string[] {
+  const gateInterpreter = checkInterpreter('gateInterpreter', options.gateInterpreter ?? 'node');
+  const shell = options.shell ?? DEFAULT_POD_SHELL;
+  // A path, not a name: the container's PATH is not looked up for a pod's command[0] by every runtime.
+  if (typeof shell !== 'string' || !/^\/[^\s]*$/.test(shell))
+    throw new InvalidRequestError('shell', shell, 'must be an absolute path without whitespace, e.g. /bin/sh');
   const steps = [
     `ulimit -n ${POD_NOFILE}`,
-    ...(options.gateSource !== undefined ? ['node -e "$0" </dev/null'] : []),
+    ...(options.gateSource !== undefined ? [GATE_INVOCATIONS[gateInterpreter]] : []),
     'exec "$@"',
   ];
   const killRest = 'kill -KILL -1 2>/dev/null';
-  const run = `trap '${killRest}; exit 143' TERM; { ${steps.join(' && ')}; } 0<&0 & wait $!`;
+  const job = `{ ${steps.join(' && ')}; }`;
+  const background = shell.endsWith('/bash') ? `${job} 0<&0 &` : `exec 3<&0; ${job} 0<&3 3<&- & exec 3<&-;`;
+  const run = `trap '${killRest}; exit 143' TERM; ${background} wait $!`;
   const hold = `code=$?; ${killRest}; trap 'exit $code' TERM; sleep ${DRAIN_HOLD_SECONDS} & wait $!; exit $code`;
-  // bash -c SCRIPT $0 $@: $0 carries the gate's source, "$@" the workload.
-  return ['/bin/bash', '-c', `${run}; ${hold}`, options.gateSource ?? 'cordon', ...options.command];
+  // sh -c SCRIPT $0 $@: $0 carries the gate's source, "$@" the workload.
+  return [shell, '-c', `${run}; ${hold}`, options.gateSource ?? 'cordon', ...options.command];
 }
 
 export function resourcesFor(
