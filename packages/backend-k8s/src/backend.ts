@@ -43,7 +43,17 @@ async function availability(options: Record<string, unknown> = {}): Promise<Back
 /** The `@cordon/backend-k8s` module shape (see `CordonBackend` in @cordon/core). */
 export const backend: CordonBackend = {
   name: BACKEND_NAME,
-  create: (options) => Promise.resolve(K8sExecutor.create(executorOptions(options))),
+  // The image is resolved at create (a probe pod for a user's image), so capabilities() is exact.
+  create: async (options) => {
+    const executor = K8sExecutor.create(executorOptions(options));
+    try {
+      await executor.resolveImage();
+    } catch (error) {
+      await executor.close();
+      throw error;
+    }
+    return executor;
+  },
   availability,
   conformance: (executor, options) => conformanceAdapter(executor, options),
 };

@@ -15,6 +15,8 @@ export { CANARY_TCP_PORT, CANARY_UDP_PORT } from './isolation-probes.js';
 export interface IsolationCheckOptions {
   /** Which interpreter of the image runs the canary, control and probe pods and the probe's gate; default node. */
   interpreter?: Interpreter | undefined;
+  /** The image's shell for the probe pod's first process (see podCommand); default /bin/bash. */
+  shell?: string | undefined;
 }
 
 /**
@@ -49,6 +51,7 @@ export async function verifyIsolation(
         ? podCommand({
             command: interpreterCommand(interpreter, source),
             ...gateCommand({ interpreter, timeoutMs: options.networkGateTimeoutMs }),
+            ...(check.shell ? { shell: check.shell } : {}),
           })
         : interpreterCommand(interpreter, source),
       stdin: false,

@@ -1,15 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_TIMEOUT_MS, type BackendCapabilities } from '@cordon/core';
+import {
+  DEFAULT_TIMEOUT_MS,
+  InvalidRequestError,
+  LANGUAGES,
+  type BackendCapabilities,
+  type Language,
+} from '@cordon/core';
 import {
   BaseExecutor,
   debug,
+  foreignKindFor,
   ignored,
+  languagesOfTools,
   LABELS,
   type RunContext,
   type RunOutcome,
   type WarmPool,
 } from '@cordon/core/backend';
+import { imageSetup, isCordonImage, type ImageSetup } from './image-tools.js';
 import { KubeApi } from './kube-api.js';
 import { BACKEND_NAME, deadlineSeconds, DENY_ALL_POLICY_NAME, EXECUTOR_LABEL, POOL_LABEL } from './manifests.js';
 import { parseK8sOptions, type K8sOptions, type ParsedK8sOptions } from './options.js';
@@ -37,8 +46,11 @@ export class K8sExecutor extends BaseExecutor {
   /** Labels this instance's pods, so close() and leftovers() never touch another executor's. */
   readonly instanceId = randomBytes(4).toString('hex');
   readonly #tenant: Tenant;
-  /** Warm pods per booted runner (node also serves bash; python has its own). */
-  readonly #pool: WarmPool<SandboxPod, RunnerKind> | undefined;
+  /** Warm pods per booted runner (node also serves bash; python has its own); made once the image is known. */
+  #pool: WarmPool<SandboxPod, RunnerKind> | undefined;
+  /** How pods run the image: known after `resolveImage()` (part of `ready()`). */
+  #image: ImageSetup | undefined;
+  #imageResolving: Promise<ImageSetup> | undefined;
   /** Names of warm pods being started: the pool's, not leftovers. */
   readonly #warmStarting = new Set<string>();
   /** Pods this executor made and has not seen deleted yet, and the deletions under way. */
@@ -57,15 +69,40 @@ export class K8sExecutor extends BaseExecutor {
     this.createOptions = createOptions;
     this.#tracker = new PodTracker(api);
     this.#tenant = new Tenant({ api, options, probeLabels: { [EXECUTOR_LABEL]: this.instanceId } });
-    this.#pool =
-      options.poolSize > 0
-        ? warmPodPool({
-            size: options.poolSize,
-            maxAgeMs: options.warmPodMaxAgeMs,
-            start: (kind) => this.#startWarmPod(kind),
-            remove: (pod) => pod.remove(),
-          })
-        : undefined;
+  }
+
+  /**
+   * Finds out how pods run the image (cordon's runner in it, or a user's image and its
+   * tools: see image-tools.ts); once per process and image. `capabilities()` is exact
+   * after it (`backend.create` awaits it).
+   */
+  resolveImage(signal?: AbortSignal): Promise<ImageSetup> {
+    this.#imageResolving ??= (async () => {
+      // The probe pod (a user's image only) runs in the tenant namespace, behind its deny-all policy.
+      if (!isCordonImage(this.options)) await this.#tenant.ensureNamespaces();
+      return imageSetup({
+        api: this.api,
+        options: this.options,
+        labels: { [EXECUTOR_LABEL]: this.instanceId },
+        signal,
+      });
+    })().then(
+      (setup) => (this.#image = setup),
+      (error: unknown) => {
+        this.#imageResolving = undefined;
+        throw error;
+      },
+    );
+    return this.#imageResolving;
+  }
+
+  /** The languages the image offers: all three for cordon's image (or before `resolveImage`). */
+  get #languages(): readonly Language[] {
+    return this.#image?.kind === 'own' ? languagesOfTools(this.#image.tools) : LANGUAGES;
+  }
+
+  #kindFor(language: Language): RunnerKind {
+    return this.#image?.kind === 'own' ? foreignKindFor(language, this.#image.tools) : runnerKindFor(language);
   }
 
   /**
@@ -79,10 +116,11 @@ export class K8sExecutor extends BaseExecutor {
   }
 
   capabilities(): BackendCapabilities {
-    const perPodPids = appliesPidsPerPod(this.options);
+    const tools = this.#image?.kind === 'own' ? this.#image.tools : undefined;
+    const perPodPids = appliesPidsPerPod(this.options, tools);
     return {
       name: BACKEND_NAME,
-      languages: ['node', 'python', 'bash'],
+      languages: this.#languages,
       network: 'kernel',
       limits: {
         memoryBytes: 'pod',
@@ -96,7 +134,7 @@ export class K8sExecutor extends BaseExecutor {
         perPodPids
           ? "limits.pids is RLIMIT_NPROC for a uid of the pod's own (processes and threads); the kubelet's podPidsLimit (a node-wide setting) is the cgroup backstop"
           : "limits.pids is not applied: with a fixed runAsUser the PID limit is the kubelet's podPidsLimit (a node-wide setting)",
-        `image ${this.options.image} (imagePullPolicy ${this.options.imagePullPolicy})${this.options.runtimeClassName ? `, runtimeClassName ${this.options.runtimeClassName}` : ''}`,
+        `image ${this.options.image} (imagePullPolicy ${this.options.imagePullPolicy})${this.options.runtimeClassName ? `, runtimeClassName ${this.options.runtimeClassName}` : ''}${describeImage(this.#image)}`,
         `warm pool: ${this.options.poolSize} pod(s)`,
       ],
     };
@@ -148,7 +186,22 @@ export class K8sExecutor extends BaseExecutor {
   }
 
   async #setUp(): Promise<void> {
-    await this.#tenant.setUp();
+    const image = await this.resolveImage();
+    // The isolation check's pods run the image's own interpreter.
+    await this.#tenant.setUp(
+      image.kind === 'own' ? { interpreter: image.tools.node ? 'node' : 'python', shell: image.tools.sh } : {},
+    );
+    if (this.options.poolSize > 0 && !this.closed) {
+      const kinds = [...new Set(this.#languages.map((language) => this.#kindFor(language)))];
+      this.#pool ??= warmPodPool({
+        size: this.options.poolSize,
+        maxAgeMs: this.options.warmPodMaxAgeMs,
+        kinds,
+        kindFor: (language) => this.#kindFor(language),
+        start: (kind) => this.#startWarmPod(kind),
+        remove: (pod) => pod.remove(),
+      });
+    }
     const namespaces = this.#tenant.namespaces;
     await reapDeadOwners(this.api, namespaces);
     if (this.options.reapIntervalMs > 0) {
@@ -168,6 +221,13 @@ export class K8sExecutor extends BaseExecutor {
     }
     await this.#tenant.checkPolicies(signal);
     if (signal.aborted) return stoppedOutcome();
+    // Before resolveImage every language was offered; the image may lack this one.
+    if (!this.#languages.includes(request.language))
+      throw new InvalidRequestError(
+        'language',
+        request.language,
+        `is not offered by the image ${this.options.image} (it has ${this.#languages.join(', ') || 'none'})`,
+      );
 
     let pod = this.#pool?.take(request);
     if (pod) {
@@ -200,7 +260,7 @@ export class K8sExecutor extends BaseExecutor {
         spec: this.#spec({
           name: `cordon-${context.id}`,
           namespace: open ? this.options.unrestrictedNamespace : this.options.namespace,
-          kind: runnerKindFor(request.language),
+          kind: this.#kindFor(request.language),
           limits: request.limits,
           activeDeadlineSeconds: deadlineSeconds(this.options.podStartTimeoutMs, request.timeoutMs),
           noNetwork: !open,
@@ -244,7 +304,8 @@ export class K8sExecutor extends BaseExecutor {
   }
 
   #spec(spec: Omit<SandboxPodSpec, 'options' | 'executorId'>): SandboxPodSpec {
-    return { ...spec, options: this.options, executorId: this.instanceId };
+    const tools = this.#image?.kind === 'own' ? this.#image.tools : undefined;
+    return { ...spec, options: this.options, executorId: this.instanceId, tools };
   }
 
   /** Besides pool refills and deletions: deleted pods actually gone from the API (bounded). */
@@ -308,4 +369,16 @@ export class K8sExecutor extends BaseExecutor {
 
 function describePod(pod: OwnedPod): string {
   return `pod ${pod.namespace}/${pod.name} (${pod.phase})`;
+}
+
+function describeImage(image: ImageSetup | undefined): string {
+  if (!image) return '';
+  if (image.kind === 'cordon') return ", cordon's runtime image";
+  const { tools } = image;
+  const found = [
+    tools.node ? `node at ${tools.node}` : 'no node',
+    tools.python ? `python3 at ${tools.python}` : 'no python3',
+    tools.bash ? `bash at ${tools.bash}` : 'no bash',
+  ];
+  return `, not cordon's: ${found.join(', ')}; cordon's runner is sent in over the attach at each start`;
 }

@@ -9,7 +9,7 @@ import {
   toTolerations,
   type ParsedK8sOptions,
 } from './options.js';
-import { RUNTIME_WORKDIR } from '@cordon/core/backend';
+import { RUNNER_DIR, RUNTIME_WORKDIR } from '@cordon/core/backend';
 import { isGvisorRuntimeClass } from './runtime-class.js';
 import { checkInterpreter, type Interpreter } from './interpreter.js';
 
@@ -19,7 +19,7 @@ export const DENY_ALL_POLICY_NAME = 'cordon-deny-all';
 
 /** What a cordon pod is for; reaping and leak checks select on it. */
 export const ROLE_LABEL = 'cordon.dev/role';
-export type PodRole = 'sandbox' | 'canary' | 'control' | 'isolation-probe';
+export type PodRole = 'sandbox' | 'canary' | 'control' | 'isolation-probe' | 'image-probe';
 /** One executor instance: two executors in one process share the owner, not their pods. */
 export const EXECUTOR_LABEL = 'cordon.dev/executor';
 /** `warm` for pool pods, `cold` for pods made for one request. */
@@ -146,6 +146,12 @@ export interface HardenedPodSpec {
   activeDeadlineSeconds: number;
   /** True for pods behind the deny-all policy: no resolver configured at all. */
   noNetwork: boolean;
+  /**
+   * A user's own image: a memory volume at RUNNER_DIR for cordon's runner, which the
+   * bootstrap writes there from the attach (and makes 0755 first), and an empty
+   * NODE_OPTIONS so the image's cannot load code into the root supervisor.
+   */
+  runnerVolume?: boolean;
 }
 
 /**
@@ -206,6 +212,7 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
           env: [
             { name: 'HOME', value: RUNTIME_WORKDIR },
             { name: 'PATH', value: '/usr/local/bin:/usr/bin:/bin' },
+            ...(spec.runnerVolume ? [{ name: 'NODE_OPTIONS', value: '' }] : []),
           ],
           stdin: spec.stdin,
           stdinOnce: spec.stdin,
@@ -225,6 +232,7 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
             { name: 'tmp', mountPath: '/tmp' },
             { name: 'work', mountPath: RUNTIME_WORKDIR },
             ...(hidePtys ? [{ name: 'no-ptys', mountPath: '/dev/pts', readOnly: true }] : []),
+            ...(spec.runnerVolume ? [{ name: 'runner', mountPath: RUNNER_DIR }] : []),
           ],
         },
       ],
@@ -233,6 +241,7 @@ export function hardenedPodManifest(spec: HardenedPodSpec): V1Pod {
         { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: String(spec.limits.diskBytes) } },
         { name: 'work', emptyDir: { medium: 'Memory', sizeLimit: String(spec.limits.diskBytes) } },
         ...(hidePtys ? [{ name: 'no-ptys', emptyDir: { medium: 'Memory', sizeLimit: '4Ki' } }] : []),
+        ...(spec.runnerVolume ? [{ name: 'runner', emptyDir: { medium: 'Memory', sizeLimit: '4Mi' } }] : []),
       ],
     },
   };

@@ -33,8 +33,16 @@ export interface K8sOptions {
   createNamespaces?: boolean;
   /** Verify, once per tenant, that a pod in the namespace misses a canary that a control pod reaches. @default true */
   verifyIsolation?: boolean;
-  /** The cordon runtime image (images/runtime, runner protocol 3). @default `cordon-runtime:<version>` */
+  /** cordon's runtime image (runner protocol 3), or any image with node and/or python3 (see `imageKind`). @default `cordon-runtime:<version>` */
   image?: string;
+  /**
+   * `cordon`: the image holds cordon's runner (as the default image does). `own`: a
+   * user's image with node and/or python3; its tools are probed once by a pod, and
+   * cordon's runner is sent in over the attach at each start. `auto`: `cordon` for the
+   * default image, else a probe pod tells (cordon's runner present or not).
+   * @default 'auto'
+   */
+  imageKind?: 'auto' | 'cordon' | 'own';
   /** The backend does not pull unless configured to. @default 'Never' */
   imagePullPolicy?: 'Never' | 'IfNotPresent' | 'Always';
   /** Secret names in the tenant namespace; a string is split on commas. @default [] */
@@ -128,6 +136,7 @@ export const k8sOptionsSchema = z
     createNamespaces: booleanOption(true),
     verifyIsolation: booleanOption(true),
     image: z.string().min(1).default(DEFAULT_IMAGE),
+    imageKind: z.enum(['auto', 'cordon', 'own']).default('auto'),
     imagePullPolicy: z.enum(['Never', 'IfNotPresent', 'Always']).default('Never'),
     imagePullSecrets: listOption(z.string().min(1)).default([]),
     runtimeClassName: z.string().min(1).optional(),

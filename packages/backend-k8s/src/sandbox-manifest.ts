@@ -1,9 +1,9 @@
 import type { DEFAULT_LIMITS, NormalizedRequest } from '@cordon/core';
 import type { V1Pod } from '@kubernetes/client-node';
 import { EXECUTOR_LABEL, hardenedPodManifest, podCommand, podUid } from './manifests.js';
-import { gateSource } from './network-gate.js';
+import { gateCommand } from './network-gate.js';
 import type { ParsedK8sOptions } from './options.js';
-import { supervisorCommand, type RunnerKind } from '@cordon/core/backend';
+import { foreignSupervisorCommand, supervisorCommand, type ImageTools, type RunnerKind } from '@cordon/core/backend';
 
 /** What one sandbox pod is made of; the rest comes from the options. */
 export interface SandboxPodSpec {
@@ -18,17 +18,28 @@ export interface SandboxPodSpec {
   /** Behind the deny-all policy (the tenant namespace), as opposed to the unrestricted namespace. */
   noNetwork: boolean;
   labels: Record<string, string>;
+  /** A user's own image: its tools (the runner then arrives over the attach). Absent: cordon's image. */
+  tools?: ImageTools | undefined;
 }
 
-/** limits.pids is applied per pod only when each pod has a uid of its own. */
-export function appliesPidsPerPod(options: ParsedK8sOptions): boolean {
+/**
+ * limits.pids is applied per pod only when each pod has a uid of its own, and (in a
+ * user's image) when the supervisor can set RLIMIT_NPROC: node's needs prlimit,
+ * python's sets it itself.
+ */
+export function appliesPidsPerPod(options: ParsedK8sOptions, tools?: ImageTools): boolean {
+  if (tools?.node && !tools.prlimit) return false;
   return options.runAsUser === 'per-pod';
 }
 
 /** A hardened pod whose root supervisor runs one program as the pod's own non-root uid. */
 export function sandboxPodManifest(spec: SandboxPodSpec): V1Pod {
-  const { options, limits, noNetwork } = spec;
+  const { options, limits, noNetwork, tools } = spec;
   const programUid = podUid(options);
+  const nproc = appliesPidsPerPod(options, tools) ? limits.pids : undefined;
+  const gate = noNetwork
+    ? gateCommand({ interpreter: tools && !tools.node ? 'python' : 'node', timeoutMs: options.networkGateTimeoutMs })
+    : {};
   return hardenedPodManifest({
     name: spec.name,
     namespace: spec.namespace,
@@ -38,13 +49,13 @@ export function sandboxPodManifest(spec: SandboxPodSpec): V1Pod {
     runAs: { kind: 'supervisor', programUid },
     // Pods behind the policy wait until it holds for them before the supervisor takes code.
     command: podCommand({
-      command: supervisorCommand({
-        kind: spec.kind,
-        programUid,
-        nproc: appliesPidsPerPod(options) ? limits.pids : undefined,
-      }),
-      gateSource: noNetwork ? gateSource(options.networkGateTimeoutMs) : undefined,
+      command: tools
+        ? foreignSupervisorCommand({ tools, kind: spec.kind, programUid, nproc })
+        : supervisorCommand({ kind: spec.kind, programUid, nproc }),
+      ...gate,
+      ...(tools?.sh ? { shell: tools.sh } : {}),
     }),
+    runnerVolume: tools !== undefined,
     stdin: true,
     limits,
     activeDeadlineSeconds: spec.activeDeadlineSeconds,

@@ -2,6 +2,7 @@ import { BackendFailureError, IsolationRefusedError } from '@cordon/core';
 import {
   encodePayload,
   ignored,
+  runnerBundleFrame,
   LABELS,
   newRunnerNonce,
   RunnerTrailerError,
@@ -51,6 +52,8 @@ export class SandboxPod {
   readonly #api: KubeApi;
   readonly #tracker: PodTracker;
   readonly #apiTimeoutMs: number;
+  /** A user's image: cordon's runner goes in ahead of the payload. */
+  readonly #sendsRunner: boolean;
   #used = false;
   #removal: Promise<void> | undefined;
 
@@ -63,6 +66,7 @@ export class SandboxPod {
     this.#api = params.api;
     this.#tracker = params.tracker;
     this.#apiTimeoutMs = spec.options.apiTimeoutMs;
+    this.#sendsRunner = spec.tools !== undefined;
   }
 
   /** Its name (unique in its namespace): the id a warm pool knows it by. */
@@ -98,7 +102,10 @@ export class SandboxPod {
     this.#used = true;
     const { request, signal } = context;
     const nonce = newRunnerNonce();
-    const payload = encodePayload(request, nonce);
+    // A user's image: its bootstrap reads cordon's runner first (nothing else has used the attach yet).
+    const payload = this.#sendsRunner
+      ? Buffer.concat([await runnerBundleFrame(), encodePayload(request, nonce)])
+      : encodePayload(request, nonce);
     const outcome = await attachAndRun(
       this.#api,
       this.namespace,

@@ -1,3 +1,4 @@
+import type { Interpreter } from './interpreter.js';
 import { verifyIsolation } from './isolation-check.js';
 import type { KubeApi } from './kube-api.js';
 import type { ParsedK8sOptions } from './options.js';
@@ -28,14 +29,23 @@ export class Tenant {
     return [this.#options.namespace, this.#options.unrestrictedNamespace];
   }
 
-  /** Namespaces, the deny-all policy (checked as created) and, if enabled, the enforcement probe. */
-  async setUp(): Promise<void> {
+  /**
+   * Namespaces, the deny-all policy (checked as created) and, if enabled, the
+   * enforcement probe, whose pods run `interpreter` of the image (default node) and
+   * its probe pod's first process `shell` (default /bin/bash).
+   */
+  async setUp(params: { interpreter?: Interpreter; shell?: string | undefined } = {}): Promise<void> {
+    await this.ensureNamespaces();
+    if (this.#options.verifyIsolation) await this.#verifyOnce(params.interpreter ?? 'node', params.shell);
+  }
+
+  /** The namespaces and the tenant's deny-all policy (checked as created); idempotent. */
+  async ensureNamespaces(): Promise<void> {
     const { namespace, unrestrictedNamespace, createNamespaces } = this.#options;
     await ensureNamespace(this.#api, namespace, 'tenant', createNamespaces);
     // Its namespace-role label keeps the value `control`, so namespaces made by earlier versions match.
     await ensureNamespace(this.#api, unrestrictedNamespace, 'control', createNamespaces);
     await ensureDenyAllPolicy(this.#api, namespace);
-    if (this.#options.verifyIsolation) await this.#verifyOnce();
   }
 
   /**
@@ -51,12 +61,15 @@ export class Tenant {
    * cluster, tenant, unrestricted namespace and image share a passed check. A failed one
    * is not kept, so the next setup tries again.
    */
-  async #verifyOnce(): Promise<void> {
+  async #verifyOnce(interpreter: Interpreter, shell: string | undefined): Promise<void> {
     const { namespace, unrestrictedNamespace, image, runtimeClassName } = this.#options;
     const key = JSON.stringify([this.#api.server, namespace, unrestrictedNamespace, image, runtimeClassName ?? '']);
     let check = VERIFIED_TENANTS.get(key);
     if (!check) {
-      check = verifyIsolation(this.#api, this.#options, this.#probeLabels);
+      check = verifyIsolation(this.#api, this.#options, this.#probeLabels, undefined, {
+        interpreter,
+        ...(shell ? { shell } : {}),
+      });
       VERIFIED_TENANTS.set(key, check);
       // Not cached when it fails; the caller sees the error through `await check`.
       check.catch((error: unknown) => {

@@ -38,6 +38,10 @@ export interface WarmPodPoolParams<Pod extends WarmPodFacts> {
   start(kind: RunnerKind): Promise<Pod>;
   /** Removes a pod; never throws. */
   remove(pod: Pod): Promise<void>;
+  /** The runner kinds the image can boot. @default both */
+  kinds?: readonly RunnerKind[];
+  /** Which kind serves a language. @default runnerKindFor (cordon's image) */
+  kindFor?: (language: NormalizedRequest['language']) => RunnerKind;
 }
 
 /**
@@ -50,8 +54,12 @@ export function warmPodPool<Pod extends WarmPodFacts>(params: WarmPodPoolParams<
   return new WarmPool<Pod, RunnerKind>({
     area: 'k8s.pool',
     size: params.size,
-    keys: ['node', 'python'],
-    keyFor: (request) => (fitsWarmPod(request) ? runnerKindFor(request.language) : undefined),
+    keys: params.kinds ?? ['node', 'python'],
+    keyFor: (request) => {
+      if (!fitsWarmPod(request)) return undefined;
+      const kind = (params.kindFor ?? runnerKindFor)(request.language);
+      return (params.kinds ?? ['node', 'python']).includes(kind) ? kind : undefined;
+    },
     // A timeout the pod's activeDeadlineSeconds would not cover: the pod is dropped, not used.
     usableFor: warmPodCovers,
     maxAgeMs: params.maxAgeMs,

@@ -43,6 +43,7 @@ export interface TenantExecutor {
 export async function startTenantExecutor(
   kubeconfig: string,
   namespaces: { tenant: string; unrestricted: string },
+  options: Record<string, unknown> = {},
 ): Promise<TenantExecutor> {
   const admin = new KubeConfig();
   admin.loadFromFile(kubeconfig);
@@ -52,6 +53,7 @@ export async function startTenantExecutor(
     namespace: namespaces.tenant,
     unrestrictedNamespace: namespaces.unrestricted,
     poolSize: 1,
+    ...options,
   });
   const stop = async (): Promise<string[]> => {
     await executor.close();
@@ -66,6 +68,7 @@ export async function startTenantExecutor(
     return [...left, ...owned.items.map((pod) => `pod ${pod.metadata?.name ?? '?'}`)];
   };
   try {
+    await executor.resolveImage();
     await executor.ready();
   } catch (error) {
     await stop().catch(() => undefined);

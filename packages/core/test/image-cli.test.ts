@@ -128,7 +128,9 @@ describe("cordon doctor's image line", () => {
     expect(imageLine({ ...old, status: 'mismatch' })).toMatch(
       /runtime 0\.1\.0, runner protocol 1: MISMATCH, this backend speaks 2; rebuild it: npx cordon image build$/,
     );
-    expect(imageStatus({ ...report, present: true })).toBe('mismatch');
+    // No label at all: a user's own image, which gets cordon's runner at each start.
+    expect(imageStatus({ ...report, present: true })).toBe('own');
+    expect(imageLine({ ...report, present: true, status: 'own' })).toContain("not cordon's (no runner label)");
     expect(imageStatus({ ...report, present: false })).toBe('missing');
     expect(imageLine({ ...report, present: false, status: 'missing' })).toContain(
       'not present; build it: npx cordon image build',

@@ -10,6 +10,9 @@ const executor = K8sExecutor.create({
   namespace,
   unrestrictedNamespace,
   image,
+  // cordon's image with its supervisor removed: said to be cordon's, so no probe pod
+  // takes it for a user's image (which would get the runner sent in, and work).
+  imageKind: 'cordon',
   poolSize: 0,
   verifyIsolation: false,
   reapIntervalMs: 0,

@@ -9,7 +9,7 @@ import type { RunnerKind } from './runtime-image.js';
  * tools, then start each sandbox with the image's own interpreter running a short
  * bootstrap: it reads cordon's runner from the attached stdin (no bind mount, so a
  * remote daemon or a cluster works the same), writes it to a root-owned tmpfs at
- * RUNNER_DIR and runs the supervisor, which then speaks runner protocol 3 on the
+ * RUNNER_DIR (made 0755 first: a pod's emptyDir starts world-writable) and runs the supervisor, which then speaks runner protocol 3 on the
  * same stream. The hardening is the runtime image's: root supervisor with three
  * capabilities, program under a non-root uid, read-only root, tmpfs workdir.
  */
@@ -21,6 +21,14 @@ export interface ImageTools {
   python?: string | undefined;
   bash?: string | undefined;
   prlimit?: string | undefined;
+  /** A POSIX shell (the k8s pod's first process needs one). */
+  sh?: string | undefined;
+  /**
+   * Set when the image already holds cordon's runner (/opt/cordon/runner): the
+   * protocol it speaks. Where image labels are not visible (a cluster's nodes) this
+   * tells cordon's own image from a user's.
+   */
+  runnerProtocol?: string | undefined;
   /** The image's own NODE_PATH (its global modules), handed to node programs. */
   nodePath?: string | undefined;
 }
@@ -34,6 +42,11 @@ const toolsSchema = z.strictObject({
   python: absolutePath.optional(),
   bash: absolutePath.optional(),
   prlimit: absolutePath.optional(),
+  sh: absolutePath.optional(),
+  runnerProtocol: z
+    .string()
+    .regex(/^\d{1,4}$/)
+    .optional(),
   nodePath: z
     .string()
     .max(16 * 1024)
@@ -46,17 +59,24 @@ export const TOOLS_PROBE_MARKER = 'cordon-image-tools:';
 
 const SEARCH_DIRS = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
-/** Finds the tools through the image's node (`node -e`); prints the marker and JSON. */
-const NODE_PROBE = `const fs=require('fs'),p=require('path');const dirs=[...(process.env.PATH||'').split(':'),...${JSON.stringify(SEARCH_DIRS)}].filter((d)=>d.startsWith('/'));const find=(n)=>{for(const d of dirs){const f=p.join(d,n);try{fs.accessSync(f,fs.constants.X_OK);if(fs.statSync(f).isFile())return fs.realpathSync(f)}catch{}}};const out={node:process.execPath,python:find('python3'),bash:find('bash'),prlimit:find('prlimit')};if(process.env.NODE_PATH)out.nodePath=process.env.NODE_PATH;process.stdout.write('${TOOLS_PROBE_MARKER}'+JSON.stringify(out)+'\\n')`;
+/**
+ * Finds the tools through the image's node (`node -e`); prints the marker and JSON.
+ * Paths are the ones found on PATH, not their links' targets: busybox's applets are
+ * links to one binary that picks its applet by the name it is called by.
+ */
+const NODE_PROBE = `const fs=require('fs'),p=require('path');const dirs=[...(process.env.PATH||'').split(':'),...${JSON.stringify(SEARCH_DIRS)}].filter((d)=>d.startsWith('/'));const find=(n)=>{for(const d of dirs){const f=p.join(d,n);try{fs.accessSync(f,fs.constants.X_OK);if(fs.statSync(f).isFile())return f}catch{}}};const out={node:process.execPath,python:find('python3'),bash:find('bash'),prlimit:find('prlimit'),sh:find('sh')};try{const m=/^const PROTOCOL = (\\d+);/m.exec(fs.readFileSync('${RUNNER_DIR}/supervisor.cjs','utf8'));if(m)out.runnerProtocol=m[1]}catch{}if(process.env.NODE_PATH)out.nodePath=process.env.NODE_PATH;process.stdout.write('${TOOLS_PROBE_MARKER}'+JSON.stringify(out)+'\\n')`;
 
 /** The same through python3 (`python3 -c`), for images without node. */
 const PYTHON_PROBE = [
-  'import json,os,shutil,sys',
+  'import json,os,re,shutil,sys',
   `dirs=[d for d in os.environ.get('PATH','').split(':')+${JSON.stringify(SEARCH_DIRS)} if d.startswith('/')]`,
   'def find(n):',
-  '  w=shutil.which(n,path=":".join(dirs))',
-  '  return os.path.realpath(w) if w else None',
-  'out={k:v for k,v in {"python":os.path.realpath(sys.executable),"bash":find("bash"),"prlimit":find("prlimit")}.items() if v}',
+  '  return shutil.which(n,path=":".join(dirs))',
+  'out={k:v for k,v in {"python":os.path.realpath(sys.executable),"bash":find("bash"),"prlimit":find("prlimit"),"sh":find("sh")}.items() if v}',
+  'try:',
+  `  m=re.search(r'^const PROTOCOL = (\\d+);',open('${RUNNER_DIR}/supervisor.cjs').read(),re.M)`,
+  '  if m: out["runnerProtocol"]=m.group(1)',
+  'except OSError: pass',
   `sys.stdout.write('${TOOLS_PROBE_MARKER}'+json.dumps(out)+'\\n')`,
 ].join('\n');
 
@@ -106,7 +126,7 @@ const RUNNER_FILE_NAME = /^[a-z][a-z0-9-]*\.(cjs|py)$/;
 /** The bundle frame's largest size the bootstrap accepts. */
 const MAX_BUNDLE_BYTES = 4 * 1024 * 1024;
 
-const NODE_BOOTSTRAP = `'use strict';const fs=require('fs');const sleep=new Int32Array(new SharedArrayBuffer(4));const read=(n)=>{const b=Buffer.alloc(n);let o=0;while(o<n){let r;try{r=fs.readSync(0,b,o,n-o,null)}catch(e){if(e.code==='EAGAIN'){Atomics.wait(sleep,0,0,2);continue}throw e}if(r===0)process.exit(125);o+=r}return b};const n=read(4).readUInt32BE(0);if(n>${MAX_BUNDLE_BYTES})process.exit(125);const files=JSON.parse(read(n).toString('utf8'));for(const [name,source] of Object.entries(files)){if(!${RUNNER_FILE_NAME.toString()}.test(name))process.exit(125);fs.writeFileSync('${RUNNER_DIR}/'+name,source,{mode:0o644})}process.argv=[process.argv[0],'${RUNNER_DIR}/supervisor.cjs',...process.argv.slice(1)];require('${RUNNER_DIR}/supervisor.cjs')`;
+const NODE_BOOTSTRAP = `'use strict';const fs=require('fs');const sleep=new Int32Array(new SharedArrayBuffer(4));const read=(n)=>{const b=Buffer.alloc(n);let o=0;while(o<n){let r;try{r=fs.readSync(0,b,o,n-o,null)}catch(e){if(e.code==='EAGAIN'){Atomics.wait(sleep,0,0,2);continue}throw e}if(r===0)process.exit(125);o+=r}return b};const n=read(4).readUInt32BE(0);if(n>${MAX_BUNDLE_BYTES})process.exit(125);const files=JSON.parse(read(n).toString('utf8'));fs.chmodSync('${RUNNER_DIR}',0o755);for(const [name,source] of Object.entries(files)){if(!${RUNNER_FILE_NAME.toString()}.test(name))process.exit(125);fs.writeFileSync('${RUNNER_DIR}/'+name,source,{mode:0o644})}process.argv=[process.argv[0],'${RUNNER_DIR}/supervisor.cjs',...process.argv.slice(1)];require('${RUNNER_DIR}/supervisor.cjs')`;
 
 const PYTHON_BOOTSTRAP = [
   'import json,os,re,sys',
@@ -119,6 +139,7 @@ const PYTHON_BOOTSTRAP = [
   '  return b',
   "n=int.from_bytes(read(4),'big')",
   `if n>${MAX_BUNDLE_BYTES}: os._exit(125)`,
+  `os.chmod('${RUNNER_DIR}',0o755)`,
   "for name,source in json.loads(read(n).decode('utf-8')).items():",
   `  if not re.fullmatch(r'${RUNNER_FILE_NAME.source.slice(1, -1)}',name): os._exit(125)`,
   `  fd=os.open('${RUNNER_DIR}/'+name,os.O_WRONLY|os.O_CREAT|os.O_TRUNC|os.O_NOFOLLOW,0o644)`,
