@@ -275,4 +275,24 @@ export const tiers = [
       },
     ],
   },
+  {
+    // The same users' images on the cluster (cluster:up imports cordon-test/*): the two that
+    // differ most from cordon's (the third runs in the k8s vitest suite and on docker).
+    name: 'k8s-foreign',
+    present: has('images/test/build-foreign.sh'),
+    detect: () => {
+      const kubeconfig = process.env.KUBECONFIG;
+      const enable = 'export KUBECONFIG=$(pnpm -s cluster:up | tail -1)   (after bash images/test/build-foreign.sh)';
+      if (!kubeconfig || !existsSync(kubeconfig)) return { ok: false, why: 'no test cluster (KUBECONFIG)', enable };
+      return { ok: true };
+    },
+    steps: [
+      ['cordon-test/minimal-node:1', ['python3', 'bash', 'curl', 'nc', 'wget', 'ping', 'python']],
+      ['cordon-test/python-only:1', ['node']],
+    ].map(([image, lacks]) => ({
+      title: `cordon conformance --backend k8s --option image=${image}`,
+      command: cordon('conformance', '--backend', 'k8s', '--option', `image=${image}`, '--json'),
+      check: foreignConformance(lacks),
+    })),
+  },
 ];
