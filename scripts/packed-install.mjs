@@ -302,7 +302,13 @@ function bareImports(source) {
   for (const pattern of patterns) {
     for (const match of source.matchAll(pattern)) {
       const specifier = match[2];
-      if (!specifier.startsWith('.') && !specifier.startsWith('/') && !specifier.startsWith('#'))
+      // `${...}`: a template inside a program the code sends elsewhere (a sandbox's bootstrap), not an import here.
+      if (
+        !specifier.startsWith('.') &&
+        !specifier.startsWith('/') &&
+        !specifier.startsWith('#') &&
+        !specifier.startsWith('${')
+      )
         specifiers.add(specifier);
     }
   }

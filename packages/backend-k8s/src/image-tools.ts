@@ -18,6 +18,14 @@ export type ImageSetup = { kind: 'cordon' } | { kind: 'own'; tools: ImageTools; 
 /** Per cluster and image reference, for this process: an image's tools are probed once. */
 const cache = new Map<string, Promise<ImageSetup>>();
 
+/** Where and as whom the probe pod runs (`labels`: the executor's, so its close() finds the pod). */
+export interface ImageProbeParams {
+  api: KubeApi;
+  options: ParsedK8sOptions;
+  labels: Record<string, string>;
+  signal?: AbortSignal | undefined;
+}
+
 /** How long one probe pod may take, on top of the pod start budget. */
 const PROBE_RUN_MS = 30_000;
 
@@ -29,12 +37,7 @@ const PROBE_RUN_MS = 30_000;
  * The probe pod is as locked down as the isolation check's (non-root, no capabilities,
  * read-only root, behind the tenant's deny-all policy) and runs only the probe's code.
  */
-export function imageSetup(params: {
-  api: KubeApi;
-  options: ParsedK8sOptions;
-  labels: Record<string, string>;
-  signal?: AbortSignal | undefined;
-}): Promise<ImageSetup> {
+export function imageSetup(params: ImageProbeParams): Promise<ImageSetup> {
   const { options } = params;
   if (isCordonImage(options)) return Promise.resolve({ kind: 'cordon' });
   const key = JSON.stringify([params.api.server, options.namespace, options.image, options.imageKind]);
@@ -52,12 +55,7 @@ export function isCordonImage(options: Pick<ParsedK8sOptions, 'image' | 'imageKi
   return options.imageKind === 'cordon' || (options.imageKind === 'auto' && options.image === DEFAULT_RUNTIME_IMAGE);
 }
 
-async function probe(params: {
-  api: KubeApi;
-  options: ParsedK8sOptions;
-  labels: Record<string, string>;
-  signal?: AbortSignal | undefined;
-}): Promise<ImageSetup> {
+async function probe(params: ImageProbeParams): Promise<ImageSetup> {
   const { options } = params;
   const tried: string[] = [];
   for (const interpreter of ['node', 'python3'] as const) {
@@ -91,13 +89,9 @@ async function probe(params: {
   );
 }
 
-async function runProbePod(params: {
-  api: KubeApi;
-  options: ParsedK8sOptions;
-  labels: Record<string, string>;
-  interpreter: 'node' | 'python3';
-  signal?: AbortSignal | undefined;
-}): Promise<{ tools: ImageTools; imageId: string | undefined } | { problem: string }> {
+async function runProbePod(
+  params: ImageProbeParams & { interpreter: 'node' | 'python3' },
+): Promise<{ tools: ImageTools; imageId: string | undefined } | { problem: string }> {
   const { api, options, signal } = params;
   const name = `cordon-image-probe-${randomBytes(6).toString('hex')}`;
   const manifest = hardenedPodManifest({
