@@ -102,6 +102,9 @@ const NEEDS_SHARED_HOST: readonly string[] = [
   'shared-resources:ptys',
   'host-identifiers:cgroup-ids',
 ];
+/** Probes of a race: against the unisolated executor each run is a chance to lose it, not a certainty. */
+const RACES = ['collection-confinement:race'];
+const RACE_ATTEMPTS = 4;
 const MUST_HOLD = ['output-cap', 'exit-code', 'signal:SIGKILL', 'signal:SIGTERM', 'no-state:node-globals'];
 
 describe('conformance self-test on a deliberately unisolated executor', () => {
@@ -147,18 +150,22 @@ describe('conformance self-test on a deliberately unisolated executor', () => {
     }
   });
 
-  it('fails the isolation properties', () => {
+  it('fails the isolation properties', async () => {
     if (!isRoot)
       console.warn(
         `NOT ROOT: ${NEEDS_SHARED_HOST.join(', ')} are not checked; run the self-test as root to check them`,
       );
     for (const id of MUST_FAIL) {
-      const result = report.results.find((r) => r.id === id);
+      let result = report.results.find((r) => r.id === id);
+      // A race the unisolated executor loses only sometimes (its collector may read before the
+      // flipper swaps the link in): the probe must catch it in one of a few runs, not every one.
+      for (let attempt = 1; RACES.includes(id) && result?.verdict !== 'FAILS' && attempt <= RACE_ATTEMPTS; attempt++)
+        result = (await runConformance(unisolatedAdapter(executor), { only: [id] })).results.find((r) => r.id === id);
       expect(result?.verdict, `${id}: ${result?.detail}`).toBe(
         !isRoot && NEEDS_SHARED_HOST.includes(id) ? 'not-applicable' : 'FAILS',
       );
     }
-  });
+  }, 120_000);
 
   it('has a working positive control for every property that has one, even where the property fails', () => {
     const withControl = report.results.filter((r) => r.kind === 'property' && r.controlOk !== undefined);
