@@ -1,4 +1,4 @@
-import type { Executor } from '@cordon/core';
+import type { ExecutionRequest, Executor, Language } from '@cordon/core';
 import type { ConformanceAdapter } from '@cordon/core/backend';
 import { InvalidRequestError } from '@cordon/core';
 import type { V1Node } from '@kubernetes/client-node';
@@ -79,13 +79,42 @@ const HOST_KERNEL_IDENTIFIERS: Readonly<Record<string, string>> = {
  * too) and the pod API has no field to ask for one. Asked of a pod, not assumed.
  */
 async function cgroupIdentifiers(executor: K8sExecutor): Promise<Record<string, string>> {
-  const probe = await executor.execute({
-    language: 'bash',
-    code: 'stat -fc %T /sys/fs/cgroup; test -e /sys/fs/cgroup/cgroup.controllers && echo unified',
-  });
-  if (probe.stdout.includes('cgroup2fs') || probe.stdout.includes('unified')) return {};
+  const probe = await executor.execute(cgroupQuestion(executor.capabilities().languages));
+  if (probe.stdout.includes('unified')) return {};
   return {
     'host-identifiers:cgroup-ids': `the node runs cgroup v1 (/sys/fs/cgroup in a pod: ${probe.stdout.trim().split('\n')[0] || 'unknown'}), where containerd creates no cgroup namespace for a container and the pod API has no field for one, so /proc/self/cgroup shows the container id in its cgroup paths; on cgroup v2 nodes (GKE) the namespace is there and the probe applies`,
+  };
+}
+
+/**
+ * The same question in a language the image has (a user's image may have node or
+ * python3 and no bash): is /sys/fs/cgroup the unified hierarchy (its root holds
+ * cgroup.controllers)? Prints the filesystem type's name, then `unified` if it is.
+ */
+export function cgroupQuestion(languages: readonly Language[]): ExecutionRequest {
+  if (languages.includes('bash'))
+    return {
+      language: 'bash',
+      code: 'stat -fc %T /sys/fs/cgroup; if test -e /sys/fs/cgroup/cgroup.controllers; then echo unified; fi',
+    };
+  if (languages.includes('node'))
+    return {
+      language: 'node',
+      code: [
+        "const fs = require('node:fs');",
+        "const names = { 0x63677270: 'cgroup2fs', 0x01021994: 'tmpfs', 0x27e0eb: 'cgroupfs' };",
+        "const type = fs.statfsSync('/sys/fs/cgroup').type;",
+        'console.log(names[type] ?? `0x${type.toString(16)}`);',
+        "if (fs.existsSync('/sys/fs/cgroup/cgroup.controllers')) console.log('unified');",
+      ].join('\n'),
+    };
+  return {
+    language: 'python',
+    code: [
+      'import os',
+      "print('cgroup2fs' if os.path.exists('/sys/fs/cgroup/cgroup.controllers') else 'not cgroup2fs')",
+      "if os.path.exists('/sys/fs/cgroup/cgroup.controllers'): print('unified')",
+    ].join('\n'),
   };
 }
 
