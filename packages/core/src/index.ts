@@ -39,6 +39,27 @@ export type { ExecutionEndEvent, ExecutionStartEvent, Executor, ExecutorEvents, 
 export { LIMIT_NAMES, type LimitName } from './limits.js';
 export { normalizeNetwork, type NetworkPolicy, type NetworkPolicyInput } from './network.js';
 export {
+  cidrRuleFor,
+  decideAddress,
+  decideName,
+  DEFAULT_AUDIT_LIMIT,
+  DENIED_RANGES,
+  deniedRange,
+  EgressAuditLog,
+  normalizeHostName,
+  type AllowNetworkPolicy,
+  type EgressAudit,
+  type EgressCaps,
+  type EgressDecision,
+  type EgressPath,
+  type EgressRecord,
+  type EgressResolveOverride,
+  type EgressRule,
+  type EgressRuleInput,
+  type EgressVerdict,
+  type PortRange,
+} from './egress/index.js';
+export {
   DEFAULT_LIMITS,
   DEFAULT_TIMEOUT_MS,
   LANGUAGES,
