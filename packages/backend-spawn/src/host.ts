@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
 import { detectCgroups, type CgroupDriver } from './cgroup.js';
+import type { EgressTools } from './egress-netns.js';
 import { bubblewrapLauncher, perlLauncher, type Launcher, type LauncherChoice } from './launcher.js';
 import { rootLinks } from './sandbox-plan.js';
 import { acquireSandboxUser, type SandboxIdChoice } from './sandbox-user.js';
@@ -20,6 +21,8 @@ export interface HostFacts {
   prlimitPath: string | undefined;
   mountPath: string | undefined;
   cgroups: CgroupDriver | undefined;
+  /** What prepares a namespace for an allow-list (egress-netns.ts), or why nothing can. */
+  egress: { tools: EgressTools; problem?: undefined } | { tools?: undefined; problem: string };
 }
 
 export function firstExisting(paths: readonly string[]): string | undefined {
@@ -123,7 +126,32 @@ async function detect(options: DetectOptions): Promise<HostFacts> {
     prlimitPath: binary('prlimit'),
     mountPath: binary('mount'),
     cgroups,
+    egress: detectEgressTools(isRoot, launcher !== undefined),
   };
+}
+
+/**
+ * The host enters a sandbox's network namespace to route and filter it, which needs
+ * root here (an unprivileged host would have to enter the sandbox's user namespace too).
+ */
+function detectEgressTools(isRoot: boolean, kernel: boolean): HostFacts['egress'] {
+  if (!kernel) return { problem: 'the advisory isolation has no network namespace to route' };
+  if (!isRoot) return { problem: 'routing a sandbox namespace to the egress forwarder needs root' };
+  const found = {
+    nsenter: binary('nsenter'),
+    ip: binary('ip'),
+    iptablesRestore: binary('iptables-restore'),
+    ip6tablesRestore: binary('ip6tables-restore'),
+    setpriv: binary('setpriv'),
+  };
+  const missing = Object.entries(found)
+    .filter(([, path]) => path === undefined)
+    .map(([name]) => ({ iptablesRestore: 'iptables-restore', ip6tablesRestore: 'ip6tables-restore' })[name] ?? name);
+  if (missing.length > 0)
+    return {
+      problem: `${missing.join(', ')} not installed (apt-get install -y iproute2 iptables util-linux)`,
+    };
+  return { tools: found as EgressTools };
 }
 
 /**

@@ -6,6 +6,7 @@ import { runnerArgs, runnerEnv } from './runner.js';
 import type { RunnerJob } from './runner-records.js';
 import { BOOT_SOURCE, ETC_FILES, GUARD_SOURCE, sandboxBootId } from './sandbox-data.js';
 import { seccompProgram } from './seccomp.js';
+import { FORWARDER_PORTS } from './egress-netns.js';
 import { debug } from '@cordon/core/backend';
 
 /** Inside the kernel isolation's sandbox. */
@@ -61,7 +62,8 @@ export interface Interpreters {
 
 /** What a kernel-isolated sandbox is fixed to when it starts; everything else is per job. */
 export interface SandboxShape {
-  network: 'none' | 'open';
+  /** `allow`: a namespace of its own like `none`, which the host then routes to its egress forwarder (egress-netns.ts). */
+  network: 'none' | 'open' | 'allow';
   diskBytes: number;
   /** Start Node at once on the boot script, waiting for a node job (the pool). */
   prebootNode?: boolean;
@@ -93,6 +95,29 @@ function interpreterFor(language: Language, interpreters: Interpreters): string 
 }
 
 /** Variables the program sees: a minimal PATH and HOME, the caller's, and the wiring for the guard and packages. */
+/**
+ * For programs that honour proxy settings (the rest are captured in the namespace and
+ * judged the same way): the forwarder's HTTP proxy and SOCKS5 proxy (egress-netns.ts).
+ * curl reads only the lowercase http_proxy; Node's http and fetch read them with
+ * NODE_USE_ENV_PROXY (Node 22.21 and later). Loopback stays direct.
+ */
+const EGRESS_PROXY_ENV: Readonly<Record<string, string>> = (() => {
+  const http = `http://127.0.0.1:${FORWARDER_PORTS.httpProxy}`;
+  const socks = `socks5h://127.0.0.1:${FORWARDER_PORTS.socks}`;
+  const direct = 'localhost,127.0.0.1,::1';
+  return {
+    HTTP_PROXY: http,
+    HTTPS_PROXY: http,
+    http_proxy: http,
+    https_proxy: http,
+    ALL_PROXY: socks,
+    all_proxy: socks,
+    NO_PROXY: direct,
+    no_proxy: direct,
+    NODE_USE_ENV_PROXY: '1',
+  };
+})();
+
 export function programEnv(
   request: NormalizedRequest,
   paths: { home: string; tmp: string | undefined; guard: string | undefined; packages: readonly string[] },
@@ -101,6 +126,7 @@ export function programEnv(
     PATH: SANDBOX_PATH,
     HOME: paths.home,
     ...(paths.tmp ? { TMPDIR: paths.tmp } : {}),
+    ...(request.network.mode === 'allow' ? EGRESS_PROXY_ENV : {}),
     ...request.env,
   };
   if (paths.guard) {
@@ -148,6 +174,8 @@ const FIRST_INPUT_FD = 5;
 /** Compiled once: the same filter goes to every sandbox. */
 const SECCOMP_PROGRAM = seccompProgram();
 const GUARD_IN_SANDBOX = `${CORDON_DIR}/network-guard.cjs`;
+/** Under an allow-list the only resolver is the egress forwarder's, on the namespace's loopback. */
+const EGRESS_RESOLV_CONF = Buffer.from('nameserver 127.0.0.1\noptions attempts:1 timeout:2\n');
 const BOOT_IN_SANDBOX = `${CORDON_DIR}/node-boot.cjs`;
 
 /** Mount points of the package directories inside the kernel isolation's sandbox. */
@@ -179,12 +207,15 @@ class InputFds {
 export function kernelPlan(input: PlanInput & { launcher: Launcher; shape: SandboxShape }): SandboxPlan {
   const { interpreters, shape } = input;
   const none = shape.network === 'none';
+  const allow = shape.network === 'allow';
+  const open = shape.network === 'open';
   const fds = new InputFds();
   const seccomp = SECCOMP_PROGRAM ? ['--seccomp', fds.add(SECCOMP_PROGRAM)] : [];
+  const resolvConf = allow ? EGRESS_RESOLV_CONF : input.resolvConf;
   const hostEtc = [
     ...ETC_FROM_HOST,
-    ...(none || input.resolvConf ? [] : ['/etc/resolv.conf']),
-    ...(none ? [] : ['/etc/gai.conf']),
+    ...(open && !input.resolvConf ? ['/etc/resolv.conf'] : []),
+    ...(open ? ['/etc/gai.conf'] : []),
   ];
   const args = [
     '--unshare-user',
@@ -192,7 +223,7 @@ export function kernelPlan(input: PlanInput & { launcher: Launcher; shape: Sandb
     '--unshare-ipc',
     '--unshare-uts',
     '--unshare-cgroup-try',
-    ...(none ? ['--unshare-net'] : []),
+    ...(open ? [] : ['--unshare-net']),
     '--disable-userns',
     '--uid',
     INSIDE_ID,
@@ -232,7 +263,7 @@ export function kernelPlan(input: PlanInput & { launcher: Launcher; shape: Sandb
     '/etc',
     ...[...ETC_FILES].flatMap(([name, content]) => fds.file(content, `/etc/${name}`)),
     ...hostEtc.flatMap((path) => ['--ro-bind-try', path, path]),
-    ...(input.resolvConf ? fds.file(input.resolvConf, '/etc/resolv.conf') : []),
+    ...(resolvConf ? fds.file(resolvConf, '/etc/resolv.conf') : []),
     ...interpreterBinds([interpreters.node, interpreters.python]),
     '--size',
     String(shape.diskBytes),

@@ -224,8 +224,21 @@ export class SandboxProcess {
     this.kill();
   }
 
-  /** Runs one job to completion; honours `context.signal`. */
-  async run(context: RunContext, job: RunnerJob): Promise<RunOutcome> {
+  /** The host uid and gid the sandbox runs as (root hosts), for what the host runs on its behalf. */
+  get user(): { uid: number; gid: number } | undefined {
+    return this.#user ? { uid: this.#user.uid, gid: this.#user.gid } : undefined;
+  }
+
+  /**
+   * Runs one job to completion; honours `context.signal`. `beforeJob` runs once the
+   * runner waits in its cgroup, with the runner's host pid (its namespaces are the
+   * sandbox's); if it fails, the sandbox dies and the run fails closed.
+   */
+  async run(
+    context: RunContext,
+    job: RunnerJob,
+    hooks: { beforeJob?: (runnerPid: number) => Promise<void> } = {},
+  ): Promise<RunOutcome> {
     if (this.#used) throw new Error('a sandbox is used once');
     this.#used = true;
     const { request, signal } = context;
@@ -239,6 +252,11 @@ export class SandboxProcess {
     if (signal.aborted) this.kill();
     try {
       await this.#prepared;
+      if (hooks.beforeJob) {
+        const runner = this.#plan.statusFd !== undefined ? await this.#sandboxInitPid() : undefined;
+        if (runner === undefined) throw new Error('the sandbox runner has no pid in a namespace of its own');
+        await hooks.beforeJob(runner);
+      }
     } catch (error) {
       this.kill();
       await this.#closed;

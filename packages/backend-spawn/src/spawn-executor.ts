@@ -11,6 +11,8 @@ import {
   type ExecutionResult,
   type Language,
   type LimitEnforcement,
+  type AllowNetworkPolicy,
+  EgressAuditLog,
 } from '@cordon/core';
 import {
   BaseExecutor,
@@ -39,6 +41,7 @@ import {
   type SandboxShape,
 } from './sandbox-plan.js';
 import { reapDeadOwners } from './reaper.js';
+import { SandboxEgress } from './sandbox-egress.js';
 import { SandboxProcess } from './sandbox-process.js';
 import { acquireSandboxUser, type SandboxUser } from './sandbox-user.js';
 import { RUNNER_OPEN_FILES, runnerSupported } from './runner.js';
@@ -203,6 +206,7 @@ export class SpawnExecutor extends BaseExecutor {
             `memory is not bounded: Node ${process.version}'s V8 holds ${Math.round(this.#dataAllowanceBytes / 2 ** 20)} MiB of reserved data at start, which RLIMIT_DATA counts, so the data limit is memoryBytes plus that`,
           ]
         : []),
+      ...(this.#host.egress.problem ? [`egress allow-lists are refused: ${this.#host.egress.problem}`] : []),
       ...(this.isolation === 'kernel'
         ? [
             seccompSupported()
@@ -217,6 +221,18 @@ export class SpawnExecutor extends BaseExecutor {
         (language: Language) => language !== 'python' || this.#interpreters.python !== undefined,
       ),
       network: this.isolation,
+      ...(this.#host.egress.tools
+        ? {
+            egress: {
+              capture: 'all-tcp' as const,
+              observes: ['dns', 'proxy-connect', 'proxy-http', 'socks', 'captured'] as const,
+              dnsUnderNone: false,
+              notes: [
+                "the network namespace keeps only lo; a local default route and netfilter send every TCP connection and DNS query to a forwarder (the sandbox's uid, outside its pid namespace) that relays them to the host's egress broker; other UDP and ICMP are refused",
+              ],
+            },
+          }
+        : {}),
       limits: {
         memoryBytes: cgroup ? 'cgroup' : dataUnbounded ? 'none' : rlimit,
         cpus: cgroup ? 'cgroup' : 'none',
@@ -256,10 +272,30 @@ export class SpawnExecutor extends BaseExecutor {
           },
           request.limits,
         ));
+      let egress: SandboxEgress | undefined;
       try {
-        return await sandbox.run(context, kernelJob(request, this.#interpreters, this.#options.packageDirs));
+        const job = kernelJob(request, this.#interpreters, this.#options.packageDirs);
+        if (request.network.mode !== 'allow') return await sandbox.run(context, job);
+        egress = await this.#openEgress(context, request.network, sandbox);
+        const opened = egress;
+        const outcome = await sandbox.run(context, job, {
+          beforeJob: async (runnerPid) => {
+            const forwarderPid = await opened.attach({
+              runnerPid,
+              tools: this.#host.egress.tools!,
+              perl: this.#interpreters.perl,
+              marker: `${OWNER_ID}/${id}`,
+              user: sandbox.user,
+            });
+            // In the sandbox's cgroup: its memory counts, and the cgroup's kill takes it too.
+            await sandbox.cgroup?.attach([forwarderPid]);
+          },
+        });
+        // run() returns once the sandbox's pid namespace is gone: nothing can open more connections.
+        return { ...outcome, egress: await egress.close() };
       } finally {
         await sandbox.release();
+        await egress?.close();
       }
     }
     let user: SandboxUser | undefined;
@@ -295,6 +331,14 @@ export class SpawnExecutor extends BaseExecutor {
       // Given back only once nothing of the sandbox, not even its files, is left.
       await user?.release();
     }
+  }
+
+  /** The broker session of one allow-list execution; its records are emitted live as `egress` events. */
+  #openEgress(context: RunContext, policy: AllowNetworkPolicy, sandbox: SandboxProcess): Promise<SandboxEgress> {
+    const audit = new EgressAuditLog(policy.auditLimit, (record) =>
+      this.events.emit('egress', { id: context.id, backend: this.name, tags: context.request.tags, record }),
+    );
+    return SandboxEgress.open({ policy, audit, marker: `${OWNER_ID}/${context.id}`, owner: sandbox.user });
   }
 
   #createCgroup(id: string, limits: ExecutionLimits): Promise<ExecutionCgroup | undefined> {

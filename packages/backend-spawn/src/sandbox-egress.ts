@@ -1,0 +1,131 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chown, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import type { AllowNetworkPolicy, EgressAudit, EgressAuditLog } from '@cordon/core';
+import { EgressSession } from '@cordon/egress-broker';
+import { builtFile } from './built-file.js';
+import { readFileSync } from 'node:fs';
+import { forwarderCommand, IPV4_RULES, IPV6_RULES, type EgressTools } from './egress-netns.js';
+
+const FORWARDER_SOURCE = `#line 1 "egress-forwarder.pl"\n${readFileSync(builtFile('egress-forwarder.pl'), 'utf8')}`;
+/** The namespace setup and the forwarder's listeners take tens of milliseconds; this is for a stuck host. */
+const FORWARDER_READY_MS = 10_000;
+const MAX_FORWARDER_STDERR = 4096;
+
+/**
+ * One execution's way out under an allow-list: its broker session on a unix socket in a
+ * private host directory, and the forwarder in its network namespace that is the only
+ * thing able to reach that socket. Made before the sandbox gets its job; closed after
+ * the sandbox is dead, returning the audit.
+ */
+export class SandboxEgress implements AsyncDisposable {
+  readonly #dir: string;
+  readonly #session: EgressSession;
+  readonly #audit: EgressAuditLog;
+  #forwarder: ChildProcess | undefined;
+  #forwarderExit: Promise<void> | undefined;
+  #closed = false;
+
+  private constructor(dir: string, session: EgressSession, audit: EgressAuditLog) {
+    this.#dir = dir;
+    this.#session = session;
+    this.#audit = audit;
+  }
+
+  /** Listens for the forwarder; `owner` is the host uid/gid the forwarder runs as (the sandbox's). */
+  static async open(params: {
+    policy: AllowNetworkPolicy;
+    audit: EgressAuditLog;
+    marker: string;
+    owner: { uid: number; gid: number } | undefined;
+  }): Promise<SandboxEgress> {
+    const dir = await mkdtemp(join(tmpdir(), `cordon-egress-${params.marker.replace(/[^\w-]/g, '-')}-`));
+    try {
+      // Only the forwarder's uid may reach the socket: nothing else on the host borrows the sandbox's allow-list.
+      if (params.owner) await chown(dir, params.owner.uid, params.owner.gid);
+      const session = await EgressSession.listen({
+        socketPath: join(dir, 'broker.sock'),
+        policy: params.policy,
+        audit: params.audit,
+      });
+      return new SandboxEgress(dir, session, params.audit);
+    } catch (error) {
+      await rm(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /**
+   * Routes the sandbox's namespace to the forwarder and starts it (egress-netns.ts);
+   * resolves once it listens. Called while the runner waits for its job.
+   * @throws Error with the setup's stderr when the namespace cannot be prepared.
+   */
+  async attach(params: {
+    runnerPid: number;
+    tools: EgressTools;
+    perl: string;
+    marker: string;
+    user: { uid: number; gid: number } | undefined;
+  }): Promise<number> {
+    const { command, args } = forwarderCommand({
+      tools: params.tools,
+      runnerPid: params.runnerPid,
+      perl: params.perl,
+      forwarderSource: FORWARDER_SOURCE,
+      brokerSocket: join(this.#dir, 'broker.sock'),
+      marker: params.marker,
+      user: params.user,
+    });
+    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
+    this.#forwarder = child;
+    this.#forwarderExit = new Promise((resolve) => child.on('close', () => resolve()));
+    const streams = child.stdio as unknown as (Readable & Writable)[];
+    for (const stream of streams) stream?.on('error', () => undefined);
+    streams[3]!.end(IPV4_RULES);
+    streams[4]!.end(IPV6_RULES);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => {
+      if (stderr.length < MAX_FORWARDER_STDERR) stderr += chunk.toString('utf8');
+    });
+    await new Promise<void>((resolve, reject) => {
+      let stdout = '';
+      const timer = setTimeout(() => fail(`not ready after ${FORWARDER_READY_MS} ms`), FORWARDER_READY_MS);
+      const fail = (why: string) => {
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        reject(new Error(`the egress forwarder could not start: ${why}${stderr.trim() ? ` (${stderr.trim()})` : ''}`));
+      };
+      child.on('error', (error) => fail(error.message));
+      child.on('exit', (code, signal) => fail(`it exited with ${code ?? signal}`));
+      child.stdout!.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString('utf8');
+        if (stdout.includes('ready\n')) {
+          clearTimeout(timer);
+          child.removeAllListeners('exit');
+          resolve();
+        }
+      });
+    });
+    return child.pid!;
+  }
+
+  /** Stops the forwarder and the session (ending every relayed connection); idempotent. */
+  async close(): Promise<EgressAudit> {
+    if (!this.#closed) {
+      this.#closed = true;
+      // Its stdin closing ends it; SIGKILL in case it is stuck.
+      this.#forwarder?.stdin?.end();
+      this.#forwarder?.kill('SIGKILL');
+      await this.#forwarderExit;
+      await this.#session.close();
+      await rm(this.#dir, { recursive: true, force: true });
+    }
+    return this.#audit.snapshot();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
