@@ -114,6 +114,15 @@ export class SuiteContext {
     return this.#run(where, where === 'sandbox' ? 'none' : 'open', execute, request, nonce);
   }
 
+  /** Runs in the sandbox under `network` (an egress allow-list): both sides of an egress probe run this way. */
+  runWithNetwork(
+    network: NonNullable<ExecutionRequest['network']>,
+    request: Omit<ExecutionRequest, 'network'>,
+    nonce?: string,
+  ): Promise<RunOutput> {
+    return this.#run('sandbox', network, (full) => this.executor.execute(full), request, nonce);
+  }
+
   /** Runs on another executor of the backend (network `none`), recorded as a control: e.g. `adapter.sharedUserControl`. */
   runOn(executor: Executor, request: Omit<ExecutionRequest, 'network'>, nonce?: string): Promise<RunOutput> {
     return this.#run('control', 'none', (full) => executor.execute(full), request, nonce);
@@ -121,7 +130,7 @@ export class SuiteContext {
 
   async #run(
     where: 'sandbox' | 'control',
-    network: 'none' | 'open',
+    network: NonNullable<ExecutionRequest['network']>,
     execute: (request: ExecutionRequest) => Promise<ExecutionResult>,
     request: Omit<ExecutionRequest, 'network'>,
     nonce: string | undefined,

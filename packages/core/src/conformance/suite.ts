@@ -15,6 +15,7 @@ import { propertyVerdict } from './verdict.js';
 import { PROPERTY_PROBES } from './probes/properties/index.js';
 import { fakeKey } from './probes/properties/support.js';
 import { runPropertyProbe } from './probes/properties/probe.js';
+import { egressChecks, EGRESS_CHECK_IDS } from './probes/egress/index.js';
 import { OWNER_ID } from '../backend/owner.js';
 
 /** The environment variable planted in this process for the run (its value is random per run). */
@@ -68,12 +69,14 @@ export async function runConformance(
     const propertyResults = properties.flatMap((property) =>
       [property.id, ...(property.yields ?? [])].filter((id) => selected([id, property.id])),
     );
+    const egressTasks = egressTaskList(suite, selected);
     const tasks: Task[] = [
       ...networkTasks,
+      ...egressTasks,
       ...properties.map((property): Task => ({ id: property.id, run: () => runPropertyProbe(suite, property) })),
     ];
     const checkLeftovers = selected(['leftovers']);
-    const total = networkTasks.length + propertyResults.length + (checkLeftovers ? 1 : 0);
+    const total = networkTasks.length + egressTasks.length + propertyResults.length + (checkLeftovers ? 1 : 0);
     const results: ConformanceResult[] = [];
     let done = 0;
     const starting = (id: string) => options.onProgress?.({ id, done, total });
@@ -112,6 +115,48 @@ export async function runConformance(
     if (previousEnv === undefined) delete process.env[secret.name];
     else process.env[secret.name] = previousEnv;
   }
+}
+
+/**
+ * The egress checks, each one task; on a backend that does not enforce allow-lists
+ * (capabilities().egress absent: it refuses them) each is not-applicable, saying so.
+ */
+function egressTaskList(context: SuiteContext, selected: (ids: string[]) => boolean): Task[] {
+  const notApplicable = (id: string, language: ConformanceResult['language'], detail: string): ConformanceResult => ({
+    id,
+    group: 'egress',
+    kind: 'network',
+    title: 'egress allow-list',
+    language,
+    verdict: 'not-applicable',
+    detail,
+  });
+  if (!context.capabilities.egress) {
+    return EGRESS_CHECK_IDS.filter((id) => selected([id, 'egress'])).map((id) => ({
+      id,
+      run: () =>
+        Promise.resolve([
+          notApplicable(
+            id,
+            'host',
+            `the backend does not enforce egress allow-lists (capabilities().egress absent), so it refuses them`,
+          ),
+        ]),
+    }));
+  }
+  return egressChecks(context)
+    .filter((check) => selected([check.id, 'egress']))
+    .map((check) => ({
+      id: check.id,
+      run: async () => {
+        const declared = context.declaredNotApplicable(check.id);
+        if (declared !== undefined)
+          return [notApplicable(check.id, check.language, `declared by the backend: ${declared}`)];
+        if (!context.offers(check.language))
+          return [notApplicable(check.id, check.language, `the backend does not offer ${check.language}`)];
+        return [await check.run(context)];
+      },
+    }));
 }
 
 async function startCanaries(
