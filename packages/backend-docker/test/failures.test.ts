@@ -153,7 +153,17 @@ describe('docker backend: failures', () => {
           all: true,
           filters: { label: [`${DOCKER_LABELS.executor}=${executor.executorId}`] },
         });
-        await Promise.all(left.map((info) => docker.getContainer(info.Id).remove({ force: true })));
+        // It may be removing itself already (AutoRemove once its supervisor sees the attach close): 409, then gone.
+        await Promise.all(
+          left.map((info) =>
+            docker
+              .getContainer(info.Id)
+              .remove({ force: true })
+              .catch((error: { statusCode?: number }) => {
+                if (error.statusCode !== 404 && error.statusCode !== 409) throw error;
+              }),
+          ),
+        );
       }
     },
     60_000,
