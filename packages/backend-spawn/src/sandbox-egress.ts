@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import type { AllowNetworkPolicy, EgressAudit, EgressAuditLog } from '@cordon/core';
 import { EgressSession } from '@cordon/egress-broker';
+import { advisoryDirPrefix } from './advisory-dir.js';
 import { builtFile } from './built-file.js';
 import { readFileSync } from 'node:fs';
 import { forwarderCommand, IPV4_RULES, IPV6_RULES, type EgressTools } from './egress-netns.js';
@@ -38,10 +39,12 @@ export class SandboxEgress implements AsyncDisposable {
   static async open(params: {
     policy: AllowNetworkPolicy;
     audit: EgressAuditLog;
-    marker: string;
+    ownerId: string;
+    executionId: string;
     owner: { uid: number; gid: number } | undefined;
   }): Promise<SandboxEgress> {
-    const dir = await mkdtemp(join(tmpdir(), `cordon-egress-${params.marker.replace(/[^\w-]/g, '-')}-`));
+    // Named like the advisory directories, so the owner's leftover scan and reaper see it.
+    const dir = await mkdtemp(join(tmpdir(), `${advisoryDirPrefix(params.ownerId)}egress-${params.executionId}-`));
     try {
       // Only the forwarder's uid may reach the socket: nothing else on the host borrows the sandbox's allow-list.
       if (params.owner) await chown(dir, params.owner.uid, params.owner.gid);
@@ -78,7 +81,11 @@ export class SandboxEgress implements AsyncDisposable {
       marker: params.marker,
       user: params.user,
     });
-    const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] });
+    // Tagged like the sandbox's own processes, so the owner's leftover scan finds it.
+    const child = spawn(command, args, {
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
+      env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', CORDON_SPAWN_OWNER: params.marker },
+    });
     this.#forwarder = child;
     this.#forwarderExit = new Promise((resolve) => child.on('close', () => resolve()));
     const streams = child.stdio as unknown as (Readable & Writable)[];

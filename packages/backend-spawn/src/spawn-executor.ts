@@ -338,7 +338,7 @@ export class SpawnExecutor extends BaseExecutor {
     const audit = new EgressAuditLog(policy.auditLimit, (record) =>
       this.events.emit('egress', { id: context.id, backend: this.name, tags: context.request.tags, record }),
     );
-    return SandboxEgress.open({ policy, audit, marker: `${OWNER_ID}/${context.id}`, owner: sandbox.user });
+    return SandboxEgress.open({ policy, audit, ownerId: OWNER_ID, executionId: context.id, owner: sandbox.user });
   }
 
   #createCgroup(id: string, limits: ExecutionLimits): Promise<ExecutionCgroup | undefined> {

@@ -248,7 +248,23 @@ export function egressChecks(context: SuiteContext): EgressCheck[] {
             deniedRecord: { address: loopback6.host },
           }),
         ]
-      : []),
+      : [
+          {
+            id: 'egress:ipv6',
+            title: 'an IPv6 address is judged like an IPv4 one',
+            language: 'node' as const,
+            run: () =>
+              Promise.resolve({
+                id: 'egress:ipv6',
+                group: 'egress',
+                kind: 'network' as const,
+                title: 'an IPv6 address is judged like an IPv4 one',
+                language: 'node' as const,
+                verdict: 'not-applicable' as const,
+                detail: 'this host has no IPv6 loopback, so no IPv6 canary can listen',
+              }),
+          },
+        ]),
     dnsExfiltration,
     udpDenied,
     flood,
