@@ -1,0 +1,61 @@
+import { isIP, type Socket } from 'node:net';
+
+/** The one JSON line that opens every connection on the broker's socket. */
+export type ConnectionHeader =
+  | { readonly v: 1; readonly kind: 'http-proxy' }
+  | { readonly v: 1; readonly kind: 'socks' }
+  | { readonly v: 1; readonly kind: 'dns' }
+  | { readonly v: 1; readonly kind: 'captured'; readonly address: string; readonly port: number };
+
+export const MAX_HEADER_BYTES = 512;
+export const HEADER_TIMEOUT_MS = 5_000;
+
+/**
+ * Reads the header line (at most MAX_HEADER_BYTES including the newline) and the
+ * bytes after it; undefined (the caller closes) when it is late, long or invalid.
+ */
+export function readHeader(socket: Socket): Promise<{ header: ConnectionHeader; rest: Buffer } | undefined> {
+  return new Promise((resolve) => {
+    let buffer: Buffer = Buffer.alloc(0);
+    const done = (result: { header: ConnectionHeader; rest: Buffer } | undefined) => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('end', onEnd);
+      socket.off('close', onEnd);
+      socket.pause();
+      resolve(result);
+    };
+    const onData = (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      const newline = buffer.subarray(0, MAX_HEADER_BYTES).indexOf(0x0a);
+      if (newline < 0) {
+        if (buffer.length >= MAX_HEADER_BYTES) done(undefined);
+        return;
+      }
+      const header = parseHeader(buffer.subarray(0, newline).toString('utf8'));
+      done(header ? { header, rest: buffer.subarray(newline + 1) } : undefined);
+    };
+    const onEnd = () => done(undefined);
+    const timer = setTimeout(() => done(undefined), HEADER_TIMEOUT_MS);
+    socket.on('data', onData);
+    socket.once('end', onEnd);
+    socket.once('close', onEnd);
+  });
+}
+
+export function parseHeader(line: string): ConnectionHeader | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return undefined;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { v, kind, address, port } = value as Record<string, unknown>;
+  if (v !== 1) return undefined;
+  if (kind === 'http-proxy' || kind === 'socks' || kind === 'dns') return { v, kind };
+  if (kind !== 'captured') return undefined;
+  if (typeof address !== 'string' || isIP(address) === 0) return undefined;
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  return { v, kind, address, port };
+}
