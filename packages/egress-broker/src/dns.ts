@@ -24,7 +24,6 @@ export function handleDns(broker: Broker, socket: Socket, initial: Buffer): void
       const message = buffer.subarray(2, 2 + length);
       buffer = buffer.subarray(2 + length);
       const response = answer(broker, message);
-      if (!response) return void socket.destroy();
       const frame = Buffer.alloc(2 + response.length);
       frame.writeUInt16BE(response.length, 0);
       response.copy(frame, 2);
@@ -42,15 +41,15 @@ export function handleDns(broker: Broker, socket: Socket, initial: Buffer): void
   socket.resume();
 }
 
-/** One query's response, or undefined when the message is not a DNS query at all. */
-function answer(broker: Broker, message: Buffer): Buffer | undefined {
+/** One query's response (FORMERR, echoing only the id, when the message does not decode). */
+function answer(broker: Broker, message: Buffer): Buffer {
   const attempt = broker.attempt('dns');
   let query: dnsPacket.Packet;
   try {
     query = dnsPacket.decode(message);
-  } catch {
-    attempt.end('denied', 'malformed DNS message');
-    return undefined;
+  } catch (error) {
+    attempt.end('denied', `malformed DNS message (${error instanceof Error ? error.message : 'undecodable'})`);
+    return respond(message.readUInt16BE(0), RCODE.formErr, [], []);
   }
   const id = query.id ?? 0;
   const questions = query.questions ?? [];
