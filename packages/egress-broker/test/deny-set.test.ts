@@ -14,7 +14,7 @@ describe('deny set on resolved addresses', () => {
     [['100.64.0.1', '192.168.1.1', '172.16.0.1', 'fe80::1']],
   ])('a listed name resolving to %j is not dialled (the loopback canary sees nothing)', async (addresses) => {
     await using canary = await TcpCanary.start();
-    const resolver = vi.fn(async () => addresses);
+    const resolver = vi.fn(() => Promise.resolve(addresses));
     await using broker = await startSession({
       policy: allowPolicy({ rules: [nameRule('api.example.test', ANY_PORT)] }),
       resolver,
@@ -31,7 +31,7 @@ describe('deny set on resolved addresses', () => {
     await using canary = await TcpCanary.start();
     await using broker = await startSession({
       policy: allowPolicy({ rules: [nameRule('api.example.test', ANY_PORT), cidrRule('127.0.0.1/32', ANY_PORT)] }),
-      resolver: async () => ['10.1.2.3', '127.0.0.1'],
+      resolver: () => Promise.resolve(['10.1.2.3', '127.0.0.1']),
     });
     const { status, socket } = await proxyConnect(broker.socketPath, `api.example.test:${canary.port}`);
     expect(status).toContain('200');
@@ -44,7 +44,7 @@ describe('deny set on resolved addresses', () => {
 
   it('never calls the resolver when the policy carries a resolve override, and unlisted override names are denied', async () => {
     await using canary = await TcpCanary.start();
-    const resolver = vi.fn(async () => ['127.0.0.1']);
+    const resolver = vi.fn(() => Promise.resolve(['127.0.0.1']));
     await using broker = await startSession({
       policy: allowPolicy({
         rules: [nameRule('api.example.test', ANY_PORT), nameRule('missing.example.test', ANY_PORT)],
@@ -64,9 +64,7 @@ describe('deny set on resolved addresses', () => {
   it('a failing resolver is a denial with its reason, not a hang', async () => {
     await using broker = await startSession({
       policy: allowPolicy({ rules: [nameRule('api.example.test')] }),
-      resolver: async () => {
-        throw new Error('ENOTFOUND');
-      },
+      resolver: () => Promise.reject(new Error('ENOTFOUND')),
     });
     const { status, head } = await proxyConnect(broker.socketPath, 'api.example.test:443');
     expect(status).toContain('403');

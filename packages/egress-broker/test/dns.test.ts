@@ -13,7 +13,7 @@ import {
 
 describe('dns', () => {
   it('answers a listed name with a stable synthetic 198.18/15 address, unlisted names NXDOMAIN, and never calls a resolver', async () => {
-    const resolver = vi.fn(async () => ['127.0.0.1']);
+    const resolver = vi.fn(() => Promise.resolve(['127.0.0.1']));
     await using broker = await startSession({
       policy: allowPolicy({ rules: [nameRule('api.example.test'), wildcardRule('cdn.test')] }),
       resolver,
@@ -108,7 +108,10 @@ describe('dns', () => {
     await using broker = await startSession({
       policy: allowPolicy({ rules: [nameRule('api.example.test')], caps: { maxDnsQueries: 2 } }),
     });
-    const answers = await dnsQuery(broker.socketPath, Array(3).fill({ name: 'api.example.test', type: 'A' }));
+    const answers = await dnsQuery(
+      broker.socketPath,
+      Array.from({ length: 3 }, () => ({ name: 'api.example.test', type: 'A' })),
+    );
     expect(answers.map((a) => a.rcode)).toEqual(['NOERROR', 'NOERROR', 'REFUSED']);
     expect(broker.audit.snapshot().records[2]).toMatchObject({
       verdict: 'denied',

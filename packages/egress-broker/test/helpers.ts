@@ -203,10 +203,10 @@ export function sendClientHello(socket: Socket, servername: string): void {
   tls.on('error', () => undefined);
 }
 
-export async function dnsQuery(
-  socketPath: string,
-  questions: { name: string; type: string }[],
-): Promise<dnsPacket.DecodedPacket[]> {
+/** dns-packet decodes the response code too; its types leave it out. */
+export type DnsAnswer = dnsPacket.DecodedPacket & { rcode?: string };
+
+export async function dnsQuery(socketPath: string, questions: { name: string; type: string }[]): Promise<DnsAnswer[]> {
   const socket = await openBroker(socketPath, { v: 1, kind: 'dns' });
   const frames = questions.map((question, id) => {
     const message = dnsPacket.encode({
@@ -221,7 +221,7 @@ export async function dnsQuery(
     return frame;
   });
   socket.write(Buffer.concat(frames));
-  const answers: dnsPacket.DecodedPacket[] = [];
+  const answers: DnsAnswer[] = [];
   let buffer = Buffer.alloc(0);
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`only ${answers.length} DNS answers`)), 5_000);
