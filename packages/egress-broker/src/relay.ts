@@ -2,6 +2,9 @@ import type { Socket } from 'node:net';
 import type { Attempt } from './attempt.js';
 import type { Broker } from './broker.js';
 
+/** After one side ends, how long the other may keep sending: a sandbox that vanished looks like a half-close. */
+export const HALF_CLOSE_GRACE_MS = 10_000;
+
 /**
  * Copies bytes both ways between the sandbox's socket and the pinned upstream,
  * counting them into the attempt and the session's byte cap; passes half-closes
@@ -39,6 +42,7 @@ export class Relay {
     if (clientEnded) {
       this.#clientEnded = true;
       this.upstream.end();
+      setTimeout(() => this.stop(undefined), HALF_CLOSE_GRACE_MS).unref();
       this.#maybeDone();
       return;
     }
@@ -75,6 +79,7 @@ export class Relay {
       onEnd();
       to.end();
       this.#maybeDone();
+      setTimeout(() => this.stop(undefined), HALF_CLOSE_GRACE_MS).unref();
     });
   }
 
