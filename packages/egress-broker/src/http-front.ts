@@ -70,6 +70,7 @@ export class HttpFront {
   }
 
   #adopt(socket: Socket, bytes: Buffer): void {
+    if (socket.destroyed) return;
     if (bytes.length > 0) socket.unshift(bytes);
     this.#server.emit('connection', socket);
     socket.resume();

@@ -5,7 +5,8 @@ import type { HttpFront } from './http-front.js';
 import { SocketReader } from './reader.js';
 import { runTunnel } from './tunnel.js';
 
-const STEP_TIMEOUT_MS = 5_000;
+/** Each handshake step: a real client sends its next message at once. */
+const STEP_TIMEOUT_MS = 3_000;
 
 /** SOCKS5 reply codes the broker sends. */
 const REPLY = { succeeded: 0x00, notAllowed: 0x02, commandNotSupported: 0x07, addressTypeNotSupported: 0x08 } as const;
@@ -16,17 +17,14 @@ export async function handleSocks(broker: Broker, http: HttpFront, socket: Socke
   const greeting = await reader.read(2, STEP_TIMEOUT_MS);
   if (!greeting || greeting[0] !== 0x05) return void socket.destroy();
   const methods = await reader.read(greeting[1] ?? 0, STEP_TIMEOUT_MS);
-  if (!methods || !methods.includes(0x00)) {
-    socket.end(Buffer.from([0x05, 0xff]));
-    return;
-  }
+  if (!methods || !methods.includes(0x00)) return endSoon(socket, Buffer.from([0x05, 0xff]));
   socket.write(Buffer.from([0x05, 0x00]));
   const head = await reader.read(4, STEP_TIMEOUT_MS);
   if (!head || head[0] !== 0x05) return void socket.destroy();
   const attempt = broker.attempt('socks');
   const refuse = (code: number, reason: string) => {
     attempt.end('denied', reason);
-    socket.end(reply(code));
+    endSoon(socket, reply(code));
   };
   const command = head[1] ?? 0;
   const addressType = head[3] ?? 0;
@@ -73,6 +71,12 @@ export async function handleSocks(broker: Broker, http: HttpFront, socket: Socke
     requestedPort: port,
     describeTarget: `SOCKS target ${allowed.name ?? host}`,
   });
+}
+
+/** Sends the last reply; a client that never closes its side is cut a second later. */
+function endSoon(socket: Socket, last: Buffer): void {
+  socket.end(last);
+  setTimeout(() => socket.destroy(), 1_000).unref();
 }
 
 /** A reply with an all-zero IPv4 bound address: the broker does not disclose its own. */
