@@ -33,7 +33,10 @@ export async function authorise(
   const { policy } = broker;
   const { port } = target;
   attempt.set({ port });
-  if (!policy) return { ok: false, reason: 'network mode is none' };
+  if (!policy) {
+    attempt.set({ host: printable(target.host) });
+    return { ok: false, reason: 'network mode is none' };
+  }
   const literal = unbracket(target.host);
   const behindSynthetic = isIP(literal) ? broker.synthetic.nameFor(literal) : undefined;
   if (isIP(literal) && behindSynthetic === undefined) {

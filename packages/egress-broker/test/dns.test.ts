@@ -129,11 +129,19 @@ describe('dns', () => {
     expect(answers.map((a) => a.rcode)).toEqual(['NXDOMAIN', 'NXDOMAIN']);
     const { status } = await proxyConnect(broker.socketPath, `127.0.0.1:${canary.port}`);
     expect(status).toBe('HTTP/1.1 403 Forbidden');
+    const captured = await openBroker(broker.socketPath, {
+      v: 1,
+      kind: 'captured',
+      address: '127.0.0.1',
+      port: canary.port,
+    });
+    expect((await collect(captured, { timeoutMs: 2_000 })).closed).toBe(true);
     expect(canary.connections).toHaveLength(0);
     expect(broker.audit.snapshot().records.map((r) => [r.path, r.host, r.verdict, r.reason])).toEqual([
       ['dns', 'api.example.test', 'denied', 'network mode is none'],
       ['dns', 'leak.evil.test', 'denied', 'network mode is none'],
-      ['proxy-connect', undefined, 'denied', 'network mode is none'],
+      ['proxy-connect', '127.0.0.1', 'denied', 'network mode is none'],
+      ['captured', '127.0.0.1', 'denied', 'network mode is none'],
     ]);
   });
 });
