@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   BackendUnavailableError,
+  closedNetworkMode,
   DEFAULT_LIMITS,
   LANGUAGES,
   LIMIT_NAMES,
@@ -188,7 +189,12 @@ export class DockerBackendExecutor extends BaseExecutor {
     const kind = this.#kindFor(request.language);
     let container = this.#pool?.take(request);
     if (!container) {
-      const starting = this.#startContainer(kind, request.limits, request.network.mode, context.id);
+      const starting = this.#startContainer(
+        kind,
+        request.limits,
+        closedNetworkMode(this.name, request.network),
+        context.id,
+      );
       const started = await Promise.race([starting, abortedPromise(context.signal)]);
       if (started === 'aborted') {
         // Still being created: remove it once it exists, without holding up the caller.

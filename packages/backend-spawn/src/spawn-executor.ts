@@ -1,6 +1,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import {
   BackendUnavailableError,
+  closedNetworkMode,
   DEFAULT_LIMITS,
   InvalidRequestError,
   LANGUAGES,
@@ -266,7 +267,7 @@ export class SpawnExecutor extends BaseExecutor {
         (await this.#startKernel(
           id,
           {
-            network: request.network.mode,
+            network: closedNetworkMode(this.name, request.network),
             diskBytes: request.limits.diskBytes,
             prebootNode: request.language === 'node',
           },

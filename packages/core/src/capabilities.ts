@@ -1,3 +1,4 @@
+import type { EgressPath } from './egress/audit.js';
 import type { LimitName } from './limits.js';
 import type { Language } from './request.js';
 
@@ -21,8 +22,25 @@ export interface BackendCapabilities {
   languages: readonly Language[];
   network: NetworkEnforcement;
   limits: Readonly<Record<LimitName, LimitEnforcement>>;
+  /** How the backend enforces an egress allow-list; absent: it cannot (mode 'allow' is refused). */
+  egress?: EgressCapabilities;
   /** Free-text facts worth showing in `cordon doctor` (runtime, versions, isolation layers). */
   notes?: readonly string[];
+}
+
+/** What a backend that enforces egress allow-lists says about how. */
+export interface EgressCapabilities {
+  /**
+   * Which connections that ignore the proxy settings still reach the broker:
+   * `all-tcp` every TCP connection, `listed-ports` only those to ports some rule
+   * names, `proxy-only` none (they fail inside the sandbox).
+   */
+  readonly capture: 'all-tcp' | 'listed-ports' | 'proxy-only';
+  /** The paths whose attempts appear in the audit. */
+  readonly observes: readonly EgressPath[];
+  /** Whether under network 'none' DNS queries reach the broker (and are audited, all denied). */
+  readonly dnsUnderNone: boolean;
+  readonly notes?: readonly string[];
 }
 
 /** Enforcements weak enough that a caller must accept them explicitly. */

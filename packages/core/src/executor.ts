@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { BackendCapabilities } from './capabilities.js';
+import type { EgressRecord } from './egress/audit.js';
 import type { ExecutionRequest, Language } from './request.js';
 import type { ExecutionResult, ExecutionStatus } from './result.js';
 
@@ -25,9 +26,22 @@ export interface ExecutionEndEvent {
   error?: Error;
 }
 
+/** One egress attempt of a running execution. */
+export interface ExecutionEgressEvent {
+  id: string;
+  backend: string;
+  tags: Record<string, string>;
+  record: EgressRecord;
+}
+
 export interface ExecutorEvents {
   start: [ExecutionStartEvent];
   end: [ExecutionEndEvent];
+  /**
+   * Emitted as each egress attempt completes (allowed or denied, also those past
+   * the audit limit), so callers meter traffic live rather than after the result.
+   */
+  egress: [ExecutionEgressEvent];
 }
 
 /**
@@ -36,7 +50,7 @@ export interface ExecutorEvents {
  */
 export interface Executor extends AsyncDisposable {
   readonly name: string;
-  /** Start/end of every execution, with id, backend, status and timings. */
+  /** Start/end of every execution, with id, backend, status and timings; egress attempts as they complete. */
   readonly events: EventEmitter<ExecutorEvents>;
   /**
    * Runs one program in a fresh sandbox. Resolves with a result for every outcome

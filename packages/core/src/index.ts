@@ -16,6 +16,7 @@ export {
 export {
   isWeakEnforcement,
   type BackendCapabilities,
+  type EgressCapabilities,
   type LimitEnforcement,
   type NetworkEnforcement,
 } from './capabilities.js';
@@ -35,19 +36,37 @@ export {
   IsolationRefusedError,
   type CordonErrorCode,
 } from './errors.js';
-export type { ExecutionEndEvent, ExecutionStartEvent, Executor, ExecutorEvents, ExecutorOptions } from './executor.js';
+export type {
+  ExecutionEgressEvent,
+  ExecutionEndEvent,
+  ExecutionStartEvent,
+  Executor,
+  ExecutorEvents,
+  ExecutorOptions,
+} from './executor.js';
 export { LIMIT_NAMES, type LimitName } from './limits.js';
-export { normalizeNetwork, type NetworkPolicy, type NetworkPolicyInput } from './network.js';
+export { closedNetworkMode, normalizeNetwork, type NetworkPolicy, type NetworkPolicyInput } from './network.js';
 export {
+  allowPolicyInputSchema,
   cidrRuleFor,
   decideAddress,
   decideName,
   DEFAULT_AUDIT_LIMIT,
+  DEFAULT_EGRESS_CAPS,
+  DEFAULT_RULE_PORTS,
   DENIED_RANGES,
   deniedRange,
   EgressAuditLog,
+  MAX_AUDIT_LIMIT,
+  MAX_EGRESS_RULES,
+  MIN_CIDR_PREFIX,
   normalizeHostName,
+  parseAllowPolicy,
+  parseEgressRule,
+  parsePortSpec,
+  parseResolveOverride,
   type AllowNetworkPolicy,
+  type AllowNetworkPolicyInput,
   type EgressAudit,
   type EgressCaps,
   type EgressDecision,

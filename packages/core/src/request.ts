@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { InvalidRequestError } from './errors.js';
 import { LIMIT_NAMES, type LimitName } from './limits.js';
-import { normalizeNetwork, networkInputSchema, type NetworkPolicy, type NetworkPolicyInput } from './network.js';
+import { networkInputSchema, type NetworkPolicy, type NetworkPolicyInput } from './network.js';
 
 export const LANGUAGES = ['node', 'python', 'bash'] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -222,7 +222,7 @@ const requestSchema = z.strictObject({
     .default([]),
   timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).default(DEFAULT_TIMEOUT_MS),
   limits: limitsSchema.prefault({}),
-  network: networkInputSchema.default('none'),
+  network: networkInputSchema.default({ mode: 'none' }),
   acceptUnenforced: z.union([z.literal(true), z.array(z.enum(WAIVABLE_GUARANTEES))]).optional(),
   tags: z.record(z.string(), z.string()).default({}),
   onStdout: listenerSchema.optional(),
@@ -264,7 +264,7 @@ export function parseExecutionRequest(input: unknown): NormalizedRequest {
     collectFiles: request.collectFiles.map(stripDotSlash),
     timeoutMs: request.timeoutMs,
     limits: request.limits,
-    network: normalizeNetwork(request.network),
+    network: request.network,
     acceptUnenforced: new Set(
       request.acceptUnenforced === true ? WAIVABLE_GUARANTEES : (request.acceptUnenforced ?? []),
     ),

@@ -1,3 +1,5 @@
+import type { EgressAudit } from './egress/audit.js';
+
 /**
  * `ok`: exit code 0. `error`: a non-zero exit or a signal. `timeout`: `timeoutMs`
  * passed and the tree was killed. `oom`: the memory limit killed it. `aborted`:
@@ -34,6 +36,12 @@ export interface ExecutionResult {
   backend: string;
   /** Guarantees that were waived through `acceptUnenforced`, or other things the caller must know. */
   warnings: string[];
+  /**
+   * Every egress attempt the broker saw (bounded by the policy's `auditLimit`):
+   * present when the policy was 'allow', or under 'none' when the backend observes
+   * DNS (`capabilities().egress.dnsUnderNone`). Absent otherwise.
+   */
+  egress?: EgressAudit;
 }
 
 /** The CLI's exit code for a result: the program's own, or 124/137/128+n/130. */

@@ -100,8 +100,7 @@ export abstract class BaseExecutor implements Executor {
 
   async #execute(input: ExecutionRequest): Promise<ExecutionResult> {
     if (this.#closed) throw new ExecutorClosedError(this.name);
-    const request = parseExecutionRequest(input);
-    const warnings = this.#checkGuarantees(request);
+    const { request, warnings } = this.#checkGuarantees(parseExecutionRequest(input));
     const id = newExecutionId();
     const queuedAt = performance.now();
 
@@ -204,9 +203,14 @@ export abstract class BaseExecutor implements Executor {
     }
   }
 
-  /** Refuses (fail closed) any guarantee this backend cannot enforce, unless the caller waived it. */
-  #checkGuarantees(request: NormalizedRequest): string[] {
+  /**
+   * Refuses (fail closed) any guarantee this backend cannot enforce, unless the caller
+   * waived it; returns the request to run (an allow-list a backend cannot enforce,
+   * once waived, runs as 'none') and the warnings owed to the caller.
+   */
+  #checkGuarantees(parsed: NormalizedRequest): { request: NormalizedRequest; warnings: string[] } {
     const capabilities = this.capabilities();
+    let request = parsed;
     if (!capabilities.languages.includes(request.language)) {
       throw new InvalidRequestError(
         'language',
@@ -215,6 +219,19 @@ export abstract class BaseExecutor implements Executor {
       );
     }
     const warnings: string[] = [];
+    if (request.network.mode === 'allow' && !capabilities.egress) {
+      if (!request.acceptUnenforced.has('network')) {
+        throw new IsolationRefusedError(
+          this.name,
+          'network',
+          'is an egress allow-list, which this backend does not enforce yet',
+          "Use network 'none' or 'open', or pass acceptUnenforced: ['network'] to run with network 'none' (nothing reachable).",
+        );
+      }
+      // Fail closed: the waiver buys a run with nothing reachable, never one with more.
+      request = { ...request, network: { mode: 'none' } };
+      warnings.push(`allow-list not enforced by ${this.name}: ran with network 'none', nothing was reachable`);
+    }
     if (request.network.mode === 'none' && capabilities.network !== 'kernel') {
       if (!request.acceptUnenforced.has('network')) {
         throw new IsolationRefusedError(
@@ -239,7 +256,7 @@ export abstract class BaseExecutor implements Executor {
       }
       warnings.push(`limits.${limit} is enforced as "${enforcement}" only (accepted by the caller)`);
     }
-    return warnings;
+    return { request, warnings };
   }
 
   /** Says how to get kernel network isolation; backends override with specifics. */
