@@ -1,0 +1,136 @@
+import { describe, expect, it } from 'vitest';
+import { cidrRuleFor, decideAddress, decideName } from '../src/egress/decide.js';
+import { deniedRange } from '../src/egress/deny-set.js';
+import { parseAllowPolicy } from '../src/egress/parse-policy.js';
+import type { EgressRuleInput } from '../src/egress/policy-types.js';
+
+const policy = (...allow: EgressRuleInput[]) => parseAllowPolicy({ mode: 'allow', allow });
+
+describe('decideName', () => {
+  const exact = policy('api.example.test');
+  const wildcard = policy('*.example.test');
+
+  it.each([
+    ['api.example.test', 443, true],
+    ['api.example.test', 80, true],
+    ['api.example.test', 8443, false],
+    ['example.test', 443, false],
+    ['v1.api.example.test', 443, false],
+    ['evilapi.example.test', 443, false],
+    ['api.example.test.evil.test', 443, false],
+    ['api.example.testx', 443, false],
+    ['other.example.test', 443, false],
+  ])('exact rule: %s:%i allowed=%s', (name, port, allowed) => {
+    expect(decideName(exact, name, port).allowed).toBe(allowed);
+  });
+
+  it.each([
+    ['api.example.test', 443, true],
+    ['a.b.c.example.test', 443, true],
+    ['evilapi.example.test', 80, true],
+    ['example.test', 443, false],
+    ['evilexample.test', 443, false],
+    ['api.example.test.evil.test', 443, false],
+    ['example.test.evil.test', 443, false],
+    ['api.example.test', 22, false],
+  ])('wildcard rule: %s:%i allowed=%s', (name, port, allowed) => {
+    expect(decideName(wildcard, name, port).allowed).toBe(allowed);
+  });
+
+  it('names the rule that allowed, and says why it denied', () => {
+    const both = policy('api.example.test:8000-8100', '*.example.test');
+    expect(decideName(both, 'api.example.test', 8050)).toEqual({ allowed: true, rule: 'api.example.test:8000-8100' });
+    expect(decideName(both, 'api.example.test', 443)).toEqual({ allowed: true, rule: '*.example.test' });
+    expect(decideName(both, 'api.example.test', 8101)).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/8101/),
+    });
+    expect(decideName(both, 'example.test', 443)).toMatchObject({
+      allowed: false,
+      reason: expect.stringMatching(/not on the allow-list/),
+    });
+  });
+
+  it.each([
+    [7999, false],
+    [8000, true],
+    [8100, true],
+    [8101, false],
+  ])('port range 8000-8100: %i allowed=%s', (port, allowed) => {
+    expect(decideName(policy('api.example.test:8000-8100'), 'api.example.test', port).allowed).toBe(allowed);
+  });
+
+  it('never lets a CIDR rule allow a name', () => {
+    expect(decideName(policy('10.0.0.0/8'), '10.0.0.1', 443).allowed).toBe(false);
+  });
+});
+
+describe('decideAddress', () => {
+  it.each([
+    ['10.0.0.0/8:5432', '10.255.1.2', 5432, true],
+    ['10.0.0.0/8:5432', '10.255.1.2', 5433, false],
+    ['10.0.0.0/8:5432', '11.0.0.1', 5432, false],
+    ['10.1.2.3', '10.1.2.3', 443, true],
+    ['10.1.2.3', '10.1.2.4', 443, false],
+    // IPv4-mapped IPv6 is judged as its IPv4 address (pitfall 5): the same rule, no second door.
+    ['10.0.0.0/8:5432', '::ffff:10.0.0.1', 5432, true],
+    ['10.1.2.3', '::ffff:10.1.2.4', 443, false],
+    ['[2001:db8::]/32:443', '2001:db8:ffff::1', 443, true],
+    ['[2001:db8::]/32:443', '2001:db9::1', 443, false],
+    ['[2001:db8::]/32:443', '2001:db8::1', 80, false],
+    // An IPv4 rule never matches an IPv6 address that is not a mapping of it.
+    ['10.0.0.0/8', '::a00:1', 443, false],
+    ['10.0.0.0/8', 'not-an-ip', 443, false],
+  ])('%s: %s:%i allowed=%s', (rule, address, port, allowed) => {
+    expect(decideAddress(policy(rule), address, port).allowed).toBe(allowed);
+  });
+
+  it('never lets a name rule allow an address', () => {
+    expect(decideAddress(policy('*.example.test'), '10.0.0.1', 443).allowed).toBe(false);
+  });
+
+  it('cidrRuleFor finds the rule naming an address on any port', () => {
+    const rules = policy('api.example.test', '10.0.0.0/8:5432');
+    expect(cidrRuleFor(rules, '10.9.9.9')?.source).toBe('10.0.0.0/8:5432');
+    expect(cidrRuleFor(rules, '::ffff:10.9.9.9')?.source).toBe('10.0.0.0/8:5432');
+    expect(cidrRuleFor(rules, '192.168.0.1')).toBeUndefined();
+  });
+});
+
+describe('deniedRange', () => {
+  it.each([
+    ['127.0.0.1', '127.0.0.0/8'],
+    ['127.255.255.254', '127.0.0.0/8'],
+    ['169.254.169.254', '169.254.0.0/16'],
+    ['10.0.0.1', '10.0.0.0/8'],
+    ['172.16.0.1', '172.16.0.0/12'],
+    ['172.31.255.255', '172.16.0.0/12'],
+    ['192.168.1.1', '192.168.0.0/16'],
+    ['100.64.0.1', '100.64.0.0/10'],
+    ['100.127.255.255', '100.64.0.0/10'],
+    ['0.0.0.0', '0.0.0.0/8'],
+    ['::1', '::1/128'],
+    ['::', '::/128'],
+    ['fc00::1', 'fc00::/7'],
+    ['fd12:3456::1', 'fc00::/7'],
+    ['fe80::1', 'fe80::/10'],
+    ['febf::1', 'fe80::/10'],
+    ['::ffff:10.0.0.1', '10.0.0.0/8'],
+    ['::ffff:127.0.0.1', '127.0.0.0/8'],
+    ['::ffff:169.254.169.254', '169.254.0.0/16'],
+    ['64:ff9b::a00:1', '64:ff9b::/96'],
+  ])('%s is denied as %s', (address, range) => {
+    expect(deniedRange(address)).toBe(range);
+  });
+
+  it.each(['8.8.8.8', '100.63.255.255', '100.128.0.0', '172.15.255.255', '172.32.0.0', '2001:db8::1', 'fec0::1'])(
+    '%s is not denied',
+    (address) => {
+      expect(deniedRange(address)).toBeUndefined();
+    },
+  );
+
+  it('treats text that is no address as denied', () => {
+    expect(deniedRange('example.test')).toBe('not an IP address');
+  });
+});
