@@ -4,6 +4,9 @@ import { DEFAULT_AUDIT_LIMIT } from '../src/egress/audit.js';
 import { DEFAULT_EGRESS_CAPS, parseAllowPolicy } from '../src/egress/parse-policy.js';
 import type { EgressRule, EgressRuleInput } from '../src/egress/policy-types.js';
 
+/** A parsed rule without its `source` (Omit over each member of the union). */
+type RuleShape<T = EgressRule> = T extends unknown ? Omit<T, 'source'> : never;
+
 const WEB = [
   { from: 443, to: 443 },
   { from: 80, to: 80 },
@@ -26,7 +29,7 @@ function refusal(input: unknown, field = 'network'): InvalidRequestError {
 }
 
 describe('parseAllowPolicy: accepted rules', () => {
-  it.each<[EgressRuleInput, Omit<EgressRule, 'source'>]>([
+  it.each<[EgressRuleInput, RuleShape]>([
     ['api.stripe.com', { kind: 'name', name: 'api.stripe.com', ports: WEB }],
     ['API.Stripe.COM.', { kind: 'name', name: 'api.stripe.com', ports: WEB }],
     ['bücher.example', { kind: 'name', name: 'xn--bcher-kva.example', ports: WEB }],
