@@ -125,6 +125,16 @@ describe('a backend without egress capabilities', () => {
 });
 
 describe('the egress audit on a result', () => {
+  it("is the backend's audit, copied from its run outcome; absent when it reports none", async () => {
+    const audit = { records: [], dropped: 3 };
+    await using executor = new ScriptedExecutor(() => Promise.resolve({ ...exited(0), egress: audit }), {
+      capabilities: { egress: EGRESS },
+    });
+    expect((await executor.execute({ ...hello, network: allow })).egress).toEqual(audit);
+    await using plain = new ScriptedExecutor(() => Promise.resolve(exited(0)));
+    expect(await plain.execute(hello)).not.toHaveProperty('egress');
+  });
+
   it('is carried by resultToJson', () => {
     const result: ExecutionResult = {
       id: 'x',

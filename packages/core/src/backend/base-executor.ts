@@ -8,6 +8,7 @@ import {
   IsolationRefusedError,
 } from '../errors.js';
 import { Admission } from './admission.js';
+import type { EgressAudit } from '../egress/audit.js';
 import { checkCollectedFiles } from './collected-files.js';
 import type { Executor, ExecutorEvents, ExecutorOptions } from '../executor.js';
 import { LIMIT_NAMES } from '../limits.js';
@@ -43,6 +44,8 @@ export interface RunOutcome {
   filesTruncated?: boolean;
   /** What the caller must know about this run (e.g. files left out of a collection, and why). */
   warnings?: readonly string[];
+  /** The broker's audit (EgressAuditLog.snapshot()), when the backend ran one; copied to `result.egress`. */
+  egress?: EgressAudit;
 }
 
 /** Backend warnings kept per result, each shortened; they describe, never carry, program data. */
@@ -161,6 +164,7 @@ export abstract class BaseExecutor implements Executor {
         queuedMs: round(queuedMs),
         backend: this.name,
         warnings: [...warnings, ...boundWarnings(outcome.warnings ?? []), ...checked.warnings],
+        ...(outcome.egress === undefined ? {} : { egress: outcome.egress }),
       };
       this.events.emit('end', {
         id,
