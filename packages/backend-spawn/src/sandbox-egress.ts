@@ -93,7 +93,7 @@ export class SandboxEgress implements AsyncDisposable {
     streams[3]!.end(IPV4_RULES);
     streams[4]!.end(IPV6_RULES);
     let stderr = '';
-    child.stderr!.on('data', (chunk: Buffer) => {
+    child.stderr.on('data', (chunk: Buffer) => {
       if (stderr.length < MAX_FORWARDER_STDERR) stderr += chunk.toString('utf8');
     });
     await new Promise<void>((resolve, reject) => {
@@ -106,7 +106,7 @@ export class SandboxEgress implements AsyncDisposable {
       };
       child.on('error', (error) => fail(error.message));
       child.on('exit', (code, signal) => fail(`it exited with ${code ?? signal}`));
-      child.stdout!.on('data', (chunk: Buffer) => {
+      child.stdout.on('data', (chunk: Buffer) => {
         stdout += chunk.toString('utf8');
         if (stdout.includes('ready\n')) {
           clearTimeout(timer);

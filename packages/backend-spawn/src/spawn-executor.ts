@@ -1,7 +1,6 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import {
   BackendUnavailableError,
-  closedNetworkMode,
   DEFAULT_LIMITS,
   InvalidRequestError,
   LANGUAGES,
@@ -207,7 +206,9 @@ export class SpawnExecutor extends BaseExecutor {
             `memory is not bounded: Node ${process.version}'s V8 holds ${Math.round(this.#dataAllowanceBytes / 2 ** 20)} MiB of reserved data at start, which RLIMIT_DATA counts, so the data limit is memoryBytes plus that`,
           ]
         : []),
-      ...(this.#host.egress.problem ? [`egress allow-lists are refused: ${this.#host.egress.problem}`] : []),
+      ...(this.isolation === 'kernel' && this.#host.egress.problem
+        ? [`egress allow-lists are refused: ${this.#host.egress.problem}`]
+        : []),
       ...(this.isolation === 'kernel'
         ? [
             seccompSupported()
@@ -222,7 +223,7 @@ export class SpawnExecutor extends BaseExecutor {
         (language: Language) => language !== 'python' || this.#interpreters.python !== undefined,
       ),
       network: this.isolation,
-      ...(this.#host.egress.tools
+      ...(this.isolation === 'kernel' && this.#host.egress.tools
         ? {
             egress: {
               capture: 'all-tcp' as const,
@@ -267,7 +268,7 @@ export class SpawnExecutor extends BaseExecutor {
         (await this.#startKernel(
           id,
           {
-            network: closedNetworkMode(this.name, request.network),
+            network: request.network.mode,
             diskBytes: request.limits.diskBytes,
             prebootNode: request.language === 'node',
           },

@@ -34,7 +34,7 @@ function allow(rules: string[]): ExecutionRequest['network'] {
     mode: 'allow',
     allow: rules,
     resolve: { [LISTED]: `127.0.0.1:${canaryPort}`, [UNLISTED]: `127.0.0.1:${canaryPort}` },
-  } as ExecutionRequest['network'];
+  };
 }
 
 const connections = (records: readonly EgressRecord[] | undefined) =>

@@ -63,7 +63,8 @@ export async function authorise(
     attempt.set({ rule: undefined });
     return { ok: false, reason: pinned.ok ? 'session closed' : pinned.reason };
   }
-  attempt.set({ address: pinned.address, port: pinned.port });
+  // The port stays the one asked for: only a test override dials another.
+  attempt.set({ address: pinned.address });
   return { ...slot, address: pinned.address, port: pinned.port };
 }
 

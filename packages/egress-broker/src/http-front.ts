@@ -97,7 +97,7 @@ export class HttpFront {
       return deny(res, attempt, target.reason, tunnel !== undefined);
     }
     if (tunnel) {
-      attempt.set({ host: tunnel.name, address: tunnel.address, port: tunnel.port, rule: tunnel.rule });
+      attempt.set({ host: tunnel.name, address: tunnel.address, port: tunnel.requestedPort, rule: tunnel.rule });
       if (target.host !== tunnel.name || target.port !== tunnel.requestedPort) {
         const asked = `${target.host}:${target.port}`;
         return deny(res, attempt, `Host ${asked} does not match the tunnel's target ${tunnel.name}`, true);

@@ -34,7 +34,8 @@ describe('http-proxy CONNECT', () => {
       path: 'proxy-connect',
       host: 'api.example.test',
       address: '127.0.0.1',
-      port: canary.port,
+      // The port asked for, not the one the test override dials.
+      port: 443,
       verdict: 'allowed',
       rule: 'api.example.test',
       bytesUp: 12,

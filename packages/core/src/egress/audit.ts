@@ -28,6 +28,7 @@ export interface EgressRecord {
   readonly sni?: string;
   /** The address the broker dialled (or would have): pinned once resolved. */
   readonly address?: string;
+  /** The port the program asked for. */
   readonly port?: number;
   /** For DNS: the query type (A, AAAA, TXT, ...). For plain HTTP: the method. */
   readonly kind?: string;
@@ -45,7 +46,7 @@ export interface EgressRecord {
 
 /** What comes back on `ExecutionResult.egress`. */
 export interface EgressAudit {
-  /** In the order the attempts started; at most the policy's `auditLimit`. */
+  /** In the order the attempts ended (a DNS query at once, a connection when it closes); at most the policy's `auditLimit`. */
   readonly records: readonly EgressRecord[];
   /** Records left out because the limit was reached. */
   readonly dropped: number;

@@ -17,7 +17,9 @@ export const noState: PropertyProbe = {
       'sandbox',
       {
         language: 'bash',
-        code: `M='${marker}'; echo x > /tmp/$M; echo x > "$HOME/.$M"; echo x > "./$M"; (exec -a "$M" sleep 30) </dev/null >/dev/null 2>&1 & echo started`,
+        // The background process outlives any suite run (the suite reaps it by nonce at its end), so a
+        // backend that lets it escape shows in the leftovers check however long the suite takes.
+        code: `M='${marker}'; echo x > /tmp/$M; echo x > "$HOME/.$M"; echo x > "./$M"; (exec -a "$M" sleep 3600) </dev/null >/dev/null 2>&1 & echo started`,
       },
       nonce,
     );
