@@ -177,6 +177,42 @@ describe('cordon run', () => {
     expect(run.stdout).toBe('');
   });
 
+  it('refuses --allow beside --network open before any backend starts, and exits 2', () => {
+    const run = cordon(
+      'run',
+      '--backend',
+      'nope-not-a-backend',
+      '--network',
+      'open',
+      '--allow',
+      'api.stripe.com',
+      program('allow-open.js', ''),
+    );
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('invalid --network: cannot be combined with --allow');
+    const json = cordon(
+      'run',
+      '--backend',
+      'nope-not-a-backend',
+      '--json',
+      '--resolve',
+      'a.example.com=127.0.0.1',
+      program('resolve-alone.js', ''),
+    );
+    expect(json.code).toBe(2);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      error: { name: 'InvalidRequestError', context: { field: '--resolve' } },
+    });
+  });
+
+  it('documents --allow, --audit-limit and the test-only --resolve in --help', () => {
+    const help = cordon('run', '--help');
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--allow <rule>/);
+    expect(help.stdout).toMatch(/--resolve <NAME=ADDR\[:PORT\]>\s+TEST ONLY/);
+    expect(help.stdout).toMatch(/--audit-limit <n>/);
+  });
+
   it('names the package to install for an unknown backend', () => {
     const run = cordon('run', '--backend', 'nope-not-a-backend', '--json', program('ok3.js', ''));
     expect(run.code).toBe(3);

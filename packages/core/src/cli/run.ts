@@ -1,34 +1,27 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { extname } from 'node:path';
 import { createExecutor } from '../create-executor.js';
+import type { EgressAudit } from '../egress/audit.js';
 import { collectKeyValue, parseInteger, reportError } from './support.js';
-import { LANGUAGES, WAIVABLE_GUARANTEES, type Language, type WaivableGuarantee } from '../request.js';
+import { LANGUAGES, WAIVABLE_GUARANTEES, type WaivableGuarantee } from '../request.js';
 import { exitCodeFor, resultToJson } from '../result.js';
+import { formatEgressTable } from './egress-table.js';
+import {
+  collectResolve,
+  collectRule,
+  NETWORK_FLAG_MODES,
+  runRequestFromFlags,
+  type RunRequestFlags,
+} from './run-request.js';
 import { escapeForTerminal } from './terminal-text.js';
 
-interface RunFlags {
+interface RunFlags extends RunRequestFlags {
   backend?: string;
-  language?: Language;
-  timeout?: number;
-  memory?: number;
-  env?: Record<string, string>;
-  network: 'none' | 'open';
   option?: Record<string, string>;
   json?: boolean;
   stdin?: string;
-  acceptUnenforced?: WaivableGuarantee[];
   rawOutput?: boolean;
 }
-
-const EXTENSION_LANGUAGES: Record<string, Language> = {
-  '.js': 'node',
-  '.mjs': 'node',
-  '.cjs': 'node',
-  '.py': 'python',
-  '.sh': 'bash',
-  '.bash': 'bash',
-};
 
 export function runCommand(): Command {
   return new Command('run')
@@ -48,7 +41,26 @@ export function runCommand(): Command {
     .option('-t, --timeout <ms>', 'wall-clock limit in milliseconds', parseInteger('--timeout'))
     .option('-m, --memory <mib>', 'memory limit in MiB', parseInteger('--memory'))
     .option('-e, --env <KEY=VALUE>', 'environment variable for the program (repeatable)', collectKeyValue('--env'))
-    .addOption(new Option('-n, --network <mode>', 'network policy').choices(['none', 'open']).default('none'))
+    .addOption(
+      new Option('-n, --network <mode>', 'network policy (default: none, or allow when --allow is given)').choices(
+        NETWORK_FLAG_MODES,
+      ),
+    )
+    .option(
+      '--allow <rule>',
+      'egress allow-list rule (repeatable; implies --network allow): api.example.com (ports 443 and 80), *.example.com (names below it, not itself), api.example.com:8443, 10.0.0.0/8:5432, [2001:db8::1]:443. See docs/egress.md',
+      collectRule,
+    )
+    .option(
+      '--resolve <NAME=ADDR[:PORT]>',
+      'TEST ONLY (repeatable, with --allow): send NAME to this address instead of resolving it; exhaustive, so names not given resolve to nothing, and only these addresses pass the deny set. For pointing SDKs at local fakes, never for production',
+      collectResolve,
+    )
+    .option(
+      '--audit-limit <n>',
+      'egress audit records kept (with --allow; default 1000); the rest are counted as dropped',
+      parseInteger('--audit-limit'),
+    )
     .option(
       '-o, --option <KEY=VALUE>',
       'backend option (repeatable); see the backend README',
@@ -99,7 +111,6 @@ async function run(file: string, flags: RunFlags): Promise<number> {
       return 2;
     }
   }
-  const language = flags.language ?? EXTENSION_LANGUAGES[extname(file)] ?? 'node';
   // On a terminal the program's bytes are shown inert unless asked for raw; pipes and files get them as written.
   const out = terminalFilter(process.stdout.isTTY && flags.rawOutput !== true);
   const err = terminalFilter(process.stderr.isTTY && flags.rawOutput !== true);
@@ -108,19 +119,14 @@ async function run(file: string, flags: RunFlags): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
+    // Before any backend starts: contradicting network flags are the caller's mistake.
+    const request = runRequestFromFlags({ file, code, flags, ...(stdin ? { stdin } : {}) });
     await using executor = await createExecutor({
       ...(flags.backend ? { backend: flags.backend } : {}),
       ...flags.option,
     });
     const result = await executor.execute({
-      language,
-      code,
-      env: flags.env ?? {},
-      network: flags.network,
-      ...(stdin ? { stdin } : {}),
-      ...(flags.acceptUnenforced ? { acceptUnenforced: flags.acceptUnenforced } : {}),
-      ...(flags.timeout !== undefined ? { timeoutMs: flags.timeout } : {}),
-      ...(flags.memory !== undefined ? { limits: { memoryBytes: flags.memory * 1024 * 1024 } } : {}),
+      ...request,
       ...(json
         ? {}
         : {
@@ -139,6 +145,8 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     if (result.status === 'oom') process.stderr.write(`cordon: killed by the memory limit (execution ${result.id})\n`);
     // Warnings may quote names the program chose (a collected file's path): always inert.
     for (const warning of result.warnings) process.stderr.write(`cordon: warning: ${escapeForTerminal(warning)}\n`);
+    const egress = (result as { egress?: EgressAudit }).egress; // TODO(integrator): typed once result.egress lands
+    if (egress) process.stderr.write(formatEgressTable(egress));
     return exitCodeFor(result);
   } catch (error) {
     return reportError(error, json);
