@@ -1,7 +1,8 @@
 import { Command } from 'commander';
 import { BUILTIN_BACKENDS, isBackendInstalled, loadBackend } from '../backend-registry.js';
 import { backendOptionsFromEnv, detectBackend } from '../create-executor.js';
-import type { BackendAvailability, RuntimeImageReport } from '../backend.js';
+import type { BackendAvailability, CordonBackend, RuntimeImageReport } from '../backend.js';
+import { egressLines, inspectEgress, type DoctorEgress } from './doctor-egress.js';
 
 /** The command that builds the runtime image from the installed @cordon/backend-docker. */
 const IMAGE_BUILD_COMMAND = 'npx cordon image build';
@@ -21,11 +22,15 @@ interface DoctorRow {
   detail: string;
   remedy?: string;
   image?: DoctorImage;
+  /** How the backend enforces egress allow-lists, from a fresh executor's capabilities (usable backends only). */
+  egress?: DoctorEgress;
 }
 
 export function doctorCommand(): Command {
   return new Command('doctor')
-    .description('Show which backends are installed and usable here, and how each enforces the network.')
+    .description(
+      'Show which backends are installed and usable here, how each enforces the network, and whether it enforces egress allow-lists.',
+    )
     .option('--json', 'print JSON')
     .action(async (flags: { json?: boolean }) => {
       const rows: DoctorRow[] = [];
@@ -50,6 +55,7 @@ export function doctorCommand(): Command {
           `${row.backend.padEnd(7)} ${state.padEnd(14)} network: ${row.network.padEnd(9)} ${row.detail}\n`,
         );
         if (row.image) process.stdout.write(`${' '.repeat(8)}${imageLine(row.image)}\n`);
+        for (const line of row.egress ? egressLines(row.egress) : []) process.stdout.write(`${' '.repeat(8)}${line}\n`);
         if (row.remedy && !row.usable) process.stdout.write(`${' '.repeat(8)}→ ${row.remedy}\n`);
       }
       process.stdout.write(`\nauto → ${auto}\n`);
@@ -68,11 +74,16 @@ async function inspect(name: string): Promise<DoctorRow> {
     };
   }
   let availability: BackendAvailability;
+  let backend: CordonBackend | undefined;
+  const options = backendOptionsFromEnv(name);
   try {
-    availability = await (await loadBackend(name)).availability(backendOptionsFromEnv(name));
+    backend = await loadBackend(name);
+    availability = await backend.availability(options);
   } catch (error) {
     availability = { usable: false, detail: error instanceof Error ? error.message : String(error) };
   }
+  // Allow-list enforcement is an executor's capability: only a usable backend can make one.
+  const egress = backend && availability.usable ? await inspectEgress({ backend, options }) : undefined;
   return {
     backend: name,
     installed: true,
@@ -81,6 +92,7 @@ async function inspect(name: string): Promise<DoctorRow> {
     detail: availability.detail,
     ...(remedyFor(availability) ? { remedy: remedyFor(availability) } : {}),
     ...(availability.image ? { image: { ...availability.image, status: imageStatus(availability.image) } } : {}),
+    ...(egress ? { egress } : {}),
   };
 }
 
