@@ -1,14 +1,18 @@
 // The original design's five cases, each run twice on the default backend: in the
 // sandbox (network none) and as its positive control (the same code with the network
 // open, pointed at a canary on this machine). A case counts as blocked only when its
-// control reached the canary. `--json` prints the results for programs.
+// control reached the canary. Then the Stripe SDK under an egress allow-list: allowed
+// to api.stripe.com (a stand-in on this machine), denied anywhere else, with the audit
+// of both runs. `--json` prints the results for programs.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname } from 'node:path';
 import { backendOptionsFromEnv, CordonError, detectBackend, isWeakEnforcement, loadBackend } from '@cordon/core';
 import { startDemoCanary } from './demo-canary.mjs';
+import { startStripeCanary } from './demo-stripe-canary.mjs';
 
 const json = process.argv.includes('--json');
+const ALLOW_LIST_TITLE = 'Stripe SDK under an allow-list';
 
 const cases = [
   {
@@ -84,9 +88,10 @@ if (weakLimits.length > 0) {
   );
 }
 const rows = [];
+let allowList;
 try {
   for (const [index, demoCase] of cases.entries()) {
-    if (!json) process.stderr.write(`[${index + 1}/${cases.length}] ${demoCase.title}...\n`);
+    if (!json) process.stderr.write(`[${index + 1}/${cases.length + 1}] ${demoCase.title}...\n`);
     const nonce = canary.newNonce();
     const request = {
       language: demoCase.language,
@@ -109,6 +114,20 @@ try {
       verdict: verdictFor(demoCase, sandbox, control, sandboxReached, controlReached),
     });
   }
+  if (!json) process.stderr.write(`[${cases.length + 1}/${cases.length + 1}] ${ALLOW_LIST_TITLE}...\n`);
+  try {
+    allowList = await runAllowListCase({
+      executor,
+      capabilities,
+      backend: backend.name,
+      weakLimits,
+      newNonce: canary.newNonce,
+    });
+  } catch (error) {
+    // A backend that claims enforcement and then refuses the request fails this case, not the five above.
+    if (!(error instanceof CordonError)) throw error;
+    allowList = { error: error.message };
+  }
 } catch (error) {
   // Fail closed is the product working: say why nothing ran and how to get isolation.
   if (!(error instanceof CordonError)) throw error;
@@ -122,12 +141,131 @@ if (process.exitCode === 1) process.exit(1);
 
 if (json) {
   process.stdout.write(
-    `${JSON.stringify({ backend: backend.name, acceptedUnenforced: weakLimits, results: rows }, null, 2)}\n`,
+    `${JSON.stringify({ backend: backend.name, acceptedUnenforced: weakLimits, results: rows, allowList }, null, 2)}\n`,
   );
 } else {
   printTable(rows);
+  printAllowList(allowList);
 }
-process.exit(rows.every((row) => row.verdict === 'blocked' || row.verdict === 'runs') ? 0 : 1);
+const allowListOk =
+  allowList.skipped !== undefined ||
+  (allowList.results !== undefined && allowList.results.every((result) => result.verdict === result.expected));
+process.exit(rows.every((row) => row.verdict === 'blocked' || row.verdict === 'runs') && allowListOk ? 0 : 1);
+
+/**
+ * The Stripe SDK under `network: { mode: 'allow', allow: ['api.stripe.com'] }`: the same
+ * code once toward api.stripe.com (allowed) and once toward evil.example (denied). The
+ * test-only `resolve` override sends both names to a Stripe stand-in on this machine's
+ * loopback, so the only thing keeping the second run from it is the allow-list (and the
+ * stand-in seeing its nonce would be a leak). Backends without allow-list enforcement
+ * (capabilities().egress absent) refuse such a request; the case is skipped there.
+ */
+async function runAllowListCase({ executor, capabilities, backend, weakLimits, newNonce }) {
+  if (!capabilities.egress)
+    return { skipped: `${backend} does not enforce egress allow-lists (capabilities().egress absent)` };
+  const stripeCanary = await startStripeCanary();
+  const address = `127.0.0.1:${stripeCanary.port}`;
+  const network = {
+    mode: 'allow',
+    allow: ['api.stripe.com'],
+    // Test only and exhaustive: no real resolver is asked, and only these addresses pass the deny set.
+    resolve: { 'api.stripe.com': address, 'evil.example': address },
+  };
+  const results = [];
+  try {
+    for (const { target, expected } of [
+      { target: 'api.stripe.com', expected: 'allowed' },
+      { target: 'evil.example', expected: 'denied' },
+    ]) {
+      const nonce = newNonce();
+      const result = await executor.execute({
+        language: 'node',
+        code: stripeBalanceCode({ host: target, nonce }),
+        env: { STRIPE_SECRET_KEY: 'sk_test_cordon_demo_key' },
+        timeoutMs: 20_000,
+        network,
+        ...(weakLimits.length > 0 ? { acceptUnenforced: weakLimits } : {}),
+      });
+      await stripeCanary.settle();
+      const reachedCanary = stripeCanary.saw(nonce);
+      const egress = result.egress ?? { records: [], dropped: 0 };
+      results.push({
+        target,
+        expected,
+        status: result.status,
+        output: firstLine(result),
+        reachedCanary,
+        egress,
+        verdict: allowListVerdict({ target, expected, result, reachedCanary, records: egress.records }),
+      });
+    }
+  } finally {
+    await stripeCanary.close();
+  }
+  return { policy: { mode: network.mode, allow: network.allow }, standIn: address, results };
+}
+
+// Plain HTTP to port 80 (a bare name allows 443 and 80): the broker relays the bytes and
+// needs no CA inside the sandbox. HTTPS through it passes TLS untouched to the real host;
+// terminating TLS (to add a credential on the way out) is issue 16.
+function stripeBalanceCode({ host, nonce }) {
+  return `
+const Stripe = require('stripe');
+const stripe = new Stripe(process.env.STRIPE_SECRET_KEY, { host: '${host}', port: 80, protocol: 'http', maxNetworkRetries: 0, timeout: 5000 });
+// The nonce rides in a header, so the stand-in can tell whether this run reached it.
+stripe.balance.retrieve({}, { stripeAccount: 'acct_${nonce}' })
+  .then((balance) => console.log('balance', balance.available.map((part) => part.amount + ' ' + part.currency).join(', ')))
+  .catch((error) => {
+    const cause = error.detail && (error.detail.code || error.detail.message);
+    console.log('error:', error.message + (cause ? ' (' + cause + ')' : ''));
+    process.exitCode = 1;
+  });`;
+}
+
+function allowListVerdict({ target, expected, result, reachedCanary, records }) {
+  const named = records.filter((record) => record.host === target || record.sni === target);
+  if (expected === 'allowed') {
+    if (result.status !== 'ok' || !reachedCanary) return 'FAILED (the allowed call did not get through)';
+    // The DNS answer alone is not the call: a connection to the name must be in the audit.
+    const connection = named.find((record) => record.path !== 'dns' && record.verdict === 'allowed');
+    return connection ? 'allowed' : 'FAILED (no allowed connection in the audit)';
+  }
+  if (reachedCanary) return 'LEAK';
+  if (result.status === 'ok') return 'FAILED (the call seemed to succeed)';
+  return named.some((record) => record.verdict === 'denied') ? 'denied' : 'FAILED (no denial in the audit)';
+}
+
+function printAllowList(allowList) {
+  console.log(`\n${ALLOW_LIST_TITLE}:`);
+  if (allowList.skipped !== undefined) {
+    console.log(`  skipped: ${allowList.skipped}`);
+    return;
+  }
+  if (allowList.error !== undefined) {
+    console.log(`  FAILED: ${allowList.error}`);
+    return;
+  }
+  console.log(
+    `  network { mode: 'allow', allow: [${allowList.policy.allow.map((rule) => `'${rule}'`).join(', ')}] }; both names resolved (test-only override) to the Stripe stand-in at ${allowList.standIn}`,
+  );
+  for (const result of allowList.results) {
+    console.log(
+      `  ${result.target}: ${result.verdict} (${result.reachedCanary ? 'REACHED stand-in' : 'no contact'}: ${result.output})`,
+    );
+    for (const record of result.egress.records) console.log(`    ${auditLine(record)}`);
+    if (result.egress.dropped > 0) console.log(`    ... ${result.egress.dropped} more dropped past the audit limit`);
+  }
+}
+
+/** One audit record on one line: verdict, path, destination, pinned address, rule or reason, bytes, time. */
+function auditLine(record) {
+  const host = record.host ?? record.sni ?? '?';
+  const destination = record.port === undefined ? host : `${host}:${record.port}`;
+  const address = record.address ? ` → ${record.address}` : '';
+  const because = record.verdict === 'allowed' ? (record.rule ? ` rule ${record.rule}` : '') : '';
+  const reason = record.reason ? `: ${record.reason}` : '';
+  return `${record.verdict.padEnd(7)} ${record.path}${record.kind ? ` ${record.kind}` : ''} ${destination}${address}${because}${reason} (${record.bytesUp} B up, ${record.bytesDown} B down, ${Math.round(record.durationMs)} ms)`;
+}
 
 function demoOptions(name) {
   if (name !== 'spawn') return {};
