@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const cli = fileURLToPath(new URL('../dist/cli/main.js', import.meta.url));
 const fixture = fileURLToPath(new URL('./fixtures/third-party-backend.mjs', import.meta.url));
+const egressFixture = fileURLToPath(new URL('./fixtures/egress-audit-backend.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'cordon-cli-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -203,6 +204,30 @@ describe('cordon run', () => {
     expect(JSON.parse(json.stdout)).toMatchObject({
       error: { name: 'InvalidRequestError', context: { field: '--resolve' } },
     });
+  });
+
+  it("prints the result's egress audit as a table on stderr, and in full with --json", () => {
+    const record = {
+      at: '2026-12-03T10:00:00.000Z',
+      path: 'captured',
+      host: 'evil.example',
+      port: 443,
+      verdict: 'denied',
+      reason: 'evil.example is not on the allow-list',
+      bytesUp: 0,
+      bytesDown: 0,
+      durationMs: 2,
+    };
+    const audit = JSON.stringify({ records: [record], dropped: 4 });
+    const args = ['--backend', egressFixture, '--network', 'open', '--env', `EGRESS_AUDIT=${audit}`];
+    const human = cordon('run', ...args, program('audit.js', ''));
+    expect(human).toMatchObject({ code: 0, stdout: 'ran\n' });
+    expect(human.stderr).toContain('cordon: egress: 1 attempt recorded, 0 allowed, 1 denied');
+    expect(human.stderr).toMatch(/denied +captured +evil\.example:443 .*evil\.example is not on the allow-list/);
+    expect(human.stderr).toContain('4 dropped');
+    const json = cordon('run', ...args, '--json', program('audit-json.js', ''));
+    expect(JSON.parse(json.stdout)).toMatchObject({ egress: { records: [record], dropped: 4 } });
+    expect(json.stderr).toBe('');
   });
 
   it('documents --allow, --audit-limit and the test-only --resolve in --help', () => {
