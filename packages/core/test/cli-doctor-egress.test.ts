@@ -11,7 +11,7 @@ const SPAWN_LIKE_EGRESS = {
   notes: ['the network namespace keeps only lo'],
 } as const;
 
-/** Capabilities with `egress` as a backend reports it (the field is not on BackendCapabilities yet). */
+/** Capabilities with `egress` as a backend reports it. TODO(integrator): typed once result.egress lands (BackendCapabilities.egress) */
 function withEgress(egress: unknown, notes?: string[]): Partial<BackendCapabilities> {
   return { ...(notes ? { notes } : {}), ...({ egress } as object) };
 }

@@ -3,6 +3,7 @@ import type { BackendCapabilities } from '../capabilities.js';
 import type { EgressPath } from '../egress/audit.js';
 
 /** A backend's `capabilities().egress`, read structurally until the type lands in capabilities.ts. */
+// TODO(integrator): typed once result.egress lands (use EgressCapabilities from capabilities.ts instead)
 interface EgressCapabilitiesView {
   readonly capture: 'all-tcp' | 'listed-ports' | 'proxy-only';
   readonly observes: readonly EgressPath[];

@@ -28,6 +28,7 @@ export interface RunRequestFlags {
  * The allow-list as `cordon run` writes it; core's request parsing validates every
  * rule, the resolve targets and the limit, naming `network.allow[i]` and the value.
  */
+// TODO(integrator): typed once result.egress lands (then `satisfies AllowNetworkPolicyInput`, and no cast below)
 export interface AllowNetworkFlagsInput {
   mode: 'allow';
   allow: string[];
