@@ -20,6 +20,9 @@ use Socket qw(AF_INET AF_INET6 AF_UNIX SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_REUS
 use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
 use Errno qw(EAGAIN EWOULDBLOCK EINTR EINPROGRESS);
 
+# A write to a connection the broker or the program already closed is an error to handle, not the end of the forwarder.
+$SIG{PIPE} = 'IGNORE';
+
 my ($broker, $marker) = @ARGV;
 die "usage: egress-forwarder.pl BROKER_SOCKET MARKER\n" unless defined $broker && defined $marker;
 $0 = "cordon-egress-forwarder $marker";

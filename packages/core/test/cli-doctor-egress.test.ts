@@ -11,9 +11,9 @@ const SPAWN_LIKE_EGRESS = {
   notes: ['the network namespace keeps only lo'],
 } as const;
 
-/** Capabilities with `egress` as a backend reports it. TODO(integrator): typed once result.egress lands (BackendCapabilities.egress) */
-function withEgress(egress: unknown, notes?: string[]): Partial<BackendCapabilities> {
-  return { ...(notes ? { notes } : {}), ...({ egress } as object) };
+/** Capabilities with `egress` as a backend reports it. */
+function withEgress(egress: BackendCapabilities['egress'], notes?: string[]): Partial<BackendCapabilities> {
+  return { ...(notes ? { notes } : {}), ...(egress ? { egress } : {}) };
 }
 
 function executorWith(capabilities: Partial<BackendCapabilities>): ScriptedExecutor {

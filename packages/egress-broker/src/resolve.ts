@@ -33,6 +33,9 @@ export async function pinAddress(params: {
   if (policy.resolve) {
     const entry = policy.resolve.get(name);
     if (!entry) return { ok: false, reason: `${name} has no address in the resolve override` };
+    const range = entry.denySet === 'apply' ? deniedRange(entry.address) : undefined;
+    if (range !== undefined && !cidrRuleFor(policy, entry.address))
+      return { ok: false, reason: `${name} resolves only to denied addresses: ${entry.address} (${range})` };
     return { ok: true, address: entry.address, port: entry.port ?? port };
   }
   let addresses: readonly string[];

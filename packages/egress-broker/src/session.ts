@@ -27,6 +27,8 @@ export interface EgressSessionParams {
 
 /** Sockets on the broker's socket beyond the open-connection cap: room for DNS and for quick denials. */
 const INBOUND_SLACK = 64;
+/** Sockets past the bound waiting for their header, to be recorded and refused; more are dropped unread. */
+const MAX_OVERFLOW_SOCKETS = 1_024;
 /** A unix socket path longer than this does not fit sun_path on Linux. */
 const MAX_SOCKET_PATH_BYTES = 107;
 const CLOSE_WAIT_MS = 1_000;
@@ -84,13 +86,35 @@ export class EgressSession implements AsyncDisposable {
 
   #accept(socket: Socket): void {
     const limit = this.#broker.caps.caps.maxOpenConnections + INBOUND_SLACK;
-    if (this.#broker.closed || this.#inbound.size >= limit) return void socket.destroy();
+    if (this.#broker.closed || this.#overflow.size >= MAX_OVERFLOW_SOCKETS) return void socket.destroy();
+    if (this.#inbound.size >= limit) return this.#refuse(socket);
     this.#inbound.add(socket);
     socket.once('close', () => this.#inbound.delete(socket));
     this.#broker.track(socket);
     socket.resume();
     this.#dispatch(socket).catch(() => socket.destroy());
   }
+
+  /**
+   * Past the open-connection bound a connection is still an attempt the audit must
+   * count: its header says what it was, it gets its denial record, and it is closed.
+   */
+  #refuse(socket: Socket): void {
+    this.#overflow.add(socket);
+    socket.once('close', () => this.#overflow.delete(socket));
+    socket.resume();
+    void readHeader(socket).then((opened) => {
+      if (opened) {
+        const { header } = opened;
+        const path = header.kind === 'http-proxy' ? 'proxy-http' : header.kind;
+        const attempt = this.#broker.attempt(path);
+        if (header.kind === 'captured') attempt.set({ address: header.address, port: header.port });
+        attempt.end('denied', 'cap maxOpenConnections reached (too many connections open at once)');
+      }
+      socket.destroy();
+    });
+  }
+  readonly #overflow = new Set<Socket>();
 
   async #dispatch(socket: Socket): Promise<void> {
     const opened = await readHeader(socket);

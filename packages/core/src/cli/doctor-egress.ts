@@ -1,21 +1,12 @@
 import type { CordonBackend } from '../backend.js';
-import type { BackendCapabilities } from '../capabilities.js';
+import type { BackendCapabilities, EgressCapabilities } from '../capabilities.js';
 import type { EgressPath } from '../egress/audit.js';
-
-/** A backend's `capabilities().egress`, read structurally until the type lands in capabilities.ts. */
-// TODO(integrator): typed once result.egress lands (use EgressCapabilities from capabilities.ts instead)
-interface EgressCapabilitiesView {
-  readonly capture: 'all-tcp' | 'listed-ports' | 'proxy-only';
-  readonly observes: readonly EgressPath[];
-  readonly dnsUnderNone: boolean;
-  readonly notes?: readonly string[];
-}
 
 /** What `cordon doctor` says about a backend's egress allow-lists (also its `--json`). */
 export type DoctorEgress =
   | {
       status: 'enforced';
-      capture: EgressCapabilitiesView['capture'];
+      capture: EgressCapabilities['capture'];
       observes: readonly EgressPath[];
       dnsUnderNone: boolean;
       notes: readonly string[];
@@ -29,7 +20,7 @@ export type DoctorEgress =
 export const DOCTOR_CAPABILITIES_TIMEOUT_MS = 30_000;
 
 export function egressFromCapabilities(capabilities: BackendCapabilities): DoctorEgress {
-  const egress = (capabilities as { egress?: EgressCapabilitiesView }).egress; // TODO(integrator): typed once result.egress lands (capabilities().egress)
+  const egress = capabilities.egress;
   if (!egress) {
     // Why it is refused, when the backend says (spawn: "egress allow-lists are refused: <missing tool>").
     const notes = (capabilities.notes ?? []).filter((note) => /egress|allow-list/i.test(note));

@@ -28,7 +28,6 @@ export interface RunRequestFlags {
  * The allow-list as `cordon run` writes it; core's request parsing validates every
  * rule, the resolve targets and the limit, naming `network.allow[i]` and the value.
  */
-// TODO(integrator): typed once result.egress lands (then `satisfies AllowNetworkPolicyInput`, and no cast below)
 export interface AllowNetworkFlagsInput {
   mode: 'allow';
   allow: string[];
@@ -107,7 +106,7 @@ export function networkFromFlags(flags: RunRequestFlags): NetworkPolicyInput {
     ...(flags.auditLimit !== undefined ? { auditLimit: flags.auditLimit } : {}),
     ...(flags.resolve !== undefined ? { resolve: { ...flags.resolve } } : {}),
   };
-  return policy as unknown as NetworkPolicyInput; // TODO(integrator): typed once result.egress lands (the 'allow' network input)
+  return policy satisfies NetworkPolicyInput;
 }
 
 /** Collects repeatable `--allow RULE` flags in order. */

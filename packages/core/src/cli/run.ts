@@ -1,7 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { createExecutor } from '../create-executor.js';
-import type { EgressAudit } from '../egress/audit.js';
 import { collectKeyValue, parseInteger, reportError } from './support.js';
 import { LANGUAGES, WAIVABLE_GUARANTEES, type WaivableGuarantee } from '../request.js';
 import { exitCodeFor, resultToJson } from '../result.js';
@@ -145,7 +144,7 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     if (result.status === 'oom') process.stderr.write(`cordon: killed by the memory limit (execution ${result.id})\n`);
     // Warnings may quote names the program chose (a collected file's path): always inert.
     for (const warning of result.warnings) process.stderr.write(`cordon: warning: ${escapeForTerminal(warning)}\n`);
-    const egress = (result as { egress?: EgressAudit }).egress; // TODO(integrator): typed once result.egress lands
+    const egress = result.egress;
     if (egress) process.stderr.write(formatEgressTable(egress));
     return exitCodeFor(result);
   } catch (error) {

@@ -37,7 +37,7 @@ export interface AllowNetworkPolicyInput {
   /** @default DEFAULT_EGRESS_CAPS, per field */
   readonly caps?: Partial<EgressCaps>;
   /** Test only, exhaustive: name → `"ADDRESS"` or `"ADDRESS:PORT"` (`"[v6]:PORT"`). See EgressResolveOverride. */
-  readonly resolve?: Readonly<Record<string, string>>;
+  readonly resolve?: Readonly<Record<string, ResolveTargetInput>>;
 }
 
 const cap = z.number().int('must be an integer').positive('must be a positive integer').max(Number.MAX_SAFE_INTEGER);
@@ -56,7 +56,19 @@ export const allowPolicyInputSchema = z.strictObject({
       maxDnsQueries: cap.optional(),
     })
     .optional(),
-  resolve: z.record(z.string(), z.string()).optional(),
+  resolve: z
+    .record(
+      z.string(),
+      z.union([
+        z.string(),
+        z.strictObject({
+          address: z.string(),
+          port: z.number().int().optional(),
+          denySet: z.literal('apply'),
+        }),
+      ]),
+    )
+    .optional(),
 });
 
 /**
@@ -94,17 +106,41 @@ export function parseAllowPolicy(input: unknown, field = 'network'): AllowNetwor
 }
 
 /** `{ 'api.example.test': '127.0.0.1:8443' }` as the broker's exhaustive map; names normalised like rules. */
-export function parseResolveOverride(input: Readonly<Record<string, string>>, field: string): EgressResolveOverride {
+/**
+ * A resolve target: `'ADDRESS[:PORT]'` (a canary: passes the deny set), or
+ * `{ address, port?, denySet: 'apply' }`, a name that resolves to that address and
+ * is judged like any resolved name (the conformance suite's private-address check).
+ */
+export type ResolveTargetInput =
+  string | { readonly address: string; readonly port?: number; readonly denySet: 'apply' };
+
+export function parseResolveOverride(
+  input: Readonly<Record<string, ResolveTargetInput>>,
+  field: string,
+): EgressResolveOverride {
   const entries = Object.entries(input);
   if (entries.length > MAX_EGRESS_RULES)
     throw new InvalidRequestError(field, `${entries.length} names`, `must list at most ${MAX_EGRESS_RULES} names`);
-  const map = new Map<string, { address: string; port?: number }>();
+  const map = new Map<string, { address: string; port?: number; denySet?: 'apply' }>();
   for (const [key, target] of entries) {
     const name = normalizeHostName(key);
     if (name === undefined || !name.includes('.'))
       throw new InvalidRequestError(`${field}.${key}`, key, 'must be a fully qualified host name (no wildcard, no IP)');
     if (map.has(name)) throw new InvalidRequestError(`${field}.${key}`, key, `names ${name} a second time`);
-    map.set(name, parseResolveTarget(target, `${field}.${key}`));
+    if (typeof target === 'string') map.set(name, parseResolveTarget(target, `${field}.${key}`));
+    else {
+      const at = `${field}.${key}`;
+      const parsed = parseResolveTarget(target.address, `${at}.address`);
+      if (parsed.port !== undefined)
+        throw new InvalidRequestError(
+          `${at}.address`,
+          target.address,
+          'is an address alone here: give the port as port',
+        );
+      const problem = target.port === undefined ? undefined : portProblem(target.port);
+      if (problem) throw new InvalidRequestError(`${at}.port`, target.port, problem);
+      map.set(name, { ...parsed, ...(target.port === undefined ? {} : { port: target.port }), denySet: 'apply' });
+    }
   }
   return map;
 }

@@ -45,7 +45,15 @@ export interface EgressCaps {
  * asked), and only these addresses may pass the deny set. Conformance maps its
  * test names to local canaries this way.
  */
-export type EgressResolveOverride = ReadonlyMap<string, { readonly address: string; readonly port?: number }>;
+export type EgressResolveOverride = ReadonlyMap<
+  string,
+  {
+    readonly address: string;
+    readonly port?: number;
+    /** Judge the address by the deny set like a resolved one (a canary entry passes it). */
+    readonly denySet?: 'apply';
+  }
+>;
 
 export interface AllowNetworkPolicy {
   readonly mode: 'allow';

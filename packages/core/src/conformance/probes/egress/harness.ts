@@ -50,9 +50,10 @@ export function auditProblem(
 ): string | undefined {
   if (!run.result) return undefined;
   if (!run.result.egress) return 'the result has no egress audit';
+  // A denial may come as early as the name's DNS query; an allowed attempt is a connection.
   const matching = egressRecords(run).filter(
     (record) =>
-      record.path !== 'dns' &&
+      (record.path !== 'dns' || (expect.verdict === 'denied' && expect.address === undefined)) &&
       (expect.host === undefined || record.host === expect.host || record.sni === expect.host) &&
       (expect.address === undefined || record.address === expect.address) &&
       (expect.paths === undefined || expect.paths.includes(record.path)),
@@ -61,7 +62,7 @@ export function auditProblem(
   const target = expect.host ?? expect.address ?? 'the target';
   if (wanted.length === 0)
     return `the audit has no ${expect.verdict} record for ${target} (${describeRecords(egressRecords(run))})`;
-  if (expect.verdict === 'denied' && matching.some((record) => record.verdict === 'allowed'))
+  if (expect.verdict === 'denied' && matching.some((record) => record.verdict === 'allowed' && record.path !== 'dns'))
     return `the audit records an allowed connection to ${target} although nothing may have reached it`;
   return undefined;
 }
