@@ -144,6 +144,7 @@ export const tiers = [
     steps: [
       { title: 'vitest @cordon/core (contract, CLI, suite self-test)', vitest: 'core' },
       { title: 'vitest @cordon/bench (statistics, results schema)', vitest: '../bench' },
+      { title: 'vitest @cordon/egress-broker (policy enforcement on real sockets)', vitest: 'egress-broker' },
     ],
   },
   {
