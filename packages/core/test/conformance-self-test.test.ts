@@ -4,6 +4,7 @@ import { formatConformanceTable } from '../src/conformance/report.js';
 import { runConformance } from '../src/conformance/suite.js';
 import type { ConformanceReport } from '../src/conformance/types.js';
 import { NETWORK_PROBES } from '../src/conformance/probes/network/index.js';
+import { EGRESS_CHECK_IDS } from '../src/conformance/probes/egress/index.js';
 import { findHostProcesses } from '../src/conformance/host-processes.js';
 import { findOnPath } from '../src/conformance/on-host.js';
 import { UnisolatedExecutor, unisolatedAdapter } from './support/unisolated-executor.js';
@@ -121,7 +122,7 @@ describe('conformance self-test on a deliberately unisolated executor', () => {
   });
 
   it('reports every network probe as LEAK, except the justified not-applicable ones', () => {
-    const network = report.results.filter((result) => result.kind === 'network');
+    const network = report.results.filter((result) => result.kind === 'network' && result.group !== 'egress');
     expect(network.map((result) => result.id).sort()).toEqual(NETWORK_PROBES.map((probe) => probe.id).sort());
     if (!isRoot)
       console.warn(`NOT ROOT: ${NEEDS_ROOT.join(', ')} are not checked; run the self-test as root to check them`);
@@ -138,6 +139,15 @@ describe('conformance self-test on a deliberately unisolated executor', () => {
         continue;
       }
       expect(result.verdict, `${result.id}: ${result.detail}`).toBe('LEAK');
+    }
+  });
+
+  it('reports every egress check not-applicable on a backend without allow-lists, saying it refuses them', () => {
+    const egress = report.results.filter((result) => result.group === 'egress');
+    expect(egress.map((result) => result.id).sort()).toEqual([...EGRESS_CHECK_IDS].sort());
+    for (const result of egress) {
+      expect(result.verdict, result.id).toBe('not-applicable');
+      expect(result.detail).toMatch(/does not enforce egress allow-lists/);
     }
   });
 

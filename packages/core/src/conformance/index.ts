@@ -71,6 +71,7 @@ export {
   type VerdictWithReason,
 } from './verdict.js';
 export { NETWORK_PROBES } from './probes/network/index.js';
+export { EGRESS_CHECK_IDS, EGRESS_ZONE } from './probes/egress/index.js';
 export { PROPERTY_PROBES } from './probes/properties/index.js';
 export type { NetworkProbe, ProbeApplicability } from './probes/network/probe.js';
 export type { PropertyOutcome, PropertyProbe } from './probes/properties/probe.js';

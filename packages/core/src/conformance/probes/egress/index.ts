@@ -3,6 +3,7 @@ import type { ConformanceResult } from '../../types.js';
 import type { Language } from '../../../request.js';
 import { clients, type Attempt } from './clients.js';
 import { allowPolicy, auditProblem, egressResult, testName, toCanary, type EgressRunSpec } from './harness.js';
+export { EGRESS_ZONE } from './harness.js';
 import { dnsExfiltration, flood, crossExecution, udpDenied } from './properties.js';
 
 /**
