@@ -1,4 +1,5 @@
 import { busyRun } from './chart.js';
+import { egressTable } from './egress-report.js';
 import type { ResultsFile } from './results.js';
 
 export const RESULTS_START = '<!-- bench:results:start -->';
@@ -110,6 +111,15 @@ export function renderMarkdownResults(file: ResultsFile): string {
       ],
     ),
   );
+
+  if (file.egress.length > 0) {
+    parts.push(
+      '',
+      '**Egress on spawn** (allow-list vs `open`/`none`, interleaved; ms, p50; allow-list executions are not pooled yet, so `hello-pooled` compares a cold allow-list sandbox with a warm `none` one)',
+      '',
+      egressTable(file, markdownTable),
+    );
+  }
 
   if (file.memory.length > 0) {
     parts.push(

@@ -1,4 +1,5 @@
 import { busyRun } from './chart.js';
+import { egressTable } from './egress-report.js';
 import type { ResultsFile } from './results.js';
 
 type Cell = string | number | null | undefined;
@@ -90,6 +91,14 @@ export function renderReport(file: ResultsFile): string {
       ]),
     ),
   );
+
+  if (file.egress.length > 0) {
+    parts.push(
+      '',
+      'Egress on spawn (allow-list vs open/none, interleaved; ratio = allow-list p50 / baseline p50; allow-lists are not pooled yet)',
+    );
+    parts.push(egressTable(file, table));
+  }
 
   if (file.memory.length > 0) {
     parts.push('', 'Host memory of a process driving one executor (RSS after GC, MiB)');

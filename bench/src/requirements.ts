@@ -1,5 +1,5 @@
 import type { ResultsFile } from './results.js';
-import { SCENARIOS } from './results.js';
+import { EGRESS_SCENARIOS, SCENARIOS } from './results.js';
 
 /**
  * Why each required backend did not run cleanly: skipped (whole or one mode),
@@ -18,6 +18,14 @@ export function requirementProblems(file: ResultsFile, required: readonly string
     }
     for (const row of file.memory.filter((entry) => entry.backend === backend && entry.failures > 0)) {
       problems.push(`${backend} memory run: ${row.failures} failed runs`);
+    }
+    if (backend === 'spawn') {
+      const missing = EGRESS_SCENARIOS.filter((scenario) => !file.egress.some((row) => row.scenario === scenario));
+      if (missing.length > 0) problems.push(`spawn has no egress figure for ${missing.join(', ')}`);
+      for (const row of file.egress)
+        for (const entry of [row.allowList, row.baseline])
+          if (entry.failures > 0)
+            problems.push(`spawn egress ${row.scenario} network ${entry.network}: ${entry.failures} failed runs`);
     }
     const latency = file.results.filter((entry) => entry.backend === backend && entry.kind === 'latency');
     if (latency.length === 0) {

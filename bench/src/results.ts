@@ -87,6 +87,51 @@ export const memoryRowSchema = z.object({
 });
 export type MemoryRow = z.infer<typeof memoryRowSchema>;
 
+/**
+ * The egress scenarios (spawn): `https-request`, one small HTTPS request; `download-10mib`,
+ * 10 MiB over HTTPS; `hello-cold`, `console.log(1)` on a cold executor; `hello-pooled`,
+ * the same on the pooled executor, where an allow-list execution is still built cold.
+ */
+export const EGRESS_SCENARIOS = ['https-request', 'download-10mib', 'hello-cold', 'hello-pooled'] as const;
+export type EgressScenarioName = (typeof EGRESS_SCENARIOS)[number];
+
+export const egressSideSchema = z.object({
+  network: z.enum(['allow', 'open', 'none']),
+  /** Whether the execution ran in a warm pool's sandbox (allow-lists are never pooled). */
+  pooled: z.boolean(),
+  /** Wall time of one `execute()`, sandbox start included. */
+  p50Ms: ms,
+  p95Ms: ms,
+  /** The program's own timing of its request or download (in the sandbox); null where it makes none. */
+  innerP50Ms: ms.nullable(),
+  /** Download rate the program measured itself, p50 over runs; null but for downloads. */
+  mibPerSec: z.number().nonnegative().nullable(),
+  /** How the allowed connections reached the broker (audit `path`: `captured`, `proxy-connect`, ...). */
+  egressPaths: z.array(z.string()),
+  runs: z.number().int().nonnegative(),
+  failures: z.number().int().nonnegative(),
+  /** The first few distinct problems of failed runs. */
+  problems: z.array(z.string()),
+});
+export type EgressSide = z.infer<typeof egressSideSchema>;
+
+/** One egress scenario: the allow-list side against its baseline, interleaved in the same run. */
+export const egressRowSchema = z.object({
+  scenario: z.enum(EGRESS_SCENARIOS),
+  backend: z.string().min(1),
+  allowList: egressSideSchema,
+  baseline: egressSideSchema,
+  /** allowList p50 / baseline p50 of the `execute()` wall time. */
+  ratio: z.number().nonnegative().nullable(),
+  /** allowList p50 − baseline p50, ms. */
+  addedMs: z.number().nullable(),
+  /** The same ratio of the program's own request/download time. */
+  innerRatio: z.number().nonnegative().nullable(),
+  /** allowList MiB/s / baseline MiB/s (downloads). */
+  throughputRatio: z.number().nonnegative().nullable(),
+});
+export type EgressRow = z.infer<typeof egressRowSchema>;
+
 export const TARGET_VERDICTS = ['PASS', 'MISS', 'INFO', 'SKIP'] as const;
 
 export const targetSchema = z.object({
@@ -136,6 +181,8 @@ export const resultsFileSchema = z.object({
   results: z.array(resultRowSchema),
   baselines: z.array(baselineRowSchema),
   memory: z.array(memoryRowSchema),
+  /** Allow-list cost on spawn; empty when spawn was not measured (older files lack it). */
+  egress: z.array(egressRowSchema).default([]),
   targets: z.array(targetSchema),
   skipped: z.array(skippedSchema),
 });

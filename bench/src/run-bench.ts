@@ -1,5 +1,5 @@
 import Docker from 'dockerode';
-import { prepareBackend, type BackendCandidate } from './backend-candidates.js';
+import { describeError, prepareBackend, type BackendCandidate } from './backend-candidates.js';
 import { closeWithin } from './deadline.js';
 import {
   describeDockerRun,
@@ -20,6 +20,8 @@ import {
   HOST_BASELINES,
   hostBaseline,
 } from './host-baselines.js';
+import { egressPairs, measureEgress } from './egress-scenarios.js';
+import { startEgressServer } from './egress-server.js';
 import { describeMachine } from './machine.js';
 import { measureLatency, measureThroughput, type SampleSet, type ThroughputSet } from './measure.js';
 import { measureMemory } from './memory.js';
@@ -29,6 +31,7 @@ import {
   resultsFileSchema,
   type BaselineName,
   type BaselineRow,
+  type EgressRow,
   type MeasuredBaseline,
   type Kind,
   type MemoryRow,
@@ -43,8 +46,8 @@ import type { BenchSettings } from './settings.js';
 import { ratio, round, summarize } from './stats.js';
 import { evaluateTargets } from './targets.js';
 
-/** setup, one latency phase per scenario, throughput, memory, report. */
-export const PHASE_COUNT = 4 + SCENARIO_LIST.length;
+/** setup, one latency phase per scenario, egress, throughput, memory, report. */
+export const PHASE_COUNT = 5 + SCENARIO_LIST.length;
 
 /** How long `close()` may take (it aborts what runs and removes pools) before the run goes on without it. */
 export const CLOSE_DEADLINE_MS = 60_000;
@@ -192,6 +195,21 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
     }
   }
 
+  const egress: EgressRow[] = [];
+  if (settings.backends.includes('spawn')) {
+    progress.phase('egress: allow-list vs open / none on spawn, interleaved');
+    const outcome = await runEgressPhase(working(), settings, quiet, progress, () => busySamples++);
+    if (Array.isArray(outcome)) egress.push(...outcome);
+    else skip({ backend: 'spawn', reason: `egress scenarios: ${outcome.reason}` });
+    for (const row of egress)
+      for (const side of [row.allowList, row.baseline])
+        if (side.failures > 0)
+          skip({
+            backend: 'spawn',
+            reason: `egress ${row.scenario} network ${side.network}: ${side.failures} of ${side.failures + side.runs} runs failed (excluded): ${side.problems.join(' | ')}`,
+          });
+  }
+
   progress.phase('throughput: console.log(1), back to back, pools refilling');
   const hostNode = baselines.find((participant) => participant.key === 'host-node');
   const node = scenario('node-hello');
@@ -263,10 +281,50 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
     results,
     baselines: baselineRows,
     memory,
+    egress,
     targets: evaluateTargets(results, skipped, memory),
     skipped,
   };
   return resultsFileSchema.parse(file);
+}
+
+/** The egress phase on spawn's cold and pooled executors, against a loopback HTTPS server started for it. */
+async function runEgressPhase(
+  candidates: readonly BackendCandidate[],
+  settings: BenchSettings,
+  quiet: QuietOptions,
+  progress: Progress,
+  onBusy: () => void,
+): Promise<EgressRow[] | { reason: string }> {
+  const cold = candidates.find((candidate) => candidate.key === 'spawn/cold');
+  const pooled = candidates.find((candidate) => candidate.key === 'spawn/pooled');
+  if (!cold || !pooled)
+    return { reason: 'needs both spawn executors (cold and pooled), and one is missing or dropped' };
+  if (!cold.executor.capabilities().egress)
+    return { reason: 'this spawn executor does not enforce allow-lists (capabilities().egress is unset)' };
+  let server;
+  try {
+    server = await startEgressServer();
+  } catch (error) {
+    return { reason: `could not start the loopback HTTPS server: ${describeError(error)}` };
+  }
+  try {
+    const pairs = egressPairs({
+      cold: cold.executor,
+      pooled: pooled.executor,
+      pooledSettleMs: pooled.settleMs,
+      serverPort: server.port,
+    });
+    return await measureEgress(pairs, {
+      runs: Math.max(1, Math.ceil(settings.runs / 2)),
+      warmupRuns: settings.warmupRuns,
+      quiet,
+      progress,
+      onBusy,
+    });
+  } finally {
+    await server.close();
+  }
 }
 
 function throughputOf(set: SampleSet | ThroughputSet): number | null {

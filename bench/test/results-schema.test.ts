@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { renderChart } from '../src/chart.js';
 import { renderMarkdownResults } from '../src/markdown-report.js';
 import { renderReport } from '../src/report-table.js';
-import { resultsFileSchema, type ResultsFile } from '../src/results.js';
+import { resultsFileSchema, type EgressSide, type ResultsFile } from '../src/results.js';
 import { requirementProblems } from '../src/requirements.js';
 import { evaluateTargets } from '../src/targets.js';
 
@@ -87,6 +87,61 @@ function sampleFile(): ResultsFile {
       p95Ms: 700,
     },
   ];
+  const side = (network: 'allow' | 'open' | 'none', p50Ms: number, extra: Partial<EgressSide> = {}): EgressSide => ({
+    network,
+    pooled: false,
+    p50Ms,
+    p95Ms: p50Ms + 20,
+    innerP50Ms: null,
+    mibPerSec: null,
+    egressPaths: network === 'allow' ? ['captured'] : [],
+    runs: 15,
+    failures: 0,
+    problems: [],
+    ...extra,
+  });
+  const egress: ResultsFile['egress'] = [
+    {
+      scenario: 'https-request',
+      backend: 'spawn',
+      allowList: side('allow', 260, { innerP50Ms: 71 }),
+      baseline: side('open', 170, { innerP50Ms: 68 }),
+      ratio: 1.529,
+      addedMs: 90,
+      innerRatio: 1.044,
+      throughputRatio: null,
+    },
+    {
+      scenario: 'download-10mib',
+      backend: 'spawn',
+      allowList: side('allow', 450, { innerP50Ms: 200, mibPerSec: 50 }),
+      baseline: side('open', 250, { innerP50Ms: 133, mibPerSec: 75 }),
+      ratio: 1.8,
+      addedMs: 200,
+      innerRatio: 1.504,
+      throughputRatio: 0.667,
+    },
+    {
+      scenario: 'hello-cold',
+      backend: 'spawn',
+      allowList: side('allow', 220),
+      baseline: side('none', 112),
+      ratio: 1.964,
+      addedMs: 108,
+      innerRatio: null,
+      throughputRatio: null,
+    },
+    {
+      scenario: 'hello-pooled',
+      backend: 'spawn',
+      allowList: side('allow', 194),
+      baseline: side('none', 30, { pooled: true }),
+      ratio: 6.467,
+      addedMs: 164,
+      innerRatio: null,
+      throughputRatio: null,
+    },
+  ];
   return {
     machine: {
       date: '2026-11-26T12:00:00.000Z',
@@ -127,6 +182,7 @@ function sampleFile(): ResultsFile {
       },
     ],
     memory,
+    egress,
     targets: evaluateTargets(results, skipped, memory),
     skipped,
   };
@@ -153,6 +209,14 @@ describe('results.json schema', () => {
     const negative = sampleFile();
     (negative.results[1] as ResultsFile['results'][number]).p95Ms = -1;
     expect(resultsFileSchema.safeParse(negative).success).toBe(false);
+  });
+
+  it('reads a file from before the egress scenarios as having none, and rejects an unknown egress scenario', () => {
+    const { egress: _egress, ...older } = sampleFile();
+    expect(resultsFileSchema.parse(older).egress).toEqual([]);
+    const file = sampleFile();
+    file.egress[0] = { ...file.egress[0]!, scenario: 'ftp-upload' } as unknown as ResultsFile['egress'][number];
+    expect(resultsFileSchema.safeParse(file).success).toBe(false);
   });
 
   it('requires the machine record', () => {
@@ -200,6 +264,14 @@ describe('report and chart', () => {
     expect(markdown).toContain('| MISS | docker pooled p50 ≤ 0.5× bare node |');
     expect(markdown).toContain('| node-hello | docker cold | 500 | 600 | 0.595× | docker-run |');
     expect(markdown).toContain('- skipped: k8s: no cluster');
+    expect(report).toContain('allow-lists are not pooled yet');
+    expect(report).toMatch(
+      /download-10mib\s+450\s+open cold\s+250\s+1\.8\s+200\s+200 \/ 133\s+1\.504\s+50 \/ 75\s+0\.667\s+captured/,
+    );
+    expect(markdown).toContain('not pooled yet');
+    expect(markdown).toContain(
+      '| hello-pooled | 194 | none pooled | 30 | 6.467 | 164 | – | – | – | – | captured | 15+15 | 0 |',
+    );
   });
 });
 
@@ -209,6 +281,18 @@ describe('--require', () => {
     const scenarios = ['python-hello', 'bash-hello', 'node-json'] as const;
     for (const scenario of scenarios) file.results.push({ ...file.results[0]!, scenario });
     expect(requirementProblems(file, ['spawn'])).toEqual([]);
+  });
+
+  it('names missing egress scenarios and failed egress runs of spawn', () => {
+    const file = sampleFile();
+    for (const scenario of ['python-hello', 'bash-hello', 'node-json'] as const)
+      file.results.push({ ...file.results[0]!, scenario });
+    file.egress = file.egress.filter((row) => row.scenario !== 'hello-cold');
+    file.egress[0] = { ...file.egress[0]!, allowList: { ...file.egress[0]!.allowList, failures: 1 } };
+    expect(requirementProblems(file, ['spawn'])).toEqual([
+      'spawn has no egress figure for hello-cold',
+      'spawn egress https-request network allow: 1 failed runs',
+    ]);
   });
 
   it('names a skipped backend, failed runs and missing scenarios', () => {
