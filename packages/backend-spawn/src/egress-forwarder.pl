@@ -14,7 +14,7 @@
 # listener is bound; exits when its stdin (the host) closes.
 use strict;
 use warnings;
-use Socket qw(AF_INET AF_INET6 AF_UNIX SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_REUSEADDR IPPROTO_IPV6
+use Socket qw(AF_INET AF_INET6 AF_UNIX SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_REUSEADDR SO_LINGER IPPROTO_IPV6
   IPV6_V6ONLY inet_pton inet_ntop pack_sockaddr_in pack_sockaddr_in6 unpack_sockaddr_in
   unpack_sockaddr_in6 sockaddr_family pack_sockaddr_un);
 use Fcntl qw(F_GETFL F_SETFL O_NONBLOCK);
@@ -142,7 +142,8 @@ sub accept_stream {
   my $upstream = broker_connection();
   unless ($upstream) { close($client); return; }
   nonblocking($client);
-  $streams{fileno $client} = { fh => $client, peer => fileno $upstream, out => '', read_eof => 0, shut => 0 };
+  $streams{fileno $client} =
+    { fh => $client, peer => fileno $upstream, out => '', read_eof => 0, shut => 0, client => 1, answered => 0 };
   $streams{fileno $upstream} =
     { fh => $upstream, peer => fileno $client, out => header(%fields), read_eof => 0, shut => 0 };
 }
@@ -233,9 +234,17 @@ while (1) {
     if (!defined $n) { next if $! == EAGAIN || $! == EWOULDBLOCK || $! == EINTR; close_pair($fd); next; }
     if ($n == 0) {
       $stream->{read_eof} = 1;
+      # The broker closed without a byte for the program: a denial. The program sees a
+      # refused connection (RST), not an empty answer.
+      if ($peer->{client} && !$peer->{answered} && $peer->{out} eq '') {
+        setsockopt($peer->{fh}, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0));
+        close_pair($fd);
+        next;
+      }
       pass_eof($stream->{peer});
       next;
     }
+    $peer->{answered} = 1 if $peer->{client};
     $peer->{out} .= $chunk;
   }
 }

@@ -107,6 +107,20 @@ step('urllib', lambda: {'status': urllib.request.urlopen('http://${bracket(targe
       ['curl'],
       `step 'curl --noproxy' curl -sS -m 4 --noproxy '*' -o /dev/null "http://${bracket(target)}:${port}/$NONCE"`,
     ),
+  wget: ({ endpoints, nonce, target, port }: Attempt) =>
+    bashProbe(
+      endpoints,
+      nonce,
+      ['wget'],
+      `step wget wget -q -T 4 -t 1 -O /dev/null "http://${bracket(target)}:${port}/$NONCE"`,
+    ),
+  ncTcp: ({ endpoints, nonce, target, port }: Attempt) =>
+    bashProbe(
+      endpoints,
+      nonce,
+      ['nc'],
+      `step 'nc' bash -c 'printf "GET /%s HTTP/1.1\\r\\nHost: ${target}\\r\\n\\r\\n" "$0" | nc -w 4 -q 2 ${target} ${port} >/dev/null' "$NONCE"`,
+    ),
   bashTcp: ({ endpoints, nonce, target, port }: Attempt) =>
     bashProbe(
       endpoints,

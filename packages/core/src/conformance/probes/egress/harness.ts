@@ -46,7 +46,14 @@ export function egressRecords(run: RunOutput): readonly EgressRecord[] {
 /** Why the audit of a run does not show what happened, or undefined when it does. */
 export function auditProblem(
   run: RunOutput,
-  expect: { host?: string; address?: string; verdict: 'allowed' | 'denied'; paths?: readonly string[] },
+  expect: {
+    host?: string;
+    address?: string;
+    verdict: 'allowed' | 'denied';
+    paths?: readonly string[];
+    /** For allowed: exactly this many records (one per connection or plain-HTTP request the program made). */
+    count?: number;
+  },
 ): string | undefined {
   if (!run.result) return undefined;
   if (!run.result.egress) return 'the result has no egress audit';
@@ -62,6 +69,8 @@ export function auditProblem(
   const target = expect.host ?? expect.address ?? 'the target';
   if (wanted.length === 0)
     return `the audit has no ${expect.verdict} record for ${target} (${describeRecords(egressRecords(run))})`;
+  if (expect.verdict === 'allowed' && expect.count !== undefined && wanted.length !== expect.count)
+    return `the audit has ${wanted.length} allowed records for ${target}, for ${expect.count} attempt(s) (${describeRecords(egressRecords(run))})`;
   if (expect.verdict === 'denied' && matching.some((record) => record.verdict === 'allowed' && record.path !== 'dns'))
     return `the audit records an allowed connection to ${target} although nothing may have reached it`;
   return undefined;

@@ -38,6 +38,8 @@ interface PairSpec {
   readonly deniedRecord?: { host?: string; address?: string };
   /** What the control's audit must show allowed (default: the control's target). */
   readonly allowedRecord?: { host?: string; address?: string };
+  /** How many connections (or plain-HTTP requests) the control makes to its target: each must be one record. */
+  readonly controlAttempts?: number;
 }
 
 function pair(spec: PairSpec): EgressCheck {
@@ -74,8 +76,11 @@ function pair(spec: PairSpec): EgressCheck {
         control,
         controlNonce,
         audit: () =>
-          auditProblem(control, { verdict: 'allowed', ...(spec.allowedRecord ?? { host: spec.control.target }) }) ??
-          auditProblem(probe, { verdict: 'denied', ...(spec.deniedRecord ?? { host: spec.probe.target }) }),
+          auditProblem(control, {
+            verdict: 'allowed',
+            count: spec.controlAttempts ?? 1,
+            ...(spec.allowedRecord ?? { host: spec.control.target }),
+          }) ?? auditProblem(probe, { verdict: 'denied', ...(spec.deniedRecord ?? { host: spec.probe.target }) }),
       });
     },
   };
@@ -104,6 +109,8 @@ const TOOLS: readonly { id: string; title: string; language: Language; program: 
   { id: 'python-socket', title: 'Python socket (raw)', language: 'python', program: clients.pythonSocket },
   { id: 'curl', title: 'curl (honours http_proxy)', language: 'bash', program: clients.curl },
   { id: 'curl-direct', title: "curl --noproxy '*' (captured)", language: 'bash', program: clients.curlDirect },
+  { id: 'wget', title: 'wget (honours http_proxy)', language: 'bash', program: clients.wget },
+  { id: 'nc', title: 'nc (raw, captured)', language: 'bash', program: clients.ncTcp },
   { id: 'bash-tcp', title: 'bash /dev/tcp (captured)', language: 'bash', program: clients.bashTcp },
 ];
 
@@ -217,6 +224,7 @@ export function egressChecks(context: SuiteContext): EgressCheck[] {
       language: 'node',
       program: (attempt) => clients.keepAlive(attempt, API),
       port: HTTP_PORT,
+      controlAttempts: 2,
       control: { spec: listedVersusUnlisted(context).control, target: API },
       probe: { spec: listedVersusUnlisted(context).probe, target: OTHER },
     }),
