@@ -14,7 +14,10 @@ export const HEADER_TIMEOUT_MS = 5_000;
  * Reads the header line (at most MAX_HEADER_BYTES including the newline) and the
  * bytes after it; undefined (the caller closes) when it is late, long or invalid.
  */
-export function readHeader(socket: Socket): Promise<{ header: ConnectionHeader; rest: Buffer } | undefined> {
+export function readHeader(
+  socket: Socket,
+  timeoutMs: number = HEADER_TIMEOUT_MS,
+): Promise<{ header: ConnectionHeader; rest: Buffer } | undefined> {
   return new Promise((resolve) => {
     let buffer: Buffer = Buffer.alloc(0);
     const done = (result: { header: ConnectionHeader; rest: Buffer } | undefined) => {
@@ -36,7 +39,7 @@ export function readHeader(socket: Socket): Promise<{ header: ConnectionHeader; 
       done(header ? { header, rest: buffer.subarray(newline + 1) } : undefined);
     };
     const onEnd = () => done(undefined);
-    const timer = setTimeout(() => done(undefined), HEADER_TIMEOUT_MS);
+    const timer = setTimeout(() => done(undefined), timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('close', onEnd);

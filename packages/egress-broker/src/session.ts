@@ -29,6 +29,8 @@ export interface EgressSessionParams {
 const INBOUND_SLACK = 64;
 /** Sockets past the bound waiting for their header, to be recorded and refused; more are dropped unread. */
 const MAX_OVERFLOW_SOCKETS = 1_024;
+/** The forwarder sends its header at once; past the bound a silent socket is not waited for long. */
+const OVERFLOW_HEADER_WAIT_MS = 500;
 /** A unix socket path longer than this does not fit sun_path on Linux. */
 const MAX_SOCKET_PATH_BYTES = 107;
 const CLOSE_WAIT_MS = 1_000;
@@ -103,7 +105,7 @@ export class EgressSession implements AsyncDisposable {
     this.#overflow.add(socket);
     socket.once('close', () => this.#overflow.delete(socket));
     socket.resume();
-    void readHeader(socket).then((opened) => {
+    void readHeader(socket, OVERFLOW_HEADER_WAIT_MS).then((opened) => {
       if (opened) {
         const { header } = opened;
         const path = header.kind === 'http-proxy' ? 'proxy-http' : header.kind;
