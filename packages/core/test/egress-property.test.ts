@@ -45,7 +45,9 @@ describe('egress properties', () => {
           const once = normalizeHostName(name);
           if (once === undefined) return;
           expect(normalizeHostName(once)).toBe(once);
-          expect(normalizeHostName(`${name.toUpperCase()}.`)).toBe(normalizeHostName(name.toUpperCase()));
+          // One trailing dot is the root; a second would be an empty label.
+          if (!name.endsWith('.'))
+            expect(normalizeHostName(`${name.toUpperCase()}.`)).toBe(normalizeHostName(name.toUpperCase()));
         },
       ),
     );
