@@ -29,13 +29,15 @@ export interface EgressTools {
 export const FORWARDER_ADDRESS = { ipv4: '192.0.2.1', ipv6: '2001:db8::c0d0' } as const;
 
 function netfilterRules(loopback: string, forwarder: string): string {
+  // DNAT's target writes an IPv6 address in brackets before its port.
+  const target = forwarder.includes(':') ? `[${forwarder}]` : forwarder;
   return [
     '*nat',
     ':OUTPUT ACCEPT [0:0]',
     `-A OUTPUT -d ${loopback} -j RETURN`,
-    `-A OUTPUT -p udp --dport 53 -j DNAT --to-destination ${forwarder}:${FORWARDER_PORTS.dns}`,
-    `-A OUTPUT -p tcp --dport 53 -j DNAT --to-destination ${forwarder}:${FORWARDER_PORTS.dns}`,
-    `-A OUTPUT -p tcp -j DNAT --to-destination ${forwarder}:${FORWARDER_PORTS.captured}`,
+    `-A OUTPUT -p udp --dport 53 -j DNAT --to-destination ${target}:${FORWARDER_PORTS.dns}`,
+    `-A OUTPUT -p tcp --dport 53 -j DNAT --to-destination ${target}:${FORWARDER_PORTS.dns}`,
+    `-A OUTPUT -p tcp -j DNAT --to-destination ${target}:${FORWARDER_PORTS.captured}`,
     'COMMIT',
     '*filter',
     ':OUTPUT ACCEPT [0:0]',
@@ -43,8 +45,8 @@ function netfilterRules(loopback: string, forwarder: string): string {
     '-A OUTPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT',
     `-A OUTPUT -d ${loopback} -j ACCEPT`,
     // nat runs first: what was sent to the forwarder has its address by now; the rest is refused, fast.
-    `-A OUTPUT -d ${forwarder.replace(/^\[|\]$/g, '')} -p tcp -m multiport --dports ${FORWARDER_PORTS.dns},${FORWARDER_PORTS.captured} -j ACCEPT`,
-    `-A OUTPUT -d ${forwarder.replace(/^\[|\]$/g, '')} -p udp --dport ${FORWARDER_PORTS.dns} -j ACCEPT`,
+    `-A OUTPUT -d ${forwarder} -p tcp -m multiport --dports ${FORWARDER_PORTS.dns},${FORWARDER_PORTS.captured} -j ACCEPT`,
+    `-A OUTPUT -d ${forwarder} -p udp --dport ${FORWARDER_PORTS.dns} -j ACCEPT`,
     '-A OUTPUT -p tcp -j REJECT --reject-with tcp-reset',
     '-A OUTPUT -j REJECT',
     'COMMIT',
@@ -54,7 +56,7 @@ function netfilterRules(loopback: string, forwarder: string): string {
 
 /** The IPv4 and IPv6 rule sets, written to the restore tools' stdin. */
 export const IPV4_RULES = netfilterRules('127.0.0.0/8', FORWARDER_ADDRESS.ipv4);
-export const IPV6_RULES = netfilterRules('::1/128', `[${FORWARDER_ADDRESS.ipv6}]`);
+export const IPV6_RULES = netfilterRules('::1/128', FORWARDER_ADDRESS.ipv6);
 
 /**
  * The command the host runs: enter the namespace, route, filter, let an unprivileged

@@ -126,7 +126,7 @@ async function detect(options: DetectOptions): Promise<HostFacts> {
     prlimitPath: binary('prlimit'),
     mountPath: binary('mount'),
     cgroups,
-    egress: detectEgressTools(isRoot, launcher !== undefined),
+    egress: detectEgressTools({ isRoot, kernel: launcher !== undefined, setprivPath }),
   };
 }
 
@@ -134,7 +134,13 @@ async function detect(options: DetectOptions): Promise<HostFacts> {
  * The host enters a sandbox's network namespace to route and filter it, which needs
  * root here (an unprivileged host would have to enter the sandbox's user namespace too).
  */
-function detectEgressTools(isRoot: boolean, kernel: boolean): HostFacts['egress'] {
+function detectEgressTools(params: {
+  isRoot: boolean;
+  kernel: boolean;
+  /** Found once for the whole host (it also drops root in the advisory isolation). */
+  setprivPath: string | undefined;
+}): HostFacts['egress'] {
+  const { isRoot, kernel } = params;
   if (!kernel) return { problem: 'the advisory isolation has no network namespace to route' };
   if (!isRoot) return { problem: 'routing a sandbox namespace to the egress forwarder needs root' };
   const found = {
@@ -142,7 +148,7 @@ function detectEgressTools(isRoot: boolean, kernel: boolean): HostFacts['egress'
     ip: binary('ip'),
     iptablesRestore: binary('iptables-restore'),
     ip6tablesRestore: binary('ip6tables-restore'),
-    setpriv: binary('setpriv'),
+    setpriv: params.setprivPath,
   };
   const missing = Object.entries(found)
     .filter(([, path]) => path === undefined)
