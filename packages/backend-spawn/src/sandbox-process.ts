@@ -2,7 +2,7 @@ import { spawn, type ChildProcess, type StdioPipe } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { BackendFailureError } from '@cordon/core';
-import { ignored, type RunContext, type RunOutcome } from '@cordon/core/backend';
+import { debug, ignored, type RunContext, type RunOutcome } from '@cordon/core/backend';
 import type { ExecutionCgroup } from './cgroup.js';
 import { RunnerChannel } from './runner-channel.js';
 import { RunnerCollection } from './runner-collection.js';
@@ -13,6 +13,13 @@ import type { SandboxUser } from './sandbox-user.js';
 import { decodeWaitStatus, runnerExitCode } from './wait-status.js';
 
 const SETUP_FAILURE_STDERR_BYTES = 4096;
+/**
+ * After SIGKILL a sandbox's tree is gone within milliseconds. Its pipes still open this
+ * long after are held by something else; they are closed from this end, and past twice
+ * that the sandbox counts as ended (logged): no run, release or executor close waits
+ * forever on it. A process that truly survived is the leftover scan's to find.
+ */
+const CLOSE_AFTER_KILL_MS = 5_000;
 /** bubblewrap's status JSON is two short objects. */
 const MAX_STATUS_JSON_BYTES = 64 * 1024;
 
@@ -49,6 +56,8 @@ export class SandboxProcess {
   #onStderr: ((chunk: Buffer) => void) | undefined;
   #used = false;
   #exited = false;
+  #giveUp: () => void = () => undefined;
+  #killTimer: NodeJS.Timeout | undefined;
 
   constructor(params: {
     id: string;
@@ -106,7 +115,10 @@ export class SandboxProcess {
       // runner stream stays open: what it wrote last (its status) may still be unread.
       if (plan.detached) this.#killTree();
     });
-    this.#closed = new Promise((resolve) => this.#child.on('close', (code, signal) => resolve({ code, signal })));
+    this.#closed = new Promise((resolve) => {
+      this.#child.on('close', (code, signal) => resolve({ code, signal }));
+      this.#giveUp = () => resolve({ code: null, signal: 'SIGKILL' });
+    });
     this.#prepared = this.#prepare();
     // Observed by ready(); logged here so a pool member that never gets ready says why.
     this.#prepared.catch(ignored('spawn.sandbox', () => `prepare sandbox pid ${this.#child.pid ?? 'none'}`));
@@ -179,6 +191,11 @@ export class SandboxProcess {
     await this.#user?.release();
   }
 
+  /** Resolves once its process has closed (or counts as ended, CLOSE_AFTER_KILL_MS). */
+  get ended(): Promise<unknown> {
+    return this.#closed;
+  }
+
   get alive(): boolean {
     return !this.#exited && this.#spawnError === undefined;
   }
@@ -205,6 +222,28 @@ export class SandboxProcess {
     this.#killTree();
     // A runner orphaned before bubblewrap armed its parent-death signal sees EOF and exits.
     this.#streams[3]?.destroy();
+    this.#boundClose();
+  }
+
+  /** Once killed, the wait for its close is bounded (CLOSE_AFTER_KILL_MS). */
+  #boundClose(): void {
+    if (this.#killTimer) return;
+    const pid = this.#child.pid ?? 'none';
+    this.#killTimer = setTimeout(() => {
+      debug(
+        'spawn.sandbox',
+        () => `sandbox pid ${pid} not closed ${CLOSE_AFTER_KILL_MS} ms after SIGKILL: closing its pipes`,
+      );
+      for (const stream of this.#streams) stream?.destroy();
+      this.#killTimer = setTimeout(() => {
+        debug(
+          'spawn.sandbox',
+          () => `sandbox pid ${pid} not closed ${2 * CLOSE_AFTER_KILL_MS} ms after SIGKILL: counted as ended`,
+        );
+        this.#giveUp();
+      }, CLOSE_AFTER_KILL_MS).unref();
+    }, CLOSE_AFTER_KILL_MS).unref();
+    void this.#closed.then(() => clearTimeout(this.#killTimer));
   }
 
   #killTree(): void {

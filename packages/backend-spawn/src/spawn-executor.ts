@@ -378,7 +378,10 @@ export class SpawnExecutor extends BaseExecutor {
         shape,
         resolvConf: this.#resolvConf,
       });
-      return new SandboxProcess({ id, plan, cgroup: this.#createCgroup(id, limits), user });
+      const sandbox = new SandboxProcess({ id, plan, cgroup: this.#createCgroup(id, limits), user });
+      this.#started.add(sandbox);
+      void sandbox.ended.then(() => this.#started.delete(sandbox));
+      return sandbox;
     } catch (error) {
       await user?.release();
       throw error;
@@ -434,8 +437,14 @@ export class SpawnExecutor extends BaseExecutor {
     else this.#companions.add(companion);
   }
 
+  /** Kernel sandboxes not yet closed: pool members starting or idle, and runs. */
+  readonly #started = new Set<SandboxProcess>();
+
   protected async dispose(): Promise<void> {
     await Promise.all([...this.#companions].map((companion) => companion.close()));
+    // Runs were stopped before dispose; a pool member still starting would otherwise be
+    // waited for (the pool waits for its starts) however long its start takes.
+    for (const sandbox of this.#started) sandbox.kill();
     await this.#pool?.close();
     if (this.#host.cgroups) await removeOwnerDirs(this.#host.cgroups, OWNER_ID);
   }
