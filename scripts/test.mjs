@@ -102,13 +102,28 @@ function record(tier, title, ok, detail = '') {
   if (tier === 'static') summary.push({ tier, step: title, outcome: ok ? 'passed' : 'FAILED', detail });
 }
 
+/**
+ * Every step runs under GNU timeout, which signals the step's whole process group: a step
+ * that hangs (a close that never settles) fails with its name and bound instead of
+ * silently eating CI's time. Generous: the slowest step takes under 5 minutes.
+ */
+const STEP_TIMEOUT_S = Number(process.env.CORDON_TEST_STEP_TIMEOUT_S ?? 1500);
+const TIMED_OUT = 124;
+
+function bounded(command, args) {
+  return ['timeout', ['--kill-after=20', String(STEP_TIMEOUT_S), command, ...args]];
+}
+
+function timedOut(code) {
+  return code === TIMED_OUT ? `; TIMED OUT after ${STEP_TIMEOUT_S} s` : '';
+}
+
 function runStep(tier, tierStep) {
   const env = { ...process.env, ...tier.env?.(), ...tierStep.env };
   if (tierStep.vitest) {
     const outputFile = join(resultsDir, `${tier.name}-${tierStep.vitest.replace(/\W+/g, '-')}.json`);
     const code = run(
-      pnpmBin,
-      [
+      ...bounded(pnpmBin, [
         ...pnpmPrefix,
         '-C',
         join('packages', tierStep.vitest),
@@ -119,7 +134,7 @@ function runStep(tier, tierStep) {
         '--reporter=default',
         '--reporter=json',
         `--outputFile=${outputFile}`,
-      ],
+      ]),
       { env },
     );
     const report = existsSync(outputFile) ? JSON.parse(readFileSync(outputFile, 'utf8')) : undefined;
@@ -136,10 +151,10 @@ function runStep(tier, tierStep) {
     const named = failedTitles.length > 0 ? `: ${failedTitles.slice(0, 5).join(' | ').slice(0, 400)}` : '';
     return {
       ok: code === 0,
-      detail: `${passed} passed, ${failed} failed, ${report?.numPendingTests ?? 0} skipped${named}`,
+      detail: `${passed} passed, ${failed} failed, ${report?.numPendingTests ?? 0} skipped${named}${timedOut(code)}`,
     };
   }
-  const [command, ...args] = tierStep.command;
+  const [command, args] = bounded(tierStep.command[0], tierStep.command.slice(1));
   const result = spawnSync(command, args, {
     cwd: root,
     env,
@@ -147,9 +162,11 @@ function runStep(tier, tierStep) {
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
   });
-  const verdict = tierStep.check
-    ? tierStep.check(result)
-    : { ok: result.status === 0, detail: `exit ${result.status}` };
+  const verdict = timedOut(result.status)
+    ? { ok: false, detail: `exit ${result.status}${timedOut(result.status)}` }
+    : tierStep.check
+      ? tierStep.check(result)
+      : { ok: result.status === 0, detail: `exit ${result.status}` };
   record(tier.name, tierStep.title, verdict.ok);
   return verdict;
 }

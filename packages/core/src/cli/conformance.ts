@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { loadBackend } from '../backend-registry.js';
 import { backendOptionsFromEnv } from '../create-executor.js';
+import { armCloseWatchdog } from './close-watchdog.js';
 import { collectKeyValue, reportError } from './support.js';
 
 interface ConformanceFlags {
@@ -45,6 +46,7 @@ async function conformance(flags: ConformanceFlags): Promise<number> {
     process.stdout.write(
       json ? `${JSON.stringify(conformanceToJson(report), null, 2)}\n` : `${formatConformanceTable(report)}\n`,
     );
+    armCloseWatchdog({ command: 'conformance' });
     return conformanceExitCode(report);
   } catch (error) {
     return reportError(error, json);

@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { createExecutor } from '../create-executor.js';
 import { collectKeyValue, parseInteger, reportError } from './support.js';
+import { armCloseWatchdog } from './close-watchdog.js';
 import { LANGUAGES, WAIVABLE_GUARANTEES, type WaivableGuarantee } from '../request.js';
 import { exitCodeFor, resultToJson } from '../result.js';
 import { formatEgressTable } from './egress-table.js';
@@ -134,6 +135,7 @@ async function run(file: string, flags: RunFlags): Promise<number> {
           }),
       signal: abort.signal,
     });
+    armCloseWatchdog({ command: 'run' });
     if (json) {
       process.stdout.write(`${JSON.stringify(resultToJson(result))}\n`);
       return 0;
