@@ -13,6 +13,8 @@ import { forwarderCommand, IPV4_RULES, IPV6_RULES, type EgressTools } from './eg
 const FORWARDER_SOURCE = `#line 1 "egress-forwarder.pl"\n${readFileSync(builtFile('egress-forwarder.pl'), 'utf8')}`;
 /** The namespace setup and the forwarder's listeners take tens of milliseconds; this is for a stuck host. */
 const FORWARDER_READY_MS = 10_000;
+/** After SIGKILL the forwarder's pipes close at once; past this they are closed from this end. */
+const FORWARDER_CLOSE_MS = 5_000;
 const MAX_FORWARDER_STDERR = 4096;
 
 /**
@@ -125,7 +127,17 @@ export class SandboxEgress implements AsyncDisposable {
       // Its stdin closing ends it; SIGKILL in case it is stuck.
       this.#forwarder?.stdin?.end();
       this.#forwarder?.kill('SIGKILL');
-      await this.#forwarderExit;
+      // Bounded like a sandbox's close: pipes something else holds must not hang the run.
+      const bound = setTimeout(() => {
+        for (const stream of this.#forwarder?.stdio ?? []) stream?.destroy();
+      }, FORWARDER_CLOSE_MS);
+      let giveUp: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.#forwarderExit,
+        new Promise((resolve) => (giveUp = setTimeout(resolve, 2 * FORWARDER_CLOSE_MS))),
+      ]);
+      clearTimeout(bound);
+      clearTimeout(giveUp);
       await this.#session.close();
       await rm(this.#dir, { recursive: true, force: true });
     }
