@@ -23,6 +23,14 @@ if (stepsWanted !== 'all' && stepsWanted !== 'vitest') {
   console.error(`CORDON_TEST_STEPS=${stepsWanted}: expected "vitest" (only the vitest suites) or "all" (the default)`);
   process.exit(2);
 }
+/**
+ * Every step runs under GNU timeout, which signals the step's whole process group: a step
+ * that hangs (a close that never settles) fails with its name and bound instead of
+ * silently eating CI's time. Generous: the slowest step takes under 5 minutes.
+ */
+const STEP_TIMEOUT_S = Number(process.env.CORDON_TEST_STEP_TIMEOUT_S ?? 1500);
+const TIMED_OUT = 124;
+
 const leftOut = `left out (CORDON_TEST_STEPS=${stepsWanted})`;
 const resultsDir = join(root, '.cache', 'test-results');
 rmSync(resultsDir, { recursive: true, force: true });
@@ -101,14 +109,6 @@ function record(tier, title, ok, detail = '') {
   else counts.failed++;
   if (tier === 'static') summary.push({ tier, step: title, outcome: ok ? 'passed' : 'FAILED', detail });
 }
-
-/**
- * Every step runs under GNU timeout, which signals the step's whole process group: a step
- * that hangs (a close that never settles) fails with its name and bound instead of
- * silently eating CI's time. Generous: the slowest step takes under 5 minutes.
- */
-const STEP_TIMEOUT_S = Number(process.env.CORDON_TEST_STEP_TIMEOUT_S ?? 1500);
-const TIMED_OUT = 124;
 
 function bounded(command, args) {
   return ['timeout', ['--kill-after=20', String(STEP_TIMEOUT_S), command, ...args]];
