@@ -10,6 +10,9 @@
 #   - 127.0.0.1:1080, the SOCKS5 proxy of ALL_PROXY: kind "socks";
 #   - DNS on port 53, UDP and TCP, on 127.0.0.1 (resolv.conf) and wherever queries to any
 #     other resolver are sent by DNAT: kind "dns", each UDP datagram framed as DNS over TCP.
+# It connects to the broker once per inbound connection or datagram, never ahead: a pool
+# member's forwarder runs before any broker listens on its socket (the execution that
+# takes the member binds it), and a connect that fails ends that one connection only.
 # Usage: perl egress-forwarder.pl BROKER_SOCKET_PATH MARKER. Prints "ready" once every
 # listener is bound; exits when its stdin (the host) closes.
 use strict;
@@ -140,7 +143,8 @@ sub accept_stream {
     %fields = (%fields, address => $address, port => $port);
   }
   my $upstream = broker_connection();
-  unless ($upstream) { close($client); return; }
+  # No broker listening (or none any more): the program sees a refused connection (RST), as for a denial.
+  unless ($upstream) { setsockopt($client, SOL_SOCKET, SO_LINGER, pack('ii', 1, 0)); close($client); return; }
   nonblocking($client);
   $streams{fileno $client} =
     { fh => $client, peer => fileno $upstream, out => '', read_eof => 0, shut => 0, client => 1, answered => 0 };
