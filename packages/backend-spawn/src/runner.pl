@@ -106,15 +106,17 @@ sub record {
 # A record type as it may be shown: one byte, in hex.
 sub type_of { return sprintf('0x%02x', ord($_[0])) }
 
-# Pool: pre-boot Node (argv: node, boot script, NODE_OPTIONS) on a job pipe that only it holds.
+# Pool: pre-boot Node (argv: node, boot script, NODE_OPTIONS, then NAME=value start-up
+# environment, e.g. an allow-list's proxy settings) on a job pipe that only it holds.
 my ($jr, $jw, $pre);
+my %boot_env = map { split(/=/, $_, 2) } @ARGV[3 .. $#ARGV];
 if (@ARGV) {
   { local $^F = 1023; pipe($jr, $jw) or fail(125, "cannot make the pre-booted Node's job pipe: $!") }
   $pre = fork;
   defined($pre) or fail(125, "cannot fork the pre-booted Node: $!");
   if (!$pre) {
     close($c); close($jw);
-    %ENV = (PATH => $ENV{PATH}, NODE_OPTIONS => $ARGV[2], CORDON_JOB_FD => fileno($jr));
+    %ENV = (PATH => $ENV{PATH}, %boot_env, NODE_OPTIONS => $ARGV[2], CORDON_JOB_FD => fileno($jr));
     exec { $ARGV[0] } @ARGV[0, 1];
     fail(127, "cannot start the pre-booted Node: $!");
   }
@@ -140,9 +142,11 @@ while (1) {
 
 my $program;
 # The booted Node fits only a job whose start-up settings it already has: the same
-# NODE_OPTIONS, no other NODE_*/UV_* (NODE_PATH is re-read).
-my $fits = !grep { /^(NODE_|UV_)/ && $_ ne 'NODE_OPTIONS' && $_ ne 'NODE_PATH' } keys %env;
+# NODE_OPTIONS, every start-up variable it booted with at the same value, no other
+# NODE_*/UV_* (NODE_PATH is re-read).
+my $fits = !grep { /^(NODE_|UV_)/ && $_ ne 'NODE_OPTIONS' && $_ ne 'NODE_PATH' && !exists $boot_env{$_} } keys %env;
 $fits &&= ($env{NODE_OPTIONS} // '') eq ($ARGV[2] // '');
+$fits &&= !grep { !defined $env{$_} || $env{$_} ne $boot_env{$_} } keys %boot_env;
 if ($pre && $fits && @argv == 2 && $argv[0] eq $ARGV[0]) {
   my $job = join("\0", $argv[1], map { "$_=$env{$_}" } sort keys %env);
   while (length($job)) {

@@ -73,10 +73,19 @@ export function runnerEnv(params: { pidNamespaceInit: boolean }): Record<string,
   };
 }
 
-/** With `preboot`, the runner starts Node on the boot script at once, for a node job to come. */
+/**
+ * With `preboot`, the runner starts Node on the boot script at once, for a node job to
+ * come; `env` is what else Node reads at start-up (the job must carry the same values to use it).
+ */
 export function runnerArgs(
   perlPath: string,
-  preboot?: { node: string; bootScript: string; nodeOptions: string },
+  preboot?: { node: string; bootScript: string; nodeOptions: string; env?: Readonly<Record<string, string>> },
 ): string[] {
-  return [perlPath, '-e', RUNNER_SOURCE, ...(preboot ? [preboot.node, preboot.bootScript, preboot.nodeOptions] : [])];
+  const startEnv = Object.entries(preboot?.env ?? {}).map(([name, value]) => `${name}=${value}`);
+  return [
+    perlPath,
+    '-e',
+    RUNNER_SOURCE,
+    ...(preboot ? [preboot.node, preboot.bootScript, preboot.nodeOptions, ...startEnv] : []),
+  ];
 }

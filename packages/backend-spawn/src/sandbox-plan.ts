@@ -291,8 +291,14 @@ export function kernelPlan(input: PlanInput & { launcher: Launcher; shape: Sandb
   if (none) args.push(...fds.file(GUARD_SOURCE, GUARD_IN_SANDBOX));
   if (shape.prebootNode) args.push(...fds.file(BOOT_SOURCE, BOOT_IN_SANDBOX));
   args.push('--remount-ro', '/', '--chdir', SANDBOX_WORKDIR, '--json-status-fd', '4', ...seccomp);
+  // Under an allow-list Node reads its proxy settings at start-up (NODE_USE_ENV_PROXY): the booted one gets the job's.
   const preboot = shape.prebootNode
-    ? { node: interpreters.node, bootScript: BOOT_IN_SANDBOX, nodeOptions: none ? `--require ${GUARD_IN_SANDBOX}` : '' }
+    ? {
+        node: interpreters.node,
+        bootScript: BOOT_IN_SANDBOX,
+        nodeOptions: none ? `--require ${GUARD_IN_SANDBOX}` : '',
+        ...(allow ? { env: EGRESS_PROXY_ENV } : {}),
+      }
     : undefined;
   args.push('--', ...runnerArgs(interpreters.perl, preboot));
 
