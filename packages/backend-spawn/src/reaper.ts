@@ -9,7 +9,8 @@ import { listOwnerCgroups, type CgroupDriver } from './cgroup.js';
  * Everything an owner still holds: execution cgroups (and their tasks), advisory
  * directories and tmpfs mounts, and host-side wrapper processes (tagged with
  * CORDON_SPAWN_OWNER in their environment). Scoped to one owner id; idle pool
- * members (held on purpose while their executor is open) are not leftovers.
+ * members (held on purpose while their executor is open), with an allow-list member's
+ * forwarder and session dir, are not leftovers.
  */
 export async function findLeftovers(
   owner: string,
@@ -32,7 +33,11 @@ export async function findLeftovers(
   }
   const prefix = advisoryDirPrefix(owner);
   for (const name of await readdir(tmpdir()).catch(ignored('spawn.leftovers', () => `list ${tmpdir()}`, []))) {
-    if (name.startsWith(prefix)) found.push(`directory ${join(tmpdir(), name)}`);
+    if (!name.startsWith(prefix)) continue;
+    // An idle allow-list pool member's session dir (sandbox-egress.ts names it `egress-<id>-…`).
+    const egressOf = /^egress-([0-9a-z]+)-/.exec(name.slice(prefix.length))?.[1];
+    if (egressOf !== undefined && idle.has(egressOf)) continue;
+    found.push(`directory ${join(tmpdir(), name)}`);
   }
   const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(
     ignored('spawn.leftovers', 'read /proc/self/mountinfo', ''),

@@ -20,27 +20,31 @@ const MAX_FORWARDER_STDERR = 4096;
 /**
  * One execution's way out under an allow-list: its broker session on a unix socket in a
  * private host directory, and the forwarder in its network namespace that is the only
- * thing able to reach that socket. Made before the sandbox gets its job; closed after
- * the sandbox is dead, returning the audit.
+ * thing able to reach that socket. The directory and the forwarder can be made ahead
+ * (a pool member): the forwarder connects to the socket per inbound connection, so
+ * nothing needs to listen there until `bind` opens the execution's session, before the
+ * sandbox gets its job. Closed after the sandbox is dead, returning the audit.
  */
 export class SandboxEgress implements AsyncDisposable {
   readonly #dir: string;
-  readonly #session: EgressSession;
-  readonly #audit: EgressAuditLog;
+  #session: EgressSession | undefined;
+  #audit: EgressAuditLog | undefined;
   #forwarder: ChildProcess | undefined;
   #forwarderExit: Promise<void> | undefined;
+  /** Resolves at the forwarder's exit (its pipes may close later: `#forwarderExit`). */
+  #forwarderGone: Promise<void> | undefined;
+  #forwarderExited = false;
   #closed = false;
 
-  private constructor(dir: string, session: EgressSession, audit: EgressAuditLog) {
+  private constructor(dir: string) {
     this.#dir = dir;
-    this.#session = session;
-    this.#audit = audit;
   }
 
-  /** Listens for the forwarder; `owner` is the host uid/gid the forwarder runs as (the sandbox's). */
-  static async open(params: {
-    policy: AllowNetworkPolicy;
-    audit: EgressAuditLog;
+  /**
+   * Makes the private directory the broker socket will be in; `owner` is the host
+   * uid/gid the forwarder runs as (the sandbox's). Nothing listens yet (`bind`).
+   */
+  static async prepare(params: {
     ownerId: string;
     executionId: string;
     owner: { uid: number; gid: number } | undefined;
@@ -50,21 +54,47 @@ export class SandboxEgress implements AsyncDisposable {
     try {
       // Only the forwarder's uid may reach the socket: nothing else on the host borrows the sandbox's allow-list.
       if (params.owner) await chown(dir, params.owner.uid, params.owner.gid);
-      const session = await EgressSession.listen({
-        socketPath: join(dir, 'broker.sock'),
-        policy: params.policy,
-        audit: params.audit,
-      });
-      return new SandboxEgress(dir, session, params.audit);
+      return new SandboxEgress(dir);
     } catch (error) {
       await rm(dir, { recursive: true, force: true });
       throw error;
     }
   }
 
+  get #socketPath(): string {
+    return join(this.#dir, 'broker.sock');
+  }
+
+  /**
+   * Opens the one execution's broker session on the socket the forwarder dials: from now
+   * on its connections are judged by `policy` and recorded in `audit`. Once only.
+   * @throws Error when already bound or closed; EgressListenError when the socket cannot be bound.
+   */
+  async bind(params: { policy: AllowNetworkPolicy; audit: EgressAuditLog }): Promise<void> {
+    if (this.#closed) throw new Error('the egress session is closed');
+    if (this.#audit) throw new Error('the egress session is bound once');
+    this.#audit = params.audit;
+    this.#session = await EgressSession.listen({
+      socketPath: this.#socketPath,
+      policy: params.policy,
+      audit: params.audit,
+    });
+  }
+
+  /** False once the forwarder (when started) has exited: a pool member without one must not be handed out. */
+  get forwarderAlive(): boolean {
+    return this.#forwarder !== undefined && !this.#forwarderExited && !this.#closed;
+  }
+
+  /** Resolves when the forwarder has exited (never, before `attach`). */
+  get forwarderEnded(): Promise<void> {
+    return this.#forwarderGone ?? new Promise(() => undefined);
+  }
+
   /**
    * Routes the sandbox's namespace to the forwarder and starts it (egress-netns.ts);
-   * resolves once it listens. Called while the runner waits for its job.
+   * resolves once it listens. Called while the runner waits for its job (in a pool
+   * member's start, before any session is bound).
    * @throws Error with the setup's stderr when the namespace cannot be prepared.
    */
   async attach(params: {
@@ -79,7 +109,7 @@ export class SandboxEgress implements AsyncDisposable {
       runnerPid: params.runnerPid,
       perl: params.perl,
       forwarderSource: FORWARDER_SOURCE,
-      brokerSocket: join(this.#dir, 'broker.sock'),
+      brokerSocket: this.#socketPath,
       marker: params.marker,
       user: params.user,
     });
@@ -90,6 +120,12 @@ export class SandboxEgress implements AsyncDisposable {
     });
     this.#forwarder = child;
     this.#forwarderExit = new Promise((resolve) => child.on('close', () => resolve()));
+    this.#forwarderGone = new Promise((resolve) =>
+      child.once('exit', () => {
+        this.#forwarderExited = true;
+        resolve();
+      }),
+    );
     const streams = child.stdio as unknown as (Readable & Writable)[];
     for (const stream of streams) stream?.on('error', () => undefined);
     streams[3]!.end(IPV4_RULES);
@@ -107,12 +143,13 @@ export class SandboxEgress implements AsyncDisposable {
         reject(new Error(`the egress forwarder could not start: ${why}${stderr.trim() ? ` (${stderr.trim()})` : ''}`));
       };
       child.on('error', (error) => fail(error.message));
-      child.on('exit', (code, signal) => fail(`it exited with ${code ?? signal}`));
+      const exited = (code: number | null, signal: NodeJS.Signals | null) => fail(`it exited with ${code ?? signal}`);
+      child.on('exit', exited);
       child.stdout.on('data', (chunk: Buffer) => {
         stdout += chunk.toString('utf8');
         if (stdout.includes('ready\n')) {
           clearTimeout(timer);
-          child.removeAllListeners('exit');
+          child.off('exit', exited);
           resolve();
         }
       });
@@ -120,8 +157,8 @@ export class SandboxEgress implements AsyncDisposable {
     return child.pid!;
   }
 
-  /** Stops the forwarder and the session (ending every relayed connection); idempotent. */
-  async close(): Promise<EgressAudit> {
+  /** Stops the forwarder and the session (ending every relayed connection); idempotent. The audit, once bound. */
+  async close(): Promise<EgressAudit | undefined> {
     if (!this.#closed) {
       this.#closed = true;
       // Its stdin closing ends it; SIGKILL in case it is stuck.
@@ -138,10 +175,10 @@ export class SandboxEgress implements AsyncDisposable {
       ]);
       clearTimeout(bound);
       clearTimeout(giveUp);
-      await this.#session.close();
+      await this.#session?.close();
       await rm(this.#dir, { recursive: true, force: true });
     }
-    return this.#audit.snapshot();
+    return this.#audit?.snapshot();
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -168,6 +168,14 @@ export class SandboxProcess {
     await cgroup.attach([runner, ...children]);
   }
 
+  /**
+   * The host pid of the runner, the init of the sandbox's namespaces (what the host enters
+   * to prepare its network); undefined without namespaces of its own (advisory) or once it is gone.
+   */
+  namespacePid(): Promise<number | undefined> {
+    return this.#plan.statusFd !== undefined ? this.#sandboxInitPid() : Promise.resolve(undefined);
+  }
+
   /** The runner's host pid, as bubblewrap reports it on the status fd. */
   async #sandboxInitPid(): Promise<number | undefined> {
     const stream = this.#streams[this.#plan.statusFd!]!;
@@ -292,7 +300,7 @@ export class SandboxProcess {
     try {
       await this.#prepared;
       if (hooks.beforeJob) {
-        const runner = this.#plan.statusFd !== undefined ? await this.#sandboxInitPid() : undefined;
+        const runner = await this.namespacePid();
         if (runner === undefined) throw new Error('the sandbox runner has no pid in a namespace of its own');
         await hooks.beforeJob(runner);
       }

@@ -25,6 +25,7 @@ import {
   type RunOutcome,
 } from '@cordon/core/backend';
 import { createAdvisoryDir, type AdvisoryDir } from './advisory-dir.js';
+import { AllowPoolMember } from './allow-pool-member.js';
 import type { CgroupDriver, ExecutionCgroup } from './cgroup.js';
 import { removeOwnerDirs } from './cgroup.js';
 import { defaultPythonPath, detectHost, type HostFacts } from './host.js';
@@ -65,6 +66,8 @@ export class SpawnExecutor extends BaseExecutor {
   readonly #interpreters: Interpreters;
   readonly #capabilities: BackendCapabilities;
   readonly #pool: WarmPool<SandboxProcess, 'kernel'> | undefined;
+  /** Allow-list sandboxes with their forwarder attached: made on the first allow-list request that fits. */
+  #allowPool: WarmPool<AllowPoolMember, 'allow'> | undefined;
   /** `resolvConf`'s contents, read once at create. */
   readonly #resolvConf: Buffer | undefined;
   /** Without cgroups: added to RLIMIT_DATA so Node can start at all; non-zero means memory is unbounded (node-reservation.ts). */
@@ -93,7 +96,7 @@ export class SpawnExecutor extends BaseExecutor {
         area: 'spawn.pool',
         size: options.poolSize,
         keys: ['kernel'],
-        keyFor: (request) => (isPoolable(request) ? 'kernel' : undefined),
+        keyFor: (request) => (isPoolable(request, 'none') ? 'kernel' : undefined),
         startConcurrency: 1,
         start: () => this.#startPoolMember(),
         discard: (sandbox) => sandbox.release(),
@@ -231,6 +234,11 @@ export class SpawnExecutor extends BaseExecutor {
               dnsUnderNone: false,
               notes: [
                 "the network namespace keeps only lo; a local default route and netfilter send every TCP connection and DNS query to a forwarder (the sandbox's uid, outside its pid namespace) that relays them to the host's egress broker; other UDP and ICMP are refused",
+                ...(this.#options.poolSize > 0
+                  ? [
+                      'allow-list runs with the default limits are served from a warm pool of their own, made on the first: each member has its forwarder attached ahead, and the execution that takes it binds its own broker session (policy, audit) before its job',
+                    ]
+                  : []),
               ],
             },
           }
@@ -261,6 +269,7 @@ export class SpawnExecutor extends BaseExecutor {
     const { request, id } = context;
     if (context.signal.aborted) return { exitCode: null, signal: null, oomKilled: false };
     if (this.isolation === 'kernel') {
+      if (request.network.mode === 'allow') return this.#runAllowList(context, request.network);
       const pooled = this.#pool?.take(request);
       // Node boots (trusted boot script only) while the runner is moved into its cgroup and the job is sent.
       const sandbox =
@@ -274,30 +283,10 @@ export class SpawnExecutor extends BaseExecutor {
           },
           request.limits,
         ));
-      let egress: SandboxEgress | undefined;
       try {
-        const job = kernelJob(request, this.#interpreters, this.#options.packageDirs);
-        if (request.network.mode !== 'allow') return await sandbox.run(context, job);
-        egress = await this.#openEgress(context, request.network, sandbox);
-        const opened = egress;
-        const outcome = await sandbox.run(context, job, {
-          beforeJob: async (runnerPid) => {
-            const forwarderPid = await opened.attach({
-              runnerPid,
-              tools: this.#host.egress.tools!,
-              perl: this.#interpreters.perl,
-              marker: `${OWNER_ID}/${id}`,
-              user: sandbox.user,
-            });
-            // In the sandbox's cgroup: its memory counts, and the cgroup's kill takes it too.
-            await sandbox.cgroup?.attach([forwarderPid]);
-          },
-        });
-        // run() returns once the sandbox's pid namespace is gone: nothing can open more connections.
-        return { ...outcome, egress: await egress.close() };
+        return await sandbox.run(context, kernelJob(request, this.#interpreters, this.#options.packageDirs));
       } finally {
         await sandbox.release();
-        await egress?.close();
       }
     }
     let user: SandboxUser | undefined;
@@ -335,12 +324,76 @@ export class SpawnExecutor extends BaseExecutor {
     }
   }
 
-  /** The broker session of one allow-list execution; its records are emitted live as `egress` events. */
-  #openEgress(context: RunContext, policy: AllowNetworkPolicy, sandbox: SandboxProcess): Promise<SandboxEgress> {
-    const audit = new EgressAuditLog(policy.auditLimit, (record) =>
-      this.events.emit('egress', { id: context.id, backend: this.name, tags: context.request.tags, record }),
-    );
-    return SandboxEgress.open({ policy, audit, ownerId: OWNER_ID, executionId: context.id, owner: sandbox.user });
+  /**
+   * An allow-list execution: from the allow-list pool (its forwarder already attached) or
+   * cold (the forwarder attached while the runner waits). Either way the execution's own
+   * broker session is bound before the job is sent, so every record is this execution's.
+   */
+  async #runAllowList(context: RunContext, policy: AllowNetworkPolicy): Promise<RunOutcome> {
+    const { request, id } = context;
+    const pooled = this.#allowPoolFor(request)?.take(request);
+    const sandbox =
+      pooled?.sandbox ??
+      (await this.#startKernel(
+        id,
+        { network: 'allow', diskBytes: request.limits.diskBytes, prebootNode: request.language === 'node' },
+        request.limits,
+      ));
+    let egress = pooled?.egress;
+    try {
+      const job = kernelJob(request, this.#interpreters, this.#options.packageDirs);
+      egress ??= await SandboxEgress.prepare({ ownerId: OWNER_ID, executionId: id, owner: sandbox.user });
+      // Its records are emitted live as `egress` events.
+      const audit = new EgressAuditLog(policy.auditLimit, (record) =>
+        this.events.emit('egress', { id, backend: this.name, tags: request.tags, record }),
+      );
+      await egress.bind({ policy, audit });
+      const opened = egress;
+      const outcome = await sandbox.run(
+        context,
+        job,
+        pooled ? {} : { beforeJob: (runnerPid) => this.#attachForwarder(opened, sandbox, runnerPid) },
+      );
+      // run() returns once the sandbox's pid namespace is gone: nothing can open more connections.
+      const audited = await egress.close();
+      return audited ? { ...outcome, egress: audited } : outcome;
+    } finally {
+      await sandbox.release();
+      await egress?.close();
+    }
+  }
+
+  /**
+   * Routes the sandbox's namespace to a forwarder and starts it, in the sandbox's cgroup
+   * (its memory counts, and the cgroup's kill takes it too). Tagged with the sandbox's id.
+   */
+  async #attachForwarder(egress: SandboxEgress, sandbox: SandboxProcess, runnerPid: number): Promise<void> {
+    const forwarderPid = await egress.attach({
+      runnerPid,
+      tools: this.#host.egress.tools!,
+      perl: this.#interpreters.perl,
+      marker: `${OWNER_ID}/${sandbox.id}`,
+      user: sandbox.user,
+    });
+    await sandbox.cgroup?.attach([forwarderPid]);
+  }
+
+  /**
+   * The allow-list pool, made (and starting to fill) on the first request it can serve:
+   * an executor that never runs an allow-list starts none of its sandboxes.
+   */
+  #allowPoolFor(request: NormalizedRequest): WarmPool<AllowPoolMember, 'allow'> | undefined {
+    if (!this.#pool || !this.#host.egress.tools || this.closed || !isPoolable(request, 'allow')) return undefined;
+    this.#allowPool ??= new WarmPool({
+      area: 'spawn.pool',
+      size: this.#options.poolSize,
+      keys: ['allow'],
+      keyFor: (candidate) => (isPoolable(candidate, 'allow') ? 'allow' : undefined),
+      startConcurrency: 1,
+      start: () => this.#startAllowPoolMember(),
+      discard: (member) => member.release(),
+    });
+    return this.#allowPool;
   }
 
   #createCgroup(id: string, limits: ExecutionLimits): Promise<ExecutionCgroup | undefined> {
@@ -357,6 +410,33 @@ export class SpawnExecutor extends BaseExecutor {
     if (await sandbox.ready()) return sandbox;
     await sandbox.release();
     throw new Error(`pool sandbox ${sandbox.id} failed to get ready`);
+  }
+
+  /**
+   * An allow-list pool member: network 'allow', the default limits, Node pre-booted (no
+   * network guard), and its forwarder attached once the runner waits in its cgroup,
+   * dialling a broker socket in the member's session dir that the taking execution binds.
+   * Fails closed: a member whose forwarder could not be attached is released, never pooled.
+   */
+  async #startAllowPoolMember(): Promise<AllowPoolMember> {
+    const sandbox = await this.#startKernel(
+      newExecutionId(),
+      { network: 'allow', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true },
+      DEFAULT_LIMITS,
+    );
+    let egress: SandboxEgress | undefined;
+    try {
+      egress = await SandboxEgress.prepare({ ownerId: OWNER_ID, executionId: sandbox.id, owner: sandbox.user });
+      if (!(await sandbox.ready())) throw new Error(`pool sandbox ${sandbox.id} failed to get ready`);
+      const runnerPid = await sandbox.namespacePid();
+      if (runnerPid === undefined) throw new Error(`pool sandbox ${sandbox.id} has no runner pid`);
+      await this.#attachForwarder(egress, sandbox, runnerPid);
+      return new AllowPoolMember({ sandbox, egress });
+    } catch (error) {
+      await sandbox.release();
+      await egress?.close();
+      throw error;
+    }
   }
 
   /**
@@ -415,8 +495,20 @@ export class SpawnExecutor extends BaseExecutor {
     return wrapper;
   }
 
-  protected override warmPool(): WarmPool<SandboxProcess, 'kernel'> | undefined {
-    return this.#pool;
+  /** Both pools as one: idle ids, settling and the last refill error of either. */
+  protected override warmPool(): Pick<WarmPool<never, unknown>, 'idleIds' | 'settled' | 'refillError'> | undefined {
+    const pool = this.#pool;
+    const allowPool = this.#allowPool;
+    if (!pool || !allowPool) return pool;
+    return {
+      idleIds: () => new Set([...pool.idleIds(), ...allowPool.idleIds()]),
+      settled: async () => {
+        await Promise.all([pool.settled(), allowPool.settled()]);
+      },
+      get refillError() {
+        return allowPool.refillError ?? pool.refillError;
+      },
+    };
   }
 
   /** @deprecated Use `settled()`; kept for one release. */
@@ -445,15 +537,15 @@ export class SpawnExecutor extends BaseExecutor {
     // Runs were stopped before dispose; a pool member still starting would otherwise be
     // waited for (the pool waits for its starts) however long its start takes.
     for (const sandbox of this.#started) sandbox.kill();
-    await this.#pool?.close();
+    await Promise.all([this.#pool?.close(), this.#allowPool?.close()]);
     if (this.#host.cgroups) await removeOwnerDirs(this.#host.cgroups, OWNER_ID);
   }
 }
 
-/** The pool holds sandboxes for the common case: network none and the default limits. */
-function isPoolable(request: NormalizedRequest): boolean {
+/** The pools hold sandboxes for the common case: the default limits, network none (or an allow-list, its own pool). */
+function isPoolable(request: NormalizedRequest, mode: 'none' | 'allow'): boolean {
   return (
-    request.network.mode === 'none' &&
+    request.network.mode === mode &&
     (Object.keys(DEFAULT_LIMITS) as (keyof typeof DEFAULT_LIMITS)[]).every(
       (name) => request.limits[name] === DEFAULT_LIMITS[name],
     )
