@@ -3,9 +3,12 @@ import type { ExecutionRequest, Executor } from '@cordon/core';
 import { EXECUTION_TIMEOUT_MS, describeError } from './backend-candidates.js';
 import { DOWNLOAD_BYTES, SMALL_BODY } from './egress-server.js';
 import type { Progress } from './progress.js';
-import { waitForQuiet, type QuietOptions } from './quiet.js';
+import { waitForQuiet, waitForSettled, type QuietOptions } from './quiet.js';
 import type { EgressRow, EgressScenarioName, EgressSide } from './results.js';
 import { percentile, ratio, round, summarize } from './stats.js';
+
+/** How long a pooled pair waits for its pools to fill before its first sample. */
+const WARM_POOLS_MAX_MS = 60_000;
 
 /** The name the allow-list side dials; the resolve override sends it to the local server. */
 export const BENCH_HOST = 'api.bench.test';
@@ -73,7 +76,7 @@ const helloCheck = (stdout: string): EgressCheck =>
 export interface EgressPlan {
   /** spawn with poolSize 0. */
   cold: Executor;
-  /** spawn with its warm pool (network 'none' only). */
+  /** spawn with its warm pools (network 'none', and allow-lists once the first has run). */
   pooled: Executor;
   pooledSettleMs: number;
   /** The local HTTPS server's port on 127.0.0.1. */
@@ -132,8 +135,8 @@ export function egressPairs(plan: EgressPlan): EgressPair[] {
     },
     {
       scenario: 'hello-pooled',
-      // Not pooled: the warm pool holds network 'none' sandboxes only.
-      allowList: side('allow', plan.pooled, node('console.log(1)', allow), helloCheck),
+      // Both from a warm pool: the allow-list pool (made on the first allow-list run) and the 'none' pool.
+      allowList: side('allow', plan.pooled, node('console.log(1)', allow), helloCheck, true, plan.pooledSettleMs),
       baseline: side('none', plan.pooled, node('console.log(1)', 'none'), helloCheck, true, plan.pooledSettleMs),
     },
   ];
@@ -203,6 +206,7 @@ export async function measureEgress(pairs: readonly EgressPair[], options: Egres
   const planned = pairs.length * 2 * (options.warmupRuns + options.runs);
   let done = 0;
   for (const pair of pairs) {
+    await warmPools(pair);
     const sets = new Map<EgressSubject, Samples>([
       [pair.allowList, { paths: [], wallMs: [], innerMs: [], failures: 0, problems: [] }],
       [pair.baseline, { paths: [], wallMs: [], innerMs: [], failures: 0, problems: [] }],
@@ -224,6 +228,20 @@ export async function measureEgress(pairs: readonly EgressPair[], options: Egres
     rows.push(egressRow(pair, sets.get(pair.allowList) as Samples, sets.get(pair.baseline) as Samples));
   }
   return rows;
+}
+
+/**
+ * A pooled side's pool is made and filled before its first sample: spawn makes its
+ * allow-list pool on the first allow-list run (which is cold), so one unrecorded run
+ * each, then the executors' refills, come first.
+ */
+async function warmPools(pair: EgressPair): Promise<void> {
+  const pooled = [pair.allowList, pair.baseline].filter((subject) => subject.pooled);
+  for (const subject of pooled) await sampleOnce(subject, undefined);
+  await waitForSettled(
+    pooled.map((subject) => subject.executor),
+    WARM_POOLS_MAX_MS,
+  );
 }
 
 function describeSide(subject: EgressSubject, samples: Samples, download: boolean): EgressSide {

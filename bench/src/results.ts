@@ -90,14 +90,14 @@ export type MemoryRow = z.infer<typeof memoryRowSchema>;
 /**
  * The egress scenarios (spawn): `https-request`, one small HTTPS request; `download-10mib`,
  * 10 MiB over HTTPS; `hello-cold`, `console.log(1)` on a cold executor; `hello-pooled`,
- * the same on the pooled executor, where an allow-list execution is still built cold.
+ * the same on the pooled executor, both sides from a warm pool (allow-list and none).
  */
 export const EGRESS_SCENARIOS = ['https-request', 'download-10mib', 'hello-cold', 'hello-pooled'] as const;
 export type EgressScenarioName = (typeof EGRESS_SCENARIOS)[number];
 
 export const egressSideSchema = z.object({
   network: z.enum(['allow', 'open', 'none']),
-  /** Whether the execution ran in a warm pool's sandbox (allow-lists are never pooled). */
+  /** Whether the side is served from a warm pool (an allow-list from spawn's allow-list pool). */
   pooled: z.boolean(),
   /** Wall time of one `execute()`, sandbox start included. */
   p50Ms: ms,

@@ -264,11 +264,11 @@ describe('report and chart', () => {
     expect(markdown).toContain('| MISS | docker pooled p50 ≤ 0.5× bare node |');
     expect(markdown).toContain('| node-hello | docker cold | 500 | 600 | 0.595× | docker-run |');
     expect(markdown).toContain('- skipped: k8s: no cluster');
-    expect(report).toContain('allow-lists are not pooled yet');
+    expect(report).toContain('hello-pooled: both sides from a warm pool');
     expect(report).toMatch(
       /download-10mib\s+450\s+open cold\s+250\s+1\.8\s+200\s+200 \/ 133\s+1\.504\s+50 \/ 75\s+0\.667\s+captured/,
     );
-    expect(markdown).toContain('not pooled yet');
+    expect(markdown).toContain('compares a pooled allow-list sandbox with a pooled `none` one');
     expect(markdown).toContain(
       '| hello-pooled | 194 | none pooled | 30 | 6.467 | 164 | – | – | – | – | captured | 15+15 | 0 |',
     );
