@@ -12,6 +12,9 @@ describe('deny set on resolved addresses', () => {
     [['fd00::1']],
     [['::ffff:127.0.0.1']],
     [['100.64.0.1', '192.168.1.1', '172.16.0.1', 'fe80::1']],
+    // Embedded IPv4 forms, each around loopback: mapped, NAT64, IPv4-compatible, 6to4, Teredo.
+    [['64:ff9b::127.0.0.1', '::127.0.0.1', '2002:7f00:1::1', '2001:0:7f00:1::1']],
+    [['192.0.2.1', '198.51.100.1', '203.0.113.1', '2001:db8::1', 'fec0::1', '100::1']],
   ])('a listed name resolving to %j is not dialled (the loopback canary sees nothing)', async (addresses) => {
     await using canary = await TcpCanary.start();
     const resolver = vi.fn(() => Promise.resolve(addresses));

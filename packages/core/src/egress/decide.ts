@@ -1,4 +1,5 @@
 import ipaddr from 'ipaddr.js';
+import { parseDialledAddress } from './ip-literal.js';
 import type { AllowNetworkPolicy, EgressDecision, EgressRule, PortRange } from './policy-types.js';
 
 const inPorts = (ports: readonly PortRange[], port: number) => ports.some(({ from, to }) => port >= from && port <= to);
@@ -12,7 +13,8 @@ function nameMatches(rule: EgressRule, name: string): boolean {
 function addressMatches(rule: EgressRule, address: string): boolean {
   if (rule.kind !== 'cidr') return false;
   try {
-    let parsed = ipaddr.parse(address);
+    let parsed = parseDialledAddress(address);
+    if (parsed === undefined) return false;
     if (parsed.kind() === 'ipv6' && (parsed as ipaddr.IPv6).isIPv4MappedAddress())
       parsed = (parsed as ipaddr.IPv6).toIPv4Address();
     const range = ipaddr.parseCIDR(rule.cidr);
