@@ -9,7 +9,9 @@ import type { AllowNetworkPolicy, EgressDecision } from '../../src/egress/policy
  * How a test-only forwarder is broken. `forwards-everything`: its audit judges
  * each attempt by the policy, truthfully-looking, but every byte goes through
  * anyway. `audit-claims-all-allowed`: it does drop what the name and address
- * rules deny (not SNI, Host or caps), and its audit says every attempt was allowed.
+ * rules deny, each proxied request on its own and a connection whose first bytes
+ * (SNI, Host) do not contain its name (not caps), and its audit says every
+ * attempt was allowed.
  */
 export type BrokenEgress = 'forwards-everything' | 'audit-claims-all-allowed';
 
@@ -123,9 +125,10 @@ export class LeakyForwarder {
   }
 
   /**
-   * Plain HTTP through the proxy, broken the classic way: only the first request
-   * on a connection is judged, and every later one goes where it went, each on an
-   * upstream connection of its own (the canary closes after one answer).
+   * Plain HTTP through the proxy: every request on the connection goes where the
+   * first one went, each on an upstream connection of its own (the canary closes
+   * after one answer); `forwards-everything` forwards each, the other drops those
+   * its own name's rules deny.
    */
   #proxyRequests(client: Socket, first: { host: string; port: number }, head: Buffer): void {
     const { decision, target } = this.#judge(first.host, first.port);
@@ -140,6 +143,11 @@ export class LeakyForwarder {
         buffered = buffered.subarray(end + 4);
         const line = request.subarray(0, request.indexOf('\r\n')).toString('latin1');
         const named = splitHostPort(/^[A-Z]+ http:\/\/([^/\s]+)/.exec(line)?.[1] ?? '', 80) ?? first;
+        const own = this.#judge(named.host, named.port).decision;
+        if (this.broken !== 'forwards-everything' && !own.allowed) {
+          this.#push('proxy-http', named.host, named.port, target, own, Date.now(), request.length, 0);
+          continue;
+        }
         const upstream = connect({ host: target.address, port: target.port });
         this.#track(upstream);
         const started = Date.now();
@@ -151,7 +159,6 @@ export class LeakyForwarder {
           if (client.writable) client.write(chunk);
         });
         upstream.once('close', () => {
-          const own = this.#judge(named.host, named.port).decision;
           this.#push('proxy-http', named.host, named.port, target, own, started, request.length, bytesDown);
           if (/\r\nConnection: close\r\n/i.test(request.toString('latin1'))) client.end();
         });
@@ -212,28 +219,44 @@ export class LeakyForwarder {
         client.end(`HTTP/1.1 403 Forbidden\r\nX-Cordon-Denied: ${decision.allowed ? 'unreachable' : 'denied'}\r\n\r\n`);
       return;
     }
-    const upstream = connect({ host: target.address, port: target.port });
-    this.#track(upstream);
-    upstream.on('error', () => client.destroy());
-    upstream.once('connect', () => {
-      if (tunnel) client.write('HTTP/1.1 200 Connection established\r\n\r\n');
-      client.on('data', (chunk: Buffer) => {
-        bytesUp += chunk.length;
-        upstream.write(chunk);
+    const open = (first?: Buffer) => {
+      const upstream = connect({ host: target.address, port: target.port });
+      this.#track(upstream);
+      upstream.on('error', () => client.destroy());
+      upstream.once('connect', () => {
+        if (tunnel && first === undefined) client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+        if (first) {
+          bytesUp += first.length;
+          upstream.write(first);
+        }
+        client.on('data', (chunk: Buffer) => {
+          bytesUp += chunk.length;
+          upstream.write(chunk);
+        });
+        upstream.on('data', (chunk: Buffer) => {
+          bytesDown += chunk.length;
+          client.write(chunk);
+        });
+        client.resume();
       });
-      upstream.on('data', (chunk: Buffer) => {
-        bytesDown += chunk.length;
-        client.write(chunk);
-      });
-      client.resume();
+      client.once('end', () => upstream.end());
+      upstream.once('end', () => client.end());
+      client.once('close', () => upstream.destroy());
+      upstream.once('close', () => client.destroy());
+    };
+    client.once('close', record);
+    if (this.broken === 'forwards-everything' || isIP(host)) {
+      open();
+      return;
+    }
+    // Its one check past the name: the first bytes (a TLS SNI, a Host header) must contain the approved name.
+    if (tunnel) client.write('HTTP/1.1 200 Connection established\r\n\r\n');
+    client.once('data', (first: Buffer) => {
+      client.pause();
+      if (first.includes(host)) open(first);
+      else client.destroy();
     });
-    client.once('end', () => upstream.end());
-    upstream.once('end', () => client.end());
-    client.once('close', () => {
-      upstream.destroy();
-      record();
-    });
-    upstream.once('close', () => client.destroy());
+    client.resume();
   }
 }
 
