@@ -48,6 +48,9 @@ import { acquireSandboxUser, type SandboxUser } from './sandbox-user.js';
 import { RUNNER_OPEN_FILES, runnerSupported } from './runner.js';
 import { DENIED_SYSCALLS, seccompSupported } from './seccomp.js';
 
+/** Spawn executors of this process not yet closed (they share the owner's cgroup directories). */
+let openExecutors = 0;
+
 /** What a spawn executor runs sandboxes with: kernel namespaces, or advisory patching only. */
 export type Isolation = 'kernel' | 'advisory';
 /** @deprecated since 0.2: use `Isolation`. Removed in the next release. */
@@ -82,6 +85,7 @@ export class SpawnExecutor extends BaseExecutor {
     dataAllowanceBytes: number,
   ) {
     super({ maxConcurrency: options.maxConcurrency });
+    openExecutors += 1;
     this.#options = options;
     this.#host = host;
     this.isolation = isolation;
@@ -396,8 +400,18 @@ export class SpawnExecutor extends BaseExecutor {
     return this.#allowPool;
   }
 
-  #createCgroup(id: string, limits: ExecutionLimits): Promise<ExecutionCgroup | undefined> {
-    return this.#host.cgroups ? this.#host.cgroups.create(OWNER_ID, id, limits) : Promise.resolve(undefined);
+  async #createCgroup(id: string, limits: ExecutionLimits): Promise<ExecutionCgroup | undefined> {
+    const driver = this.#host.cgroups;
+    if (!driver) return undefined;
+    try {
+      return await driver.create(OWNER_ID, id, limits);
+    } catch (error) {
+      // A cgroup directory is removed by whoever finds it empty (another owner's reaper, a
+      // closing executor); one that vanished between its mkdir and its limits is made
+      // again, once (CI met it: ENOENT on pids.max).
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      return driver.create(OWNER_ID, id, limits);
+    }
   }
 
   /** A pool member: network none, the default limits, Node pre-booted; resolves once its runner waits. */
@@ -538,7 +552,9 @@ export class SpawnExecutor extends BaseExecutor {
     // waited for (the pool waits for its starts) however long its start takes.
     for (const sandbox of this.#started) sandbox.kill();
     await Promise.all([this.#pool?.close(), this.#allowPool?.close()]);
-    if (this.#host.cgroups) await removeOwnerDirs(this.#host.cgroups, OWNER_ID);
+    openExecutors -= 1;
+    // The owner's directories are shared by every executor of this process: the last one removes them.
+    if (this.#host.cgroups && openExecutors === 0) await removeOwnerDirs(this.#host.cgroups, OWNER_ID);
   }
 }
 
