@@ -13,8 +13,10 @@
 # It connects to the broker once per inbound connection or datagram, never ahead: a pool
 # member's forwarder runs before any broker listens on its socket (the execution that
 # takes the member binds it), and a connect that fails ends that one connection only.
-# Usage: perl egress-forwarder.pl BROKER_SOCKET_PATH MARKER. Prints "ready" once every
-# listener is bound; exits when its stdin (the host) closes.
+# Usage: perl egress-forwarder.pl BROKER_SOCKET_PATH MARKER [SCOPE]. SCOPE "dns" (network
+# none: the namespace is not routed, nothing is captured) binds only the DNS listeners, so
+# the names code tries to resolve are recorded and answered with nothing. Prints "ready"
+# once every listener is bound; exits when its stdin (the host) closes.
 use strict;
 use warnings;
 use Socket qw(AF_INET AF_INET6 AF_UNIX SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_REUSEADDR SO_LINGER IPPROTO_IPV6
@@ -26,9 +28,11 @@ use Errno qw(EAGAIN EWOULDBLOCK EINTR EINPROGRESS);
 # A write to a connection the broker or the program already closed is an error to handle, not the end of the forwarder.
 $SIG{PIPE} = 'IGNORE';
 
-my ($broker, $marker) = @ARGV;
-die "usage: egress-forwarder.pl BROKER_SOCKET MARKER\n" unless defined $broker && defined $marker;
-$0 = "cordon-egress-forwarder $marker";
+my ($broker, $marker, $scope) = @ARGV;
+$scope //= 'all';
+die "usage: egress-forwarder.pl BROKER_SOCKET MARKER [all|dns]\n"
+  unless defined $broker && defined $marker && ($scope eq 'all' || $scope eq 'dns');
+$0 = "cordon-egress-forwarder $marker" . ($scope eq 'dns' ? ' dns' : '');
 
 use constant {
   CAPTURE_PORT => 15001,
@@ -64,10 +68,12 @@ sub listener {
 # Listening sockets: fileno => [socket, kind, type].
 my %listeners;
 sub add_listener { my ($s, $kind, $type) = @_; $listeners{fileno $s} = [$s, $kind, $type]; }
-add_listener(listener(AF_INET, SOCK_STREAM, '0.0.0.0', CAPTURE_PORT), 'captured', 'tcp');
-add_listener(listener(AF_INET6, SOCK_STREAM, '::', CAPTURE_PORT), 'captured', 'tcp');
-add_listener(listener(AF_INET, SOCK_STREAM, '127.0.0.1', PROXY_PORT), 'http-proxy', 'tcp');
-add_listener(listener(AF_INET, SOCK_STREAM, '127.0.0.1', SOCKS_PORT), 'socks', 'tcp');
+if ($scope eq 'all') {
+  add_listener(listener(AF_INET, SOCK_STREAM, '0.0.0.0', CAPTURE_PORT), 'captured', 'tcp');
+  add_listener(listener(AF_INET6, SOCK_STREAM, '::', CAPTURE_PORT), 'captured', 'tcp');
+  add_listener(listener(AF_INET, SOCK_STREAM, '127.0.0.1', PROXY_PORT), 'http-proxy', 'tcp');
+  add_listener(listener(AF_INET, SOCK_STREAM, '127.0.0.1', SOCKS_PORT), 'socks', 'tcp');
+}
 add_listener(listener(AF_INET, SOCK_STREAM, '0.0.0.0', DNS_PORT), 'dns', 'tcp');
 add_listener(listener(AF_INET6, SOCK_STREAM, '::', DNS_PORT), 'dns', 'tcp');
 add_listener(listener(AF_INET, SOCK_DGRAM, '0.0.0.0', DNS_PORT), 'dns', 'udp');

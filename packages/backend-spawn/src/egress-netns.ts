@@ -59,11 +59,19 @@ export const IPV4_RULES = netfilterRules('127.0.0.0/8', FORWARDER_ADDRESS.ipv4);
 export const IPV6_RULES = netfilterRules('::1/128', FORWARDER_ADDRESS.ipv6);
 
 /**
- * The command the host runs: enter the namespace, route, filter, let an unprivileged
- * process bind port 53 there, then become the sandbox's uid and run the forwarder.
- * The rule sets arrive on fds 3 and 4 (pipes), so no file is written.
+ * What a forwarder serves: `all` under an allow-list (routes, netfilter, every listener);
+ * `dns` under network none (no route, no rule: only the resolver on the namespace's
+ * loopback, so the names code tries to resolve are recorded while nothing can leave).
+ */
+export type ForwarderScope = 'all' | 'dns';
+
+/**
+ * The command the host runs: enter the namespace, route, filter (scope `all`), let an
+ * unprivileged process bind port 53 there, then become the sandbox's uid and run the
+ * forwarder. The rule sets arrive on fds 3 and 4 (pipes), so no file is written.
  */
 export function forwarderCommand(params: {
+  scope: ForwarderScope;
   tools: EgressTools;
   runnerPid: number;
   perl: string;
@@ -76,15 +84,21 @@ export function forwarderCommand(params: {
   const drop = user
     ? `exec ${tools.setpriv} --reuid=${user.uid} --regid=${user.gid} --clear-groups --no-new-privs --pdeathsig KILL -- `
     : 'exec ';
+  const routed =
+    params.scope === 'all'
+      ? [
+          `${tools.ip} route add local 0.0.0.0/0 dev lo`,
+          `${tools.ip} -6 route add local ::/0 dev lo`,
+          `${tools.iptablesRestore} -w 5 <&3`,
+          `${tools.ip6tablesRestore} -w 5 <&4`,
+        ]
+      : [];
   const script = [
     'set -e',
-    `${tools.ip} route add local 0.0.0.0/0 dev lo`,
-    `${tools.ip} -6 route add local ::/0 dev lo`,
-    `${tools.iptablesRestore} -w 5 <&3`,
-    `${tools.ip6tablesRestore} -w 5 <&4`,
+    ...routed,
     'exec 3<&- 4<&-',
     'echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start',
-    `${drop}"$0" -e "$1" -- "$2" "$3"`,
+    `${drop}"$0" -e "$1" -- "$2" "$3" "$4"`,
   ].join('\n');
   return {
     command: tools.nsenter,
@@ -98,6 +112,7 @@ export function forwarderCommand(params: {
       params.forwarderSource,
       params.brokerSocket,
       params.marker,
+      params.scope,
     ],
   };
 }

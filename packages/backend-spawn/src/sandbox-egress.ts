@@ -8,7 +8,7 @@ import { EgressSession } from '@cordon/egress-broker';
 import { advisoryDirPrefix } from './advisory-dir.js';
 import { builtFile } from './built-file.js';
 import { readFileSync } from 'node:fs';
-import { forwarderCommand, IPV4_RULES, IPV6_RULES, type EgressTools } from './egress-netns.js';
+import { forwarderCommand, IPV4_RULES, IPV6_RULES, type EgressTools, type ForwarderScope } from './egress-netns.js';
 
 const FORWARDER_SOURCE = `#line 1 "egress-forwarder.pl"\n${readFileSync(builtFile('egress-forwarder.pl'), 'utf8')}`;
 /** The namespace setup and the forwarder's listeners take tens of milliseconds; this is for a stuck host. */
@@ -70,7 +70,7 @@ export class SandboxEgress implements AsyncDisposable {
    * on its connections are judged by `policy` and recorded in `audit`. Once only.
    * @throws Error when already bound or closed; EgressListenError when the socket cannot be bound.
    */
-  async bind(params: { policy: AllowNetworkPolicy; audit: EgressAuditLog }): Promise<void> {
+  async bind(params: { policy: AllowNetworkPolicy | { readonly mode: 'none' }; audit: EgressAuditLog }): Promise<void> {
     if (this.#closed) throw new Error('the egress session is closed');
     if (this.#audit) throw new Error('the egress session is bound once');
     this.#audit = params.audit;
@@ -98,6 +98,7 @@ export class SandboxEgress implements AsyncDisposable {
    * @throws Error with the setup's stderr when the namespace cannot be prepared.
    */
   async attach(params: {
+    scope: ForwarderScope;
     runnerPid: number;
     tools: EgressTools;
     perl: string;
@@ -105,6 +106,7 @@ export class SandboxEgress implements AsyncDisposable {
     user: { uid: number; gid: number } | undefined;
   }): Promise<number> {
     const { command, args } = forwarderCommand({
+      scope: params.scope,
       tools: params.tools,
       runnerPid: params.runnerPid,
       perl: params.perl,

@@ -12,6 +12,7 @@ import {
   type Language,
   type LimitEnforcement,
   type AllowNetworkPolicy,
+  DEFAULT_AUDIT_LIMIT,
   EgressAuditLog,
 } from '@cordon/core';
 import {
@@ -25,7 +26,7 @@ import {
   type RunOutcome,
 } from '@cordon/core/backend';
 import { createAdvisoryDir, type AdvisoryDir } from './advisory-dir.js';
-import { AllowPoolMember } from './allow-pool-member.js';
+import { PooledSandbox } from './pooled-sandbox.js';
 import type { CgroupDriver, ExecutionCgroup } from './cgroup.js';
 import { removeOwnerDirs } from './cgroup.js';
 import { defaultPythonPath, detectHost, type HostFacts } from './host.js';
@@ -42,6 +43,7 @@ import {
   type SandboxShape,
 } from './sandbox-plan.js';
 import { reapDeadOwners } from './reaper.js';
+import type { ForwarderScope } from './egress-netns.js';
 import { SandboxEgress } from './sandbox-egress.js';
 import { SandboxProcess } from './sandbox-process.js';
 import { acquireSandboxUser, type SandboxUser } from './sandbox-user.js';
@@ -68,9 +70,9 @@ export class SpawnExecutor extends BaseExecutor {
   readonly #host: HostFacts;
   readonly #interpreters: Interpreters;
   readonly #capabilities: BackendCapabilities;
-  readonly #pool: WarmPool<SandboxProcess, 'kernel'> | undefined;
+  readonly #pool: WarmPool<PooledSandbox, 'kernel'> | undefined;
   /** Allow-list sandboxes with their forwarder attached: made on the first allow-list request that fits. */
-  #allowPool: WarmPool<AllowPoolMember, 'allow'> | undefined;
+  #allowPool: WarmPool<PooledSandbox, 'allow'> | undefined;
   /** `resolvConf`'s contents, read once at create. */
   readonly #resolvConf: Buffer | undefined;
   /** Without cgroups: added to RLIMIT_DATA so Node can start at all; non-zero means memory is unbounded (node-reservation.ts). */
@@ -102,8 +104,8 @@ export class SpawnExecutor extends BaseExecutor {
         keys: ['kernel'],
         keyFor: (request) => (isPoolable(request, 'none') ? 'kernel' : undefined),
         startConcurrency: 1,
-        start: () => this.#startPoolMember(),
-        discard: (sandbox) => sandbox.release(),
+        start: () => this.#startPoolMember('none'),
+        discard: (member) => member.release(),
       });
       this.#pool.fill();
     }
@@ -235,9 +237,10 @@ export class SpawnExecutor extends BaseExecutor {
             egress: {
               capture: 'all-tcp' as const,
               observes: ['dns', 'proxy-connect', 'proxy-http', 'socks', 'captured'] as const,
-              dnsUnderNone: false,
+              dnsUnderNone: true,
               notes: [
                 "the network namespace keeps only lo; a local default route and netfilter send every TCP connection and DNS query to a forwarder (the sandbox's uid, outside its pid namespace) that relays them to the host's egress broker; other UDP and ICMP are refused",
+                'under network none the namespace is not routed and nothing is captured: a forwarder serves only the resolver on its loopback, so the names code tries to resolve through it are recorded (denied, answered NXDOMAIN); a query sent straight to another address fails in the kernel, unseen',
                 ...(this.#options.poolSize > 0
                   ? [
                       'allow-list runs with the default limits are served from a warm pool of their own, made on the first: each member has its forwarder attached ahead, and the execution that takes it binds its own broker session (policy, audit) before its job',
@@ -273,18 +276,17 @@ export class SpawnExecutor extends BaseExecutor {
     const { request, id } = context;
     if (context.signal.aborted) return { exitCode: null, signal: null, oomKilled: false };
     if (this.isolation === 'kernel') {
-      if (request.network.mode === 'allow') return this.#runAllowList(context, request.network);
+      const { network } = request;
+      if (network.mode === 'allow') return this.#runObserved(context, network, this.#allowPoolFor(request));
+      if (network.mode === 'none' && this.#observesDnsUnderNone)
+        return this.#runObserved(context, { mode: 'none' }, this.#pool);
       const pooled = this.#pool?.take(request);
       // Node boots (trusted boot script only) while the runner is moved into its cgroup and the job is sent.
       const sandbox =
-        pooled ??
+        pooled?.sandbox ??
         (await this.#startKernel(
           id,
-          {
-            network: request.network.mode,
-            diskBytes: request.limits.diskBytes,
-            prebootNode: request.language === 'node',
-          },
+          { network: network.mode, diskBytes: request.limits.diskBytes, prebootNode: request.language === 'node' },
           request.limits,
         ));
       try {
@@ -328,35 +330,48 @@ export class SpawnExecutor extends BaseExecutor {
     }
   }
 
+  /** Under network none the names code resolves are recorded: root hosts with the egress tools. */
+  get #observesDnsUnderNone(): boolean {
+    return this.#host.egress.tools !== undefined;
+  }
+
   /**
-   * An allow-list execution: from the allow-list pool (its forwarder already attached) or
-   * cold (the forwarder attached while the runner waits). Either way the execution's own
-   * broker session is bound before the job is sent, so every record is this execution's.
+   * An execution whose network goes through a broker session: an allow-list (every
+   * connection and query judged), or network none on a host that observes its DNS (every
+   * query recorded and refused). From `pool` (its forwarder already attached) or cold
+   * (the forwarder attached while the runner waits). Either way the execution's own
+   * session is bound before the job is sent, so every record is this execution's.
    */
-  async #runAllowList(context: RunContext, policy: AllowNetworkPolicy): Promise<RunOutcome> {
+  async #runObserved(
+    context: RunContext,
+    policy: AllowNetworkPolicy | { readonly mode: 'none' },
+    pool: WarmPool<PooledSandbox, 'kernel' | 'allow'> | undefined,
+  ): Promise<RunOutcome> {
     const { request, id } = context;
-    const pooled = this.#allowPoolFor(request)?.take(request);
+    const pooled = pool?.take(request);
     const sandbox =
       pooled?.sandbox ??
       (await this.#startKernel(
         id,
-        { network: 'allow', diskBytes: request.limits.diskBytes, prebootNode: request.language === 'node' },
+        { network: policy.mode, diskBytes: request.limits.diskBytes, prebootNode: request.language === 'node' },
         request.limits,
       ));
     let egress = pooled?.egress;
     try {
       const job = kernelJob(request, this.#interpreters, this.#options.packageDirs);
+      const attachNow = egress === undefined;
       egress ??= await SandboxEgress.prepare({ ownerId: OWNER_ID, executionId: id, owner: sandbox.user });
       // Its records are emitted live as `egress` events.
-      const audit = new EgressAuditLog(policy.auditLimit, (record) =>
+      const audit = new EgressAuditLog(policy.mode === 'allow' ? policy.auditLimit : DEFAULT_AUDIT_LIMIT, (record) =>
         this.events.emit('egress', { id, backend: this.name, tags: request.tags, record }),
       );
       await egress.bind({ policy, audit });
       const opened = egress;
+      const scope = policy.mode === 'allow' ? 'all' : 'dns';
       const outcome = await sandbox.run(
         context,
         job,
-        pooled ? {} : { beforeJob: (runnerPid) => this.#attachForwarder(opened, sandbox, runnerPid) },
+        attachNow ? { beforeJob: (runnerPid) => this.#attachForwarder(opened, sandbox, runnerPid, scope) } : {},
       );
       // run() returns once the sandbox's pid namespace is gone: nothing can open more connections.
       const audited = await egress.close();
@@ -371,8 +386,14 @@ export class SpawnExecutor extends BaseExecutor {
    * Routes the sandbox's namespace to a forwarder and starts it, in the sandbox's cgroup
    * (its memory counts, and the cgroup's kill takes it too). Tagged with the sandbox's id.
    */
-  async #attachForwarder(egress: SandboxEgress, sandbox: SandboxProcess, runnerPid: number): Promise<void> {
+  async #attachForwarder(
+    egress: SandboxEgress,
+    sandbox: SandboxProcess,
+    runnerPid: number,
+    scope: ForwarderScope,
+  ): Promise<void> {
     const forwarderPid = await egress.attach({
+      scope,
       runnerPid,
       tools: this.#host.egress.tools!,
       perl: this.#interpreters.perl,
@@ -386,7 +407,7 @@ export class SpawnExecutor extends BaseExecutor {
    * The allow-list pool, made (and starting to fill) on the first request it can serve:
    * an executor that never runs an allow-list starts none of its sandboxes.
    */
-  #allowPoolFor(request: NormalizedRequest): WarmPool<AllowPoolMember, 'allow'> | undefined {
+  #allowPoolFor(request: NormalizedRequest): WarmPool<PooledSandbox, 'allow'> | undefined {
     if (!this.#pool || !this.#host.egress.tools || this.closed || !isPoolable(request, 'allow')) return undefined;
     this.#allowPool ??= new WarmPool({
       area: 'spawn.pool',
@@ -394,7 +415,7 @@ export class SpawnExecutor extends BaseExecutor {
       keys: ['allow'],
       keyFor: (candidate) => (isPoolable(candidate, 'allow') ? 'allow' : undefined),
       startConcurrency: 1,
-      start: () => this.#startAllowPoolMember(),
+      start: () => this.#startPoolMember('allow'),
       discard: (member) => member.release(),
     });
     return this.#allowPool;
@@ -414,38 +435,32 @@ export class SpawnExecutor extends BaseExecutor {
     }
   }
 
-  /** A pool member: network none, the default limits, Node pre-booted; resolves once its runner waits. */
-  async #startPoolMember(): Promise<SandboxProcess> {
-    const sandbox = await this.#startKernel(
-      newExecutionId(),
-      { network: 'none', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true },
-      DEFAULT_LIMITS,
-    );
-    if (await sandbox.ready()) return sandbox;
-    await sandbox.release();
-    throw new Error(`pool sandbox ${sandbox.id} failed to get ready`);
-  }
-
   /**
-   * An allow-list pool member: network 'allow', the default limits, Node pre-booted (no
-   * network guard), and its forwarder attached once the runner waits in its cgroup,
-   * dialling a broker socket in the member's session dir that the taking execution binds.
-   * Fails closed: a member whose forwarder could not be attached is released, never pooled.
+   * A pool member: the default limits, Node pre-booted, resolves once its runner waits in
+   * its cgroup. An allow-list member (no network guard) and, on a host that observes DNS
+   * under none, a network-none member get their forwarder attached then (scope `all` or
+   * `dns`), dialling a broker socket in the member's session dir that the taking
+   * execution binds. Fails closed: a member whose forwarder could not be attached is
+   * released, never pooled.
    */
-  async #startAllowPoolMember(): Promise<AllowPoolMember> {
+  async #startPoolMember(network: 'none' | 'allow'): Promise<PooledSandbox> {
     const sandbox = await this.#startKernel(
       newExecutionId(),
-      { network: 'allow', diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true },
+      { network, diskBytes: DEFAULT_LIMITS.diskBytes, prebootNode: true },
       DEFAULT_LIMITS,
     );
     let egress: SandboxEgress | undefined;
     try {
-      egress = await SandboxEgress.prepare({ ownerId: OWNER_ID, executionId: sandbox.id, owner: sandbox.user });
+      const observed = network === 'allow' || this.#observesDnsUnderNone;
+      if (observed)
+        egress = await SandboxEgress.prepare({ ownerId: OWNER_ID, executionId: sandbox.id, owner: sandbox.user });
       if (!(await sandbox.ready())) throw new Error(`pool sandbox ${sandbox.id} failed to get ready`);
-      const runnerPid = await sandbox.namespacePid();
-      if (runnerPid === undefined) throw new Error(`pool sandbox ${sandbox.id} has no runner pid`);
-      await this.#attachForwarder(egress, sandbox, runnerPid);
-      return new AllowPoolMember({ sandbox, egress });
+      if (egress) {
+        const runnerPid = await sandbox.namespacePid();
+        if (runnerPid === undefined) throw new Error(`pool sandbox ${sandbox.id} has no runner pid`);
+        await this.#attachForwarder(egress, sandbox, runnerPid, network === 'allow' ? 'all' : 'dns');
+      }
+      return new PooledSandbox({ sandbox, egress });
     } catch (error) {
       await sandbox.release();
       await egress?.close();

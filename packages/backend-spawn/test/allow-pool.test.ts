@@ -39,14 +39,20 @@ const curl = (host: string, path: string) => `curl -sS -m 5 -w ' %{http_code}\\n
 const connections = (result: ExecutionResult) =>
   (result.egress?.records ?? []).filter((record) => record.path !== 'dns');
 
-/** Member ids whose egress forwarder runs (its process names itself after its marker). */
-async function forwarders(): Promise<string[]> {
+/**
+ * Ids whose egress forwarder runs (its process names itself after its marker, then
+ * ` dns` for a network-none sandbox's DNS-only one), of `scope`: every network-none
+ * sandbox of this process (the conformance adapter's sibling executor's too) has its own.
+ */
+async function forwarders(scope: 'all' | 'dns' = 'all'): Promise<string[]> {
   const prefix = `cordon-egress-forwarder ${OWNER_ID}/`;
   const ids: string[] = [];
   for (const pid of await readdir('/proc')) {
     if (!/^\d+$/.test(pid)) continue;
     const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.startsWith(prefix)) ids.push(cmdline.slice(prefix.length).split(/[\s\0]/)[0]!);
+    if (!cmdline.startsWith(prefix)) continue;
+    const [id, tag] = cmdline.slice(prefix.length).split(/[\s\0]+/);
+    if ((tag === 'dns' ? 'dns' : 'all') === scope) ids.push(id!);
   }
   return ids.sort();
 }
@@ -60,12 +66,14 @@ async function forwarderPid(id: string): Promise<number | undefined> {
   return undefined;
 }
 
-/** Execution or member ids whose broker session dir exists (the leftover scan's prefix). */
+/** Execution or member ids whose broker session dir exists (the leftover scan's prefix), but the DNS-only ones'. */
 async function sessionDirs(): Promise<string[]> {
   const prefix = `cordon-spawn-${OWNER_ID}-egress-`;
+  const dnsOnly = new Set(await forwarders('dns'));
   return (await readdir(tmpdir()))
     .filter((name) => name.startsWith(prefix))
     .map((name) => name.slice(prefix.length).replace(/-[^-]+$/, ''))
+    .filter((id) => !dnsOnly.has(id))
     .sort();
 }
 
@@ -100,6 +108,7 @@ async function idleAllowMember(executor: SpawnExecutor, noneIds: ReadonlySet<str
 async function expectAllGone(executor: SpawnExecutor): Promise<void> {
   expect(executor.idleSandboxIds.size).toBe(0);
   expect(await forwarders()).toEqual([]);
+  expect(await forwarders('dns')).toEqual([]);
   expect(await sessionDirs()).toEqual([]);
   expect(await leftoversOf(executor)).toEqual([]);
 }
