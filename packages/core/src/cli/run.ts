@@ -147,7 +147,10 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     // Warnings may quote names the program chose (a collected file's path): always inert.
     for (const warning of result.warnings) process.stderr.write(`cordon: warning: ${escapeForTerminal(warning)}\n`);
     const egress = result.egress;
-    if (egress) process.stderr.write(formatEgressTable(egress));
+    // Under network none the audit holds only names the code tried to resolve: said when there are some.
+    const worthShowing =
+      request.network?.mode === 'allow' || (egress?.records.length ?? 0) + (egress?.dropped ?? 0) > 0;
+    if (egress && worthShowing) process.stderr.write(formatEgressTable(egress));
     return exitCodeFor(result);
   } catch (error) {
     return reportError(error, json);
