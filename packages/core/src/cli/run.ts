@@ -148,8 +148,8 @@ async function run(file: string, flags: RunFlags): Promise<number> {
     for (const warning of result.warnings) process.stderr.write(`cordon: warning: ${escapeForTerminal(warning)}\n`);
     const egress = result.egress;
     // Under network none the audit holds only names the code tried to resolve: said when there are some.
-    const worthShowing =
-      request.network?.mode === 'allow' || (egress?.records.length ?? 0) + (egress?.dropped ?? 0) > 0;
+    const allowList = typeof request.network === 'object' && request.network.mode === 'allow';
+    const worthShowing = allowList || (egress?.records.length ?? 0) + (egress?.dropped ?? 0) > 0;
     if (egress && worthShowing) process.stderr.write(formatEgressTable(egress));
     return exitCodeFor(result);
   } catch (error) {

@@ -12,6 +12,7 @@ import type { AllowNetworkPolicy } from '../../src/egress/policy-types.js';
 import type { ConformanceAdapter } from '../../src/conformance/adapter.js';
 import { findOnPath, hostCommand } from '../../src/conformance/on-host.js';
 import { LeakyForwarder, type BrokenEgress } from './leaky-forwarder.js';
+import { guardHostGroup } from './host-group.js';
 
 /** Where the egress checks' programs find the HTTP proxy (clients.ts): the one address they all use. */
 const PROXY = { host: '127.0.0.1', port: 3128 };
@@ -94,20 +95,11 @@ export class BrokenEgressExecutor extends BaseExecutor {
         );
         child.stdout.on('data', (chunk: Buffer) => context.stdout.write(chunk));
         child.stderr.on('data', (chunk: Buffer) => context.stderr.write(chunk));
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(request.stdin ?? Buffer.alloc(0));
-        const killGroup = () => {
-          try {
-            if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            // Group already gone.
-          }
-        };
-        context.signal.addEventListener('abort', killGroup, { once: true });
+        const group = guardHostGroup(child, request.stdin, context.signal);
         child.on('error', reject);
         child.on('close', (exitCode, signal) => {
-          context.signal.removeEventListener('abort', killGroup);
-          killGroup();
+          group.forget();
+          group.killGroup();
           resolve({ exitCode, signal });
         });
       });

@@ -18,6 +18,9 @@ export type BrokenEgress = 'forwards-everything' | 'audit-claims-all-allowed';
 /** Ports a name's loopback address listens on: the ones the egress checks dial by name. */
 const NAME_PORTS = [80, 443] as const;
 const MAX_HEAD_BYTES = 64 * 1024;
+/** How much of a connection's start, and how long, the name check waits for. */
+const FIRST_BYTES_MAX = 16 * 1024;
+const FIRST_BYTES_WAIT_MS = 1_000;
 
 interface Target {
   readonly address: string;
@@ -250,12 +253,24 @@ export class LeakyForwarder {
       return;
     }
     // Its one check past the name: the first bytes (a TLS SNI, a Host header) must contain the approved name.
+    // A client may send them in more than one write: gathered until the name shows, or a
+    // header's end, FIRST_BYTES_MAX or FIRST_BYTES_WAIT_MS says it will not.
     if (tunnel) client.write('HTTP/1.1 200 Connection established\r\n\r\n');
-    client.once('data', (first: Buffer) => {
+    let first = Buffer.alloc(0);
+    const decide = (approved: boolean) => {
+      clearTimeout(timer);
+      client.off('data', onFirst);
       client.pause();
-      if (first.includes(host)) open(first);
+      if (approved) open(first);
       else client.destroy();
-    });
+    };
+    const onFirst = (chunk: Buffer) => {
+      first = Buffer.concat([first, chunk]);
+      if (first.includes(host)) decide(true);
+      else if (first.length >= FIRST_BYTES_MAX || first.includes('\r\n\r\n')) decide(false);
+    };
+    const timer = setTimeout(() => decide(false), FIRST_BYTES_WAIT_MS);
+    client.on('data', onFirst);
     client.resume();
   }
 }

@@ -13,6 +13,7 @@ import type { Language } from '../../src/request.js';
 import { collectFollowingLinks } from './naive-collect.js';
 import { NaiveStream, naiveDecodeTrailer } from './naive-trailer.js';
 import { SharedHost } from './shared-host.js';
+import { guardHostGroup } from './host-group.js';
 
 /** The environment variable that hands each run its trailer nonce: readable by the program, on purpose. */
 export const NONCE_VARIABLE = 'CORDON_TRAILER_NONCE';
@@ -89,19 +90,10 @@ export class UnisolatedExecutor extends BaseExecutor {
         const onStderr = (chunk: Buffer) => stderr.push(chunk);
         child.stdout.on('data', onStdout);
         child.stderr.on('data', onStderr);
-        child.stdin.on('error', () => undefined);
-        child.stdin.end(request.stdin ?? Buffer.alloc(0));
-        const killGroup = () => {
-          try {
-            if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
-          } catch {
-            // Group already gone.
-          }
-        };
-        context.signal.addEventListener('abort', killGroup, { once: true });
+        const group = guardHostGroup(child, request.stdin, context.signal);
         child.on('error', reject);
         child.on('exit', (exitCode, signal) => {
-          context.signal.removeEventListener('abort', killGroup);
+          group.forget();
           // Background children may hold the pipes open; do not wait for them (that is the point of this executor).
           const finish = () => {
             child.stdout.off('data', onStdout);
