@@ -7,14 +7,13 @@ import type { AllowNetworkPolicy, EgressAudit, EgressAuditLog } from '@cordon/co
 import { EgressSession } from '@cordon/egress-broker';
 import { advisoryDirPrefix } from './advisory-dir.js';
 import { builtFile } from './built-file.js';
+import { boundCloseAfterKill } from './close-bound.js';
 import { readFileSync } from 'node:fs';
 import { forwarderCommand, IPV4_RULES, IPV6_RULES, type EgressTools, type ForwarderScope } from './egress-netns.js';
 
 const FORWARDER_SOURCE = `#line 1 "egress-forwarder.pl"\n${readFileSync(builtFile('egress-forwarder.pl'), 'utf8')}`;
 /** The namespace setup and the forwarder's listeners take tens of milliseconds; this is for a stuck host. */
 const FORWARDER_READY_MS = 10_000;
-/** After SIGKILL the forwarder's pipes close at once; past this they are closed from this end. */
-const FORWARDER_CLOSE_MS = 5_000;
 const MAX_FORWARDER_STDERR = 4096;
 
 /**
@@ -167,16 +166,17 @@ export class SandboxEgress implements AsyncDisposable {
       this.#forwarder?.stdin?.end();
       this.#forwarder?.kill('SIGKILL');
       // Bounded like a sandbox's close: pipes something else holds must not hang the run.
-      const bound = setTimeout(() => {
-        for (const stream of this.#forwarder?.stdio ?? []) stream?.destroy();
-      }, FORWARDER_CLOSE_MS);
-      let giveUp: NodeJS.Timeout | undefined;
-      await Promise.race([
-        this.#forwarderExit,
-        new Promise((resolve) => (giveUp = setTimeout(resolve, 2 * FORWARDER_CLOSE_MS))),
-      ]);
-      clearTimeout(bound);
-      clearTimeout(giveUp);
+      if (this.#forwarder && this.#forwarderExit) {
+        let giveUp = () => undefined as void;
+        const givenUp = new Promise<void>((resolve) => (giveUp = resolve));
+        boundCloseAfterKill({
+          what: `egress forwarder pid ${this.#forwarder.pid ?? 'none'}`,
+          closed: this.#forwarderExit,
+          streams: this.#forwarder.stdio,
+          giveUp,
+        });
+        await Promise.race([this.#forwarderExit, givenUp]);
+      }
       await this.#session?.close();
       await rm(this.#dir, { recursive: true, force: true });
     }

@@ -2,7 +2,8 @@ import { spawn, type ChildProcess, type StdioPipe } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import type { Readable, Writable } from 'node:stream';
 import { BackendFailureError } from '@cordon/core';
-import { debug, ignored, type RunContext, type RunOutcome } from '@cordon/core/backend';
+import { ignored, type RunContext, type RunOutcome } from '@cordon/core/backend';
+import { boundCloseAfterKill } from './close-bound.js';
 import type { ExecutionCgroup } from './cgroup.js';
 import { RunnerChannel } from './runner-channel.js';
 import { RunnerCollection } from './runner-collection.js';
@@ -13,13 +14,6 @@ import type { SandboxUser } from './sandbox-user.js';
 import { decodeWaitStatus, runnerExitCode } from './wait-status.js';
 
 const SETUP_FAILURE_STDERR_BYTES = 4096;
-/**
- * After SIGKILL a sandbox's tree is gone within milliseconds. Its pipes still open this
- * long after are held by something else; they are closed from this end, and past twice
- * that the sandbox counts as ended (logged): no run, release or executor close waits
- * forever on it. A process that truly survived is the leftover scan's to find.
- */
-const CLOSE_AFTER_KILL_MS = 5_000;
 /** bubblewrap's status JSON is two short objects. */
 const MAX_STATUS_JSON_BYTES = 64 * 1024;
 
@@ -57,7 +51,7 @@ export class SandboxProcess {
   #used = false;
   #exited = false;
   #giveUp: () => void = () => undefined;
-  #killTimer: NodeJS.Timeout | undefined;
+  #closeBounded = false;
 
   constructor(params: {
     id: string;
@@ -199,7 +193,7 @@ export class SandboxProcess {
     await this.#user?.release();
   }
 
-  /** Resolves once its process has closed (or counts as ended, CLOSE_AFTER_KILL_MS). */
+  /** Resolves once its process has closed (or counts as ended: close-bound.ts). */
   get ended(): Promise<unknown> {
     return this.#closed;
   }
@@ -233,25 +227,16 @@ export class SandboxProcess {
     this.#boundClose();
   }
 
-  /** Once killed, the wait for its close is bounded (CLOSE_AFTER_KILL_MS). */
+  /** Once killed, the wait for its close is bounded (close-bound.ts). */
   #boundClose(): void {
-    if (this.#killTimer) return;
-    const pid = this.#child.pid ?? 'none';
-    this.#killTimer = setTimeout(() => {
-      debug(
-        'spawn.sandbox',
-        () => `sandbox pid ${pid} not closed ${CLOSE_AFTER_KILL_MS} ms after SIGKILL: closing its pipes`,
-      );
-      for (const stream of this.#streams) stream?.destroy();
-      this.#killTimer = setTimeout(() => {
-        debug(
-          'spawn.sandbox',
-          () => `sandbox pid ${pid} not closed ${2 * CLOSE_AFTER_KILL_MS} ms after SIGKILL: counted as ended`,
-        );
-        this.#giveUp();
-      }, CLOSE_AFTER_KILL_MS).unref();
-    }, CLOSE_AFTER_KILL_MS).unref();
-    void this.#closed.then(() => clearTimeout(this.#killTimer));
+    if (this.#closeBounded) return;
+    this.#closeBounded = true;
+    boundCloseAfterKill({
+      what: `sandbox pid ${this.#child.pid ?? 'none'}`,
+      closed: this.#closed,
+      streams: this.#streams,
+      giveUp: this.#giveUp,
+    });
   }
 
   #killTree(): void {
