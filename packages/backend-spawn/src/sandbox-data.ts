@@ -19,6 +19,9 @@ export const ETC_FILES: ReadonlyMap<string, Buffer> = new Map(
 export const GUARD_FILE = builtFile('network-guard.cjs');
 export const GUARD_SOURCE = readFileSync(GUARD_FILE);
 export const BOOT_SOURCE = readFileSync(builtFile('node-boot.cjs'));
+/** Under an allow-list: the preload that points `fetch` at the proxy, and the undici bundle it loads. */
+export const DISPATCHER_SOURCE = readFileSync(builtFile('egress-dispatcher.cjs'));
+export const PROXY_AGENT_SOURCE = readFileSync(builtFile('undici-proxy-agent.cjs'));
 
 /** A boot id of the sandbox's own (the host's would identify the machine and its boot). */
 export function sandboxBootId(): Buffer {

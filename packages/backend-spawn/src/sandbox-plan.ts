@@ -4,7 +4,14 @@ import type { Language, NormalizedRequest } from '@cordon/core';
 import { launcherCommand, type Launcher } from './launcher.js';
 import { runnerArgs, runnerEnv } from './runner.js';
 import type { RunnerJob } from './runner-records.js';
-import { BOOT_SOURCE, ETC_FILES, GUARD_SOURCE, sandboxBootId } from './sandbox-data.js';
+import {
+  BOOT_SOURCE,
+  DISPATCHER_SOURCE,
+  ETC_FILES,
+  GUARD_SOURCE,
+  PROXY_AGENT_SOURCE,
+  sandboxBootId,
+} from './sandbox-data.js';
 import { seccompProgram } from './seccomp.js';
 import { FORWARDER_PORTS } from './egress-netns.js';
 import { debug } from '@cordon/core/backend';
@@ -94,7 +101,6 @@ function interpreterFor(language: Language, interpreters: Interpreters): string 
   }
 }
 
-/** Variables the program sees: a minimal PATH and HOME, the caller's, and the wiring for the guard and packages. */
 /**
  * For programs that honour proxy settings (the rest are captured in the namespace and
  * judged the same way): the forwarder's HTTP proxy and SOCKS5 proxy (egress-netns.ts).
@@ -118,9 +124,14 @@ const EGRESS_PROXY_ENV: Readonly<Record<string, string>> = (() => {
   };
 })();
 
+/**
+ * Variables the program sees: a minimal PATH and HOME, the caller's, and the wiring for
+ * the Node preload (the network guard under `none`, the egress dispatcher under an
+ * allow-list) and packages.
+ */
 export function programEnv(
   request: NormalizedRequest,
-  paths: { home: string; tmp: string | undefined; guard: string | undefined; packages: readonly string[] },
+  paths: { home: string; tmp: string | undefined; preload: string | undefined; packages: readonly string[] },
 ): Record<string, string> {
   const env: Record<string, string> = {
     PATH: SANDBOX_PATH,
@@ -129,8 +140,8 @@ export function programEnv(
     ...(request.network.mode === 'allow' ? EGRESS_PROXY_ENV : {}),
     ...request.env,
   };
-  if (paths.guard) {
-    const flag = `--require ${paths.guard}`;
+  if (paths.preload) {
+    const flag = `--require ${paths.preload}`;
     env.NODE_OPTIONS = env.NODE_OPTIONS ? `${flag} ${env.NODE_OPTIONS}` : flag;
   }
   if (paths.packages.length > 0) {
@@ -177,6 +188,16 @@ const GUARD_IN_SANDBOX = `${CORDON_DIR}/network-guard.cjs`;
 /** Under an allow-list the only resolver is the egress forwarder's, on the namespace's loopback. */
 const EGRESS_RESOLV_CONF = Buffer.from('nameserver 127.0.0.1\noptions attempts:1 timeout:2\n');
 const BOOT_IN_SANDBOX = `${CORDON_DIR}/node-boot.cjs`;
+const DISPATCHER_IN_SANDBOX = `${CORDON_DIR}/egress-dispatcher.cjs`;
+/** Beside the dispatcher, which loads it by that name. */
+const PROXY_AGENT_IN_SANDBOX = `${CORDON_DIR}/undici-proxy-agent.cjs`;
+
+/** The Node preload of a network mode: `--require`d by every Node process in the sandbox. */
+function nodePreload(mode: NormalizedRequest['network']['mode']): string | undefined {
+  if (mode === 'none') return GUARD_IN_SANDBOX;
+  if (mode === 'allow') return DISPATCHER_IN_SANDBOX;
+  return undefined;
+}
 
 /** Mount points of the package directories inside the kernel isolation's sandbox. */
 export function packageTargets(packageDirs: readonly string[]): string[] {
@@ -287,16 +308,21 @@ export function kernelPlan(input: PlanInput & { launcher: Launcher; shape: Sandb
       nodeModulesBound = true;
     }
   });
-  if (none || shape.prebootNode) args.push('--dir', CORDON_DIR);
+  if (none || allow || shape.prebootNode) args.push('--dir', CORDON_DIR);
   if (none) args.push(...fds.file(GUARD_SOURCE, GUARD_IN_SANDBOX));
+  if (allow) {
+    args.push(...fds.file(DISPATCHER_SOURCE, DISPATCHER_IN_SANDBOX));
+    args.push(...fds.file(PROXY_AGENT_SOURCE, PROXY_AGENT_IN_SANDBOX));
+  }
   if (shape.prebootNode) args.push(...fds.file(BOOT_SOURCE, BOOT_IN_SANDBOX));
   args.push('--remount-ro', '/', '--chdir', SANDBOX_WORKDIR, '--json-status-fd', '4', ...seccomp);
   // Under an allow-list Node reads its proxy settings at start-up (NODE_USE_ENV_PROXY): the booted one gets the job's.
+  const preload = nodePreload(shape.network);
   const preboot = shape.prebootNode
     ? {
         node: interpreters.node,
         bootScript: BOOT_IN_SANDBOX,
-        nodeOptions: none ? `--require ${GUARD_IN_SANDBOX}` : '',
+        nodeOptions: preload ? `--require ${preload}` : '',
         ...(allow ? { env: EGRESS_PROXY_ENV } : {}),
       }
     : undefined;
@@ -337,7 +363,7 @@ export function kernelJob(
     env: programEnv(request, {
       home: SANDBOX_WORKDIR,
       tmp: undefined,
-      guard: request.network.mode === 'none' ? GUARD_IN_SANDBOX : undefined,
+      preload: nodePreload(request.network.mode),
       packages: packageTargets(packageDirs),
     }),
     argv: [interpreterFor(request.language, interpreters), program],
@@ -373,7 +399,8 @@ export function advisoryJob(
     env: programEnv(request, {
       home: `${dir}/work`,
       tmp: `${dir}/tmp`,
-      guard: request.network.mode === 'none' ? guardCopy : undefined,
+      // An allow-list is refused in the advisory isolation: only the guard is ever preloaded here.
+      preload: request.network.mode === 'none' ? guardCopy : undefined,
       packages: packageDirs,
     }),
     argv: [interpreterFor(request.language, interpreters), `${dir}/${PROGRAM_FILE[request.language]}`],

@@ -64,6 +64,13 @@ describe('spawn backend: egress allow-lists', () => {
       `require('http').get('http://${LISTED}/node', (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => console.log(b)); });`,
       NODE_PATH,
     ],
+    // Node 20 (and 22 before 22.21) ignores the proxy variables: the preload's dispatcher sends fetch through the proxy.
+    [
+      'node fetch (through the proxy on every Node)',
+      'node',
+      `fetch('http://${LISTED}/fetch').then((r) => r.text()).then(console.log);`,
+      'proxy-connect',
+    ],
     [
       'python socket (captured)',
       'python',
@@ -95,6 +102,41 @@ describe('spawn backend: egress allow-lists', () => {
     } finally {
       executor.events.off('egress', onEgress);
     }
+  });
+
+  it('loads the proxy agent for fetch only, and a program that sets its own dispatcher keeps it', async () => {
+    const loaded = "console.log(Object.keys(require.cache).some((name) => name.endsWith('undici-proxy-agent.cjs')));";
+    const plain = await executor.execute({
+      language: 'node',
+      code: loaded,
+      network: allow([LISTED]),
+      timeoutMs: 15_000,
+    });
+    expect(plain.stdout).toBe('false\n');
+    const fetched = await executor.execute({
+      language: 'node',
+      code: `fetch('http://${LISTED}/load').then((r) => r.text()).then(() => { console.log(process.versions.node); ${loaded} });`,
+      network: allow([LISTED]),
+      timeoutMs: 15_000,
+    });
+    const [version = '', used] = fetched.stdout.trim().split('\n');
+    // Node that honours NODE_USE_ENV_PROXY (22.21 and later) has its own agent: the bundle stays unloaded there.
+    const [major = 0, minor = 0] = version.split('.').map(Number);
+    const ownAgent = major >= 24 || (major === 22 && minor >= 21);
+    expect(used).toBe(ownAgent ? 'false' : 'true');
+    // A dispatcher the program sets wins, as it would outside (and its connections are captured).
+    const replaced = await executor.execute({
+      language: 'node',
+      code: [
+        "const key = Symbol.for('undici.globalDispatcher.1');",
+        'const mine = { dispatch() { throw new Error("mine"); } };',
+        'globalThis[key] = mine;',
+        'console.log(globalThis[key] === mine);',
+      ].join('\n'),
+      network: allow([LISTED]),
+      timeoutMs: 15_000,
+    });
+    expect(replaced.stdout).toBe('true\n');
   });
 
   it('denies an unlisted name fast, by proxy and by capture, and the canary sees nothing', async () => {
