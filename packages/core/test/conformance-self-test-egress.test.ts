@@ -25,6 +25,8 @@ const OFF_HOST: Record<string, string> = {
   'egress:dns-exfiltration': 'sends DNS to 192.0.2.53',
   'egress:udp': 'sends UDP to 192.0.2.53',
   'egress:cross-execution': 'dials 198.18.0.0/15',
+  // These executors run allow-lists only (and claim no dnsUnderNone); on the host's network its getaddrinfo would ask the host's resolver.
+  'egress:dns-under-none': "runs under network 'none' and resolves through the system resolver",
 };
 const CHECKS = EGRESS_CHECK_IDS.filter((id) => !(id in OFF_HOST));
 /** Clients that speak HTTP over a bare socket they open themselves. */

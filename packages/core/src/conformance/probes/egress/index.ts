@@ -4,7 +4,7 @@ import type { Language } from '../../../request.js';
 import { clients, type Attempt } from './clients.js';
 import { allowPolicy, auditProblem, egressResult, testName, toCanary, type EgressRunSpec } from './harness.js';
 export { EGRESS_ZONE } from './harness.js';
-import { dnsExfiltration, flood, crossExecution, udpDenied } from './properties.js';
+import { dnsExfiltration, dnsUnderNone, flood, crossExecution, udpDenied } from './properties.js';
 
 /**
  * An egress check: runs its probe and positive control (both under allow-lists, so
@@ -275,6 +275,7 @@ export function egressChecks(context: SuiteContext): EgressCheck[] {
           },
         ]),
     dnsExfiltration,
+    dnsUnderNone,
     udpDenied,
     flood,
     crossExecution,
@@ -297,6 +298,7 @@ export const EGRESS_CHECK_IDS: readonly string[] = [
   'egress:private-address',
   'egress:ipv6',
   'egress:dns-exfiltration',
+  'egress:dns-under-none',
   'egress:udp',
   'egress:flood',
   'egress:cross-execution',

@@ -81,6 +81,76 @@ step('getaddrinfo', lambda: socket.getaddrinfo('${nonce}.${dnsZone}', 80))`
   },
 };
 
+const DNS_UNDER_NONE_TITLE =
+  "under network 'none' the names code tries to resolve are audited as denied, and no query leaves";
+
+/**
+ * Under `'none'` a backend that claims `capabilities().egress.dnsUnderNone` answers DNS
+ * itself (nothing) and records every name asked: the probe resolves a nonce name three
+ * ways; the canary (the DNS resolver a leak would reach) must hear none of them, and the
+ * audit must show the nonce name, denied.
+ */
+export const dnsUnderNone: EgressCheck = {
+  id: 'egress:dns-under-none',
+  title: DNS_UNDER_NONE_TITLE,
+  language: 'python',
+  async run(context: SuiteContext): Promise<ConformanceResult> {
+    if (!context.capabilities.egress?.dnsUnderNone)
+      return {
+        id: this.id,
+        group: 'egress',
+        kind: 'network',
+        title: this.title,
+        language: 'python',
+        verdict: 'not-applicable',
+        detail:
+          "the backend does not observe DNS under network 'none' (capabilities().egress.dnsUnderNone is not true)",
+      };
+    const { dns, dnsZone } = context.endpoints;
+    const controlNonce = context.nonce();
+    const probeNonce = context.nonce();
+    const body = (nonce: string, direct: boolean) => `${pythonDnsQuery()}
+step('A', lambda: send_dns(${JSON.stringify(direct ? dns.host : '127.0.0.1')}, ${direct ? dns.port : 53}, '${nonce}.${dnsZone}', 1))
+${
+  direct
+    ? ''
+    : `step('canary resolver', lambda: send_dns(${JSON.stringify(dns.host)}, ${dns.port}, '${nonce}.${dnsZone}', 1))
+step('getaddrinfo', lambda: socket.getaddrinfo('${nonce}.${dnsZone}', 80))`
+}`;
+    // The control sends straight to the DNS canary on an open network: it proves the canary hears such queries.
+    const control = await context.run(
+      'control',
+      { language: 'python', code: pythonProbe(context.endpoints, controlNonce, body(controlNonce, true)) },
+      controlNonce,
+    );
+    const probe = await context.runWithNetwork(
+      'none',
+      { language: 'python', code: pythonProbe(context.endpoints, probeNonce, body(probeNonce, false)) },
+      probeNonce,
+    );
+    return egressResult({
+      context,
+      id: this.id,
+      title: this.title,
+      language: 'python',
+      probe,
+      probeNonce,
+      control,
+      controlNonce,
+      audit: () => {
+        const queries = egressRecords(probe).filter(
+          (record) => record.path === 'dns' && (record.host ?? '').includes(probeNonce),
+        );
+        if (queries.length === 0)
+          return `the audit shows none of the names the probe resolved (${describeRecords(egressRecords(probe))})`;
+        if (queries.some((record) => record.verdict !== 'denied'))
+          return "the audit shows a query under 'none' not denied";
+        return undefined;
+      },
+    });
+  },
+};
+
 export const udpDenied: EgressCheck = {
   id: 'egress:udp',
   title: 'UDP other than DNS to the broker is denied, to any address including a listed name',
