@@ -4,3 +4,7 @@ export { NONE_MODE_CAPS } from './caps.js';
 export type { EgressResolver } from './resolve.js';
 export type { ConnectionHeader } from './header.js';
 export { MAX_HEADER_BYTES } from './header.js';
+export { BrokerDaemon, DAEMON_SOCKET_NAME, type BrokerDaemonParams } from './daemon/broker-daemon.js';
+export { BrokerDaemonClient, type DaemonSession, type DaemonSessionParams } from './daemon/daemon-client.js';
+export { BrokerDaemonError } from './daemon/daemon-error.js';
+export { DAEMON_WIRE_VERSION, type DaemonCommand, type DaemonEvent, type WirePolicy } from './daemon/wire.js';

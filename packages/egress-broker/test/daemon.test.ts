@@ -1,0 +1,168 @@
+import { spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+import { EgressAuditLog } from '@cordon/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BrokerDaemon, BrokerDaemonClient, BrokerDaemonError } from '../src/index.js';
+import { allowPolicy, collect, dnsQuery, HttpCanary, nameRule, openBroker } from './helpers.js';
+
+const LISTED = 'api.listed.test';
+const isRoot = process.getuid?.() === 0;
+
+let root: string;
+beforeEach(() => {
+  root = mkdtempSync(join(tmpdir(), 'cordon-daemon-test-'));
+});
+afterEach(() => {
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** A daemon in this process, its channel two in-memory pipes. */
+async function inProcessDaemon(): Promise<{ client: BrokerDaemonClient; commands: PassThrough; ran: Promise<void> }> {
+  const commands = new PassThrough();
+  const events = new PassThrough();
+  const ran = new BrokerDaemon({ root, input: commands, output: events }).run();
+  const client = await BrokerDaemonClient.attach({ input: commands, output: events });
+  return { client, commands, ran };
+}
+
+async function proxiedGet(socket: string, port: number, path: string): Promise<string> {
+  const connection = await openBroker(socket, { v: 1, kind: 'http-proxy' });
+  connection.write(
+    `GET http://${LISTED}:${port}${path} HTTP/1.1\r\nHost: ${LISTED}:${port}\r\nConnection: close\r\n\r\n`,
+  );
+  const { data } = await collect(connection, { untilText: `ok ${path}` });
+  connection.destroy();
+  return data.toString('latin1');
+}
+
+describe('broker daemon: many executions over one channel', () => {
+  it('opens sessions, streams each record to its own execution, and closes them', async () => {
+    await using canary = await HttpCanary.start();
+    const { client, commands, ran } = await inProcessDaemon();
+    const policy = allowPolicy({
+      rules: [nameRule(LISTED)],
+      resolve: { [LISTED]: { address: '127.0.0.1', port: canary.port } },
+    });
+    const audits = [new EgressAuditLog(100), new EgressAuditLog(100)];
+    const sessions = await Promise.all(
+      audits.map((audit, index) =>
+        client.open({
+          session: `exec-${index}`,
+          uid: process.getuid?.() ?? 0,
+          gid: process.getgid?.() ?? 0,
+          policy,
+          audit,
+        }),
+      ),
+    );
+    expect(sessions[0]!.socket).toBe(join(root, 'exec-0', 'broker.sock'));
+    expect(statSync(join(root, 'exec-0')).mode & 0o777).toBe(0o700);
+
+    expect(await proxiedGet(sessions[0]!.socket, 80, '/first')).toContain('ok /first');
+    expect(await proxiedGet(sessions[1]!.socket, 80, '/second')).toContain('ok /second');
+    const [denied] = await dnsQuery(sessions[1]!.socket, [{ name: 'evil.unlisted.test', type: 'A' }]);
+    expect(denied?.rcode).toBe('NXDOMAIN');
+    await Promise.all(sessions.map((session) => session.close()));
+
+    // Every record is in, and only in, the audit of the session it happened in.
+    const first = audits[0]!.snapshot().records;
+    const second = audits[1]!.snapshot().records;
+    expect(first).toEqual([expect.objectContaining({ path: 'proxy-http', host: LISTED, verdict: 'allowed' })]);
+    expect(second).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ path: 'proxy-http', host: LISTED, verdict: 'allowed' }),
+        expect.objectContaining({ path: 'dns', host: 'evil.unlisted.test', verdict: 'denied' }),
+      ]),
+    );
+    expect(second).toHaveLength(2);
+    expect(canary.requests.map((request) => request.url)).toEqual(['/first', '/second']);
+    expect(existsSync(join(root, 'exec-0'))).toBe(false);
+
+    await client.close();
+    commands.end();
+    await ran;
+  });
+
+  it.runIf(isRoot)("gives the session's directory to the sandbox uid alone", async () => {
+    const { client } = await inProcessDaemon();
+    const session = await client.open({
+      session: 'owned',
+      uid: 10_234,
+      gid: 10_235,
+      policy: { mode: 'none' },
+      audit: new EgressAuditLog(10),
+    });
+    const stat = statSync(join(root, 'owned'));
+    expect({ uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o777 }).toEqual({
+      uid: 10_234,
+      gid: 10_235,
+      mode: 0o700,
+    });
+    await session.close();
+    await client.close();
+  });
+
+  it('refuses a bad key, a second open of one session and a bad command, by name', async () => {
+    const { client } = await inProcessDaemon();
+    const params = { uid: 0, gid: 0, policy: { mode: 'none' } as const, audit: new EgressAuditLog(10) };
+    await expect(client.open({ ...params, session: '../escape' })).rejects.toThrow(/"\.\.\/escape" is not a key/);
+    const session = await client.open({ ...params, session: 'once' });
+    await expect(client.open({ ...params, session: 'once' })).rejects.toThrow(BrokerDaemonError);
+    await session.close();
+    await client.close();
+
+    // The daemon itself names what is wrong with a command it cannot take, and goes on.
+    const commands = new PassThrough();
+    const events = new PassThrough();
+    const lines: string[] = [];
+    events.on('data', (chunk: Buffer) => lines.push(...chunk.toString().trim().split('\n')));
+    const ran = new BrokerDaemon({ root, input: commands, output: events }).run();
+    commands.write('{"v":1,"op":"open","session":"x"}\n');
+    commands.write('{"v":1,"op":"open","session":"../x","uid":0,"gid":0,"policy":{"mode":"none"}}\n');
+    commands.write('not json\n');
+    commands.write('{"v":1,"op":"close","session":"never"}\n');
+    commands.end();
+    await ran;
+    expect(lines.map((line) => JSON.parse(line) as { ev: string; message?: string })).toEqual([
+      { v: 1, ev: 'ready' },
+      { v: 1, ev: 'error', message: expect.stringMatching(/^bad command: uid/) as unknown as string },
+      { v: 1, ev: 'error', message: expect.stringMatching(/^bad command: session/) as unknown as string },
+      { v: 1, ev: 'error', message: 'not JSON: not json' },
+      { v: 1, ev: 'error', session: 'never', message: 'no session never' },
+    ]);
+  });
+
+  it('runs as its one bundled file, alone in a directory; closes every session when its channel ends, then exits', async () => {
+    const bundle = fileURLToPath(new URL('../dist/broker-daemon.cjs', import.meta.url));
+    if (!existsSync(bundle)) throw new Error(`build first: ${bundle} is missing`);
+    // As in a container: the one file, no node_modules anywhere above it.
+    const alone = join(root, 'bin');
+    mkdirSync(alone);
+    copyFileSync(bundle, join(alone, 'broker-daemon.cjs'));
+    const child = spawn(process.execPath, [join(alone, 'broker-daemon.cjs'), '--root', root], {
+      cwd: alone,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const client = await BrokerDaemonClient.attach({ input: child.stdin, output: child.stdout });
+    const audit = new EgressAuditLog(10);
+    const session = await client.open({ session: 'ends', uid: 0, gid: 0, policy: { mode: 'none' }, audit });
+    const [answer] = await dnsQuery(session.socket, [{ name: 'leak.example.test', type: 'TXT' }]);
+    expect(answer?.rcode).toBe('NXDOMAIN');
+    await client.close();
+    expect(await exited).toBe(0);
+    expect(existsSync(join(root, 'ends'))).toBe(false);
+    expect(audit.snapshot().records).toEqual([
+      expect.objectContaining({
+        path: 'dns',
+        host: 'leak.example.test',
+        verdict: 'denied',
+        reason: 'network mode is none',
+      }),
+    ]);
+  });
+});
