@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -52,7 +52,6 @@ describe('broker daemon: many executions over one channel', () => {
       audits.map((audit, index) =>
         client.open({
           session: `exec-${index}`,
-          uid: process.getuid?.() ?? 0,
           gid: process.getgid?.() ?? 0,
           policy,
           audit,
@@ -60,7 +59,7 @@ describe('broker daemon: many executions over one channel', () => {
       ),
     );
     expect(sessions[0]!.socket).toBe(join(root, 'exec-0', 'broker.sock'));
-    expect(statSync(join(root, 'exec-0')).mode & 0o777).toBe(0o700);
+    expect(statSync(join(root, 'exec-0')).mode & 0o777).toBe(0o710);
 
     expect(await proxiedGet(sessions[0]!.socket, 80, '/first')).toContain('ok /first');
     expect(await proxiedGet(sessions[1]!.socket, 80, '/second')).toContain('ok /second');
@@ -87,28 +86,41 @@ describe('broker daemon: many executions over one channel', () => {
     await ran;
   });
 
-  it.runIf(isRoot)("gives the session's directory to the sandbox uid alone", async () => {
+  it.runIf(isRoot)("lets the sandbox's group alone pass the session's directory", async () => {
     const { client } = await inProcessDaemon();
     const session = await client.open({
       session: 'owned',
-      uid: 10_234,
       gid: 10_235,
       policy: { mode: 'none' },
       audit: new EgressAuditLog(10),
     });
     const stat = statSync(join(root, 'owned'));
-    expect({ uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o777 }).toEqual({
-      uid: 10_234,
-      gid: 10_235,
-      mode: 0o700,
-    });
+    expect({ uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o777 }).toEqual({ uid: 0, gid: 10_235, mode: 0o710 });
+    // Another sandbox (another group) cannot reach the socket; one of the group can.
+    chmodSync(root, 0o711);
+    const dial = (uid: number, gid: number) =>
+      new Promise<string>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [
+            '-e',
+            `require('net').connect(${JSON.stringify(session.socket)}).on('connect', () => { console.log('connected'); process.exit(0); }).on('error', (e) => { console.log(e.code); process.exit(0); })`,
+          ],
+          { uid, gid, stdio: ['ignore', 'pipe', 'inherit'] },
+        );
+        let out = '';
+        child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+        child.once('close', () => resolve(out.trim()));
+      });
+    expect(await dial(10_236, 10_236)).toBe('EACCES');
+    expect(await dial(10_237, 10_235)).toBe('connected');
     await session.close();
     await client.close();
   });
 
   it('refuses a bad key, a second open of one session and a bad command, by name', async () => {
     const { client } = await inProcessDaemon();
-    const params = { uid: 0, gid: 0, policy: { mode: 'none' } as const, audit: new EgressAuditLog(10) };
+    const params = { gid: 0, policy: { mode: 'none' } as const, audit: new EgressAuditLog(10) };
     await expect(client.open({ ...params, session: '../escape' })).rejects.toThrow(/"\.\.\/escape" is not a key/);
     const session = await client.open({ ...params, session: 'once' });
     await expect(client.open({ ...params, session: 'once' })).rejects.toThrow(BrokerDaemonError);
@@ -122,14 +134,14 @@ describe('broker daemon: many executions over one channel', () => {
     events.on('data', (chunk: Buffer) => lines.push(...chunk.toString().trim().split('\n')));
     const ran = new BrokerDaemon({ root, input: commands, output: events }).run();
     commands.write('{"v":1,"op":"open","session":"x"}\n');
-    commands.write('{"v":1,"op":"open","session":"../x","uid":0,"gid":0,"policy":{"mode":"none"}}\n');
+    commands.write('{"v":1,"op":"open","session":"../x","gid":0,"policy":{"mode":"none"}}\n');
     commands.write('not json\n');
     commands.write('{"v":1,"op":"close","session":"never"}\n');
     commands.end();
     await ran;
     expect(lines.map((line) => JSON.parse(line) as { ev: string; message?: string })).toEqual([
       { v: 1, ev: 'ready' },
-      { v: 1, ev: 'error', message: expect.stringMatching(/^bad command: uid/) as unknown as string },
+      { v: 1, ev: 'error', message: expect.stringMatching(/^bad command: gid/) as unknown as string },
       { v: 1, ev: 'error', message: expect.stringMatching(/^bad command: session/) as unknown as string },
       { v: 1, ev: 'error', message: 'not JSON: not json' },
       { v: 1, ev: 'error', session: 'never', message: 'no session never' },
@@ -150,7 +162,7 @@ describe('broker daemon: many executions over one channel', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
     const client = await BrokerDaemonClient.attach({ input: child.stdin, output: child.stdout });
     const audit = new EgressAuditLog(10);
-    const session = await client.open({ session: 'ends', uid: 0, gid: 0, policy: { mode: 'none' }, audit });
+    const session = await client.open({ session: 'ends', gid: 0, policy: { mode: 'none' }, audit });
     const [answer] = await dnsQuery(session.socket, [{ name: 'leak.example.test', type: 'TXT' }]);
     expect(answer?.rcode).toBe('NXDOMAIN');
     await client.close();

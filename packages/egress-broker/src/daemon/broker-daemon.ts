@@ -1,4 +1,4 @@
-import { chown, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { EgressAuditLog } from '@cordon/core';
@@ -23,8 +23,8 @@ export const DAEMON_SOCKET_NAME = 'broker.sock';
 
 /**
  * Many executions' egress sessions in one process, driven over a line channel
- * (wire.ts): `open` makes a session (its directory the sandbox uid's alone, so no
- * other sandbox on a shared volume can dial it), every record is sent as it
+ * (wire.ts): `open` makes a session (its directory passable by the sandbox's group
+ * alone, so no other sandbox on a shared volume can dial it), every record is sent as it
  * happens, `close` ends one; the input's end closes them all. The records are the
  * broker's: no sandbox writes on this channel.
  */
@@ -79,8 +79,11 @@ export class BrokerDaemon {
     const opening = (async () => {
       try {
         await rm(dir, { recursive: true, force: true });
-        await mkdir(dir, { mode: 0o700 });
-        await chown(dir, command.uid, command.gid);
+        // The daemon's own, group the sandbox's, mode 0710: that group may pass to the socket, no other
+        // sandbox may, and the daemon (root without CAP_DAC_OVERRIDE in its container) keeps it.
+        await mkdir(dir, { mode: 0o710 });
+        await chown(dir, -1, command.gid);
+        await chmod(dir, 0o710);
         // The daemon keeps no records: each goes out at once, and the caller's log applies its limit.
         const audit = new EgressAuditLog(0, (record) =>
           this.#send({ v: DAEMON_WIRE_VERSION, ev: 'record', session, record }),

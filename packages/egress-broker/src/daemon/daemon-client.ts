@@ -7,7 +7,7 @@ import { DAEMON_WIRE_VERSION, SESSION_KEY, toWirePolicy, type DaemonCommand, typ
 export interface DaemonSessionParams {
   /** A path component ([A-Za-z0-9_-], at most 64), unique among the daemon's open sessions. */
   readonly session: string;
-  readonly uid: number;
+  /** The sandbox's group: only it may pass the session's directory. */
   readonly gid: number;
   readonly policy: AllowNetworkPolicy | { readonly mode: 'none' };
   /** Each of the session's records is added here as the daemon sends it. */
@@ -92,7 +92,6 @@ export class BrokerDaemonClient implements AsyncDisposable {
         v: DAEMON_WIRE_VERSION,
         op: 'open',
         session,
-        uid: params.uid,
         gid: params.gid,
         policy: toWirePolicy(params.policy),
       });

@@ -41,7 +41,6 @@ const command = z.discriminatedUnion('op', [
     v: z.literal(DAEMON_WIRE_VERSION),
     op: z.literal('open'),
     session: z.string().regex(SESSION_KEY),
-    uid: id,
     gid: id,
     policy,
   }),

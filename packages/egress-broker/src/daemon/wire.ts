@@ -30,8 +30,7 @@ export type DaemonCommand =
       readonly op: 'open';
       /** The session's key: a path component of the daemon's root ([A-Za-z0-9_-], at most 64). */
       readonly session: string;
-      /** The sandbox's uid and gid: the session's directory is theirs alone (mode 0700). */
-      readonly uid: number;
+      /** The sandbox's group (one per execution): only it may pass the session's directory (mode 0710). */
       readonly gid: number;
       readonly policy: WirePolicy;
     }
