@@ -2,8 +2,10 @@
 // sandbox receives as data beside egress-dispatcher.cjs (src/egress-dispatcher.cts). One
 // file, not undici's ~110: delivered through a pipe per sandbox, no host path is mounted.
 import { build } from 'esbuild';
+import { COMMONJS_BUNDLE } from '../../../scripts/bundle-commonjs.mjs';
 
 await build({
+  ...COMMONJS_BUNDLE,
   stdin: {
     // As undici's index does: the request API (connect among it, which the proxy's tunnels use) on every dispatcher.
     contents: [
@@ -13,14 +15,6 @@ await build({
     resolveDir: new URL('..', import.meta.url).pathname,
     loader: 'js',
   },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  minify: true,
-  // undici is MIT: its licence travels with the bundle.
-  legalComments: 'inline',
   banner: { js: '/*! undici (MIT, https://github.com/nodejs/undici), bundled by @cordon/backend-spawn */' },
   outfile: new URL('../dist/undici-proxy-agent.cjs', import.meta.url).pathname,
-  logLevel: 'warning',
 });

@@ -4,6 +4,7 @@
 // a backend copies this single file in, rather than a node_modules tree.
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { COMMONJS_BUNDLE } from '../../../scripts/bundle-commonjs.mjs';
 
 /**
  * The broker uses only core's egress contract: bundle that folder, not core's whole
@@ -18,15 +19,8 @@ const coreEgressOnly = {
 };
 
 await build({
+  ...COMMONJS_BUNDLE,
   entryPoints: [new URL('../dist/daemon/main.js', import.meta.url).pathname],
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  minify: true,
-  // The bundled packages' licences (MIT) travel with it.
-  legalComments: 'inline',
   outfile: new URL('../dist/broker-daemon.cjs', import.meta.url).pathname,
   plugins: [coreEgressOnly],
-  logLevel: 'warning',
 });

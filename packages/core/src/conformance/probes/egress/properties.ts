@@ -1,3 +1,5 @@
+import type { EgressRecord } from '../../../egress/index.js';
+import type { ExecutionRequest } from '../../../request.js';
 import type { SuiteContext } from '../../context.js';
 import type { ConformanceResult } from '../../types.js';
 import { propertyVerdict } from '../../verdict.js';
@@ -28,61 +30,82 @@ def send_dns(host, port, name, qtype):
 `;
 }
 
+/**
+ * A DNS check's two runs and judgement: the control sends an A query for a nonce name
+ * straight to the DNS canary on an open network (proving the canary hears such
+ * queries); the probe, under `network`, asks the sandbox's resolver the same and then
+ * its `probeSteps`; the canary must hear none of the probe's, and `judge` reads the
+ * probe's audited queries for its nonce.
+ */
+async function dnsLeakCheck(params: {
+  context: SuiteContext;
+  check: EgressCheck;
+  network: NonNullable<ExecutionRequest['network']>;
+  probeSteps: (nonce: string) => string;
+  judge: (queries: readonly EgressRecord[], all: readonly EgressRecord[]) => string | undefined;
+}): Promise<ConformanceResult> {
+  const { context, check } = params;
+  const { dns, dnsZone } = context.endpoints;
+  const controlNonce = context.nonce();
+  const probeNonce = context.nonce();
+  const body = (nonce: string, direct: boolean) => `${pythonDnsQuery()}
+step('A', lambda: send_dns(${JSON.stringify(direct ? dns.host : '127.0.0.1')}, ${direct ? dns.port : 53}, '${nonce}.${dnsZone}', 1))
+${direct ? '' : params.probeSteps(nonce)}`;
+  const control = await context.run(
+    'control',
+    { language: 'python', code: pythonProbe(context.endpoints, controlNonce, body(controlNonce, true)) },
+    controlNonce,
+  );
+  const probe = await context.runWithNetwork(
+    params.network,
+    { language: 'python', code: pythonProbe(context.endpoints, probeNonce, body(probeNonce, false)) },
+    probeNonce,
+  );
+  return egressResult({
+    context,
+    id: check.id,
+    title: check.title,
+    language: 'python',
+    probe,
+    probeNonce,
+    control,
+    controlNonce,
+    audit: () => {
+      const all = egressRecords(probe);
+      return params.judge(
+        all.filter((record) => record.path === 'dns' && (record.host ?? '').includes(probeNonce)),
+        all,
+      );
+    },
+  });
+}
+
 export const dnsExfiltration: EgressCheck = {
   id: 'egress:dns-exfiltration',
   title:
     'DNS exfiltration (long labels, TXT, other resolvers) reaches no resolver but the broker, which forwards nothing',
   language: 'python',
-  async run(context: SuiteContext): Promise<ConformanceResult> {
+  run(context: SuiteContext): Promise<ConformanceResult> {
     const { dns, dnsZone } = context.endpoints;
-    const controlNonce = context.nonce();
-    const probeNonce = context.nonce();
     const long = (nonce: string) => `${nonce}${'x'.repeat(63 - nonce.length)}`;
-    const body = (nonce: string, direct: boolean) => `${pythonDnsQuery()}
-step('A', lambda: send_dns(${JSON.stringify(direct ? dns.host : '127.0.0.1')}, ${direct ? dns.port : 53}, '${nonce}.${dnsZone}', 1))
-step('TXT, long label', lambda: send_dns(${JSON.stringify(direct ? dns.host : '127.0.0.1')}, ${direct ? dns.port : 53}, '${long(nonce)}.${long(nonce)}.${dnsZone}', 16))
-${
-  direct
-    ? ''
-    : `step('canary resolver', lambda: send_dns(${JSON.stringify(dns.host)}, ${dns.port}, '${nonce}.${dnsZone}', 1))
-step('another resolver', lambda: send_dns('${ELSEWHERE}', 53, '${nonce}.${dnsZone}', 16))
-step('getaddrinfo', lambda: socket.getaddrinfo('${nonce}.${dnsZone}', 80))`
-}`;
-    // The control sends straight to the DNS canary on an open network: it proves the canary hears such queries.
-    const control = await context.run(
-      'control',
-      { language: 'python', code: pythonProbe(context.endpoints, controlNonce, body(controlNonce, true)) },
-      controlNonce,
-    );
-    const probe = await context.runWithNetwork(
-      allowPolicy({ allow: [API], resolve: toCanary(context, [API]) }),
-      { language: 'python', code: pythonProbe(context.endpoints, probeNonce, body(probeNonce, false)) },
-      probeNonce,
-    );
-    return egressResult({
+    return dnsLeakCheck({
       context,
-      id: this.id,
-      title: this.title,
-      language: 'python',
-      probe,
-      probeNonce,
-      control,
-      controlNonce,
-      audit: () => {
-        const queries = egressRecords(probe).filter(
-          (record) => record.path === 'dns' && (record.host ?? '').includes(probeNonce),
-        );
-        if (queries.length === 0)
-          return `the audit shows none of the probe's DNS queries (${describeRecords(egressRecords(probe))})`;
+      check: this,
+      network: allowPolicy({ allow: [API], resolve: toCanary(context, [API]) }),
+      probeSteps: (
+        nonce,
+      ) => `step('TXT, long label', lambda: send_dns('127.0.0.1', 53, '${long(nonce)}.${long(nonce)}.${dnsZone}', 16))
+step('canary resolver', lambda: send_dns(${JSON.stringify(dns.host)}, ${dns.port}, '${nonce}.${dnsZone}', 1))
+step('another resolver', lambda: send_dns('${ELSEWHERE}', 53, '${nonce}.${dnsZone}', 16))
+step('getaddrinfo', lambda: socket.getaddrinfo('${nonce}.${dnsZone}', 80))`,
+      judge: (queries, all) => {
+        if (queries.length === 0) return `the audit shows none of the probe's DNS queries (${describeRecords(all)})`;
         if (queries.some((record) => record.verdict === 'allowed')) return 'the audit shows a nonce query answered';
         return undefined;
       },
     });
   },
 };
-
-const DNS_UNDER_NONE_TITLE =
-  "under network 'none' the names code tries to resolve are audited as denied, and no query leaves";
 
 /**
  * Under `'none'` a backend that claims `capabilities().egress.dnsUnderNone` answers DNS
@@ -92,11 +115,11 @@ const DNS_UNDER_NONE_TITLE =
  */
 export const dnsUnderNone: EgressCheck = {
   id: 'egress:dns-under-none',
-  title: DNS_UNDER_NONE_TITLE,
+  title: "under network 'none' the names code tries to resolve are audited as denied, and no query leaves",
   language: 'python',
-  async run(context: SuiteContext): Promise<ConformanceResult> {
+  run(context: SuiteContext): Promise<ConformanceResult> {
     if (!context.capabilities.egress?.dnsUnderNone)
-      return {
+      return Promise.resolve({
         id: this.id,
         group: 'egress',
         kind: 'network',
@@ -105,44 +128,19 @@ export const dnsUnderNone: EgressCheck = {
         verdict: 'not-applicable',
         detail:
           "the backend does not observe DNS under network 'none' (capabilities().egress.dnsUnderNone is not true)",
-      };
+      });
     const { dns, dnsZone } = context.endpoints;
-    const controlNonce = context.nonce();
-    const probeNonce = context.nonce();
-    const body = (nonce: string, direct: boolean) => `${pythonDnsQuery()}
-step('A', lambda: send_dns(${JSON.stringify(direct ? dns.host : '127.0.0.1')}, ${direct ? dns.port : 53}, '${nonce}.${dnsZone}', 1))
-${
-  direct
-    ? ''
-    : `step('canary resolver', lambda: send_dns(${JSON.stringify(dns.host)}, ${dns.port}, '${nonce}.${dnsZone}', 1))
-step('getaddrinfo', lambda: socket.getaddrinfo('${nonce}.${dnsZone}', 80))`
-}`;
-    // The control sends straight to the DNS canary on an open network: it proves the canary hears such queries.
-    const control = await context.run(
-      'control',
-      { language: 'python', code: pythonProbe(context.endpoints, controlNonce, body(controlNonce, true)) },
-      controlNonce,
-    );
-    const probe = await context.runWithNetwork(
-      'none',
-      { language: 'python', code: pythonProbe(context.endpoints, probeNonce, body(probeNonce, false)) },
-      probeNonce,
-    );
-    return egressResult({
+    return dnsLeakCheck({
       context,
-      id: this.id,
-      title: this.title,
-      language: 'python',
-      probe,
-      probeNonce,
-      control,
-      controlNonce,
-      audit: () => {
-        const queries = egressRecords(probe).filter(
-          (record) => record.path === 'dns' && (record.host ?? '').includes(probeNonce),
-        );
+      check: this,
+      network: 'none',
+      probeSteps: (
+        nonce,
+      ) => `step('canary resolver', lambda: send_dns(${JSON.stringify(dns.host)}, ${dns.port}, '${nonce}.${dnsZone}', 1))
+step('getaddrinfo', lambda: socket.getaddrinfo('${nonce}.${dnsZone}', 80))`,
+      judge: (queries, all) => {
         if (queries.length === 0)
-          return `the audit shows none of the names the probe resolved (${describeRecords(egressRecords(probe))})`;
+          return `the audit shows none of the names the probe resolved (${describeRecords(all)})`;
         if (queries.some((record) => record.verdict !== 'denied'))
           return "the audit shows a query under 'none' not denied";
         return undefined;
