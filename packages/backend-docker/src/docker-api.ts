@@ -215,6 +215,36 @@ export class DockerApi {
   async removeNetwork(id: string): Promise<void> {
     await this.call('remove the network', () => this.#docker.getNetwork(id).remove() as Promise<unknown>);
   }
+
+  /** Creates a named volume (on the daemon's host: it works against a remote daemon too). */
+  async createVolume(options: { name: string; labels: Record<string, string> }): Promise<void> {
+    await this.call('create a volume', () =>
+      this.#docker.createVolume({ Name: options.name, Labels: options.labels }) as Promise<unknown>,
+    );
+  }
+
+  /** Volumes carrying all of `labels` (`key=value`). */
+  async listVolumes(labels: readonly string[]): Promise<{ Name: string; Labels: Record<string, string> | null }[]> {
+    const listed = await this.call('list volumes', () => this.#docker.listVolumes({ filters: { label: [...labels] } }));
+    return (listed as { Volumes?: { Name: string; Labels: Record<string, string> | null }[] | null }).Volumes ?? [];
+  }
+
+  /** Removes a volume; one already gone is fine. */
+  async removeVolume(name: string): Promise<void> {
+    await this.call('remove the volume', () => this.#docker.getVolume(name).remove() as Promise<unknown>, {
+      allow: [404],
+      context: { volume: name },
+    });
+  }
+
+  /** Unpacks a tar archive into a (created, not yet started) container at `path`. */
+  async putArchive(id: string, archive: Buffer, path: string): Promise<void> {
+    await this.call(
+      'copy files into the container',
+      () => this.#docker.getContainer(id).putArchive(archive, { path }) as Promise<unknown>,
+      { context: { containerId: id, path } },
+    );
+  }
 }
 
 /** A dockerode client for `dockerHost` (unix:// or tcp://), or for DOCKER_HOST / the default socket. */

@@ -23,7 +23,7 @@ export async function removeContainers(api: DockerApi, ids: readonly string[]): 
 
 /**
  * Removes what dead owners on this host left behind (their process crashed or
- * was killed before `close()`): containers and networks whose owner pid no longer runs.
+ * was killed before `close()`): containers, networks and volumes whose owner pid no longer runs.
  * Containers made from other hosts (a shared remote daemon) are left alone.
  */
 export async function reapDeadOwners(api: DockerApi): Promise<string[]> {
@@ -41,7 +41,19 @@ export async function reapDeadOwners(api: DockerApi): Promise<string[]> {
       api.removeNetwork(info.Id).catch(ignored('docker.reaper', () => `remove network ${info.Id}`)),
     ),
   );
-  return [...dead.map((info) => info.Id), ...deadNetworks.map((info) => info.Id)];
+  // Egress volumes of brokers whose owner died (src/egress/broker-container.ts): after their containers.
+  const volumes = await api.listVolumes(CORDON_FILTERS);
+  const deadVolumes = volumes.filter((info) => isDeadOwner(info.Labels ?? {}, host));
+  await Promise.all(
+    deadVolumes.map((info) =>
+      api.removeVolume(info.Name).catch(ignored('docker.reaper', () => `remove volume ${info.Name}`)),
+    ),
+  );
+  return [
+    ...dead.map((info) => info.Id),
+    ...deadNetworks.map((info) => info.Id),
+    ...deadVolumes.map((info) => info.Name),
+  ];
 }
 
 function isDeadOwner(labels: Record<string, string>, host: string): boolean {
