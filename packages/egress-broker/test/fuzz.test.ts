@@ -33,6 +33,9 @@ describe('random bytes after each header', () => {
         const socket = await openBroker(broker.socketPath, header);
         socket.on('error', () => undefined);
         const noise = randomBytes(1 + ((i * 97) % 3_000));
+        // Node's HTTP parser skips blank lines before a request line: noise of only CR and LF (the
+        // 1-byte run draws one 2 times in 256) is an idle client, closed by the 30 s bound, not garbage.
+        if (noise.every((byte) => byte === 0x0d || byte === 0x0a)) noise[0] = 0x00;
         // On the proxy a header's end makes the parser decide; without one, a plausible start
         // (one capital letter, say) rightly waits for more, up to the front's 30 s idle bound.
         socket.write(header.kind === 'http-proxy' ? Buffer.concat([noise, Buffer.from('\r\n\r\n')]) : noise);
