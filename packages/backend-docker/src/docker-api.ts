@@ -218,8 +218,9 @@ export class DockerApi {
 
   /** Creates a named volume (on the daemon's host: it works against a remote daemon too). */
   async createVolume(options: { name: string; labels: Record<string, string> }): Promise<void> {
-    await this.call('create a volume', () =>
-      this.#docker.createVolume({ Name: options.name, Labels: options.labels }) as Promise<unknown>,
+    await this.call(
+      'create a volume',
+      () => this.#docker.createVolume({ Name: options.name, Labels: options.labels }) as Promise<unknown>,
     );
   }
 

@@ -125,6 +125,8 @@ describe.runIf(available)('docker: the egress broker container', () => {
     } finally {
       await broker.close();
     }
+    // Its channel's end closed its stdin: the daemon closed its sessions and exited by itself.
+    expect(broker.exitCode).toBe(0);
     const volumes = await docker.listVolumes({ filters: { name: [broker.volume] } });
     expect(volumes.Volumes ?? []).toEqual([]);
     expect((await sessionContainers()).filter((info) => info.Id === broker.containerId)).toEqual([]);

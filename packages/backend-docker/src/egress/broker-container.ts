@@ -39,6 +39,7 @@ export class BrokerContainer implements AsyncDisposable {
   readonly #api: DockerApi;
   readonly #client: BrokerDaemonClient;
   #closing: Promise<void> | undefined;
+  #exitCode: number | undefined;
 
   private constructor(
     api: DockerApi,
@@ -72,7 +73,8 @@ export class BrokerContainer implements AsyncDisposable {
         User: '0:0',
         Labels: labels,
         OpenStdin: true,
-        StdinOnce: false,
+        // Our attach ending closes the daemon's stdin: it closes every session and exits.
+        StdinOnce: true,
         AttachStdin: true,
         AttachStdout: true,
         AttachStderr: true,
@@ -116,7 +118,7 @@ export class BrokerContainer implements AsyncDisposable {
       await this.#client.close();
       const exited = new AbortController();
       const timer = setTimeout(() => exited.abort(), EXIT_WAIT_MS);
-      await this.#api
+      this.#exitCode = await this.#api
         .exitCodeOf(this.containerId, { signal: exited.signal })
         .catch(ignored('docker.egress', 'wait for the broker'));
       clearTimeout(timer);
@@ -124,6 +126,11 @@ export class BrokerContainer implements AsyncDisposable {
       await this.#api.removeVolume(this.volume);
     })();
     return this.#closing;
+  }
+
+  /** After close(): the daemon's exit code when it exited by itself (0: every session closed), else undefined (killed). */
+  get exitCode(): number | undefined {
+    return this.#exitCode;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
