@@ -21,6 +21,18 @@ export const DOCKER_LABELS = {
   sandboxUid: 'cordon.dev/sandbox-uid',
 } as const;
 
+/** Who made a container or volume (core's labels, this process and host, the executor): what the reaper reads. */
+export function ownerLabels(executorId: string): Record<string, string> {
+  return {
+    [LABELS.managedBy]: MANAGED_BY,
+    [LABELS.owner]: OWNER_ID,
+    [LABELS.backend]: BACKEND_NAME,
+    [DOCKER_LABELS.ownerPid]: String(process.pid),
+    [DOCKER_LABELS.ownerHost]: hostname(),
+    [DOCKER_LABELS.executor]: executorId,
+  };
+}
+
 /** Everything that decides how a sandbox container is made; two equal specs make interchangeable containers. */
 export interface SandboxSpec {
   image: string;
@@ -99,12 +111,7 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
   // Controls may load native code (the dlopen probe's control); sandboxes may not.
   const exec = control ? 'exec' : 'noexec';
   const labels: Record<string, string> = {
-    [LABELS.managedBy]: MANAGED_BY,
-    [LABELS.owner]: OWNER_ID,
-    [LABELS.backend]: BACKEND_NAME,
-    [DOCKER_LABELS.ownerPid]: String(process.pid),
-    [DOCKER_LABELS.ownerHost]: hostname(),
-    [DOCKER_LABELS.executor]: spec.executorId,
+    ...ownerLabels(spec.executorId),
     [DOCKER_LABELS.sandboxUid]: String(programUid),
   };
   if (spec.executionId) labels[LABELS.execution] = spec.executionId;

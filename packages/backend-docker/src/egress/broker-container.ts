@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import { PassThrough, type Duplex } from 'node:stream';
-import { LABELS, MANAGED_BY, OWNER_ID, ignored } from '@cordon/core/backend';
+import { ignored } from '@cordon/core/backend';
 import { BrokerDaemonClient, type DaemonSession, type DaemonSessionParams } from '@cordon/egress-broker';
-import { BACKEND_NAME } from '../backend-name.js';
-import { DOCKER_LABELS } from '../container-spec.js';
+import { ownerLabels } from '../container-spec.js';
 import type { DockerApi } from '../docker-api.js';
 import { DAEMON_FILE, daemonArchive } from './daemon-archive.js';
 
@@ -53,15 +51,7 @@ export class BrokerContainer implements AsyncDisposable {
 
   static async start(params: BrokerContainerParams): Promise<BrokerContainer> {
     const { api } = params;
-    const labels: Record<string, string> = {
-      [LABELS.managedBy]: MANAGED_BY,
-      [LABELS.owner]: OWNER_ID,
-      [LABELS.backend]: BACKEND_NAME,
-      [DOCKER_LABELS.ownerPid]: String(process.pid),
-      [DOCKER_LABELS.ownerHost]: hostname(),
-      [DOCKER_LABELS.executor]: params.executorId,
-      [EGRESS_ROLE_LABEL]: EGRESS_ROLE,
-    };
+    const labels: Record<string, string> = { ...ownerLabels(params.executorId), [EGRESS_ROLE_LABEL]: EGRESS_ROLE };
     const volume = `cordon-egress-${randomBytes(6).toString('hex')}`;
     await api.createVolume({ name: volume, labels });
     let containerId: string | undefined;
