@@ -31,16 +31,18 @@ def send_dns(host, port, name, qtype):
 }
 
 /**
- * A DNS check's two runs and judgement: the control sends an A query for a nonce name
- * straight to the DNS canary on an open network (proving the canary hears such
- * queries); the probe, under `network`, asks the sandbox's resolver the same and then
- * its `probeSteps`; the canary must hear none of the probe's, and `judge` reads the
- * probe's audited queries for its nonce.
+ * A DNS check's two runs and judgement. An A query for a nonce name, and `moreQueries`,
+ * are sent by both sides: the control sends them straight to the DNS canary on an open
+ * network (proving the canary hears such queries), the probe, under `network`, to the
+ * sandbox's resolver, and then its `probeSteps`. The canary must hear none of the probe's, and `judge` reads the probe's
+ * audited queries for its nonce.
  */
 async function dnsLeakCheck(params: {
   context: SuiteContext;
   check: EgressCheck;
   network: NonNullable<ExecutionRequest['network']>;
+  /** Python steps sending to the resolver at `host`:`port`, after the A query. */
+  moreQueries?: (nonce: string, host: string, port: number) => string;
   probeSteps: (nonce: string) => string;
   judge: (queries: readonly EgressRecord[], all: readonly EgressRecord[]) => string | undefined;
 }): Promise<ConformanceResult> {
@@ -48,9 +50,13 @@ async function dnsLeakCheck(params: {
   const { dns, dnsZone } = context.endpoints;
   const controlNonce = context.nonce();
   const probeNonce = context.nonce();
-  const body = (nonce: string, direct: boolean) => `${pythonDnsQuery()}
-step('A', lambda: send_dns(${JSON.stringify(direct ? dns.host : '127.0.0.1')}, ${direct ? dns.port : 53}, '${nonce}.${dnsZone}', 1))
+  const body = (nonce: string, direct: boolean) => {
+    const [host, port] = direct ? [dns.host, dns.port] : ['127.0.0.1', 53];
+    return `${pythonDnsQuery()}
+step('A', lambda: send_dns(${JSON.stringify(host)}, ${port}, '${nonce}.${dnsZone}', 1))
+${params.moreQueries?.(nonce, host, port) ?? ''}
 ${direct ? '' : params.probeSteps(nonce)}`;
+  };
   const control = await context.run(
     'control',
     { language: 'python', code: pythonProbe(context.endpoints, controlNonce, body(controlNonce, true)) },
@@ -92,10 +98,11 @@ export const dnsExfiltration: EgressCheck = {
       context,
       check: this,
       network: allowPolicy({ allow: [API], resolve: toCanary(context, [API]) }),
+      moreQueries: (nonce, host, port) =>
+        `step('TXT, long label', lambda: send_dns(${JSON.stringify(host)}, ${port}, '${long(nonce)}.${long(nonce)}.${dnsZone}', 16))`,
       probeSteps: (
         nonce,
-      ) => `step('TXT, long label', lambda: send_dns('127.0.0.1', 53, '${long(nonce)}.${long(nonce)}.${dnsZone}', 16))
-step('canary resolver', lambda: send_dns(${JSON.stringify(dns.host)}, ${dns.port}, '${nonce}.${dnsZone}', 1))
+      ) => `step('canary resolver', lambda: send_dns(${JSON.stringify(dns.host)}, ${dns.port}, '${nonce}.${dnsZone}', 1))
 step('another resolver', lambda: send_dns('${ELSEWHERE}', 53, '${nonce}.${dnsZone}', 16))
 step('getaddrinfo', lambda: socket.getaddrinfo('${nonce}.${dnsZone}', 80))`,
       judge: (queries, all) => {
