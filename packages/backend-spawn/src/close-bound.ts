@@ -10,17 +10,19 @@ export const CLOSE_AFTER_KILL_MS = 5_000;
 
 /**
  * Bounds the wait for a killed child's `close` (which needs every pipe closed): unless
- * `closed` settles first, the pipes are destroyed CLOSE_AFTER_KILL_MS from now and
- * `giveUp` runs at twice that. Call once, right after the kill; the timers are unref'd
- * and cleared once `closed` settles.
+ * `closed` settles first, the pipes are destroyed CLOSE_AFTER_KILL_MS from now, and at
+ * twice that the wait is given up. Resolves when `closed` settles or at the give-up,
+ * whichever is first. Call once, right after the kill; the timers are unref'd and
+ * cleared once `closed` settles.
  */
 export function boundCloseAfterKill(params: {
   /** Named in the debug lines, e.g. `sandbox pid 123`. */
   what: string;
   closed: Promise<unknown>;
   streams: readonly ({ destroy(): unknown } | null | undefined)[];
-  giveUp: () => void;
-}): void {
+}): Promise<void> {
+  let giveUp: () => void = () => undefined;
+  const givenUp = new Promise<void>((resolve) => (giveUp = resolve));
   let timer = setTimeout(() => {
     debug('spawn.close', () => `${params.what} not closed ${CLOSE_AFTER_KILL_MS} ms after SIGKILL: closing its pipes`);
     for (const stream of params.streams) stream?.destroy();
@@ -29,8 +31,13 @@ export function boundCloseAfterKill(params: {
         'spawn.close',
         () => `${params.what} not closed ${2 * CLOSE_AFTER_KILL_MS} ms after SIGKILL: counted as ended`,
       );
-      params.giveUp();
+      giveUp();
     }, CLOSE_AFTER_KILL_MS).unref();
   }, CLOSE_AFTER_KILL_MS).unref();
-  void params.closed.finally(() => clearTimeout(timer));
+  const settled = params.closed.then(
+    () => undefined,
+    () => undefined,
+  );
+  void settled.finally(() => clearTimeout(timer));
+  return Promise.race([settled, givenUp]);
 }

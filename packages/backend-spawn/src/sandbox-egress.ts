@@ -166,17 +166,12 @@ export class SandboxEgress implements AsyncDisposable {
       this.#forwarder?.stdin?.end();
       this.#forwarder?.kill('SIGKILL');
       // Bounded like a sandbox's close: pipes something else holds must not hang the run.
-      if (this.#forwarder && this.#forwarderExit) {
-        let giveUp = () => undefined as void;
-        const givenUp = new Promise<void>((resolve) => (giveUp = resolve));
-        boundCloseAfterKill({
+      if (this.#forwarder && this.#forwarderExit)
+        await boundCloseAfterKill({
           what: `egress forwarder pid ${this.#forwarder.pid ?? 'none'}`,
           closed: this.#forwarderExit,
           streams: this.#forwarder.stdio,
-          giveUp,
         });
-        await Promise.race([this.#forwarderExit, givenUp]);
-      }
       await this.#session?.close();
       await rm(this.#dir, { recursive: true, force: true });
     }

@@ -231,12 +231,12 @@ export class SandboxProcess {
   #boundClose(): void {
     if (this.#closeBounded) return;
     this.#closeBounded = true;
-    boundCloseAfterKill({
+    // Past the bound the sandbox counts as ended (giving up after a close is a no-op).
+    void boundCloseAfterKill({
       what: `sandbox pid ${this.#child.pid ?? 'none'}`,
       closed: this.#closed,
       streams: this.#streams,
-      giveUp: this.#giveUp,
-    });
+    }).then(this.#giveUp);
   }
 
   #killTree(): void {
