@@ -34,26 +34,37 @@ export async function reapDeadOwners(api: DockerApi): Promise<string[]> {
     dead.map((info) => info.Id),
   );
   // Networks made for conformance control runs by owners that died before closing.
-  const networks = await api.listNetworks(CORDON_FILTERS);
-  const deadNetworks = networks.filter((info) => isDeadOwner(info.Labels ?? {}, host));
-  await Promise.all(
-    deadNetworks.map((info) =>
-      api.removeNetwork(info.Id).catch(ignored('docker.reaper', () => `remove network ${info.Id}`)),
-    ),
-  );
+  const networks = await removeDead({
+    host,
+    listed: await api.listNetworks(CORDON_FILTERS),
+    name: (info) => info.Id,
+    remove: (id) => api.removeNetwork(id),
+    what: 'network',
+  });
   // Egress volumes of brokers whose owner died (src/egress/broker-container.ts): after their containers.
-  const volumes = await api.listVolumes(CORDON_FILTERS);
-  const deadVolumes = volumes.filter((info) => isDeadOwner(info.Labels ?? {}, host));
+  const volumes = await removeDead({
+    host,
+    listed: await api.listVolumes(CORDON_FILTERS),
+    name: (info) => info.Name,
+    remove: (name) => api.removeVolume(name),
+    what: 'volume',
+  });
+  return [...dead.map((info) => info.Id), ...networks, ...volumes];
+}
+
+/** Removes the dead owners' ones among `listed` (a failure is logged, not thrown); resolves to their names. */
+async function removeDead<T extends { Labels?: Record<string, string> | null }>(params: {
+  host: string;
+  listed: readonly T[];
+  name: (info: T) => string;
+  remove: (name: string) => Promise<void>;
+  what: string;
+}): Promise<string[]> {
+  const dead = params.listed.filter((info) => isDeadOwner(info.Labels ?? {}, params.host)).map(params.name);
   await Promise.all(
-    deadVolumes.map((info) =>
-      api.removeVolume(info.Name).catch(ignored('docker.reaper', () => `remove volume ${info.Name}`)),
-    ),
+    dead.map((name) => params.remove(name).catch(ignored('docker.reaper', () => `remove ${params.what} ${name}`))),
   );
-  return [
-    ...dead.map((info) => info.Id),
-    ...deadNetworks.map((info) => info.Id),
-    ...deadVolumes.map((info) => info.Name),
-  ];
+  return dead;
 }
 
 function isDeadOwner(labels: Record<string, string>, host: string): boolean {
