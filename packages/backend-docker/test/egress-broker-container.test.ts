@@ -73,9 +73,14 @@ async function runInSandbox(params: { volume: string; uid: number; code: string 
     let out = '';
     stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
     api.demuxStream(stream, stdout, new PassThrough());
+    // The attach stream ends after the container's last output.
+    const ended = new Promise<void>((resolve) => {
+      stream.once('end', resolve);
+      stream.once('close', resolve);
+    });
     await api.startContainer(id);
     await api.exitCodeOf(id, { signal: AbortSignal.timeout(30_000) });
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await ended;
     return out.trim();
   } finally {
     await api.removeContainer(id);
