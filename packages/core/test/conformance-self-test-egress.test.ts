@@ -6,6 +6,7 @@ import { EGRESS_CHECK_IDS } from '../src/conformance/probes/egress/index.js';
 import { findHostProcesses } from '../src/conformance/host-processes.js';
 import { BrokenEgressExecutor, brokenEgressAdapter } from './support/broken-egress-executor.js';
 import type { BrokenEgress } from './support/leaky-forwarder.js';
+import { UnisolatedExecutor } from './support/unisolated-executor.js';
 
 /**
  * Proof the egress checks can fail: against executors that claim allow-list
@@ -94,3 +95,36 @@ describe.runIf(unavailable === undefined).each<BrokenEgress>(['forwards-everythi
     });
   },
 );
+
+/**
+ * A backend that claims it captures nothing ('proxy-only') is held to that: a raw
+ * client must fail at once even toward a listed address. This executor claims it
+ * while its raw connections go straight out (the unisolated executor is the open
+ * control), so every raw client's check must say LEAK.
+ */
+const UNCAPTURED = ['egress:node-net', 'egress:python-socket', 'egress:curl-direct', 'egress:nc', 'egress:bash-tcp'];
+
+describe.runIf(unavailable === undefined)('conformance self-test on an executor that claims proxy-only capture', () => {
+  const executor = new BrokenEgressExecutor('forwards-everything', 'proxy-only');
+  const control = new UnisolatedExecutor();
+  let report: ConformanceReport;
+
+  beforeAll(async () => {
+    report = await runConformance(brokenEgressAdapter(executor, control), { only: UNCAPTURED });
+    console.log(formatConformanceTable(report, { width: 180 }));
+  }, 120_000);
+
+  afterAll(async () => {
+    await executor.close();
+    await control.close();
+  });
+
+  it('reports every raw client as a LEAK, its open control having reached the canary', () => {
+    const table = report.results.map((result) => `${result.id}: ${result.verdict} (${result.detail})`).join('\n');
+    expect(report.results.map((result) => result.id).sort(), table).toEqual([...UNCAPTURED].sort());
+    for (const result of report.results) {
+      expect(result.verdict, table).toBe('LEAK');
+      expect(result.control?.delivered, `${result.id} control`).toBe(true);
+    }
+  });
+});

@@ -17,7 +17,7 @@ import { parseExecutionRequest, type ExecutionRequest, type NormalizedRequest } 
 import type { CollectedFile, ExecutionResult, ExecutionStatus } from '../result.js';
 import { newExecutionId } from './owner.js';
 import { ignored, type DebugMessage } from './debug.js';
-import type { WarmPool } from './warm-pool.js';
+import type { WarmPoolView } from './warm-pool.js';
 
 export const DEFAULT_MAX_CONCURRENCY = 4;
 
@@ -53,9 +53,6 @@ const MAX_BACKEND_WARNINGS = 20;
 const MAX_WARNING_CHARS = 500;
 
 type StopReason = 'timeout' | 'aborted';
-
-/** What the executor reads of its warm pool, whatever the pool's members and keys. */
-export type WarmPoolView = Pick<WarmPool<never, unknown>, 'idleIds' | 'settled' | 'refillError'>;
 
 /**
  * Validation, refusal of unenforceable guarantees, admission, timeout, abort,

@@ -87,6 +87,7 @@ export {
   type RunnerKind,
   type SupervisorCommandOptions,
 } from './runtime-image.js';
+export { EGRESS_PROXY_ENV, FORWARDER_PORTS, imageEgressEnv } from './egress-forwarder.js';
 export {
   foreignKindFor,
   foreignSupervisorCommand,
@@ -100,7 +101,14 @@ export {
   type ImageTools,
 } from './foreign-image.js';
 export { LABELS, MANAGED_BY, newExecutionId, OWNER_ID, SESSION_ID } from './owner.js';
-export { WarmPool, type WarmMember, type WarmPoolBackoff, type WarmPoolParams } from './warm-pool.js';
+export {
+  WarmPool,
+  warmPoolsView,
+  type WarmMember,
+  type WarmPoolBackoff,
+  type WarmPoolParams,
+  type WarmPoolView,
+} from './warm-pool.js';
 export { SANDBOX_UID_RANGE, sandboxUidLeases, UidLeases, type UidLease } from './uid-lease.js';
 // Defined with the request (which uses them too); only backends need them from outside.
 export { normalizeRelativePath, relativePathProblem } from '../request.js';

@@ -30,6 +30,11 @@ export interface SupervisorCommandOptions {
   programUid: number;
   /** RLIMIT_NPROC for the program's processes only; never set on root's, which is shared with the host or node. */
   nproc?: number | undefined;
+  /**
+   * Under an allow-list: the execution's broker socket as the sandbox sees it; the
+   * supervisor starts the egress forwarder (scope proxy) relaying to it before the job.
+   */
+  egressSocket?: string | undefined;
 }
 
 /**
@@ -48,5 +53,6 @@ export function supervisorCommand(options: SupervisorCommandOptions): string[] {
     '--uid',
     String(options.programUid),
     ...(options.nproc === undefined ? [] : ['--nproc', String(Math.floor(options.nproc))]),
+    ...(options.egressSocket === undefined ? [] : ['--egress-socket', options.egressSocket]),
   ];
 }

@@ -265,3 +265,22 @@ export class WarmPool<Member extends WarmMember, Key = string> {
     this.#pump();
   }
 }
+
+/** What an executor shows of its pools (idle ids, settling, the last refill error). */
+export type WarmPoolView = Pick<WarmPool<never, unknown>, 'idleIds' | 'settled' | 'refillError'>;
+
+/** Several pools as one view (e.g. a backend's pool and its allow-list pool): the absent ones are left out. */
+export function warmPoolsView(pools: readonly (WarmPoolView | undefined)[]): WarmPoolView | undefined {
+  const present = pools.filter((pool): pool is WarmPoolView => pool !== undefined);
+  if (present.length <= 1) return present[0];
+  return {
+    idleIds: () => new Set(present.flatMap((pool) => [...pool.idleIds()])),
+    settled: async () => {
+      await Promise.all(present.map((pool) => pool.settled()));
+    },
+    get refillError() {
+      // The most recently made pool first: its refills are the newest.
+      return present.reduceRight<unknown>((error, pool) => error ?? pool.refillError, undefined);
+    },
+  };
+}

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BaseExecutor, type RunContext, type RunOutcome } from '../../src/backend/base-executor.js';
-import type { BackendCapabilities } from '../../src/capabilities.js';
+import type { BackendCapabilities, EgressCapabilities } from '../../src/capabilities.js';
+import type { Executor } from '../../src/executor.js';
+import type { ExecutionRequest } from '../../src/request.js';
 import type { AllowNetworkPolicy } from '../../src/egress/policy-types.js';
 import type { ConformanceAdapter } from '../../src/conformance/adapter.js';
 import { findOnPath, hostCommand } from '../../src/conformance/on-host.js';
@@ -37,10 +39,14 @@ export class BrokenEgressExecutor extends BaseExecutor {
   /** Where the next run's block of 127.77/16 is: random, so two self-tests on one machine rarely meet. */
   #runs = randomInt(250);
 
-  constructor(broken: BrokenEgress) {
+  readonly #capture: EgressCapabilities['capture'];
+
+  /** `capture` is what it claims: with `proxy-only` the suite expects raw connections to fail, and they do not. */
+  constructor(broken: BrokenEgress, capture: EgressCapabilities['capture'] = 'all-tcp') {
     super({ maxConcurrency: 1 });
     this.#broken = broken;
-    this.name = `broken-egress-test:${broken}`;
+    this.#capture = capture;
+    this.name = `broken-egress-test:${broken}${capture === 'all-tcp' ? '' : `:${capture}`}`;
   }
 
   /** Why this executor cannot run here, or undefined. */
@@ -56,7 +62,7 @@ export class BrokenEgressExecutor extends BaseExecutor {
       languages: ['node', 'python', 'bash'],
       network: 'kernel',
       limits: { memoryBytes: 'cgroup', cpus: 'cgroup', pids: 'cgroup', outputBytes: 'streaming', diskBytes: 'cgroup' },
-      egress: { capture: 'all-tcp', observes: ['proxy-connect', 'proxy-http', 'captured'], dnsUnderNone: false },
+      egress: { capture: this.#capture, observes: ['proxy-connect', 'proxy-http', 'captured'], dnsUnderNone: false },
       notes: [`test only: egress is broken (${this.#broken})`],
     };
   }
@@ -159,9 +165,11 @@ async function listenProxy(forwarder: LeakyForwarder, signal: AbortSignal): Prom
   }
 }
 
-export function brokenEgressAdapter(executor: BrokenEgressExecutor): ConformanceAdapter {
+export function brokenEgressAdapter(executor: BrokenEgressExecutor, control?: Executor): ConformanceAdapter {
   return {
     executor,
+    // The open-network control of the checks that need one (the uncaptured raw clients): e.g. the unisolated executor.
+    ...(control ? { control: (request: ExecutionRequest) => control.execute({ ...request, network: 'open' }) } : {}),
     canaryNetwork: {
       bindIPv4: '127.0.0.1',
       reachIPv4: '127.0.0.1',

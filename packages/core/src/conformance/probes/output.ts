@@ -11,6 +11,8 @@ export interface ProbeOutput {
   denied: boolean;
   /** Free-form facts a probe reports (`CORDON-FACT key=value`). */
   facts: Record<string, string>;
+  /** The longest a step took, in ms (each step reports its own), or undefined when none said. */
+  slowestStepMs: number | undefined;
 }
 
 const DENIAL_CODES = new Set([
@@ -37,10 +39,11 @@ export function parseProbeOutput(stdout: string): ProbeOutput {
     reached: false,
     denied: false,
     facts: {},
+    slowestStepMs: undefined,
   };
   for (const line of stdout.split('\n')) {
     if (line.startsWith('CORDON-PROBE ')) {
-      let parsed: { step?: unknown; ok?: unknown; code?: unknown; message?: unknown; reached?: unknown };
+      let parsed: { step?: unknown; ok?: unknown; code?: unknown; message?: unknown; reached?: unknown; ms?: unknown };
       try {
         parsed = JSON.parse(line.slice('CORDON-PROBE '.length)) as typeof parsed;
       } catch {
@@ -54,6 +57,8 @@ export function parseProbeOutput(stdout: string): ProbeOutput {
         parsed.ok === true ? 'ok' : normalizeErrorCode(typeof parsed.code === 'string' ? parsed.code : '', message);
       output.steps.push(`${step}: ${code}`);
       if (parsed.reached === true) output.reached = true;
+      if (typeof parsed.ms === 'number' && Number.isFinite(parsed.ms))
+        output.slowestStepMs = Math.max(output.slowestStepMs ?? 0, parsed.ms);
       if (parsed.ok !== true && DENIAL_CODES.has(code)) output.denied = true;
     } else if (line.startsWith('CORDON-TOOL-MISSING ')) {
       output.missingTools.push(line.slice('CORDON-TOOL-MISSING '.length).trim());

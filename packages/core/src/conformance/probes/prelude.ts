@@ -17,11 +17,12 @@ const emit = (o) => process.stdout.write('CORDON-PROBE ' + JSON.stringify(o) + '
 const errCode = (e) => String((e && (e.code || (e.cause && e.cause.code) || e.name)) || e);
 const step = async (name, fn, ms = ${STEP_TIMEOUT_MS}) => {
   let timer;
+  const started = Date.now();
   try {
     const value = await Promise.race([fn(), new Promise((_, reject) => { timer = setTimeout(() => reject(Object.assign(new Error('probe step timed out'), { code: 'ETIMEDOUT' })), ms); })]);
-    emit({ step: name, ok: true, ...(value && typeof value === 'object' ? value : {}) });
+    emit({ step: name, ok: true, ...(value && typeof value === 'object' ? value : {}), ms: Date.now() - started });
   } catch (e) {
-    emit({ step: name, ok: false, code: errCode(e), message: String((e && e.message) || e).slice(0, 200) });
+    emit({ step: name, ok: false, code: errCode(e), message: String((e && e.message) || e).slice(0, 200), ms: Date.now() - started });
   } finally { clearTimeout(timer); }
 };
 const hostOf = (h) => (h.includes(':') ? '[' + h + ']' : h);
@@ -56,11 +57,14 @@ def err_code(e):
         return errno.errorcode.get(e.errno, str(e.errno))
     return type(e).__name__
 def step(name, fn):
+    import time
+    started = time.monotonic()
+    elapsed = lambda: round((time.monotonic() - started) * 1000)
     try:
         value = fn()
-        emit(step=name, ok=True, **(value if isinstance(value, dict) else {}))
+        emit(step=name, ok=True, **{**(value if isinstance(value, dict) else {}), 'ms': elapsed()})
     except BaseException as e:
-        emit(step=name, ok=False, code=err_code(e), message=str(e)[:200])
+        emit(step=name, ok=False, code=err_code(e), message=str(e)[:200], ms=elapsed())
 def send_tcp(host, port, payload, family=socket.AF_INET):
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.connect(host if family == socket.AF_UNIX else (host, port))
@@ -76,12 +80,15 @@ export function bashProbe(endpoints: CanaryEndpoints, nonce: string, tools: read
   return `NONCE='${nonce}'
 ${hostPort('TCP', endpoints.tcp)}${hostPort('TCP6', endpoints.tcp6)}${hostPort('UDP', endpoints.udp)}${hostPort('UDP6', endpoints.udp6)}${hostPort('DNS', endpoints.dns)}${hostPort('LO', endpoints.loopbackTcp)}${hostPort('LO6', endpoints.loopbackTcp6)}UNIX_PATH='${endpoints.unixPath}'; ZONE='${endpoints.dnsZone}'
 for tool in ${tools.join(' ')}; do command -v "$tool" >/dev/null 2>&1 || { echo "CORDON-TOOL-MISSING $tool"; exit 0; }; done
-emit() { printf 'CORDON-PROBE {"step":"%s","ok":%s,"code":"%s","message":"%s"}\\n' "$1" "$2" "$3" "$4"; }
+emit() { printf 'CORDON-PROBE {"step":"%s","ok":%s,"code":"%s","message":"%s","ms":%d}\\n' "$1" "$2" "$3" "$4" "\${5:-0}"; }
+now_ms() { local ns; ns=$(date +%s%N 2>/dev/null) && [ "\${#ns}" -gt 10 ] && echo $((ns / 1000000)) || echo $((SECONDS * 1000)); }
 step() {
   local name=$1; shift
-  local err rc
+  local err rc started
+  started=$(now_ms)
   err=$("$@" 2>&1 >/dev/null); rc=$?
-  if [ $rc -eq 0 ]; then emit "$name" true "" ""; else emit "$name" false "exit $rc" "$(printf '%s' "$err" | tr -d '"\\\\' | tr '\\n' ' ' | cut -c1-200)"; fi
+  local ms=$(( $(now_ms) - started ))
+  if [ $rc -eq 0 ]; then emit "$name" true "" "" "$ms"; else emit "$name" false "exit $rc" "$(printf '%s' "$err" | tr -d '"\\\\' | tr '\\n' ' ' | cut -c1-200)" "$ms"; fi
 }
 ${body}
 `;

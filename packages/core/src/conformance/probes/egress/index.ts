@@ -5,6 +5,7 @@ import { clients, type Attempt } from './clients.js';
 import { allowPolicy, auditProblem, egressResult, testName, toCanary, type EgressRunSpec } from './harness.js';
 export { EGRESS_ZONE } from './harness.js';
 import { dnsExfiltration, dnsUnderNone, flood, crossExecution, udpDenied } from './properties.js';
+import { uncapturedCheck } from './uncaptured.js';
 
 /**
  * An egress check: runs its probe and positive control (both under allow-lists, so
@@ -95,27 +96,64 @@ function listedVersusUnlisted(
   return { control: { allow: [API], resolve }, probe: { allow: [API], resolve } };
 }
 
+interface Tool {
+  readonly id: string;
+  readonly title: string;
+  readonly language: Language;
+  readonly program: (attempt: Attempt) => string;
+  /** Ignores the proxy settings: reaches the broker only where connections are captured. */
+  readonly raw?: true;
+}
+
 /** Every tool and runtime the suite uses, by each path out: proxy-aware or captured. */
-const TOOLS: readonly { id: string; title: string; language: Language; program: (attempt: Attempt) => string }[] = [
+const TOOLS: readonly Tool[] = [
   { id: 'node-http', title: 'Node http.get', language: 'node', program: clients.nodeHttp },
   { id: 'node-fetch', title: 'Node fetch', language: 'node', program: clients.nodeFetch },
-  { id: 'node-net', title: 'Node net.connect (raw)', language: 'node', program: clients.nodeNet },
+  { id: 'node-net', title: 'Node net.connect (raw)', language: 'node', program: clients.nodeNet, raw: true },
   {
     id: 'python-urllib',
     title: 'Python urllib (honours http_proxy)',
     language: 'python',
     program: clients.pythonUrllib,
   },
-  { id: 'python-socket', title: 'Python socket (raw)', language: 'python', program: clients.pythonSocket },
+  { id: 'python-socket', title: 'Python socket (raw)', language: 'python', program: clients.pythonSocket, raw: true },
   { id: 'curl', title: 'curl (honours http_proxy)', language: 'bash', program: clients.curl },
-  { id: 'curl-direct', title: "curl --noproxy '*' (captured)", language: 'bash', program: clients.curlDirect },
+  {
+    id: 'curl-direct',
+    title: "curl --noproxy '*' (captured)",
+    language: 'bash',
+    program: clients.curlDirect,
+    raw: true,
+  },
   { id: 'wget', title: 'wget (honours http_proxy)', language: 'bash', program: clients.wget },
-  { id: 'nc', title: 'nc (raw, captured)', language: 'bash', program: clients.ncTcp },
-  { id: 'bash-tcp', title: 'bash /dev/tcp (captured)', language: 'bash', program: clients.bashTcp },
+  { id: 'nc', title: 'nc (raw, captured)', language: 'bash', program: clients.ncTcp, raw: true },
+  { id: 'bash-tcp', title: 'bash /dev/tcp (captured)', language: 'bash', program: clients.bashTcp, raw: true },
 ];
 
+/** A check that judges what only a captured connection shows (its SNI, its Host): nothing to judge without capture. */
+function needsCapture(id: string, title: string): EgressCheck {
+  return {
+    id,
+    title,
+    language: 'node',
+    run: () =>
+      Promise.resolve({
+        id,
+        group: 'egress',
+        kind: 'network',
+        title,
+        language: 'node',
+        verdict: 'not-applicable',
+        detail:
+          "the backend captures no connection (capabilities().egress.capture 'proxy-only'): a raw connection fails in the sandbox before it has an SNI or a Host to judge (the raw tools' checks prove it fails)",
+      }),
+  };
+}
+
 export function egressChecks(context: SuiteContext): EgressCheck[] {
+  const proxyOnly = context.capabilities.egress?.capture === 'proxy-only';
   const tools = TOOLS.map((tool) => {
+    if (tool.raw && proxyOnly) return uncapturedCheck({ ...tool, id: `egress:${tool.id}` });
     const specs = listedVersusUnlisted(context);
     return pair({
       id: `egress:${tool.id}`,
@@ -198,26 +236,30 @@ export function egressChecks(context: SuiteContext): EgressCheck[] {
       probe: { spec: listedVersusUnlisted(context).probe, target: OTHER },
       deniedRecord: { host: API },
     }),
-    pair({
-      id: 'egress:captured-sni',
-      title: "a captured TLS connection to a listed name's address with an unlisted SNI is denied",
-      language: 'node',
-      program: (attempt) => clients.capturedTls({ ...attempt, target: API }, attempt.target),
-      port: TLS_PORT,
-      control: { spec: listedVersusUnlisted(context).control, target: API },
-      probe: { spec: listedVersusUnlisted(context).probe, target: OTHER },
-      deniedRecord: { host: API },
-    }),
-    pair({
-      id: 'egress:host-header',
-      title: "plain HTTP to a listed name's address with the Host of an unlisted one is denied",
-      language: 'node',
-      program: (attempt) => clients.capturedHost({ ...attempt, target: API }, attempt.target),
-      port: HTTP_PORT,
-      control: { spec: listedVersusUnlisted(context).control, target: API },
-      probe: { spec: listedVersusUnlisted(context).probe, target: OTHER },
-      deniedRecord: { host: API },
-    }),
+    proxyOnly
+      ? needsCapture('egress:captured-sni', 'a captured TLS connection with an unlisted SNI is denied')
+      : pair({
+          id: 'egress:captured-sni',
+          title: "a captured TLS connection to a listed name's address with an unlisted SNI is denied",
+          language: 'node',
+          program: (attempt) => clients.capturedTls({ ...attempt, target: API }, attempt.target),
+          port: TLS_PORT,
+          control: { spec: listedVersusUnlisted(context).control, target: API },
+          probe: { spec: listedVersusUnlisted(context).probe, target: OTHER },
+          deniedRecord: { host: API },
+        }),
+    proxyOnly
+      ? needsCapture('egress:host-header', 'plain HTTP with the Host of an unlisted name is denied')
+      : pair({
+          id: 'egress:host-header',
+          title: "plain HTTP to a listed name's address with the Host of an unlisted one is denied",
+          language: 'node',
+          program: (attempt) => clients.capturedHost({ ...attempt, target: API }, attempt.target),
+          port: HTTP_PORT,
+          control: { spec: listedVersusUnlisted(context).control, target: API },
+          probe: { spec: listedVersusUnlisted(context).probe, target: OTHER },
+          deniedRecord: { host: API },
+        }),
     pair({
       id: 'egress:keep-alive',
       title: 'a second request to another host on a kept-alive proxy connection is checked and denied',

@@ -3,6 +3,7 @@ import type { ExecutionRequest } from '../../../request.js';
 import type { SuiteContext } from '../../context.js';
 import type { ConformanceResult } from '../../types.js';
 import { propertyVerdict } from '../../verdict.js';
+import { FORWARDER_PORTS } from '../../../backend/egress-forwarder.js';
 import { nodeProbe, pythonProbe } from '../prelude.js';
 import type { EgressCheck } from './index.js';
 import { allowPolicy, describeRecords, egressRecords, egressResult, side, testName, toCanary } from './harness.js';
@@ -209,6 +210,13 @@ export const flood: EgressCheck = {
     const nonce = context.nonce();
     const attempts = 120;
     const maxConnections = 40;
+    // Without capture the flood goes through the forwarder's HTTP proxy, as proxy-aware code would.
+    const proxyOnly = context.capabilities.egress?.capture === 'proxy-only';
+    const resolveOnce = proxyOnly
+      ? ''
+      : `const { address } = await $r('node:dns').promises.lookup(${JSON.stringify(API)});`;
+    const dial = proxyOnly ? `net.connect(${FORWARDER_PORTS.httpProxy}, '127.0.0.1')` : 'net.connect(80, address)';
+    const target = proxyOnly ? `http://${API}/` : '/';
     const run = await context.runWithNetwork(
       allowPolicy({
         allow: [API],
@@ -221,13 +229,13 @@ export const flood: EgressCheck = {
           context.endpoints,
           nonce,
           `const net = $r('node:net');
-// Resolved once: the flood is of connections (to the name's address, so each is captured as the name).
-const { address } = await $r('node:dns').promises.lookup(${JSON.stringify(API)});
+// Resolved once: the flood is of connections (to the name's address, so each is captured as the name; or to the proxy).
+${resolveOnce}
 const one = (i) => new Promise((resolve) => {
   const started = Date.now();
   let answered = false;
-  const socket = net.connect(80, address);
-  socket.on('connect', () => socket.write('GET /' + NONCE + '-' + i + ' HTTP/1.1\\r\\nHost: ${API}\\r\\n\\r\\n'));
+  const socket = ${dial};
+  socket.on('connect', () => socket.write('GET ${target}' + NONCE + '-' + i + ' HTTP/1.1\\r\\nHost: ${API}\\r\\n\\r\\n'));
   socket.on('data', () => { answered = true; });
   socket.on('error', () => {});
   socket.on('close', () => resolve({ ms: Date.now() - started, answered }));
@@ -315,6 +323,12 @@ process.stdout.write('CORDON-FACT accepted=' + accepted + '\\n');`,
       listenerNonce,
     );
     await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Without capture B's own request (the control) and a second try at A's addresses go through the proxy.
+    const proxyOnly = context.capabilities.egress?.capture === 'proxy-only';
+    const proxy = `{ host: '127.0.0.1', port: ${FORWARDER_PORTS.httpProxy} }`;
+    const viaProxy = `for (const address of ['198.18.0.1', '198.18.0.2']) await step('proxy to ' + address, () => sendTcp(${proxy}, 'GET http://' + address + ':${port}/ HTTP/1.1\\r\\nHost: ' + address + '\\r\\n\\r\\n'));
+await step('reach its own listed name', () => sendTcp(${proxy}, 'GET http://${OTHER}/' + NONCE + ' HTTP/1.1\\r\\nHost: ${OTHER}\\r\\n\\r\\n'));`;
+    const direct = `await step('reach its own listed name', () => sendTcp({ host: ${JSON.stringify(OTHER)}, port: 80 }, 'GET /' + NONCE + ' HTTP/1.1\\r\\nHost: ${OTHER}\\r\\n\\r\\n'));`;
     // B lists another name: it reaches that (its control), and tries A's name and synthetic addresses.
     const dialer = await context.runWithNetwork(
       allowPolicy({ allow: [OTHER], resolve: toCanary(context, [API, OTHER]) }),
@@ -327,7 +341,7 @@ process.stdout.write('CORDON-FACT accepted=' + accepted + '\\n');`,
 const dial = (host) => new Promise((resolve, reject) => { const s = net.connect(${port}, host); s.on('connect', () => { s.destroy(); resolve({}); }); s.on('error', reject); s.setTimeout(3000, () => { s.destroy(); reject(Object.assign(new Error('timeout'), { code: 'ETIMEDOUT' })); }); });
 await step('resolve the other execution\\'s name', () => $r('node:dns').promises.lookup(${JSON.stringify(API)}));
 for (const address of ['198.18.0.1', '198.18.0.2', '198.18.0.3', '198.19.255.254']) await step('dial ' + address, () => dial(address));
-await step('reach its own listed name', () => sendTcp({ host: ${JSON.stringify(OTHER)}, port: 80 }, 'GET /' + NONCE + ' HTTP/1.1\\r\\nHost: ${OTHER}\\r\\n\\r\\n'));`,
+${proxyOnly ? viaProxy : direct}`,
         ),
       },
       dialerNonce,
