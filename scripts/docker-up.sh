@@ -38,7 +38,7 @@ import { existsSync, readFileSync, writeFileSync, copyFileSync } from "node:fs";
 const path = process.env.DAEMON_JSON;
 const before = existsSync(path) ? readFileSync(path, "utf8") : "";
 const config = before.trim() === "" ? {} : JSON.parse(before);
-const want = { path: process.env.RUNSC_PATH, runtimeArgs: ["--network=none"] };
+const want = { path: process.env.RUNSC_PATH, runtimeArgs: ["--network=none", "--host-uds=open"] };
 if (JSON.stringify(config.runtimes?.runsc) === JSON.stringify(want)) { console.log("same"); process.exit(0); }
 config.runtimes = { ...(config.runtimes ?? {}), runsc: want };
 if (before !== "") copyFileSync(path, `${path}.bak.${Date.now()}`);

@@ -30,9 +30,10 @@
 // A supervisor failure before the program ran exits 125 without a trailer.
 //
 // Options: --kind node|python, --uid N, [--nproc N] (RLIMIT_NPROC of the program's
-// processes, set by prlimit), and paths for images laid out otherwise: --node,
-// --python, --bash, --prlimit (interpreters and tools), --node-path (NODE_PATH of the
-// node child; empty for none).
+// processes, set by prlimit), [--egress-socket PATH] (an allow-list: see
+// startForwarder), and paths for images laid out otherwise: --node, --python, --bash,
+// --prlimit, --perl (interpreters and tools), --node-path (NODE_PATH of the node
+// child; empty for none).
 //
 // For node and python a booted child is spawned at container start, under the
 // sandbox uid, and waits for its job on fd 3 (so a pooled run does not wait for an
@@ -73,22 +74,51 @@ const DEFAULT_PATHS = {
   python: '/usr/bin/python3',
   bash: '/bin/bash',
   prlimit: '/usr/bin/prlimit',
+  perl: '/usr/bin/perl',
   'node-path': '/usr/local/lib/node_modules',
 };
+/** The forwarder binds a few sockets: seconds mean something is broken. */
+const FORWARDER_READY_MS = 10_000;
+const MAX_FORWARDER_STDERR = 2048;
 
 /** The booted children: each becomes the program when its job arrives. */
 function bootedChild(options) {
+  // Under an allow-list: every agent goes through the proxy variables (egress-agent.cjs), and Node 22's
+  // note that its env proxy agent is experimental (on the first request through it) is not the program's output.
+  const egress =
+    options.egressSocket === undefined
+      ? []
+      : ['--require', `${RUNNER_DIR}/egress-agent.cjs`, '--disable-warning=UNDICI-EHPA'];
   if (options.kind === 'node')
-    return { command: options.paths.node, args: [`${RUNNER_DIR}/child.cjs`], script: 'main.js' };
+    return { command: options.paths.node, args: [...egress, `${RUNNER_DIR}/child.cjs`], script: 'main.js' };
   return { command: options.paths.python, args: ['-u', `${RUNNER_DIR}/child.py`], script: 'main.py' };
 }
 
-/** What the interpreters read at start; the program's own environment is set when its job arrives. */
+/**
+ * An allow-list container's Env carries the program's proxy variables under this
+ * prefix, so that they reach the booted node (Node reads NODE_USE_ENV_PROXY at
+ * start-up only) but not this process, which would set up a proxy agent of its own.
+ */
+const BOOT_ENV_PREFIX = 'CORDON_BOOT_ENV_';
+
+/**
+ * What the interpreters read at start; the program's own environment is set when its
+ * job arrives. Under an allow-list the booted node also starts with the container's
+ * proxy variables: NODE_USE_ENV_PROXY is read at start-up, not from the job's env.
+ */
 function bootEnv(options) {
   if (options.kind === 'python')
     return { ...BASE_ENV, LANG: 'C.UTF-8', PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1' };
   const nodePath = options.paths['node-path'];
-  return { ...BASE_ENV, LANG: 'C.UTF-8', ...(nodePath === '' ? {} : { NODE_PATH: nodePath }) };
+  const proxy =
+    options.egressSocket === undefined
+      ? {}
+      : Object.fromEntries(
+          Object.entries(process.env)
+            .filter(([name]) => name.startsWith(BOOT_ENV_PREFIX))
+            .map(([name, value]) => [name.slice(BOOT_ENV_PREFIX.length), value]),
+        );
+  return { ...BASE_ENV, LANG: 'C.UTF-8', ...(nodePath === '' ? {} : { NODE_PATH: nodePath }), ...proxy };
 }
 
 function checkedPath(name, value) {
@@ -106,6 +136,7 @@ function readOptions() {
       kind: { type: 'string' },
       uid: { type: 'string' },
       nproc: { type: 'string' },
+      'egress-socket': { type: 'string' },
       ...Object.fromEntries(Object.keys(DEFAULT_PATHS).map((name) => [name, { type: 'string' }])),
     },
     strict: true,
@@ -119,7 +150,55 @@ function readOptions() {
   if (nproc !== undefined && (!/^\d+$/.test(values.nproc) || !Number.isInteger(nproc) || nproc < 1))
     throw new Error(`--nproc must be a positive integer (got ${values.nproc})`);
   const paths = Object.fromEntries(Object.keys(DEFAULT_PATHS).map((name) => [name, checkedPath(name, values[name])]));
-  return { kind, uid, nproc, paths };
+  const egressSocket = values['egress-socket'];
+  if (egressSocket !== undefined && !/^\/[A-Za-z0-9_./-]{1,200}$/.test(egressSocket))
+    throw new Error(`--egress-socket must be an absolute path (got ${JSON.stringify(egressSocket)})`);
+  return { kind, uid, nproc, paths, egressSocket };
+}
+
+/**
+ * Under an allow-list the sandbox has no network but loopback: the forwarder
+ * (egress-forwarder.pl, scope proxy) serves the HTTP and SOCKS5 proxies and the
+ * resolver there, relaying each to the execution's broker session (`--egress-socket`,
+ * on the volume the broker shares). It runs as the program's uid, before the job: the
+ * program could dial the socket itself and would gain nothing the forwarder does not
+ * relay, since the broker judges every attempt. It ends with this process (its stdin)
+ * or in the sweep. Resolves once it listens.
+ */
+function startForwarder(options) {
+  const forwarder = spawn(
+    options.paths.perl,
+    [`${RUNNER_DIR}/egress-forwarder.pl`, options.egressSocket, 'sandbox', 'proxy'],
+    {
+      env: { PATH: BASE_ENV.PATH },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...(options.uid === 0 ? {} : { uid: options.uid, gid: options.uid }),
+    },
+  );
+  forwarder.stdin.on('error', () => undefined);
+  let stderr = '';
+  forwarder.stderr.on('data', (chunk) => {
+    if (stderr.length < MAX_FORWARDER_STDERR) stderr += chunk.toString('utf8');
+  });
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    const fail = (why) => {
+      clearTimeout(timer);
+      forwarder.kill('SIGKILL');
+      reject(new Error(`the egress forwarder could not start: ${why}${stderr.trim() ? ` (${stderr.trim()})` : ''}`));
+    };
+    const timer = setTimeout(() => fail(`not ready after ${FORWARDER_READY_MS} ms`), FORWARDER_READY_MS);
+    const exitedEarly = (code, signal) => fail(`it exited with ${code ?? signal}`);
+    forwarder.on('error', (error) => fail(error.message));
+    forwarder.on('exit', exitedEarly);
+    forwarder.stdout.on('data', (chunk) => {
+      stdout += chunk.toString('utf8');
+      if (!stdout.includes('ready\n')) return;
+      clearTimeout(timer);
+      forwarder.off('exit', exitedEarly);
+      resolve(forwarder);
+    });
+  });
 }
 
 /** Runs `fn` with the program's effective uid and gid (root's own are restored after). */
@@ -316,6 +395,7 @@ async function main() {
   const child = bootedChild(options);
   // Root's supplementary groups would widen what the collection can read.
   if (options.uid !== 0) process.setgroups([]);
+  if (options.egressSocket !== undefined) await startForwarder(options);
   const rootDev = asProgram(options.uid, () => {
     process.chdir(WORKDIR);
     return fs.statSync('.').dev;

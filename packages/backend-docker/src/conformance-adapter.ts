@@ -5,6 +5,8 @@ import { DockerApi } from './docker-api.js';
 import { DockerBackendExecutor } from './docker-backend-executor.js';
 import { createDualStackNetwork } from './dual-stack-network.js';
 import { listCordonContainers } from './reaper.js';
+import { DOCKER_LABELS } from './container-spec.js';
+import { EGRESS_ROLE, EGRESS_ROLE_LABEL } from './egress/broker-container.js';
 import { RUNTIME_IMAGE_UID } from '@cordon/core/backend';
 
 /**
@@ -97,13 +99,23 @@ export async function dockerConformance(
       const idle = executor.closed
         ? new Set<string>()
         : new Set([...executor.idleSandboxIds, ...underTest.idleSandboxIds, ...sharedUserControl.idleSandboxIds]);
+      // An open executor's egress broker is standing, like its pool; once closed, nothing of it may remain.
+      const executors = new Set([executor.executorId, underTest.executorId, sharedUserControl.executorId]);
+      const standingBroker = (labels: Record<string, string> | null | undefined) =>
+        !executor.closed &&
+        labels?.[EGRESS_ROLE_LABEL] === EGRESS_ROLE &&
+        executors.has(labels[DOCKER_LABELS.executor] ?? '');
       const found = await listCordonContainers(api, { [LABELS.owner]: OWNER_ID });
-      return found
-        .filter((info) => !idle.has(info.Id))
-        .map(
-          (info) =>
-            `container ${info.Id.slice(0, 12)} ${info.Names?.[0] ?? ''} (${info.State}; execution ${info.Labels?.[LABELS.execution] ?? 'pooled'})`,
-        );
+      const volumes = await api.listVolumes([`${LABELS.owner}=${OWNER_ID}`]);
+      return [
+        ...found
+          .filter((info) => !idle.has(info.Id) && !standingBroker(info.Labels))
+          .map(
+            (info) =>
+              `container ${info.Id.slice(0, 12)} ${info.Names?.[0] ?? ''} (${info.State}; execution ${info.Labels?.[LABELS.execution] ?? 'pooled'})`,
+          ),
+        ...volumes.filter((volume) => !standingBroker(volume.Labels)).map((volume) => `volume ${volume.Name}`),
+      ];
     },
   };
 }

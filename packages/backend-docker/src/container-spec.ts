@@ -8,6 +8,8 @@ import {
   RUNNER_DIR,
   RUNTIME_WORKDIR,
   supervisorCommand,
+  EGRESS_PROXY_ENV,
+  FORWARDER_PORTS,
   type ImageTools,
   type RunnerKind,
 } from '@cordon/core/backend';
@@ -20,6 +22,9 @@ export const DOCKER_LABELS = {
   pool: 'cordon.dev/pool',
   sandboxUid: 'cordon.dev/sandbox-uid',
 } as const;
+
+/** Where the broker container and allow-list sandboxes mount the executor's egress volume. */
+export const EGRESS_MOUNT = '/egress';
 
 /** Who made a container or volume (core's labels, this process and host, the executor): what the reaper reads. */
 export function ownerLabels(executorId: string): Record<string, string> {
@@ -58,7 +63,10 @@ export interface SandboxSpec {
    * conformance controls, whose programs run as root.
    */
   programUid: number;
-  network: 'none' | 'open';
+  /** `allow`: no network but loopback, where the forwarder relays to the broker session in `egress`. */
+  network: 'none' | 'open' | 'allow';
+  /** Under `allow`: the executor's egress volume, and this container's session on it (its key and socket). */
+  egress?: { readonly volume: string; readonly key: string; readonly socket: string } | undefined;
   openNetwork: string;
   dns: readonly string[] | undefined;
   executorId: string;
@@ -143,7 +151,14 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
           // The image's own NODE_OPTIONS would load code into the root supervisor (the program's environment is the request's).
           Env: ['NODE_OPTIONS='],
         }
-      : { Cmd: supervisorCommand({ kind: spec.kind, programUid, nproc }) }),
+      : {
+          Cmd: supervisorCommand({ kind: spec.kind, programUid, nproc, egressSocket: spec.egress?.socket }),
+          // For the booted node, which reads them at start-up (NODE_USE_ENV_PROXY); the supervisor
+          // strips the prefix. The program gets them in its job's env.
+          ...(spec.network === 'allow'
+            ? { Env: Object.entries(EGRESS_PROXY_ENV).map(([name, value]) => `CORDON_BOOT_ENV_${name}=${value}`) }
+            : {}),
+        }),
     // Root for the supervisor, with nothing but SUPERVISOR_CAPABILITIES; the program runs as programUid.
     User: '0:0',
     WorkingDir: '/',
@@ -156,7 +171,7 @@ export function containerCreateOptions(spec: SandboxSpec): Docker.ContainerCreat
     OpenStdin: true,
     StdinOnce: true,
     Tty: false,
-    NetworkDisabled: spec.network === 'none',
+    NetworkDisabled: spec.network !== 'open',
     HostConfig: hostConfig,
   };
 }
@@ -169,7 +184,8 @@ function hostConfigOf(
 ): HostConfigWithCgroupns {
   const { limits } = spec;
   return {
-    NetworkMode: spec.network === 'none' ? 'none' : spec.openNetwork,
+    NetworkMode: spec.network === 'open' ? spec.openNetwork : 'none',
+    ...(spec.network === 'allow' ? egressHostConfig(spec) : {}),
     ReadonlyRootfs: true,
     // Docker's archive upload cannot write into a tmpfs or a read-only root: the supervisor unpacks files here itself.
     Tmpfs: tmpfs,
@@ -200,7 +216,23 @@ function hostConfigOf(
     // (the supervisor's sweep waits for /proc to empty) and signals reach the supervisor.
     ...(spec.tools ? { Init: true } : {}),
     ...(spec.runtime ? { Runtime: spec.runtime } : {}),
-    ...(spec.dns ? { Dns: [...spec.dns] } : {}),
+    ...(spec.dns && spec.network !== 'allow' ? { Dns: [...spec.dns] } : {}),
+  };
+}
+
+/**
+ * An allow-list's container: the egress volume read-only (a unix socket connects on a
+ * read-only mount; the session's directory admits only this container's group), and
+ * the resolver on its own loopback, where the forwarder answers, as an unprivileged
+ * uid (the sysctl; gVisor's netstack does not restrict low ports).
+ */
+function egressHostConfig(spec: SandboxSpec): Partial<Docker.HostConfig> {
+  if (!spec.egress) throw new Error('an allow-list container needs the egress volume and its session socket');
+  return {
+    Mounts: [{ Type: 'volume', Source: spec.egress.volume, Target: EGRESS_MOUNT, ReadOnly: true }],
+    Dns: ['127.0.0.1'],
+    DnsSearch: ['.'],
+    ...(spec.gvisor ? {} : { Sysctls: { 'net.ipv4.ip_unprivileged_port_start': String(FORWARDER_PORTS.dns) } }),
   };
 }
 

@@ -22,6 +22,12 @@ export interface DaemonFacts {
    * each container's start, and its tools are probed once (see image-tools.ts).
    */
   foreignImage: boolean;
+  /**
+   * Whether a sandbox may connect to a unix socket on a mounted volume (an allow-list's
+   * broker session): always under runc; under gVisor only with the runtime's
+   * `--host-uds=open` (or `all`), read from the daemon's runtime arguments.
+   */
+  hostUnixSockets: boolean;
 }
 
 /**
@@ -77,6 +83,7 @@ export async function checkDaemon(
     );
   }
   const gvisor = /runsc|gvisor/i.test(`${runtime} ${info.Runtimes?.[runtime]?.path ?? ''}`);
+  const runtimeArgs = (info.Runtimes?.[runtime] as { runtimeArgs?: string[] } | undefined)?.runtimeArgs ?? [];
   return {
     serverVersion: info.ServerVersion ?? 'unknown',
     runtime,
@@ -85,5 +92,7 @@ export async function checkDaemon(
     imageId: image.Id,
     imageLabels,
     foreignImage: protocol === undefined,
+    hostUnixSockets:
+      !gvisor || runtimeArgs.some((arg) => /^--?(host-uds=(open|all)|fsgofer-host-uds(=true)?)$/.test(arg)),
   };
 }

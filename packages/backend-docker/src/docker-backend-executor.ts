@@ -3,11 +3,13 @@ import {
   BackendUnavailableError,
   closedNetworkMode,
   DEFAULT_LIMITS,
+  EgressAuditLog,
   LANGUAGES,
   LIMIT_NAMES,
   type BackendCapabilities,
   type ExecutionLimits,
   type Language,
+  type NormalizedRequest,
 } from '@cordon/core';
 import {
   BaseExecutor,
@@ -18,9 +20,13 @@ import {
   type ImageTools,
   sandboxUidLeases,
   WarmPool,
+  warmPoolsView,
+  type WarmPoolView,
   type RunContext,
   type RunOutcome,
 } from '@cordon/core/backend';
+import type { DaemonSession } from '@cordon/egress-broker';
+import type { BrokerContainer } from './egress/broker-container.js';
 import { BACKEND_NAME } from './backend-name.js';
 import { DOCKER_LABELS, type SandboxSpec } from './container-spec.js';
 import { ContainerExits } from './container-exits.js';
@@ -31,6 +37,7 @@ import { parseDockerOptions, type DockerOptions, type ParsedDockerOptions } from
 import { listCordonContainers, reapDeadOwners, removeContainers } from './reaper.js';
 import { runnerKindFor, type RunnerKind } from '@cordon/core/backend';
 import { SandboxContainer } from './sandbox-container.js';
+import { ExecutorEgress } from './egress/executor-egress.js';
 
 /** Pooled containers are made with the default limits; a request with other limits gets a cold one. */
 const POOL_LIMITS: ExecutionLimits = { ...DEFAULT_LIMITS };
@@ -54,9 +61,12 @@ export class DockerBackendExecutor extends BaseExecutor {
   readonly #api: DockerApi;
   readonly #exits: ContainerExits;
   readonly #pool: WarmPool<SandboxContainer, RunnerKind> | undefined;
+  /** Allow-list containers (each with its own session slot on the broker's volume), made on the first allow-list run. */
+  #allowPool: WarmPool<SandboxContainer, RunnerKind> | undefined;
   readonly #pooledKinds: ReadonlySet<RunnerKind>;
   readonly #conformanceControl: boolean;
   readonly #owned: { close(): Promise<void> }[] = [];
+  readonly #egress: ExecutorEgress;
 
   private constructor(params: {
     api: DockerApi;
@@ -74,6 +84,7 @@ export class DockerBackendExecutor extends BaseExecutor {
     this.imageTools = params.tools;
     this.languages = params.tools ? languagesOfTools(params.tools) : LANGUAGES;
     this.#conformanceControl = params.conformanceControl;
+    this.#egress = new ExecutorEgress({ api: params.api, image: options.image, executorId: this.executorId });
     this.#pooledKinds = new Set(
       options.poolLanguages.filter((language) => this.languages.includes(language)).map((l) => this.#kindFor(l)),
     );
@@ -83,11 +94,7 @@ export class DockerBackendExecutor extends BaseExecutor {
             area: 'docker.pool',
             size: options.poolSize,
             keys: [...this.#pooledKinds],
-            keyFor: (request) => {
-              const kind = this.#kindFor(request.language);
-              const poolable = request.network.mode === 'none' && sameLimits(request.limits, POOL_LIMITS);
-              return poolable && this.#pooledKinds.has(kind) ? kind : undefined;
-            },
+            keyFor: (request) => this.#poolKey(request, 'none'),
             backoff: { initialMs: 1000, maxMs: 30_000 },
             start: (kind) => this.#startContainer(kind, POOL_LIMITS, 'none'),
             discard: (container) => this.track(container.remove(), () => `remove pool container ${container.id}`),
@@ -154,6 +161,24 @@ export class DockerBackendExecutor extends BaseExecutor {
         outputBytes: 'streaming',
         diskBytes: 'tmpfs',
       },
+      ...(this.#egressProblem === undefined
+        ? {
+            egress: {
+              capture: 'proxy-only' as const,
+              observes: ['dns', 'proxy-connect', 'proxy-http', 'socks'] as const,
+              dnsUnderNone: false,
+              notes: [
+                "the container has no network but loopback (--network none); the image's supervisor starts a forwarder there (the program's uid) serving the HTTP and SOCKS5 proxies of HTTP(S)_PROXY and ALL_PROXY and the resolver of resolv.conf, relaying each to the execution's session of the executor's broker container (host network, the runtime image) over a unix socket on a shared volume; nothing needs the daemon host's file system",
+                'a connection that ignores the proxy settings is not captured: it fails at once in the sandbox (no route: ENETUNREACH under runc, EHOSTUNREACH under gVisor) and is not in the audit; the name it resolved first is',
+                ...(this.#pool
+                  ? [
+                      'allow-list runs with the default limits are served from a warm pool of their own, made on the first: each member mounts the broker volume with a session slot of its own, which the execution that takes it opens before its job',
+                    ]
+                  : []),
+              ],
+            },
+          }
+        : {}),
       notes: [
         `Docker ${this.facts.serverVersion}, OCI runtime ${this.facts.runtime}`,
         this.imageTools
@@ -163,6 +188,7 @@ export class DockerBackendExecutor extends BaseExecutor {
           ? `warm pool: ${this.options.poolSize} per runner (${[...this.#pooledKinds].join(', ')})`
           : 'warm pool disabled',
         'network none: no interface but loopback; read-only root, tmpfs workdir and /tmp, no-new-privileges',
+        ...(this.#egressProblem === undefined ? [] : [`egress allow-lists are refused: ${this.#egressProblem}`]),
         this.options.sandboxUid === 'per-sandbox'
           ? 'the program runs under a host uid of its own per container, without capabilities; a root supervisor holding only CAP_SETUID, CAP_SETGID and CAP_KILL reports its exit and files'
           : `the program runs under the fixed host uid ${this.options.sandboxUid}, shared by every container (per-user kernel limits are shared too)`,
@@ -170,8 +196,55 @@ export class DockerBackendExecutor extends BaseExecutor {
     };
   }
 
-  protected override warmPool(): WarmPool<SandboxContainer, RunnerKind> | undefined {
-    return this.#pool;
+  /** Why this executor cannot enforce allow-lists, or undefined when it can. */
+  get #egressProblem(): string | undefined {
+    if (this.imageTools)
+      return `the image ${this.options.image} is not cordon's (allow-lists run on the runtime image only, for now)`;
+    if (!this.facts.hostUnixSockets)
+      return `the gVisor runtime ${this.facts.runtime} does not let sandboxes reach unix sockets on volumes: add "--host-uds=open" to its runtimeArgs in /etc/docker/daemon.json and reload dockerd (scripts/docker-up.sh does)`;
+    return undefined;
+  }
+
+  protected override warmPool(): WarmPoolView | undefined {
+    return warmPoolsView([this.#pool, this.#allowPool]);
+  }
+
+  /** The pool a request can be served from (`network`: the pool's), or undefined: default limits, a pooled kind. */
+  #poolKey(request: NormalizedRequest, network: 'none' | 'allow'): RunnerKind | undefined {
+    const kind = this.#kindFor(request.language);
+    const poolable = request.network.mode === network && sameLimits(request.limits, POOL_LIMITS);
+    return poolable && this.#pooledKinds.has(kind) ? kind : undefined;
+  }
+
+  /**
+   * The allow-list pool, made (and starting to fill) on the first request it could
+   * serve, once the broker runs: its containers mount the broker's volume, each with a
+   * slot of its own, whose session the execution that takes it opens before its job.
+   * An executor that never runs an allow-list starts none of them.
+   */
+  #allowPoolFor(
+    request: NormalizedRequest,
+    broker: BrokerContainer,
+  ): WarmPool<SandboxContainer, RunnerKind> | undefined {
+    if (!this.#pool || this.closed || this.#poolKey(request, 'allow') === undefined) return undefined;
+    if (!this.#allowPool) {
+      this.#allowPool = new WarmPool({
+        area: 'docker.pool',
+        size: this.options.poolSize,
+        keys: [...this.#pooledKinds],
+        keyFor: (candidate) => this.#poolKey(candidate, 'allow'),
+        backoff: { initialMs: 1000, maxMs: 30_000 },
+        start: (kind) =>
+          this.#startContainer(kind, POOL_LIMITS, {
+            mode: 'allow',
+            volume: broker.volume,
+            ...ExecutorEgress.newSlot(),
+          }),
+        discard: (container) => this.track(container.remove(), () => `remove pool container ${container.id}`),
+      });
+      this.#allowPool.fill();
+    }
+    return this.#allowPool;
   }
 
   /** @deprecated since 0.2: use `idleSandboxIds`. Removed in the next release. */
@@ -187,12 +260,17 @@ export class DockerBackendExecutor extends BaseExecutor {
   protected async run(context: RunContext): Promise<RunOutcome> {
     const { request } = context;
     const kind = this.#kindFor(request.language);
-    let container = this.#pool?.take(request);
+    const policy = request.network.mode === 'allow' ? request.network : undefined;
+    // An allow-list's broker runs before its container exists: the supervisor's command names the session's socket.
+    const broker = policy ? await this.#egress.broker(context.signal) : undefined;
+    let container = broker ? this.#allowPoolFor(request, broker)?.take(request) : this.#pool?.take(request);
     if (!container) {
       const starting = this.#startContainer(
         kind,
         request.limits,
-        closedNetworkMode(this.name, request.network),
+        broker
+          ? { mode: 'allow', volume: broker.volume, ...ExecutorEgress.newSlot() }
+          : closedNetworkMode(this.name, request.network),
         context.id,
       );
       const started = await Promise.race([starting, abortedPromise(context.signal)]);
@@ -210,22 +288,41 @@ export class DockerBackendExecutor extends BaseExecutor {
       container = started;
     }
     let outcome: RunOutcome;
+    let session: DaemonSession | undefined;
+    let audit: EgressAuditLog | undefined;
     try {
+      if (policy) {
+        // Its records are emitted live as `egress` events.
+        audit = new EgressAuditLog(policy.auditLimit, (record) =>
+          this.events.emit('egress', { id: context.id, backend: this.name, tags: request.tags, record }),
+        );
+        // Opened before the job: every record on this socket is this execution's.
+        session = await broker!.open({
+          session: container.spec.egress!.key,
+          gid: container.spec.programUid,
+          policy,
+          audit,
+          signal: context.signal,
+        });
+      }
       outcome = await container.run(context);
+      // The supervisor killed every program process before its trailer: nothing opens more connections.
+      await session?.close();
     } catch (error) {
       // A failed run (a broken trailer, a daemon error) returns only once its container is gone.
       await this.track(container.remove(), () => `remove container ${container.id} after a failed run`);
+      await session?.close().catch(ignored('docker.egress', () => `close the session of ${context.id}`));
       throw error;
     }
     void this.track(container.remove(), () => `remove container ${container.id}`);
-    return outcome;
+    return audit ? { ...outcome, egress: audit.snapshot() } : outcome;
   }
 
   /** A started container whose program runs under its own leased uid (or the fixed one). */
   async #startContainer(
     kind: RunnerKind,
     limits: ExecutionLimits,
-    network: 'none' | 'open',
+    network: ContainerNetwork,
     executionId?: string,
   ): Promise<SandboxContainer> {
     const fixedUid = this.options.sandboxUid === 'per-sandbox' ? undefined : this.options.sandboxUid;
@@ -253,7 +350,9 @@ export class DockerBackendExecutor extends BaseExecutor {
   protected async dispose(): Promise<void> {
     await Promise.allSettled(this.#owned.map((owned) => owned.close()));
     await this.#pool?.close();
+    await this.#allowPool?.close();
     await this.backgroundSettled();
+    await this.#egress.close().catch(ignored('docker.egress', 'stop the broker'));
     this.#exits.close();
     // Anything still labelled as ours (a removal that failed, a start that raced close).
     try {
@@ -275,7 +374,7 @@ export class DockerBackendExecutor extends BaseExecutor {
   #spec(
     kind: RunnerKind,
     limits: ExecutionLimits,
-    network: 'none' | 'open',
+    network: ContainerNetwork,
     programUid: number,
     executionId?: string,
   ): SandboxSpec {
@@ -287,7 +386,9 @@ export class DockerBackendExecutor extends BaseExecutor {
       kind,
       limits,
       programUid,
-      network,
+      ...(typeof network === 'string'
+        ? { network }
+        : { network: 'allow' as const, egress: { volume: network.volume, key: network.key, socket: network.socket } }),
       openNetwork: this.options.openNetwork,
       dns: this.options.dns,
       executorId: this.executorId,
@@ -296,6 +397,10 @@ export class DockerBackendExecutor extends BaseExecutor {
     };
   }
 }
+
+/** A container's network: closed or open, or an allow-list's (no network; the forwarder relays to `socket` on `volume`). */
+type ContainerNetwork =
+  'none' | 'open' | { readonly mode: 'allow'; readonly volume: string; readonly key: string; readonly socket: string };
 
 function sameLimits(a: ExecutionLimits, b: ExecutionLimits): boolean {
   return LIMIT_NAMES.every((name) => name === 'outputBytes' || a[name] === b[name]);

@@ -10,6 +10,7 @@ import type { DockerApi } from './docker-api.js';
 import {
   collectionBounds,
   encodePayload,
+  imageEgressEnv,
   newRunnerNonce,
   runnerBundleFrame,
   RunnerOutput,
@@ -154,7 +155,12 @@ export class SandboxContainer {
 
     // Protocol 3: the stream stays open until the run is over (it is this process's
     // liveness to the supervisor); `remove` ends it.
-    this.#stream.write(encodePayload(context.request, nonce));
+    // Under an allow-list proxy-aware programs (and Node's agents) are pointed at the forwarder.
+    const request =
+      this.spec.network === 'allow'
+        ? { ...context.request, env: imageEgressEnv(context.request.env) }
+        : context.request;
+    this.#stream.write(encodePayload(request, nonce));
     if (context.request.stdin && context.request.stdin.byteLength > 0) this.#stream.write(context.request.stdin);
 
     const first = await Promise.race([settled, this.#ended.then(() => 'ended' as const), aborted]);

@@ -1,38 +1,23 @@
 import { spawnSync } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { hostname } from 'node:os';
-import type { AddressInfo } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { EgressAuditLog, type AllowNetworkPolicy } from '@cordon/core';
 import { LABELS, MANAGED_BY, OWNER_ID } from '@cordon/core/backend';
 import { BACKEND_NAME } from '../src/backend-name.js';
-import { DOCKER_LABELS } from '../src/container-spec.js';
+import { DOCKER_LABELS, EGRESS_MOUNT } from '../src/container-spec.js';
 import { reapDeadOwners } from '../src/reaper.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { DockerApi } from '../src/docker-api.js';
-import { BrokerContainer, EGRESS_MOUNT } from '../src/egress/broker-container.js';
+import { BrokerContainer } from '../src/egress/broker-container.js';
 import { DEFAULT_IMAGE } from '../src/runtime-image.js';
 import { docker, sessionContainers } from './support/containers.js';
 import { dockerTier } from './support/docker-tier.js';
+import { pathCanaryForSuite } from './support/path-canary.js';
 
 const available = await dockerTier('docker');
 const LISTED = 'api.listed.test';
 
-let canary: Server;
-let canaryPort = 0;
-const seen: string[] = [];
-
-beforeAll(async () => {
-  canary = createServer((request, response) => {
-    seen.push(request.url ?? '');
-    response.end(`canary saw ${request.url ?? ''}`);
-  });
-  await new Promise<void>((resolve) => canary.listen(0, '127.0.0.1', resolve));
-  canaryPort = (canary.address() as AddressInfo).port;
-});
-afterAll(async () => {
-  await new Promise((resolve) => canary?.close(resolve));
-});
+const canary = pathCanaryForSuite();
 
 function policy(): AllowNetworkPolicy {
   return {
@@ -46,7 +31,7 @@ function policy(): AllowNetworkPolicy {
       maxConnectionMs: 10_000,
       maxDnsQueries: 100,
     },
-    resolve: new Map([[LISTED, { address: '127.0.0.1', port: canaryPort }]]),
+    resolve: new Map([[LISTED, { address: '127.0.0.1', port: canary.port }]]),
   };
 }
 
@@ -126,7 +111,7 @@ describe.runIf(available)('docker: the egress broker container', () => {
         expect.objectContaining({ path: 'proxy-http', host: LISTED, verdict: 'allowed', rule: LISTED }),
       ]);
       expect(other.snapshot().records).toEqual([]);
-      expect(seen).toEqual(['/mine']);
+      expect(canary.seen).toEqual(['/mine']);
     } finally {
       await broker.close();
     }

@@ -1,3 +1,6 @@
+// Where the forwarder listens inside the namespace: core's FORWARDER_PORTS (egress-forwarder.pl), shared with docker and k8s.
+import { FORWARDER_PORTS } from '@cordon/core/backend';
+
 /**
  * How a sandbox's network namespace is prepared for an allow-list, before its program
  * starts. The namespace keeps only `lo`; a local default route (IPv4 and IPv6) makes
@@ -7,9 +10,6 @@
  * not loopback (UDP, ICMP) is rejected at once. Run by the host (root) in the
  * namespace only (nsenter --net): the sandbox never holds CAP_NET_ADMIN.
  */
-
-/** Where the forwarder listens, inside the namespace (see egress-forwarder.pl). */
-export const FORWARDER_PORTS = { captured: 15001, httpProxy: 3128, socks: 1080, dns: 53 } as const;
 
 /** The tools the setup runs, found on the host (host.ts). */
 export interface EgressTools {

@@ -13,8 +13,7 @@ import {
   sandboxBootId,
 } from './sandbox-data.js';
 import { seccompProgram } from './seccomp.js';
-import { FORWARDER_PORTS } from './egress-netns.js';
-import { debug } from '@cordon/core/backend';
+import { debug, EGRESS_PROXY_ENV } from '@cordon/core/backend';
 
 /** Inside the kernel isolation's sandbox. */
 export const SANDBOX_ROOT = '/sandbox';
@@ -100,29 +99,6 @@ function interpreterFor(language: Language, interpreters: Interpreters): string 
       return interpreters.bash;
   }
 }
-
-/**
- * For programs that honour proxy settings (the rest are captured in the namespace and
- * judged the same way): the forwarder's HTTP proxy and SOCKS5 proxy (egress-netns.ts).
- * curl reads only the lowercase http_proxy; Node's http and fetch read them with
- * NODE_USE_ENV_PROXY (Node 22.21 and later). Loopback stays direct.
- */
-const EGRESS_PROXY_ENV: Readonly<Record<string, string>> = (() => {
-  const http = `http://127.0.0.1:${FORWARDER_PORTS.httpProxy}`;
-  const socks = `socks5h://127.0.0.1:${FORWARDER_PORTS.socks}`;
-  const direct = 'localhost,127.0.0.1,::1';
-  return {
-    HTTP_PROXY: http,
-    HTTPS_PROXY: http,
-    http_proxy: http,
-    https_proxy: http,
-    ALL_PROXY: socks,
-    all_proxy: socks,
-    NO_PROXY: direct,
-    no_proxy: direct,
-    NODE_USE_ENV_PROXY: '1',
-  };
-})();
 
 /**
  * Variables the program sees: a minimal PATH and HOME, the caller's, and the wiring for

@@ -22,6 +22,8 @@ import {
   OWNER_ID,
   debug,
   WarmPool,
+  warmPoolsView,
+  type WarmPoolView,
   type RunContext,
   type RunOutcome,
 } from '@cordon/core/backend';
@@ -525,19 +527,8 @@ export class SpawnExecutor extends BaseExecutor {
   }
 
   /** Both pools as one: idle ids, settling and the last refill error of either. */
-  protected override warmPool(): Pick<WarmPool<never, unknown>, 'idleIds' | 'settled' | 'refillError'> | undefined {
-    const pool = this.#pool;
-    const allowPool = this.#allowPool;
-    if (!pool || !allowPool) return pool;
-    return {
-      idleIds: () => new Set([...pool.idleIds(), ...allowPool.idleIds()]),
-      settled: async () => {
-        await Promise.all([pool.settled(), allowPool.settled()]);
-      },
-      get refillError() {
-        return allowPool.refillError ?? pool.refillError;
-      },
-    };
+  protected override warmPool(): WarmPoolView | undefined {
+    return warmPoolsView([this.#pool, this.#allowPool]);
   }
 
   /** @deprecated Use `settled()`; kept for one release. */

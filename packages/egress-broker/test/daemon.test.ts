@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -60,6 +60,8 @@ describe('broker daemon: many executions over one channel', () => {
     );
     expect(sessions[0]!.socket).toBe(join(root, 'exec-0', 'broker.sock'));
     expect(statSync(join(root, 'exec-0')).mode & 0o777).toBe(0o710);
+    // The keys are the names in the root: passable, never listable.
+    expect(statSync(root).mode & 0o777).toBe(0o711);
 
     expect(await proxiedGet(sessions[0]!.socket, 80, '/first')).toContain('ok /first');
     expect(await proxiedGet(sessions[1]!.socket, 80, '/second')).toContain('ok /second');
@@ -97,7 +99,7 @@ describe('broker daemon: many executions over one channel', () => {
     const stat = statSync(join(root, 'owned'));
     expect({ uid: stat.uid, gid: stat.gid, mode: stat.mode & 0o777 }).toEqual({ uid: 0, gid: 10_235, mode: 0o710 });
     // Another sandbox (another group) cannot reach the socket; one of the group can.
-    chmodSync(root, 0o711);
+
     const dial = (uid: number, gid: number) =>
       new Promise<string>((resolve) => {
         const child = spawn(

@@ -2,12 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { PassThrough, type Duplex } from 'node:stream';
 import { ignored } from '@cordon/core/backend';
 import { BrokerDaemonClient, type DaemonSession, type DaemonSessionParams } from '@cordon/egress-broker';
-import { ownerLabels } from '../container-spec.js';
+import { EGRESS_MOUNT, ownerLabels } from '../container-spec.js';
 import type { DockerApi } from '../docker-api.js';
 import { DAEMON_FILE, daemonArchive } from './daemon-archive.js';
 
-/** Where the broker container and the sandboxes mount the egress volume. */
-export const EGRESS_MOUNT = '/egress';
 /** The role label on what a broker is made of (its container and its volume). */
 export const EGRESS_ROLE_LABEL = 'cordon.dev/role';
 export const EGRESS_ROLE = 'egress-broker';

@@ -1,3 +1,4 @@
+import { chmodSync } from 'node:fs';
 import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -41,6 +42,13 @@ export class BrokerDaemon {
   run(): Promise<void> {
     return new Promise<void>((resolve) => {
       const finish = () => void this.#closeAll().then(resolve);
+      // The session keys are the names in the root: a sandbox may pass through it to its own, never list it.
+      try {
+        chmodSync(this.#params.root, 0o711);
+      } catch (error) {
+        this.#send({ v: DAEMON_WIRE_VERSION, ev: 'error', message: `cannot prepare the root: ${String(error)}` });
+        return resolve();
+      }
       readLines(this.#params.input, {
         onLine: (line) => this.#onLine(line),
         onOverflow: () => {

@@ -1,7 +1,11 @@
-# cordon egress forwarder. Runs in one sandbox's network namespace but in the host's
-# pid and mount namespaces, as the sandbox's uid with no privileges: the sandbox cannot
-# see or signal it, and it is the only thing in the namespace that can reach the host's
-# egress broker (a unix socket the sandbox has no path to). It decides nothing: every
+# cordon egress forwarder, the sandbox's half of an allow-list. On spawn it runs in one
+# sandbox's network namespace but in the host's pid and mount namespaces, as the
+# sandbox's uid with no privileges: the sandbox cannot see or signal it, and it is the
+# only thing in the namespace that can reach the host's egress broker (a unix socket
+# the sandbox has no path to). On docker and k8s (scope "proxy") the image's supervisor
+# starts it as the program's uid in a sandbox without any network but loopback; the
+# socket is the execution's session on a volume the broker shares, so the program
+# reaching it itself gains nothing the forwarder would not relay. It decides nothing: every
 # TCP connection and DNS query is relayed to the broker, with one header line saying how
 # it arrived; the broker judges it. The namespace's setup (egress-netns.ts) gives it
 #   - every TCP connection to a non-loopback address (iptables DNAT to port 15001;
@@ -15,8 +19,11 @@
 # takes the member binds it), and a connect that fails ends that one connection only.
 # Usage: perl egress-forwarder.pl BROKER_SOCKET_PATH MARKER [SCOPE]. SCOPE "dns" (network
 # none: the namespace is not routed, nothing is captured) binds only the DNS listeners, so
-# the names code tries to resolve are recorded and answered with nothing. Prints "ready"
-# once every listener is bound; exits when its stdin (the host) closes.
+# the names code tries to resolve are recorded and answered with nothing. SCOPE "proxy"
+# (nothing can be captured: no netfilter) binds the proxies and DNS but no capture port;
+# its IPv6 DNS listeners are skipped where the sandbox has no IPv6 loopback. Prints
+# "ready" once every listener is bound; exits when its stdin (the host, or the
+# supervisor) closes.
 use strict;
 use warnings;
 use Socket qw(AF_INET AF_INET6 AF_UNIX SOCK_STREAM SOCK_DGRAM SOL_SOCKET SO_REUSEADDR SO_LINGER IPPROTO_IPV6
@@ -30,9 +37,9 @@ $SIG{PIPE} = 'IGNORE';
 
 my ($broker, $marker, $scope) = @ARGV;
 $scope //= 'all';
-die "usage: egress-forwarder.pl BROKER_SOCKET MARKER [all|dns]\n"
-  unless defined $broker && defined $marker && ($scope eq 'all' || $scope eq 'dns');
-$0 = "cordon-egress-forwarder $marker" . ($scope eq 'dns' ? ' dns' : '');
+die "usage: egress-forwarder.pl BROKER_SOCKET MARKER [all|dns|proxy]\n"
+  unless defined $broker && defined $marker && $scope =~ /^(all|dns|proxy)$/;
+$0 = "cordon-egress-forwarder $marker" . ($scope eq 'all' ? '' : " $scope");
 
 use constant {
   CAPTURE_PORT => 15001,
@@ -71,13 +78,23 @@ sub add_listener { my ($s, $kind, $type) = @_; $listeners{fileno $s} = [$s, $kin
 if ($scope eq 'all') {
   add_listener(listener(AF_INET, SOCK_STREAM, '0.0.0.0', CAPTURE_PORT), 'captured', 'tcp');
   add_listener(listener(AF_INET6, SOCK_STREAM, '::', CAPTURE_PORT), 'captured', 'tcp');
+}
+if ($scope ne 'dns') {
   add_listener(listener(AF_INET, SOCK_STREAM, '127.0.0.1', PROXY_PORT), 'http-proxy', 'tcp');
   add_listener(listener(AF_INET, SOCK_STREAM, '127.0.0.1', SOCKS_PORT), 'socks', 'tcp');
 }
 add_listener(listener(AF_INET, SOCK_STREAM, '0.0.0.0', DNS_PORT), 'dns', 'tcp');
-add_listener(listener(AF_INET6, SOCK_STREAM, '::', DNS_PORT), 'dns', 'tcp');
 add_listener(listener(AF_INET, SOCK_DGRAM, '0.0.0.0', DNS_PORT), 'dns', 'udp');
-add_listener(listener(AF_INET6, SOCK_DGRAM, '::', DNS_PORT), 'dns', 'udp');
+# The resolver named in resolv.conf is 127.0.0.1; [::1]:53 is bound too where it exists.
+if ($scope eq 'proxy') {
+  for my $type (SOCK_STREAM, SOCK_DGRAM) {
+    my $s = eval { listener(AF_INET6, $type, '::', DNS_PORT) };
+    add_listener($s, 'dns', $type == SOCK_STREAM ? 'tcp' : 'udp') if $s;
+  }
+} else {
+  add_listener(listener(AF_INET6, SOCK_STREAM, '::', DNS_PORT), 'dns', 'tcp');
+  add_listener(listener(AF_INET6, SOCK_DGRAM, '::', DNS_PORT), 'dns', 'udp');
+}
 
 $| = 1;
 print "ready\n";
