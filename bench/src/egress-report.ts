@@ -4,6 +4,7 @@ type Cell = string | number | null | undefined;
 type TableRenderer = (headers: readonly string[], rows: readonly (readonly Cell[])[]) => string;
 
 export const EGRESS_HEADERS = [
+  'backend',
   'scenario',
   'allow-list p50 ms',
   'baseline',
@@ -25,6 +26,7 @@ const pair = (a: number | null, b: number | null) => (a === null && b === null ?
 /** One line per egress scenario, for the stdout report and docs/benchmarks.md alike. */
 export function egressCells(row: EgressRow): Cell[] {
   return [
+    row.backend,
     row.scenario,
     row.allowList.p50Ms,
     side(row.baseline),

@@ -28,6 +28,7 @@ export interface EgressSubject {
 
 export interface EgressPair {
   scenario: EgressScenarioName;
+  backend: 'spawn' | 'docker';
   allowList: EgressSubject;
   baseline: EgressSubject;
 }
@@ -74,24 +75,27 @@ const helloCheck = (stdout: string): EgressCheck =>
     : { ok: false, problem: `unexpected stdout ${JSON.stringify(stdout.slice(0, 120))}` };
 
 export interface EgressPlan {
-  /** spawn with poolSize 0. */
+  backend: 'spawn' | 'docker';
+  /** The backend with poolSize 0. */
   cold: Executor;
-  /** spawn with its warm pools (network 'none', and allow-lists once the first has run). */
+  /** The backend with its warm pools (network 'none', and allow-lists once the first has run). */
   pooled: Executor;
   pooledSettleMs: number;
-  /** The local HTTPS server's port on 127.0.0.1. */
+  /** The local HTTPS server: where it listens (spawn: 127.0.0.1; docker: the bridge's gateway, which the broker on the host's network reaches too). */
+  serverHost: string;
   serverPort: number;
 }
 
 /** The four comparisons of the egress phase, in the order they are measured. */
 export function egressPairs(plan: EgressPlan): EgressPair[] {
+  const server = `${plan.serverHost}:${plan.serverPort}`;
   const allow: ExecutionRequest['network'] = {
     mode: 'allow',
     allow: [BENCH_HOST],
-    // Test-only override: the name goes to the loopback server whatever port (443) was asked.
-    resolve: { [BENCH_HOST]: `127.0.0.1:${plan.serverPort}` },
+    // Test-only override: the name goes to the local server whatever port (443) was asked.
+    resolve: { [BENCH_HOST]: server },
   };
-  const direct = `https://127.0.0.1:${plan.serverPort}`;
+  const direct = `https://${server}`;
   const named = `https://${BENCH_HOST}`;
   const node = (code: string, network: ExecutionRequest['network']): ExecutionRequest => ({
     language: 'node',
@@ -117,24 +121,29 @@ export function egressPairs(plan: EgressPlan): EgressPair[] {
   });
   const small = requestCheck(SMALL_BODY.length);
   const large = requestCheck(DOWNLOAD_BYTES);
+  const { backend } = plan;
   return [
     {
       scenario: 'https-request',
+      backend,
       allowList: side('allow', plan.cold, node(requestProgram(`${named}/small`), allow), small),
       baseline: side('open', plan.cold, node(requestProgram(`${direct}/small`), 'open'), small),
     },
     {
       scenario: 'download-10mib',
+      backend,
       allowList: side('allow', plan.cold, node(requestProgram(`${named}/download`), allow), large),
       baseline: side('open', plan.cold, node(requestProgram(`${direct}/download`), 'open'), large),
     },
     {
       scenario: 'hello-cold',
+      backend,
       allowList: side('allow', plan.cold, node('console.log(1)', allow), helloCheck),
       baseline: side('none', plan.cold, node('console.log(1)', 'none'), helloCheck),
     },
     {
       scenario: 'hello-pooled',
+      backend,
       // Both from a warm pool: the allow-list pool (made on the first allow-list run) and the 'none' pool.
       allowList: side('allow', plan.pooled, node('console.log(1)', allow), helloCheck, true, plan.pooledSettleMs),
       baseline: side('none', plan.pooled, node('console.log(1)', 'none'), helloCheck, true, plan.pooledSettleMs),
@@ -270,7 +279,7 @@ export function egressRow(pair: EgressPair, allowSamples: Samples, baselineSampl
   const both = allowList.runs > 0 && baseline.runs > 0;
   return {
     scenario: pair.scenario,
-    backend: 'spawn',
+    backend: pair.backend,
     allowList,
     baseline,
     ratio: both ? ratio(allowList.p50Ms, baseline.p50Ms) : null,

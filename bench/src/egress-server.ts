@@ -15,7 +15,7 @@ export const SMALL_BODY = 'ok\n';
 
 /** A loopback HTTPS server for the egress scenarios: `/small` answers a few bytes, `/download` 10 MiB. */
 export interface EgressServer {
-  /** Port on 127.0.0.1. */
+  /** Port on the host it listens on. */
   port: number;
   close(): Promise<void>;
 }
@@ -56,8 +56,8 @@ async function selfSignedPair(signal?: AbortSignal): Promise<{ key: Buffer; cert
   }
 }
 
-/** Starts the server on 127.0.0.1 (loopback only). */
-export async function startEgressServer(options: { signal?: AbortSignal } = {}): Promise<EgressServer> {
+/** Starts the server on `host`: 127.0.0.1 (loopback only) unless told (docker's bridge gateway, a host address too). */
+export async function startEgressServer(options: { signal?: AbortSignal; host?: string } = {}): Promise<EgressServer> {
   const { key, cert } = await selfSignedPair(options.signal);
   const download = Buffer.alloc(DOWNLOAD_BYTES, 'x');
   const server: Server = createServer({ key, cert }, (request, response) => {
@@ -75,7 +75,7 @@ export async function startEgressServer(options: { signal?: AbortSignal } = {}):
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(0, options.host ?? '127.0.0.1', () => resolve());
   });
   return {
     port: (server.address() as AddressInfo).port,

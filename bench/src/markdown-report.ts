@@ -115,7 +115,7 @@ export function renderMarkdownResults(file: ResultsFile): string {
   if (file.egress.length > 0) {
     parts.push(
       '',
-      '**Egress on spawn** (allow-list vs `open`/`none`, interleaved; ms, p50; `hello-pooled` compares a pooled allow-list sandbox with a pooled `none` one)',
+      '**Egress** (allow-list vs `open`/`none`, interleaved; ms, p50; `hello-pooled` compares a pooled allow-list sandbox with a pooled `none` one)',
       '',
       egressTable(file, markdownTable),
     );

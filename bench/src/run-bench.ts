@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os';
 import Docker from 'dockerode';
 import { describeError, prepareBackend, type BackendCandidate } from './backend-candidates.js';
 import { closeWithin } from './deadline.js';
@@ -196,16 +197,20 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
   }
 
   const egress: EgressRow[] = [];
-  if (settings.backends.includes('spawn')) {
-    progress.phase('egress: allow-list vs open / none on spawn, interleaved');
-    const outcome = await runEgressPhase(working(), settings, quiet, progress, () => busySamples++);
-    if (Array.isArray(outcome)) egress.push(...outcome);
-    else skip({ backend: 'spawn', reason: `egress scenarios: ${outcome.reason}` });
-    for (const row of egress)
+  for (const backend of ['spawn', 'docker'] as const) {
+    if (!settings.backends.includes(backend)) continue;
+    progress.phase(`egress: allow-list vs open / none on ${backend}, interleaved`);
+    const outcome = await runEgressPhase(backend, working(), settings, quiet, progress, () => busySamples++);
+    if (!Array.isArray(outcome)) {
+      skip({ backend, reason: `egress scenarios: ${outcome.reason}` });
+      continue;
+    }
+    egress.push(...outcome);
+    for (const row of outcome)
       for (const side of [row.allowList, row.baseline])
         if (side.failures > 0)
           skip({
-            backend: 'spawn',
+            backend,
             reason: `egress ${row.scenario} network ${side.network}: ${side.failures} of ${side.failures + side.runs} runs failed (excluded): ${side.problems.join(' | ')}`,
           });
   }
@@ -288,31 +293,41 @@ export async function runBench(settings: BenchSettings, progress: Progress, clea
   return resultsFileSchema.parse(file);
 }
 
-/** The egress phase on spawn's cold and pooled executors, against a loopback HTTPS server started for it. */
+/**
+ * The egress phase on a backend's cold and pooled executors, against an
+ * HTTPS server started for it: on loopback for spawn, on the bridge's gateway for
+ * docker (its open side runs on the bridge; its broker, on the host's network, reaches
+ * that address too).
+ */
 async function runEgressPhase(
+  backend: 'spawn' | 'docker',
   candidates: readonly BackendCandidate[],
   settings: BenchSettings,
   quiet: QuietOptions,
   progress: Progress,
   onBusy: () => void,
 ): Promise<EgressRow[] | { reason: string }> {
-  const cold = candidates.find((candidate) => candidate.key === 'spawn/cold');
-  const pooled = candidates.find((candidate) => candidate.key === 'spawn/pooled');
+  const cold = candidates.find((candidate) => candidate.key === `${backend}/cold`);
+  const pooled = candidates.find((candidate) => candidate.key === `${backend}/pooled`);
   if (!cold || !pooled)
-    return { reason: 'needs both spawn executors (cold and pooled), and one is missing or dropped' };
+    return { reason: `needs both ${backend} executors (cold and pooled), and one is missing or dropped` };
   if (!cold.executor.capabilities().egress)
-    return { reason: 'this spawn executor does not enforce allow-lists (capabilities().egress is unset)' };
+    return { reason: `this ${backend} executor does not enforce allow-lists (capabilities().egress is unset)` };
+  const host = backend === 'docker' ? dockerBridgeGateway() : '127.0.0.1';
+  if (!host) return { reason: 'no IPv4 address on docker0 (the default bridge) for the open side to reach' };
   let server;
   try {
-    server = await startEgressServer();
+    server = await startEgressServer({ host });
   } catch (error) {
-    return { reason: `could not start the loopback HTTPS server: ${describeError(error)}` };
+    return { reason: `could not start the HTTPS server on ${host}: ${describeError(error)}` };
   }
   try {
     const pairs = egressPairs({
+      backend,
       cold: cold.executor,
       pooled: pooled.executor,
       pooledSettleMs: pooled.settleMs,
+      serverHost: host,
       serverPort: server.port,
     });
     return await measureEgress(pairs, {
@@ -325,6 +340,11 @@ async function runEgressPhase(
   } finally {
     await server.close();
   }
+}
+
+/** The default bridge's address on this host (docker0), which containers on it reach. */
+function dockerBridgeGateway(): string | undefined {
+  return networkInterfaces().docker0?.find((address) => address.family === 'IPv4')?.address;
 }
 
 function throughputOf(set: SampleSet | ThroughputSet): number | null {
