@@ -95,7 +95,7 @@ export function renderReport(file: ResultsFile): string {
   if (file.egress.length > 0) {
     parts.push(
       '',
-      'Egress on spawn (allow-list vs open/none, interleaved; ratio = allow-list p50 / baseline p50; hello-pooled: both sides from a warm pool)',
+      'Egress (allow-list vs open/none, interleaved; ratio = allow-list p50 / baseline p50; hello-pooled: both sides from a warm pool)',
     );
     parts.push(egressTable(file, table));
   }

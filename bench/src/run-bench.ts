@@ -1,4 +1,3 @@
-import { networkInterfaces } from 'node:os';
 import Docker from 'dockerode';
 import { describeError, prepareBackend, type BackendCandidate } from './backend-candidates.js';
 import { closeWithin } from './deadline.js';
@@ -313,8 +312,8 @@ async function runEgressPhase(
     return { reason: `needs both ${backend} executors (cold and pooled), and one is missing or dropped` };
   if (!cold.executor.capabilities().egress)
     return { reason: `this ${backend} executor does not enforce allow-lists (capabilities().egress is unset)` };
-  const host = backend === 'docker' ? dockerBridgeGateway() : '127.0.0.1';
-  if (!host) return { reason: 'no IPv4 address on docker0 (the default bridge) for the open side to reach' };
+  const host = backend === 'docker' ? await dockerBridgeGateway().catch(() => undefined) : '127.0.0.1';
+  if (!host) return { reason: "no IPv4 gateway on Docker's default bridge for the open side to reach" };
   let server;
   try {
     server = await startEgressServer({ host });
@@ -342,9 +341,19 @@ async function runEgressPhase(
   }
 }
 
-/** The default bridge's address on this host (docker0), which containers on it reach. */
-function dockerBridgeGateway(): string | undefined {
-  return networkInterfaces().docker0?.find((address) => address.family === 'IPv4')?.address;
+/**
+ * The default bridge's gateway (docker0's address on this host), which containers on
+ * it reach. From the daemon: while no container is attached docker0 is down, and Node
+ * lists no address for it.
+ */
+async function dockerBridgeGateway(): Promise<string | undefined> {
+  const network = (await new Docker().getNetwork('bridge').inspect()) as {
+    IPAM?: { Config?: { Subnet?: string; Gateway?: string }[] };
+  };
+  const config = network.IPAM?.Config?.find((entry) => entry.Subnet && !entry.Subnet.includes(':'));
+  if (config?.Gateway) return config.Gateway;
+  const octets = config?.Subnet?.split('/')[0]?.split('.').map(Number);
+  return octets?.length === 4 ? [octets[0], octets[1], octets[2], (octets[3] ?? 0) + 1].join('.') : undefined;
 }
 
 function throughputOf(set: SampleSet | ThroughputSet): number | null {
