@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import {
+  BackendFailureError,
   BackendUnavailableError,
   closedNetworkMode,
   DEFAULT_LIMITS,
@@ -63,6 +64,8 @@ export class DockerBackendExecutor extends BaseExecutor {
   readonly #pool: WarmPool<SandboxContainer, RunnerKind> | undefined;
   /** Allow-list containers (each with its own session slot on the broker's volume), made on the first allow-list run. */
   #allowPool: WarmPool<SandboxContainer, RunnerKind> | undefined;
+  /** The broker whose volume the allow-list pool's members mount. */
+  #allowPoolBroker: BrokerContainer | undefined;
   readonly #pooledKinds: ReadonlySet<RunnerKind>;
   readonly #conformanceControl: boolean;
   readonly #owned: { close(): Promise<void> }[] = [];
@@ -227,7 +230,14 @@ export class DockerBackendExecutor extends BaseExecutor {
     broker: BrokerContainer,
   ): WarmPool<SandboxContainer, RunnerKind> | undefined {
     if (!this.#pool || this.closed || this.#poolKey(request, 'allow') === undefined) return undefined;
+    // Members made for a broker that died mount its volume: they go with it.
+    if (this.#allowPool && this.#allowPoolBroker !== broker) {
+      const stale = this.#allowPool;
+      void this.track(stale.close(), () => 'close the allow-list pool of a dead broker');
+      this.#allowPool = undefined;
+    }
     if (!this.#allowPool) {
+      this.#allowPoolBroker = broker;
       this.#allowPool = new WarmPool({
         area: 'docker.pool',
         size: this.options.poolSize,
@@ -262,7 +272,7 @@ export class DockerBackendExecutor extends BaseExecutor {
     const kind = this.#kindFor(request.language);
     const policy = request.network.mode === 'allow' ? request.network : undefined;
     // An allow-list's broker runs before its container exists: the supervisor's command names the session's socket.
-    const broker = policy ? await this.#egress.broker(context.signal) : undefined;
+    const broker = policy ? await this.#egress.broker({ executionId: context.id, signal: context.signal }) : undefined;
     let container = broker ? this.#allowPoolFor(request, broker)?.take(request) : this.#pool?.take(request);
     if (!container) {
       const starting = this.#startContainer(
@@ -297,13 +307,22 @@ export class DockerBackendExecutor extends BaseExecutor {
           this.events.emit('egress', { id: context.id, backend: this.name, tags: request.tags, record }),
         );
         // Opened before the job: every record on this socket is this execution's.
-        session = await broker!.open({
-          session: container.spec.egress!.key,
-          gid: container.spec.programUid,
-          policy,
-          audit,
-          signal: context.signal,
-        });
+        session = await broker!
+          .open({
+            session: container.spec.egress!.key,
+            gid: container.spec.programUid,
+            policy,
+            audit,
+            signal: context.signal,
+          })
+          .catch((error: unknown) => {
+            throw new BackendFailureError(
+              BACKEND_NAME,
+              `the egress session could not be opened (${error instanceof Error ? error.message : String(error)})`,
+              { executionId: context.id, containerId: container!.id },
+              { cause: error },
+            );
+          });
       }
       outcome = await container.run(context);
       // The supervisor killed every program process before its trailer: nothing opens more connections.

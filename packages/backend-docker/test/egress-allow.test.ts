@@ -152,6 +152,32 @@ require('node:dns').lookup('${LISTED}', (error, address) => {
       }
     });
 
+    it('starts another broker when its broker died', async () => {
+      const brokers = async () =>
+        (
+          await docker.listContainers({
+            filters: { label: [`cordon.dev/executor=${executor.executorId}`, 'cordon.dev/role=egress-broker'] },
+          })
+        ).map((info) => info.Id);
+      const request = {
+        language: 'bash' as const,
+        code: `curl -sS http://${LISTED}/after-kill`,
+        network: network(),
+        timeoutMs: 20_000,
+      };
+      expect((await executor.execute(request)).stdout).toBe('canary saw /after-kill');
+      const [first] = await brokers();
+      expect(first).toBeDefined();
+      await docker.getContainer(first!).kill();
+      // The attach ends when the container dies: wait for the channel to notice.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const again = await executor.execute(request);
+      expect(again.stdout).toBe('canary saw /after-kill');
+      const now = await brokers();
+      expect(now).toHaveLength(1);
+      expect(now[0]).not.toBe(first);
+    });
+
     it('attributes every record to its own execution when many run at once', async () => {
       const count = 12;
       const events: ExecutionEgressEvent[] = [];

@@ -14,13 +14,27 @@ export const HEADER_TIMEOUT_MS = 5_000;
  * Reads the header line (at most MAX_HEADER_BYTES including the newline) and the
  * bytes after it; undefined (the caller closes) when it is late, long or invalid.
  */
-export function readHeader(
+export async function readHeader(
   socket: Socket,
   timeoutMs: number = HEADER_TIMEOUT_MS,
 ): Promise<{ header: ConnectionHeader; rest: Buffer } | undefined> {
+  const read = await readFirstLine(socket, { maxBytes: MAX_HEADER_BYTES, timeoutMs });
+  const header = read && parseHeader(read.line);
+  return header && read ? { header, rest: read.rest } : undefined;
+}
+
+/**
+ * Reads one newline-ended line (at most `maxBytes` including the newline) and the
+ * bytes after it, then pauses the socket; undefined when it is late, long, or the
+ * socket ends first.
+ */
+export function readFirstLine(
+  socket: Socket,
+  bounds: { maxBytes: number; timeoutMs: number },
+): Promise<{ line: string; rest: Buffer } | undefined> {
   return new Promise((resolve) => {
     let buffer: Buffer = Buffer.alloc(0);
-    const done = (result: { header: ConnectionHeader; rest: Buffer } | undefined) => {
+    const done = (result: { line: string; rest: Buffer } | undefined) => {
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('end', onEnd);
@@ -30,16 +44,15 @@ export function readHeader(
     };
     const onData = (chunk: Buffer) => {
       buffer = Buffer.concat([buffer, chunk]);
-      const newline = buffer.subarray(0, MAX_HEADER_BYTES).indexOf(0x0a);
+      const newline = buffer.subarray(0, bounds.maxBytes).indexOf(0x0a);
       if (newline < 0) {
-        if (buffer.length >= MAX_HEADER_BYTES) done(undefined);
+        if (buffer.length >= bounds.maxBytes) done(undefined);
         return;
       }
-      const header = parseHeader(buffer.subarray(0, newline).toString('utf8'));
-      done(header ? { header, rest: buffer.subarray(newline + 1) } : undefined);
+      done({ line: buffer.subarray(0, newline).toString('utf8'), rest: buffer.subarray(newline + 1) });
     };
     const onEnd = () => done(undefined);
-    const timer = setTimeout(() => done(undefined), timeoutMs);
+    const timer = setTimeout(() => done(undefined), bounds.timeoutMs);
     socket.on('data', onData);
     socket.once('end', onEnd);
     socket.once('close', onEnd);

@@ -86,6 +86,16 @@ export class EgressSession implements AsyncDisposable {
 
   readonly #onAbort = () => void this.close();
 
+  /**
+   * A connection that reached this session some other way (the daemon's TCP front,
+   * after the line that named the session): from `head` on it is handled as if it had
+   * come on the session's socket, bounds and records included.
+   */
+  adopt(socket: Socket, head: Buffer): void {
+    if (head.length > 0) socket.unshift(head);
+    this.#accept(socket);
+  }
+
   #accept(socket: Socket): void {
     const limit = this.#broker.caps.caps.maxOpenConnections + INBOUND_SLACK;
     if (this.#broker.closed || this.#overflow.size >= MAX_OVERFLOW_SOCKETS) return void socket.destroy();

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { EgressAuditLog } from '@cordon/core';
@@ -178,5 +179,72 @@ describe('broker daemon: many executions over one channel', () => {
         reason: 'network mode is none',
       }),
     ]);
+  });
+});
+
+describe('broker daemon: the TCP front (sandboxes that share no file system with it)', () => {
+  /** A connection to the front that names `key`, then sends `rest`; what came back, and whether it was closed. */
+  async function overTcp(port: number, lines: string): Promise<{ data: string; closed: boolean }> {
+    const socket = connect(port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write(lines);
+    const { data, closed } = await collect(socket, { untilText: / ok \/[a-z-]+/, timeoutMs: 3_000 });
+    socket.destroy();
+    return { data: data.toString('latin1'), closed };
+  }
+
+  const proxyRequest = (path: string) =>
+    `${JSON.stringify({ v: 1, kind: 'http-proxy' })}\nGET http://${LISTED}${path} HTTP/1.1\r\nHost: ${LISTED}\r\nConnection: close\r\n\r\n`;
+
+  it('routes a connection to the session its first line names, and closes one that names none', async () => {
+    await using canary = await HttpCanary.start();
+    const commands = new PassThrough();
+    const events = new PassThrough();
+    const ran = new BrokerDaemon({ root, input: commands, output: events, tcp: { host: '127.0.0.1', port: 0 } }).run();
+    const client = await BrokerDaemonClient.attach({ input: commands, output: events });
+    const port = client.tcpPort!;
+    expect(port).toBeGreaterThan(0);
+    const policy = allowPolicy({
+      rules: [nameRule(LISTED)],
+      resolve: { [LISTED]: { address: '127.0.0.1', port: canary.port } },
+    });
+    const audits = [new EgressAuditLog(100), new EgressAuditLog(100)];
+    const keys = ['a'.repeat(32), 'b'.repeat(32)];
+    await Promise.all(keys.map((session, index) => client.open({ session, gid: 0, policy, audit: audits[index]! })));
+
+    const first = await overTcp(port, `${JSON.stringify({ v: 1, session: keys[0] })}\n${proxyRequest('/first')}`);
+    expect(first.data).toContain('ok /first');
+    const second = await overTcp(port, `${JSON.stringify({ v: 1, session: keys[1] })}\n${proxyRequest('/second')}`);
+    expect(second.data).toContain('ok /second');
+    // Each session's audit holds its own request only.
+    expect(audits.map((audit) => audit.snapshot().records.map((record) => `${record.verdict} ${record.host}`))).toEqual(
+      [[`allowed ${LISTED}`], [`allowed ${LISTED}`]],
+    );
+
+    // A key no session has, a malformed line, a line past the bound: closed, nothing sent on, nothing recorded.
+    for (const opening of [
+      `${JSON.stringify({ v: 1, session: 'c'.repeat(32) })}\n`,
+      'not json\n',
+      `${JSON.stringify({ v: 1, session: 'a'.repeat(32), pad: 'x'.repeat(200) })}\n`,
+      `${JSON.stringify({ v: 2, session: keys[0] })}\n`,
+    ]) {
+      const refused = await overTcp(port, `${opening}${proxyRequest('/refused')}`);
+      expect(refused).toEqual({ data: '', closed: true });
+    }
+    expect(canary.requests.map((request) => request.url)).toEqual(['/first', '/second']);
+    expect(audits.map((audit) => audit.snapshot().records.length)).toEqual([1, 1]);
+
+    // A closed session's key no longer opens anything.
+    await client
+      .open({ session: 'd'.repeat(32), gid: 0, policy, audit: new EgressAuditLog(10) })
+      .then((s) => s.close());
+    expect(
+      await overTcp(port, `${JSON.stringify({ v: 1, session: 'd'.repeat(32) })}\n${proxyRequest('/late')}`),
+    ).toEqual({
+      data: '',
+      closed: true,
+    });
+    commands.end();
+    await ran;
   });
 });

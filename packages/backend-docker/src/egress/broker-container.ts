@@ -80,6 +80,11 @@ export class BrokerContainer implements AsyncDisposable {
       const stream = await api.attachContainer(containerId);
       const stdout = new PassThrough();
       api.demuxStream(stream, stdout, new PassThrough());
+      // The demuxer never ends its outputs: the attach ending (the container died) is the channel's end.
+      const ended = () => stdout.end();
+      stream.once('end', ended);
+      stream.once('close', ended);
+      stream.on('error', ended);
       await api.startContainer(containerId);
       const client = await BrokerDaemonClient.attach({
         // A hijacked attach is the connection's socket: writable both ways.
@@ -93,6 +98,11 @@ export class BrokerContainer implements AsyncDisposable {
       await api.removeVolume(volume).catch(ignored('docker.egress', 'remove the egress volume'));
       throw error;
     }
+  }
+
+  /** False once its daemon's channel broke (the container died, or sent garbage): no session can open any more. */
+  get alive(): boolean {
+    return this.#client.alive && this.#closing === undefined;
   }
 
   /** Opens an execution's session; its `socket` is the same path in a sandbox that mounts the volume at EGRESS_MOUNT. */

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { debug } from '@cordon/core/backend';
+import { BackendFailureError, ExecutorClosedError } from '@cordon/core';
+import { debug, ignored } from '@cordon/core/backend';
+import { BACKEND_NAME } from '../backend-name.js';
 import { EGRESS_MOUNT } from '../container-spec.js';
 import type { DockerApi } from '../docker-api.js';
 import { BrokerContainer } from './broker-container.js';
@@ -34,15 +36,32 @@ export class ExecutorEgress implements AsyncDisposable {
     return { key, socket: `${EGRESS_MOUNT}/${key}/broker.sock` };
   }
 
-  broker(signal?: AbortSignal): Promise<BrokerContainer> {
-    if (this.#closed) return Promise.reject(new Error('the executor is closed'));
-    this.#broker ??= BrokerContainer.start({ ...this.#params, ...(signal ? { signal } : {}) }).catch(
-      (error: unknown) => {
-        this.#broker = undefined;
-        throw error;
-      },
-    );
-    return this.#broker;
+  /**
+   * The running broker, started when there is none or the last one died (its
+   * container and volume are then removed in the background).
+   * @throws BackendFailureError when it cannot start.
+   */
+  async broker(params: { executionId: string; signal?: AbortSignal }): Promise<BrokerContainer> {
+    if (this.#closed) throw new ExecutorClosedError(BACKEND_NAME);
+    const current = await this.#broker?.catch(() => undefined);
+    if (current && !current.alive) {
+      debug('docker.egress', () => `broker ${current.containerId} is gone; starting another`);
+      void current.close().catch(ignored('docker.egress', 'remove a dead broker'));
+      this.#broker = undefined;
+    }
+    this.#broker ??= BrokerContainer.start({ ...this.#params, ...(params.signal ? { signal: params.signal } : {}) });
+    try {
+      return await this.#broker;
+    } catch (error) {
+      this.#broker = undefined;
+      params.signal?.throwIfAborted();
+      throw new BackendFailureError(
+        BACKEND_NAME,
+        `the egress broker could not start (${error instanceof Error ? error.message : String(error)})`,
+        { executionId: params.executionId },
+        { cause: error },
+      );
+    }
   }
 
   /** Stops the broker (every session ends) and removes its container and volume; idempotent. */

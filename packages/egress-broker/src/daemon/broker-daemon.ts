@@ -7,6 +7,7 @@ import type { EgressResolver } from '../resolve.js';
 import { EgressSession } from '../session.js';
 import { readLines } from './line-reader.js';
 import { parseCommand } from './parse-command.js';
+import { listenTcpFront, type TcpFront } from './tcp-front.js';
 import { DAEMON_WIRE_VERSION, fromWirePolicy, type DaemonCommand, type DaemonEvent } from './wire.js';
 
 export interface BrokerDaemonParams {
@@ -17,6 +18,12 @@ export interface BrokerDaemonParams {
   /** Events, one JSON line each. */
   readonly output: Writable;
   readonly resolver?: EgressResolver;
+  /**
+   * Also listen here for sandboxes that share no file system with the daemon (pods):
+   * each connection names its session first (tcp-front.ts). Port 0 picks one; `ready`
+   * says which.
+   */
+  readonly tcp?: { readonly host: string; readonly port: number };
 }
 
 /** The daemon's session socket, inside the session's directory. */
@@ -33,6 +40,7 @@ export class BrokerDaemon {
   readonly #params: BrokerDaemonParams;
   readonly #sessions = new Map<string, Promise<EgressSession | undefined>>();
   #ended: Promise<void> | undefined;
+  #front: TcpFront | undefined;
 
   constructor(params: BrokerDaemonParams) {
     this.#params = params;
@@ -49,6 +57,7 @@ export class BrokerDaemon {
         this.#send({ v: DAEMON_WIRE_VERSION, ev: 'error', message: `cannot prepare the root: ${String(error)}` });
         return resolve();
       }
+      const started = this.#params.tcp ? this.#listenTcp(this.#params.tcp) : Promise.resolve(undefined);
       readLines(this.#params.input, {
         onLine: (line) => this.#onLine(line),
         onOverflow: () => {
@@ -61,8 +70,23 @@ export class BrokerDaemon {
         },
         onEnd: finish,
       });
-      this.#send({ v: DAEMON_WIRE_VERSION, ev: 'ready' });
+      if (!this.#params.tcp) return this.#send({ v: DAEMON_WIRE_VERSION, ev: 'ready' });
+      started.then(
+        (port) => this.#send({ v: DAEMON_WIRE_VERSION, ev: 'ready', ...(port === undefined ? {} : { tcpPort: port }) }),
+        (error: unknown) => {
+          this.#send({ v: DAEMON_WIRE_VERSION, ev: 'error', message: `cannot listen on TCP: ${String(error)}` });
+          finish();
+        },
+      );
     });
+  }
+
+  async #listenTcp(tcp: { host: string; port: number }): Promise<number> {
+    this.#front = await listenTcpFront({
+      ...tcp,
+      sessionFor: (key) => this.#sessions.get(key) ?? Promise.resolve(undefined),
+    });
+    return this.#front.port;
   }
 
   #onLine(line: string): void {
@@ -131,9 +155,10 @@ export class BrokerDaemon {
   }
 
   #closeAll(): Promise<void> {
-    this.#ended ??= Promise.all([...this.#sessions.keys()].map((session) => this.#close(session))).then(
-      () => undefined,
-    );
+    this.#ended ??= Promise.all([
+      this.#front?.close(),
+      ...[...this.#sessions.keys()].map((session) => this.#close(session)),
+    ]).then(() => undefined);
     return this.#ended;
   }
 

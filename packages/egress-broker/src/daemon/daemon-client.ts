@@ -70,6 +70,7 @@ export class BrokerDaemonClient implements AsyncDisposable {
           if (event.ev === 'ready' && !ready) {
             ready = true;
             clearTimeout(timer);
+            client.#tcpPort = typeof event.tcpPort === 'number' ? event.tcpPort : undefined;
             return resolve(client);
           }
           client.#onEvent(event);
@@ -105,6 +106,17 @@ export class BrokerDaemonClient implements AsyncDisposable {
       this.#audits.delete(session);
       throw error;
     }
+  }
+
+  /** Where the daemon's TCP front listens (its own address's port), when it has one. */
+  get tcpPort(): number | undefined {
+    return this.#tcpPort;
+  }
+  #tcpPort: number | undefined;
+
+  /** Whether the channel still works: false once the daemon closed it, sent garbage, or this client was closed. */
+  get alive(): boolean {
+    return this.#broken === undefined;
   }
 
   /** Ends the channel: the daemon closes every session it still has. */

@@ -38,7 +38,8 @@ export type DaemonCommand =
 
 /** What the daemon sends. */
 export type DaemonEvent =
-  | { readonly v: 1; readonly ev: 'ready' }
+  /** `tcpPort`: where the TCP front listens, when the daemon has one. */
+  | { readonly v: 1; readonly ev: 'ready'; readonly tcpPort?: number }
   /** `socket`: the session's unix socket, as a path in the daemon's file system. */
   | { readonly v: 1; readonly ev: 'opened'; readonly session: string; readonly socket: string }
   | { readonly v: 1; readonly ev: 'record'; readonly session: string; readonly record: EgressRecord }
