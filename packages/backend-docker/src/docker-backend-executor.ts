@@ -319,7 +319,7 @@ export class DockerBackendExecutor extends BaseExecutor {
             throw new BackendFailureError(
               BACKEND_NAME,
               `the egress session could not be opened (${error instanceof Error ? error.message : String(error)})`,
-              { executionId: context.id, containerId: container!.id },
+              { executionId: context.id, containerId: container.id },
               { cause: error },
             );
           });
